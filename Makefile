@@ -1,0 +1,42 @@
+# Two commands matter: `make demo` and `make test`. Both set up what they need first
+# (virtual environment in .venv/, Python packages, MLeap jars in a cache outside git)
+# and are quick when everything is already in place.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup venv jars demo test proto clean
+
+setup: venv jars
+
+venv: $(STAMP)
+
+# Reinstall only when the dependency list changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[bundler,dev]'
+	@touch $@
+
+# MLeap's jars through Maven into ~/.cache/leapserve (or $$LEAPSERVE_CACHE); no-op when present.
+jars: $(STAMP)
+	@$(PY) -m bundler.jars fetch
+
+demo: setup
+	$(PY) -m bundler.examples --out build/examples
+	$(VENV)/bin/leapserve inspect build/examples/penguins_species/bundle.json.zip
+
+# pytest exits 5 when it collected no tests: that is a broken suite, so it fails here too.
+test: setup
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# Regenerate the protobuf code from protos/ (a test checks it is up to date).
+proto: $(STAMP)
+	$(PY) -m server.protogen
+
+clean:
+	rm -rf build .pytest_cache

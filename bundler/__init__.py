@@ -1,0 +1,29 @@
+"""leapserve's training side: a Spark session with MLeap's jars, bundle export and verification.
+
+Importing this package does not start or import Spark; the functions below do, when called.
+"""
+
+from .errors import (  # noqa: F401
+    BundlerError,
+    JarsMissing,
+    JavaNotFound,
+    MissingColumns,
+    NotAPipelineModel,
+    OutputExists,
+    StageNotSerializable,
+    VerificationFailed,
+)
+
+
+def spark_session():
+    """The shared local SparkSession with MLeap's jars (see bundler.session)."""
+    from .session import spark_session as _session
+
+    return _session()
+
+
+def export_bundle(model, dataset, path, format="json", **kwargs):
+    """Export a fitted PipelineModel (or transformer) with MLeap's serializer (see bundler.export)."""
+    from .export import export_bundle as _export
+
+    return _export(model, dataset, path, format=format, **kwargs)

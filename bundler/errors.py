@@ -1,0 +1,49 @@
+"""Errors a user of the training side can hit, each with one clear message."""
+
+
+class BundlerError(Exception):
+    """Base class: the message is meant for the user as is (no Java stack trace)."""
+
+
+class JavaNotFound(BundlerError):
+    pass
+
+
+class JarsMissing(BundlerError):
+    """The MLeap jars have not been fetched yet."""
+
+    def __init__(self, jar_set: str, where):
+        super().__init__(
+            f"MLeap jars ({jar_set}) are missing from {where}. "
+            f"Fetch them with `make jars` (or `python -m bundler.jars fetch`)."
+        )
+
+
+class StageNotSerializable(BundlerError):
+    """A pipeline stage that MLeap's serializer cannot write."""
+
+    def __init__(self, stage_uid: str, class_name: str, reason: str):
+        self.stage_uid = stage_uid
+        self.class_name = class_name
+        super().__init__(f"stage {stage_uid!r} ({class_name}) cannot be exported: {reason}")
+
+
+class NotAPipelineModel(BundlerError):
+    pass
+
+
+class MissingColumns(BundlerError):
+    def __init__(self, missing: dict[str, str]):
+        # missing: column -> stage uid that needs it
+        self.missing = missing
+        parts = ", ".join(f"{col!r} (needed by {stage})" for col, stage in missing.items())
+        super().__init__(f"the sample data lacks column(s) the pipeline needs: {parts}")
+
+
+class OutputExists(BundlerError):
+    def __init__(self, path: str):
+        super().__init__(f"output {path} already exists; pass --force (force=True) to replace it")
+
+
+class VerificationFailed(BundlerError):
+    pass

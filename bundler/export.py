@@ -1,0 +1,390 @@
+"""Export a fitted Spark pipeline as an MLeap bundle with MLeap's own serializer.
+
+    record = export_bundle(model, df, "model.zip", format="json")
+
+``model`` is a fitted PipelineModel (or a single fitted transformer), ``df`` rows as given to
+``model.transform``: MLeap reads column metadata (vector sizes, category counts) from the
+transformed data, so the export transforms it first. ``path`` is a ``.zip`` file, a directory, or
+a ``jar:file:``/``file:`` URI.
+
+After writing, the export corrects what MLeap 0.16's writer leaves out for Spark 3 (see
+``FIXUPS``), describes what it wrote, and verifies the bundle: a sample of the rows is scored by
+the native runtime and by Spark and the largest difference is reported (``verify=True`` makes a
+mismatch an error).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from .errors import BundlerError, MissingColumns, OutputExists, StageNotSerializable, VerificationFailed
+from .session import spark_session
+
+FORMATS = ("json", "protobuf")
+
+# Stages MLeap 0.16's writer cannot handle on Spark 3.5 although its registry lists them.
+# Checked before writing so that the user gets one clear message instead of a JVM trace.
+_KNOWN_LIMITS = {
+    "org.apache.spark.ml.classification.MultilayerPerceptronClassificationModel":
+        "MLeap 0.16's writer reads a field Spark 3 removed (layers)",
+    "org.apache.spark.ml.clustering.LocalLDAModel":
+        "MLeap 0.16's LDA op cannot link against Spark 3.5 (breeze)",
+    "org.apache.spark.ml.clustering.DistributedLDAModel":
+        "MLeap does not write distributed LDA models",
+}
+
+
+@dataclass
+class ExportRecord:
+    """What an export wrote."""
+
+    path: str
+    uri: str
+    format: str
+    mleap_version: str
+    spark_version: str
+    stages: list[dict]
+    inputs: dict[str, str]
+    outputs: list[str]
+    fixups: list[str] = field(default_factory=list)
+    verification: dict | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def bundle_location(path) -> tuple[str, Path, bool]:
+    """(MLeap URI, file-system path, is-zip) for a path or URI given by the user."""
+    text = os.fspath(path)
+    if text.startswith("jar:"):
+        inner = text[len("jar:"):].split("!", 1)[0]
+        fs = Path(unquote(urlparse(inner).path))
+        return f"jar:file:{fs.resolve()}", fs.resolve(), True
+    if text.startswith("file:"):
+        fs = Path(unquote(urlparse(text).path)).resolve()
+        if fs.suffix == ".zip":
+            return f"jar:file:{fs}", fs, True
+        return f"file:{fs}", fs, False
+    fs = Path(text).expanduser().resolve()
+    if fs.suffix == ".zip":
+        return f"jar:file:{fs}", fs, True
+    return f"file:{fs}", fs, False
+
+
+def pipeline_stages(model) -> list:
+    """The leaf stages of a fitted model, in order (nested PipelineModels and CV best models opened)."""
+    from pyspark.ml import PipelineModel
+
+    out = []
+    if isinstance(model, PipelineModel):
+        for st in model.stages:
+            out.extend(pipeline_stages(st))
+    elif hasattr(model, "bestModel"):
+        out.extend(pipeline_stages(model.bestModel))
+    else:
+        out.append(model)
+    return out
+
+
+def java_class(stage) -> str:
+    return stage._java_obj.getClass().getName()
+
+
+_INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol", "userCol", "itemCol")
+_OUTPUT_PARAMS = ("outputCol", "outputCols", "predictionCol", "rawPredictionCol", "probabilityCol",
+                  "varianceCol", "linkPredictionCol", "topicDistributionCol", "quantilesCol")
+
+
+def _param_columns(stage, names) -> list[str]:
+    cols = []
+    for name in names:
+        if not stage.hasParam(name):
+            continue
+        param = stage.getParam(name)
+        if not stage.isDefined(param):
+            continue
+        value = stage.getOrDefault(param)
+        if isinstance(value, str):
+            if value:
+                cols.append(value)
+        elif value:
+            cols.extend(value)
+    return cols
+
+
+def required_columns(stages) -> dict[str, str]:
+    """Input columns the pipeline reads that no earlier stage produces: column -> stage uid."""
+    produced: set[str] = set()
+    needed: dict[str, str] = {}
+    for st in stages:
+        for col in _param_columns(st, _INPUT_PARAMS):
+            if col not in produced:
+                needed.setdefault(col, st.uid)
+        produced.update(_param_columns(st, _OUTPUT_PARAMS))
+    return needed
+
+
+def check_stages(stages) -> None:
+    """Refuse, with the stage named, what MLeap's serializer cannot write."""
+    spark = spark_session()
+    registry = spark._jvm.org.apache.spark.ml.bundle.SparkBundleContext.defaultContext().bundleRegistry()
+    aliases = registry.opAlias()
+    for st in stages:
+        cls = java_class(st)
+        if cls in _KNOWN_LIMITS:
+            raise StageNotSerializable(st.uid, cls, _KNOWN_LIMITS[cls])
+        if cls == "org.apache.spark.ml.feature.StringIndexerModel" and st.isSet(st.getParam("inputCols")):
+            raise StageNotSerializable(
+                st.uid, cls, "MLeap 0.16 writes single-column StringIndexers only; "
+                             "use one StringIndexer per column (inputCol/outputCol)")
+        if cls == "org.apache.spark.ml.classification.NaiveBayesModel" and st.getModelType() == "gaussian":
+            raise StageNotSerializable(st.uid, cls, "MLeap 0.16 does not write Gaussian naive Bayes (no sigma)")
+        if not aliases.contains(st._java_obj.getClass().getCanonicalName()):
+            raise StageNotSerializable(st.uid, cls, "MLeap's serializer has no op for this class")
+
+
+def _java_error(err, stages) -> BundlerError:
+    """A short message for a failure inside the JVM; the full trace stays on .java_trace."""
+    cause = err.java_exception
+    while cause.getCause() is not None:
+        cause = cause.getCause()
+    message = f"{cause.getClass().getName()}: {cause.getMessage()}"
+    by_class = {java_class(st): st for st in stages}
+    for cls, st in by_class.items():
+        if cls in message:
+            out = StageNotSerializable(st.uid, cls, f"MLeap failed: {message}")
+            break
+    else:
+        out = BundlerError(f"MLeap could not write the bundle: {message}")
+    out.java_trace = str(err)
+    return out
+
+
+def _format_object(spark, fmt: str):
+    serializer = spark._jvm.ml.combust.bundle.serializer
+    name = "SerializationFormat$Json$" if fmt == "json" else "SerializationFormat$Protobuf$"
+    return getattr(getattr(serializer, name), "MODULE$")
+
+
+# --- fixups --------------------------------------------------------------------------------
+
+def _fix_hashing_tf(op: str, attrs: dict) -> str | None:
+    # Spark 3 hashes terms with the standard MurmurHash3 (hashUnsafeBytes2); MLeap's writers from
+    # 0.18 on record that as hashUnsafeBytesVersion 2, MLeap 0.16's writer predates it and readers
+    # would fall back to the Spark 2 hash. Record the version Spark 3.5 really used.
+    if op == "hashing_term_frequency" and "hashUnsafeBytesVersion" not in attrs:
+        attrs["hashUnsafeBytesVersion"] = {"int": 2}
+        return "hashing_term_frequency: recorded hashUnsafeBytesVersion 2 (Spark 3 MurmurHash3)"
+    return None
+
+
+FIXUPS = (_fix_hashing_tf,)
+
+
+def _rewrite_model(data: bytes, ext: str) -> tuple[bytes, list[str]]:
+    notes = []
+    if ext == "json":
+        doc = json.loads(data)
+        attrs = doc.setdefault("attributes", {})
+        for fix in FIXUPS:
+            note = fix(doc.get("op", ""), attrs)
+            if note:
+                notes.append(note)
+        return (json.dumps(doc, indent=2).encode() if notes else data), notes
+    from leapserve.bundleml import bundle_pb2 as pb
+    from server.runtime.attributes import pb_attributes
+
+    msg = pb.Model()
+    msg.ParseFromString(data)
+    attrs = pb_attributes(msg.attributes)
+    for fix in FIXUPS:
+        note = fix(msg.op, attrs)
+        if note:
+            notes.append(note)
+            if "hashUnsafeBytesVersion" in attrs and "hashUnsafeBytesVersion" not in msg.attributes.list:
+                msg.attributes.list["hashUnsafeBytesVersion"].s.i = 2
+    return (msg.SerializeToString() if notes else data), notes
+
+
+def apply_fixups(fs_path: Path, is_zip: bool) -> list[str]:
+    notes: list[str] = []
+    if is_zip:
+        with zipfile.ZipFile(fs_path) as zin:
+            entries = [(info, zin.read(info)) for info in zin.infolist()]
+        changed = False
+        out_entries = []
+        for info, data in entries:
+            name = info.filename
+            if name.endswith("/model.json") or name.endswith("/model.pb"):
+                new, n = _rewrite_model(data, "json" if name.endswith(".json") else "pb")
+                if n:
+                    changed = True
+                    notes.extend(f"{name}: {x}" for x in n)
+                    data = new
+            out_entries.append((info, data))
+        if changed:
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as zout:
+                for info, data in out_entries:
+                    zout.writestr(info, data)
+            fs_path.write_bytes(buf.getvalue())
+        return notes
+    for model_file in sorted(list(fs_path.rglob("model.json")) + list(fs_path.rglob("model.pb"))):
+        data = model_file.read_bytes()
+        new, n = _rewrite_model(data, "json" if model_file.suffix == ".json" else "pb")
+        if n:
+            model_file.write_bytes(new)
+            notes.extend(f"{model_file.relative_to(fs_path)}: {x}" for x in n)
+    return notes
+
+
+# --- description ---------------------------------------------------------------------------
+
+def describe_bundle(fs_path: Path, dataset=None) -> dict:
+    """Stages (name, op, input and output columns), required inputs and outputs, read from the
+    bundle files themselves (no Spark needed)."""
+    from server.runtime.bundle import read_root
+    from server.runtime.container import open_source
+
+    with open_source(fs_path) as src:
+        info, root = read_root(src)
+        stages: list[dict] = []
+
+        def walk(node, depth=0):
+            if node.op == "pipeline":
+                if depth > 32:
+                    raise BundlerError("pipelines nested too deep")
+                for child in node.attrs.string_list("nodes"):
+                    walk(node.child(child), depth + 1)
+            else:
+                stages.append({"name": node.name, "op": node.op,
+                               "inputs": {s.port: s.name for s in node.inputs},
+                               "outputs": {s.port: s.name for s in node.outputs}})
+
+        walk(root)
+    produced: list[str] = []
+    required: list[str] = []
+    for st in stages:
+        for col in st["inputs"].values():
+            if col not in produced and col not in required:
+                required.append(col)
+        produced.extend(c for c in st["outputs"].values() if c not in produced)
+    types = {}
+    if dataset is not None:
+        schema = {f.name: f.dataType.simpleString() for f in dataset.schema.fields}
+        types = {c: schema.get(c, "unknown") for c in required}
+    else:
+        types = {c: "unknown" for c in required}
+    return {"info": info, "stages": stages, "inputs": types, "outputs": produced}
+
+
+# --- verification --------------------------------------------------------------------------
+
+def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict:
+    """Score a sample with the native runtime and with Spark; report the largest difference."""
+    from server.runtime import BundleError, ScoringError, UnsupportedOpError, load_bundle
+
+    from .compare import RowReport, compare, record_from_row, spark_value
+
+    try:
+        pipeline = load_bundle(fs_path)
+    except UnsupportedOpError as e:
+        return {"status": "skipped", "reason": str(e)}
+    except BundleError as e:
+        return {"status": "failed", "reason": f"the native runtime cannot load the bundle: {e}"}
+    sample = dataset.limit(sample_rows)
+    inputs = list(pipeline.inputs)
+    rows = model.transform(sample).collect()
+    report = RowReport()
+    discrete = pipeline.discrete_outputs
+    for i, row in enumerate(rows):
+        record = record_from_row(row, inputs)
+        try:
+            got = pipeline.transform(record)
+        except ScoringError as e:
+            report.mismatches.append(f"row {i}: Spark scored it, the runtime raised {e}")
+            continue
+        report.rows += 1
+        expected = row.asDict()
+        for col, value in got.items():
+            if col not in expected:
+                continue
+            diff = compare(spark_value(expected[col]), value, exact=col in discrete)
+            report.compared_values += 1
+            report.max_difference = max(report.max_difference, diff.magnitude)
+            if not diff.equal:
+                report.mismatches.append(f"row {i}, column {col!r}: {diff.detail}")
+    return {
+        "status": "ok" if report.ok else "mismatch",
+        "rows": report.rows,
+        "values": report.compared_values,
+        "max_difference": report.max_difference,
+        "mismatches": report.mismatches[:10],
+    }
+
+
+# --- export --------------------------------------------------------------------------------
+
+def export_bundle(model, dataset, path, format: str = "json", *, force: bool = False,
+                  verify: bool | None = None, sample_rows: int = 100, progress=None) -> ExportRecord:
+    """Write ``model`` as a bundle at ``path``; see the module docstring.
+
+    verify: None (default) verifies and reports; True also raises VerificationFailed on a
+    mismatch or when the native runtime cannot score the bundle; False skips verification.
+    progress: optional callable receiving short status messages.
+    """
+    from py4j.protocol import Py4JJavaError
+
+    say = progress or (lambda msg: None)
+    if format not in FORMATS:
+        raise BundlerError(f"format must be one of {FORMATS}, got {format!r}")
+    uri, fs_path, is_zip = bundle_location(path)
+    if fs_path.exists():
+        if not force:
+            raise OutputExists(str(fs_path))
+        if fs_path.is_dir():
+            shutil.rmtree(fs_path)
+        else:
+            fs_path.unlink()
+    fs_path.parent.mkdir(parents=True, exist_ok=True)
+
+    spark = spark_session()
+    stages = pipeline_stages(model)
+    check_stages(stages)
+    missing = {c: uid for c, uid in required_columns(stages).items() if c not in dataset.columns}
+    if missing:
+        raise MissingColumns(missing)
+
+    say("transforming the sample (MLeap reads column metadata from it)")
+    transformed = model.transform(dataset)
+    say(f"writing {format} bundle with MLeap's serializer")
+    serializer = spark._jvm.ml.combust.mleap.spark.SimpleSparkSerializer()
+    try:
+        serializer.serializeToBundleWithFormat(model._to_java(), uri, transformed._jdf,
+                                               _format_object(spark, format))
+    except Py4JJavaError as e:
+        raise _java_error(e, stages) from None
+
+    fixups = apply_fixups(fs_path, is_zip)
+    described = describe_bundle(fs_path, dataset)
+    info = described["info"]
+    record = ExportRecord(
+        path=str(fs_path), uri=uri, format=info.format, mleap_version=info.version,
+        spark_version=spark.version, stages=described["stages"], inputs=described["inputs"],
+        outputs=described["outputs"], fixups=fixups,
+    )
+    if verify is not False:
+        say("verifying: native runtime against Spark on a sample")
+        record.verification = verify_bundle(model, dataset, fs_path, sample_rows)
+        if verify and record.verification["status"] != "ok":
+            v = record.verification
+            detail = v.get("reason") or "; ".join(v.get("mismatches", []))
+            raise VerificationFailed(f"verification {v['status']}: {detail}")
+    return record

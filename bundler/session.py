@@ -1,0 +1,89 @@
+"""The one local SparkSession of the training side, with MLeap's serializer on its classpath."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+
+from . import jars
+from .errors import BundlerError, JavaNotFound
+
+# Spark 3.5 runs on Java 8, 11 and 17 (and 21 from 3.5.0 on); leapserve's machines have 17.
+JAVA_MIN, JAVA_MAX = 11, 21
+
+_session = None
+_lock = threading.Lock()
+
+
+def java_version() -> int:
+    """Major version of the java that Spark will start; raises JavaNotFound with a clear message."""
+    java = jars.java_executable()
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (FileNotFoundError, PermissionError):
+        raise JavaNotFound(
+            f"Java is needed to run Spark but was not found (looked for {java!r} via JAVA_HOME and PATH). "
+            f"Install a JDK {JAVA_MIN}-{JAVA_MAX} (Java 17 recommended)."
+        ) from None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not m:
+        raise JavaNotFound(f"could not read the Java version from `{java} -version`: {out.stderr.strip()!r}")
+    major = int(m.group(1))
+    if major == 1 and m.group(2):  # "1.8.0_x" style
+        major = int(m.group(2))
+    if not JAVA_MIN <= major <= JAVA_MAX:
+        raise JavaNotFound(
+            f"Java {major} found at {java}, but Spark 3.5 needs Java {JAVA_MIN} to {JAVA_MAX} "
+            f"(Java 17 recommended); point JAVA_HOME at one."
+        )
+    return major
+
+
+def spark_session():
+    """The local SparkSession with MLeap's jars on the driver classpath, created once and reused.
+
+    Logs are quiet (errors only), the UI is off, and Spark binds to loopback.
+    """
+    global _session
+    with _lock:
+        if _session is not None and _session.sparkContext._jsc is not None:
+            return _session
+        java_version()
+        classpath = jars.classpath("mleap-spark")
+        registry_conf = jars.spark_registry_conf()
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise BundlerError(
+                "pyspark is not installed: the training side needs `pip install 'leapserve[bundler]'`"
+            ) from None
+
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        log_conf = jars.JVM_DIR / "log4j2.properties"
+        java_opts = f"-Dconfig.file={registry_conf} -Dlog4j2.configurationFile={log_conf}"
+        builder = (
+            SparkSession.builder.master(os.environ.get("LEAPSERVE_SPARK_MASTER", "local[2]"))
+            .appName("leapserve")
+            .config("spark.driver.extraClassPath", os.pathsep.join(classpath))
+            .config("spark.driver.extraJavaOptions", java_opts)
+            .config("spark.driver.memory", os.environ.get("LEAPSERVE_SPARK_DRIVER_MEMORY", "2g"))
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.sql.session.timeZone", "UTC")
+        )
+        existing = SparkSession.getActiveSession()
+        if existing is not None:
+            have = existing.sparkContext.getConf().get("spark.driver.extraClassPath", "")
+            if classpath[0] not in have:
+                raise BundlerError(
+                    "a SparkSession without MLeap's jars is already running in this process; "
+                    "create sessions with bundler.spark_session()"
+                )
+        _session = builder.getOrCreate()
+        _session.sparkContext.setLogLevel("ERROR")
+        return _session

@@ -1,0 +1,251 @@
+"""Reading a bundle's files: bundle.json, node and model files, sub-models and tree files.
+
+This layer only reads and checks files; it knows nothing of the math. Ops receive a ``NodeDef``
+(or a ``ModelDir`` for sub-models such as ``tree3/`` or ``model0/``) and read their attributes and
+data files through it.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from leapserve.bundleml import bundle_pb2 as pb
+
+from .attributes import Attributes, pb_attributes
+from .container import BundleSource
+from .errors import BundleError
+
+FORMATS = {"json": "json", "protobuf": "pb"}
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    uid: str
+    name: str
+    format: str
+    version: str
+    timestamp: str
+
+
+@dataclass(frozen=True)
+class Socket:
+    port: str
+    name: str
+
+
+def _json(source: BundleSource, relpath: str):
+    data = source.read(relpath)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"invalid JSON ({e})", path=source.where(relpath)) from None
+
+
+def _pb(source: BundleSource, relpath: str, message):
+    data = source.read(relpath)
+    msg = message()
+    try:
+        msg.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise BundleError(f"invalid protobuf ({e})", path=source.where(relpath)) from None
+    return msg
+
+
+def read_info(source: BundleSource) -> BundleInfo:
+    raw = _json(source, "bundle.json")
+    where = source.where("bundle.json")
+    if not isinstance(raw, dict):
+        raise BundleError("expected a JSON object", path=where)
+    fmt = raw.get("format")
+    if fmt not in FORMATS:
+        raise BundleError(f"'format' must be \"json\" or \"protobuf\", found {fmt!r}", path=where)
+    fields = {}
+    for key in ("uid", "name", "version", "timestamp"):
+        value = raw.get(key, "")
+        if not isinstance(value, str):
+            raise BundleError(f"{key!r} must be a string, found {value!r}", path=where)
+        fields[key] = value
+    return BundleInfo(format=fmt, **fields)
+
+
+class ModelDir:
+    """A folder holding a model file: a graph node's folder, or a sub-model folder (treeN/, modelN/)."""
+
+    def __init__(self, source: BundleSource, fmt: str, path: str):
+        self.source = source
+        self.format = fmt
+        self.ext = FORMATS[fmt]
+        self.path = path
+        model_file = f"{path}/model.{self.ext}"
+        if self.ext == "json":
+            raw = _json(source, model_file)
+            if not isinstance(raw, dict):
+                raise BundleError("expected a JSON object", path=source.where(model_file))
+            op = raw.get("op")
+            attrs = raw.get("attributes", {})  # MLeap always writes it; tolerate its absence
+            if attrs is None:
+                attrs = {}
+        else:
+            msg = _pb(source, model_file, pb.Model)
+            op = msg.op
+            attrs = pb_attributes(msg.attributes)
+        if not isinstance(op, str) or not op:
+            raise BundleError(f"'op' must be a non-empty string, found {op!r}", path=source.where(model_file))
+        self.op = op
+        self.attrs = Attributes(attrs, source.where(model_file))
+
+    def where(self, name: str | None = None) -> str:
+        return self.source.where(f"{self.path}/{name}" if name else self.path)
+
+    def has_file(self, name: str) -> bool:
+        return self.source.exists(f"{self.path}/{name}")
+
+    def read_file(self, name: str) -> bytes:
+        return self.source.read(f"{self.path}/{name}")
+
+    def sub_model(self, name: str) -> "ModelDir":
+        """A sub-model folder (no node file), e.g. tree0/ of a forest or model1/ of one-vs-rest."""
+        if not name or "/" in name or name in (".", ".."):
+            raise BundleError(f"invalid sub-model name {name!r}", path=self.where())
+        return ModelDir(self.source, self.format, f"{self.path}/{name}")
+
+    def decision_tree_nodes(self) -> list[dict]:
+        """The nodes of tree.json / tree.pb, pre-order, each in the JSON form of section 1.8."""
+        if self.ext == "json":
+            name = "tree.json"
+            text = self.read_file(name)
+            nodes = []
+            for number, line in enumerate(text.decode("utf-8", "replace").splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    nodes.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise BundleError(f"line {number}: invalid JSON ({e})", path=self.where(name)) from None
+            return nodes
+        return [_dtree_node_json(n) for n in self._pb_records("tree.pb", pb.DecisionNode)]
+
+    def cluster_tree_nodes(self) -> list[dict]:
+        """The nodes of a bisecting k-means tree file, pre-order, in the JSON form."""
+        if self.ext == "json":
+            text = self.read_file("tree.json").decode("utf-8", "replace")
+            try:
+                return [json.loads(line) for line in text.splitlines() if line.strip()]
+            except json.JSONDecodeError as e:
+                raise BundleError(f"invalid JSON ({e})", path=self.where("tree.json")) from None
+        return [
+            {"index": n.index, "norm": n.norm, "values": list(n.values), "numChildren": n.num_children}
+            for n in self._pb_records("tree.pb", pb.ClusterNode)
+        ]
+
+    def _pb_records(self, name: str, message) -> list:
+        data = self.read_file(name)
+        out, pos = [], 0
+        while pos < len(data):
+            if pos + 4 > len(data):
+                raise BundleError(f"truncated record header at byte {pos}", path=self.where(name))
+            (size,) = struct.unpack_from(">i", data, pos)
+            pos += 4
+            if size < 0 or pos + size > len(data):
+                raise BundleError(f"record at byte {pos - 4} claims {size} bytes, past the end", path=self.where(name))
+            msg = message()
+            try:
+                msg.ParseFromString(data[pos:pos + size])
+            except (DecodeError, RuntimeError, ValueError) as e:
+                raise BundleError(f"invalid record at byte {pos - 4} ({e})", path=self.where(name)) from None
+            out.append(msg)
+            pos += size
+        return out
+
+
+def _dtree_node_json(node) -> dict:
+    kind = node.WhichOneof("n")
+    if kind == "leaf":
+        return {"type": "leaf", "values": list(node.leaf.values)}
+    if kind != "internal":
+        return {"type": None}
+    split = node.internal.split
+    skind = split.WhichOneof("s")
+    if skind == "continuous":
+        c = split.continuous
+        return {"type": "internal", "split": {"type": "continuous", "featureIndex": c.feature_index,
+                                              "threshold": c.threshold}}
+    if skind == "categorical":
+        c = split.categorical
+        return {"type": "internal", "split": {"type": "categorical", "featureIndex": c.feature_index,
+                                              "isLeft": c.is_left, "numCategories": c.num_categories,
+                                              "categories": list(c.categories)}}
+    return {"type": "internal", "split": None}
+
+
+class NodeDef(ModelDir):
+    """A graph node: a node file (name and sockets) next to its model file."""
+
+    def __init__(self, source: BundleSource, fmt: str, path: str):
+        super().__init__(source, fmt, path)
+        node_file = f"{path}/node.{self.ext}"
+        where = source.where(node_file)
+        if self.ext == "json":
+            raw = _json(source, node_file)
+            if not isinstance(raw, dict):
+                raise BundleError("expected a JSON object", path=where)
+            name = raw.get("name")
+            shape = raw.get("shape", {})
+            if not isinstance(shape, dict):
+                raise BundleError("'shape' must be an object", path=where)
+            inputs = [_socket(s, where) for s in _socket_list(shape, "inputs", where)]
+            outputs = [_socket(s, where) for s in _socket_list(shape, "outputs", where)]
+        else:
+            msg = _pb(source, node_file, pb.Node)
+            name = msg.name
+            inputs = [Socket(s.port, s.name) for s in msg.shape.inputs]
+            outputs = [Socket(s.port, s.name) for s in msg.shape.outputs]
+        if not isinstance(name, str) or not name:
+            raise BundleError(f"'name' must be a non-empty string, found {name!r}", path=where)
+        self.name = name
+        self.inputs = tuple(inputs)
+        self.outputs = tuple(outputs)
+        for label, sockets in (("input", self.inputs), ("output", self.outputs)):
+            ports = [s.port for s in sockets]
+            if len(set(ports)) != len(ports):
+                raise BundleError(f"duplicate {label} port in {ports}", path=where)
+
+    def input_column(self, port: str) -> str | None:
+        for s in self.inputs:
+            if s.port == port:
+                return s.name
+        return None
+
+    def output_column(self, port: str) -> str | None:
+        for s in self.outputs:
+            if s.port == port:
+                return s.name
+        return None
+
+    def child(self, name: str) -> "NodeDef":
+        """A child of a pipeline node: folder <name>.node inside this node's folder."""
+        if not name or "/" in name or name in (".", ".."):
+            raise BundleError(f"invalid child node name {name!r}", path=self.where())
+        return NodeDef(self.source, self.format, f"{self.path}/{name}.node")
+
+
+def _socket_list(shape: dict, key: str, where: str) -> list:
+    value = shape.get(key, [])
+    if not isinstance(value, list):
+        raise BundleError(f"'shape.{key}' must be an array", path=where)
+    return value
+
+
+def _socket(raw, where: str) -> Socket:
+    if not isinstance(raw, dict) or not isinstance(raw.get("port"), str) or not isinstance(raw.get("name"), str):
+        raise BundleError(f"invalid socket {raw!r} (needs string 'port' and 'name')", path=where)
+    return Socket(raw["port"], raw["name"])
+
+
+def read_root(source: BundleSource) -> tuple[BundleInfo, NodeDef]:
+    info = read_info(source)
+    return info, NodeDef(source, info.format, "root")

@@ -1,0 +1,240 @@
+"""What every op provides, and the shared classification logic.
+
+An op module has a loader, registered with ``@op(name, family=...)``, that reads a node's
+attributes and returns an immutable ``OpModel``. The model says which ports it reads and which it
+can write, and builds two functions for a given set of wanted outputs:
+
+* ``row_fn(outputs)`` -> ``f(*inputs) -> tuple`` for one record. Inputs are the internal row values
+  (float, str, list of floats for a dense vector, SparseVector, list of str; None for null) in
+  the order of ``input_ports()``; the tuple holds the wanted outputs in the order asked for.
+* ``batch_fn(outputs)`` -> ``f(ctx, *columns) -> tuple`` for many records. Columns are numpy arrays
+  (float64 for numbers, object arrays for strings and lists, 2-D arrays or SparseBatch for
+  vectors). Numeric and vector columns never hold nulls on this path (rows with a null there go
+  through the row path); string and list columns may hold None.
+
+Errors caused by the input raise ScoringError subclasses whose ``field`` is the port name; the
+plan renames it to the column. Row functions raise RowSkipped for rows Spark would drop; batch
+functions call ``ctx.skip(mask, port, reason)`` instead and fill those rows with harmless values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import BundleError, InvalidInput
+from ..types import DOUBLE, FieldType, vector
+from ..vectors import argmax, argmax_rows
+
+
+def frozen(values, dtype=np.float64) -> np.ndarray:
+    """A read-only numpy copy, so models stay immutable once loaded."""
+    arr = np.array(values, dtype=dtype)
+    arr.flags.writeable = False
+    return arr
+
+
+class BatchContext:
+    """Per-call state of the batch path: the row count and the rows dropped by "skip"."""
+
+    __slots__ = ("n", "skipped", "reasons")
+
+    def __init__(self, n: int):
+        self.n = n
+        self.skipped = np.zeros(n, dtype=bool)
+        self.reasons: list[tuple[np.ndarray, str, str]] = []
+
+    def skip(self, mask: np.ndarray, field: str, reason: str) -> None:
+        if mask.any():
+            self.skipped |= mask
+            self.reasons.append((mask, field, reason))
+
+
+class OpModel:
+    """Base of the immutable op models (subclasses are frozen dataclasses)."""
+
+    op_name = ""
+    # Output ports whose values are discrete (indices, labels, class predictions): parity with
+    # Spark is exact for these, within 1e-9 for other doubles.
+    discrete_outputs: frozenset = frozenset()
+
+    def input_ports(self) -> list[tuple[str, FieldType]]:
+        raise NotImplementedError
+
+    def output_ports(self) -> list[tuple[str, FieldType]]:
+        """Every port the op can write, in the order the op computes them."""
+        raise NotImplementedError
+
+    def row_fn(self, outputs: Sequence[str]) -> Callable:
+        raise NotImplementedError
+
+    def batch_fn(self, outputs: Sequence[str]) -> Callable:
+        raise NotImplementedError
+
+
+def require_ports(node, ports: Sequence[str]) -> None:
+    """Fail at load time, naming the node, if a port the op reads is not wired."""
+    have = {s.port for s in getattr(node, "inputs", ())}
+    missing = [p for p in ports if p not in have]
+    if missing:
+        raise BundleError(f"node {getattr(node, 'name', '?')!r} lacks input port(s) {missing} "
+                          f"needed by op {node.op!r}", path=node.where())
+
+
+def check_size(port: str, v, size: int) -> None:
+    n = v.size if hasattr(v, "indices") else len(v)
+    if n != size:
+        raise InvalidInput(port, f"vector of size {size}", f"vector of size {n}")
+
+
+# --- classification ------------------------------------------------------------------------
+
+class ProbabilisticClassifier(OpModel):
+    """Spark's ProbabilisticClassificationModel: which outputs exist decides the code path.
+
+    Subclasses implement ``predict_raw`` / ``raw_to_probability`` (row: lists of floats) and
+    ``predict_raw_batch`` / ``raw_to_probability_batch`` (batch: 2-D arrays), plus ``num_classes``,
+    ``num_features`` and ``thresholds`` (None when unset). They override ``predict`` and friends
+    where Spark's model does (e.g. binary logistic regression with its single threshold).
+
+    As in Spark's transform: raw_prediction comes from predict_raw; probability from the raw
+    column when it exists, else predict_probability; prediction from raw_to_prediction when the
+    raw column exists, else probability_to_prediction when the probability column exists, else
+    predict.
+    """
+
+    supports_probability = True
+    discrete_outputs = frozenset({"prediction"})
+
+    def input_ports(self):
+        return [("features", vector(self.num_features))]
+
+    def output_ports(self):
+        k = self.num_classes
+        ports = [("raw_prediction", vector(k))]
+        if self.supports_probability:
+            ports.append(("probability", vector(k)))
+        ports.append(("prediction", DOUBLE))
+        return ports
+
+    # Spark's default math; subclasses override as their Spark model does.
+    def predict_probability(self, x):
+        return self.raw_to_probability(self.predict_raw(x))
+
+    def probability_to_prediction(self, p) -> float:
+        t = self.thresholds
+        if t is None:
+            return float(argmax(p))
+        return float(argmax([math.inf if ti == 0.0 else pi / ti for pi, ti in zip(p, t)]))
+
+    def raw_to_prediction(self, raw) -> float:
+        if self.thresholds is None:
+            return float(argmax(raw))
+        return self.probability_to_prediction(self.raw_to_probability(raw))
+
+    def predict(self, x) -> float:
+        return self.raw_to_prediction(self.predict_raw(x))
+
+    def predict_probability_batch(self, X):
+        return self.raw_to_probability_batch(self.predict_raw_batch(X))
+
+    def probability_to_prediction_batch(self, P: np.ndarray) -> np.ndarray:
+        t = self.thresholds
+        if t is None:
+            return argmax_rows(P).astype(np.float64)
+        t = np.asarray(t, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = np.where(t == 0.0, np.inf, P / np.where(t == 0.0, 1.0, t))
+        return argmax_rows(scaled).astype(np.float64)
+
+    def raw_to_prediction_batch(self, R: np.ndarray) -> np.ndarray:
+        if self.thresholds is None:
+            return argmax_rows(R).astype(np.float64)
+        return self.probability_to_prediction_batch(self.raw_to_probability_batch(R))
+
+    def predict_batch(self, X) -> np.ndarray:
+        return self.raw_to_prediction_batch(self.predict_raw_batch(X))
+
+    def row_fn(self, outputs):
+        # `outputs` is a subsequence of (raw_prediction, probability, prediction): the plan keeps
+        # the order of output_ports().
+        has_raw, has_prob, has_pred = ("raw_prediction" in outputs, "probability" in outputs,
+                                       "prediction" in outputs)
+        size = self.num_features
+        predict_raw, raw_to_probability = self.predict_raw, self.raw_to_probability
+        raw_to_prediction, probability_to_prediction = self.raw_to_prediction, self.probability_to_prediction
+        predict_probability, predict = self.predict_probability, self.predict
+
+        def check(x):
+            n = x.size if hasattr(x, "indices") else len(x)
+            if n != size:
+                raise InvalidInput("features", f"vector of size {size}", f"vector of size {n}")
+
+        if has_raw:
+            def run(x):
+                check(x)
+                raw = predict_raw(x)
+                out = [raw]
+                if has_prob:
+                    out.append(raw_to_probability(raw))
+                if has_pred:
+                    out.append(raw_to_prediction(raw))
+                return tuple(out)
+        elif has_prob:
+            def run(x):
+                check(x)
+                prob = predict_probability(x)
+                return (prob, probability_to_prediction(prob)) if has_pred else (prob,)
+        else:
+            def run(x):
+                check(x)
+                return (predict(x),)
+        return run
+
+    def batch_fn(self, outputs):
+        has_raw, has_prob, has_pred = ("raw_prediction" in outputs, "probability" in outputs,
+                                       "prediction" in outputs)
+        order = list(outputs)
+        size = self.num_features
+
+        def run(ctx, X):
+            if X.shape[1] != size:
+                raise InvalidInput("features", f"vector of size {size}", f"vector of size {X.shape[1]}")
+            values = {}
+            if has_raw:
+                raw = self.predict_raw_batch(X)
+                values["raw_prediction"] = raw
+                if has_prob:
+                    values["probability"] = self.raw_to_probability_batch(raw)
+                if has_pred:
+                    values["prediction"] = self.raw_to_prediction_batch(raw)
+            elif has_prob:
+                prob = self.predict_probability_batch(X)
+                values["probability"] = prob
+                if has_pred:
+                    values["prediction"] = self.probability_to_prediction_batch(prob)
+            elif has_pred:
+                values["prediction"] = self.predict_batch(X)
+            return tuple(values[o] for o in order)
+        return run
+
+
+def read_thresholds(node, num_classes: int):
+    """The optional ``thresholds`` attribute, checked against the class count."""
+    if "thresholds" not in node.attrs:
+        return None
+    t = node.attrs.double_list("thresholds")
+    if len(t) != num_classes:
+        raise BundleError(f"attribute 'thresholds' has {len(t)} values for {num_classes} classes",
+                          path=node.attrs.where)
+    return tuple(t)
+
+
+def sigmoid(m: float) -> float:
+    """Spark's 1 / (1 + e^-m), bit for bit; e^-m overflowing means the result is 0."""
+    try:
+        return 1.0 / (1.0 + math.exp(-m))
+    except OverflowError:
+        return 0.0

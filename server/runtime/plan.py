@@ -1,0 +1,512 @@
+"""The compiled scoring plan: a bundle's pipeline flattened into stages wired to column slots.
+
+Loading resolves everything once: op models are built, nested pipelines flattened, every port
+mapped to a column, input and output types fixed, casts between stages decided. Scoring a record
+then runs a Python function generated for the wanted outputs: each column is a local variable,
+each stage one call, with no parsing and no lookups by name (only the record's own fields are
+looked up). Batches run each stage once over numpy columns.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from . import registry
+from .bundle import BundleInfo, NodeDef, read_root
+from .container import open_source
+from .errors import BundleError, InvalidInput, MissingInput, RowSkipped, ScoringError, UnsupportedOpError, describe
+from .ops.base import BatchContext, OpModel
+from .types import FieldType, caster, java_double_str, to_string
+from .vectors import SparseBatch, SparseVector, to_output
+
+MAX_PIPELINE_DEPTH = 32
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One leaf node of the pipeline, wired: (port, column, type) for each input and output."""
+
+    name: str
+    op: str
+    path: str
+    model: OpModel
+    inputs: tuple[tuple[str, str, FieldType], ...]
+    outputs: tuple[tuple[str, str, FieldType], ...]
+
+    def column_of(self, port: str) -> str | None:
+        for p, col, _ in self.inputs + self.outputs:
+            if p == port:
+                return col
+        return None
+
+
+def _load_stage(node: NodeDef) -> Stage:
+    info = registry.lookup(node.op)
+    if info is None:
+        raise UnsupportedOpError(node.op, node.name, node.where())
+    try:
+        model = info.loader(node)
+        in_ports = model.input_ports()
+        out_ports = model.output_ports()
+    except BundleError:
+        raise
+    except Exception as e:  # malformed attributes or data the loader did not anticipate
+        raise BundleError(f"op {node.op!r} of node {node.name!r} cannot be loaded: "
+                          f"{type(e).__name__}: {e}", path=node.where()) from None
+    inputs = []
+    for port, ftype in in_ports:
+        col = node.input_column(port)
+        if col is None:
+            raise BundleError(f"node {node.name!r} (op {node.op!r}) has no input socket for port {port!r}",
+                              path=node.where())
+        inputs.append((port, col, ftype))
+    outputs = []
+    for port, ftype in out_ports:  # the op's order, only the ports the node wires
+        col = node.output_column(port)
+        if col is not None:
+            outputs.append((port, col, ftype))
+    known = {p for p, _ in out_ports}
+    unknown = [s.port for s in node.outputs if s.port not in known]
+    if unknown:
+        raise BundleError(f"node {node.name!r} (op {node.op!r}) has output port(s) {unknown} the op does not write",
+                          path=node.where())
+    return Stage(node.name, node.op, node.where(), model, tuple(inputs), tuple(outputs))
+
+
+def _flatten(node: NodeDef, out: list[Stage], depth: int) -> None:
+    if depth > MAX_PIPELINE_DEPTH:
+        raise BundleError(f"pipelines nested deeper than {MAX_PIPELINE_DEPTH}", path=node.where())
+    if node.op == "pipeline":
+        for child in node.attrs.string_list("nodes"):
+            _flatten(node.child(child), out, depth + 1)
+    else:
+        out.append(_load_stage(node))
+
+
+def _needs_cast(have: FieldType, want: FieldType) -> bool:
+    if have.kind != want.kind:
+        return True
+    if have.kind == "scalar":
+        return have.base != want.base
+    return False
+
+
+class BatchResult(dict):
+    """transform_batch's answer: field -> column, plus which rows Spark would have dropped.
+
+    ``skipped`` is a boolean mask over the input rows; output values in skipped rows are
+    placeholders. ``skip_reasons`` maps a skipped row index to why it was dropped.
+    """
+
+    def __init__(self, columns: dict, skipped: np.ndarray, skip_reasons: dict[int, str]):
+        super().__init__(columns)
+        self.skipped = skipped
+        self.skip_reasons = skip_reasons
+
+
+class Pipeline:
+    """A loaded bundle, ready to score. Immutable and safe to share across threads."""
+
+    def __init__(self, info: BundleInfo, stages: Sequence[Stage], source_description: str):
+        self.info = info
+        self.source = source_description
+        self.stages = tuple(stages)
+        types: dict[str, FieldType] = {}
+        inputs: dict[str, FieldType] = {}
+        outputs: dict[str, FieldType] = {}
+        for st in self.stages:
+            for _, col, ftype in st.inputs:
+                if col not in types:
+                    types[col] = ftype
+                    inputs[col] = ftype
+            for _, col, ftype in st.outputs:
+                if col in types:
+                    raise BundleError(f"node {st.name!r} writes column {col!r}, which already exists",
+                                      path=st.path)
+                types[col] = ftype
+                outputs[col] = ftype
+        self._types = types
+        self.inputs: Mapping[str, FieldType] = MappingProxyType(inputs)
+        self.outputs: Mapping[str, FieldType] = MappingProxyType(outputs)
+        self._row_programs: dict[tuple, object] = {}
+        self._batch_programs: dict[tuple, object] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def discrete_outputs(self) -> frozenset:
+        """Output columns holding indices, labels or class predictions (compared exactly)."""
+        return frozenset(col for st in self.stages for port, col, _ in st.outputs
+                         if port in st.model.discrete_outputs or st.outputs and _is_text(st, port))
+
+    # --- public API ------------------------------------------------------------------------
+
+    def transform(self, record: Mapping, outputs: Sequence[str] | None = None) -> dict:
+        """Score one record (field -> value); returns the added fields (all, or those asked for).
+
+        Raises ScoringError (a ValueError) for bad input, RowSkipped when Spark would drop the row.
+        """
+        key = self._wanted(outputs)
+        program = self._row_programs.get(key)
+        if program is None:
+            program = self._compile(key, self._row_programs, self._build_row_program)
+        return program(record)
+
+    def transform_batch(self, columns: Mapping, outputs: Sequence[str] | None = None) -> BatchResult:
+        """Score many records given as columns (field -> sequence or numpy array)."""
+        key = self._wanted(outputs)
+        program = self._batch_programs.get(key)
+        if program is None:
+            program = self._compile(key, self._batch_programs, self._build_batch_program)
+        return program(columns)
+
+    def required_inputs(self, outputs: Sequence[str] | None = None) -> dict[str, FieldType]:
+        """The input fields needed to compute the given outputs (all outputs by default)."""
+        _, needed = self._active(self._wanted(outputs))
+        return {name: t for name, t in self.inputs.items() if name in needed}
+
+    # --- compilation -----------------------------------------------------------------------
+
+    def _wanted(self, outputs) -> tuple[str, ...]:
+        if outputs is None:
+            return tuple(self.outputs)
+        wanted = tuple(dict.fromkeys(outputs))
+        for name in wanted:
+            if name not in self.outputs:
+                raise ScoringError(f"unknown output; this pipeline adds {sorted(self.outputs)}", field=name)
+        return wanted
+
+    def _compile(self, key, cache, build):
+        with self._lock:
+            program = cache.get(key)
+            if program is None:
+                program = build(key)
+                if len(cache) > 64:  # output selections come from clients: keep the cache bounded
+                    cache.clear()
+                cache[key] = program
+        return program
+
+    def _active(self, wanted: tuple[str, ...]) -> tuple[list[Stage], set[str]]:
+        """The stages needed for the wanted outputs (in order) and every column they touch."""
+        needed = set(wanted)
+        active = []
+        for st in reversed(self.stages):
+            if any(col in needed for _, col, _ in st.outputs):
+                active.append(st)
+                needed.update(col for _, col, _ in st.inputs)
+        active.reverse()
+        return active, needed
+
+    def _build_row_program(self, wanted: tuple[str, ...]):
+        active, needed = self._active(wanted)
+        required = [(name, t) for name, t in self.inputs.items() if name in needed]
+        slot: dict[str, str] = {}
+
+        def var(col: str) -> str:
+            if col not in slot:
+                slot[col] = f"v{len(slot)}"
+            return slot[col]
+
+        ns: dict[str, object] = {"MISSING": _MISSING, "MissingInput": MissingInput,
+                                 "ScoringError": ScoringError, "locate": _locator(active)}
+        lines = ["def run(rec):", "    st = -1", "    try:"]
+        for i, (name, ftype) in enumerate(required):
+            ns[f"F{i}"], ns[f"T{i}"], ns[f"C{i}"] = name, str(ftype), caster(ftype, name)
+            v = var(name)
+            lines += [f"        {v} = rec.get(F{i}, MISSING)",
+                      f"        if {v} is MISSING: raise MissingInput(F{i}, T{i})",
+                      f"        {v} = C{i}({v})"]
+        for k, st in enumerate(active):
+            ns[f"K{k}"] = st.model.row_fn(tuple(p for p, _, _ in st.outputs))
+            args = []
+            for j, (_, col, want) in enumerate(st.inputs):
+                if _needs_cast(self._types[col], want):
+                    ns[f"X{k}_{j}"] = caster(want, col)
+                    args.append(f"X{k}_{j}({var(col)})")
+                else:
+                    args.append(var(col))
+            outs = [var(col) for _, col, _ in st.outputs]
+            lines.append(f"        st = {k}")
+            lines.append(f"        {', '.join(outs)}, = K{k}({', '.join(args)})")
+        items = []
+        for i, col in enumerate(wanted):
+            ns[f"O{i}"] = col
+            if self._types[col].kind == "tensor":
+                ns[f"V{i}"] = to_output
+                items.append(f"O{i}: V{i}({var(col)})")
+            else:
+                items.append(f"O{i}: {var(col)}")
+        lines += [f"        return {{{', '.join(items)}}}",
+                  "    except ScoringError as e:",
+                  "        raise locate(e, st)"]
+        exec(compile("\n".join(lines), f"<leapserve plan {self.info.name}>", "exec"), ns)
+        return ns["run"]
+
+    def _build_batch_program(self, wanted: tuple[str, ...]):
+        active, needed = self._active(wanted)
+        required = [(name, t) for name, t in self.inputs.items() if name in needed]
+        steps = []
+        for st in active:
+            fn = st.model.batch_fn(tuple(p for p, _, _ in st.outputs))
+            casts = [(col, want) if _needs_cast(self._types[col], want) else (col, None)
+                     for _, col, want in st.inputs]
+            steps.append((st, fn, casts))
+        locate = _locator(active)
+        row_program = self._build_row_program(wanted)
+        types = self._types
+
+        def run(columns: Mapping) -> BatchResult:
+            n = _batch_length(columns, [name for name, _ in required])
+            values: dict[str, object] = {}
+            null_rows = np.zeros(n, dtype=bool)
+            for name, ftype in required:
+                if name not in columns:
+                    raise MissingInput(name, str(ftype))
+                arr, nulls = _to_batch(name, ftype, columns[name], n)
+                values[name] = arr
+                if nulls is not None:
+                    null_rows |= nulls
+            fast = np.nonzero(~null_rows)[0]
+            if len(fast) < n:
+                values = {k: _take(v, fast) for k, v in values.items()}
+            ctx = BatchContext(len(fast))
+            for k, (st, fn, casts) in enumerate(steps):
+                args = [values[col] if want is None else _cast_batch(values[col], types[col], want, col)
+                        for col, want in casts]
+                try:
+                    outs = fn(ctx, *args)
+                except ScoringError as e:
+                    if e.row is not None:
+                        e.row = int(fast[e.row])
+                    raise locate(e, k)
+                for (_, col, _), arr in zip(st.outputs, outs):
+                    values[col] = arr
+            skipped = np.zeros(n, dtype=bool)
+            skipped[fast[ctx.skipped]] = True
+            reasons = {}
+            for mask, port, reason in ctx.reasons:
+                for r in np.nonzero(mask)[0]:
+                    reasons.setdefault(int(fast[r]), reason)
+            if len(fast) == n:
+                return BatchResult({col: values[col] for col in wanted}, skipped, reasons)
+            # Rows with nulls in numeric or vector inputs take the row path, where each op applies
+            # Spark's null semantics; their answers are merged back in input order.
+            slow = np.nonzero(null_rows)[0]
+            slow_out = {}
+            for r in slow:
+                record = {name: _element(columns[name], int(r)) for name, _ in required}
+                try:
+                    slow_out[int(r)] = row_program(record)
+                except RowSkipped as e:
+                    skipped[r] = True
+                    reasons[int(r)] = e.reason
+                except ScoringError as e:
+                    e.row = int(r)
+                    raise
+            merged = {col: _merge(types[col], values[col], fast, slow_out, col, n) for col in wanted}
+            return BatchResult(merged, skipped, reasons)
+
+        return run
+
+
+def _is_text(st: Stage, port: str) -> bool:
+    return any(p == port and t.base == "string" for p, _, t in st.outputs)
+
+
+def _locator(active: list[Stage]):
+    def locate(err: ScoringError, step: int) -> ScoringError:
+        if step >= 0 and not hasattr(err, "node"):
+            st = active[step]
+            if err.field is not None:
+                col = st.column_of(err.field)
+                if col is not None:
+                    err.field = col
+            err.node = st.name
+            err.op = st.op
+        return err
+    return locate
+
+
+# --- batch columns -------------------------------------------------------------------------
+
+def _batch_length(columns: Mapping, names: list[str]) -> int:
+    n = None
+    for name in names:
+        if name not in columns:
+            continue
+        col = columns[name]
+        try:
+            length = len(col)
+        except TypeError:
+            raise InvalidInput(name, "a column (sequence or array)", describe(col)) from None
+        if n is None:
+            n = length
+        elif length != n:
+            raise InvalidInput(name, f"a column of {n} rows like the others", f"{length} rows")
+    if n is None:
+        if names:
+            raise MissingInput(names[0], "a column")
+        return 0
+    return n
+
+
+def _element(col, r: int):
+    v = col[r]
+    if isinstance(col, np.ndarray) and col.ndim == 2:
+        return v
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _take(v, idx: np.ndarray):
+    if isinstance(v, SparseBatch):
+        return v.take(idx)
+    return v[idx]
+
+
+def _to_batch(name: str, ftype: FieldType, col, n: int):
+    """An input column in the batch representation, and a mask of rows whose value is null
+    (None for types whose batch functions handle nulls themselves)."""
+    if ftype.kind == "scalar" and ftype.base in ("double", "float", "int", "long", "short", "byte", "boolean"):
+        dtype = np.float64 if ftype.base in ("double", "float") else (np.bool_ if ftype.base == "boolean" else np.int64)
+        if isinstance(col, np.ndarray) and col.dtype.kind in "fiub" and col.ndim == 1:
+            return col.astype(dtype, copy=False), None
+        cast = caster(ftype, name)
+        out = np.zeros(n, dtype=dtype)
+        nulls = np.zeros(n, dtype=bool)
+        for r, v in enumerate(col):
+            try:
+                x = cast(v.item() if isinstance(v, np.generic) else v)
+            except ScoringError as e:
+                e.row = r
+                raise
+            if x is None:
+                nulls[r] = True
+            else:
+                out[r] = x
+        return out, (nulls if nulls.any() else None)
+    if ftype.kind == "scalar" and ftype.base == "string":
+        if isinstance(col, np.ndarray) and col.dtype.kind == "U":
+            return col.astype(object), None
+        out = np.empty(n, dtype=object)
+        for r, v in enumerate(col):
+            if v is None or type(v) is str:
+                out[r] = v
+            else:
+                try:
+                    out[r] = to_string(name, v.item() if isinstance(v, np.generic) else v)
+                except ScoringError as e:
+                    e.row = r
+                    raise
+        return out, None
+    if ftype.is_vector:
+        size = ftype.size
+        if isinstance(col, SparseBatch):
+            if size is not None and col.size != size:
+                raise InvalidInput(name, f"vectors of size {size}", f"vectors of size {col.size}")
+            return col, None
+        if isinstance(col, np.ndarray) and col.dtype.kind in "fiub" and col.ndim == 2:
+            if size is not None and col.shape[1] != size:
+                raise InvalidInput(name, f"vectors of size {size}", f"vectors of size {col.shape[1]}")
+            return col.astype(np.float64, copy=False), None
+        cast = caster(ftype, name)
+        rows, nulls, sparse = [], np.zeros(n, dtype=bool), False
+        width = size
+        for r, v in enumerate(col):
+            try:
+                x = cast(v)
+            except ScoringError as e:
+                e.row = r
+                raise
+            if x is None:
+                nulls[r] = True
+            else:
+                sparse = sparse or isinstance(x, SparseVector)
+                xs = x.size if isinstance(x, SparseVector) else len(x)
+                if width is None:
+                    width = xs
+                elif xs != width:
+                    raise InvalidInput(name, f"vectors of size {width}", f"vector of size {xs}", row=r)
+            rows.append(x)
+        width = width or 0
+        filled = [x if x is not None else SparseVector(width, (), ()) for x in rows]
+        if sparse:
+            out = SparseBatch.from_rows(width, filled)
+        else:
+            out = np.array([x if isinstance(x, list) else x.to_list() for x in filled], dtype=np.float64)
+            out = out.reshape(n, width)
+        return out, (nulls if nulls.any() else None)
+    # lists and anything else: object array of row values (None allowed)
+    cast = caster(ftype, name)
+    out = np.empty(n, dtype=object)
+    for r, v in enumerate(col):
+        try:
+            out[r] = cast(v)
+        except ScoringError as e:
+            e.row = r
+            raise
+    return out, None
+
+
+def _cast_batch(arr, have: FieldType, want: FieldType, col: str):
+    if want.kind == "scalar" and want.base in ("double", "float"):
+        return np.asarray(arr, dtype=np.float64)
+    if want.kind == "scalar" and want.base in ("int", "long", "short", "byte"):
+        return np.asarray(arr).astype(np.int64)
+    if want.kind == "scalar" and want.base == "string":
+        if have.base in ("double", "float"):
+            return np.array([java_double_str(float(x)) for x in arr], dtype=object)
+        return np.array([to_string(col, x.item() if isinstance(x, np.generic) else x) for x in arr], dtype=object)
+    return arr
+
+
+def _merge(ftype: FieldType, fast_col, fast: np.ndarray, slow: dict, col: str, n: int):
+    """Put the row-path answers of null rows back among the batch answers, in input order."""
+    rows: list = [None] * n
+    if isinstance(fast_col, SparseBatch):
+        for i, r in enumerate(fast):
+            rows[int(r)] = fast_col.row(i)
+    else:
+        for i, r in enumerate(fast):
+            rows[int(r)] = fast_col[i]
+    for r, out in slow.items():
+        rows[r] = out[col]
+    return column_from_rows(ftype, rows)
+
+
+def column_from_rows(ftype: FieldType, rows: list):
+    """Row values of one field -> its batch column."""
+    if ftype.kind == "tensor":
+        if any(isinstance(v, SparseVector) for v in rows):
+            size = next((v.size if isinstance(v, SparseVector) else len(v)) for v in rows if v is not None)
+            return SparseBatch.from_rows(size, [v if v is not None else SparseVector(size, (), ()) for v in rows])
+        if all(v is not None for v in rows):
+            return np.array([np.asarray(v, dtype=np.float64) for v in rows]).reshape(len(rows), -1)
+        out = np.empty(len(rows), dtype=object)
+        out[:] = [np.asarray(v) if v is not None else None for v in rows]
+        return out
+    if ftype.kind == "scalar" and ftype.base in ("double", "float") and all(v is not None for v in rows):
+        return np.array(rows, dtype=np.float64)
+    if ftype.kind == "scalar" and ftype.base in ("int", "long") and all(v is not None for v in rows):
+        return np.array(rows, dtype=np.int64)
+    out = np.empty(len(rows), dtype=object)
+    out[:] = rows
+    return out
+
+
+def load_bundle(source) -> Pipeline:
+    """Load and compile a bundle (zip path, directory, or jar:file:/file: URI)."""
+    src = open_source(source)
+    try:
+        info, root = read_root(src)
+        stages: list[Stage] = []
+        _flatten(root, stages, 0)
+        return Pipeline(info, stages, src.description)
+    finally:
+        src.close()

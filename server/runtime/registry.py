@@ -1,0 +1,48 @@
+"""The op registry: op name (model.json "op") -> loader that builds the op's immutable model.
+
+Adding an op is adding one module under server/runtime/ops/ whose loader is decorated with
+``@op("name", family=...)`` and listing the module in ops/__init__.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+_LOADERS: dict[str, "OpInfo"] = {}
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    name: str
+    family: str
+    loader: Callable
+    module: str
+    summary: str
+
+
+def op(name: str, *, family: str):
+    """Register ``loader(node) -> OpModel`` for the op ``name``."""
+
+    def register(loader: Callable) -> Callable:
+        if name in _LOADERS:
+            raise RuntimeError(f"op {name!r} registered twice ({_LOADERS[name].module}, {loader.__module__})")
+        doc = (loader.__doc__ or "").strip().splitlines()
+        _LOADERS[name] = OpInfo(name, family, loader, loader.__module__, doc[0] if doc else "")
+        return loader
+
+    return register
+
+
+def _ensure_loaded() -> None:
+    from . import ops  # noqa: F401  (importing registers every op module)
+
+
+def lookup(name: str) -> OpInfo | None:
+    _ensure_loaded()
+    return _LOADERS.get(name)
+
+
+def supported_ops() -> dict[str, OpInfo]:
+    _ensure_loaded()
+    return dict(sorted(_LOADERS.items()))

@@ -1,0 +1,314 @@
+"""Field types of a pipeline's inputs and outputs, and the casting of incoming values to them.
+
+Casting follows MLeap's rules (mleap-core Casting): numbers convert between numeric types, strings
+parse to numbers, numbers format to strings the way the JVM prints them (1 -> "1", 1.0 -> "1.0",
+1e10 -> "1.0E10"), lists and arrays become vectors. Anything else is an InvalidInput naming the
+field, the expected type and what came.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from .errors import InvalidInput, describe
+from .vectors import SparseVector
+
+NUMERIC_BASES = ("byte", "short", "int", "long", "float", "double")
+_INT_RANGES = {"byte": 8, "short": 16, "int": 32, "long": 64}
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """What a field holds: a scalar, a list, or a tensor (a 1-D double tensor is a vector)."""
+
+    kind: str  # "scalar" | "list" | "tensor"
+    base: str  # "double", "string", "int", "long", "float", "boolean", "byte_string", ...
+    size: int | None = None  # vector length, when known
+    nullable: bool = True
+
+    def __str__(self) -> str:
+        if self.kind == "scalar":
+            return self.base
+        if self.kind == "list":
+            return f"list<{self.base}>"
+        if self.base == "double":
+            return f"vector[{self.size}]" if self.size is not None else "vector"
+        return f"tensor<{self.base}>" + (f"[{self.size}]" if self.size is not None else "")
+
+    @property
+    def is_vector(self) -> bool:
+        return self.kind == "tensor" and self.base == "double"
+
+    def with_size(self, size: int | None) -> "FieldType":
+        return FieldType(self.kind, self.base, size, self.nullable)
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "base": self.base, "nullable": self.nullable}
+        if self.size is not None:
+            out["size"] = self.size
+        return out
+
+
+DOUBLE = FieldType("scalar", "double")
+FLOAT = FieldType("scalar", "float")
+INT = FieldType("scalar", "int")
+LONG = FieldType("scalar", "long")
+BOOLEAN = FieldType("scalar", "boolean")
+STRING = FieldType("scalar", "string")
+STRING_LIST = FieldType("list", "string")
+DOUBLE_LIST = FieldType("list", "double")
+
+
+def vector(size: int | None = None) -> FieldType:
+    return FieldType("tensor", "double", size)
+
+
+def scalar(base: str) -> FieldType:
+    return FieldType("scalar", base)
+
+
+def list_of(base: str) -> FieldType:
+    return FieldType("list", base)
+
+
+# --- JVM number formatting -------------------------------------------------------------------
+
+def java_double_str(x: float) -> str:
+    """Double.toString: plain notation for 1e-3 <= |x| < 1e7, else computerized scientific."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0.0:
+        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
+    return _java_format(repr(float(x)), abs(x))
+
+
+def java_float_str(x: float) -> str:
+    """Float.toString of a 32-bit float."""
+    f = np.float32(x)
+    if np.isnan(f):
+        return "NaN"
+    if np.isinf(f):
+        return "Infinity" if f > 0 else "-Infinity"
+    if f == 0:
+        return "-0.0" if np.signbit(f) else "0.0"
+    return _java_format(np.format_float_positional(f, unique=True), abs(float(f)))
+
+
+def _java_format(shortest: str, magnitude: float) -> str:
+    """Format the shortest round-trip digits of a number the way the JVM prints doubles."""
+    sign, digit_tuple, exp = Decimal(shortest).as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + exp  # digits before the decimal point in plain notation
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0") or "0"
+    minus = "-" if sign else ""
+    if 1e-3 <= magnitude < 1e7:
+        if point <= 0:
+            return f"{minus}0.{'0' * -point}{digits}"
+        if point >= len(digits):
+            return f"{minus}{digits}{'0' * (point - len(digits))}.0"
+        return f"{minus}{digits[:point]}.{digits[point:]}"
+    return f"{minus}{digits[0]}.{digits[1:] or '0'}E{point - 1}"
+
+
+# --- casting -------------------------------------------------------------------------------
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _parse_number(field: str, text: str, expected: str):
+    t = text.strip()
+    try:
+        if expected in ("double", "float"):
+            return float(t)
+        return int(t)
+    except ValueError:
+        try:
+            f = float(t)
+        except ValueError:
+            raise InvalidInput(field, expected, f"string {text!r}") from None
+        if f.is_integer():
+            return int(f)
+        raise InvalidInput(field, expected, f"string {text!r}") from None
+
+
+def to_double(field: str, v, nullable: bool = True):
+    if isinstance(v, float):
+        return v
+    if v is None:
+        if nullable:
+            return None
+        raise InvalidInput(field, "double", "null")
+    if _is_number(v):
+        return float(v)
+    if isinstance(v, (bool, np.bool_)):
+        return 1.0 if v else 0.0
+    if isinstance(v, str):
+        if v == "" or v == "null":
+            if nullable:
+                return None
+            raise InvalidInput(field, "double", f"string {v!r}")
+        return float(_parse_number(field, v, "double"))
+    raise InvalidInput(field, "double", describe(v))
+
+
+def to_integer(field: str, v, base: str = "long", nullable: bool = True):
+    if v is None:
+        if nullable:
+            return None
+        raise InvalidInput(field, base, "null")
+    if isinstance(v, (bool, np.bool_)):
+        return 1 if v else 0
+    if isinstance(v, (int, np.integer)):
+        out = int(v)
+    elif isinstance(v, (float, np.floating)):
+        if math.isnan(v) or math.isinf(v):
+            raise InvalidInput(field, base, describe(v))
+        out = int(v)  # JVM narrowing truncates toward zero
+    elif isinstance(v, str):
+        if v == "" or v == "null":
+            if nullable:
+                return None
+            raise InvalidInput(field, base, f"string {v!r}")
+        out = _parse_number(field, v, base)
+    else:
+        raise InvalidInput(field, base, describe(v))
+    bits = _INT_RANGES.get(base, 64)
+    if not -(1 << (bits - 1)) <= out < (1 << (bits - 1)):
+        raise InvalidInput(field, f"{base} (a {bits}-bit integer)", describe(v))
+    return out
+
+
+def to_boolean(field: str, v, nullable: bool = True):
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if v is None:
+        if nullable:
+            return None
+        raise InvalidInput(field, "boolean", "null")
+    if _is_number(v):
+        return v != 0
+    if isinstance(v, str):
+        low = v.lower()
+        if low in ("true", "yes"):
+            return True
+        if low in ("false", "no", ""):
+            return False
+        if low.isdigit():
+            return int(low) != 0
+        return True
+    raise InvalidInput(field, "boolean", describe(v))
+
+
+def to_string(field: str, v, nullable: bool = True):
+    if isinstance(v, str):
+        return v
+    if v is None:
+        if nullable:
+            return None
+        raise InvalidInput(field, "string", "null")
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, np.float32):
+        return java_float_str(float(v))
+    if isinstance(v, (float, np.floating)):
+        return java_double_str(float(v))
+    raise InvalidInput(field, "string", describe(v))
+
+
+def to_vector(field: str, v, size: int | None = None, nullable: bool = True):
+    """A vector value for the row path: a list of floats (dense) or a SparseVector."""
+    if isinstance(v, SparseVector):
+        out = v
+        n = v.size
+    elif isinstance(v, np.ndarray):
+        if v.ndim != 1 or v.dtype.kind not in "fiub":
+            raise InvalidInput(field, _vec_name(size), f"array of shape {list(v.shape)} and dtype {v.dtype}")
+        out = v.astype(np.float64, copy=False).tolist()
+        n = len(out)
+    elif isinstance(v, (list, tuple)):
+        try:
+            out = [float(x) if _is_number(x) else _bad_element(x) for x in v]
+        except TypeError:
+            raise InvalidInput(field, _vec_name(size), "a list holding non-numbers") from None
+        n = len(out)
+    elif v is None:
+        if nullable:
+            return None
+        raise InvalidInput(field, _vec_name(size), "null")
+    elif isinstance(v, dict) and "values" in v:
+        out = _vector_from_mapping(field, v, size)
+        n = out.size if isinstance(out, SparseVector) else len(out)
+    else:
+        raise InvalidInput(field, _vec_name(size), describe(v))
+    if size is not None and n != size:
+        raise InvalidInput(field, f"vector of size {size}", f"vector of size {n}")
+    return out
+
+
+def _bad_element(x):
+    raise TypeError(x)
+
+
+def _vec_name(size) -> str:
+    return f"vector of size {size}" if size is not None else "vector"
+
+
+def _vector_from_mapping(field: str, v: dict, size):
+    values = v.get("values")
+    indices = v.get("indices")
+    if indices is None:
+        return to_vector(field, list(values), size)
+    n = v.get("size")
+    if not isinstance(n, int) or n < 0:
+        raise InvalidInput(field, "sparse vector with a non-negative 'size'", describe(n))
+    return SparseVector.checked(n, indices, values, field)
+
+
+def to_string_list(field: str, v, nullable: bool = True):
+    if v is None:
+        if nullable:
+            return None
+        raise InvalidInput(field, "list<string>", "null")
+    if isinstance(v, str) or not isinstance(v, (list, tuple, np.ndarray)):
+        raise InvalidInput(field, "list<string>", describe(v))
+    return [x if isinstance(x, str) else to_string(field, x, nullable=True) for x in v]
+
+
+def caster(ftype: FieldType, field: str):
+    """The function that turns an incoming value into the internal row value of this type."""
+    nullable = ftype.nullable
+    if ftype.kind == "scalar":
+        if ftype.base in ("double", "float"):
+            return lambda v: to_double(field, v, nullable)
+        if ftype.base in _INT_RANGES:
+            base = ftype.base
+            return lambda v: to_integer(field, v, base, nullable)
+        if ftype.base == "boolean":
+            return lambda v: to_boolean(field, v, nullable)
+        if ftype.base == "string":
+            return lambda v: to_string(field, v, nullable)
+    if ftype.kind == "tensor" and ftype.base == "double":
+        size = ftype.size
+        return lambda v: to_vector(field, v, size, nullable)
+    if ftype.kind == "list" and ftype.base == "string":
+        return lambda v: to_string_list(field, v, nullable)
+    if ftype.kind == "list" and ftype.base in NUMERIC_BASES:
+        def cast_list(v):
+            if v is None and nullable:
+                return None
+            if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple, np.ndarray)):
+                raise InvalidInput(field, str(ftype), describe(v))
+            return [to_double(field, x, False) for x in v]
+        return cast_list
+    return lambda v: v
