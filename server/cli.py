@@ -1,0 +1,42 @@
+"""The `leapserve` command. Each subcommand lives in server/commands/<name>.py and provides
+``add_arguments(parser)``, ``run(args) -> int`` and a one-line ``HELP``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Order shown in --help. Training-side commands import pyspark only when they run.
+COMMANDS = ("export", "inspect", "serve", "predict", "health")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leapserve",
+        description="Serve Spark ML pipelines exported as MLeap bundles, with no JVM at serving time.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks (and Java stack traces)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f"server.commands.{name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show full tracebacks (and Java stack traces)")
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args._run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

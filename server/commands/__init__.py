@@ -1,0 +1,1 @@
+"""Subcommands of the `leapserve` CLI (see server/cli.py)."""
