@@ -1,0 +1,97 @@
+"""Bundles written by MLeap itself (2017-era Spark bundles, scikit-learn bundles) load and score to
+the values MLeap's own JVM runtime gives for the same frames."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bundler.mleap_jvm import frame_column
+from server.runtime import load_bundle
+
+
+def frame_records(frame: dict) -> list[dict]:
+    names = [f["name"] for f in frame["schema"]["fields"]]
+    return [dict(zip(names, row)) for row in frame["rows"]]
+
+
+def frame_of(fields: list[tuple[str, str]], rows: list[list]) -> dict:
+    return {"schema": {"fields": [{"name": n, "type": t} for n, t in fields]}, "rows": rows}
+
+
+def airbnb_frame(fixtures_dir) -> dict:
+    """The fixture's one row plus variations: other categories and other numbers."""
+    frame = json.loads((fixtures_dir / "frame.airbnb.json").read_text())
+    base = frame["rows"][0]
+    names = [f["name"] for f in frame["schema"]["fields"]]
+    rows = [base]
+    variations = [
+        {"state": "CA", "room_type": "Private room", "bathrooms": 1.0, "square_feet": 650.0},
+        {"state": "TX", "room_type": "Shared room", "cancellation_policy": "flexible", "instant_bookable": "0.0"},
+        {"host_is_superhost": "0.0", "bedrooms": 0.0, "security_deposit": 0.0, "cleaning_fee": 0.0},
+        {"review_scores_rating": 20.0, "number_of_reviews": 400.0, "extra_people": 75.0, "square_feet": 5000.0},
+    ]
+    for change in variations:
+        row = list(base)
+        for k, v in change.items():
+            row[names.index(k)] = v
+        rows.append(row)
+    return {"schema": frame["schema"], "rows": rows}
+
+
+def assert_same_as_mleap(mleap_jvm, bundle, frame, columns, tol=1e-9):
+    model = load_bundle(bundle)
+    expected = mleap_jvm.score(bundle, frame)
+    records = frame_records(frame)
+    batch_columns = {name: [r[name] for r in records] for name in model.inputs}
+    batch = model.transform_batch(batch_columns)
+    for col in columns:
+        want = frame_column(expected, col)
+        for i, record in enumerate(records):
+            got = model.transform(record)[col]
+            got = got.toarray() if hasattr(got, "toarray") else got
+            np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want[i], dtype=float),
+                                       rtol=tol, atol=tol, err_msg=f"row {i} column {col}")
+            b = batch[col]
+            b = b.toarray()[i] if hasattr(b, "toarray") else b[i]
+            np.testing.assert_allclose(np.asarray(b, dtype=float), np.asarray(want[i], dtype=float),
+                                       rtol=tol, atol=tol, err_msg=f"batch row {i} column {col}")
+    return model
+
+
+@pytest.mark.parametrize("name", ["airbnb.model.lr.zip", "airbnb.model.rf.zip"])
+def test_airbnb_bundles(mleap_jvm, fixtures_dir, name):
+    bundle = fixtures_dir / name
+    frame = airbnb_frame(fixtures_dir)
+    model = assert_same_as_mleap(mleap_jvm, bundle, frame, ["price_prediction"])
+    assert model.info.version == "0.8.0-SNAPSHOT"
+    assert set(model.inputs) == {f["name"] for f in frame["schema"]["fields"]}
+
+
+def test_sklearn_demo_bundle(mleap_jvm, fixtures_dir):
+    fields = [("demo:a", "double"), ("demo:c", "double"), ("demo:d", "double")]
+    rows = [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-4.5, 10.0, 0.25]]
+    assert_same_as_mleap(mleap_jvm, fixtures_dir / "demo.zip", frame_of(fields, rows), ["demo:prediction"])
+
+
+def test_sklearn_one_hot_encoder_pipeline(mleap_jvm, fixtures_dir):
+    model = load_bundle(fixtures_dir / "one_hot_encoder_pipeline.zip")
+    (field,) = model.inputs
+    labels = None
+    for st in model.stages:
+        if st.op == "string_indexer":
+            labels = list(st.model.labels[0])  # one column: its labels
+    assert labels, "the fixture's string indexer has labels"
+    rows = [[label] for label in labels]
+    output = [col for col in model.outputs if "one_hot" in col][0]
+    assert_same_as_mleap(mleap_jvm, fixtures_dir / "one_hot_encoder_pipeline.zip",
+                         frame_of([(field, "string")], rows), [output])
+
+
+def test_min_max_scaler_legacy_bundle(mleap_jvm, fixtures_dir):
+    fields = [("dti", "double"), ("loan_amount", "double")]
+    rows = [[0.1, 1000.0], [0.5, 25000.0], [-1.0, 0.0], [2.0, 1e6]]
+    assert_same_as_mleap(mleap_jvm, fixtures_dir / "min_max_scaler_tf.zip", frame_of(fields, rows),
+                         ["scaled_features"])
