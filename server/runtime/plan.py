@@ -371,8 +371,10 @@ def _take(v, idx: np.ndarray):
 
 
 def _to_batch(name: str, ftype: FieldType, col, n: int):
-    """An input column in the batch representation, and a mask of rows whose value is null
-    (None for types whose batch functions handle nulls themselves)."""
+    """An input column in the batch representation, and a mask of the rows that must take the
+    row path instead (None when there are none): nulls in numeric and vector columns, and vectors
+    holding NaN or infinities, whose results in Spark depend on whether each vector is stored
+    dense or sparse, which a batch column does not keep per row."""
     if ftype.kind == "scalar" and ftype.base in ("double", "float", "int", "long", "short", "byte", "boolean"):
         dtype = np.float64 if ftype.base in ("double", "float") else (np.bool_ if ftype.base == "boolean" else np.int64)
         if isinstance(col, np.ndarray) and col.dtype.kind in "fiub" and col.ndim == 1:
@@ -410,11 +412,12 @@ def _to_batch(name: str, ftype: FieldType, col, n: int):
         if isinstance(col, SparseBatch):
             if size is not None and col.size != size:
                 raise InvalidInput(name, f"vectors of size {size}", f"vectors of size {col.size}")
-            return col, None
+            return col, _nonfinite_rows(col, n)
         if isinstance(col, np.ndarray) and col.dtype.kind in "fiub" and col.ndim == 2:
             if size is not None and col.shape[1] != size:
                 raise InvalidInput(name, f"vectors of size {size}", f"vectors of size {col.shape[1]}")
-            return col.astype(np.float64, copy=False), None
+            col = col.astype(np.float64, copy=False)
+            return col, _nonfinite_rows(col, n)
         cast = caster(ftype, name)
         rows, nulls, sparse = [], np.zeros(n, dtype=bool), False
         width = size
@@ -441,7 +444,11 @@ def _to_batch(name: str, ftype: FieldType, col, n: int):
         else:
             out = np.array([x if isinstance(x, list) else x.to_list() for x in filled], dtype=np.float64)
             out = out.reshape(n, width)
-        return out, (nulls if nulls.any() else None)
+        slow = nulls
+        nonfinite = _nonfinite_rows(out, n)
+        if nonfinite is not None:
+            slow = slow | nonfinite
+        return out, (slow if slow.any() else None)
     # lists and anything else: object array of row values (None allowed)
     cast = caster(ftype, name)
     out = np.empty(n, dtype=object)
@@ -452,6 +459,19 @@ def _to_batch(name: str, ftype: FieldType, col, n: int):
             e.row = r
             raise
     return out, None
+
+
+def _nonfinite_rows(col, n: int):
+    """Rows of a vector column holding NaN or an infinity (None when there are none)."""
+    if isinstance(col, SparseBatch):
+        bad = ~np.isfinite(col.values)
+        if not bad.any():
+            return None
+        mask = np.zeros(n, dtype=bool)
+        mask[col.row_ids()[bad]] = True
+        return mask
+    mask = ~np.isfinite(col).all(axis=1) if col.size else np.zeros(n, dtype=bool)
+    return mask if mask.any() else None
 
 
 def _cast_batch(arr, have: FieldType, want: FieldType, col: str):
@@ -483,13 +503,13 @@ def _merge(ftype: FieldType, fast_col, fast: np.ndarray, slow: dict, col: str, n
 def column_from_rows(ftype: FieldType, rows: list):
     """Row values of one field -> its batch column."""
     if ftype.kind == "tensor":
-        if any(isinstance(v, SparseVector) for v in rows):
-            size = next((v.size if isinstance(v, SparseVector) else len(v)) for v in rows if v is not None)
-            return SparseBatch.from_rows(size, [v if v is not None else SparseVector(size, (), ()) for v in rows])
-        if all(v is not None for v in rows):
+        if all(v is not None for v in rows):  # a null vector (Spark's null output) keeps the object column
+            if any(isinstance(v, SparseVector) for v in rows):
+                size = next(v.size if isinstance(v, SparseVector) else len(v) for v in rows)
+                return SparseBatch.from_rows(size, rows)
             return np.array([np.asarray(v, dtype=np.float64) for v in rows]).reshape(len(rows), -1)
         out = np.empty(len(rows), dtype=object)
-        out[:] = [np.asarray(v) if v is not None else None for v in rows]
+        out[:] = [v if v is None or isinstance(v, SparseVector) else np.asarray(v) for v in rows]
         return out
     if ftype.kind == "scalar" and ftype.base in ("double", "float") and all(v is not None for v in rows):
         return np.array(rows, dtype=np.float64)
