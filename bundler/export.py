@@ -150,12 +150,16 @@ def check_stages(stages) -> None:
             raise StageNotSerializable(st.uid, cls, "MLeap's serializer has no op for this class")
 
 
-def _java_error(err, stages) -> BundlerError:
-    """A short message for a failure inside the JVM; the full trace stays on .java_trace."""
+def _root_cause(err) -> str:
     cause = err.java_exception
     while cause.getCause() is not None:
         cause = cause.getCause()
-    message = f"{cause.getClass().getName()}: {cause.getMessage()}"
+    return f"{cause.getClass().getName()}: {cause.getMessage()}"
+
+
+def _java_error(err, stages) -> BundlerError:
+    """A short message for a failure inside the JVM; the full trace stays on .java_trace."""
+    message = _root_cause(err)
     by_class = {java_class(st): st for st in stages}
     for cls, st in by_class.items():
         if cls in message:
@@ -299,9 +303,16 @@ def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict
         return {"status": "skipped", "reason": str(e)}
     except BundleError as e:
         return {"status": "failed", "reason": f"the native runtime cannot load the bundle: {e}"}
-    sample = dataset.limit(sample_rows)
+    from py4j.protocol import Py4JJavaError
+    from pyspark.sql import functions as F
+
+    # A spread of the data, not its first rows (files are often sorted by the label).
+    sample = dataset.orderBy(F.rand(seed=17)).limit(sample_rows)
     inputs = list(pipeline.inputs)
-    rows = model.transform(sample).collect()
+    try:
+        rows = model.transform(sample).collect()
+    except Py4JJavaError as e:
+        return {"status": "failed", "reason": f"Spark cannot transform the sample: {_root_cause(e)}"}
     report = RowReport()
     discrete = pipeline.discrete_outputs
     for i, row in enumerate(rows):
@@ -346,14 +357,8 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     if format not in FORMATS:
         raise BundlerError(f"format must be one of {FORMATS}, got {format!r}")
     uri, fs_path, is_zip = bundle_location(path)
-    if fs_path.exists():
-        if not force:
-            raise OutputExists(str(fs_path))
-        if fs_path.is_dir():
-            shutil.rmtree(fs_path)
-        else:
-            fs_path.unlink()
-    fs_path.parent.mkdir(parents=True, exist_ok=True)
+    if fs_path.exists() and not force:
+        raise OutputExists(str(fs_path))
 
     spark = spark_session()
     stages = pipeline_stages(model)
@@ -361,6 +366,12 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     missing = {c: uid for c, uid in required_columns(stages).items() if c not in dataset.columns}
     if missing:
         raise MissingColumns(missing)
+    # Only now, with the model known to be writable, replace what is there.
+    if fs_path.is_dir():
+        shutil.rmtree(fs_path)
+    elif fs_path.exists():
+        fs_path.unlink()
+    fs_path.parent.mkdir(parents=True, exist_ok=True)
 
     say("transforming the sample (MLeap reads column metadata from it)")
     transformed = model.transform(dataset)

@@ -1,0 +1,169 @@
+"""What a bundle holds, read from its files alone: no Spark, no Java.
+
+    report = inspect_bundle("model.zip")
+    print(format_report(report))
+
+The report lists the bundle's info (name, format, MLeap version), each leaf stage in pipeline order
+(name, op, input and output columns, whether the leapserve runtime implements the op), the
+pipeline's required input fields and its outputs. When every op is supported, types come from the
+compiled pipeline (``load_bundle(path).inputs``/``.outputs``), so they are exactly what serving will
+check. Otherwise each supported stage is loaded on its own for its port types, and the columns
+touched only by unsupported ops have type None ("unknown").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .runtime import registry
+from .runtime.bundle import BundleInfo, NodeDef, read_root
+from .runtime.container import open_source
+from .runtime.errors import BundleError
+from .runtime.plan import MAX_PIPELINE_DEPTH, load_bundle
+
+UNKNOWN = "unknown"
+
+
+@dataclass
+class StageInfo:
+    name: str
+    op: str
+    supported: bool
+    inputs: dict[str, str]            # port -> column
+    outputs: dict[str, str]           # port -> column
+    input_types: dict[str, str | None] = field(default_factory=dict)   # column -> type
+    output_types: dict[str, str | None] = field(default_factory=dict)  # column -> type
+
+
+@dataclass
+class BundleReport:
+    path: str
+    info: BundleInfo
+    stages: list[StageInfo]
+    inputs: dict[str, str | None]    # required input column -> type (None: unknown)
+    outputs: dict[str, str | None]   # column the pipeline adds -> type (None: unknown)
+
+    @property
+    def unsupported_ops(self) -> list[str]:
+        return sorted({st.op for st in self.stages if not st.supported})
+
+    @property
+    def complete(self) -> bool:
+        """Every op is implemented by the runtime: the bundle can be served."""
+        return not self.unsupported_ops
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.path,
+            "info": {"name": self.info.name, "format": self.info.format, "mleap_version": self.info.version,
+                     "uid": self.info.uid, "timestamp": self.info.timestamp},
+            "supported": self.complete,
+            "unsupported_ops": self.unsupported_ops,
+            "stages": [{"name": st.name, "op": st.op, "supported": st.supported,
+                        "inputs": st.inputs, "outputs": st.outputs} for st in self.stages],
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+        }
+
+
+def _leaves(node: NodeDef, out: list[NodeDef], depth: int) -> None:
+    if depth > MAX_PIPELINE_DEPTH:
+        raise BundleError(f"pipelines nested deeper than {MAX_PIPELINE_DEPTH}", path=node.where())
+    if node.op == "pipeline":
+        for child in node.attrs.string_list("nodes"):
+            _leaves(node.child(child), out, depth + 1)
+    else:
+        out.append(node)
+
+
+def _port_types(node: NodeDef) -> tuple[dict[str, str], dict[str, str]]:
+    """Port -> type of a supported stage, from its op model (loaded on its own)."""
+    info = registry.lookup(node.op)
+    try:
+        model = info.loader(node)
+        ins = {port: str(t) for port, t in model.input_ports()}
+        outs = {port: str(t) for port, t in model.output_ports()}
+    except BundleError:
+        raise
+    except Exception as e:  # what the plan does too: a loader surprised by malformed attributes
+        raise BundleError(f"op {node.op!r} of node {node.name!r} cannot be loaded: "
+                          f"{type(e).__name__}: {e}", path=node.where()) from None
+    return ins, outs
+
+
+def inspect_bundle(path) -> BundleReport:
+    """Read a bundle (zip, directory or jar:file:/file: URI); raises BundleError when malformed."""
+    with open_source(path) as src:
+        info, root = read_root(src)
+        nodes: list[NodeDef] = []
+        _leaves(root, nodes, 0)
+        stages = []
+        for node in nodes:
+            stage = StageInfo(node.name, node.op, registry.lookup(node.op) is not None,
+                              {s.port: s.name for s in node.inputs}, {s.port: s.name for s in node.outputs})
+            if stage.supported:
+                ins, outs = _port_types(node)
+                stage.input_types = {col: ins.get(port) for port, col in stage.inputs.items()}
+                stage.output_types = {col: outs.get(port) for port, col in stage.outputs.items()}
+            stages.append(stage)
+        description = src.description
+
+    inputs: dict[str, str | None] = {}
+    outputs: dict[str, str | None] = {}
+    for st in stages:
+        for col in st.inputs.values():
+            if col not in outputs and col not in inputs:
+                inputs[col] = st.input_types.get(col)
+        for col in st.outputs.values():
+            outputs.setdefault(col, st.output_types.get(col))
+
+    if all(st.supported for st in stages):
+        # The compiled pipeline is the authority: it checks the wiring and fixes the types that
+        # serving will enforce (ports the op does not read are not inputs).
+        pipeline = load_bundle(path)
+        inputs = {col: str(t) for col, t in pipeline.inputs.items()}
+        outputs = {col: str(t) for col, t in pipeline.outputs.items()}
+    return BundleReport(description, info, stages, inputs, outputs)
+
+
+# --- text ----------------------------------------------------------------------------------
+
+def _type(t: str | None) -> str:
+    return t if t is not None else UNKNOWN
+
+
+def _columns(sockets: dict[str, str]) -> str:
+    return ", ".join(sockets.values()) if sockets else "-"
+
+
+def format_report(report: BundleReport) -> str:
+    info = report.info
+    lines = [
+        f"bundle   {report.path}",
+        f"name     {info.name}",
+        f"format   {info.format}",
+        f"MLeap    {info.version or UNKNOWN}" + (f" (written {info.timestamp})" if info.timestamp else ""),
+        "",
+        f"stages ({len(report.stages)}):",
+    ]
+    width_name = max((len(st.name) for st in report.stages), default=0)
+    width_op = max((len(st.op) for st in report.stages), default=0)
+    for i, st in enumerate(report.stages, 1):
+        mark = "" if st.supported else "  [unsupported op]"
+        lines.append(f"  {i:>2}. {st.name:<{width_name}}  {st.op:<{width_op}}  "
+                     f"{_columns(st.inputs)} -> {_columns(st.outputs)}{mark}")
+    lines += ["", f"inputs ({len(report.inputs)}):"]
+    width = max((len(c) for c in list(report.inputs) + list(report.outputs)), default=0)
+    lines += [f"  {col:<{width}}  {_type(t)}" for col, t in report.inputs.items()]
+    lines += ["", f"outputs ({len(report.outputs)}):"]
+    lines += [f"  {col:<{width}}  {_type(t)}" for col, t in report.outputs.items()]
+    if not report.complete:
+        lines += ["", f"NOT SERVABLE: the leapserve runtime does not implement op(s) "
+                      f"{', '.join(report.unsupported_ops)} (marked [unsupported op]); "
+                      f"types shown as '{UNKNOWN}' are known only to those stages."]
+    return "\n".join(lines)
+
+
+def report_json(report: BundleReport) -> str:
+    return json.dumps(report.to_json(), indent=2)
