@@ -419,7 +419,8 @@ def _to_batch(name: str, ftype: FieldType, col, n: int):
             col = col.astype(np.float64, copy=False)
             return col, _nonfinite_rows(col, n)
         cast = caster(ftype, name)
-        rows, nulls, sparse = [], np.zeros(n, dtype=bool), False
+        rows, nulls = [], np.zeros(n, dtype=bool)
+        sparse_rows = np.zeros(n, dtype=bool)
         width = size
         for r, v in enumerate(col):
             try:
@@ -430,21 +431,29 @@ def _to_batch(name: str, ftype: FieldType, col, n: int):
             if x is None:
                 nulls[r] = True
             else:
-                sparse = sparse or isinstance(x, SparseVector)
-                xs = x.size if isinstance(x, SparseVector) else len(x)
+                if isinstance(x, SparseVector):
+                    sparse_rows[r] = True
+                    xs = x.size
+                else:
+                    xs = len(x)
                 if width is None:
                     width = xs
                 elif xs != width:
                     raise InvalidInput(name, f"vectors of size {width}", f"vector of size {xs}", row=r)
             rows.append(x)
         width = width or 0
-        filled = [x if x is not None else SparseVector(width, (), ()) for x in rows]
+        # A batch column stores every vector one way; some ops (interaction, and any op meeting a
+        # NaN) answer differently for a dense and a sparse vector, so the rows stored the other
+        # way than most take the row path.
+        dense_rows = ~sparse_rows & ~nulls
+        sparse = sparse_rows.sum() > dense_rows.sum()
+        slow = nulls | (dense_rows if sparse else sparse_rows)
+        filled = [x if x is not None and not slow[r] else SparseVector(width, (), ()) for r, x in enumerate(rows)]
         if sparse:
             out = SparseBatch.from_rows(width, filled)
         else:
             out = np.array([x if isinstance(x, list) else x.to_list() for x in filled], dtype=np.float64)
             out = out.reshape(n, width)
-        slow = nulls
         nonfinite = _nonfinite_rows(out, n)
         if nonfinite is not None:
             slow = slow | nonfinite

@@ -1,0 +1,259 @@
+"""Parity with Spark 3.5: tokenizer, hashing_term_frequency, count_vectorizer, idf, and text pipelines."""
+
+import json
+import random
+import zipfile
+
+from pyspark.ml import Pipeline
+from pyspark.ml.feature import IDF, CountVectorizer, HashingTF, Tokenizer, VectorAssembler
+from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.regression import LinearRegression
+from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
+
+from bundler.compare import record_from_row
+from parity import assert_parity
+from server.runtime import load_bundle
+from server.runtime.ops.feature_text import _JAVA_UNCHANGED, _TermIndexCache, java_lower, term_index, tokenize
+from server.runtime.vectors import SparseVector
+
+# Edge cases for every text test: empty, whitespace only, Java's whitespace set (\s is ASCII only:
+# no-break and other Unicode spaces do not split), leading/trailing/repeated separators, repeated
+# tokens, non-ASCII case mapping including the final sigma, and characters Java 17 does not know.
+TEXTS = [
+    "Hello world hello", "", " ", "   ", "\t\n", "a  b", "  leading", "trailing  ", "  both  ",
+    "A\tB\nC\rD\x0bE\x0cF", "no\u00a0break", "em\u2003space", "nel\u0085x", "file\x1cseparator",
+    "the the THE The", "Stra\u00dfe \u00c9COLE \u0130stanbul", "\u039f\u0394\u039f\u03a3 \u03a3\u0391\u03a3",
+    "\u0391\u03a31 \u03a3.\u0391 \u0391\u03a3' x\u03a3\u0301", "\u65e5\u672c\u8a9e \u30c6\u30ad\u30b9\u30c8",
+    "\U0001F600 Smile \U0001F600", "\u2c2f\u2c2f \ua7c0", "\U00010400\u03a3 \U0001D400.\u03a3", "new words unseen zzz",
+]
+CORPUS = ["hello world", "the quick brown fox", "the lazy dog", "hello hello the fox", "stra\u00dfe world",
+          "\u03bf\u03b4\u03bf\u03c2 dog", "", "b a", "quick quick quick"]
+
+
+def assert_same_layout(report, rows):
+    """Sparse where Spark's answer is sparse, dense where it is dense (the harness compares values)."""
+    for fmt, pipeline in report.pipelines.items():
+        inputs = list(pipeline.inputs)
+        for row in rows.collect():
+            expected = report.spark[row["rid"]]
+            if not isinstance(expected, dict):  # Spark refused or dropped the row
+                continue
+            for col, value in pipeline.transform(record_from_row(row, inputs)).items():
+                spark_sparse = isinstance(expected.get(col), SparseVector)
+                assert spark_sparse == isinstance(value, SparseVector), \
+                    f"[{fmt}] rid {row['rid']}, column {col!r}: Spark gave {expected.get(col)!r}, runtime {value!r}"
+
+
+def parity_with_errors(model, rows, bad_rows, tmp_path):
+    """assert_parity on the good rows, then on the rows Spark refuses (kept apart: a failing
+    Spark job makes the harness score row by row, which is slow)."""
+    report = assert_parity(model, rows, tmp_path / "ok")
+    assert report.errors == 0 and report.compared > 0
+    assert_same_layout(report, rows)
+    bad = assert_parity(model, bad_rows, tmp_path / "bad")
+    assert bad.errors == 2 * bad_rows.count()
+    return report
+
+
+def text_frame(spark, texts, column="text"):
+    return spark.createDataFrame([(i, t) for i, t in enumerate(texts)], f"rid int, {column} string")
+
+
+def tokens_frame(spark, docs):
+    schema = StructType([StructField("rid", IntegerType()), StructField("tokens", ArrayType(StringType()))])
+    return spark.createDataFrame(list(enumerate(docs)), schema)
+
+
+# --- lowercasing and splitting ----------------------------------------------------------------
+
+def test_java_lower_matches_the_jvm(spark):
+    lower = spark._jvm.org.apache.commons.lang3.StringUtils.lowerCase  # String.toLowerCase()
+    fixed = TEXTS + ["\u03a3", "a\u03a3", "a\u03a3b", "a\u03a3.", "a\u03a3.b", "1\u0345\u03a3\u2019A",
+                     "\u1f88\u03a3\u0301\u05d0", "\u037a\u03a3", "\u1d2c\u03a3", "\u03a3\u03a3", "\U0001D400\u03a3",
+                     "\U00010400\u03a3%a", "x\u200b\u03a3", "\u00ad\u03a3\u00ad", "A\u03a3\u2160"]
+    fixed.append("".join(sorted(_JAVA_UNCHANGED)))  # Unicode 14 letters Java 17 does not lowercase
+    for text in fixed:
+        assert java_lower(text) == lower(text), repr(text)
+    alphabet = list("aZ1 .,'\"-_%&#$\t\n\r") + ["\u0301", "\u200b", "\u00ad", "\u0964", "\u30a2", "\u3042",
+                                                "\u4e00", "\u3099", "\u2027", "\u066b", "\u03a3", "\u03a3", "\u0345",
+                                                "\u2160", "\u00a0", "\u20ac", "\u2028", "\u05d0", "\u0903",
+                                                "\u037a", "\u1d2c", "\u02b0", "\u00df", "\u1f88", "\u0130", "\u2c2f"]
+    rng = random.Random(11)
+    for _ in range(1500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9)))
+        assert java_lower(text) == lower(text), repr(text)
+
+
+def test_tokenize_split_rules():
+    assert tokenize("") == [""]
+    assert tokenize(" ") == [] and tokenize("\t\n") == []
+    assert tokenize("  a  b  ") == ["", "", "a", "", "b"]
+    assert tokenize("a\u00a0b c") == ["a\u00a0b", "c"]
+    assert tokenize("\u039f\u0394\u039f\u03a3") == ["\u03bf\u03b4\u03bf\u03c2"]
+
+
+# --- hashing_term_frequency --------------------------------------------------------------------
+
+DOCS = [["a", "b", "a"], [], [""], ["", "", "x"], ["hello", None, "hello"], [None, None],
+        ["stra\u00dfe", "\u03c3\u03bf\u03c6\u03af\u03b1", "\u65e5\u672c", "\U0001F600"], ["x"] * 7,
+        [f"t{i}" for i in range(40)]]
+
+
+def test_hashing_tf_parity(spark, tmp_path):
+    """Collisions (32 buckets), binary, the default 2^18 buckets; null items; a null list is refused."""
+    variants = [(32, False), (32, True), (1 << 18, False)]
+    model = Pipeline(stages=[HashingTF(inputCol="tokens", outputCol=f"tf{k}", numFeatures=n, binary=binary)
+                             for k, (n, binary) in enumerate(variants)]).fit(tokens_frame(spark, DOCS))
+    report = parity_with_errors(model, tokens_frame(spark, DOCS), tokens_frame(spark, [None]), tmp_path)
+    out = report.pipelines["json"].transform({"tokens": ["a", "b", "a"]})
+    for k, (n, binary) in enumerate(variants):
+        assert isinstance(out[f"tf{k}"], SparseVector) and out[f"tf{k}"].size == n
+        assert sorted(out[f"tf{k}"].values) == ([1.0, 1.0] if binary else [1.0, 2.0])
+    # MLeap 0.16 omits the hash version; the export records the one Spark 3 used.
+    with zipfile.ZipFile(report.bundles["json"]) as z:
+        for name in z.namelist():
+            if name.endswith("model.json") and name != "root/model.json":
+                assert json.loads(z.read(name))["attributes"]["hashUnsafeBytesVersion"] == {"int": 2}
+
+
+def test_hashing_tf_hashes_items_as_strings(spark, tmp_path):
+    """The input is list<string> (MLeap's contract): numbers in the list are cast to their JVM
+    string form and hashed as strings. (Spark would hash an array<int> column's numbers with
+    hashInt; such a HashingTF does not score like Spark: documented in feature_text.)"""
+    model = HashingTF(inputCol="tokens", outputCol="tf", numFeatures=50)
+    report = assert_parity(model, tokens_frame(spark, [["1", "2.5"]]), tmp_path, formats=("json",))
+    pipeline = report.pipelines["json"]
+    assert pipeline.transform({"tokens": [1, 2.5, None]})["tf"] == pipeline.transform({"tokens": ["1", "2.5", None]})["tf"]
+    out = pipeline.transform({"tokens": [None]})["tf"]
+    assert out.indices == (42 % 50,)  # a null term hashes to the seed, as in Spark
+
+
+def _legacy_bundle(path, fmt_dir, num_features, binary):
+    """A hashing_term_frequency bundle as Spark 2 era writers left it: no hashUnsafeBytesVersion."""
+    root = path / fmt_dir / "root"
+    root.mkdir(parents=True)
+    (path / fmt_dir / "bundle.json").write_text(json.dumps(
+        {"uid": "0b0c8f7e-3b7a-4a52-9a3e-6f1f2b9f8d11", "name": "legacy", "format": "json", "version": "0.16.0",
+         "timestamp": "2020-01-01T00:00:00.000"}))
+    attrs = {"num_features": {"long": num_features}}
+    if binary:
+        attrs["binary"] = {"boolean": True}
+    (root / "model.json").write_text(json.dumps({"op": "hashing_term_frequency", "attributes": attrs}))
+    (root / "node.json").write_text(json.dumps(
+        {"name": "htf", "shape": {"inputs": [{"port": "input", "name": "tokens"}],
+                                  "outputs": [{"port": "output", "name": "tf"}]}}))
+    return path / fmt_dir
+
+
+def test_hashing_tf_legacy_hash_version(spark, mleap_jvm, tmp_path):
+    """Without hashUnsafeBytesVersion a bundle means Spark 2's hash (MLeap's reading): check it
+    against Spark's legacy Murmur3_x86_32.hashUnsafeBytes and against MLeap's own runtime."""
+    jvm = spark._jvm
+    murmur = jvm.org.apache.spark.unsafe.hash.Murmur3_x86_32
+    offset = jvm.org.apache.spark.unsafe.Platform.BYTE_ARRAY_OFFSET
+    docs = [["a", "bb", "ccc", "dddd", "a"], ["stra\u00dfe", "\u00e9t\u00e9", "\u65e5\u672c\u8a9e"], [],
+            ["\U0001F600", "x" * 9]]
+    n = 1000
+    bundle = _legacy_bundle(tmp_path, "legacy", n, binary=False)
+    pipeline = load_bundle(bundle)
+    batch = pipeline.transform_batch({"tokens": docs})
+    for r, doc in enumerate(docs):
+        expected = {}
+        for term in doc:
+            data = bytearray(term.encode("utf-8"))
+            i = murmur.hashUnsafeBytes(data, offset, len(data), 42) % n
+            expected[i] = expected.get(i, 0.0) + 1.0
+        got = pipeline.transform({"tokens": doc})["tf"]
+        assert dict(zip(got.indices, got.values)) == expected
+        assert batch["tf"].row(r) == got
+    assert term_index("a", n, 1) != term_index("a", n, 2)  # the versions really differ here
+    frame = {"schema": {"fields": [{"name": "tokens", "type": {"type": "list", "base": "string"}}]},
+             "rows": [[d] for d in docs]}
+    scored = mleap_jvm.score(bundle, frame)
+    names = [f["name"] for f in scored["schema"]["fields"]]
+    for row, doc in zip(scored["rows"], docs):
+        tf = row[names.index("tf")]
+        mleap = {i[0]: v for i, v in zip(tf["indices"], tf["values"])}
+        got = pipeline.transform({"tokens": doc})["tf"]
+        assert dict(zip(got.indices, got.values)) == mleap
+
+
+def test_term_cache_eviction_keeps_answers():
+    cache = _TermIndexCache(lambda t: term_index(t, 97, 2), limit=8)
+    terms = [f"w{i % 23}" for i in range(500)] + [None]
+    for t in terms:
+        i = cache.young.get(t)
+        assert (cache.lookup(t) if i is None else i) == term_index(t, 97, 2)
+    assert len(cache.young) <= 8 and len(cache.old) <= 8
+
+
+# --- count_vectorizer --------------------------------------------------------------------------
+
+CV_TRAIN = [["a", "b", "c", "a"], ["a", "b"], ["b", "c", "d"], ["e", "a", "a", "a"], ["d", "\u00e9t\u00e9"]]
+CV_ROWS = [["a", "b", "c", "a"], ["a", "a", "a", "b", "zz", "zz", "zz", "zz"], [], ["zz", "yy"],
+           ["a", None, "b"], ["\u00e9t\u00e9", "\u00e9t\u00e9", "a"], ["a"] * 3 + ["b"] * 2 + ["c"], ["", "a"]]
+
+
+def test_count_vectorizer_parity(spark, tmp_path):
+    """min_tf absolute (1, 2) and as a fraction of all tokens, out-of-vocabulary ones included
+    (0.3, 0.0); binary; null items; a null list is refused."""
+    variants = [(1.0, False), (2.0, False), (0.3, False), (0.3, True), (0.0, True)]
+    model = Pipeline(stages=[CountVectorizer(inputCol="tokens", outputCol=f"counts{k}", minTF=min_tf, binary=binary,
+                                             vocabSize=5)
+                             for k, (min_tf, binary) in enumerate(variants)]).fit(tokens_frame(spark, CV_TRAIN))
+    parity_with_errors(model, tokens_frame(spark, CV_ROWS), tokens_frame(spark, [None]), tmp_path)
+
+
+# --- idf ---------------------------------------------------------------------------------------
+
+def test_idf_dense_and_sparse(spark, tmp_path):
+    schema = StructType([StructField("rid", IntegerType()), StructField("v", VectorUDT())])
+    train = spark.createDataFrame([(0, Vectors.dense([1.0, 0.0, 3.0, 0.0])), (1, Vectors.dense([0.0, 2.0, 1.0, 0.0])),
+                                   (2, Vectors.sparse(4, [2], [5.0])), (3, Vectors.dense([1.0, 1.0, 1.0, 0.0]))], schema)
+    model = Pipeline(stages=[IDF(inputCol="v", outputCol="w0", minDocFreq=0),
+                             IDF(inputCol="v", outputCol="w2", minDocFreq=2)]).fit(train)  # idf 0 below 2 docs
+    rows = spark.createDataFrame([
+        (0, Vectors.dense([1.0, 2.0, 3.0, 4.0])), (1, Vectors.sparse(4, [0, 3], [2.0, 0.0])),
+        (2, Vectors.sparse(4, [], [])), (3, Vectors.dense([float("nan"), 0.0, -1.0, float("inf")])),
+        (4, Vectors.sparse(4, [1, 3], [float("inf"), float("nan")]))], schema)
+    bad = spark.createDataFrame([(5, Vectors.dense([1.0, 2.0, 3.0, 4.0, 5.0])),  # longer than idf
+                                 (6, None)], schema)                              # null
+    report = parity_with_errors(model, rows, bad, tmp_path)
+    out = report.pipelines["json"].transform({"v": SparseVector(4, [0, 3], [2.0, 0.0])})
+    assert isinstance(out["w2"], SparseVector) and out["w2"].indices == (0, 3)  # stored entries kept
+
+
+# --- text pipelines ----------------------------------------------------------------------------
+
+def test_tokenizer_hashing_tf_idf_pipeline(spark, tmp_path):
+    """Tokens (compared exactly), term frequencies and tf-idf for every edge case in TEXTS."""
+    train = text_frame(spark, CORPUS)
+    model = Pipeline(stages=[Tokenizer(inputCol="text", outputCol="tokens"),
+                             HashingTF(inputCol="tokens", outputCol="tf", numFeatures=64),
+                             IDF(inputCol="tf", outputCol="tfidf", minDocFreq=1)]).fit(train)
+    report = parity_with_errors(model, text_frame(spark, TEXTS), text_frame(spark, [None]), tmp_path)
+    assert report.compared == 2 * 3 * len(TEXTS)
+
+
+def test_tokenizer_count_vectorizer_idf_pipeline(spark, tmp_path):
+    train = text_frame(spark, CORPUS)
+    model = Pipeline(stages=[Tokenizer(inputCol="text", outputCol="tokens"),
+                             CountVectorizer(inputCol="tokens", outputCol="tf", minTF=0.2),
+                             IDF(inputCol="tf", outputCol="tfidf")]).fit(train)
+    rows = text_frame(spark, TEXTS + CORPUS)
+    report = assert_parity(model, rows, tmp_path)
+    assert report.compared == 2 * 3 * (len(TEXTS) + len(CORPUS))
+    assert_same_layout(report, rows)
+
+
+def test_text_features_into_linear_regression(spark, tmp_path):
+    train = spark.createDataFrame([(t, float(len(t)), float(i % 3)) for i, t in enumerate(CORPUS)],
+                                  "text string, n double, y double")
+    model = Pipeline(stages=[Tokenizer(inputCol="text", outputCol="tokens"),
+                             HashingTF(inputCol="tokens", outputCol="tf", numFeatures=16),
+                             IDF(inputCol="tf", outputCol="tfidf"),
+                             VectorAssembler(inputCols=["tfidf", "n"], outputCol="features"),
+                             LinearRegression(labelCol="y", regParam=0.1)]).fit(train)
+    rows = spark.createDataFrame([(i, t, float(len(t))) for i, t in enumerate(TEXTS)], "rid int, text string, n double")
+    report = assert_parity(model, rows, tmp_path)
+    assert report.compared > 0
