@@ -27,7 +27,18 @@ jars: $(STAMP)
 
 demo: setup
 	$(PY) -m bundler.examples --out build/examples
-	$(VENV)/bin/leapserve inspect build/examples/penguins_species/bundle.json.zip
+	$(VENV)/bin/leapserve inspect build/examples/penguins_species/bundle-json.zip
+	@# Serve the example on a Unix socket (no port to collide with), score one penguin, stop the
+	@# server: the trap stops it on success and on failure alike.
+	@set -e; sock=build/leapserve-demo.sock; \
+	$(VENV)/bin/leapserve serve --uds $$sock --reload-interval 0 \
+	    --model penguins_species=build/examples/penguins_species/bundle-json.zip & pid=$$!; \
+	trap 'kill -TERM $$pid 2>/dev/null && wait $$pid; echo "demo server stopped"' EXIT; \
+	$(VENV)/bin/leapserve health --address unix:$$sock --wait 30; \
+	echo 'leapserve predict: {"island": "Biscoe", "sex": "male", "bill_length_mm": 48.6, "bill_depth_mm": 16.0, "flipper_length_mm": 230.0, "body_mass_g": 5800.0}'; \
+	$(VENV)/bin/leapserve predict --address unix:$$sock --model penguins_species \
+	    --output predicted_species --output probability \
+	    --json '{"island": "Biscoe", "sex": "male", "bill_length_mm": 48.6, "bill_depth_mm": 16.0, "flipper_length_mm": 230.0, "body_mass_g": 5800.0}'
 
 # pytest exits 5 when it collected no tests: that is a broken suite, so it fails here too.
 test: setup

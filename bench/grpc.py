@@ -1,0 +1,451 @@
+"""Serving speed: leapserve's gRPC server against the floor of Python gRPC and against Spark.
+
+    .venv/bin/python bench/grpc.py              # everything, printed as a table (about 5 minutes)
+    .venv/bin/python bench/grpc.py --markdown   # the same as a Markdown table (docs/serving.md)
+    .venv/bin/python bench/grpc.py --quick      # shorter runs, for a smoke test
+
+Clients and servers are separate processes on loopback. Servers under comparison run side by side
+and are measured in alternating short rounds, so that load from elsewhere on a shared machine
+weighs on both alike (ratios are medians of per-round ratios). Measured in one run:
+
+* an empty-handler server: the same service and messages, a handler that returns a prebuilt
+  response (the floor of Python gRPC on this machine);
+* Predict on MLeap's airbnb random forest fixture and on the penguins example pipeline:
+  p50 / p99 latency at concurrency 1, throughput at concurrency 8 and 32 with 1 and 2 workers;
+* PredictBatch of 1,000 records: rows per second;
+* Spark local mode on the same penguins pipeline (the fitted Spark model): one record, and 1,000
+  records, each as createDataFrame + transform + collect.
+
+Targets: Predict p50 within 1.3x of the empty handler's p50, p99 under 2 ms, at least 4,000
+single-record requests per second on 2 cores, PredictBatch above Spark local mode's rows per second.
+Nothing here asserts: it reports. The penguins example is built first when missing
+(python -m bundler.examples), which needs Spark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# This file is named like the grpc package: keep its folder off the import path so that
+# `import grpc` finds grpcio, and put the repository first.
+sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+FIXTURES = REPO.parent / "shared" / "fixtures" / "mleap"
+RF_BUNDLE = FIXTURES / "airbnb.model.rf.zip"
+EXAMPLE_DIR = REPO / "build" / "examples" / "penguins_species"
+EXAMPLE_BUNDLE = EXAMPLE_DIR / "bundle-json.zip"
+PREDICT = "/leapserve.v1.PredictionService/Predict"
+PREDICT_BATCH = "/leapserve.v1.PredictionService/PredictBatch"
+
+PENGUIN = {"island": "Biscoe", "sex": "male", "bill_length_mm": 48.6, "bill_depth_mm": 16.0,
+           "flipper_length_mm": 230.0, "body_mass_g": 5800.0}
+
+
+def airbnb_record() -> dict:
+    frame = json.loads((FIXTURES / "frame.airbnb.json").read_text())
+    return dict(zip([f["name"] for f in frame["schema"]["fields"]], frame["rows"][0]))
+
+
+def penguin_records(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        out.append({
+            "island": rng.choice(["Biscoe", "Dream", "Torgersen"]), "sex": rng.choice(["male", "female"]),
+            "bill_length_mm": round(rng.uniform(33, 58), 1), "bill_depth_mm": round(rng.uniform(13, 21), 1),
+            "flipper_length_mm": float(rng.randint(172, 231)), "body_mass_g": float(rng.randint(2700, 6300)),
+        })
+    return out
+
+
+def airbnb_records(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    base = airbnb_record()
+    out = []
+    for _ in range(n):
+        rec = dict(base)
+        rec["bathrooms"] = float(rng.randint(1, 3))
+        rec["bedrooms"] = float(rng.randint(1, 5))
+        rec["square_feet"] = float(rng.randint(300, 3000))
+        rec["state"] = rng.choice(["NY", "CA", "TX", "Other"])
+        out.append(rec)
+    return out
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+def predict_request(model: str, record: dict) -> bytes:
+    from leapserve.v1 import prediction_pb2 as pb
+    from server.codec import encode_value
+
+    req = pb.PredictRequest(model=model)
+    for k, v in record.items():
+        encode_value(req.inputs[k], v)
+    return req.SerializeToString()
+
+
+def batch_request(model: str, records: list[dict]) -> bytes:
+    from leapserve.v1 import prediction_pb2 as pb
+    from server.codec import encode_value
+
+    req = pb.PredictBatchRequest(model=model)
+    for record in records:
+        fields = req.records.add().fields
+        for k, v in record.items():
+            encode_value(fields[k], v)
+    return req.SerializeToString()
+
+
+# --- processes --------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(address: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with code {proc.returncode}")
+        with grpc.insecure_channel(address) as ch:
+            try:
+                r = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+        time.sleep(0.2)
+    raise SystemExit(f"server at {address} not ready after {timeout}s")
+
+
+class Server:
+    def __init__(self, argv: list[str], address: str):
+        self.address = address
+        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+
+    def __enter__(self):
+        wait_ready(self.address, self.proc)
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def leapserve_server(workers: int) -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--workers", str(workers),
+            "--reload-interval", "0", "--log-level", "warning",
+            "--model", f"rf={RF_BUNDLE}", "--model", f"penguins={EXAMPLE_BUNDLE}"]
+    return Server(argv, f"127.0.0.1:{port}")
+
+
+def empty_server() -> Server:
+    port = free_port()
+    return Server([sys.executable, __file__, "--serve-empty", str(port)], f"127.0.0.1:{port}")
+
+
+def run_client(*args) -> dict:
+    out = subprocess.run([sys.executable, __file__, *map(str, args)], cwd=REPO, capture_output=True, text=True,
+                         timeout=600)
+    if out.returncode != 0:
+        raise SystemExit(f"client failed: {out.stderr}")
+    return json.loads(out.stdout)
+
+
+def write_payload(tmp: Path, name: str, data: bytes) -> Path:
+    path = tmp / name
+    path.write_bytes(data)
+    return path
+
+
+# --- the empty-handler server ------------------------------------------------------------------
+
+def serve_empty(port: int) -> None:
+    """The same service and messages as leapserve, a handler that returns a prebuilt answer."""
+    from concurrent import futures
+
+    import grpc
+    from grpc_health.v1 import health, health_pb2_grpc
+
+    from leapserve.v1 import prediction_pb2 as pb
+    from leapserve.v1 import prediction_pb2_grpc as pb_grpc
+    from server.codec import ModelCodec
+    from server.runtime import load_bundle
+
+    answers = {}
+    for name, path, record in (("rf", RF_BUNDLE, airbnb_record()), ("penguins", EXAMPLE_BUNDLE, PENGUIN)):
+        pipeline = load_bundle(str(path))
+        response = pb.PredictResponse(model=name, version="1")
+        ModelCodec(pipeline).encode_outputs(response.outputs, pipeline.transform(record))
+        answers[name] = response
+
+    class Empty(pb_grpc.PredictionServiceServicer):
+        def Predict(self, request, context):
+            return answers[request.model]
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
+                         options=[("grpc.so_reuseport", 0)], maximum_concurrent_rpcs=1000)
+    pb_grpc.add_PredictionServiceServicer_to_server(Empty(), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    signal.signal(signal.SIGTERM, lambda *a: server.stop(0))
+    server.wait_for_termination()
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+def client_latency(address: str, method: str, payload: Path, count: int, warmup: int) -> None:
+    import grpc
+
+    data = payload.read_bytes()
+    with grpc.insecure_channel(address) as ch:
+        call = ch.unary_unary(method)  # bytes in, bytes out: no client-side (de)serialization
+        for _ in range(warmup):
+            call(data, timeout=30)
+        times = []
+        for _ in range(count):
+            t = time.perf_counter()
+            call(data, timeout=30)
+            times.append(time.perf_counter() - t)
+    times.sort()
+    print(json.dumps({"p50": times[len(times) // 2], "p99": times[min(len(times) - 1, int(len(times) * 0.99))],
+                      "mean": statistics.fmean(times), "count": count, "times": times}))
+
+
+def client_throughput(address: str, method: str, payload: Path, concurrency: int, duration: float) -> None:
+    import asyncio
+
+    import grpc
+
+    data = payload.read_bytes()
+
+    async def main():
+        async with grpc.aio.insecure_channel(address) as ch:
+            call = ch.unary_unary(method)
+            for _ in range(20):
+                await call(data, timeout=30)
+            done = 0
+            errors = 0
+            stop_at = time.perf_counter() + duration
+
+            async def worker():
+                nonlocal done, errors
+                while time.perf_counter() < stop_at:
+                    try:
+                        await call(data, timeout=30)
+                        done += 1
+                    except grpc.RpcError:
+                        errors += 1
+
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return done, errors, time.perf_counter() - start
+
+    done, errors, elapsed = asyncio.run(main())
+    print(json.dumps({"done": done, "errors": errors, "elapsed": elapsed}))
+
+
+def throughput(address: str, payload: Path, concurrency: int, duration: float, clients: int = 2) -> float:
+    """Requests per second with `clients` client processes sharing the concurrency."""
+    per = max(1, concurrency // clients)
+    procs = [subprocess.Popen([sys.executable, __file__, "--client-throughput", address, PREDICT, str(payload),
+                               str(per), str(duration)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+             for _ in range(clients)]
+    total = 0.0
+    for p in procs:
+        out, _ = p.communicate(timeout=duration + 120)
+        r = json.loads(out)
+        if r["errors"]:
+            print(f"warning: {r['errors']} failed requests", file=sys.stderr)
+        total += r["done"] / r["elapsed"]
+    return total
+
+
+# --- Spark ---------------------------------------------------------------------------------------
+
+def spark_numbers(runs: int) -> dict:
+    import bundler
+    from pyspark.ml import PipelineModel
+
+    spark = bundler.spark_session()
+    model = PipelineModel.load(str(EXAMPLE_DIR / "spark-model"))
+    columns = list(PENGUIN)
+    schema = ("island string, sex string, bill_length_mm double, bill_depth_mm double, "
+              "flipper_length_mm double, body_mass_g double")
+
+    def score(records):
+        df = spark.createDataFrame([tuple(r[c] for c in columns) for r in records], schema)
+        return model.transform(df).select("prediction", "probability", "predicted_species").collect()
+
+    for _ in range(3):
+        score([PENGUIN])
+    one = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        score([PENGUIN])
+        one.append(time.perf_counter() - t)
+    records = penguin_records(1000)
+    score(records)
+    many = []
+    for _ in range(max(3, runs // 4)):
+        t = time.perf_counter()
+        score(records)
+        many.append(time.perf_counter() - t)
+    return {"one_p50": statistics.median(one), "rows_per_s": 1000 / statistics.median(many)}
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+def ensure_example() -> None:
+    if EXAMPLE_BUNDLE.exists() and (EXAMPLE_DIR / "spark-model").exists():
+        return
+    print("building the penguins example (Spark) ...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "bundler.examples", "--out", str(EXAMPLE_DIR.parent), "penguins_species"],
+                   cwd=REPO, check=True)
+
+
+def pooled(runs: list[dict]) -> dict:
+    times = sorted(t for r in runs for t in r["times"])
+    return {"p50": times[len(times) // 2], "p99": times[min(len(times) - 1, int(len(times) * 0.99))]}
+
+
+def measure(args) -> list[tuple[str, str, str]]:
+    """Servers under comparison run side by side and are measured in alternating short rounds,
+    so that load from outside (a shared machine) weighs on both alike; ratios are the median of
+    the per-round ratios."""
+    import tempfile
+
+    ensure_example()
+    rounds = 3 if args.quick else 6
+    count, warmup, duration = (300, 50, 1.0) if args.quick else (800, 100, 2.0)
+    tmp = Path(tempfile.mkdtemp(prefix="leapserve-bench-"))
+    rf = write_payload(tmp, "rf", predict_request("rf", airbnb_record()))
+    pg = write_payload(tmp, "pg", predict_request("penguins", PENGUIN))
+    rf_batch = write_payload(tmp, "rf_batch", batch_request("rf", airbnb_records(1000)))
+    pg_batch = write_payload(tmp, "pg_batch", batch_request("penguins", penguin_records(1000)))
+    ms = lambda s: f"{s * 1000:.3f} ms"  # noqa: E731
+    say = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+    rows: list[tuple[str, str, str]] = []
+    lat = {key: [] for key in ("empty_rf", "empty_pg", "rf", "pg")}
+    thr = {}
+
+    say("empty-handler server and leapserve --workers 1, side by side ...")
+    with empty_server() as empty, leapserve_server(1) as leap:
+        for r in range(rounds):
+            say(f"  round {r + 1}/{rounds}")
+            for key, srv, payload in (("empty_rf", empty, rf), ("rf", leap, rf),
+                                      ("empty_pg", empty, pg), ("pg", leap, pg)):
+                lat[key].append(run_client("--client-latency", srv.address, PREDICT, payload, count, warmup))
+        batch = {name: run_client("--client-latency", leap.address, PREDICT_BATCH, payload, 10, 2)
+                 for name, payload in (("rf", rf_batch), ("pg", pg_batch))}
+        for c in (8, 32):
+            for r in range(max(2, rounds // 2)):
+                thr.setdefault(("empty", c), []).append(throughput(empty.address, rf, c, duration))
+                thr.setdefault((1, c), []).append(throughput(leap.address, rf, c, duration))
+    say("leapserve --workers 2 ...")
+    with empty_server() as empty, leapserve_server(2) as leap2:
+        for c in (8, 32):
+            for r in range(max(2, rounds // 2)):
+                thr.setdefault(("empty2", c), []).append(throughput(empty.address, rf, c, duration))
+                thr.setdefault((2, c), []).append(throughput(leap2.address, rf, c, duration))
+
+    def ratio(key, base):
+        return statistics.median(a["p50"] / b["p50"] for a, b in zip(lat[key], lat[base]))
+
+    for label, key, base in (("airbnb RF", "rf", "empty_rf"), ("penguins", "pg", "empty_pg")):
+        e, m = pooled(lat[base]), pooled(lat[key])
+        rows.append((f"empty handler, {label} messages: p50 / p99 (c=1)", f"{ms(e['p50'])} / {ms(e['p99'])}",
+                     "floor"))
+        rows.append((f"Predict {label}: p50 / p99 (c=1)", f"{ms(m['p50'])} / {ms(m['p99'])}",
+                     f"p50 {ratio(key, base):.2f}x empty (target <= 1.3x); p99 target < 2 ms"))
+    for c in (8, 32):
+        e = statistics.median(thr[("empty", c)])
+        rows.append((f"empty handler: requests/s (c={c})", f"{e:,.0f}", "floor"))
+        for workers, base in ((1, "empty"), (2, "empty2")):
+            v = statistics.median(thr[(workers, c)])
+            rel = statistics.median(a / b for a, b in zip(thr[(workers, c)], thr[(base, c)]))
+            rows.append((f"Predict airbnb RF: requests/s (c={c}, --workers {workers})", f"{v:,.0f}",
+                         f"{rel:.2f}x the empty handler (1 process); target >= 4,000"))
+    rf_rows = 1000 / batch["rf"]["p50"]
+    pg_rows = 1000 / batch["pg"]["p50"]
+    rows.append(("PredictBatch airbnb RF, 1,000 records: rows/s", f"{rf_rows:,.0f}", f"{ms(batch['rf']['p50'])} per call"))
+    rows.append(("PredictBatch penguins, 1,000 records: rows/s", f"{pg_rows:,.0f}", f"{ms(batch['pg']['p50'])} per call"))
+    if not args.skip_spark:
+        say("Spark local mode ...")
+        spark = spark_numbers(10 if args.quick else 40)
+        pg_p50 = pooled(lat["pg"])["p50"]
+        rows.append(("Spark local mode, penguins, one record: latency p50", ms(spark["one_p50"]),
+                     f"{spark['one_p50'] / pg_p50:.0f}x leapserve Predict"))
+        rows.append(("Spark local mode, penguins, 1,000 records: rows/s", f"{spark['rows_per_s']:,.0f}",
+                     f"PredictBatch penguins is {pg_rows / spark['rows_per_s']:.1f}x (target > 1x)"))
+    return rows
+
+
+def print_table(rows, markdown: bool, load: tuple) -> None:
+    cpus = os.cpu_count()
+    busy = f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end"
+    if markdown:
+        print(f"Measured {date.today().isoformat()} on {cpus} cores ({busy}), Python {sys.version.split()[0]}, "
+              f"grpcio {__import__('grpc').__version__}.\n")
+        print("| measurement | value | compared |")
+        print("|---|---|---|")
+        for name, value, note in rows:
+            print(f"| {name} | {value} | {note} |")
+        return
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    print(f"leapserve gRPC benchmark, {date.today().isoformat()}, {cpus} cores, {busy}")
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>{vwidth}}  {note}")
+
+
+def main(argv=None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "--serve-empty":
+        serve_empty(int(argv[1]))
+        return 0
+    if argv and argv[0] == "--client-latency":
+        client_latency(argv[1], argv[2], Path(argv[3]), int(argv[4]), int(argv[5]))
+        return 0
+    if argv and argv[0] == "--client-throughput":
+        client_throughput(argv[1], argv[2], Path(argv[3]), int(argv[4]), float(argv[5]))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--skip-spark", action="store_true", help="leave out Spark local mode")
+    args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
+    rows = measure(args)
+    print_table(rows, args.markdown, (load_before, os.getloadavg()[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

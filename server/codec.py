@@ -1,0 +1,691 @@
+"""Between the wire and the runtime: leapserve.v1 Values and Open Inference Protocol tensors on one
+side, the plain Python values and columns of server.runtime on the other.
+
+Decoding only unwraps values (a Value's double becomes a float, a vector a list of floats or a
+SparseVector); converting them to the types a pipeline expects is the runtime's job (MLeap's
+casting rules, server/runtime/types.py). Encoding is decided per output field once, when a model
+is loaded (``ModelCodec``), so that answering a request runs no type dispatch it can avoid.
+
+OIP tensors follow the tabular convention: one tensor per field, shaped [n] or [n, 1] for n
+records, [n, d] for vectors of size d; strings are BYTES, raw BYTES contents hold each element
+after its length as a 4-byte little-endian integer (as tritonclient serializes them).
+
+This module imports nothing of the OIP generated code (it would clash with other copies of the
+``inference`` package, e.g. tritonclient's, in one process); it works on the messages it is given.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import struct
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from leapserve.v1 import value_pb2
+
+from .runtime.errors import InvalidInput
+from .runtime.types import FieldType
+from .runtime.vectors import SparseBatch, SparseVector
+
+Value = value_pb2.Value
+
+_SCALAR_KINDS = frozenset({"double_value", "float_value", "int_value", "bool_value", "string_value", "bytes_value"})
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_NUMERIC_BASES = ("double", "float", "int", "long", "short", "byte")
+
+
+# --- leapserve.v1.Value -> Python ------------------------------------------------------------
+
+def decode_value(name: str, v):
+    """A Value as the plain Python value the runtime casts (None for null or an empty Value)."""
+    kind = v.WhichOneof("kind")
+    if kind in _SCALAR_KINDS:
+        return getattr(v, kind)
+    if kind == "vector_value":
+        return decode_vector(name, v.vector_value)
+    if kind == "list_value":
+        return [decode_value(name, x) for x in v.list_value.values]
+    return None
+
+
+def decode_vector(name: str, vec):
+    """Dense (a list of floats) when there are no indices and size is 0 or the number of values;
+    otherwise sparse, checked like any untrusted input."""
+    values = vec.values
+    size = vec.size
+    if not vec.indices and (size == 0 or size == len(values)):
+        return list(values)
+    if size < 0:
+        raise InvalidInput(name, "a vector with a non-negative size", f"size {size}")
+    return SparseVector.checked(size, vec.indices, values, name)
+
+
+# --- Python -> leapserve.v1.Value ------------------------------------------------------------
+
+def set_null(msg, x=None) -> None:
+    msg.null_value = 0
+
+
+def _set_double(msg, x) -> None:
+    if x is None:
+        msg.null_value = 0
+    else:
+        msg.double_value = x
+
+
+def _set_float(msg, x) -> None:
+    if x is None:
+        msg.null_value = 0
+    else:
+        msg.float_value = x
+
+
+def _set_int(msg, x) -> None:
+    if x is None:
+        msg.null_value = 0
+    else:
+        msg.int_value = x
+
+
+def _set_bool(msg, x) -> None:
+    if x is None:
+        msg.null_value = 0
+    else:
+        msg.bool_value = bool(x)
+
+
+def _set_string(msg, x) -> None:
+    if x is None:
+        msg.null_value = 0
+    elif type(x) is str:
+        msg.string_value = x
+    else:
+        encode_value(msg, x)
+
+
+def _set_vector(msg, x) -> None:
+    if x is None:
+        msg.null_value = 0
+        return
+    vec = msg.vector_value
+    if isinstance(x, SparseVector):
+        vec.size = x.size
+        vec.indices.extend(x.indices)
+        vec.values.extend(x.values)
+        return
+    values = x.tolist() if isinstance(x, np.ndarray) else x
+    vec.size = len(values)
+    vec.values.extend(values)
+
+
+def encode_value(msg, x) -> None:
+    """Fill a Value from any Python value the runtime produces (or a client would send)."""
+    if x is None:
+        msg.null_value = 0
+    elif isinstance(x, bool):
+        msg.bool_value = x
+    elif isinstance(x, int):
+        if not _INT64_MIN <= x <= _INT64_MAX:
+            raise ValueError(f"integer {x} does not fit in 64 bits")
+        msg.int_value = x
+    elif isinstance(x, float):
+        msg.double_value = x
+    elif isinstance(x, str):
+        msg.string_value = x
+    elif isinstance(x, (bytes, bytearray)):
+        msg.bytes_value = bytes(x)
+    elif isinstance(x, SparseVector):
+        _set_vector(msg, x)
+    elif isinstance(x, np.ndarray):
+        if x.ndim == 1 and x.dtype.kind in "fiu":
+            _set_vector(msg, x.astype(np.float64, copy=False))
+        else:
+            encode_value(msg, x.tolist())
+    elif isinstance(x, np.generic):
+        encode_value(msg, x.item())
+    elif isinstance(x, (list, tuple)):
+        values = msg.list_value.values
+        msg.list_value.SetInParent()
+        for item in x:
+            encode_value(values.add(), item)
+    elif isinstance(x, dict) and "values" in x:
+        vec = msg.vector_value
+        values = [float(v) for v in x["values"]]
+        if x.get("indices") is not None:
+            vec.size = int(x.get("size", 0))
+            vec.indices.extend(int(i) for i in x["indices"])
+        else:
+            vec.size = len(values)
+        vec.values.extend(values)
+    else:
+        raise ValueError(f"cannot encode a {type(x).__name__} as a leapserve.v1.Value")
+
+
+def setter_for(ftype: FieldType) -> Callable:
+    """The function that writes a row value of this field type into a Value message."""
+    if ftype.kind == "scalar":
+        if ftype.base == "double":
+            return _set_double
+        if ftype.base == "float":
+            return _set_float
+        if ftype.base in ("int", "long", "short", "byte"):
+            return _set_int
+        if ftype.base == "boolean":
+            return _set_bool
+        if ftype.base == "string":
+            return _set_string
+    if ftype.is_vector:
+        return _set_vector
+    return encode_value
+
+
+def value_to_json(v):
+    """A Value as JSON-friendly Python (dense vectors as lists, sparse ones as objects)."""
+    kind = v.WhichOneof("kind")
+    if kind == "bytes_value":
+        return base64.b64encode(v.bytes_value).decode("ascii")
+    if kind in _SCALAR_KINDS:
+        return getattr(v, kind)
+    if kind == "vector_value":
+        vec = v.vector_value
+        if not vec.indices and (vec.size == 0 or vec.size == len(vec.values)):
+            return list(vec.values)
+        return {"size": vec.size, "indices": list(vec.indices), "values": list(vec.values)}
+    if kind == "list_value":
+        return [value_to_json(x) for x in v.list_value.values]
+    return None
+
+
+def json_to_value(msg, x) -> None:
+    """A JSON value from the command line: objects with "values" are vectors, lists are lists."""
+    encode_value(msg, x)
+
+
+# --- columns of a batch ----------------------------------------------------------------------
+
+def column_rows(col, n: int) -> list:
+    """An output column of transform_batch as a list of row values."""
+    if isinstance(col, SparseBatch):
+        return [col.row(i) for i in range(n)]
+    if isinstance(col, np.ndarray):
+        if col.ndim == 2:
+            return list(col)
+        if col.dtype == object:
+            return col.tolist()
+        return col.tolist()
+    return list(col)
+
+
+# --- per-model codec -------------------------------------------------------------------------
+
+class ModelCodec:
+    """Everything about a pipeline's fields that answering a request needs, decided once."""
+
+    def __init__(self, pipeline):
+        self.inputs: dict[str, FieldType] = dict(pipeline.inputs)
+        self.outputs: dict[str, FieldType] = dict(pipeline.outputs)
+        self.input_names: tuple[str, ...] = tuple(self.inputs)
+        self.output_names: tuple[str, ...] = tuple(self.outputs)
+        self.setters: dict[str, Callable] = {name: setter_for(t) for name, t in self.outputs.items()}
+        self.default_encoders: tuple = tuple(self.setters.items())
+        self._wire: dict[tuple, WireEncoder] = {}
+
+    def decode_record(self, fields: Mapping) -> dict:
+        """A protobuf map of field -> Value as a record (fields the pipeline does not read are
+        decoded too: cheaper than looking each wanted one up, and harmless)."""
+        record = {}
+        for name, v in fields.items():
+            kind = v.WhichOneof("kind")
+            if kind in _SCALAR_KINDS:
+                record[name] = getattr(v, kind)
+            else:
+                record[name] = decode_value(name, v)
+        return record
+
+    def encoders(self, wanted: Sequence[str] | None) -> tuple:
+        """(name, setter) for the wanted outputs (names already checked by the runtime)."""
+        if not wanted:
+            return self.default_encoders
+        setters = self.setters
+        return tuple((name, setters[name]) for name in dict.fromkeys(wanted) if name in setters)
+
+    def encode_outputs(self, out_map, result: Mapping, wanted: Sequence[str] | None = None) -> None:
+        for name, setter in self.encoders(wanted):
+            setter(out_map[name], result[name])
+
+    def wire(self, wanted: Sequence[str] | None, field_number: int) -> "WireEncoder":
+        """The wire encoder of the wanted outputs (all by default) as map field ``field_number``."""
+        key = (tuple(wanted) if wanted else (), field_number)
+        enc = self._wire.get(key)
+        if enc is None:
+            names = list(dict.fromkeys(wanted)) if wanted else list(self.output_names)
+            enc = WireEncoder(self.outputs, [n for n in names if n in self.outputs], field_number)
+            if len(self._wire) > 64:  # output selections come from clients: keep this bounded
+                self._wire.clear()
+            self._wire[key] = enc
+        return enc
+
+
+# --- Open Inference Protocol tensors ---------------------------------------------------------
+
+NUMPY_OF_DATATYPE = {
+    "BOOL": np.dtype(np.bool_), "INT8": np.dtype("<i1"), "INT16": np.dtype("<i2"),
+    "INT32": np.dtype("<i4"), "INT64": np.dtype("<i8"), "UINT8": np.dtype("<u1"),
+    "UINT16": np.dtype("<u2"), "UINT32": np.dtype("<u4"), "UINT64": np.dtype("<u8"),
+    "FP16": np.dtype("<f2"), "FP32": np.dtype("<f4"), "FP64": np.dtype("<f8"),
+}
+CONTENTS_FIELD = {
+    "BOOL": "bool_contents", "INT8": "int_contents", "INT16": "int_contents", "INT32": "int_contents",
+    "INT64": "int64_contents", "UINT8": "uint_contents", "UINT16": "uint_contents",
+    "UINT32": "uint_contents", "UINT64": "uint64_contents", "FP32": "fp32_contents",
+    "FP64": "fp64_contents", "BYTES": "bytes_contents",
+}
+_DATATYPE_OF_BASE = {"double": "FP64", "float": "FP32", "int": "INT32", "long": "INT64", "short": "INT16",
+                     "byte": "INT8", "boolean": "BOOL", "string": "BYTES", "byte_string": "BYTES"}
+
+
+class TensorError(ValueError):
+    """A tensor that does not fit the field it is for (INVALID_ARGUMENT)."""
+
+    def __init__(self, field: str, expected: str, actual: str):
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"input tensor {field!r}: expected {expected}, got {actual}")
+
+
+def datatype_of(ftype: FieldType) -> str:
+    """The OIP datatype of a field's elements (a vector's are FP64, a list<string>'s BYTES)."""
+    return _DATATYPE_OF_BASE.get(ftype.base, "BYTES")
+
+
+def tensor_shape(ftype: FieldType) -> list[int]:
+    """Metadata shape: -1 for the record count (and for sizes the bundle does not fix)."""
+    if ftype.kind == "tensor":
+        return [-1, ftype.size if ftype.size is not None else -1]
+    if ftype.kind == "list":
+        return [-1, -1]
+    return [-1]
+
+
+def deserialize_bytes(raw: bytes, count: int, name: str) -> list[bytes]:
+    """Length-prefixed BYTES elements (4-byte little-endian length, then the bytes)."""
+    out = []
+    pos = 0
+    end = len(raw)
+    unpack = struct.unpack_from
+    for _ in range(count):
+        if pos + 4 > end:
+            raise TensorError(name, f"{count} length-prefixed BYTES elements", f"{len(out)} before the data ran out")
+        (length,) = unpack("<I", raw, pos)
+        pos += 4
+        if pos + length > end:
+            raise TensorError(name, "a BYTES element within the data", f"a length of {length} past its end")
+        out.append(raw[pos:pos + length])
+        pos += length
+    if pos != end:
+        raise TensorError(name, f"{count} BYTES elements", f"{end - pos} bytes left over")
+    return out
+
+
+def serialize_bytes(items) -> bytes:
+    pack = struct.pack
+    parts = []
+    for b in items:
+        parts.append(pack("<I", len(b)))
+        parts.append(b)
+    return b"".join(parts)
+
+
+def _as_text(name: str, b: bytes) -> str:
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TensorError(name, "UTF-8 text", f"bytes {b[:20]!r}") from None
+
+
+def tensor_elements(tensor, raw: bytes | None):
+    """(numpy array or list of bytes, element count) of an input tensor, from raw or typed contents."""
+    name = tensor.name
+    datatype = tensor.datatype
+    shape = list(tensor.shape)
+    if any(d < 0 for d in shape):
+        raise TensorError(name, "a shape of non-negative sizes", f"shape {shape}")
+    count = math.prod(shape) if shape else 1
+    if datatype == "BYTES":
+        if raw is not None:
+            return deserialize_bytes(raw, count, name), count
+        items = list(tensor.contents.bytes_contents)
+        if len(items) != count:
+            raise TensorError(name, f"{count} elements for shape {shape}", f"{len(items)}")
+        return items, count
+    dtype = NUMPY_OF_DATATYPE.get(datatype)
+    if dtype is None:
+        raise TensorError(name, "a datatype among " + ", ".join([*NUMPY_OF_DATATYPE, "BYTES"]), repr(datatype))
+    if raw is not None:
+        if len(raw) != count * dtype.itemsize:
+            raise TensorError(name, f"{count * dtype.itemsize} raw bytes for {datatype} shape {shape}",
+                              f"{len(raw)} bytes")
+        return np.frombuffer(raw, dtype=dtype), count
+    field = CONTENTS_FIELD.get(datatype)
+    if field is None:
+        raise TensorError(name, f"{datatype} as raw_input_contents (it has no typed contents)", "typed contents")
+    values = getattr(tensor.contents, field)
+    if len(values) != count:
+        raise TensorError(name, f"{count} elements for shape {shape}", f"{len(values)}")
+    return np.array(values, dtype=dtype), count
+
+
+def input_column(ftype: FieldType, tensor, raw: bytes | None):
+    """An input tensor as a runtime batch column; returns (column, record count)."""
+    name = tensor.name
+    shape = list(tensor.shape)
+    data, count = tensor_elements(tensor, raw)
+    if not shape:
+        raise TensorError(name, "a shape of [n] or [n, 1]", "no shape")
+    n = shape[0]
+    is_bytes = tensor.datatype == "BYTES"
+    if ftype.kind == "tensor":
+        if len(shape) != 2:
+            raise TensorError(name, f"a shape of [n, {ftype.size or 'd'}] for {ftype}", f"shape {shape}")
+        if ftype.size is not None and shape[1] != ftype.size:
+            raise TensorError(name, f"vectors of size {ftype.size} (shape [n, {ftype.size}])", f"shape {shape}")
+        if is_bytes:
+            raise TensorError(name, f"a numeric tensor for {ftype}", "BYTES")
+        return np.asarray(data, dtype=np.float64).reshape(n, shape[1]), n
+    if ftype.kind == "list":
+        if is_bytes:
+            rows = [_as_text(name, b) for b in data]
+            if len(shape) == 2 and shape[1] != 1 or len(shape) > 2:
+                width = count // n if n else 0
+                return _object_rows([rows[i * width:(i + 1) * width] for i in range(n)]), n
+            return _object_rows([_json_list(name, t) for t in rows]), n
+        if len(shape) != 2:
+            raise TensorError(name, f"a shape of [n, k] for {ftype}", f"shape {shape}")
+        arr = np.asarray(data).reshape(n, shape[1])
+        return _object_rows([row.tolist() for row in arr]), n
+    if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+        raise TensorError(name, f"a shape of [n] or [n, 1] for {ftype}", f"shape {shape}")
+    if is_bytes:
+        if ftype.base == "byte_string":
+            return _object_rows(list(data)), n
+        texts = np.empty(n, dtype=object)
+        texts[:] = [_as_text(name, b) for b in data]
+        return texts, n
+    return np.ascontiguousarray(data).reshape(n), n
+
+
+def _object_rows(rows: list) -> np.ndarray:
+    out = np.empty(len(rows), dtype=object)
+    out[:] = rows
+    return out
+
+
+def _json_list(name: str, text: str):
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, list):
+        raise TensorError(name, "a JSON list of strings per element (or a [n, k] BYTES tensor)", repr(text[:40]))
+    return value
+
+
+def output_tensor(ftype: FieldType, col, n: int, skipped: np.ndarray | None):
+    """(datatype, shape, numpy array or list of bytes) of an output column."""
+    if ftype.kind == "tensor" or (isinstance(col, np.ndarray) and col.ndim == 2) or isinstance(col, SparseBatch):
+        if isinstance(col, SparseBatch):
+            arr = col.toarray()
+        elif isinstance(col, np.ndarray) and col.dtype != object:
+            arr = np.asarray(col, dtype=np.float64)
+        else:
+            rows = [np.asarray(v.toarray() if isinstance(v, SparseVector) else v, dtype=np.float64)
+                    if v is not None else None for v in col]
+            width = next((len(r) for r in rows if r is not None), ftype.size or 0)
+            arr = np.full((n, width), np.nan)
+            for i, r in enumerate(rows):
+                if r is not None:
+                    arr[i] = r
+        arr = arr.reshape(n, -1) if n else arr.reshape(0, ftype.size or 0)
+        if skipped is not None:
+            arr = arr.copy()
+            arr[skipped] = np.nan
+        dtype = "FP32" if ftype.base == "float" else "FP64"
+        return dtype, [n, arr.shape[1]], arr.astype(NUMPY_OF_DATATYPE[dtype], copy=False)
+    if ftype.kind == "list":
+        items = [b"" if v is None else json.dumps(list(v)).encode() for v in col]
+        if skipped is not None:
+            items = [b"" if s else b for b, s in zip(items, skipped)]
+        return "BYTES", [n], items
+    datatype = datatype_of(ftype)
+    if datatype == "BYTES":
+        items = [b"" if v is None else (v if isinstance(v, bytes) else str(v).encode("utf-8")) for v in col]
+        if skipped is not None:
+            items = [b"" if s else b for b, s in zip(items, skipped)]
+        return "BYTES", [n], items
+    dtype = NUMPY_OF_DATATYPE[datatype]
+    if isinstance(col, np.ndarray) and col.dtype != object:
+        arr = col
+    else:
+        fill = np.nan if dtype.kind == "f" else 0
+        arr = np.array([fill if v is None else v for v in col])
+    if skipped is not None and skipped.any():
+        arr = np.array(arr, dtype=np.float64 if dtype.kind == "f" else arr.dtype)
+        arr[skipped] = np.nan if dtype.kind == "f" else 0
+    return datatype, [n], np.asarray(arr).astype(dtype, copy=False).reshape(n)
+
+
+def tensor_raw(datatype: str, data) -> bytes:
+    if datatype == "BYTES":
+        return serialize_bytes(data)
+    return np.ascontiguousarray(data).tobytes()
+
+
+def fill_contents(contents, datatype: str, data) -> None:
+    field = CONTENTS_FIELD[datatype]
+    values = data if datatype == "BYTES" else np.asarray(data).reshape(-1).tolist()
+    getattr(contents, field).extend(values)
+
+
+# --- writing responses straight to the wire ---------------------------------------------------
+#
+# Building a protobuf map entry by entry from Python costs a few microseconds per output (each
+# entry is a new message object); answering one record writes ten or so. The hot paths therefore
+# write the protobuf encoding of PredictResponse / PredictBatchResponse themselves: map entries
+# and Values are length-delimited byte strings whose key parts are computed once per model.
+# Values the fast encoders do not cover fall back to a Value message's own serialization. The
+# services register serializers that pass such bytes through unchanged.
+
+_pack_double = struct.Struct("<Bd").pack  # tag of double_value (field 1, fixed64) + the value
+_pack_float = struct.Struct("<Bf").pack   # tag of float_value (field 2, fixed32) + the value
+_VARINT_1 = [bytes([i]) for i in range(128)]
+_NULL = b"\x48\x00"  # null_value (field 9) = NULL_VALUE
+_TRUE, _FALSE = b"\x20\x01", b"\x20\x00"
+_F64 = np.dtype("<f8")
+
+
+def varint(n: int) -> bytes:
+    if 0 <= n < 128:
+        return _VARINT_1[n]
+    if n < 0:
+        n &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf writes negative numbers
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def delimited(tag: bytes, payload: bytes) -> bytes:
+    return tag + varint(len(payload)) + payload
+
+
+def _wire_fallback(x) -> bytes:
+    msg = Value()
+    encode_value(msg, x)
+    return msg.SerializeToString()
+
+
+def _wire_double(x) -> bytes:
+    if x is None:
+        return _NULL
+    return _pack_double(9, x)
+
+
+def _wire_float(x) -> bytes:
+    if x is None:
+        return _NULL
+    return _pack_float(0x15, x)
+
+
+def _wire_int(x) -> bytes:
+    if x is None:
+        return _NULL
+    return b"\x18" + varint(int(x))
+
+
+def _wire_bool(x) -> bytes:
+    if x is None:
+        return _NULL
+    return _TRUE if x else _FALSE
+
+
+def _wire_string(x) -> bytes:
+    if type(x) is str:
+        b = x.encode("utf-8")
+        return b"\x2a" + varint(len(b)) + b
+    if x is None:
+        return _NULL
+    return _wire_fallback(x)
+
+
+def _vector_body(size: int, indices, values: bytes) -> bytes:
+    body = b"\x08" + varint(size) if size else b""
+    if indices:
+        packed = b"".join([varint(int(i)) for i in indices])
+        body += b"\x12" + varint(len(packed)) + packed
+    if values:
+        body += b"\x1a" + varint(len(values)) + values
+    return body
+
+
+def _wire_vector(x) -> bytes:
+    if isinstance(x, np.ndarray) and x.ndim == 1:
+        data = x.astype(_F64, copy=False).tobytes()
+        body = _vector_body(x.shape[0], (), data)
+    elif isinstance(x, SparseVector):
+        body = _vector_body(x.size, x.indices, struct.pack(f"<{len(x.values)}d", *x.values))
+    elif isinstance(x, list):
+        body = _vector_body(len(x), (), struct.pack(f"<{len(x)}d", *x))
+    elif x is None:
+        return _NULL
+    else:
+        return _wire_fallback(x)
+    return b"\x3a" + varint(len(body)) + body
+
+
+def wire_encoder_for(ftype: FieldType) -> Callable:
+    """The function that turns a row value of this field type into an encoded Value."""
+    if ftype.kind == "scalar":
+        if ftype.base == "double":
+            return _wire_double
+        if ftype.base == "float":
+            return _wire_float
+        if ftype.base in ("int", "long", "short", "byte"):
+            return _wire_int
+        if ftype.base == "boolean":
+            return _wire_bool
+        if ftype.base == "string":
+            return _wire_string
+    if ftype.is_vector:
+        return _wire_vector
+    return _wire_fallback
+
+
+def map_entry_prefix(key: str) -> bytes:
+    """The key part of a map<string, Value> entry (field 1), computed once per output name."""
+    b = key.encode("utf-8")
+    return b"\x0a" + varint(len(b)) + b
+
+
+class WireEncoder:
+    """Writes the outputs of one record as map<string, Value> entries of a given field number."""
+
+    __slots__ = ("fields", "entry_tag")
+
+    def __init__(self, outputs: Mapping[str, FieldType], names: Sequence[str], field_number: int):
+        self.fields = tuple((name, map_entry_prefix(name) + b"\x12", wire_encoder_for(outputs[name]))
+                            for name in names)
+        self.entry_tag = varint((field_number << 3) | 2)
+
+    def encode(self, result: Mapping) -> bytes:
+        tag = self.entry_tag
+        parts = []
+        for name, prefix, enc in self.fields:
+            value = enc(result[name])
+            entry = prefix + varint(len(value)) + value
+            parts.append(tag + varint(len(entry)) + entry)
+        return b"".join(parts)
+
+    def encode_columns(self, columns: Mapping, n: int, types: Mapping[str, FieldType]) -> list[bytes]:
+        """The same for every row of transform_batch's output columns: one byte string per row."""
+        tag = self.entry_tag
+        entry_lists = []
+        for name, prefix, _ in self.fields:
+            entries = []
+            for value in wire_column(types[name], columns[name], n):
+                entry = prefix + varint(len(value)) + value
+                entries.append(tag + varint(len(entry)) + entry)
+            entry_lists.append(entries)
+        if not entry_lists:
+            return [b""] * n
+        return list(map(b"".join, zip(*entry_lists)))
+
+
+def wire_column(ftype: FieldType, col, n: int) -> list[bytes]:
+    """Encoded Values of every row of a batch output column, vectors sliced out of one buffer."""
+    if isinstance(col, SparseBatch):
+        size_part = b"\x08" + varint(col.size) if col.size else b""
+        data = np.ascontiguousarray(col.values, dtype=_F64).tobytes()
+        indptr = col.indptr.tolist()
+        indices = col.indices.tolist()
+        out = []
+        for r in range(n):
+            a, b = indptr[r], indptr[r + 1]
+            body = size_part
+            if b > a:
+                packed = b"".join([varint(i) for i in indices[a:b]])
+                body += b"\x12" + varint(len(packed)) + packed + b"\x1a" + varint(8 * (b - a)) + data[8 * a:8 * b]
+            out.append(b"\x3a" + varint(len(body)) + body)
+        return out
+    if isinstance(col, np.ndarray) and col.ndim == 2 and col.dtype != object:
+        d = col.shape[1]
+        data = np.ascontiguousarray(col, dtype=_F64).tobytes()
+        width = 8 * d
+        head = b"\x08" + varint(d) + b"\x1a" + varint(width) if d else b""
+        start = b"\x3a" + varint(len(head) + width) + head
+        return [start + data[r * width:(r + 1) * width] for r in range(n)]
+    if (isinstance(col, np.ndarray) and col.dtype.kind == "f" and ftype.kind == "scalar"
+            and ftype.base == "double"):
+        return [_pack_double(9, x) for x in col.tolist()]
+    enc = wire_encoder_for(ftype)
+    return [enc(x) for x in column_rows(col, n)]
+
+
+def string_field(tag: bytes, text: str) -> bytes:
+    """A string field (omitted when empty, as proto3 writes it)."""
+    if not text:
+        return b""
+    b = text.encode("utf-8")
+    return tag + varint(len(b)) + b
+
+
+def pass_through(message) -> bytes:
+    """Response serializer of the services: bytes already encoded pass unchanged."""
+    if type(message) is bytes:
+        return message
+    return message.SerializeToString()

@@ -1,0 +1,603 @@
+"""The models a server serves: where their bundles are, loading, warm-up, versions and hot reload.
+
+A model has one or more versions; each version is one bundle (zip file or directory) and is held
+in a ``VersionSlot``. A slot serves a ``Served``: an immutable, loaded and warmed copy of the
+bundle. Reloading builds a new ``Served`` next to the old one and swaps the reference, so requests
+already holding the old copy finish on it. The request path reads ``Registry.resolve``, which
+touches only an immutable routing table rebuilt on every change (no lock on the hot path).
+
+Where bundles come from:
+
+* ``--model NAME=PATH``: PATH is a bundle (zip or directory holding bundle.json), served as
+  version "1", or a folder of versions (below). ``NAME:VERSION=PATH`` names the version.
+* ``--model-dir DIR``: every bundle in DIR is a model named after its file (``DIR/NAME.zip``,
+  ``DIR/NAME/bundle.json``); a folder that is not a bundle holds versions.
+* A folder of versions holds one entry per version: ``VERSION/`` (a bundle directory, or a folder
+  with a single ``.zip`` or a single bundle directory) or ``VERSION.zip``. The default version is
+  the highest one loaded (numeric parts compare as numbers: 10 > 9).
+* LoadModel (admin API), from paths inside the model directory or the configured admin paths.
+
+A watcher thread polls every ``reload_interval`` seconds: new bundles are loaded, changed ones
+reloaded once their size and time stamp have stayed the same for one interval (a half-written
+file is not picked up), bundles gone from a scanned folder are unloaded. A bundle that fails to
+load leaves the previous copy serving; the failure is logged and kept in the slot's ``error``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .codec import ModelCodec
+from .runtime import ScoringError, load_bundle
+
+log = logging.getLogger("leapserve.registry")
+
+LOADING, READY, FAILED = "LOADING", "READY", "FAILED"
+DEFAULT_VERSION = "1"
+_IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".swp", "~")
+
+
+class ServeError(Exception):
+    """A request the registry cannot route; ``code`` is the gRPC status code's name."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ModelNotFound(ServeError):
+    code = "NOT_FOUND"
+
+
+class ModelUnavailable(ServeError):
+    code = "UNAVAILABLE"
+
+
+class BadRequest(ServeError):
+    code = "INVALID_ARGUMENT"
+
+
+class PermissionDenied(ServeError):
+    code = "PERMISSION_DENIED"
+
+
+@dataclass(frozen=True)
+class Served:
+    """A loaded and warmed copy of one model version. Immutable; shared by every request."""
+
+    name: str
+    version: str
+    path: str
+    pipeline: object
+    codec: ModelCodec
+    loaded_at: float
+    generation: int
+
+
+class VersionSlot:
+    """One version of a model and its loading state (changed only under the registry lock)."""
+
+    __slots__ = ("name", "version", "path", "origin", "state", "error", "served", "signature", "pending",
+                 "generation", "missing_logged")
+
+    def __init__(self, name: str, version: str, path: Path, origin: str):
+        self.name = name
+        self.version = version
+        self.path = path
+        self.origin = origin  # "cli" (a bundle named on the command line), "scan" (found in a folder), "admin"
+        self.state = LOADING
+        self.error = ""
+        self.served: Served | None = None
+        self.signature = None
+        self.pending = None
+        self.generation = 0
+        self.missing_logged = False
+
+    def info(self, is_default: bool) -> dict:
+        served = self.served
+        return {
+            "version": self.version, "state": self.state, "error": self.error, "path": str(self.path),
+            "loaded_at_ms": int(served.loaded_at * 1000) if served else 0,
+            "generation": self.generation, "is_default": is_default,
+        }
+
+
+# --- finding bundles -----------------------------------------------------------------------
+
+def version_key(version: str):
+    """Order versions with their numeric parts as numbers ("10" > "9", "1.10" > "1.9")."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.findall(r"\d+|\D+", version))
+
+
+def is_bundle_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "bundle.json").is_file()
+
+
+def _ignored(path: Path) -> bool:
+    name = path.name
+    return name.startswith(".") or name.endswith(_IGNORED_SUFFIXES) or name == "__pycache__"
+
+
+def _version_bundle(entry: Path) -> Path | None:
+    """The bundle of one entry of a folder of versions, or None."""
+    if entry.is_file():
+        return entry if entry.suffix == ".zip" else None
+    if not entry.is_dir():
+        return None
+    if is_bundle_dir(entry):
+        return entry
+    candidates = [p for p in sorted(entry.iterdir()) if not _ignored(p)
+                  and ((p.is_file() and p.suffix == ".zip") or is_bundle_dir(p))]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def scan_versions(folder: Path) -> dict[str, Path]:
+    """version -> bundle path for a folder of versions."""
+    out: dict[str, Path] = {}
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return out
+    for entry in entries:
+        if _ignored(entry):
+            continue
+        bundle = _version_bundle(entry)
+        if bundle is not None:
+            version = entry.stem if entry.is_file() else entry.name
+            out.setdefault(version, bundle)
+    return out
+
+
+def scan_model_dir(folder: Path) -> dict[str, dict[str, Path]]:
+    """name -> {version -> bundle path} for a model directory."""
+    models: dict[str, dict[str, Path]] = {}
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return models
+    for entry in entries:
+        if _ignored(entry):
+            continue
+        if entry.is_file():
+            if entry.suffix == ".zip":
+                models.setdefault(entry.stem, {DEFAULT_VERSION: entry})
+        elif is_bundle_dir(entry):
+            models.setdefault(entry.name, {DEFAULT_VERSION: entry})
+        elif entry.is_dir():
+            versions = scan_versions(entry)
+            if versions:
+                models.setdefault(entry.name, versions)
+    return models
+
+
+def signature(path: Path):
+    """What changes when a bundle is rewritten: identity, size and time of its file(s)."""
+    try:
+        st = path.stat()
+        if not path.is_dir():
+            return (st.st_ino, st.st_size, st.st_mtime_ns)
+        parts = [(st.st_ino, st.st_mtime_ns)]
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for f in sorted(files):
+                fst = os.stat(os.path.join(root, f))
+                parts.append((os.path.relpath(os.path.join(root, f), path), fst.st_size, fst.st_mtime_ns))
+        return tuple(parts)
+    except OSError:
+        return None
+
+
+# --- warm-up -------------------------------------------------------------------------------
+
+def sample_record(pipeline) -> dict:
+    """A record of harmless values for every input, to build and run the scoring programs once.
+
+    Strings read by a stage that knows its labels (string indexers) get the first label, so that
+    the stages after them run too; everything else is zero, false, empty.
+    """
+    labels: dict[str, str] = {}
+    for st in pipeline.stages:
+        known = getattr(st.model, "labels", None)
+        if not isinstance(known, (list, tuple)) or not known:
+            continue
+        per_input = known if isinstance(known[0], (list, tuple)) else [known]  # multi-column indexers
+        text_inputs = [col for _, col, t in st.inputs if t.kind == "scalar" and t.base == "string"]
+        for col, seen in zip(text_inputs, per_input):
+            if seen and isinstance(seen[0], str):
+                labels.setdefault(col, seen[0])
+    record = {}
+    for name, t in pipeline.inputs.items():
+        if t.kind == "scalar":
+            if t.base == "string":
+                record[name] = labels.get(name, "")
+            elif t.base == "boolean":
+                record[name] = False
+            elif t.base in ("double", "float"):
+                record[name] = 0.0
+            elif t.base in ("int", "long", "short", "byte"):
+                record[name] = 0
+            else:
+                record[name] = None
+        elif t.is_vector:
+            record[name] = [0.0] * (t.size if t.size is not None else 1)
+        elif t.kind == "list":
+            record[name] = []
+        else:
+            record[name] = None
+    return record
+
+
+def warm(pipeline, codec: ModelCodec) -> None:
+    """Build the row and batch programs for every output and score the sample once each way.
+
+    Input the sample cannot satisfy (a ScoringError) is fine: the programs are compiled before
+    they score. Any other exception means the model is broken and fails the load.
+    """
+    record = sample_record(pipeline)
+    try:
+        result = pipeline.transform(record)
+        from leapserve.v1 import prediction_pb2
+
+        codec.encode_outputs(prediction_pb2.PredictResponse().outputs, result)
+    except ScoringError:
+        pass
+    try:
+        pipeline.transform_batch({k: [v, v] for k, v in record.items()})
+    except ScoringError:
+        pass
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+class Registry:
+    def __init__(self, *, reload_interval: float = 2.0, model_dir: str | os.PathLike | None = None,
+                 admin_roots: tuple = ()):
+        self.reload_interval = reload_interval
+        self.model_dir = Path(model_dir).resolve() if model_dir else None
+        roots = [Path(p).resolve() for p in admin_roots]
+        if self.model_dir is not None:
+            roots.append(self.model_dir)
+        self.admin_roots = tuple(roots)
+        self._lock = threading.RLock()
+        self._load_lock = threading.Lock()
+        self._models: dict[str, dict[str, VersionSlot]] = {}
+        self._explicit: list[tuple[str, str | None, Path]] = []  # (name, version, path) from --model
+        self._unloaded: set[tuple[str, str]] = set()
+        self._routes: dict[str, tuple] = {}
+        self._listeners: list = []
+        self.after_initial_load: list = []  # callables run once the configured models are loaded
+        self._started = False
+        self._initial_done = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- configuration ---------------------------------------------------------------------
+
+    def add_model(self, name: str, path, version: str | None = None) -> None:
+        """A model named on the command line (checked now: a typo should fail at once)."""
+        p = Path(path).expanduser().resolve()
+        if not name or "/" in name:
+            raise ValueError(f"invalid model name {name!r}")
+        if not p.exists():
+            raise ValueError(f"model {name!r}: no such file or directory: {p}")
+        if not (p.is_file() or is_bundle_dir(p) or scan_versions(p)):
+            raise ValueError(f"model {name!r}: {p} is neither a bundle nor a folder of versions")
+        for other, v, _ in self._explicit:
+            if other == name and (v or DEFAULT_VERSION) == (version or DEFAULT_VERSION):
+                raise ValueError(f"model {name!r} version {version or DEFAULT_VERSION} is given twice")
+        self._explicit.append((name, version, p))
+
+    def add_listener(self, fn) -> None:
+        """fn() is called (from any thread) after every change of a model's state."""
+        self._listeners.append(fn)
+
+    # --- the request path ------------------------------------------------------------------
+
+    def resolve(self, name: str, version: str = "") -> Served:
+        route = self._routes.get(name)
+        if route is None:
+            raise ModelNotFound(f"unknown model {name!r}")
+        default, served, known = route
+        if not version:
+            if default is None:
+                raise ModelUnavailable(f"model {name!r} is not ready ({self._why(name)})")
+            return default
+        s = served.get(version)
+        if s is None:
+            if version in known:
+                raise ModelUnavailable(f"model {name!r} version {version!r} is not ready ({self._why(name, version)})")
+            raise ModelNotFound(f"model {name!r} has no version {version!r} (versions: {sorted(known, key=version_key)})")
+        return s
+
+    def _why(self, name: str, version: str | None = None) -> str:
+        parts = []
+        with self._lock:
+            slots = self._models.get(name, {})
+            for v, slot in sorted(slots.items(), key=lambda kv: version_key(kv[0])):
+                if version is None or v == version:
+                    parts.append(f"version {v}: {slot.state.lower()}" + (f": {slot.error}" if slot.error else ""))
+        return "; ".join(parts) or "no version"
+
+    def _rebuild_routes(self) -> None:
+        routes = {}
+        for name, slots in self._models.items():
+            served = {v: s.served for v, s in slots.items() if s.served is not None}
+            default = served[max(served, key=version_key)] if served else None
+            routes[name] = (default, served, frozenset(slots))
+        self._routes = routes
+
+    # --- what the services report ----------------------------------------------------------
+
+    def model_names(self) -> list[str]:
+        return sorted(self._models)
+
+    def versions(self, name: str) -> list[dict]:
+        """Each version's state (see VersionSlot.info), lowest first. ModelNotFound if unknown."""
+        with self._lock:
+            slots = self._models.get(name)
+            if slots is None:
+                raise ModelNotFound(f"unknown model {name!r}")
+            default = self._routes.get(name, (None,))[0]
+            return [slot.info(default is not None and default.version == v)
+                    for v, slot in sorted(slots.items(), key=lambda kv: version_key(kv[0]))]
+
+    def slot_state(self, name: str, version: str) -> dict:
+        for info in self.versions(name):
+            if info["version"] == version:
+                return info
+        raise ModelNotFound(f"model {name!r} has no version {version!r}")
+
+    def ready(self) -> bool:
+        """Every known version loaded and warmed (a failed reload keeps an older copy: ready)."""
+        if not self._initial_done:
+            return False
+        with self._lock:
+            return all(s.served is not None for slots in self._models.values() for s in slots.values())
+
+    def model_healthy(self, name: str) -> bool:
+        """Every version of the model serving its latest bundle (no load failure pending)."""
+        with self._lock:
+            slots = self._models.get(name, {})
+            return bool(slots) and all(s.served is not None and not s.error for s in slots.values())
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def _discover(self) -> dict[tuple[str, str], tuple[Path, str]]:
+        """(name, version) -> (bundle path, origin) for every bundle the configuration names."""
+        found: dict[tuple[str, str], tuple[Path, str]] = {}
+        explicit_names = set()
+        for name, version, path in self._explicit:
+            explicit_names.add(name)
+            if path.is_file() or is_bundle_dir(path):
+                found[(name, version or DEFAULT_VERSION)] = (path, "cli")
+            else:
+                for v, bundle in scan_versions(path).items():
+                    found.setdefault((name, v), (bundle, "scan"))
+        if self.model_dir is not None:
+            for name, versions in scan_model_dir(self.model_dir).items():
+                if name in explicit_names:
+                    continue  # --model wins over a file of the same name in --model-dir
+                for v, bundle in versions.items():
+                    found.setdefault((name, v), (bundle, "scan"))
+        return found
+
+    def _sync_slots(self, found) -> list[VersionSlot]:
+        """Add slots for new bundles, drop slots whose scanned bundle is gone; returns new slots."""
+        new = []
+        changed = False
+        with self._lock:
+            for (name, version), (path, origin) in found.items():
+                if (name, version) in self._unloaded:
+                    continue
+                slots = self._models.setdefault(name, {})
+                slot = slots.get(version)
+                if slot is None:
+                    slot = VersionSlot(name, version, path, origin)
+                    slots[version] = slot
+                    new.append(slot)
+                    changed = True
+                elif slot.origin != "admin" and slot.path != path:
+                    slot.path = path  # e.g. a version folder now holding a zip instead of a directory
+            for name in list(self._models):
+                slots = self._models[name]
+                for version in list(slots):
+                    slot = slots[version]
+                    if slot.origin == "scan" and (name, version) not in found:
+                        log.warning("model %s version %s: bundle %s is gone, unloading", name, version, slot.path)
+                        del slots[version]
+                        changed = True
+                    elif slot.origin == "cli" and not slot.path.exists():
+                        if not slot.missing_logged:
+                            log.warning("model %s version %s: bundle %s is gone; still serving the loaded copy",
+                                        name, version, slot.path)
+                            slot.missing_logged = True
+                    else:
+                        slot.missing_logged = False
+                if not slots:
+                    del self._models[name]
+            if changed:
+                self._rebuild_routes()
+        if changed:
+            self._notify()
+        return new
+
+    def _load(self, slot: VersionSlot) -> str | None:
+        """Load, warm and swap in one slot's bundle. Returns the error, or None."""
+        with self._load_lock:
+            path = slot.path
+            sig = signature(path)
+            started = time.monotonic()
+            try:
+                pipeline = load_bundle(str(path))
+                codec = ModelCodec(pipeline)
+                warm(pipeline, codec)
+            except Exception as e:  # a bad bundle must never stop the server or its watcher
+                error = f"{type(e).__name__}: {e}"
+                with self._lock:
+                    slot.error = error
+                    slot.signature = sig
+                    slot.pending = None
+                    if slot.served is None:
+                        slot.state = FAILED
+                    self._rebuild_routes()
+                if slot.served is not None:
+                    log.error("model %s version %s: reloading %s failed, still serving generation %d: %s",
+                              slot.name, slot.version, path, slot.generation, error)
+                else:
+                    log.error("model %s version %s: loading %s failed, not serving: %s",
+                              slot.name, slot.version, path, error)
+                self._notify()
+                return error
+            with self._lock:
+                if self._models.get(slot.name, {}).get(slot.version) is not slot:
+                    return None  # unloaded while loading
+                slot.generation += 1
+                slot.served = Served(slot.name, slot.version, str(path), pipeline, codec, time.time(),
+                                     slot.generation)
+                slot.state = READY
+                slot.error = ""
+                slot.signature = sig
+                slot.pending = None
+                self._rebuild_routes()
+            log.info("model %s version %s: %s %s in %.0f ms (generation %d)", slot.name, slot.version,
+                     "reloaded" if slot.generation > 1 else "loaded and warmed", path,
+                     (time.monotonic() - started) * 1000, slot.generation)
+            self._notify()
+            return None
+
+    def _notify(self) -> None:
+        for fn in self._listeners:
+            try:
+                fn()
+            except Exception:  # a listener's bug must not break loading
+                log.exception("state listener failed")
+
+    def load_initial(self) -> None:
+        """Discover and load every configured bundle (in the calling thread)."""
+        new = self._sync_slots(self._discover())
+        for slot in new:
+            self._load(slot)
+        self._initial_done = True
+        self._notify()
+
+    def poll_once(self) -> None:
+        """One round of the watcher: new bundles, gone bundles, changed bundles."""
+        new = self._sync_slots(self._discover())
+        for slot in new:
+            self._load(slot)
+        with self._lock:
+            slots = [s for versions in self._models.values() for s in versions.values() if s not in new]
+        for slot in slots:
+            sig = signature(slot.path)
+            if sig is None or sig == slot.signature:
+                slot.pending = None
+                continue
+            if sig == slot.pending:  # unchanged for one interval: the writer is done
+                self._load(slot)
+            else:
+                slot.pending = sig
+
+    def start(self) -> None:
+        """Load everything in a background thread, then watch for changes."""
+        if self._started:
+            return
+        self._started = True
+        self._thread = threading.Thread(target=self._run, name="leapserve-models", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.load_initial()
+        except Exception:
+            log.exception("initial model loading failed")
+            self._initial_done = True
+            self._notify()
+        for fn in self.after_initial_load:
+            fn()
+        while self.reload_interval > 0 and not self._stop.wait(self.reload_interval):
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("model watcher round failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # --- admin -----------------------------------------------------------------------------
+
+    def _check_admin_path(self, path: str) -> Path:
+        if not path:
+            raise BadRequest("a path is required")
+        p = Path(path).expanduser()
+        if not p.is_absolute() and self.model_dir is not None:
+            p = self.model_dir / p
+        p = p.resolve()
+        if not any(p == root or root in p.parents for root in self.admin_roots):
+            raise PermissionDenied(f"{p} is outside the model directory and the configured admin paths")
+        if not p.exists():
+            raise ModelNotFound(f"no such file or directory: {p}")
+        if not (p.is_file() or is_bundle_dir(p)):
+            raise BadRequest(f"{p} is not a bundle (a zip file or a directory holding bundle.json)")
+        return p
+
+    def admin_load(self, name: str, version: str, path: str) -> dict:
+        """LoadModel: load (or replace) one version from an allowed path; returns its info."""
+        if not name or "/" in name:
+            raise BadRequest(f"invalid model name {name!r}")
+        p = self._check_admin_path(path)
+        with self._lock:
+            slots = self._models.get(name, {})
+            if not version:
+                default = self._routes.get(name, (None,))[0]
+                version = default.version if default is not None else (
+                    max(slots, key=version_key) if slots else DEFAULT_VERSION)
+            slot = slots.get(version)
+            created = slot is None
+            if created:
+                slot = VersionSlot(name, version, p, "admin")
+                self._models.setdefault(name, {})[version] = slot
+            else:
+                slot.path = p
+                slot.origin = "admin"
+            self._unloaded.discard((name, version))
+            self._rebuild_routes()
+        self._notify()
+        error = self._load(slot)
+        if error is not None:
+            if created:
+                with self._lock:
+                    slots = self._models.get(name, {})
+                    if slots.get(version) is slot:
+                        del slots[version]
+                        if not slots:
+                            del self._models[name]
+                    self._rebuild_routes()
+                self._notify()
+            raise BadRequest(f"model {name!r} version {version!r} cannot be loaded from {p}: {error}")
+        return self.slot_state(name, version)
+
+    def admin_unload(self, name: str, version: str) -> list[str]:
+        with self._lock:
+            slots = self._models.get(name)
+            if slots is None:
+                raise ModelNotFound(f"unknown model {name!r}")
+            if version and version not in slots:
+                raise ModelNotFound(f"model {name!r} has no version {version!r}")
+            versions = [version] if version else sorted(slots, key=version_key)
+            for v in versions:
+                del slots[v]
+                self._unloaded.add((name, v))
+            if not slots:
+                del self._models[name]
+            self._rebuild_routes()
+        log.info("model %s: unloaded version(s) %s", name, ", ".join(versions))
+        self._notify()
+        return versions

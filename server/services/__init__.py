@@ -1,0 +1,1 @@
+"""The gRPC services of `leapserve serve` (see server/app.py for how they are put together)."""

@@ -1,0 +1,135 @@
+"""What every service does with errors: map them to gRPC status codes, never leak a stack trace.
+
+Bad input (ScoringError) is INVALID_ARGUMENT with a message naming the field, the expected and the
+actual value; the same three also go into trailing metadata (``leapserve-field``,
+``leapserve-expected``, ``leapserve-actual``) for clients that want them apart. Routing errors carry
+their own code (NOT_FOUND, UNAVAILABLE, ...). Anything else is logged with the request id and its
+traceback and answered INTERNAL with only the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import grpc
+
+from ..registry import ServeError
+from ..runtime.errors import RowSkipped, ScoringError
+
+log = logging.getLogger("leapserve.server")
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class LimitExceeded(ServeError):
+    code = "RESOURCE_EXHAUSTED"
+
+
+class DeadlineExceeded(ServeError):
+    code = "DEADLINE_EXCEEDED"
+
+
+class Failure:
+    """A status to end a call with (or to put into a PredictStream response)."""
+
+    __slots__ = ("code", "message", "field", "expected", "actual")
+
+    def __init__(self, code: grpc.StatusCode, message: str, field: str = "", expected: str = "", actual: str = ""):
+        self.code = code
+        self.message = message
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+
+    def abort(self, context):
+        if self.field:
+            context.set_trailing_metadata((
+                ("leapserve-field", _ascii(self.field)),
+                ("leapserve-expected", _ascii(self.expected)),
+                ("leapserve-actual", _ascii(self.actual)),
+            ))
+        context.abort(self.code, self.message)
+
+    def fill(self, status) -> None:
+        """Fill a leapserve.v1.Status message."""
+        status.code = self.code.value[0]
+        status.message = self.message
+        status.field = self.field
+        status.expected = self.expected
+        status.actual = self.actual
+
+
+def _ascii(text: str) -> str:
+    # Metadata values must be printable ASCII; keep the gist of anything else.
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+class RowsInvalid(ServeError):
+    """PredictBatch with all_or_nothing: the first invalid row fails the call."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, failure: "Failure", count: int):
+        more = f" ({count - 1} more invalid rows)" if count > 1 else ""
+        super().__init__(failure.message + more)
+        self.failure = failure
+
+
+def scoring_failure(e: ScoringError, row: int | None = None) -> Failure:
+    field = e.field or ""
+    expected = getattr(e, "expected", "")
+    actual = getattr(e, "actual", "")
+    if isinstance(e, RowSkipped):
+        expected, actual = "", ""
+    where = []
+    r = e.row if e.row is not None else row
+    if r is not None:
+        where.append(f"row {r}")
+    if field:
+        where.append(f"field {field!r}")
+    node = getattr(e, "node", None)
+    detail = e.detail
+    if node:
+        detail = f"{detail} (stage {node!r}, op {getattr(e, 'op', '?')!r})"
+    message = f"{', '.join(where)}: {detail}" if where else detail
+    return Failure(grpc.StatusCode.INVALID_ARGUMENT, message, field, expected, actual)
+
+
+def serve_failure(e: ServeError) -> Failure:
+    f = getattr(e, "failure", None)
+    if f is not None:
+        return Failure(f.code, e.message, f.field, f.expected, f.actual)
+    return Failure(getattr(grpc.StatusCode, e.code), e.message)
+
+
+def request_id_of(request_id: str, context) -> str:
+    if request_id:
+        return request_id
+    try:
+        for key, value in context.invocation_metadata() or ():
+            if key == REQUEST_ID_HEADER:
+                return str(value)
+    except Exception:
+        pass
+    return uuid.uuid4().hex[:16]
+
+
+def internal_failure(e: BaseException, request_id: str, context, rpc: str) -> Failure:
+    rid = request_id_of(request_id, context)
+    log.error("%s failed (request id %s): %s: %s", rpc, rid, type(e).__name__, e, exc_info=e)
+    return Failure(grpc.StatusCode.INTERNAL, f"internal error (request id {rid})")
+
+
+def failure_of(e: BaseException, request_id: str, context, rpc: str) -> Failure:
+    if isinstance(e, ScoringError):
+        return scoring_failure(e)
+    if isinstance(e, ServeError):
+        return serve_failure(e)
+    return internal_failure(e, request_id, context, rpc)
+
+
+def check_deadline(context) -> None:
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        raise DeadlineExceeded("the deadline passed before the request was scored")

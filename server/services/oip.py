@@ -1,0 +1,135 @@
+"""inference.GRPCInferenceService: the Open Inference Protocol (KServe v2) over the same models.
+
+Tabular convention: one input tensor per pipeline input field ([n] or [n, 1]; [n, d] for vectors),
+one output tensor per output field. Answers use raw_output_contents when the request used
+raw_input_contents (as tritonclient does), typed contents otherwise. Rows Spark would drop keep
+their place: their outputs are placeholders (NaN, 0 or empty) and the response parameter
+``skipped_rows`` lists them ("3,17"). Any invalid row fails the call (INVALID_ARGUMENT naming the
+row and field): the protocol has no per-row status.
+
+Importing this module registers the ``inference`` protobuf package; a process that also imports
+another copy of it (tritonclient's) cannot import both.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import numpy as np
+
+from leapserve.oip import inference_pb2 as pb
+from leapserve.oip import inference_pb2_grpc as pb_grpc
+
+from ..codec import TensorError, datatype_of, fill_contents, input_column, output_tensor, tensor_raw, tensor_shape
+from ..registry import ModelUnavailable, Registry, ServeError, version_key
+from ..runtime.errors import InvalidInput
+from .common import LimitExceeded, check_deadline, failure_of
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+PLATFORM = "leapserve_bundleml"
+
+
+def _server_version() -> str:
+    try:
+        return metadata.version("leapserve")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
+    def __init__(self, registry: Registry, *, max_batch_rows: int = 100_000):
+        self.registry = registry
+        self.max_batch_rows = max_batch_rows
+        self.version = _server_version()
+
+    def ServerLive(self, request, context):
+        return pb.ServerLiveResponse(live=True)
+
+    def ServerReady(self, request, context):
+        return pb.ServerReadyResponse(ready=self.registry.ready())
+
+    def ModelReady(self, request, context):
+        try:
+            try:
+                self.registry.resolve(request.name, request.version)
+                return pb.ModelReadyResponse(ready=True)
+            except ModelUnavailable:
+                return pb.ModelReadyResponse(ready=False)
+        except Exception as e:
+            failure = failure_of(e, "", context, "ModelReady")
+        failure.abort(context)
+
+    def ServerMetadata(self, request, context):
+        return pb.ServerMetadataResponse(name="leapserve", version=self.version, extensions=[])
+
+    def ModelMetadata(self, request, context):
+        try:
+            served = self.registry.resolve(request.name, request.version)
+            versions = [v["version"] for v in self.registry.versions(request.name)]
+            response = pb.ModelMetadataResponse(name=request.name, versions=sorted(versions, key=version_key),
+                                                platform=PLATFORM)
+            for name, ftype in served.pipeline.inputs.items():
+                response.inputs.add(name=name, datatype=datatype_of(ftype), shape=tensor_shape(ftype))
+            for name, ftype in served.pipeline.outputs.items():
+                response.outputs.add(name=name, datatype=datatype_of(ftype), shape=tensor_shape(ftype))
+            return response
+        except Exception as e:
+            failure = failure_of(e, "", context, "ModelMetadata")
+        failure.abort(context)
+
+    def ModelInfer(self, request, context):
+        try:
+            check_deadline(context)
+            return self._infer(request, context)
+        except TensorError as e:
+            failure = failure_of(InvalidInput(e.field, e.expected, e.actual), request.id, context, "ModelInfer")
+        except Exception as e:
+            failure = failure_of(e, request.id, context, "ModelInfer")
+        failure.abort(context)
+
+    def _infer(self, request, context):
+        served = self.registry.resolve(request.model_name, request.model_version)
+        codec = served.codec
+        raw = request.raw_input_contents
+        if raw and len(raw) != len(request.inputs):
+            raise _BadRequest(f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs; "
+                              "raw contents need one entry per input")
+        columns = {}
+        n = None
+        for i, tensor in enumerate(request.inputs):
+            ftype = codec.inputs.get(tensor.name)
+            if ftype is None:
+                continue  # a field the pipeline does not read, as in Predict
+            col, rows = input_column(ftype, tensor, raw[i] if raw else None)
+            if n is None:
+                n = rows
+                if n > self.max_batch_rows:
+                    raise LimitExceeded(f"{n} records in one ModelInfer; the limit is {self.max_batch_rows}")
+            elif rows != n:
+                raise InvalidInput(tensor.name, f"{n} records like the other inputs", f"{rows} (shape {list(tensor.shape)})")
+            columns[tensor.name] = col
+        wanted = [o.name for o in request.outputs] or None
+        result = served.pipeline.transform_batch(columns, wanted)
+        if n is None:
+            n = len(result.skipped)
+        names = list(dict.fromkeys(wanted)) if wanted else list(codec.output_names)
+        skipped = result.skipped if result.skipped.any() else None
+        response = pb.ModelInferResponse(model_name=request.model_name, model_version=served.version, id=request.id)
+        use_raw = bool(raw)
+        for name in names:
+            datatype, shape, data = output_tensor(codec.outputs[name], result[name], n, skipped)
+            out = response.outputs.add(name=name, datatype=datatype, shape=shape)
+            if use_raw:
+                response.raw_output_contents.append(tensor_raw(datatype, data))
+            else:
+                fill_contents(out.contents, datatype, data)
+        if skipped is not None:
+            response.parameters["skipped_rows"].string_param = ",".join(map(str, np.nonzero(skipped)[0].tolist()))
+        return response
+
+
+class _BadRequest(ServeError):
+    code = "INVALID_ARGUMENT"
+
+
+__all__ = ["InferenceService", "SERVICE_NAME"]

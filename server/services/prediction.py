@@ -1,0 +1,269 @@
+"""leapserve.v1.PredictionService: Predict, PredictBatch, PredictStream, GetModelMetadata, ListModels."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+
+from leapserve.v1 import prediction_pb2 as pb
+from leapserve.v1 import prediction_pb2_grpc as pb_grpc
+
+from ..codec import delimited, pass_through, string_field, varint
+from ..registry import ModelNotFound, Registry, ServeError, version_key
+from ..runtime.errors import MissingInput, RowSkipped, ScoringError
+from .common import (
+    Failure,
+    LimitExceeded,
+    RowsInvalid,
+    check_deadline,
+    failure_of,
+    scoring_failure,
+)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
+
+_STATE = {"LOADING": pb.LOADING, "READY": pb.READY, "FAILED": pb.FAILED}
+_DEADLINE_CHECK_ROWS = 256
+
+
+def fill_version_info(msg, info: dict) -> None:
+    msg.version = info["version"]
+    msg.state = _STATE[info["state"]]
+    msg.error = info["error"]
+    msg.path = info["path"]
+    msg.loaded_at_ms = info["loaded_at_ms"]
+    msg.generation = info["generation"]
+    msg.is_default = info["is_default"]
+
+
+def _fill_field(msg, name, ftype) -> None:
+    msg.name = name
+    msg.type = str(ftype)
+    msg.kind = ftype.kind
+    msg.base = ftype.base
+    if ftype.size is not None:
+        msg.size = ftype.size
+    msg.nullable = ftype.nullable
+
+
+class PredictionService(pb_grpc.PredictionServiceServicer):
+    def __init__(self, registry: Registry, *, max_batch_rows: int = 100_000):
+        self.registry = registry
+        self.max_batch_rows = max_batch_rows
+
+    # --- one record ------------------------------------------------------------------------
+
+    def _predict(self, request, context) -> bytes:
+        """The encoded PredictResponse (see codec.WireEncoder: written straight to the wire)."""
+        served = self.registry.resolve(request.model, request.version)
+        codec = served.codec
+        record = codec.decode_record(request.inputs)
+        wanted = request.outputs
+        if wanted:
+            wanted = list(wanted)
+            result = served.pipeline.transform(record, wanted)
+        else:
+            wanted = None
+            result = served.pipeline.transform(record)
+        return (string_field(b"\x0a", request.model) + string_field(b"\x12", served.version)
+                + string_field(b"\x22", request.request_id) + codec.wire(wanted, 3).encode(result))
+
+    def Predict(self, request, context):
+        try:
+            check_deadline(context)
+            return self._predict(request, context)
+        except Exception as e:
+            failure = failure_of(e, request.request_id, context, "Predict")
+        failure.abort(context)
+
+    def PredictStream(self, request_iterator, context):
+        for request in request_iterator:
+            try:
+                yield self._predict(request, context)
+            except Exception as e:
+                failure = failure_of(e, request.request_id, context, "PredictStream")
+                response = pb.PredictResponse(model=request.model, version=request.version,
+                                              request_id=request.request_id)
+                failure.fill(response.status)
+                yield response
+
+    # --- many records ----------------------------------------------------------------------
+
+    def PredictBatch(self, request, context):
+        try:
+            check_deadline(context)
+            return self._predict_batch(request, context)
+        except Exception as e:
+            failure = failure_of(e, request.request_id, context, "PredictBatch")
+        failure.abort(context)
+
+    def _predict_batch(self, request, context) -> bytes:
+        n = len(request.records)
+        if n > self.max_batch_rows:
+            raise LimitExceeded(f"{n} records in one PredictBatch; the limit is {self.max_batch_rows}")
+        served = self.registry.resolve(request.model, request.version)
+        pipeline = served.pipeline
+        codec = served.codec
+        wanted = list(request.outputs) or None
+        names = list(dict.fromkeys(wanted)) if wanted else list(codec.output_names)
+        required = pipeline.required_inputs(wanted)  # also checks the output names
+
+        # Decode every record; a record lacking a required field is invalid on its own.
+        records = [codec.decode_record(r.fields) for r in request.records]
+        failures: dict[int, Failure] = {}
+        for i, rec in enumerate(records):
+            for name, ftype in required.items():
+                if name not in rec:
+                    failures[i] = scoring_failure(MissingInput(name, str(ftype)), i)
+                    break
+        valid = [i for i in range(n) if i not in failures] if failures else list(range(n))
+
+        # Score the valid rows as one batch; if the batch refuses, score them one by one to say
+        # which rows are bad (the others keep their answers).
+        rows_out: dict[int, dict] | None = None
+        batch_bodies: list[bytes] | None = None  # encoded outputs of each valid row, batch path
+        skipped: dict[int, Failure] = {}
+        if valid:
+            columns = {name: [records[i][name] for i in valid] for name in required}
+            try:
+                result = pipeline.transform_batch(columns, wanted)
+            except ScoringError:
+                result = None
+            if result is not None:
+                m = len(valid)
+                batch_bodies = codec.wire(names, 2).encode_columns(result, m, codec.outputs)
+                if result.skipped.any():
+                    for j in np.nonzero(result.skipped)[0].tolist():
+                        reason = result.skip_reasons.get(j, "dropped by a handle_invalid='skip' stage")
+                        skipped[valid[j]] = Failure(grpc.StatusCode.INVALID_ARGUMENT,
+                                                    f"row {valid[j]} skipped: {reason}")
+            else:
+                rows_out = {}
+                transform = pipeline.transform
+                for k, i in enumerate(valid):
+                    if k % _DEADLINE_CHECK_ROWS == 0:
+                        check_deadline(context)
+                    try:
+                        rows_out[i] = transform(records[i], wanted)
+                    except RowSkipped as e:
+                        skipped[i] = Failure(grpc.StatusCode.INVALID_ARGUMENT, f"row {i} skipped: {e.reason}",
+                                             e.field or "")
+                    except ScoringError as e:
+                        e.row = i
+                        failures[i] = scoring_failure(e)
+
+        if failures and request.all_or_nothing:
+            first = min(failures)
+            raise RowsInvalid(failures[first], len(failures))
+
+        parts = [string_field(b"\x0a", request.model), string_field(b"\x12", served.version),
+                 string_field(b"\x22", request.request_id)]
+        wire = codec.wire(names, 2)
+        position = {i: j for j, i in enumerate(valid)} if batch_bodies is not None else None
+        for i in range(n):
+            f = failures.get(i)
+            if f is not None:
+                body = b"\x08\x01" + delimited(b"\x1a", _status_bytes(f))
+            else:
+                f = skipped.get(i)
+                if f is not None:
+                    body = b"\x08\x02" + delimited(b"\x1a", _status_bytes(f))
+                elif batch_bodies is not None:
+                    body = batch_bodies[position[i]]
+                else:
+                    body = wire.encode(rows_out[i])
+            parts.append(delimited(b"\x1a", body))
+        ok = n - len(failures) - len(skipped)
+        for tag, count in ((b"\x28", ok), (b"\x30", len(failures)), (b"\x38", len(skipped))):
+            if count:
+                parts.append(tag + varint(count))
+        return b"".join(parts)
+
+    # --- metadata --------------------------------------------------------------------------
+
+    def GetModelMetadata(self, request, context):
+        try:
+            return self._metadata(request)
+        except Exception as e:
+            failure = failure_of(e, "", context, "GetModelMetadata")
+        failure.abort(context)
+
+    def _metadata(self, request) -> pb.GetModelMetadataResponse:
+        versions = self.registry.versions(request.model)
+        response = pb.GetModelMetadataResponse(model=request.model)
+        default = next((v["version"] for v in versions if v["is_default"]), "")
+        response.default_version = default
+        for info in versions:
+            fill_version_info(response.versions.add(), info)
+        if request.version:
+            if request.version not in {v["version"] for v in versions}:
+                raise ModelNotFound(f"model {request.model!r} has no version {request.version!r}")
+            wanted = request.version
+        else:
+            wanted = default or max((v["version"] for v in versions), key=version_key)
+        response.version = wanted
+        try:
+            served = self.registry.resolve(request.model, wanted)
+        except ServeError:
+            return response  # not loaded: the versions say why
+        pipeline = served.pipeline
+        for name, ftype in pipeline.inputs.items():
+            _fill_field(response.inputs.add(), name, ftype)
+        for name, ftype in pipeline.outputs.items():
+            _fill_field(response.outputs.add(), name, ftype)
+        for st in pipeline.stages:
+            response.stages.add(name=st.name, op=st.op, inputs=[c for _, c, _ in st.inputs],
+                                outputs=[c for _, c, _ in st.outputs])
+        info = pipeline.info
+        b = response.bundle
+        b.uid, b.name, b.format, b.bundle_version, b.timestamp = info.uid, info.name, info.format, info.version, info.timestamp
+        b.path = served.path
+        return response
+
+    def ListModels(self, request, context):
+        try:
+            response = pb.ListModelsResponse()
+            for name in self.registry.model_names():
+                try:
+                    versions = self.registry.versions(name)
+                except ModelNotFound:
+                    continue  # unloaded meanwhile
+                m = response.models.add(name=name)
+                m.default_version = next((v["version"] for v in versions if v["is_default"]), "")
+                for info in versions:
+                    fill_version_info(m.versions.add(), info)
+            return response
+        except Exception as e:
+            failure = failure_of(e, "", context, "ListModels")
+        failure.abort(context)
+
+
+def _status_bytes(failure: Failure) -> bytes:
+    status = pb.Status()
+    failure.fill(status)
+    return status.SerializeToString()
+
+
+def add_to_server(servicer: PredictionService, server) -> None:
+    """Like the generated add_PredictionServiceServicer_to_server, with responses that may be
+    bytes already encoded (codec.pass_through)."""
+    handlers = {
+        "Predict": grpc.unary_unary_rpc_method_handler(
+            servicer.Predict, request_deserializer=pb.PredictRequest.FromString, response_serializer=pass_through),
+        "PredictBatch": grpc.unary_unary_rpc_method_handler(
+            servicer.PredictBatch, request_deserializer=pb.PredictBatchRequest.FromString,
+            response_serializer=pass_through),
+        "PredictStream": grpc.stream_stream_rpc_method_handler(
+            servicer.PredictStream, request_deserializer=pb.PredictRequest.FromString,
+            response_serializer=pass_through),
+        "GetModelMetadata": grpc.unary_unary_rpc_method_handler(
+            servicer.GetModelMetadata, request_deserializer=pb.GetModelMetadataRequest.FromString,
+            response_serializer=pb.GetModelMetadataResponse.SerializeToString),
+        "ListModels": grpc.unary_unary_rpc_method_handler(
+            servicer.ListModels, request_deserializer=pb.ListModelsRequest.FromString,
+            response_serializer=pb.ListModelsResponse.SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+
+
+__all__ = ["PredictionService", "SERVICE_NAME", "add_to_server"]

@@ -1,0 +1,80 @@
+"""leapserve.v1.ModelService (LoadModel / UnloadModel): off by default, path-restricted when on."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from leapserve.v1 import model_service_pb2 as admin_pb
+from leapserve.v1 import model_service_pb2_grpc as admin_grpc
+from leapserve.v1 import prediction_pb2 as pb
+from leapserve.v1 import prediction_pb2_grpc as pb_grpc
+from serving import copy_bundle, v1_expected, v2_expected
+
+
+def predict(stub, model, version=""):
+    req = pb.PredictRequest(model=model, version=version)
+    req.inputs["a"].double_value = 1.0
+    req.inputs["b"].double_value = 2.0
+    return stub.Predict(req, timeout=10)
+
+
+def test_admin_is_off_by_default(lr_server):
+    stub = admin_grpc.ModelServiceStub(lr_server.open_channel())
+    with pytest.raises(grpc.RpcError) as info:
+        stub.LoadModel(admin_pb.LoadModelRequest(model="x", path="/tmp/x.zip"), timeout=10)
+    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_load_and_unload(start_server, bundles, tmp_path):
+    models, extra, outside = tmp_path / "models", tmp_path / "extra", tmp_path / "outside"
+    for d in (models, extra, outside):
+        d.mkdir()
+    copy_bundle(bundles["lr_v1"], models / "base.zip")
+    copy_bundle(bundles["lr_v2"], extra / "v2.zip")
+    copy_bundle(bundles["lr_v1"], models / "spare.zip.tmp")  # ignored by the scan (temporary name)
+    copy_bundle(bundles["lr_v2"], outside / "v2.zip")
+    (extra / "bad.zip").write_bytes(b"not a bundle")
+    server = start_server("--model-dir", models, "--admin", "--admin-path", extra, "--reload-interval", "0")
+    admin = admin_grpc.ModelServiceStub(server.open_channel())
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+
+    r = admin.LoadModel(admin_pb.LoadModelRequest(model="new", path=str(extra / "v2.zip")), timeout=30)
+    assert r.model == "new" and r.version.version == "1" and r.version.state == pb.READY
+    assert predict(stub, "new").outputs["prediction"].double_value == pytest.approx(v2_expected(1, 2))
+    # relative paths are inside the model directory
+    r = admin.LoadModel(admin_pb.LoadModelRequest(model="new", version="5", path="spare.zip.tmp"), timeout=30)
+    assert r.version.version == "5" and r.version.is_default
+    assert predict(stub, "new").outputs["prediction"].double_value == pytest.approx(v1_expected(1, 2))
+
+    def load_error(**kw):
+        with pytest.raises(grpc.RpcError) as info:
+            admin.LoadModel(admin_pb.LoadModelRequest(**kw), timeout=30)
+        return info.value
+
+    err = load_error(model="evil", path=str(outside / "v2.zip"))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    err = load_error(model="evil", path=str(extra / ".." / "outside" / "v2.zip"))
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert load_error(model="evil", path=str(extra / "missing.zip")).code() == grpc.StatusCode.NOT_FOUND
+    # a bad bundle fails the call and leaves the served copy alone
+    err = load_error(model="base", path=str(extra / "bad.zip"))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "bad.zip" in err.details()
+    assert predict(stub, "base").outputs["prediction"].double_value == pytest.approx(v1_expected(1, 2))
+    # a bad bundle for a new model leaves nothing behind
+    load_error(model="ghost", path=str(extra / "bad.zip"))
+    assert "ghost" not in {m.name for m in stub.ListModels(pb.ListModelsRequest()).models}
+    assert server.health() == "SERVING"
+
+    r = admin.UnloadModel(admin_pb.UnloadModelRequest(model="new", version="5"), timeout=10)
+    assert list(r.versions) == ["5"]
+    assert predict(stub, "new").version == "1"
+    r = admin.UnloadModel(admin_pb.UnloadModelRequest(model="new"), timeout=10)
+    assert list(r.versions) == ["1"]
+    with pytest.raises(grpc.RpcError) as info:
+        predict(stub, "new")
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as info:
+        admin.UnloadModel(admin_pb.UnloadModelRequest(model="new"), timeout=10)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    assert server.health("leapserve.v1.ModelService") == "SERVING"

@@ -1,0 +1,137 @@
+"""server/codec.py in process: wire encoding equals protobuf's, Values decode, tensors round-trip."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from leapserve.v1 import prediction_pb2 as pb
+from leapserve.v1 import value_pb2
+from server import codec
+from server.runtime.errors import InvalidInput
+from server.runtime.types import FieldType, scalar, vector
+from server.runtime.vectors import SparseVector
+
+CASES = [
+    (scalar("double"), 1.5), (scalar("double"), 0.0), (scalar("double"), -0.0), (scalar("double"), math.inf),
+    (scalar("double"), None), (scalar("float"), 0.25), (scalar("long"), -5), (scalar("int"), 0),
+    (scalar("long"), 2**62), (scalar("boolean"), True), (scalar("boolean"), False),
+    (scalar("string"), ""), (scalar("string"), "Gentoo ü €"), (scalar("string"), None),
+    (vector(3), np.array([1.0, 0.0, -2.5])), (vector(0), np.array([])), (vector(4), SparseVector(4, [1, 3], [2.0, -1.0])),
+    (vector(300), SparseVector(300, [0, 200, 299], [1.0, 2.0, 3.0])), (vector(2), [0.5, 0.25]),
+    (vector(5), SparseVector(5, [], [])), (vector(2), None),
+    (FieldType("list", "string"), ["a", "b"]), (FieldType("list", "double"), [1.0, 2.0]),
+]
+
+
+@pytest.mark.parametrize("ftype,value", CASES)
+def test_wire_encoding_matches_protobuf(ftype, value):
+    expected = value_pb2.Value()
+    codec.setter_for(ftype)(expected, value)
+    got = value_pb2.Value.FromString(codec.wire_encoder_for(ftype)(value))
+    assert got == expected or (value is not None and isinstance(value, float) and math.isnan(value))
+
+
+def test_wire_response_parses_as_predict_response():
+    outputs = {name: t for name, (t, _) in zip("abcdefghijklmnopqrstuvw", CASES)}
+    result = {name: v for name, (_, v) in zip("abcdefghijklmnopqrstuvw", CASES)}
+    enc = codec.WireEncoder(outputs, list(outputs), 3)
+    data = codec.string_field(b"\x0a", "m") + codec.string_field(b"\x12", "7") + enc.encode(result)
+    r = pb.PredictResponse.FromString(data)
+    assert r.model == "m" and r.version == "7" and set(r.outputs) == set(outputs)
+    for name, ftype in outputs.items():
+        want = value_pb2.Value()
+        codec.setter_for(ftype)(want, result[name])
+        assert r.outputs[name] == want
+    assert r.outputs["c"].double_value == 0.0 and math.copysign(1, r.outputs["c"].double_value) == -1
+
+
+def test_decode_values():
+    req = pb.PredictRequest()
+    req.inputs["d"].double_value = 2.5
+    req.inputs["s"].string_value = "x"
+    req.inputs["n"].null_value = 0
+    req.inputs["e"].SetInParent()  # no kind: null
+    req.inputs["v"].vector_value.values.extend([1.0, 2.0])
+    sv = req.inputs["sv"].vector_value
+    sv.size, sv.indices[:], sv.values[:] = 5, [0, 4], [1.0, 2.0]
+    lv = req.inputs["l"].list_value
+    lv.values.add().string_value = "a"
+    lv.values.add().int_value = 3
+    c = codec.ModelCodec.__new__(codec.ModelCodec)
+    rec = codec.ModelCodec.decode_record(c, req.inputs)
+    assert rec == {"d": 2.5, "s": "x", "n": None, "e": None, "v": [1.0, 2.0], "sv": SparseVector(5, [0, 4], [1.0, 2.0]),
+                   "l": ["a", 3]}
+    bad = value_pb2.Value()
+    bad.vector_value.size = 2
+    bad.vector_value.indices.extend([3])
+    bad.vector_value.values.extend([1.0])
+    with pytest.raises(InvalidInput) as info:
+        codec.decode_value("f", bad)
+    assert info.value.field == "f"
+
+
+def test_json_round_trip():
+    for x in (1.5, 3, True, "t", None, [1.0, 2.0], {"size": 4, "indices": [1], "values": [2.0]}, {"values": [1.0]}):
+        v = value_pb2.Value()
+        codec.json_to_value(v, x)
+        back = codec.value_to_json(v)
+        if isinstance(x, dict) and "indices" not in x:
+            assert back == x["values"]
+        else:
+            assert back == x
+
+
+def test_bytes_tensors_round_trip():
+    items = [b"", b"abc", "ü".encode(), b"x" * 300]
+    raw = codec.serialize_bytes(items)
+    assert codec.deserialize_bytes(raw, 4, "t") == items
+    with pytest.raises(codec.TensorError):
+        codec.deserialize_bytes(raw, 5, "t")
+    with pytest.raises(codec.TensorError):
+        codec.deserialize_bytes(raw + b"\x00", 4, "t")
+
+
+def test_output_tensors():
+    dt, shape, data = codec.output_tensor(scalar("double"), np.array([1.0, 2.0, 3.0]), 3, np.array([False, True, False]))
+    assert dt == "FP64" and shape == [3] and np.isnan(data[1]) and data[0] == 1.0
+    dt, shape, data = codec.output_tensor(scalar("string"), np.array(["a", None], dtype=object), 2, None)
+    assert dt == "BYTES" and data == [b"a", b""]
+    dt, shape, data = codec.output_tensor(vector(3), np.ones((2, 3)), 2, None)
+    assert dt == "FP64" and shape == [2, 3]
+    from server.runtime.vectors import SparseBatch
+
+    sb = SparseBatch.from_rows(3, [SparseVector(3, [1], [5.0]), [1.0, 0.0, 0.0]])
+    dt, shape, data = codec.output_tensor(vector(3), sb, 2, None)
+    assert shape == [2, 3] and data.tolist() == [[0.0, 5.0, 0.0], [1.0, 0.0, 0.0]]
+
+
+def test_wire_columns_match_row_encoding():
+    from server.runtime.vectors import SparseBatch
+
+    n = 4
+    columns = {
+        "d": np.array([1.0, -2.5, 0.0, math.nan]),
+        "v": np.arange(12.0).reshape(n, 3),
+        "e": np.zeros((n, 0)),
+        "s": SparseBatch.from_rows(6, [SparseVector(6, [0, 5], [1.0, 2.0]), SparseVector(6, [], []),
+                                       [0.0, 3.0, 0.0, 0.0, 0.0, 0.0], SparseVector(6, [2], [-1.0])]),
+        "t": np.array(["a", None, "ü", ""], dtype=object),
+        "o": np.array([1.0, None, 2.0, None], dtype=object),
+    }
+    types = {"d": scalar("double"), "v": vector(3), "e": vector(0), "s": vector(6), "t": scalar("string"),
+             "o": scalar("double")}
+    enc = codec.WireEncoder(types, list(types), 2)
+    bodies = enc.encode_columns(columns, n, types)
+    for j, body in enumerate(bodies):
+        row = pb.RowResult.FromString(body)
+        for name, ftype in types.items():
+            want = value_pb2.Value()
+            codec.setter_for(ftype)(want, codec.column_rows(columns[name], n)[j])
+            got = row.outputs[name]
+            if name == "d" and j == 3:
+                assert math.isnan(got.double_value)
+            else:
+                assert got == want, (name, j)
