@@ -26,6 +26,8 @@ from .vectors import SparseBatch, SparseVector, to_output
 
 MAX_PIPELINE_DEPTH = 32
 _MISSING = object()
+# Python types that casters return unchanged, per (kind, base) of a field.
+_ALREADY_CAST = {("scalar", "double"): float, ("scalar", "float"): float, ("scalar", "string"): str}
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,13 @@ class Pipeline:
             ns[f"F{i}"], ns[f"T{i}"], ns[f"C{i}"] = name, str(ftype), caster(ftype, name)
             v = var(name)
             lines += [f"        {v} = rec.get(F{i}, MISSING)",
-                      f"        if {v} is MISSING: raise MissingInput(F{i}, T{i})",
-                      f"        {v} = C{i}({v})"]
+                      f"        if {v} is MISSING: raise MissingInput(F{i}, T{i})"]
+            exact = _ALREADY_CAST.get((ftype.kind, ftype.base))
+            if exact is not None:  # skip the caster call for values that already have the type
+                ns[f"E{i}"] = exact
+                lines.append(f"        if type({v}) is not E{i}: {v} = C{i}({v})")
+            else:
+                lines.append(f"        {v} = C{i}({v})")
         for k, st in enumerate(active):
             ns[f"K{k}"] = st.model.row_fn(tuple(p for p, _, _ in st.outputs))
             args = []

@@ -69,7 +69,38 @@ class VectorAssemblerModel(OpModel):
 
     def row_fn(self, outputs):
         assemble = self.assemble
-        return lambda *values: (assemble(values),)
+        size = self.output_size
+        if size > DENSE_ASSEMBLY_LIMIT:
+            return lambda *values: (assemble(values),)
+        if all(s is None for s in self.sizes):
+            # Only scalars (the common case): the values are the dense vector. sum() refuses a
+            # None and turns any NaN into NaN, so one C-level pass screens for both.
+            def run(*values):
+                try:
+                    total = sum(values)
+                except TypeError:
+                    return (assemble(values),)  # raises, naming the null port
+                if total != total:
+                    return (assemble(values),)  # NaN input (or inf - inf): the careful path
+                return (_compress_dense(list(values), size),)
+            return run
+        sizes = self.sizes
+
+        def run_mixed(*values):
+            dense = []
+            for width, v in zip(sizes, values):
+                if width is None:
+                    if v is None or v != v:
+                        return (assemble(values),)
+                    dense.append(v)
+                elif type(v) is list and len(v) == width:
+                    dense.extend(v)
+                elif type(v) is SparseVector and v.size == width:
+                    dense.extend(v.to_list())
+                else:
+                    return (assemble(values),)  # sparse, null or wrong size: the careful path
+            return (_compress_dense(dense, size),)
+        return run_mixed
 
     def batch_fn(self, outputs):
         def run(ctx, *columns):
@@ -94,6 +125,24 @@ class VectorAssemblerModel(OpModel):
                 else np.zeros((n, 0))
             return (dense,)
         return run
+
+
+# Up to this width the row path assembles a dense list and then applies Spark's `compressed`
+# rule; wider outputs (e.g. hashed text features) are assembled from their non-zeros only.
+DENSE_ASSEMBLY_LIMIT = 256
+
+
+def _compress_dense(values: list, size: int):
+    """Spark's compressed on an assembled dense list (zeros, -0.0 included, are not stored)."""
+    nnz = size - values.count(0.0)
+    if 1.5 * (nnz + 1.0) < size:
+        idx = [i for i, v in enumerate(values) if v != 0.0]
+        return SparseVector(size, idx, [values[i] for i in idx])
+    if nnz < size:
+        # Spark assembles into a sparse vector first, so a -0.0 comes back as +0.0; adding 0.0
+        # turns -0.0 into +0.0 and leaves every other value as it is.
+        return [v + 0.0 for v in values]
+    return values
 
 
 def _hstack_sparse(blocks, n: int) -> SparseBatch:
