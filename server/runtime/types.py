@@ -238,7 +238,10 @@ def to_vector(field: str, v, size: int | None = None, nullable: bool = True):
         n = len(out)
     elif isinstance(v, (list, tuple)):
         try:
-            out = [float(x) if _is_number(x) else _bad_element(x) for x in v]
+            if set(map(type, v)) <= _FLOAT_ONLY:  # the common case, checked at C speed
+                out = list(v)
+            else:
+                out = [float(x) if _is_number(x) else _bad_element(x) for x in v]
         except TypeError:
             raise InvalidInput(field, _vec_name(size), "a list holding non-numbers") from None
         n = len(out)
@@ -254,6 +257,9 @@ def to_vector(field: str, v, size: int | None = None, nullable: bool = True):
     if size is not None and n != size:
         raise InvalidInput(field, f"vector of size {size}", f"vector of size {n}")
     return out
+
+
+_FLOAT_ONLY = frozenset({float})
 
 
 def _bad_element(x):

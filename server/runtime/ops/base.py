@@ -127,7 +127,14 @@ class ProbabilisticClassifier(OpModel):
         t = self.thresholds
         if t is None:
             return float(argmax(p))
-        return float(argmax([math.inf if ti == 0.0 else pi / ti for pi, ti in zip(p, t)]))
+        # Spark: the first largest p_i / t_i, starting from -Inf, with IEEE division (p / 0 is
+        # +Inf, but 0 / 0 is NaN and never chosen).
+        best_i, best = 0, -math.inf
+        for i, (pi, ti) in enumerate(zip(p, t)):
+            scaled = pi / ti if ti != 0.0 else ieee_divide_by_zero(pi, ti)
+            if scaled > best:
+                best_i, best = i, scaled
+        return float(best_i)
 
     def raw_to_prediction(self, raw) -> float:
         if self.thresholds is None:
@@ -144,10 +151,15 @@ class ProbabilisticClassifier(OpModel):
         t = self.thresholds
         if t is None:
             return argmax_rows(P).astype(np.float64)
-        t = np.asarray(t, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            scaled = np.where(t == 0.0, np.inf, P / np.where(t == 0.0, 1.0, t))
-        return argmax_rows(scaled).astype(np.float64)
+            scaled = P / np.asarray(t, dtype=np.float64)
+        out = np.zeros(scaled.shape[0], dtype=np.float64)
+        best = np.full(scaled.shape[0], -np.inf)
+        for j in range(scaled.shape[1]):
+            better = scaled[:, j] > best
+            out[better] = j
+            best[better] = scaled[better, j]
+        return out
 
     def raw_to_prediction_batch(self, R: np.ndarray) -> np.ndarray:
         if self.thresholds is None:
@@ -168,6 +180,8 @@ class ProbabilisticClassifier(OpModel):
         predict_probability, predict = self.predict_probability, self.predict
 
         def check(x):
+            if x is None:  # Spark's UDF fails on a null vector
+                raise InvalidInput("features", f"vector of size {size}", "null")
             n = x.size if hasattr(x, "indices") else len(x)
             if n != size:
                 raise InvalidInput("features", f"vector of size {size}", f"vector of size {n}")
@@ -230,6 +244,13 @@ def read_thresholds(node, num_classes: int):
         raise BundleError(f"attribute 'thresholds' has {len(t)} values for {num_classes} classes",
                           path=node.attrs.where)
     return tuple(t)
+
+
+def ieee_divide_by_zero(x: float, zero: float) -> float:
+    """x / ±0.0 as the JVM computes it (Python raises): ±Inf, or NaN for 0 / 0 and NaN / 0."""
+    if x != x or x == 0.0:
+        return math.nan
+    return math.inf if (x > 0.0) == (math.copysign(1.0, zero) > 0.0) else -math.inf
 
 
 def sigmoid(m: float) -> float:
