@@ -1,0 +1,117 @@
+"""docs/ops.md, generated from the op registry and the parity tests' markers.
+
+    python -m server.runtime.opsdoc            # rewrite docs/ops.md
+    python -m server.runtime.opsdoc --check    # exit 1 if docs/ops.md is out of date
+
+Parity tests declare the ops they prove with ``@pytest.mark.parity("op", ...)`` (or a module-level
+``pytestmark``); tests/conftest.py checks while they run that each declared op really is loaded,
+so the table below cannot claim a test that does not exercise the op.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from .registry import supported_ops
+
+REPO = Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "ops.md"
+TESTS = REPO / "tests"
+
+# Op names MLeap knows that leapserve does not implement, and why (reference section 2.1).
+NOT_SUPPORTED = {
+    "support_vector_machine": "MLeap extension wrapping Spark's old mllib SVM; not written by Spark ML pipelines",
+    "map_entry_selector": "MLeap extension; map columns are outside leapserve's input types",
+    "multinomial_labeler": "MLeap extension, not written by Spark",
+    "word_filter": "MLeap extension, not written by Spark",
+    "coalesce": "MLeap runtime only, not written by Spark",
+    "regex_indexer": "MLeap runtime only, not written by Spark",
+    "categorical_drilldown": "MLeap runtime only, not written by Spark",
+    "sklearn_binarizer": "scikit-learn writer only",
+    "sklearn_polynomial_expansion": "scikit-learn writer only",
+    "xgboost.classifier": "needs the XGBoost booster format",
+    "xgboost.regression": "needs the XGBoost booster format",
+    "tensorflow": "needs TensorFlow",
+}
+
+
+def _marker_ops(node) -> list[str]:
+    """Op names of a `pytest.mark.parity(...)` expression, else []."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parity"
+            and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "mark"):
+        return [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    return []
+
+
+def parity_tests() -> dict[str, list[str]]:
+    """op -> test ids (file::name) that declare it with the parity marker."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(TESTS.rglob("test_*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        rel = path.relative_to(REPO).as_posix()
+        module_ops: list[str] = []
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Assign) and any(getattr(t, "id", None) == "pytestmark" for t in stmt.targets):
+                values = stmt.value.elts if isinstance(stmt.value, (ast.List, ast.Tuple)) else [stmt.value]
+                for v in values:
+                    module_ops += _marker_ops(v)
+        for stmt in ast.walk(tree):
+            if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)) and stmt.name.startswith(("test", "Test")):
+                ops = list(module_ops)
+                for deco in stmt.decorator_list:
+                    ops += _marker_ops(deco)
+                for op in dict.fromkeys(ops):
+                    found[op].append(f"{rel}::{stmt.name}")
+    return dict(found)
+
+
+def render() -> str:
+    ops = supported_ops()
+    tests = parity_tests()
+    lines = [
+        "# Ops",
+        "",
+        "Every op leapserve's native runtime reads, generated from the op registry",
+        "(`server/runtime/registry.py`) and the parity tests' `@pytest.mark.parity` markers by",
+        "`python -m server.runtime.opsdoc`; a test fails when this file is out of date. A parity test",
+        "fits the op in PySpark (or, where MLeap 0.16 cannot write it, builds the bundle by hand from",
+        "the fitted Spark model), exports it, scores it with the runtime and compares with Spark's",
+        "own `transform` (see `tests/parity.py`).",
+        "",
+        f"{len(ops)} ops supported.",
+        "",
+        "| op | family | module | what it computes | parity tests |",
+        "|---|---|---|---|---|",
+    ]
+    for name, info in ops.items():
+        module = info.module.replace("server.runtime.ops.", "")
+        cited = tests.get(name, [])
+        shown = "<br>".join(f"`{t}`" for t in cited) if cited else "**none**"
+        lines.append(f"| `{name}` | {info.family} | `{module}` | {info.summary} | {shown} |")
+    lines += ["", "## MLeap ops leapserve does not read", "",
+              "A bundle holding one of these fails to load, naming the op, the node and its path.", "",
+              "| op | why |", "|---|---|"]
+    for name, why in sorted(NOT_SUPPORTED.items()):
+        if name not in ops:
+            lines.append(f"| `{name}` | {why} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    text = render()
+    if "--check" in args:
+        if not DOC.exists() or DOC.read_text() != text:
+            print("docs/ops.md is out of date: run `python -m server.runtime.opsdoc`", file=sys.stderr)
+            return 1
+        return 0
+    DOC.write_text(text)
+    print(f"wrote {DOC.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
