@@ -123,6 +123,7 @@ def indexer_data(spark):
     return train, rows
 
 
+@pytest.mark.parity("string_indexer")
 @pytest.mark.parametrize("mode", ["error", "skip", "keep"])
 def test_string_indexer_modes_and_numeric_columns(spark, tmp_path, indexer_data, mode):
     train, rows = indexer_data
@@ -165,6 +166,7 @@ def _multi_indexer_nodes(model: StringIndexerModel, mode: str, legacy_ports=Fals
     return [{"name": "indexer", "op": "string_indexer", "attrs": attrs, "inputs": ports_in, "outputs": ports_out}]
 
 
+@pytest.mark.parity("string_indexer")
 @pytest.mark.parametrize("mode", ["error", "skip", "keep"])
 def test_multi_column_string_indexer_hand_written(spark, tmp_path, mode):
     train = spark.createDataFrame([("a", "x", 1), ("a", "y", 2), ("b", "y", 2), ("c", "y", 3)],
@@ -192,6 +194,7 @@ def test_multi_column_string_indexer_hand_written(spark, tmp_path, mode):
             assert pipeline.transform({"s": None, "t": "x", "n": 7}, ["ni", "si"]) == {"ni": 3.0, "si": 3.0}
 
 
+@pytest.mark.parity("string_indexer")
 def test_labels_length_form_with_legacy_ports(spark, tmp_path):
     train = spark.createDataFrame([("a",), ("b",), ("b",)], "s string")
     model = StringIndexer(inputCols=["s"], outputCols=["si"], handleInvalid="keep").fit(train)
@@ -237,6 +240,7 @@ def test_string_indexer_bad_attributes(tmp_path):
 
 # --- reverse_string_indexer ---------------------------------------------------------------
 
+@pytest.mark.parity("reverse_string_indexer")
 def test_index_to_string(spark, tmp_path):
     train = spark.createDataFrame([("a",), ("b",), ("b",), ("c",)], "s string")
     rows = spark.createDataFrame(
@@ -293,6 +297,7 @@ def category_rows(spark):
     return _nominal(_nominal(rows, "c", 3), "d", 2)
 
 
+@pytest.mark.parity("one_hot_encoder")
 @pytest.mark.parametrize("drop_last", [True, False])
 @pytest.mark.parametrize("mode", ["error", "keep"])
 def test_one_hot_encoder(spark, tmp_path, category_rows, drop_last, mode):
@@ -314,6 +319,7 @@ def test_one_hot_encoder(spark, tmp_path, category_rows, drop_last, mode):
     assert batch["c_vec"].row(1) == SparseVector(width, [1], [1.0])
 
 
+@pytest.mark.parity("string_indexer", "one_hot_encoder")
 def test_string_indexer_then_one_hot(spark, tmp_path):
     train = spark.createDataFrame([("a",), ("b",), ("b",), ("c",)], "s string")
     model = Pipeline(stages=[
@@ -326,6 +332,7 @@ def test_string_indexer_then_one_hot(spark, tmp_path):
     assert report.pipelines["json"].transform({"s": None})["sv"] == SparseVector(4, [3], [1.0])
 
 
+@pytest.mark.parity("one_hot_encoder")
 @pytest.mark.parametrize("drop_last", [True, False])
 def test_one_hot_legacy_size_form(spark, tmp_path, category_rows, drop_last):
     """Spark 2 era bundles: ``size`` instead of category_sizes, ports input/output, and without

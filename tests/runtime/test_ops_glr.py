@@ -115,6 +115,7 @@ def run_parity(model, df, tmp_path):
     return report
 
 
+@pytest.mark.parity("generalized_linear_regression")
 def test_every_family_and_link(spark, tmp_path, training):
     stages, prediction_cols = [], []
     for family, links in LINKS.items():
@@ -150,6 +151,7 @@ def test_every_family_and_link(spark, tmp_path, training):
     assert spark_rows[2]["glr_gaussian_inverse_pred"] == MAX
 
 
+@pytest.mark.parity("generalized_linear_regression")
 def test_fitted_models_with_every_link(spark, tmp_path, training):
     """Models fitted by Spark with each link set explicitly (in mixed case, which Spark accepts)."""
     stages = []

@@ -132,6 +132,7 @@ def binary_training(spark):
     return spark.createDataFrame(rows, ["features", "label"])
 
 
+@pytest.mark.parity("logistic_regression")
 def test_binary_logistic_regression(spark, tmp_path, binary_training):
     fitted = LogisticRegression(maxIter=30, regParam=0.01).fit(binary_training)
     coefficients, intercept = fitted.coefficients.toArray().tolist(), fitted.intercept
@@ -198,6 +199,7 @@ MULTI_ROWS = [
 ]
 
 
+@pytest.mark.parity("logistic_regression")
 def test_multinomial_logistic_regression(spark, tmp_path, multiclass_training):
     fitted = LogisticRegression(maxIter=30, regParam=0.01).fit(multiclass_training)
     assert fitted.numClasses == 3
@@ -254,6 +256,7 @@ def svc_model(spark, uid, coefficients, intercept):
                        Vectors.dense(coefficients), float(intercept))
 
 
+@pytest.mark.parity("linear_svc")
 def test_linear_svc(spark, tmp_path, binary_training):
     fitted = LinearSVC(maxIter=20, regParam=0.01).fit(binary_training)
     coefficients, intercept = fitted.coefficients.toArray().tolist(), fitted.intercept
@@ -298,6 +301,7 @@ ZERO_ONE_ROWS = [
 NB_GROUPS = [("multinomial", "complement"), ("bernoulli",)]  # model types that accept the same rows
 
 
+@pytest.mark.parity("naive_bayes")
 @pytest.mark.parametrize("model_types", NB_GROUPS, ids="+".join)
 def test_naive_bayes(spark, tmp_path, nb_training, model_types):
     stages = []
@@ -353,6 +357,7 @@ def test_naive_bayes_zero_smoothing(spark, tmp_path, nb_training):
 
 # --- gaussian naive Bayes: a bundle written by hand ------------------------------------------
 
+@pytest.mark.parity("naive_bayes")
 def test_gaussian_naive_bayes_bundle_by_hand(spark, tmp_path):
     train = spark.createDataFrame(
         [(Vectors.dense([x, y]), label) for x, y, label in
@@ -385,6 +390,7 @@ def test_gaussian_naive_bayes_bundle_by_hand(spark, tmp_path):
 COMPOSITE_OPS = ("string_indexer", "one_hot_encoder", "standard_scaler")
 
 
+@pytest.mark.parity("string_indexer", "one_hot_encoder", "vector_assembler", "standard_scaler", "logistic_regression")
 def test_composite_pipeline(spark, tmp_path):
     """Categorical + numeric features: StringIndexer -> OneHotEncoder -> VectorAssembler ->
     StandardScaler -> LogisticRegression (binary and multinomial)."""

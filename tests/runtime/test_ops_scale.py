@@ -73,6 +73,7 @@ def assert_same_kinds(model, df, pipeline, columns):
                 f"rid {row['rid']}, {col}: Spark {'sparse' if spark_sparse else 'dense'}, runtime {got[col]!r}"
 
 
+@pytest.mark.parity("standard_scaler", "min_max_scaler", "max_abs_scaler", "normalizer")
 def test_scalers_and_normalizers(spark, tmp_path, train, rows):
     # Dense and sparse rows apart: a batch column mixing both is all sparse for the runtime, and
     # Spark's answer depends on the representation (a dense [1, 0, NaN] normalizes to all NaN, a

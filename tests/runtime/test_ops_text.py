@@ -1,5 +1,6 @@
 """Parity with Spark 3.5: tokenizer, hashing_term_frequency, count_vectorizer, idf, and text pipelines."""
 
+import pytest
 import json
 import random
 import zipfile
@@ -99,6 +100,7 @@ DOCS = [["a", "b", "a"], [], [""], ["", "", "x"], ["hello", None, "hello"], [Non
         [f"t{i}" for i in range(40)]]
 
 
+@pytest.mark.parity("hashing_term_frequency")
 def test_hashing_tf_parity(spark, tmp_path):
     """Collisions (32 buckets), binary, the default 2^18 buckets; null items; a null list is refused."""
     variants = [(32, False), (32, True), (1 << 18, False)]
@@ -194,6 +196,7 @@ CV_ROWS = [["a", "b", "c", "a"], ["a", "a", "a", "b", "zz", "zz", "zz", "zz"], [
            ["a", None, "b"], ["\u00e9t\u00e9", "\u00e9t\u00e9", "a"], ["a"] * 3 + ["b"] * 2 + ["c"], ["", "a"]]
 
 
+@pytest.mark.parity("count_vectorizer")
 def test_count_vectorizer_parity(spark, tmp_path):
     """min_tf absolute (1, 2) and as a fraction of all tokens, out-of-vocabulary ones included
     (0.3, 0.0); binary; null items; a null list is refused."""
@@ -206,6 +209,7 @@ def test_count_vectorizer_parity(spark, tmp_path):
 
 # --- idf ---------------------------------------------------------------------------------------
 
+@pytest.mark.parity("idf")
 def test_idf_dense_and_sparse(spark, tmp_path):
     schema = StructType([StructField("rid", IntegerType()), StructField("v", VectorUDT())])
     train = spark.createDataFrame([(0, Vectors.dense([1.0, 0.0, 3.0, 0.0])), (1, Vectors.dense([0.0, 2.0, 1.0, 0.0])),
@@ -225,6 +229,7 @@ def test_idf_dense_and_sparse(spark, tmp_path):
 
 # --- text pipelines ----------------------------------------------------------------------------
 
+@pytest.mark.parity("tokenizer", "hashing_term_frequency", "idf")
 def test_tokenizer_hashing_tf_idf_pipeline(spark, tmp_path):
     """Tokens (compared exactly), term frequencies and tf-idf for every edge case in TEXTS."""
     train = text_frame(spark, CORPUS)
@@ -235,6 +240,7 @@ def test_tokenizer_hashing_tf_idf_pipeline(spark, tmp_path):
     assert report.compared == 2 * 3 * len(TEXTS)
 
 
+@pytest.mark.parity("tokenizer", "count_vectorizer", "idf")
 def test_tokenizer_count_vectorizer_idf_pipeline(spark, tmp_path):
     train = text_frame(spark, CORPUS)
     model = Pipeline(stages=[Tokenizer(inputCol="text", outputCol="tokens"),
@@ -246,6 +252,7 @@ def test_tokenizer_count_vectorizer_idf_pipeline(spark, tmp_path):
     assert_same_layout(report, rows)
 
 
+@pytest.mark.parity("tokenizer", "hashing_term_frequency", "idf", "vector_assembler", "linear_regression")
 def test_text_features_into_linear_regression(spark, tmp_path):
     train = spark.createDataFrame([(t, float(len(t)), float(i % 3)) for i, t in enumerate(CORPUS)],
                                   "text string, n double, y double")

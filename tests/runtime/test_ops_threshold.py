@@ -32,6 +32,7 @@ def bucket_rows(spark):
         "rid int, x double, y double")
 
 
+@pytest.mark.parity("bucketizer")
 @pytest.mark.parametrize("mode", ["error", "skip", "keep"])
 def test_bucketizer(spark, tmp_path, bucket_rows, mode):
     model = PipelineModel(stages=[
@@ -111,6 +112,7 @@ def binarizer_rows(spark):
         BINARIZER_SCHEMA)
 
 
+@pytest.mark.parity("binarizer")
 def test_binarizer(spark, tmp_path):
     model = PipelineModel(stages=[
         Binarizer(inputCol="x", outputCol="bx", threshold=-0.5),
@@ -188,6 +190,7 @@ def imputer_nodes(model) -> list[dict]:
     return nodes
 
 
+@pytest.mark.parity("imputer")
 @pytest.mark.parametrize("missing, strategy", [(NAN, "mean"), (-1.0, "median"), (0.0, "mode"), (NAN, "median")])
 def test_imputer_hand_written(spark, tmp_path, missing, strategy):
     train = spark.createDataFrame(

@@ -231,12 +231,14 @@ def regressor_parity(spark, regressors, tmp_path_factory):
 
 # --- parity ----------------------------------------------------------------------------------
 
+@pytest.mark.parity("decision_tree_classifier", "random_forest_classifier", "gbt_classifier")
 def test_classifiers_match_spark(classifier_parity):
     """Every output combination, with and without thresholds (one with a 0), both formats."""
     report = classifier_parity
     assert report.compared > 1000 and report.errors == 0
 
 
+@pytest.mark.parity("decision_tree_regression", "random_forest_regression", "gbt_regression")
 def test_regressors_match_spark(regressor_parity):
     assert regressor_parity.compared > 100 and regressor_parity.errors == 0
 
@@ -370,6 +372,7 @@ def test_airbnb_forest_submodel(spark, fixtures_dir, airbnb_spark):
     np.testing.assert_allclose(batch, [expected[i] for i in range(len(vectors))], rtol=1e-12)
 
 
+@pytest.mark.parity("random_forest_regression", "string_indexer", "vector_assembler", "standard_scaler")
 def test_airbnb_full_pipeline(spark, fixtures_dir, airbnb_spark):
     """The whole airbnb RF bundle (string indexers, assemblers, scaler, forest) against Spark."""
     needed = ("string_indexer", "vector_assembler", "standard_scaler")

@@ -1,5 +1,6 @@
 """Parity with Spark 3.5: pca, polynomial_expansion, elementwise_product, vector_slicer, interaction."""
 
+import pytest
 import math
 
 import numpy as np
@@ -67,6 +68,7 @@ ROWS = [
 ]
 
 
+@pytest.mark.parity("pca", "elementwise_product", "vector_slicer", "polynomial_expansion")
 def test_vector_ops_parity(spark, tmp_path):
     """pca, elementwise_product, vector_slicer and polynomial_expansion (degrees 2 and 3) on dense
     and sparse rows; wrong sizes and nulls are refused."""
@@ -97,6 +99,7 @@ def test_vector_ops_parity(spark, tmp_path):
     assert poly == [x, x * x, y, x * y, y * y, z, x * z, y * z, z * z, w, x * w, y * w, z * w, w * w]
 
 
+@pytest.mark.parity("pca", "linear_regression")
 def test_pca_then_linear_regression(spark, tmp_path):
     train = spark.createDataFrame([(1.0, 2.0, 3.0, 1.0), (2.0, 0.0, 5.0, 2.5), (3.0, 1.0, 7.5, 4.0),
                                    (0.0, 0.0, 1.0, 0.5), (1.5, -2.0, 0.5, 1.0)], ["a", "b", "c", "y"])
@@ -136,6 +139,7 @@ def _nominal(column, name, values):
     return F.col(column).alias(name, metadata={"ml_attr": {"type": "nominal", "name": name, "vals": values}})
 
 
+@pytest.mark.parity("interaction")
 def test_interaction_nominal_and_numeric(spark, tmp_path):
     train = spark.createDataFrame(
         [(0, "a", "x", 1.0, 2.0), (1, "b", "y", 2.0, 0.0), (2, "c", "x", 0.5, 1.0), (3, "a", "z", 3.0, 3.0)],
@@ -155,6 +159,7 @@ def test_interaction_nominal_and_numeric(spark, tmp_path):
     assert_same_layout(report, rows)
 
 
+@pytest.mark.parity("interaction")
 def test_interaction_ordering_and_errors(spark, tmp_path):
     """c: nominal (3 values); x: numeric; v: a vector whose element 0 is nominal (3 values) and
     element 1 numeric. Only stored entries of a vector take part (Spark's foreachActive)."""

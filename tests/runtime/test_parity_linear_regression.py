@@ -1,5 +1,6 @@
 """Parity: linear regression behind a vector assembler, against Spark's own transform."""
 
+import pytest
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.regression import LinearRegression
@@ -7,6 +8,7 @@ from pyspark.ml.regression import LinearRegression
 from parity import assert_parity
 
 
+@pytest.mark.parity("linear_regression", "vector_assembler")
 def test_linear_regression_parity(spark, tmp_path):
     train = spark.createDataFrame(
         [(1.0, 2.0, 3.0), (2.0, 0.0, 5.0), (3.0, 1.0, 7.5), (0.0, 0.0, 1.0), (1.5, -2.0, 0.5)],
