@@ -73,7 +73,19 @@ def compare(expected, actual, *, exact: bool = False, tol: float = TOLERANCE) ->
     """Compare Spark's value (expected) with the runtime's (actual)."""
     from server.runtime.vectors import SparseVector
 
-    if isinstance(expected, (list, SparseVector, np.ndarray)) and not _is_string_list(expected):
+    if isinstance(expected, list) and any(isinstance(x, (list, SparseVector, np.ndarray)) for x in expected):
+        # an array of vectors (e.g. Spark's LSH hashes): element by element
+        a = list(actual) if actual is not None else None
+        if a is None or len(a) != len(expected):
+            return Difference(False, math.inf, f"expected {len(expected)} elements, got {actual!r}")
+        worst = 0.0
+        for i, (x, y) in enumerate(zip(expected, a)):
+            d = compare(x, y, exact=exact, tol=tol)
+            worst = max(worst, d.magnitude)
+            if not d.equal:
+                return Difference(False, worst, f"element {i}: {d.detail}")
+        return Difference(True, worst)
+    if isinstance(expected, (list, SparseVector, np.ndarray)) and not _is_text_list(expected):
         e, a = as_dense(expected), as_dense(actual) if actual is not None else None
         if a is None or len(e) != len(a):
             return Difference(False, math.inf, f"expected vector of size {len(e)}, got {actual!r}")
@@ -101,8 +113,9 @@ def compare(expected, actual, *, exact: bool = False, tol: float = TOLERANCE) ->
     return Difference(ok, 0.0 if ok else math.inf, "" if ok else f"expected {expected!r}, got {actual!r}")
 
 
-def _is_string_list(v) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v)
+def _is_text_list(v) -> bool:
+    """A list of strings (nulls allowed), compared as a whole rather than as numbers."""
+    return isinstance(v, list) and bool(v) and all(x is None or isinstance(x, str) for x in v)
 
 
 @dataclass

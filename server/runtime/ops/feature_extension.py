@@ -1,0 +1,397 @@
+"""MLeap's extension ops: math_unary, math_binary, string_map.
+
+They have no Spark counterpart, so the math is MLeap's (mleap-core MathUnaryModel,
+MathBinaryModel, StringMapModel), computed with the JVM's rules rather than Python's:
+
+* math_unary: log, exp, sqrt, sin, cos, tan, abs as java.lang.Math (no exceptions: log(0) is
+  -Infinity, sqrt(-1) and sin(Infinity) are NaN, exp overflows to Infinity); logit as Commons
+  Math's Logit on [0, 1] (log(x / (1 - x)); a value outside [0, 1] is an error); floor and ceil
+  keep the sign of zero; round is Math.round (ties toward +Infinity, NaN -> 0, clamped to the
+  long range) returned as a double.
+* math_binary: add, sub, mul, div (IEEE: x / 0 is +-Infinity or NaN), rem (Java's %, the sign of
+  the dividend: fmod), log_n = log(a) / log(b), pow (Math.pow: pow(x, NaN) and pow(+-1, +-Inf)
+  are NaN), min and max (NaN wins; -0.0 is below 0.0). An input port the node does not wire takes
+  the constant ``da`` / ``db``.
+* string_map: label -> value; an unknown label (or null) is an error, or ``default_value`` with
+  handle_invalid "keep".
+
+Inputs are non-nullable doubles (a null is an error), except string_map's string.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import BundleError, InvalidInput
+from ..registry import op
+from ..types import DOUBLE, STRING, FieldType
+from .base import OpModel, ieee_divide_by_zero
+
+NON_NULL_DOUBLE = FieldType("scalar", "double", nullable=False)
+LONG_MAX_AS_DOUBLE = 9.223372036854775807e18  # (double) Long.MAX_VALUE == 2^63
+TWO_52 = 4503599627370496.0
+
+
+# --- java.lang.Math on one double --------------------------------------------------------------
+
+def java_log(x: float) -> float:
+    if x > 0.0:
+        return math.log(x) if x != math.inf else math.inf
+    if x == 0.0:
+        return -math.inf
+    return math.nan  # negative or NaN
+
+
+def java_exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def java_sqrt(x: float) -> float:
+    return math.sqrt(x) if x >= 0.0 else (x if x != x else math.nan)
+
+
+def _trig(fn):
+    def run(x: float) -> float:
+        return fn(x) if math.isfinite(x) else math.nan
+    return run
+
+
+def java_floor(x: float) -> float:
+    if not math.isfinite(x) or x == 0.0:
+        return x
+    return float(math.floor(x))
+
+
+def java_ceil(x: float) -> float:
+    if not math.isfinite(x) or x == 0.0:
+        return x
+    r = float(math.ceil(x))
+    return -0.0 if r == 0.0 else r  # ceil of a value in (-1, 0) is -0.0
+
+
+def java_round(x: float) -> float:
+    """Math.round(double) as a double: floor(x + 1/2) computed exactly, NaN -> 0, clamped."""
+    if x != x:
+        return 0.0
+    if x >= LONG_MAX_AS_DOUBLE:
+        return LONG_MAX_AS_DOUBLE
+    if x <= -LONG_MAX_AS_DOUBLE:
+        return -LONG_MAX_AS_DOUBLE
+    if abs(x) >= TWO_52:  # already an integer
+        return float(int(x))
+    f = math.floor(x)
+    return float(f + 1 if x - f >= 0.5 else f)  # x - floor(x) is exact here
+
+
+def logit(x: float) -> float:
+    """Commons Math Logit (lo 0, hi 1): log((x - 0) / (1 - x)), refusing x outside [0, 1]."""
+    if x < 0.0 or x > 1.0:
+        raise InvalidInput("input", "a value in [0, 1] (logit)", repr(x))
+    return java_log(ieee_div(x - 0.0, 1.0 - x))
+
+
+UNARY: dict[str, Callable[[float], float]] = {
+    "log": java_log, "exp": java_exp, "sqrt": java_sqrt,
+    "sin": _trig(math.sin), "cos": _trig(math.cos), "tan": _trig(math.tan),
+    "abs": abs, "logit": logit, "floor": java_floor, "ceil": java_ceil, "round": java_round,
+}
+
+
+def _round_batch(x: np.ndarray) -> np.ndarray:
+    f = np.floor(x)
+    with np.errstate(invalid="ignore"):
+        out = np.where(x - f >= 0.5, f + 1.0, f)
+    out = np.where(np.abs(x) >= TWO_52, x, out)
+    out = np.clip(out, -LONG_MAX_AS_DOUBLE, LONG_MAX_AS_DOUBLE)
+    return np.where(np.isnan(x), 0.0, out) + 0.0  # a long has no -0
+
+
+def _logit_batch(x: np.ndarray) -> np.ndarray:
+    bad = (x < 0.0) | (x > 1.0)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise InvalidInput("input", "a value in [0, 1] (logit)", repr(float(x[r])), row=r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(x / (1.0 - x))
+
+
+UNARY_BATCH: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "log": np.log, "exp": np.exp, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan,
+    "abs": np.abs, "logit": _logit_batch, "floor": np.floor, "ceil": np.ceil, "round": _round_batch,
+}
+
+
+def _null(port: str, row: int | None = None) -> InvalidInput:
+    return InvalidInput(port, "double (nulls are not accepted)", "null", row=row)
+
+
+@dataclass(frozen=True)
+class MathUnaryModel(OpModel):
+    operation: str
+
+    op_name = "math_unary"
+
+    def input_ports(self):
+        return [("input", NON_NULL_DOUBLE)]
+
+    def output_ports(self):
+        return [("output", DOUBLE)]
+
+    def row_fn(self, outputs):
+        fn = UNARY[self.operation]
+
+        def run(x):
+            if x is None:
+                raise _null("input")
+            return (fn(x),)
+        return run
+
+    def batch_fn(self, outputs):
+        fn = UNARY_BATCH[self.operation]
+
+        def run(ctx, x):
+            with np.errstate(all="ignore"):
+                return (np.asarray(fn(np.asarray(x, dtype=np.float64)), dtype=np.float64),)
+        return run
+
+
+@op("math_unary", family="feature")
+def load_math_unary(node) -> MathUnaryModel:
+    """MathUnary (MLeap extension): one java.lang.Math function of a double."""
+    operation = node.attrs.string("operation")
+    if operation not in UNARY:
+        raise BundleError(f"attribute 'operation' must be one of {sorted(UNARY)}, found {operation!r}",
+                          path=node.attrs.where)
+    return MathUnaryModel(operation)
+
+
+# --- math_binary -------------------------------------------------------------------------------
+
+def ieee_div(a: float, b: float) -> float:
+    return a / b if b != 0.0 else ieee_divide_by_zero(a, b)
+
+
+def java_rem(a: float, b: float) -> float:
+    """Java's % on doubles: NaN for x % 0 and Inf % y, x for a finite x and an infinite y."""
+    if b == 0.0 or not math.isfinite(a) or b != b:
+        return math.nan
+    if math.isinf(b):
+        return a
+    return math.fmod(a, b)
+
+
+def _is_odd_integer(y: float) -> bool:
+    return math.isfinite(y) and y == math.floor(y) and abs(y) < 2.0 ** 53 and int(y) % 2 == 1
+
+
+def java_pow(a: float, b: float) -> float:
+    if b != b:
+        return math.nan
+    if b == 0.0:
+        return 1.0
+    if math.isinf(b) and abs(a) == 1.0:
+        return math.nan
+    try:
+        return math.pow(a, b)
+    except OverflowError:
+        return -math.inf if a < 0.0 and _is_odd_integer(b) else math.inf
+    except ValueError:
+        if a == 0.0:  # 0 to a negative power
+            return -math.inf if math.copysign(1.0, a) < 0.0 and _is_odd_integer(b) else math.inf
+        return math.nan  # a negative base to a non-integer power
+
+
+def java_min(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    if a == 0.0 and b == 0.0:
+        return a if math.copysign(1.0, a) < 0.0 else b
+    return a if a <= b else b
+
+
+def java_max(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    if a == 0.0 and b == 0.0:
+        return a if math.copysign(1.0, a) > 0.0 else b
+    return a if a >= b else b
+
+
+BINARY: dict[str, Callable[[float, float], float]] = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": ieee_div,
+    "rem": java_rem,
+    "log_n": lambda a, b: ieee_div(java_log(a), java_log(b)),
+    "pow": java_pow,
+    "min": java_min,
+    "max": java_max,
+}
+
+
+def _pow_batch(a, b):
+    out = np.power(a, b)
+    return np.where(np.isnan(b) | (np.isinf(b) & (np.abs(a) == 1.0)), np.nan, out)
+
+
+def _min_batch(a, b):
+    out = np.minimum(a, b)  # propagates NaN
+    zeros = (a == 0.0) & (b == 0.0)
+    return np.where(zeros, np.where(np.signbit(a) | np.signbit(b), -0.0, 0.0), out)
+
+
+def _max_batch(a, b):
+    out = np.maximum(a, b)
+    zeros = (a == 0.0) & (b == 0.0)
+    return np.where(zeros, np.where(np.signbit(a) & np.signbit(b), -0.0, 0.0), out)
+
+
+BINARY_BATCH: dict[str, Callable] = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+    "rem": np.fmod, "log_n": lambda a, b: np.log(a) / np.log(b), "pow": _pow_batch,
+    "min": _min_batch, "max": _max_batch,
+}
+
+
+@dataclass(frozen=True)
+class MathBinaryModel(OpModel):
+    operation: str
+    has_a: bool  # input_a is wired (else the constant da)
+    has_b: bool
+    da: float | None
+    db: float | None
+
+    op_name = "math_binary"
+
+    def input_ports(self):
+        return ([("input_a", NON_NULL_DOUBLE)] if self.has_a else []) + \
+               ([("input_b", NON_NULL_DOUBLE)] if self.has_b else [])
+
+    def output_ports(self):
+        return [("output", DOUBLE)]
+
+    def row_fn(self, outputs):
+        fn, da, db = BINARY[self.operation], self.da, self.db
+        if self.has_a and self.has_b:
+            def run(a, b):
+                if a is None or b is None:
+                    raise _null("input_a" if a is None else "input_b")
+                return (fn(a, b),)
+        elif self.has_a:
+            def run(a):
+                if a is None:
+                    raise _null("input_a")
+                return (fn(a, db),)
+        elif self.has_b:
+            def run(b):
+                if b is None:
+                    raise _null("input_b")
+                return (fn(da, b),)
+        else:
+            value = fn(da, db)
+
+            def run():
+                return (value,)
+        return run
+
+    def batch_fn(self, outputs):
+        fn, da, db = BINARY_BATCH[self.operation], self.da, self.db
+        has_a, has_b = self.has_a, self.has_b
+
+        def run(ctx, *columns):
+            cols = list(columns)
+            a = np.asarray(cols.pop(0), dtype=np.float64) if has_a else np.full(ctx.n, da)
+            b = np.asarray(cols.pop(0), dtype=np.float64) if has_b else np.full(ctx.n, db)
+            with np.errstate(all="ignore"):
+                return (np.asarray(fn(a, b), dtype=np.float64),)
+        return run
+
+
+@op("math_binary", family="feature")
+def load_math_binary(node) -> MathBinaryModel:
+    """MathBinary (MLeap extension): a java.lang.Math operation of two doubles (or constants)."""
+    attrs = node.attrs
+    operation = attrs.string("operation")
+    if operation not in BINARY:
+        raise BundleError(f"attribute 'operation' must be one of {sorted(BINARY)}, found {operation!r}",
+                          path=attrs.where)
+    da = attrs.double("da", None)
+    db = attrs.double("db", None)
+    wired = {s.port for s in node.inputs}
+    has_a, has_b = "input_a" in wired, "input_b" in wired
+    for port, has, default in (("input_a", has_a, "da"), ("input_b", has_b, "db")):
+        if not has and attrs.double(default, None) is None:
+            raise BundleError(f"node {node.name!r} wires no {port!r} and has no default {default!r}",
+                              path=node.where())
+    return MathBinaryModel(operation, has_a, has_b, da, db)
+
+
+# --- string_map --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StringMapModel(OpModel):
+    labels: dict = field(compare=False)
+    keep_invalid: bool
+    default_value: float
+
+    op_name = "string_map"
+
+    def input_ports(self):
+        return [("input", STRING)]
+
+    def output_ports(self):
+        return [("output", DOUBLE)]
+
+    def map_label(self, label) -> float:
+        value = self.labels.get(label) if label is not None else None
+        if value is None:
+            if self.keep_invalid:
+                return self.default_value
+            raise InvalidInput("input", "a known label (handle_invalid is 'error')",
+                               "null" if label is None else f"unknown label {label!r}")
+        return value
+
+    def row_fn(self, outputs):
+        map_label = self.map_label
+        return lambda label: (map_label(label),)
+
+    def batch_fn(self, outputs):
+        get, keep, default = self.labels.get, self.keep_invalid, self.default_value
+
+        def run(ctx, col):
+            items = col.tolist() if isinstance(col, np.ndarray) else list(col)
+            out = np.empty(len(items), dtype=np.float64)
+            for r, label in enumerate(items):
+                value = get(label) if label is not None else None
+                if value is None:
+                    if not keep:
+                        raise InvalidInput("input", "a known label (handle_invalid is 'error')",
+                                           "null" if label is None else f"unknown label {label!r}", row=r)
+                    value = default
+                out[r] = value
+            return (out,)
+        return run
+
+
+@op("string_map", family="feature")
+def load_string_map(node) -> StringMapModel:
+    """StringMap (MLeap extension): a label -> double lookup with an optional default."""
+    attrs = node.attrs
+    labels = attrs.string_list("labels")
+    values = attrs.double_list("values")
+    if len(labels) != len(values):
+        raise BundleError(f"'labels' has {len(labels)} entries but 'values' {len(values)}", path=attrs.where)
+    handle_invalid = attrs.string("handle_invalid", "error") or "error"
+    if handle_invalid not in ("error", "keep"):
+        raise BundleError(f"attribute 'handle_invalid' must be 'error' or 'keep', found {handle_invalid!r}",
+                          path=attrs.where)
+    default = attrs.double("default_value", 0.0)
+    return StringMapModel(dict(zip(labels, values)), handle_invalid == "keep", default)
