@@ -179,45 +179,83 @@ def _format_object(spark, fmt: str):
 
 # --- fixups --------------------------------------------------------------------------------
 
-def _fix_hashing_tf(op: str, attrs: dict) -> str | None:
+# Each fixup looks at one written model (its op, its attributes in the JSON form, and the Spark
+# stage it came from, None for sub-models such as tree0/) and returns the attributes to add with
+# a note, or None.
+
+def _fix_hashing_tf(op: str, attrs: dict, stage):
     # Spark 3 hashes terms with the standard MurmurHash3 (hashUnsafeBytes2); MLeap's writers from
     # 0.18 on record that as hashUnsafeBytesVersion 2, MLeap 0.16's writer predates it and readers
     # would fall back to the Spark 2 hash. Record the version Spark 3.5 really used.
     if op == "hashing_term_frequency" and "hashUnsafeBytesVersion" not in attrs:
-        attrs["hashUnsafeBytesVersion"] = {"int": 2}
-        return "hashing_term_frequency: recorded hashUnsafeBytesVersion 2 (Spark 3 MurmurHash3)"
+        return {"hashUnsafeBytesVersion": {"int": 2}}, \
+            "recorded hashUnsafeBytesVersion 2 (Spark 3 MurmurHash3)"
     return None
 
 
-FIXUPS = (_fix_hashing_tf,)
+def _fix_distance_measure(op: str, attrs: dict, stage):
+    # No MLeap writer records KMeans' distanceMeasure: a cosine model would be read as Euclidean.
+    if op in ("k_means", "bisecting_k_means") and stage is not None and "distance_measure" not in attrs:
+        measure = stage.getDistanceMeasure()
+        if measure != "euclidean":
+            return {"distance_measure": {"string": measure}}, f"recorded distance_measure {measure!r}"
+    return None
 
 
-def _rewrite_model(data: bytes, ext: str) -> tuple[bytes, list[str]]:
-    notes = []
+def _fix_cold_start(op: str, attrs: dict, stage):
+    # No MLeap writer records ALS' coldStartStrategy: "drop" would be read as "nan".
+    if op == "als" and stage is not None and "cold_start_strategy" not in attrs:
+        strategy = stage.getColdStartStrategy()
+        if strategy != "nan":
+            return {"cold_start_strategy": {"string": strategy}}, f"recorded cold_start_strategy {strategy!r}"
+    return None
+
+
+FIXUPS = (_fix_hashing_tf, _fix_distance_measure, _fix_cold_start)
+
+
+def _pb_set_scalar(value, json_form: dict) -> None:
+    """Write a JSON-form scalar ({"int": 2}, {"string": "x"}) into a protobuf Value."""
+    (key, v), = json_form.items()
+    field = {"int": "i", "long": "l", "double": "d", "string": "s", "boolean": "b"}[key]
+    setattr(value.s, field, v)
+
+
+def _rewrite_model(data: bytes, ext: str, stage) -> tuple[bytes, list[str]]:
     if ext == "json":
         doc = json.loads(data)
-        attrs = doc.setdefault("attributes", {})
-        for fix in FIXUPS:
-            note = fix(doc.get("op", ""), attrs)
-            if note:
-                notes.append(note)
-        return (json.dumps(doc, indent=2).encode() if notes else data), notes
-    from leapserve.bundleml import bundle_pb2 as pb
-    from server.runtime.attributes import pb_attributes
+        op, attrs = doc.get("op", ""), doc.setdefault("attributes", {})
+    else:
+        from leapserve.bundleml import bundle_pb2 as pb
+        from server.runtime.attributes import pb_attributes
 
-    msg = pb.Model()
-    msg.ParseFromString(data)
-    attrs = pb_attributes(msg.attributes)
+        msg = pb.Model()
+        msg.ParseFromString(data)
+        op, attrs = msg.op, pb_attributes(msg.attributes)
+    notes = []
     for fix in FIXUPS:
-        note = fix(msg.op, attrs)
-        if note:
-            notes.append(note)
-            if "hashUnsafeBytesVersion" in attrs and "hashUnsafeBytesVersion" not in msg.attributes.list:
-                msg.attributes.list["hashUnsafeBytesVersion"].s.i = 2
-    return (msg.SerializeToString() if notes else data), notes
+        found = fix(op, attrs, stage)
+        if found is None:
+            continue
+        added, note = found
+        notes.append(f"{op}: {note}")
+        attrs.update(added)
+        if ext != "json":
+            for name, json_form in added.items():
+                _pb_set_scalar(msg.attributes.list[name], json_form)
+    if not notes:
+        return data, notes
+    return (json.dumps(doc, indent=2).encode() if ext == "json" else msg.SerializeToString()), notes
 
 
-def apply_fixups(fs_path: Path, is_zip: bool) -> list[str]:
+def _stage_of(model_path: str, stages_by_uid: dict):
+    """The Spark stage a model file was written from: its folder is <uid>.node."""
+    folder = model_path.rsplit("/", 2)[-2] if "/" in model_path else ""
+    return stages_by_uid.get(folder[:-len(".node")]) if folder.endswith(".node") else None
+
+
+def apply_fixups(fs_path: Path, is_zip: bool, stages=()) -> list[str]:
+    by_uid = {st.uid: st for st in stages}
     notes: list[str] = []
     if is_zip:
         with zipfile.ZipFile(fs_path) as zin:
@@ -227,7 +265,7 @@ def apply_fixups(fs_path: Path, is_zip: bool) -> list[str]:
         for info, data in entries:
             name = info.filename
             if name.endswith("/model.json") or name.endswith("/model.pb"):
-                new, n = _rewrite_model(data, "json" if name.endswith(".json") else "pb")
+                new, n = _rewrite_model(data, "json" if name.endswith(".json") else "pb", _stage_of(name, by_uid))
                 if n:
                     changed = True
                     notes.extend(f"{name}: {x}" for x in n)
@@ -241,12 +279,33 @@ def apply_fixups(fs_path: Path, is_zip: bool) -> list[str]:
             fs_path.write_bytes(buf.getvalue())
         return notes
     for model_file in sorted(list(fs_path.rglob("model.json")) + list(fs_path.rglob("model.pb"))):
+        rel = model_file.relative_to(fs_path).as_posix()
         data = model_file.read_bytes()
-        new, n = _rewrite_model(data, "json" if model_file.suffix == ".json" else "pb")
+        new, n = _rewrite_model(data, "json" if model_file.suffix == ".json" else "pb", _stage_of(rel, by_uid))
         if n:
             model_file.write_bytes(new)
-            notes.extend(f"{model_file.relative_to(fs_path)}: {x}" for x in n)
+            notes.extend(f"{rel}: {x}" for x in n)
     return notes
+
+
+def java_model(model):
+    """The JVM object MLeap serializes, with what PySpark's conversion loses put back:
+    OneVsRestModel._to_java drops rawPredictionCol, and MLeap then looks for the default column."""
+    java = model._to_java()
+    _restore_params(model, java)
+    return java
+
+
+def _restore_params(py, java) -> None:
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.classification import OneVsRestModel
+
+    if isinstance(py, PipelineModel):
+        jstages = java.stages()
+        for i, st in enumerate(py.stages):
+            _restore_params(st, jstages[i])
+    elif isinstance(py, OneVsRestModel):
+        java.set("rawPredictionCol", py.getRawPredictionCol())
 
 
 # --- description ---------------------------------------------------------------------------
@@ -378,12 +437,12 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     say(f"writing {format} bundle with MLeap's serializer")
     serializer = spark._jvm.ml.combust.mleap.spark.SimpleSparkSerializer()
     try:
-        serializer.serializeToBundleWithFormat(model._to_java(), uri, transformed._jdf,
+        serializer.serializeToBundleWithFormat(java_model(model), uri, transformed._jdf,
                                                _format_object(spark, format))
     except Py4JJavaError as e:
         raise _java_error(e, stages) from None
 
-    fixups = apply_fixups(fs_path, is_zip)
+    fixups = apply_fixups(fs_path, is_zip, stages)
     described = describe_bundle(fs_path, dataset)
     info = described["info"]
     record = ExportRecord(

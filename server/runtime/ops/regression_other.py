@@ -1,0 +1,332 @@
+"""Other regressions: isotonic_regression, aft_survival_regression.
+
+Math as Spark 3.5's models:
+
+* IsotonicRegressionModel.predict: ``java.util.Arrays.binarySearch`` over the boundaries (its
+  exact probe order, so that with duplicate boundaries the same one is hit; -0.0 sorts below 0.0
+  and NaN above everything, as ``Double.doubleToLongBits`` orders them): an exact hit gives that
+  boundary's prediction, below the first or above the last boundary the first or last prediction,
+  otherwise ``y1 + (y2 - y1) * (x - x1) / (x2 - x1)`` between the neighbours. With
+  ``feature_index`` the input is a vector and ``x = features[feature_index]`` (any vector longer
+  than the index); without it a double, and a null double gives a null prediction (Spark's UDF on
+  a primitive argument).
+* AFTSurvivalRegressionModel: ``lambda = exp(dot(coefficients, x) + intercept)`` is the
+  prediction; quantile q is ``lambda * exp(log(-log1p(-q)) * scale)``.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from operator import mul
+
+import numpy as np
+
+from ..errors import BundleError, InvalidInput
+from ..registry import op
+from ..types import DOUBLE, vector
+from ..vectors import SparseBatch, SparseVector
+from .base import OpModel, frozen
+
+_CANONICAL_NAN = 0x7FF8000000000000
+
+
+def _long_bits(x: float) -> int:
+    """Double.doubleToLongBits: the signed 64-bit pattern, NaN canonical."""
+    if x != x:
+        return _CANONICAL_NAN
+    return struct.unpack(">q", struct.pack(">d", x))[0]
+
+
+def binary_search(a: list[float], key: float) -> int:
+    """java.util.Arrays.binarySearch(double[], double)."""
+    low, high = 0, len(a) - 1
+    while low <= high:
+        mid = (low + high) >> 1
+        v = a[mid]
+        if v < key:
+            low = mid + 1
+        elif v > key:
+            high = mid - 1
+        else:
+            mid_bits, key_bits = _long_bits(v), _long_bits(key)
+            if mid_bits == key_bits:
+                return mid
+            if mid_bits < key_bits:  # (-0.0, 0.0) or (!NaN, NaN)
+                low = mid + 1
+            else:
+                high = mid - 1
+    return -(low + 1)
+
+
+def _div(a: float, b: float) -> float:
+    if b != 0.0:
+        return a / b
+    if a != a or a == 0.0:
+        return math.nan
+    return math.inf if (a > 0.0) == (math.copysign(1.0, b) > 0.0) else -math.inf
+
+
+def _bits_array(x: np.ndarray) -> np.ndarray:
+    bits = x.view(np.int64).copy()
+    bits[np.isnan(x)] = _CANONICAL_NAN
+    return bits
+
+
+def binary_search_batch(a: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """binary_search for every key at once, probing exactly as Java does."""
+    n = len(keys)
+    low = np.zeros(n, dtype=np.int64)
+    high = np.full(n, len(a) - 1, dtype=np.int64)
+    found = np.full(n, -1, dtype=np.int64)
+    key_bits = _bits_array(keys)
+    a_bits = _bits_array(a)
+    while True:
+        live = (low <= high) & (found < 0)
+        if not live.any():
+            break
+        mid = (low + high) >> 1
+        mid = np.where(live, mid, 0)
+        v = a[mid]
+        lt = live & (v < keys)
+        gt = live & (v > keys)
+        eq = live & ~lt & ~gt
+        mb = a_bits[mid]
+        hit = eq & (mb == key_bits)
+        up = lt | (eq & ~hit & (mb < key_bits))
+        down = gt | (eq & ~hit & (mb > key_bits))
+        found = np.where(hit, mid, found)
+        low = np.where(up, mid + 1, low)
+        high = np.where(down, mid - 1, high)
+    return np.where(found >= 0, found, -(low + 1))
+
+
+@dataclass(frozen=True, eq=False)
+class IsotonicRegressionModel(OpModel):
+    boundaries: tuple[float, ...]
+    predictions: tuple[float, ...]
+    feature_index: int | None  # None: the input is a double
+    boundary_array: np.ndarray
+    prediction_array: np.ndarray
+
+    op_name = "isotonic_regression"
+
+    def input_ports(self):
+        return [("features", DOUBLE if self.feature_index is None else vector())]
+
+    def output_ports(self):
+        return [("prediction", DOUBLE)]
+
+    def predict(self, x: float) -> float:
+        b, p = self.boundaries, self.predictions
+        found = binary_search(b, x)
+        insert = -found - 1
+        if insert == 0:
+            return p[0]
+        if insert == len(b):
+            return p[-1]
+        if found < 0:
+            x1, y1, x2, y2 = b[insert - 1], p[insert - 1], b[insert], p[insert]
+            return y1 + _div((y2 - y1) * (x - x1), x2 - x1)
+        return p[found]
+
+    def feature(self, v) -> float:
+        i = self.feature_index
+        if v is None:  # Spark's UDF fails on a null vector
+            raise InvalidInput("features", f"vector with index {i}", "null")
+        if isinstance(v, SparseVector):
+            if i >= v.size:
+                raise InvalidInput("features", f"vector with index {i}", f"vector of size {v.size}")
+            lo, hi = 0, len(v.indices) - 1
+            while lo <= hi:  # SparseVector.apply: binary search of the stored indices
+                mid = (lo + hi) >> 1
+                j = v.indices[mid]
+                if j < i:
+                    lo = mid + 1
+                elif j > i:
+                    hi = mid - 1
+                else:
+                    return v.values[mid]
+            return 0.0
+        if i >= len(v):
+            raise InvalidInput("features", f"vector with index {i}", f"vector of size {len(v)}")
+        return v[i]
+
+    def row_fn(self, outputs):
+        predict = self.predict
+        if self.feature_index is None:
+            def run(x):
+                return (None if x is None else predict(x),)
+        else:
+            feature = self.feature
+
+            def run(v):
+                return (predict(feature(v)),)
+        return run
+
+    def predict_batch(self, keys: np.ndarray) -> np.ndarray:
+        b, p = self.boundary_array, self.prediction_array
+        n = len(keys)
+        if n == 0:
+            return np.zeros(0)
+        found = binary_search_batch(b, keys)
+        insert = -found - 1
+        out = np.empty(n)
+        hit = found >= 0
+        out[hit] = p[found[hit]]
+        below = insert == 0
+        above = insert == len(b)
+        out[below] = p[0]
+        out[above] = p[-1]
+        mid = ~hit & ~below & ~above
+        if mid.any():
+            j = insert[mid]
+            x1, y1, x2, y2 = b[j - 1], p[j - 1], b[j], p[j]
+            with np.errstate(all="ignore"):
+                out[mid] = y1 + (y2 - y1) * (keys[mid] - x1) / (x2 - x1)
+        return out
+
+    def batch_fn(self, outputs):
+        i = self.feature_index
+
+        def run(ctx, X):
+            if i is None:
+                return (self.predict_batch(np.asarray(X, dtype=np.float64)),)
+            if X.shape[1] <= i:
+                raise InvalidInput("features", f"vectors with index {i}", f"vectors of size {X.shape[1]}")
+            if isinstance(X, SparseBatch):
+                keys = np.zeros(len(X))
+                at = X.indices == i
+                keys[X.row_ids()[at]] = X.values[at]
+            else:
+                keys = X[:, i]
+            return (self.predict_batch(np.ascontiguousarray(keys, dtype=np.float64)),)
+        return run
+
+
+@op("isotonic_regression", family="regression")
+def load_isotonic_regression(node) -> IsotonicRegressionModel:
+    """Isotonic regression: piecewise-linear interpolation between the boundaries."""
+    attrs = node.attrs
+    boundaries = attrs.double_list("boundaries")
+    predictions = attrs.double_list("predictions")
+    if not boundaries or len(boundaries) != len(predictions):
+        raise BundleError(f"{len(boundaries)} boundaries and {len(predictions)} predictions: need as many "
+                          f"of each, at least one", path=attrs.where)
+    if any(b != b for b in boundaries):
+        raise BundleError("attribute 'boundaries' holds NaN", path=attrs.where)
+    if any(b > a for a, b in zip(boundaries[1:], boundaries)):
+        raise BundleError("attribute 'boundaries' must be sorted in increasing order", path=attrs.where)
+    index = None
+    if "feature_index" in attrs:
+        index = attrs.long("feature_index")
+        if index < 0:
+            raise BundleError(f"attribute 'feature_index' is {index}", path=attrs.where)
+    return IsotonicRegressionModel(tuple(boundaries), tuple(predictions), index, frozen(boundaries),
+                                   frozen(predictions))
+
+
+# --- accelerated failure time survival regression ---------------------------------------------
+
+def _exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def _log(x: float) -> float:
+    if x > 0.0:
+        return math.log(x)
+    return -math.inf if x == 0.0 else math.nan
+
+
+def _log1p(x: float) -> float:
+    if x > -1.0:
+        return math.log1p(x)
+    return -math.inf if x == -1.0 else math.nan
+
+
+def quantile_factor(q: float, scale: float) -> float:
+    """exp(log(-log1p(-q)) * scale), Spark's per-quantile factor of lambda."""
+    return _exp(_log(-_log1p(-q)) * scale)
+
+
+@dataclass(frozen=True, eq=False)
+class AFTSurvivalRegressionModel(OpModel):
+    coefficients: tuple[float, ...]
+    intercept: float
+    scale: float
+    quantile_factors: tuple[float, ...]
+    coefficient_array: np.ndarray
+    factor_array: np.ndarray
+
+    op_name = "aft_survival_regression"
+
+    @property
+    def num_features(self) -> int:
+        return len(self.coefficients)
+
+    def input_ports(self):
+        return [("features", vector(self.num_features))]
+
+    def output_ports(self):
+        return [("prediction", DOUBLE), ("quantiles", vector(len(self.quantile_factors)))]
+
+    def predict(self, x) -> float:
+        if isinstance(x, SparseVector):
+            c = self.coefficients
+            m = sum([v * c[i] for i, v in zip(x.indices, x.values)])
+        else:
+            m = sum(map(mul, self.coefficients, x))
+        return _exp(m + self.intercept)
+
+    def row_fn(self, outputs):
+        size, predict, factors = self.num_features, self.predict, self.quantile_factors
+        order = tuple(outputs)
+
+        def run(x):
+            if x is None:  # Spark's UDFs fail on a null vector
+                raise InvalidInput("features", f"vector of size {size}", "null")
+            n = x.size if isinstance(x, SparseVector) else len(x)
+            if n != size:
+                raise InvalidInput("features", f"vector of size {size}", f"vector of size {n}")
+            lam = predict(x)
+            if order == ("prediction",):
+                return (lam,)
+            quantiles = [lam * f for f in factors]
+            return (lam, quantiles) if order == ("prediction", "quantiles") else (quantiles,)
+        return run
+
+    def batch_fn(self, outputs):
+        order = tuple(outputs)
+        size = self.num_features
+
+        def run(ctx, X):
+            if X.shape[1] != size:
+                raise InvalidInput("features", f"vectors of size {size}", f"vectors of size {X.shape[1]}")
+            with np.errstate(all="ignore"):
+                if isinstance(X, SparseBatch):
+                    m = X.dot(self.coefficient_array)
+                elif np.isfinite(X).all() and np.isfinite(self.coefficient_array).all():
+                    m = X @ self.coefficient_array
+                else:
+                    m = (X * self.coefficient_array).sum(axis=1)
+                lam = np.exp(m + self.intercept)
+                values = {"prediction": lam, "quantiles": lam[:, None] * self.factor_array[None, :]}
+            return tuple(values[o] for o in order)
+        return run
+
+
+@op("aft_survival_regression", family="regression")
+def load_aft_survival_regression(node) -> AFTSurvivalRegressionModel:
+    """AFT survival regression: exp(dot + intercept) and its Weibull quantiles."""
+    attrs = node.attrs
+    coefficients = attrs.vector("coefficients")
+    intercept = attrs.double("intercept", 0.0)
+    scale = attrs.double("scale")
+    probabilities = attrs.double_list("quantile_probabilities", [])
+    factors = [quantile_factor(q, scale) for q in probabilities]
+    return AFTSurvivalRegressionModel(tuple(coefficients), intercept, scale, tuple(factors), frozen(coefficients),
+                                      frozen(factors))

@@ -1,0 +1,180 @@
+"""isotonic_regression and aft_survival_regression against Spark 3.5's own transform.
+
+Isotonic models are fitted by Spark and also built through the JVM from boundaries Spark's fit
+would not produce on demand (long runs of duplicates, -0.0 next to 0.0), to check that the
+runtime probes the boundaries exactly as java.util.Arrays.binarySearch does. AFT models are fitted
+with and without the quantiles column.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.regression import AFTSurvivalRegression, IsotonicRegression, IsotonicRegressionModel
+from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
+
+from handmade import double, double_list, long, node, tensor, write_bundle
+from parity import assert_parity
+from server.runtime import BundleError, InvalidInput, load_bundle
+from server.runtime.ops.regression_other import binary_search, binary_search_batch, quantile_factor
+
+NAN, INF = float("nan"), float("inf")
+SCALAR = StructType([StructField("rid", IntegerType()), StructField("features", DoubleType())])
+VECTOR = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
+
+
+def scalars(spark, values, first=0):
+    return spark.createDataFrame([(first + i, v) for i, v in enumerate(values)], SCALAR)
+
+
+def vectors(spark, values, first=0):
+    return spark.createDataFrame([(first + i, v) for i, v in enumerate(values)], VECTOR)
+
+
+def isotonic_model(spark, boundaries, predictions, isotonic=True) -> IsotonicRegressionModel:
+    jvm = spark._jvm
+    gateway = spark.sparkContext._gateway
+
+    def doubles(values):
+        arr = gateway.new_array(gateway.jvm.double, len(values))
+        for i, v in enumerate(values):
+            arr[i] = float(v)
+        return arr
+
+    old = jvm.org.apache.spark.mllib.regression.IsotonicRegressionModel(doubles(boundaries), doubles(predictions),
+                                                                        isotonic)
+    return IsotonicRegressionModel(jvm.org.apache.spark.ml.regression.IsotonicRegressionModel("iso_by_hand", old))
+
+
+# --- isotonic regression -------------------------------------------------------------------------
+
+def test_isotonic_fitted(spark, tmp_path):
+    train = spark.createDataFrame(
+        [(1.0, 0.0), (2.0, 1.0), (1.5, 1.0), (3.0, 2.0), (3.0, 2.0), (7.0, 3.0), (5.0, 4.0), (8.0, 4.0),
+         (9.0, 6.0), (9.5, 7.0), (9.0, 7.0), (12.0, 7.0)], "label double, features double")
+    model = IsotonicRegression().fit(train)
+    boundaries = model.boundaries.toArray().tolist()  # Spark 3.5 pools equal x first: no duplicates
+    probes = sorted(set(boundaries)) + [-1.0, 0.5, 1.0, 2.5, 4.5, 6.5, 6.9999, 100.0, NAN, INF, -INF, -0.0, 0.0,
+                                        5e-324, 1.7976931348623157e308]
+    report = assert_parity(model, scalars(spark, probes + [None]), tmp_path)
+    assert report.errors == 0 and report.compared == 2 * (len(probes) + 1)
+    antitonic = IsotonicRegression(isotonic=False).fit(train)
+    assert_parity(antitonic, scalars(spark, probes), tmp_path / "anti", formats=("protobuf",))
+
+
+def test_isotonic_binary_search_like_java(spark, tmp_path):
+    boundaries = [-1.0, -0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 3.0, 4.0]
+    predictions = [0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 5.5, 7.0]
+    model = isotonic_model(spark, boundaries, predictions)
+    probes = [-2.0, -1.0, -0.5, -0.0, 0.0, 1e-300, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, NAN, 0.1 + 0.2]
+    report = assert_parity(model, scalars(spark, probes), tmp_path)
+    assert report.errors == 0
+    keys = np.array(probes)
+    assert binary_search_batch(np.array(boundaries), keys).tolist() == [binary_search(boundaries, k) for k in probes]
+    # only -0.0 below 0.0: the interpolation between -1 and 0.0 at -0.0
+    zero_below = isotonic_model(spark, [-1.0, 0.0, 1.0], [0.1, 0.7, 0.9])
+    assert_parity(zero_below, scalars(spark, [-0.0, 0.0, -1e-320]), tmp_path / "zero", formats=("json",))
+
+
+def test_isotonic_vector_feature_index(spark, tmp_path):
+    train = spark.createDataFrame([(float(y), Vectors.dense([0.0, float(x), 1.0])) for x, y in
+                                   ((1, 1), (2, 3), (3, 2), (4, 5), (5, 5), (6, 8))], ["label", "features"])
+    model = IsotonicRegression(featureIndex=1).fit(train)
+    rows = [Vectors.dense([9.0, 2.5, 0.0]), Vectors.dense([0.0, 0.0, 0.0]), Vectors.sparse(3, [1], [4.5]),
+            Vectors.sparse(3, [0, 2], [3.0, 3.0]), Vectors.dense([NAN, 3.0, 1.0]), Vectors.dense([1.0, NAN, 1.0]),
+            Vectors.dense([0.0, 10.0, 0.0]), Vectors.sparse(3, [], [])]
+    report = assert_parity(model, vectors(spark, rows), tmp_path / "good")
+    assert report.errors == 0
+    st = report.pipelines["protobuf"].stages[0]
+    assert st.model.feature_index == 1
+    # Spark reads features(1) of any vector: longer ones score, a shorter one fails, null fails
+    longer = [Vectors.dense([0.0, 3.5, 0.0, 7.0]), Vectors.sparse(10, [1, 9], [2.0, 1.0])]
+    pipeline = report.pipelines["json"]
+    expected = [r["prediction"] for r in model.transform(vectors(spark, longer)).orderBy("rid").collect()]
+    got = [pipeline.transform({"features": [0.0, 3.5, 0.0, 7.0]})["prediction"],
+           pipeline.transform({"features": {"size": 10, "indices": [1, 9], "values": [2.0, 1.0]}})["prediction"]]
+    assert got == expected
+    report = assert_parity(model, vectors(spark, [Vectors.dense([1.0]), None], first=100), tmp_path / "bad",
+                           formats=("json",))
+    assert report.errors == 2
+    with pytest.raises(InvalidInput):
+        pipeline.transform_batch({"features": np.zeros((3, 1))})
+
+
+def test_isotonic_bad_attributes(tmp_path):
+    def load(attrs):
+        path = write_bundle(tmp_path / "b", "json", [node("iso", "isotonic_regression", attrs,
+                                                          inputs=[("features", "x")], outputs=[("prediction", "y")])])
+        return load_bundle(path)
+
+    with pytest.raises(BundleError, match="as many"):
+        load({"boundaries": double_list([1.0, 2.0]), "predictions": double_list([1.0]),
+              "isotonic": {"boolean": True}})
+    with pytest.raises(BundleError, match="sorted"):
+        load({"boundaries": double_list([2.0, 1.0]), "predictions": double_list([1.0, 2.0])})
+    with pytest.raises(BundleError, match="feature_index"):
+        load({"boundaries": double_list([1.0]), "predictions": double_list([1.0]), "feature_index": long(-1)})
+    p = load({"boundaries": double_list([1.0]), "predictions": double_list([4.0]), "feature_index": {}})
+    assert p.transform({"x": [2.0]})["y"] == 4.0  # feature_index {} is 0
+    p = load({"boundaries": double_list([1.0, 3.0]), "predictions": double_list([4.0, 6.0])})
+    assert p.transform({"x": 2.0})["y"] == 5.0 and p.transform({"x": None})["y"] is None
+    batch = p.transform_batch({"x": [2.0, None, NAN, 0.0]})
+    assert batch["y"][0] == 5.0 and batch["y"][1] is None and batch["y"][2] == 6.0 and batch["y"][3] == 4.0
+    assert len(p.transform_batch({"x": np.zeros(0)})["y"]) == 0
+
+
+# --- AFT survival regression ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def aft_training(spark):
+    rnd = np.random.default_rng(31)
+    rows = []
+    for _ in range(40):
+        x = rnd.normal(0.0, 1.0, 3).round(3)
+        t = float(np.exp(0.5 + 0.8 * x[0] - 0.3 * x[2] + rnd.normal(0, 0.3)))
+        rows.append((round(t, 4), float(rnd.random() < 0.8), Vectors.dense(x.tolist())))
+    return spark.createDataFrame(rows, ["label", "censor", "features"])
+
+
+AFT_ROWS = [Vectors.dense([0.1, -0.2, 0.3]), Vectors.dense([0.0, 0.0, 0.0]), Vectors.sparse(3, [2], [1.5]),
+            Vectors.sparse(3, [], []), Vectors.dense([1e4, 0.0, 0.0]), Vectors.dense([-1e4, 0.0, 0.0]),
+            Vectors.dense([NAN, 0.0, 0.0]), Vectors.dense([INF, 1.0, 1.0]), Vectors.dense([2.0, -1.0, -0.0])]
+
+
+def test_aft_with_quantiles(spark, tmp_path, aft_training):
+    model = AFTSurvivalRegression(quantileProbabilities=[0.01, 0.25, 0.5, 0.99], quantilesCol="q",
+                                  maxIter=30).fit(aft_training)
+    report = assert_parity(model, vectors(spark, AFT_ROWS), tmp_path / "good")
+    assert report.errors == 0 and report.compared == 2 * len(AFT_ROWS) * 2
+    st = report.pipelines["json"].stages[0]
+    assert [p for p, _, _ in st.outputs] == ["prediction", "quantiles"]
+    report = assert_parity(model, vectors(spark, [None, Vectors.dense([1.0, 2.0])], first=100), tmp_path / "bad",
+                           formats=("protobuf",))
+    assert report.errors == 2
+
+
+def test_aft_without_quantiles(spark, tmp_path, aft_training):
+    model = AFTSurvivalRegression(maxIter=30).fit(aft_training)
+    report = assert_parity(model, vectors(spark, AFT_ROWS[:5]), tmp_path, formats=("json",))
+    assert [p for p, _, _ in report.pipelines["json"].stages[0].outputs] == ["prediction"]
+
+
+def test_aft_quantile_factors_and_attributes(tmp_path):
+    assert quantile_factor(0.0, 0.7) == 0.0 and quantile_factor(1.0, 0.7) == INF
+    assert math.isnan(quantile_factor(1.5, 0.7))
+    assert quantile_factor(0.5, 1.0) == pytest.approx(math.log(2.0))
+    attrs = {"coefficients": tensor([0.5, -1.0]), "intercept": double(0.25), "scale": double(0.5),
+             "quantile_probabilities": double_list([0.1, 0.9])}
+    path = write_bundle(tmp_path / "aft", "protobuf", [node("aft", "aft_survival_regression", attrs,
+                                                            inputs=[("features", "f")],
+                                                            outputs=[("quantiles", "q"), ("prediction", "p")])])
+    p = load_bundle(path)
+    out = p.transform({"f": [2.0, 1.0]})
+    lam = math.exp(0.5 * 2.0 - 1.0 + 0.25)
+    assert out["p"] == lam and out["q"].tolist() == [lam * quantile_factor(0.1, 0.5), lam * quantile_factor(0.9, 0.5)]
+    batch = p.transform_batch({"f": np.array([[2.0, 1.0], [1e6, 0.0]])})
+    assert batch["p"][0] == lam and batch["p"][1] == INF
+    assert len(p.transform_batch({"f": np.zeros((0, 2))})["q"]) == 0
