@@ -196,7 +196,10 @@ def _fix_hashing_tf(op: str, attrs: dict, stage):
 def _fix_distance_measure(op: str, attrs: dict, stage):
     # No MLeap writer records KMeans' distanceMeasure: a cosine model would be read as Euclidean.
     if op in ("k_means", "bisecting_k_means") and stage is not None and "distance_measure" not in attrs:
-        measure = stage.getDistanceMeasure()
+        try:  # what transform really uses: the measure of the underlying mllib model
+            measure = stage._java_obj.parentModel().distanceMeasure()
+        except Exception:
+            measure = stage.getDistanceMeasure()
         if measure != "euclidean":
             return {"distance_measure": {"string": measure}}, f"recorded distance_measure {measure!r}"
     return None
@@ -249,13 +252,17 @@ def _rewrite_model(data: bytes, ext: str, stage) -> tuple[bytes, list[str]]:
 
 
 def _stage_of(model_path: str, stages_by_uid: dict):
-    """The Spark stage a model file was written from: its folder is <uid>.node."""
+    """The Spark stage a model file was written from: its folder is <uid>.node, or root/ for
+    the exported model itself (found under the key "root")."""
     folder = model_path.rsplit("/", 2)[-2] if "/" in model_path else ""
+    if folder == "root":
+        return stages_by_uid.get("root")
     return stages_by_uid.get(folder[:-len(".node")]) if folder.endswith(".node") else None
 
 
-def apply_fixups(fs_path: Path, is_zip: bool, stages=()) -> list[str]:
+def apply_fixups(fs_path: Path, is_zip: bool, stages=(), root=None) -> list[str]:
     by_uid = {st.uid: st for st in stages}
+    by_uid["root"] = root
     notes: list[str] = []
     if is_zip:
         with zipfile.ZipFile(fs_path) as zin:
@@ -442,7 +449,7 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     except Py4JJavaError as e:
         raise _java_error(e, stages) from None
 
-    fixups = apply_fixups(fs_path, is_zip, stages)
+    fixups = apply_fixups(fs_path, is_zip, stages, root=model)
     described = describe_bundle(fs_path, dataset)
     info = described["info"]
     record = ExportRecord(

@@ -21,7 +21,7 @@ from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import IntegerType, StructField, StructType
 
 from bundler.export import export_bundle
-from handmade import (add_attributes, check_against_spark, column_major, double, double_list, long, node,
+from handmade import (check_against_spark, column_major, double, double_list, long, node,
                       string, tensor, write_bundle)
 from parity import assert_parity
 from server.runtime import BundleError, InvalidInput, load_bundle
@@ -146,7 +146,7 @@ def test_k_means_without_statistics_and_one_center(spark, tmp_path):
     assert report.errors == 1  # with one center Spark still computes the distance: NaN fails
 
 
-def test_k_means_cosine_needs_the_recorded_measure(spark, tmp_path):
+def test_k_means_cosine_measure_is_recorded(spark, tmp_path):
     centers = [[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]]
     model = kmeans_model(spark, centers, "cosine")
     vectors = [Vectors.dense(v) for v in ([2.0, 0.1, 0.0], [1.0, 1.0, 0.0], [0.1, 0.1, 3.0], [-1.0, 0.0, 0.0],
@@ -157,10 +157,10 @@ def test_k_means_cosine_needs_the_recorded_measure(spark, tmp_path):
     for fmt in ("json", "protobuf"):
         path = tmp_path / f"cosine-{fmt}.zip"
         export_bundle(model, rows, path, format=fmt, force=True, verify=False)
-        plain = load_bundle(path)
-        assert plain.stages[0].model.distance_measure == "euclidean"  # MLeap did not record it
-        add_attributes(path, "root", {"distance_measure": string("cosine")})
-        pipelines.append(load_bundle(path))
+        # MLeap does not record the measure; the export adds it (bundler/export.py FIXUPS)
+        pipeline = load_bundle(path)
+        assert pipeline.stages[0].model.distance_measure == "cosine"
+        pipelines.append(pipeline)
     good = "rid not in (5, 6, 9)"
     compared, errors, _ = check_against_spark(pipelines, model, rows.filter(good), "cosine")
     assert errors == 0 and compared == 2 * 7
@@ -235,13 +235,13 @@ def test_bisecting_k_means_single_points_and_one_cluster(spark, tmp_path):
     assert {r["prediction"] for r in report.spark.values()} == {0}
 
 
-def test_bisecting_k_means_cosine_needs_the_recorded_measure(spark, tmp_path, blobs):
+def test_bisecting_k_means_cosine_measure_is_recorded(spark, tmp_path, blobs):
     model = BisectingKMeans(k=4, seed=2, distanceMeasure="cosine").fit(blobs)
     rnd = np.random.default_rng(12)
     rows = frame(spark, dense_rows(3, rnd, 20) + [Vectors.sparse(3, [2], [1.0]), Vectors.dense([-1.0, -1.0, 0.0])])
     path = tmp_path / "cosine.zip"
-    export_bundle(model, rows, path, format="protobuf", force=True, verify=False)
-    add_attributes(path, "root", {"distance_measure": string("cosine")})
+    record = export_bundle(model, rows, path, format="protobuf", force=True, verify=False)
+    assert any("distance_measure" in note for note in record.fixups)
     compared, errors, _ = check_against_spark(load_bundle(path), model, rows, "cosine")
     assert errors == 0 and compared == 22
     _, errors, _ = check_against_spark(load_bundle(path), model, frame(spark, [Vectors.dense([0.0, 0.0, 0.0])]),

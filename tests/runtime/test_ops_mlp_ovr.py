@@ -171,15 +171,7 @@ def one_vs_rest(training, kind):
     inner = CLASSIFIERS[kind]().setRawPredictionCol(f"raw_{kind}")
     model = OneVsRest(classifier=inner, rawPredictionCol=f"raw_{kind}", predictionCol=f"pred_{kind}",
                       parallelism=3).fit(training)
-    # PySpark's OneVsRestModel._to_java drops rawPredictionCol (MLeap then looks for a column
-    # "rawPrediction" that is not there): hand it over.
-    to_java = model._to_java
-
-    def _to_java():
-        java = to_java()
-        java.set("rawPredictionCol", model.getRawPredictionCol())
-        return java
-    model._to_java = _to_java
+    # PySpark's OneVsRestModel._to_java drops rawPredictionCol; bundler.export hands it over.
     return model
 
 
