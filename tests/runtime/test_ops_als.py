@@ -48,6 +48,7 @@ def models(ratings):
     return fitted
 
 
+@pytest.mark.parity("als")
 def test_als_nan_strategy(spark, tmp_path, models):
     model = models["nan"]
     report = assert_parity(model, pairs(spark, PAIRS + UNSEEN), tmp_path)
@@ -70,6 +71,7 @@ def test_als_ids_spark_refuses(spark, tmp_path, models):
         {"user": 3.0, "item": 7})["prediction"]
 
 
+@pytest.mark.parity("als")
 def test_als_drop_strategy(spark, tmp_path, models):
     model = models["drop"]
     rows = pairs(spark, PAIRS + UNSEEN)
@@ -89,6 +91,7 @@ def test_als_drop_strategy(spark, tmp_path, models):
         pipelines[1].transform({"user": 3, "item": 99})
 
 
+@pytest.mark.parity("string_indexer", "als")
 def test_als_pipeline_with_unseen_names(spark, tmp_path):
     rnd = np.random.default_rng(5)
     users = ["ann", "bob", "cy", "dee", "eve", "fay"]

@@ -98,6 +98,7 @@ def blobs(spark):
     return spark.createDataFrame([(Vectors.dense(p),) for p in points.round(3).tolist()], ["features"])
 
 
+@pytest.mark.parity("k_means")
 def test_k_means_fitted(spark, tmp_path, blobs):
     model = KMeans(k=4, seed=5, predictionCol="cluster").fit(blobs)
     rnd = np.random.default_rng(11)
@@ -146,6 +147,7 @@ def test_k_means_without_statistics_and_one_center(spark, tmp_path):
     assert report.errors == 1  # with one center Spark still computes the distance: NaN fails
 
 
+@pytest.mark.parity("k_means")
 def test_k_means_cosine_measure_is_recorded(spark, tmp_path):
     centers = [[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]]
     model = kmeans_model(spark, centers, "cosine")
@@ -212,6 +214,7 @@ def _km_parts(centers):
 
 # --- bisecting k-means -----------------------------------------------------------------------------
 
+@pytest.mark.parity("bisecting_k_means")
 def test_bisecting_k_means(spark, tmp_path, blobs):
     model = BisectingKMeans(k=5, seed=3, minDivisibleClusterSize=1.0).fit(blobs)
     rnd = np.random.default_rng(5)
@@ -272,6 +275,7 @@ def test_bisecting_k_means_bad_tree(tmp_path):
 
 # --- gaussian mixture -----------------------------------------------------------------------------
 
+@pytest.mark.parity("gaussian_mixture")
 def test_gaussian_mixture(spark, tmp_path, blobs):
     model = GaussianMixture(k=3, seed=2, tol=0.001).fit(blobs)
     rnd = np.random.default_rng(9)
@@ -358,6 +362,7 @@ def lda_bundle(tmp_path, fmt, attrs):
         zip_it=fmt == "protobuf"))
 
 
+@pytest.mark.parity("lda_local_model_op")
 def test_lda_topic_distribution(spark, tmp_path, lda_model):
     attrs = lda_attributes(lda_model)
     rnd = np.random.default_rng(8)
@@ -447,6 +452,7 @@ def columns_data(spark):
     return spark.createDataFrame(rows, "a double, b double, c double")
 
 
+@pytest.mark.parity("vector_assembler", "standard_scaler", "k_means")
 def test_pipeline_scaler_k_means(spark, tmp_path, columns_data):
     model = Pipeline(stages=[VectorAssembler(inputCols=["a", "b", "c"], outputCol="raw"),
                              StandardScaler(inputCol="raw", outputCol="features", withMean=True),
@@ -461,6 +467,7 @@ def test_pipeline_scaler_k_means(spark, tmp_path, columns_data):
     assert report.errors == 2  # the assembler refuses null and NaN
 
 
+@pytest.mark.parity("vector_assembler", "standard_scaler", "gaussian_mixture")
 def test_pipeline_scaler_gaussian_mixture(spark, tmp_path, columns_data):
     model = Pipeline(stages=[VectorAssembler(inputCols=["a", "b", "c"], outputCol="raw"),
                              StandardScaler(inputCol="raw", outputCol="features"),

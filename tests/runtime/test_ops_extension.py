@@ -71,6 +71,7 @@ ROUND_EXPECTED = [0.0, 0.0, 1.0, -1.0, 1.0, 0.0, 3.0, -2.0, 1.0, 0.0, -1.0, 9.22
                   -9.223372036854775808e18, 9.223372036854775807e18, -9.223372036854775808e18, 0.0, 2.0, 0.0]
 
 
+@pytest.mark.parity("math_unary")
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_math_unary_java_semantics(tmp_path, fmt):
     ops = list(UNARY_EXPECTED) + ["round"]
@@ -165,6 +166,7 @@ def java_expected(op, a, b):
 BINARY_OPS = ("add", "sub", "mul", "div", "rem", "log_n", "pow", "min", "max")
 
 
+@pytest.mark.parity("math_binary")
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_math_binary_java_semantics(tmp_path, fmt):
     nodes = [node(f"b_{o}", "math_binary", {"operation": {"string": o}},
@@ -234,6 +236,7 @@ def string_map_attrs(handle_invalid=None, default=None):
     return attrs
 
 
+@pytest.mark.parity("string_map")
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_string_map(tmp_path, fmt):
     nodes = [

@@ -45,6 +45,7 @@ def hasher_frame(spark):
     return spark.createDataFrame(HASHER_ROWS, HASHER_SCHEMA)
 
 
+@pytest.mark.parity("feature_hasher")
 @pytest.mark.parametrize("num_features", [1 << 18, 7])  # 7: many collisions, values summed
 def test_feature_hasher_parity(spark, tmp_path, hasher_frame, num_features):
     model = FeatureHasher(inputCols=HASHER_COLS, categoricalCols=["cd", "ci", "cf"], outputCol="h",
@@ -70,6 +71,7 @@ def test_feature_hasher_parity(spark, tmp_path, hasher_frame, num_features):
     assert 0.10000000149011612 in batch.row(0).values
 
 
+@pytest.mark.parity("feature_hasher", "linear_regression")
 def test_feature_hasher_into_linear_regression(spark, tmp_path):
     train = spark.createDataFrame(
         [(i, float(i % 5), ["a", "b", "c"][i % 3], i % 2 == 0, float(2 * (i % 5) + (i % 3) + (3 if i % 2 == 0 else 0)))
@@ -85,6 +87,7 @@ def test_feature_hasher_into_linear_regression(spark, tmp_path):
     assert report.errors == 0 and report.compared == 2 * 5 * 2
 
 
+@pytest.mark.parity("feature_hasher", "logistic_regression")
 def test_feature_hasher_into_logistic_regression(spark, tmp_path):
     train = spark.createDataFrame(
         [(i, float(i % 7), ["red", "green", "blue"][i % 3], i % 4, 1.0 if (i % 3 == 0 or i % 7 > 4) else 0.0)
@@ -126,6 +129,7 @@ def sentences_frame(spark, docs):
     return spark.createDataFrame(list(enumerate(docs)), schema)
 
 
+@pytest.mark.parity("word_to_vector")
 def test_word_to_vector_parity(spark, tmp_path):
     corpus = [s.split() for s in ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog",
                                   "cats and dogs and mats", "the mat and the log"]]
@@ -216,6 +220,7 @@ LSH_VECTORS = [Vectors.sparse(8, [0, 3], [1.0, 1.0]), Vectors.dense([0.0, 1.0, 0
                Vectors.dense([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1e-300])]
 
 
+@pytest.mark.parity("min_hash_lsh")
 def test_min_hash_lsh_parity(spark, tmp_path):
     model = MinHashLSH(inputCol="v", outputCol="h", numHashTables=5, seed=11).fit(lsh_frame(spark, LSH_VECTORS))
     compared, errors = lsh_parity(model, lsh_frame(spark, LSH_VECTORS), tmp_path / "ok")
@@ -236,6 +241,7 @@ def test_min_hash_lsh_large_index_uses_64_bit_arithmetic(spark, tmp_path):
     assert compared == 4 and errors == 0
 
 
+@pytest.mark.parity("bucketed_random_projection_lsh")
 def test_bucketed_random_projection_lsh_parity(spark, tmp_path):
     model = BucketedRandomProjectionLSH(inputCol="v", outputCol="h", numHashTables=4, bucketLength=0.7, seed=5) \
         .fit(lsh_frame(spark, LSH_VECTORS))

@@ -98,6 +98,7 @@ def mlp_copy(name, model, outputs, thresholds=None):
     return m.setThresholds(thresholds) if thresholds is not None else m
 
 
+@pytest.mark.parity("multi_layer_perceptron_classifier")
 def test_mlp_outputs_and_thresholds(spark, tmp_path, mlp_models, score_rows, odd_rows):
     # Every combination of output ports, for both networks, and thresholds: with only the
     # prediction port Spark's MLP predict takes the argmax of the softmax and ignores thresholds;
@@ -196,6 +197,7 @@ def mleap_rule_differs(stage, report) -> int:
     return differ
 
 
+@pytest.mark.parity("one_vs_rest", "logistic_regression", "linear_svc", "decision_tree_classifier", "random_forest_classifier", "gbt_classifier")
 def test_one_vs_rest(spark, tmp_path, training, score_rows, odd_rows):
     # Every inner classifier kind but naive Bayes in one pipeline (Spark's one-vs-rest transform
     # runs several jobs per model: one pipeline keeps the test fast).
@@ -213,6 +215,7 @@ def test_one_vs_rest(spark, tmp_path, training, score_rows, odd_rows):
     assert mleap_rule_differs(pipeline.stages[kinds.index("linear_svc")], report) > 0
 
 
+@pytest.mark.parity("one_vs_rest", "naive_bayes")
 def test_one_vs_rest_naive_bayes(spark, tmp_path, training, score_rows, odd_rows):
     model = one_vs_rest(training, "naive_bayes")
     report = assert_parity(model, score_rows, tmp_path / "rows")

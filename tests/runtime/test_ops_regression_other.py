@@ -51,6 +51,7 @@ def isotonic_model(spark, boundaries, predictions, isotonic=True) -> IsotonicReg
 
 # --- isotonic regression -------------------------------------------------------------------------
 
+@pytest.mark.parity("isotonic_regression")
 def test_isotonic_fitted(spark, tmp_path):
     train = spark.createDataFrame(
         [(1.0, 0.0), (2.0, 1.0), (1.5, 1.0), (3.0, 2.0), (3.0, 2.0), (7.0, 3.0), (5.0, 4.0), (8.0, 4.0),
@@ -79,6 +80,7 @@ def test_isotonic_binary_search_like_java(spark, tmp_path):
     assert_parity(zero_below, scalars(spark, [-0.0, 0.0, -1e-320]), tmp_path / "zero", formats=("json",))
 
 
+@pytest.mark.parity("isotonic_regression")
 def test_isotonic_vector_feature_index(spark, tmp_path):
     train = spark.createDataFrame([(float(y), Vectors.dense([0.0, float(x), 1.0])) for x, y in
                                    ((1, 1), (2, 3), (3, 2), (4, 5), (5, 5), (6, 8))], ["label", "features"])
@@ -144,6 +146,7 @@ AFT_ROWS = [Vectors.dense([0.1, -0.2, 0.3]), Vectors.dense([0.0, 0.0, 0.0]), Vec
             Vectors.dense([NAN, 0.0, 0.0]), Vectors.dense([INF, 1.0, 1.0]), Vectors.dense([2.0, -1.0, -0.0])]
 
 
+@pytest.mark.parity("aft_survival_regression")
 def test_aft_with_quantiles(spark, tmp_path, aft_training):
     model = AFTSurvivalRegression(quantileProbabilities=[0.01, 0.25, 0.5, 0.99], quantilesCol="q",
                                   maxIter=30).fit(aft_training)
@@ -156,6 +159,7 @@ def test_aft_with_quantiles(spark, tmp_path, aft_training):
     assert report.errors == 2
 
 
+@pytest.mark.parity("aft_survival_regression")
 def test_aft_without_quantiles(spark, tmp_path, aft_training):
     model = AFTSurvivalRegression(maxIter=30).fit(aft_training)
     report = assert_parity(model, vectors(spark, AFT_ROWS[:5]), tmp_path, formats=("json",))

@@ -55,6 +55,7 @@ def train_frame(spark):
     return vector_frame(spark, TRAIN)
 
 
+@pytest.mark.parity("vector_indexer")
 @pytest.mark.parametrize("handle_invalid", ["keep", "skip", "error"])
 def test_vector_indexer_parity(spark, tmp_path, train_frame, handle_invalid):
     model = VectorIndexer(inputCol="v", outputCol="indexed", maxCategories=3,
@@ -117,6 +118,7 @@ def test_vector_indexer_hand_written_maps(tmp_path):
 
 # --- chi_sq_selector -----------------------------------------------------------------------
 
+@pytest.mark.parity("chi_sq_selector")
 def test_chi_sq_selector_parity(spark, tmp_path):
     train = vector_frame(spark, [Vectors.dense([1.0, 0.0, 3.0, 2.0, 0.0]), Vectors.dense([0.0, 1.0, 3.0, 0.0, 5.0]),
                                  Vectors.dense([1.0, 0.0, 1.0, 2.0, 0.0]), Vectors.dense([0.0, 1.0, 1.0, 0.0, 5.0]),
@@ -142,6 +144,7 @@ def test_chi_sq_selector_parity(spark, tmp_path):
 
 # --- dct -----------------------------------------------------------------------------------
 
+@pytest.mark.parity("dct")
 def test_dct_parity(spark, tmp_path):
     vectors = [Vectors.dense([1.0, 2.0, 3.0, 4.0, 5.0]), Vectors.dense([0.0, 0.0, 0.0, 0.0, 0.0]),
                Vectors.sparse(5, [1, 3], [-2.0, 7.5]), Vectors.sparse(5, [], []),

@@ -121,6 +121,7 @@ def test_utf16_length():
 
 # --- regex_tokenizer -----------------------------------------------------------------------
 
+@pytest.mark.parity("regex_tokenizer")
 def test_regex_tokenizer_parity(spark, tmp_path):
     stages = [
         RegexTokenizer(inputCol="text", outputCol="default"),  # \s+, gaps, min 1, lowercase
@@ -167,6 +168,7 @@ DOCS = [["the", "quick", "brown", "fox"], [], ["THE", "The", "tHe", "a", "An"], 
         ["a"], ["\u212a", "k", "K"]]
 
 
+@pytest.mark.parity("stopwords_remover")
 def test_stopwords_remover_parity(spark, tmp_path):
     custom = ["The", "\u00c9cole", "stra\u00dfe", "", "\u03a3\u03bf\u03c6\u03bf\u03c2", "k", "\u0130stanbul"]
     stages = [
@@ -193,6 +195,7 @@ def test_stopwords_remover_parity(spark, tmp_path):
 
 # --- ngram ---------------------------------------------------------------------------------
 
+@pytest.mark.parity("ngram")
 def test_ngram_parity(spark, tmp_path):
     docs = [["a", "b", "c", "d"], [], ["one"], ["x", "y"], ["", "", ""], ["\u00e9", "b c", "\U0001F600"],
             ["w"] * 6]
@@ -220,6 +223,7 @@ SCORED = ["the cat sat on the mat", "The MARKET fell, stocks rallied!", "", "uns
           "a  cat   dog", "the the the", "goal goal match team", "\u00c9COLE stra\u00dfe cat", "cat"]
 
 
+@pytest.mark.parity("regex_tokenizer", "stopwords_remover", "ngram", "count_vectorizer", "idf", "one_vs_rest", "logistic_regression")
 def test_text_pipeline_with_one_vs_rest(spark, tmp_path):
     if registry.lookup("one_vs_rest") is None:
         pytest.skip("one_vs_rest is not implemented yet (server/runtime/ops/classification_ovr.py)")
