@@ -27,3 +27,11 @@ def export_bundle(model, dataset, path, format="json", **kwargs):
     from .export import export_bundle as _export
 
     return _export(model, dataset, path, format=format, **kwargs)
+
+
+def score(df, bundle, outputs=None, **kwargs):
+    """A Spark DataFrame with the bundle's outputs appended, scored by the leapserve runtime in each
+    partition (see bundler.score)."""
+    from .score import score as _score
+
+    return _score(df, bundle, outputs, **kwargs)

@@ -10,9 +10,19 @@ listens on (TCP and/or a Unix domain socket):
   bundle (NOT_SERVING after a failed load or reload, even when an older copy still serves);
 * server reflection (grpcio-reflection).
 
+Around them (docs/operations.md): Prometheus metrics on ``--metrics-port`` (server/metrics.py), a
+plaintext health-only listener on ``--health-port`` for probes, TLS and mutual TLS on TCP
+(server/tls.py), text or JSON logs (server/logs.py), optional OpenTelemetry spans.
+
+Shutdown (SIGTERM or SIGINT): health turns NOT_SERVING at once; the server goes on answering for
+``drain_seconds`` (clients and load balancers see NOT_SERVING and move away; requests already on
+the wire arrive and are answered), then stops accepting calls and gives the calls in progress up
+to ``grace`` seconds to finish, then exits 0. A second signal cuts the drain short.
+
 With ``workers`` > 1 a supervisor starts that many server processes which share the TCP port
-(SO_REUSEPORT: the kernel spreads connections over them), restarts any that dies, and stops them
-all on SIGTERM/SIGINT. Each worker loads and watches the models on its own.
+(SO_REUSEPORT: the kernel spreads connections over them), restarts any that dies, forwards
+SIGTERM/SIGINT to them and exits 0 once they all have. Each worker loads and watches the models on
+its own; the supervisor serves the sum of their metrics.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ log = logging.getLogger("leapserve.server")
 DEFAULT_PORT = 50051
 DEFAULT_HOST = "127.0.0.1"
 MODEL_HEALTH_PREFIX = "model:"
+LIVENESS_SERVICE = "liveness"
 
 
 @dataclass
@@ -52,8 +63,21 @@ class ServeConfig:
     reload_interval: float = 2.0
     admin: bool = False
     admin_paths: list[str] = field(default_factory=list)
-    grace: float = 5.0
+    admin_token: str | None = None  # LoadModel/UnloadModel need it in their metadata when set
+    max_stream_requests: int = 0  # requests in one PredictStream; 0: no limit
+    max_concurrent_streams: int | None = None  # open PredictStreams; None: half the threads; 0: no limit
+    grace: float = 5.0  # --grace-period
+    drain_seconds: float = 0.0
     log_level: str = "info"
+    log_format: str = "text"
+    metrics_port: int | None = None
+    metrics_host: str | None = None  # None: the same as host
+    health_port: int | None = None
+    health_host: str | None = None  # None: the same as host
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    tracing: bool = False
 
     def tcp_port(self) -> int | None:
         if self.port is not None:
@@ -71,14 +95,29 @@ class ServeConfig:
         return out
 
 
-def setup_logging(level: str, worker: int | None = None) -> None:
-    tag = f"worker {worker} " if worker is not None else ""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format=f"%(asctime)s %(levelname)s {tag}[%(process)d] %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    def tls(self) -> bool:
+        return bool(self.tls_cert)
+
+
+def setup_logging(level: str, worker: int | None = None, fmt: str = "text") -> None:
+    from .logs import setup_logging as setup
+
+    setup(level, fmt, worker)
+
+
+def process_age() -> float:
+    """Seconds since this process started (from /proc; since this module's import elsewhere)."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            start_ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/uptime", "rb") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _IMPORTED
+
+
+_IMPORTED = time.monotonic()
 
 
 # --- health --------------------------------------------------------------------------------
@@ -92,6 +131,7 @@ class HealthReporter:
         self.services = ["", *services]
         self.models: set[str] = set()
         self._lock = threading.Lock()
+        self._was_ready = False
 
     def update(self) -> None:
         from grpc_health.v1 import health_pb2
@@ -99,6 +139,12 @@ class HealthReporter:
         serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
         with self._lock:
             ready = self.registry.ready()
+            if ready and not self._was_ready:
+                age = process_age()
+                count = self.registry.served_count()
+                log.info("SERVING: %d model version(s) loaded, %.2f s after the process started", count, age,
+                         extra={"event": "serving", "models": count, "seconds_since_start": round(age, 3)})
+            self._was_ready = ready
             for s in self.services:
                 self.health.set(s, serving if ready else not_serving)
             names = set(self.registry.model_names())
@@ -112,8 +158,9 @@ class HealthReporter:
 
 # --- one server process ----------------------------------------------------------------------
 
-def build_server(config: ServeConfig, registry):
-    """The grpc.Server with every service added (not bound, not started), and its health parts."""
+def build_server(config: ServeConfig, registry, observer=None):
+    """The grpc.Server with every service added (not bound, not started), and its health parts.
+    ``observer`` (server/metrics.py) wraps the handlers with metrics, request logs and spans."""
     import grpc
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection
@@ -134,12 +181,27 @@ def build_server(config: ServeConfig, registry):
         options=options,
         maximum_concurrent_rpcs=config.max_concurrent_rpcs or None,
     )
-    prediction.add_to_server(prediction.PredictionService(registry, max_batch_rows=config.max_batch_rows), server)
+
+    def observed(servicer, name):
+        if observer is not None:
+            observer.instrument(servicer, name)
+        return servicer
+
+    streams = config.max_concurrent_streams
+    if streams is None:
+        streams = max(1, config.threads // 2)  # keep threads for unary calls while streams are open
+    prediction.add_to_server(observed(prediction.PredictionService(
+        registry, max_batch_rows=config.max_batch_rows, max_stream_requests=config.max_stream_requests,
+        max_concurrent_streams=streams), prediction.SERVICE_NAME), server)
     inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-        oip.InferenceService(registry, max_batch_rows=config.max_batch_rows), server)
+        observed(oip.InferenceService(registry, max_batch_rows=config.max_batch_rows), oip.SERVICE_NAME), server)
     services = [prediction.SERVICE_NAME, oip.SERVICE_NAME]
     if config.admin:
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(admin.ModelService(registry), server)
+        if not config.admin_token:
+            log.warning("the admin API (LoadModel/UnloadModel) is on without --admin-token: any client that "
+                        "reaches this server can load and unload models")
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+            observed(admin.ModelService(registry, token=config.admin_token), admin.SERVICE_NAME), server)
         services.append(admin.SERVICE_NAME)
     health_servicer = health.HealthServicer(
         experimental_non_blocking=True,
@@ -147,6 +209,9 @@ def build_server(config: ServeConfig, registry):
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection([*services, health_name, reflection.SERVICE_NAME], server)
+    # "liveness" is SERVING from the start until shutdown, whatever the models do: a liveness probe
+    # must not restart a server whose bundle is broken (a restart would not mend it).
+    health_servicer.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     reporter = HealthReporter(health_servicer, registry, services)
     return server, health_servicer, reporter
 
@@ -161,51 +226,163 @@ def make_registry(config: ServeConfig):
     return registry
 
 
-def run_server(config: ServeConfig, worker: int | None = None) -> int:
-    """Serve until SIGTERM or SIGINT; returns the exit code."""
-    setup_logging(config.log_level, worker)
+def _host_port(host: str, port: int) -> str:
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"{host}:{port}"
+
+
+def build_health_server(config: ServeConfig, health_servicer):
+    """A plaintext listener serving only grpc.health.v1 (kubelet's gRPC probes speak no TLS; the
+    scoring API can then stay on loopback, a Unix socket or TLS)."""
+    import grpc
+    from grpc_health.v1 import health_pb2_grpc
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="leapserve-probe"),
+                         options=[("grpc.so_reuseport", 1 if config.workers > 1 else 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    return server
+
+
+def make_observer(config: ServeConfig, registry):
+    from .metrics import Metrics, Observer, make_tracer
+
+    metrics = Metrics(registry) if config.metrics_port is not None else None
+    tracer = make_tracer() if config.tracing else None
+    return Observer(registry, metrics, logging.getLogger("leapserve.requests").isEnabledFor(logging.DEBUG), tracer)
+
+
+class _Signals:
+    """The first SIGTERM/SIGINT starts the shutdown; a second one cuts the drain short."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.hurry = threading.Event()
+        self.name = ""
+
+    def __call__(self, signum, frame):
+        if self.stop.is_set():
+            self.hurry.set()
+        else:
+            self.name = signal.Signals(signum).name
+            self.stop.set()
+
+
+def run_server(config: ServeConfig, worker: int | None = None, supervised: bool = False) -> int:
+    """Serve until SIGTERM or SIGINT; returns the exit code. ``supervised``: a worker of
+    ``supervise`` (it serves no /metrics of its own and stops when the supervisor is gone)."""
+    setup_logging(config.log_level, worker, config.log_format)
+    signals = _Signals()
+    if supervised:
+        # The supervisor forwards SIGTERM; a terminal's Ctrl-C reaches it (and us) too: let it decide.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGINT, signals)
+    signal.signal(signal.SIGTERM, signals)
+    parent = os.getppid()
     try:
         registry = make_registry(config)
     except ValueError as e:
         log.error("%s", e)
         return 2
-    server, health_servicer, reporter = build_server(config, registry)
+    observer = make_observer(config, registry)
+    metrics = observer.metrics
+    server, health_servicer, reporter = build_server(config, registry, observer if observer.active else None)
     registry.add_listener(reporter.update)
+    if metrics is not None:
+        registry.add_listener(metrics.on_state)
+        registry.add_event_listener(metrics.on_model_event)
     # Everything alive once the models are in (modules, models, compiled programs) lives as long as
     # the process: keep it out of the garbage collector's full passes, which would otherwise walk it
     # (a few milliseconds, in the middle of some request) every so often.
     registry.after_initial_load.append(gc.freeze)
     reporter.update()
+    if supervised:
+        # Workers share the port: one still loading would take connections (the kernel spreads them)
+        # and answer UNAVAILABLE while the others serve. A worker listens once its models are in.
+        loaded = threading.Event()
+        registry.after_initial_load.append(loaded.set)
+        registry.start()
+        while not loaded.wait(0.2):
+            if signals.stop.is_set() or os.getppid() != parent:
+                registry.stop()
+                return 0
+    credentials = None
+    if config.tls():
+        from .tls import server_credentials
+
+        credentials = server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
     bound = []
     for address in config.addresses():
+        uds = address.startswith("unix:")
         try:
-            port = server.add_insecure_port(address)
+            if credentials is not None and not uds:
+                port = server.add_secure_port(address, credentials)
+            else:
+                port = server.add_insecure_port(address)
         except RuntimeError as e:
             port = 0
             log.debug("binding %s: %s", address, e)
-        if not address.startswith("unix:") and port == 0:
+        if not uds and port == 0:
             log.error("cannot listen on %s (address in use or not available)", address)
             return 1
-        if not address.startswith("unix:"):
+        if not uds:
             address = address.rsplit(":", 1)[0] + f":{port}"
+            address += (" (mutual TLS)" if config.tls_client_ca else " (TLS)") if credentials is not None else ""
         bound.append(address)
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    health_server = None
+    if config.health_port is not None:
+        health_server = build_health_server(config, health_servicer)
+        address = _host_port(config.health_host or config.host, config.health_port)
+        try:
+            port = health_server.add_insecure_port(address)
+        except RuntimeError:
+            port = 0
+        if port == 0:
+            log.error("cannot listen on %s for --health-port (address in use or not available)", address)
+            return 1
+        bound.append(f"{address.rsplit(':', 1)[0]}:{port} (health only)")
+    metrics_http = None
+    if metrics is not None and not supervised:
+        host = config.metrics_host or config.host
+        try:
+            metrics_http = metrics.serve(host, config.metrics_port)
+        except OSError as e:
+            log.error("cannot serve metrics on %s: %s", _host_port(host, config.metrics_port), e)
+            return 1
+        bound.append(f"http://{_host_port(host, metrics_http[0].server_port)}/metrics")
     server.start()
-    log.info("serving on %s (models loading in the background; health turns SERVING when they are ready)",
-             ", ".join(bound))
-    registry.start()
-    while not stop.wait(3600):
-        pass
-    log.info("shutting down (grace %.1f s)", config.grace)
+    if health_server is not None:
+        health_server.start()
+    if supervised:
+        log.info("serving on %s", ", ".join(bound), extra={"event": "listening", "addresses": bound})
+    else:
+        log.info("serving on %s (models loading in the background; health turns SERVING when they are ready)",
+                 ", ".join(bound), extra={"event": "listening", "addresses": bound})
+        registry.start()
+    while not signals.stop.wait(1.0 if supervised else 3600):
+        if supervised and os.getppid() != parent:
+            log.warning("the supervisor is gone; shutting down")
+            signals.name = "orphaned"
+            signals.stop.set()
+
+    # Shutdown: NOT_SERVING now, answer through the drain, then stop accepting and let calls finish.
+    log.info("%s: health NOT_SERVING; draining for %.1f s, then stopping (grace period %.1f s)",
+             signals.name, config.drain_seconds, config.grace,
+             extra={"event": "shutdown", "signal": signals.name, "drain_seconds": config.drain_seconds,
+                    "grace_period": config.grace})
     health_servicer.enter_graceful_shutdown()
     registry.stop()
+    if config.drain_seconds > 0 and signals.hurry.wait(config.drain_seconds):
+        log.info("second signal: drain cut short")
+    in_flight = getattr(getattr(server, "_state", None), "active_rpc_count", None)
+    log.info("stopping: no new calls; %s call(s) in progress get up to %.1f s", "?" if in_flight is None else in_flight,
+             config.grace, extra={"event": "stopping", "in_flight": in_flight})
     server.stop(config.grace).wait()
+    if health_server is not None:
+        health_server.stop(0).wait()
+    if metrics_http is not None:
+        metrics_http[0].shutdown()
+        metrics_http[0].server_close()
     if config.uds:
         try:
             path = Path(config.uds).expanduser().resolve()
@@ -213,14 +390,14 @@ def run_server(config: ServeConfig, worker: int | None = None) -> int:
                 path.unlink()
         except OSError:
             pass
-    log.info("stopped")
+    log.info("stopped", extra={"event": "stopped"})
     return 0
 
 
 # --- several processes -------------------------------------------------------------------------
 
 def _worker_main(config: ServeConfig, index: int) -> None:
-    sys.exit(run_server(config, index))
+    sys.exit(run_server(config, index, supervised=True))
 
 
 def _free_port(host: str) -> int:
@@ -232,49 +409,113 @@ def _free_port(host: str) -> int:
 
 
 def supervise(config: ServeConfig) -> int:
-    """Run ``config.workers`` server processes on one port; restart those that die."""
-    setup_logging(config.log_level)
+    """Run ``config.workers`` server processes on one port; restart those that die; on SIGTERM or
+    SIGINT forward SIGTERM to them and exit once they have (0 when they all exited 0)."""
+    setup_logging(config.log_level, fmt=config.log_format)
     if config.tcp_port() == 0:
         config.port = _free_port(config.host)
+    if config.health_port == 0:
+        config.health_port = _free_port(config.health_host or config.host)
+    signals = _Signals()
+    signal.signal(signal.SIGTERM, signals)
+    signal.signal(signal.SIGINT, signals)
+    metrics_dir = None
+    metrics_http = None
+    own_metrics_dir = False
+    if config.metrics_port is not None:
+        # Workers write their values to files there (set before they start: the client library reads
+        # the variable when it is imported); the supervisor serves the sum.
+        from .metrics import MULTIPROC_ENV, serve_multiprocess
+
+        metrics_dir = os.environ.get(MULTIPROC_ENV)
+        if not metrics_dir:
+            import tempfile
+
+            metrics_dir = tempfile.mkdtemp(prefix="leapserve-metrics-")
+            own_metrics_dir = True
+            os.environ[MULTIPROC_ENV] = metrics_dir
+        host = config.metrics_host or config.host
+        try:
+            metrics_http = serve_multiprocess(metrics_dir, host, config.metrics_port)
+        except OSError as e:
+            log.error("cannot serve metrics on %s: %s", _host_port(host, config.metrics_port), e)
+            return 1
     ctx = multiprocessing.get_context("spawn")
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda s, f: stopping.set())
-    signal.signal(signal.SIGINT, lambda s, f: stopping.set())
 
     def start(i: int):
         p = ctx.Process(target=_worker_main, args=(config, i), name=f"leapserve-worker-{i}")
         p.start()
         return p
 
+    def bury(p) -> None:
+        if metrics_dir is not None and p.pid is not None:
+            from .metrics import mark_worker_dead
+
+            mark_worker_dead(p.pid, metrics_dir)
+
     procs = [start(i) for i in range(config.workers)]
-    log.info("supervising %d workers on %s (pids %s)", config.workers, ", ".join(config.addresses()),
-             ", ".join(str(p.pid) for p in procs))
+    also = ""
+    if metrics_http is not None:
+        also = f"; metrics on http://{_host_port(config.metrics_host or config.host, metrics_http[0].server_port)}/metrics"
+    log.info("supervising %d workers on %s (pids %s)%s", config.workers, ", ".join(config.addresses()),
+             ", ".join(str(p.pid) for p in procs), also, extra={"event": "supervising", "workers": config.workers})
     failures: list[float] = []
     code = 0
-    while not stopping.wait(0.5):
+    while not signals.stop.wait(0.5):
         for i, p in enumerate(procs):
             if p.is_alive():
                 continue
-            log.error("worker %d (pid %s) exited with code %s", i, p.pid, p.exitcode)
+            log.error("worker %d (pid %s) exited with code %s", i, p.pid, p.exitcode,
+                      extra={"event": "worker_exited", "worker": i, "exit_code": p.exitcode})
+            bury(p)
             now = time.monotonic()
             failures = [t for t in failures if now - t < 60] + [now]
             if p.exitcode in (1, 2) and len(failures) >= 2 * config.workers:
                 log.error("workers keep failing at start; giving up")
-                stopping.set()
+                signals.name = "failing workers"
+                signals.stop.set()
                 code = 1
                 break
             procs[i] = start(i)
+    if code == 0:
+        log.info("%s: forwarding SIGTERM to %d workers", signals.name, len(procs),
+                 extra={"event": "shutdown", "signal": signals.name})
+
+    def forward():
+        for p in procs:
+            if p.is_alive():
+                try:
+                    os.kill(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    forward()
+    forwarded_hurry = False
+    deadline = time.monotonic() + config.drain_seconds + config.grace + 10
+    while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+        if signals.hurry.is_set() and not forwarded_hurry:
+            forward()  # a second signal: the workers cut their drain short too
+            forwarded_hurry = True
+        for p in procs:
+            p.join(0.1)
     for p in procs:
-        if p.is_alive():
-            os.kill(p.pid, signal.SIGTERM)
-    deadline = time.monotonic() + config.grace + 5
-    for p in procs:
-        p.join(max(0.1, deadline - time.monotonic()))
         if p.is_alive():
             log.warning("worker pid %s did not stop in time; killing it", p.pid)
             p.kill()
             p.join(5)
-    log.info("all workers stopped")
+            code = 1
+        elif p.exitcode != 0 and code == 0:
+            log.warning("worker pid %s exited with code %s", p.pid, p.exitcode)
+            code = 1
+        bury(p)
+    if metrics_http is not None:
+        metrics_http[0].shutdown()
+        metrics_http[0].server_close()
+    if own_metrics_dir:
+        import shutil
+
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    log.info("all workers stopped", extra={"event": "stopped"})
     return code
 
 

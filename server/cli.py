@@ -8,7 +8,7 @@ import importlib
 import sys
 
 # Order shown in --help. Training-side commands import pyspark only when they run.
-COMMANDS = ("export", "inspect", "serve", "predict", "health")
+COMMANDS = ("export", "score", "inspect", "serve", "predict", "health")
 
 
 def build_parser() -> argparse.ArgumentParser:

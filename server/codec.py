@@ -35,6 +35,7 @@ Value = value_pb2.Value
 _SCALAR_KINDS = frozenset({"double_value", "float_value", "int_value", "bool_value", "string_value", "bytes_value"})
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _NUMERIC_BASES = ("double", "float", "int", "long", "short", "byte")
+MAX_VECTOR_SIZE = (1 << 31) - 1
 
 
 # --- leapserve.v1.Value -> Python ------------------------------------------------------------
@@ -60,6 +61,8 @@ def decode_vector(name: str, vec):
         return list(values)
     if size < 0:
         raise InvalidInput(name, "a vector with a non-negative size", f"size {size}")
+    if size > MAX_VECTOR_SIZE:  # Spark's vectors are indexed by Int
+        raise InvalidInput(name, f"a vector size Spark can hold (at most {MAX_VECTOR_SIZE})", f"size {size}")
     return SparseVector.checked(size, vec.indices, values, name)
 
 

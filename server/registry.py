@@ -40,6 +40,7 @@ log = logging.getLogger("leapserve.registry")
 
 LOADING, READY, FAILED = "LOADING", "READY", "FAILED"
 DEFAULT_VERSION = "1"
+UNKNOWN_LABEL = "_unknown"  # metrics label of a model or version name the registry does not know
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".swp", "~")
 
 
@@ -273,6 +274,7 @@ class Registry:
         self._unloaded: set[tuple[str, str]] = set()
         self._routes: dict[str, tuple] = {}
         self._listeners: list = []
+        self._event_listeners: list = []
         self.after_initial_load: list = []  # callables run once the configured models are loaded
         self._started = False
         self._initial_done = False
@@ -299,6 +301,18 @@ class Registry:
         """fn() is called (from any thread) after every change of a model's state."""
         self._listeners.append(fn)
 
+    def add_event_listener(self, fn) -> None:
+        """fn(event, name, version, seconds) after each load attempt and unload (metrics); event is
+        "loaded", "reloaded", "load_failed", "reload_failed" or "unloaded"."""
+        self._event_listeners.append(fn)
+
+    def _event(self, event: str, name: str, version: str, seconds: float = 0.0) -> None:
+        for fn in self._event_listeners:
+            try:
+                fn(event, name, version, seconds)
+            except Exception:  # metrics must never break loading
+                log.exception("event listener failed")
+
     # --- the request path ------------------------------------------------------------------
 
     def resolve(self, name: str, version: str = "") -> Served:
@@ -316,6 +330,22 @@ class Registry:
                 raise ModelUnavailable(f"model {name!r} version {version!r} is not ready ({self._why(name, version)})")
             raise ModelNotFound(f"model {name!r} has no version {version!r} (versions: {sorted(known, key=version_key)})")
         return s
+
+    def metric_labels(self, name: str, version: str) -> tuple[str, str]:
+        """(model, version) labels of a request for (name, version): the version that serves it
+        (the default one when version is empty; "" while none serves). Names the registry does not
+        know become "_unknown", so that clients cannot make up new label values."""
+        route = self._routes.get(name)
+        if route is None:
+            return UNKNOWN_LABEL, ""
+        if not version:
+            default = route[0]
+            return name, default.version if default is not None else ""
+        return name, version if version in route[2] else UNKNOWN_LABEL
+
+    def served_count(self) -> int:
+        """Model versions serving a loaded copy."""
+        return sum(len(route[1]) for route in self._routes.values())
 
     def _why(self, name: str, version: str | None = None) -> str:
         parts = []
@@ -392,6 +422,7 @@ class Registry:
     def _sync_slots(self, found) -> list[VersionSlot]:
         """Add slots for new bundles, drop slots whose scanned bundle is gone; returns new slots."""
         new = []
+        gone: list[tuple[str, str]] = []
         changed = False
         with self._lock:
             for (name, version), (path, origin) in found.items():
@@ -411,8 +442,11 @@ class Registry:
                 for version in list(slots):
                     slot = slots[version]
                     if slot.origin == "scan" and (name, version) not in found:
-                        log.warning("model %s version %s: bundle %s is gone, unloading", name, version, slot.path)
+                        log.warning("model %s version %s: bundle %s is gone, unloading", name, version, slot.path,
+                                    extra={"event": "model_unloaded", "model": name, "version": version,
+                                           "path": str(slot.path)})
                         del slots[version]
+                        gone.append((name, version))
                         changed = True
                     elif slot.origin == "cli" and not slot.path.exists():
                         if not slot.missing_logged:
@@ -425,6 +459,8 @@ class Registry:
                     del self._models[name]
             if changed:
                 self._rebuild_routes()
+        for name, version in gone:
+            self._event("unloaded", name, version)
         if changed:
             self._notify()
         return new
@@ -448,12 +484,18 @@ class Registry:
                     if slot.served is None:
                         slot.state = FAILED
                     self._rebuild_routes()
+                seconds = time.monotonic() - started
+                fields = {"model": slot.name, "version": slot.version, "path": str(path), "error": error,
+                          "ms": round(seconds * 1000, 1), "generation": slot.generation}
                 if slot.served is not None:
                     log.error("model %s version %s: reloading %s failed, still serving generation %d: %s",
-                              slot.name, slot.version, path, slot.generation, error)
+                              slot.name, slot.version, path, slot.generation, error,
+                              extra={"event": "model_reload_failed", **fields})
+                    self._event("reload_failed", slot.name, slot.version, seconds)
                 else:
                     log.error("model %s version %s: loading %s failed, not serving: %s",
-                              slot.name, slot.version, path, error)
+                              slot.name, slot.version, path, error, extra={"event": "model_load_failed", **fields})
+                    self._event("load_failed", slot.name, slot.version, seconds)
                 self._notify()
                 return error
             with self._lock:
@@ -467,9 +509,14 @@ class Registry:
                 slot.signature = sig
                 slot.pending = None
                 self._rebuild_routes()
+            seconds = time.monotonic() - started
+            reloaded = slot.generation > 1
             log.info("model %s version %s: %s %s in %.0f ms (generation %d)", slot.name, slot.version,
-                     "reloaded" if slot.generation > 1 else "loaded and warmed", path,
-                     (time.monotonic() - started) * 1000, slot.generation)
+                     "reloaded" if reloaded else "loaded and warmed", path, seconds * 1000, slot.generation,
+                     extra={"event": "model_reloaded" if reloaded else "model_loaded", "model": slot.name,
+                            "version": slot.version, "path": str(path), "ms": round(seconds * 1000, 1),
+                            "generation": slot.generation})
+            self._event("reloaded" if reloaded else "loaded", slot.name, slot.version, seconds)
             self._notify()
             return None
 
@@ -598,6 +645,9 @@ class Registry:
             if not slots:
                 del self._models[name]
             self._rebuild_routes()
-        log.info("model %s: unloaded version(s) %s", name, ", ".join(versions))
+        log.info("model %s: unloaded version(s) %s", name, ", ".join(versions),
+                 extra={"event": "model_unloaded", "model": name, "versions": versions})
+        for v in versions:
+            self._event("unloaded", name, v)
         self._notify()
         return versions

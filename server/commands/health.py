@@ -12,14 +12,16 @@ from __future__ import annotations
 import sys
 import time
 
-from .serve import env
+from ..tls import add_client_arguments, client_channel
+from .serve import default_client_address
 
 HELP = "check a running server's health (exit 0 only when SERVING)"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--address", default=env("--address", "127.0.0.1:50051"),
-                   help="HOST:PORT or unix:PATH (default 127.0.0.1:50051) [LEAPSERVE_ADDRESS]")
+    p.add_argument("--address", default=default_client_address(health=True),
+                   help="HOST:PORT or unix:PATH (default: LEAPSERVE_ADDRESS, else the server's own LEAPSERVE_* "
+                        "settings (health port, Unix socket, host and port), else 127.0.0.1:50051)")
     p.add_argument("--service", default="",
                    help='service to ask about: "" (default) the whole server, a service name such as '
                         'leapserve.v1.PredictionService, or model:NAME')
@@ -27,14 +29,16 @@ def add_arguments(p) -> None:
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="keep asking until SERVING or this many seconds have passed")
     p.add_argument("--quiet", action="store_true", help="print nothing")
+    add_client_arguments(p)
 
 
-def check(address: str, service: str = "", timeout: float = 5.0) -> str:
-    """The status name (SERVING, NOT_SERVING, ...) or UNREACHABLE / UNKNOWN_SERVICE."""
+def check(address: str, service: str = "", timeout: float = 5.0, tls=None) -> str:
+    """The status name (SERVING, NOT_SERVING, ...) or UNREACHABLE / UNKNOWN_SERVICE.
+    ``tls``: parsed client TLS flags (server/tls.py), or None for plaintext."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(address) as channel:
+    with client_channel(address, tls) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
@@ -48,7 +52,11 @@ def check(address: str, service: str = "", timeout: float = 5.0) -> str:
 def run(args) -> int:
     deadline = time.monotonic() + max(0.0, args.wait)
     while True:
-        status = check(args.address, args.service, args.timeout)
+        try:
+            status = check(args.address, args.service, args.timeout, args)
+        except (OSError, ValueError) as e:  # unreadable TLS files
+            print(f"leapserve health: {e}", file=sys.stderr)
+            return 2
         if status == "SERVING" or time.monotonic() >= deadline:
             break
         time.sleep(0.2)

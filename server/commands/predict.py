@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 import sys
 
-from .serve import env
+from ..tls import add_client_arguments, client_channel
+from .serve import default_client_address, env
 
 HELP = "score records with a running leapserve server and print the outputs"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--address", default=env("--address", "127.0.0.1:50051"),
-                   help="HOST:PORT or unix:PATH (default 127.0.0.1:50051) [LEAPSERVE_ADDRESS]")
+    p.add_argument("--address", default=default_client_address(),
+                   help="HOST:PORT or unix:PATH (default: LEAPSERVE_ADDRESS, else the server's own LEAPSERVE_* "
+                        "settings (Unix socket, host and port), else 127.0.0.1:50051)")
     p.add_argument("--model", required=env("--model-name") is None, default=env("--model-name"),
                    help="model name [LEAPSERVE_MODEL_NAME]")
     p.add_argument("--version", default="", help="model version (default: the served default)")
@@ -30,6 +32,7 @@ def add_arguments(p) -> None:
     p.add_argument("--output", action="append", metavar="FIELD", help="only these outputs (repeatable)")
     p.add_argument("--batch-size", type=int, default=1000, help="records per PredictBatch call with --file")
     p.add_argument("--timeout", type=float, default=env("--timeout", 30.0, float), help="seconds per call")
+    add_client_arguments(p)
 
 
 def _record(text: str, where: str):
@@ -66,7 +69,11 @@ def run(args) -> int:
     from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 
     outputs = args.output or []
-    channel = grpc.insecure_channel(args.address)
+    try:
+        channel = client_channel(args.address, args)
+    except (OSError, ValueError) as e:  # unreadable TLS files
+        print(f"leapserve predict: {e}", file=sys.stderr)
+        return 2
     stub = pb_grpc.PredictionServiceStub(channel)
     try:
         if args.json is not None:

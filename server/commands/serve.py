@@ -55,6 +55,35 @@ def env_bool(flag: str) -> bool:
     raise SystemExit(f"leapserve: {env_name(flag)}={raw!r}: expected 1/0, true/false or yes/no")
 
 
+def _connect_host(host: str | None) -> str:
+    """Where a client on this machine reaches a server listening on host."""
+    host = (host or "127.0.0.1").strip()
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host.strip("[]") == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def default_client_address(health: bool = False) -> str:
+    """The address `leapserve predict` and `health` use by default: LEAPSERVE_ADDRESS, else the one
+    the server's own LEAPSERVE_* variables describe (so that a container's HEALTHCHECK follows its
+    configuration): the health-only port for `health` when there is one, the Unix socket when there
+    is no TCP port, else host and port."""
+    explicit = os.environ.get(env_name("--address"))
+    if explicit:
+        return explicit
+    health_port = os.environ.get(env_name("--health-port"))
+    if health and health_port:
+        host = os.environ.get(env_name("--health-host")) or os.environ.get(env_name("--host"))
+        return f"{_connect_host(host)}:{health_port}"
+    port = os.environ.get(env_name("--port"))
+    uds = os.environ.get(env_name("--uds"))
+    if uds and not port:
+        return f"unix:{uds}"
+    return f"{_connect_host(os.environ.get(env_name('--host')))}:{port or 50051}"
+
+
 def size_in_bytes(text: str) -> int:
     """16777216, 16M, 64MiB, 1G."""
     t = text.strip().upper().removesuffix("IB").removesuffix("B")
@@ -120,13 +149,53 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "[LEAPSERVE_RELOAD_INTERVAL]")
     p.add_argument("--admin", action="store_true", default=env_bool("--admin"),
                    help="serve leapserve.v1.ModelService (LoadModel/UnloadModel); off by default [LEAPSERVE_ADMIN]")
+    p.add_argument("--admin-token", default=env("--admin-token"), metavar="TOKEN",
+                   help="with --admin: LoadModel/UnloadModel need this token in their metadata "
+                        "('authorization: Bearer TOKEN'); prefer the variable, which ps does not show "
+                        "[LEAPSERVE_ADMIN_TOKEN]")
+    p.add_argument("--max-stream-requests", type=int, default=env("--max-stream-requests", 0, int), metavar="N",
+                   help="most requests in one PredictStream, then RESOURCE_EXHAUSTED (default 0: no limit) "
+                        "[LEAPSERVE_MAX_STREAM_REQUESTS]")
+    p.add_argument("--max-concurrent-streams", type=int, default=env("--max-concurrent-streams", None, int),
+                   metavar="N", help="PredictStream calls open at once per process before new ones fail with "
+                   "RESOURCE_EXHAUSTED (default: half of --threads; 0: no limit) [LEAPSERVE_MAX_CONCURRENT_STREAMS]")
     p.add_argument("--admin-path", action="append", metavar="DIR",
                    help="a folder LoadModel may load bundles from, besides --model-dir. Repeatable. "
                         "[LEAPSERVE_ADMIN_PATH]")
-    p.add_argument("--grace", type=float, default=env("--grace", 5.0, float), metavar="SECONDS",
-                   help="on SIGTERM, how long calls in progress may take to finish (default 5) [LEAPSERVE_GRACE]")
-    p.add_argument("--log-level", default=env("--log-level", "info"),
-                   choices=["debug", "info", "warning", "error"], help="(default info) [LEAPSERVE_LOG_LEVEL]")
+
+    ops = p.add_argument_group("operations (docs/operations.md)")
+    ops.add_argument("--drain-seconds", type=float, default=env("--drain-seconds", 0.0, float), metavar="SECONDS",
+                     help="on SIGTERM/SIGINT: health turns NOT_SERVING at once and the server keeps answering this "
+                          "long, so that clients and load balancers move away before it stops accepting calls "
+                          "(default 0; the container image sets 3) [LEAPSERVE_DRAIN_SECONDS]")
+    ops.add_argument("--grace-period", "--grace", dest="grace", type=float,
+                     default=env("--grace-period", env("--grace", 5.0, float), float), metavar="SECONDS",
+                     help="then, how long calls in progress may take to finish before they are cancelled "
+                          "(default 5) [LEAPSERVE_GRACE_PERIOD]")
+    ops.add_argument("--log-level", default=env("--log-level", "info"),
+                     choices=["debug", "info", "warning", "error"],
+                     help="debug adds one line per request, with its request id (default info) [LEAPSERVE_LOG_LEVEL]")
+    ops.add_argument("--log-format", default=env("--log-format", "text"), choices=["text", "json"],
+                     help="text lines, or one JSON object a line (default text) [LEAPSERVE_LOG_FORMAT]")
+    ops.add_argument("--metrics-port", type=int, default=env("--metrics-port", None, int), metavar="PORT",
+                     help="serve Prometheus metrics over HTTP on this port (/metrics); off by default "
+                          "[LEAPSERVE_METRICS_PORT]")
+    ops.add_argument("--metrics-host", default=env("--metrics-host"), metavar="HOST",
+                     help="address of the metrics listener (default: --host) [LEAPSERVE_METRICS_HOST]")
+    ops.add_argument("--health-port", type=int, default=env("--health-port", None, int), metavar="PORT",
+                     help="also serve grpc.health.v1 alone, in plaintext, on this port: for probes when the API "
+                          "is on a Unix socket, on loopback or behind TLS [LEAPSERVE_HEALTH_PORT]")
+    ops.add_argument("--health-host", default=env("--health-host"), metavar="HOST",
+                     help="address of the health-only listener (default: --host) [LEAPSERVE_HEALTH_HOST]")
+    ops.add_argument("--tls-cert", default=env("--tls-cert"), metavar="FILE",
+                     help="serve TLS on TCP with this certificate chain (PEM) [LEAPSERVE_TLS_CERT]")
+    ops.add_argument("--tls-key", default=env("--tls-key"), metavar="FILE",
+                     help="the certificate's private key (PEM) [LEAPSERVE_TLS_KEY]")
+    ops.add_argument("--tls-client-ca", default=env("--tls-client-ca"), metavar="FILE",
+                     help="mutual TLS: require client certificates signed by this CA (PEM) [LEAPSERVE_TLS_CLIENT_CA]")
+    ops.add_argument("--tracing", action="store_true", default=env_bool("--tracing"),
+                     help="OpenTelemetry spans for every call (needs the opentelemetry packages; exporters are "
+                          "configured by the standard OTEL_* variables) [LEAPSERVE_TRACING]")
 
 
 def config_from_args(args):
@@ -139,7 +208,12 @@ def config_from_args(args):
         workers=args.workers, threads=args.threads, max_message_size=args.max_message_size,
         max_batch_rows=args.max_batch_rows, max_concurrent_rpcs=args.max_concurrent_rpcs,
         reload_interval=args.reload_interval, admin=args.admin, admin_paths=list(admin_paths),
-        grace=args.grace, log_level=args.log_level,
+        admin_token=args.admin_token, max_stream_requests=args.max_stream_requests,
+        max_concurrent_streams=args.max_concurrent_streams,
+        grace=args.grace, drain_seconds=args.drain_seconds, log_level=args.log_level, log_format=args.log_format,
+        metrics_port=args.metrics_port, metrics_host=args.metrics_host, health_port=args.health_port,
+        health_host=args.health_host, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca, tracing=args.tracing,
     )
 
 
@@ -149,6 +223,13 @@ def check_config(config) -> str | None:
 
     if not config.models and not config.model_dir:
         return "nothing to serve: give --model NAME=PATH and/or --model-dir DIR"
+    from ..runtime.container import check_limits_env
+
+    problem = check_limits_env()  # LEAPSERVE_MAX_BUNDLE_* and friends (docs/reliability.md)
+    if problem:
+        return problem
+    if config.max_stream_requests < 0 or (config.max_concurrent_streams or 0) < 0:
+        return "--max-stream-requests and --max-concurrent-streams cannot be negative"
     if config.model_dir and not os.path.isdir(config.model_dir):
         return f"--model-dir {config.model_dir}: not a directory"
     if config.workers < 1:
@@ -161,6 +242,26 @@ def check_config(config) -> str | None:
         return "--admin needs --workers 1 (each worker has its own models; a LoadModel would reach only one)"
     if config.port is not None and not 0 <= config.port <= 65535:
         return f"--port {config.port}: not a port number"
+    for flag, port in (("--metrics-port", config.metrics_port), ("--health-port", config.health_port)):
+        if port is not None and not 0 <= port <= 65535:
+            return f"{flag} {port}: not a port number"
+        if port and port == config.tcp_port():
+            return f"{flag} {port}: the same port as the gRPC API"
+    if config.metrics_port and config.metrics_port == config.health_port:
+        return "--metrics-port and --health-port must differ"
+    if config.drain_seconds < 0 or config.grace < 0:
+        return "--drain-seconds and --grace-period cannot be negative"
+    from ..tls import check_server_files
+
+    problem = check_server_files(config.tls_cert, config.tls_key, config.tls_client_ca)
+    if problem:
+        return problem
+    if config.tracing:
+        from ..metrics import tracing_available
+
+        if not tracing_available():
+            return ("--tracing needs OpenTelemetry: pip install opentelemetry-sdk opentelemetry-exporter-otlp "
+                    "(or opentelemetry-api alone, with a provider set up by opentelemetry-instrument)")
     for path in config.admin_paths:
         if not os.path.isdir(path):
             return f"--admin-path {path}: not a directory"

@@ -8,6 +8,10 @@ through typed getters. The getters carry the format's traps:
   the op expects; a list without its data key is empty;
 * ``null`` stands for NaN (or a lost infinity) in doubles and in double lists;
 * 2-D tensors written from Spark matrices are column-major.
+
+Attributes come from untrusted files: every list and tensor is refused past ``max_length`` values
+(LEAPSERVE_MAX_ATTRIBUTE_LENGTH, see container.py), protobuf tensors before their bytes are
+unpacked, and every malformed value is a BundleError naming the model file.
 """
 
 from __future__ import annotations
@@ -53,14 +57,23 @@ def _num(v):
     return math.nan if v is None else v
 
 
+DEFAULT_MAX_LENGTH = 1 << 24
+
+
 class Attributes:
     """The attributes of one model.json / model.pb, read with the types the op expects."""
 
-    def __init__(self, raw: dict[str, Any], where: str):
+    def __init__(self, raw: dict[str, Any], where: str, *, max_length: int | None = None):
         if not isinstance(raw, dict):
             raise BundleError(f"attributes must be an object, found {type(raw).__name__}", path=where)
         self.raw = raw
         self.where = where
+        self.max_length = max_length if max_length is not None else DEFAULT_MAX_LENGTH
+
+    def _check_length(self, name: str, count: int) -> None:
+        if count > self.max_length:
+            raise self._err(name, f"has {count} values, over the limit of {self.max_length} "
+                                  "(LEAPSERVE_MAX_ATTRIBUTE_LENGTH)")
 
     def __contains__(self, name: str) -> bool:
         return name in self.raw
@@ -164,6 +177,7 @@ class Attributes:
             items = value.get(key, [])
         if not isinstance(items, list):
             raise self._err(name, f"expected a JSON array, found {type(items).__name__}")
+        self._check_length(name, len(items))
         return items
 
     def double_list(self, name: str, default=_MISSING) -> list[float]:
@@ -278,6 +292,7 @@ class Attributes:
         values = value[base]
         if not isinstance(values, list):
             raise self._err(name, "tensor values must be an array")
+        self._check_length(name, len(values))
         if base in ("double", "float"):
             values = [_num(v) for v in values]
         dims = tuple(_dims(value.get("shape"), lambda msg: self._err(name, msg)))
@@ -311,14 +326,22 @@ def _dims(shape, err) -> list[int]:
     for d in shape.get("dimensions", []):
         size = d.get("size", 0) if isinstance(d, dict) else None
         if isinstance(size, bool) or not isinstance(size, int):
-            raise err(f"invalid tensor dimension {d!r}")
+            raise err(f"invalid tensor dimension {str(d)[:60]}")
+        if size < 0:
+            raise err(f"negative tensor dimension {size}")
         out.append(size)
     return out
 
 
 # --- protobuf -> JSON form -----------------------------------------------------------------
 
-def _pb_tensor(t) -> dict:
+def _too_long(count: int, max_length: int) -> None:
+    if count > max_length:
+        raise BundleError(f"an attribute has {count} values, over the limit of {max_length} "
+                          "(LEAPSERVE_MAX_ATTRIBUTE_LENGTH)")
+
+
+def _pb_tensor(t, max_length: int = DEFAULT_MAX_LENGTH) -> dict:
     base = BASIC_TYPE_NAMES.get(t.base, "unknown")
     data = t.value
     if base in _TENSOR_STRUCT:
@@ -326,12 +349,15 @@ def _pb_tensor(t) -> dict:
         size = struct.calcsize(fmt)
         if len(data) % size:
             raise BundleError(f"{base} tensor has {len(data)} bytes, not a multiple of {size}")
+        _too_long(len(data) // size, max_length)
         values = list(struct.unpack(f">{len(data) // size}{fmt}", data))
     elif base == "boolean":
+        _too_long(len(data), max_length)
         values = [b == 1 for b in data]
     elif base in ("string", "byte_string"):
         values, pos = [], 0
         while pos < len(data):
+            _too_long(len(values) + 1, max_length)
             if pos + 4 > len(data):
                 raise BundleError("truncated string tensor")
             (n,) = struct.unpack_from(">i", data, pos)
@@ -343,6 +369,7 @@ def _pb_tensor(t) -> dict:
             pos += n
     else:
         raise BundleError(f"tensor of unknown base type {t.base}")
+    _too_long(len(t.shape.dimensions), max_length)
     return {base: values, "shape": _pb_shape(t.shape), "type": "tensor"}
 
 
@@ -357,15 +384,15 @@ def _pb_data_shape(ds) -> dict:
     return out
 
 
-def _pb_model(m) -> dict:
-    return {"op": m.op, "attributes": pb_attributes(m.attributes)}
+def _pb_model(m, max_length: int = DEFAULT_MAX_LENGTH) -> dict:
+    return {"op": m.op, "attributes": _pb_attribute_map(m.attributes, max_length)}
 
 
-def pb_value(v) -> dict:
+def pb_value(v, max_length: int = DEFAULT_MAX_LENGTH) -> dict:
     """One protobuf Value in the JSON form."""
     kind = v.WhichOneof("v")
     if kind == "t":
-        return _pb_tensor(v.t)
+        return _pb_tensor(v.t, max_length)
     if kind == "l":
         lst = v.l
         out = {"type": "list"}
@@ -375,15 +402,19 @@ def pb_value(v) -> dict:
         ):
             items = getattr(lst, field)
             if len(items):
+                _too_long(len(items), max_length)
                 out[key] = conv(items)
+        for field in ("t", "bt", "ds", "m"):
+            _too_long(len(getattr(lst, field)), max_length)
         if len(lst.t):
-            out["tensor"] = [{k: val for k, val in _pb_tensor(t).items() if k != "type"} for t in lst.t]
+            out["tensor"] = [{k: val for k, val in _pb_tensor(t, max_length).items() if k != "type"}
+                             for t in lst.t]
         if len(lst.bt):
             out["basic_type"] = [BASIC_TYPE_NAMES.get(b, "unknown") for b in lst.bt]
         if len(lst.ds):
             out["data_shape"] = [_pb_data_shape(d) for d in lst.ds]
         if len(lst.m):
-            out["model"] = [_pb_model(m) for m in lst.m]
+            out["model"] = [_pb_model(m, max_length) for m in lst.m]
         return out
     out = {}
     if kind == "s":
@@ -403,15 +434,27 @@ def pb_value(v) -> dict:
         if s.bs:
             out["byte_string"] = s.bs
         if s.HasField("t"):
-            out["tensor"] = _pb_tensor(s.t)
+            out["tensor"] = _pb_tensor(s.t, max_length)
         if s.bt:
             out["basic_type"] = BASIC_TYPE_NAMES.get(s.bt, "unknown")
         if s.HasField("ds"):
             out["data_shape"] = _pb_data_shape(s.ds)
         if s.HasField("m"):
-            out["model"] = _pb_model(s.m)
+            out["model"] = _pb_model(s.m, max_length)
     return out
 
 
-def pb_attributes(attrs) -> dict:
-    return {name: pb_value(value) for name, value in attrs.list.items()}
+def _pb_attribute_map(attrs, max_length: int) -> dict:
+    return {name: pb_value(value, max_length) for name, value in attrs.list.items()}
+
+
+def pb_attributes(attrs, *, where: str | None = None, max_length: int | None = None) -> dict:
+    """A protobuf Attributes message in the JSON form; errors name ``where`` (the model file)."""
+    try:
+        return _pb_attribute_map(attrs, max_length if max_length is not None else DEFAULT_MAX_LENGTH)
+    except BundleError as e:
+        if e.path is None and where is not None:
+            raise BundleError(str(e), path=where) from None
+        raise
+    except RecursionError:
+        raise BundleError("attributes nested too deeply", path=where) from None

@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 from leapserve.bundleml import bundle_pb2 as pb
 
 from .attributes import Attributes, pb_attributes
-from .container import BundleSource
+from .container import BundleSource, Limits, limits
 from .errors import BundleError
 
 FORMATS = {"json": "json", "protobuf": "pb"}
@@ -37,12 +37,30 @@ class Socket:
     name: str
 
 
+def source_limits(source: BundleSource) -> Limits:
+    lim = getattr(source, "limits", None)
+    return lim if isinstance(lim, Limits) else limits()
+
+
+def _parse_json(text: str | bytes, where: str, what: str = "invalid JSON"):
+    """json.loads with every way it fails on hostile text turned into a BundleError naming the file:
+    bad syntax or encoding, integers of more than 4300 digits (ValueError), nesting deep enough to
+    exhaust the parser's recursion (RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise BundleError(f"{what} (nested too deeply)", path=where) from None
+    except (UnicodeDecodeError, ValueError) as e:
+        raise BundleError(f"{what} ({e})", path=where) from None
+
+
 def _json(source: BundleSource, relpath: str):
     data = source.read(relpath)
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise BundleError(f"invalid JSON ({e})", path=source.where(relpath)) from None
+    return _parse_json(text, source.where(relpath))
 
 
 def _pb(source: BundleSource, relpath: str, message):
@@ -50,8 +68,8 @@ def _pb(source: BundleSource, relpath: str, message):
     msg = message()
     try:
         msg.ParseFromString(data)
-    except (DecodeError, RuntimeError, ValueError) as e:
-        raise BundleError(f"invalid protobuf ({e})", path=source.where(relpath)) from None
+    except (DecodeError, RuntimeError, ValueError, RecursionError) as e:
+        raise BundleError(f"invalid protobuf ({type(e).__name__}: {e})", path=source.where(relpath)) from None
     return msg
 
 
@@ -61,7 +79,7 @@ def read_info(source: BundleSource) -> BundleInfo:
     if not isinstance(raw, dict):
         raise BundleError("expected a JSON object", path=where)
     fmt = raw.get("format")
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:
         raise BundleError(f"'format' must be \"json\" or \"protobuf\", found {fmt!r}", path=where)
     fields = {}
     for key in ("uid", "name", "version", "timestamp"):
@@ -92,11 +110,13 @@ class ModelDir:
         else:
             msg = _pb(source, model_file, pb.Model)
             op = msg.op
-            attrs = pb_attributes(msg.attributes)
+            attrs = pb_attributes(msg.attributes, where=source.where(model_file),
+                                  max_length=source_limits(source).max_attribute_length)
         if not isinstance(op, str) or not op:
             raise BundleError(f"'op' must be a non-empty string, found {op!r}", path=source.where(model_file))
         self.op = op
-        self.attrs = Attributes(attrs, source.where(model_file))
+        self.attrs = Attributes(attrs, source.where(model_file),
+                                max_length=source_limits(source).max_attribute_length)
 
     def where(self, name: str | None = None) -> str:
         return self.source.where(f"{self.path}/{name}" if name else self.path)
@@ -113,39 +133,45 @@ class ModelDir:
             raise BundleError(f"invalid sub-model name {name!r}", path=self.where())
         return ModelDir(self.source, self.format, f"{self.path}/{name}")
 
+    def _json_lines(self, name: str) -> list:
+        """The JSON values of a file of one value per line (tree.json), at most the tree node limit."""
+        text = self.read_file(name).decode("utf-8", "replace")
+        most = source_limits(self.source).max_tree_nodes
+        nodes = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            if len(nodes) >= most:
+                raise BundleError(f"more than {most} tree nodes (LEAPSERVE_MAX_TREE_NODES)", path=self.where(name))
+            nodes.append(_parse_json(line, self.where(name), f"line {number}: invalid JSON"))
+        return nodes
+
     def decision_tree_nodes(self) -> list[dict]:
         """The nodes of tree.json / tree.pb, pre-order, each in the JSON form of section 1.8."""
         if self.ext == "json":
-            name = "tree.json"
-            text = self.read_file(name)
-            nodes = []
-            for number, line in enumerate(text.decode("utf-8", "replace").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    nodes.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise BundleError(f"line {number}: invalid JSON ({e})", path=self.where(name)) from None
-            return nodes
+            return self._json_lines("tree.json")
         return [_dtree_node_json(n) for n in self._pb_records("tree.pb", pb.DecisionNode)]
 
     def cluster_tree_nodes(self) -> list[dict]:
         """The nodes of a bisecting k-means tree file, pre-order, in the JSON form."""
         if self.ext == "json":
-            text = self.read_file("tree.json").decode("utf-8", "replace")
-            try:
-                return [json.loads(line) for line in text.splitlines() if line.strip()]
-            except json.JSONDecodeError as e:
-                raise BundleError(f"invalid JSON ({e})", path=self.where("tree.json")) from None
-        return [
-            {"index": n.index, "norm": n.norm, "values": list(n.values), "numChildren": n.num_children}
-            for n in self._pb_records("tree.pb", pb.ClusterNode)
-        ]
+            return self._json_lines("tree.json")
+        most = source_limits(self.source).max_attribute_length
+        out = []
+        for n in self._pb_records("tree.pb", pb.ClusterNode):
+            if len(n.values) > most:
+                raise BundleError(f"a cluster center has {len(n.values)} values, over the limit of {most} "
+                                  "(LEAPSERVE_MAX_ATTRIBUTE_LENGTH)", path=self.where("tree.pb"))
+            out.append({"index": n.index, "norm": n.norm, "values": list(n.values), "numChildren": n.num_children})
+        return out
 
     def _pb_records(self, name: str, message) -> list:
         data = self.read_file(name)
+        most = source_limits(self.source).max_tree_nodes
         out, pos = [], 0
         while pos < len(data):
+            if len(out) >= most:
+                raise BundleError(f"more than {most} tree nodes (LEAPSERVE_MAX_TREE_NODES)", path=self.where(name))
             if pos + 4 > len(data):
                 raise BundleError(f"truncated record header at byte {pos}", path=self.where(name))
             (size,) = struct.unpack_from(">i", data, pos)
@@ -155,7 +181,7 @@ class ModelDir:
             msg = message()
             try:
                 msg.ParseFromString(data[pos:pos + size])
-            except (DecodeError, RuntimeError, ValueError) as e:
+            except (DecodeError, RuntimeError, ValueError, RecursionError) as e:
                 raise BundleError(f"invalid record at byte {pos - 4} ({e})", path=self.where(name)) from None
             out.append(msg)
             pos += size

@@ -8,35 +8,155 @@ Accepted sources (section 1.1 of the Bundle.ML reference):
 * ``file:/path/dir`` (``file:/path/model.zip`` is read as a zip, as MLeap's BundleFile does).
 
 Paths inside a bundle are '/'-separated and relative to its root; nothing outside the root can
-be read through a source.
+be read through a source. Bundles are untrusted input: zips are read in memory, never extracted,
+and nothing is written anywhere. Sizes written in a zip are not trusted: every source counts the
+bytes it actually reads and the files it opens, and refuses to go past the limits below.
+
+Limits (environment variables, read when a bundle is opened; see docs/reliability.md):
+
+========================================  ==========  =============================================
+LEAPSERVE_MAX_BUNDLE_FILE_BYTES           128 MiB     bytes of one file of a bundle
+LEAPSERVE_MAX_BUNDLE_BYTES                1 GiB       bytes read from one bundle in all (and the
+                                                      largest zip file accepted)
+LEAPSERVE_MAX_BUNDLE_ENTRIES              100000      entries of a zip / files read from a directory
+LEAPSERVE_MAX_BUNDLE_DEPTH                64          folders in a path inside a bundle
+LEAPSERVE_MAX_ATTRIBUTE_LENGTH            16777216    values in one attribute list or tensor
+LEAPSERVE_MAX_TREE_NODES                  1048576     nodes in one tree file
+========================================  ==========  =============================================
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import stat
 import zipfile
+from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from .errors import BundleError
 
-# A single bundle file larger than this is refused instead of read (trees of big forests are a
-# few MB; this leaves ample room). Overridable for unusual bundles.
-MAX_FILE_BYTES = int(os.environ.get("LEAPSERVE_MAX_BUNDLE_FILE_BYTES", 1 << 30))
+# Kept for callers that read the module constant; the limit in force is limits().max_file_bytes.
+MAX_FILE_BYTES = 128 << 20
+_READ_CHUNK = 1 << 20
 
 
-def _clean(relpath: str) -> str:
+@dataclass(frozen=True)
+class Limits:
+    """How much of a bundle the runtime agrees to read (see the module docstring)."""
+
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_total_bytes: int = 1 << 30
+    max_entries: int = 100_000
+    max_depth: int = 64
+    max_attribute_length: int = 1 << 24
+    max_tree_nodes: int = 1 << 20
+
+
+ENV_VARS = {
+    "max_file_bytes": "LEAPSERVE_MAX_BUNDLE_FILE_BYTES",
+    "max_total_bytes": "LEAPSERVE_MAX_BUNDLE_BYTES",
+    "max_entries": "LEAPSERVE_MAX_BUNDLE_ENTRIES",
+    "max_depth": "LEAPSERVE_MAX_BUNDLE_DEPTH",
+    "max_attribute_length": "LEAPSERVE_MAX_ATTRIBUTE_LENGTH",
+    "max_tree_nodes": "LEAPSERVE_MAX_TREE_NODES",
+}
+
+
+def _env_size(var: str, default: int) -> int:
+    raw = os.environ.get(var)
+    if raw is None or not raw.strip():
+        return default
+    text = raw.strip().upper().removesuffix("IB").removesuffix("B")
+    factor = 1
+    if text and text[-1] in "KMG":
+        factor = 1024 ** ("KMG".index(text[-1]) + 1)
+        text = text[:-1]
+    try:
+        value = int(float(text) * factor)
+    except ValueError:
+        raise BundleError(f"{var}={raw!r} is not a number (e.g. 1000, 64M, 1G)") from None
+    if value <= 0:
+        raise BundleError(f"{var}={raw!r} must be positive")
+    return value
+
+
+def limits() -> Limits:
+    """The limits in force: the LEAPSERVE_* environment variables over the defaults."""
+    defaults = Limits()
+    return Limits(**{f.name: _env_size(ENV_VARS[f.name], getattr(defaults, f.name)) for f in fields(Limits)})
+
+
+def check_limits_env() -> str | None:
+    """A message if a LEAPSERVE_* limit variable is malformed (for start-up checks), else None."""
+    try:
+        limits()
+    except BundleError as e:
+        return str(e)
+    return None
+
+
+def _clean(relpath: str, max_depth: int | None = None) -> str:
+    if "\x00" in relpath:
+        raise BundleError("path holds a NUL character", path=relpath.replace("\x00", "\\0"))
     norm = posixpath.normpath(relpath.replace("\\", "/")).lstrip("/")
     if norm == ".." or norm.startswith("../"):
         raise BundleError("path leaves the bundle root", path=relpath)
-    return "" if norm == "." else norm
+    norm = "" if norm == "." else norm
+    if max_depth is not None and norm.count("/") > max_depth:
+        raise BundleError(f"path is nested deeper than {max_depth} folders (LEAPSERVE_MAX_BUNDLE_DEPTH)",
+                          path=relpath[:200])
+    return norm
+
+
+def _unsafe_entry_name(name: str) -> str | None:
+    """Why a zip entry's name could not be extracted safely (zip-slip), or None."""
+    if "\x00" in name:
+        return "holds a NUL character"
+    text = name.replace("\\", "/")
+    if text.startswith("/"):
+        return "is an absolute path"
+    if len(text) >= 2 and text[1] == ":" and text[0].isalpha():
+        return "starts with a drive letter"
+    if ".." in text.split("/"):
+        return "climbs out of the archive with '..'"
+    return None
 
 
 class BundleSource:
-    """Read-only access to the files of one bundle, relative to its root."""
+    """Read-only access to the files of one bundle, relative to its root.
+
+    Every read counts towards the bundle's limits (files opened, bytes read in all)."""
 
     description: str
+    limits: Limits
+
+    def _start_budget(self, lim: Limits | None) -> None:
+        self.limits = lim if lim is not None else limits()
+        self.bytes_read = 0
+        self.files_read = 0
+
+    def _charge(self, relpath: str, size: int) -> None:
+        """Count one file of ``size`` bytes; refuse it when over the file or bundle limits."""
+        lim = self.limits
+        if size > lim.max_file_bytes:
+            raise BundleError(f"file is larger than the limit of {lim.max_file_bytes} bytes "
+                              "(LEAPSERVE_MAX_BUNDLE_FILE_BYTES)", path=self.where(relpath))
+        if self.bytes_read + size > lim.max_total_bytes:
+            raise BundleError(f"reading this file takes the bundle past {lim.max_total_bytes} bytes read "
+                              "(LEAPSERVE_MAX_BUNDLE_BYTES)", path=self.where(relpath))
+
+    def _count_file(self, relpath: str) -> None:
+        self.files_read += 1
+        if self.files_read > self.limits.max_entries:
+            raise BundleError(f"the bundle needs more than {self.limits.max_entries} files "
+                              "(LEAPSERVE_MAX_BUNDLE_ENTRIES)", path=self.where(relpath))
+
+    def _budget(self) -> int:
+        """The most bytes the next file may have: the file limit, or what is left of the bundle's."""
+        lim = self.limits
+        return min(lim.max_file_bytes, lim.max_total_bytes - self.bytes_read)
 
     def read(self, relpath: str) -> bytes:
         raise NotImplementedError
@@ -59,14 +179,22 @@ class BundleSource:
 
 
 class DirectorySource(BundleSource):
-    def __init__(self, root: Path):
+    """A bundle directory. Symbolic links are followed only when they stay inside the bundle;
+    only regular files are read (a FIFO or a device would block or never end)."""
+
+    def __init__(self, root: Path, lim: Limits | None = None):
+        self._start_budget(lim)
         self.root = root.resolve()
         self.description = str(self.root)
 
     def _path(self, relpath: str) -> Path:
-        path = (self.root / _clean(relpath)).resolve()
+        try:
+            path = (self.root / _clean(relpath, self.limits.max_depth)).resolve()
+        except (OSError, RuntimeError) as e:  # RuntimeError: a loop of symbolic links
+            raise BundleError(f"path cannot be resolved ({e})", path=self.where(relpath)) from None
         if path != self.root and self.root not in path.parents:
-            raise BundleError("path leaves the bundle directory (symlink?)", path=self.where(relpath))
+            raise BundleError("path leads outside the bundle directory (a symbolic link?)",
+                              path=self.where(relpath))
         return path
 
     def where(self, relpath: str) -> str:
@@ -74,38 +202,124 @@ class DirectorySource(BundleSource):
 
     def read(self, relpath: str) -> bytes:
         path = self._path(relpath)
-        if not path.is_file():
-            raise BundleError("file is missing", path=self.where(relpath))
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise BundleError(f"file is {size} bytes, over the limit of {MAX_FILE_BYTES}", path=self.where(relpath))
-        return path.read_bytes()
+        self._count_file(relpath)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            raise BundleError("file is missing", path=self.where(relpath)) from None
+        except OSError as e:
+            # ELOOP: the resolved path became a symbolic link after it was checked.
+            raise BundleError(f"cannot be opened ({e.strerror or e})", path=self.where(relpath)) from None
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise BundleError("file is missing (a folder has its name)", path=self.where(relpath))
+            if not stat.S_ISREG(st.st_mode):
+                raise BundleError("is not a regular file", path=self.where(relpath))
+            self._charge(relpath, st.st_size)
+            # The file may grow while it is read: never read past the budget, whatever stat said.
+            budget = self._budget()
+            chunks, got = [], 0
+            while got <= budget:
+                chunk = os.read(fd, min(_READ_CHUNK, budget + 1 - got))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+        except OSError as e:
+            raise BundleError(f"cannot be read ({e.strerror or e})", path=self.where(relpath)) from None
+        finally:
+            os.close(fd)
+        if got > budget:
+            self._charge(relpath, got)  # raises, naming the limit
+        self.bytes_read += got
+        return b"".join(chunks)
 
     def exists(self, relpath: str) -> bool:
         try:
             return self._path(relpath).is_file()
-        except BundleError:
+        except (BundleError, OSError, ValueError):
             return False
 
 
 class ZipSource(BundleSource):
-    def __init__(self, zip_path: Path, inner: str = ""):
+    """A zip archive (or a folder inside one), read in memory: nothing is extracted.
+
+    The archive is refused as a whole when an entry's name could not be extracted safely
+    (absolute, '..', a drive letter: zip-slip) or appears twice, or when it has more entries
+    than allowed. The sizes it declares are not trusted: reads stop at the limits whatever the
+    entries claim."""
+
+    def __init__(self, zip_path, inner: str = "", lim: Limits | None = None):
+        self._start_budget(lim)
         self.zip_path = zip_path
-        self.description = str(zip_path) + (f"!/{inner}" if inner else "")
+        name = zip_path if isinstance(zip_path, (str, os.PathLike)) else getattr(zip_path, "name", "<zip in memory>")
+        self.description = str(name) + (f"!/{inner}" if inner else "")
+        self._prefix = _clean(inner, self.limits.max_depth)
+        self._check_archive_size(zip_path)
         try:
             self._zip = zipfile.ZipFile(zip_path)
-        except (zipfile.BadZipFile, OSError) as e:
-            raise BundleError(f"not a readable zip archive ({e})", path=str(zip_path)) from None
-        self._prefix = _clean(inner)
-        # Entry names are looked up without a leading slash and without relying on directory entries.
-        self._entries = {}
-        for info in self._zip.infolist():
-            if info.is_dir():
+        except Exception as e:  # whatever a damaged central directory makes zipfile raise
+            raise BundleError(f"not a readable zip archive ({type(e).__name__}: {e})", path=str(name)) from None
+        try:
+            self._index()
+        except BaseException:
+            self._zip.close()
+            raise
+
+    def _check_archive_size(self, zip_path) -> None:
+        lim = self.limits
+        try:
+            size = os.stat(zip_path).st_size
+        except (OSError, TypeError, ValueError):
+            size = None  # a file object
+        if size is not None and size > lim.max_total_bytes:
+            raise BundleError(f"zip archive is {size} bytes, over the limit of {lim.max_total_bytes} bytes "
+                              "(LEAPSERVE_MAX_BUNDLE_BYTES)", path=self.description)
+        # The entry count is read from the end record before Python builds an object per entry.
+        try:
+            if size is None:
+                end = zipfile._EndRecData(zip_path)
+                zip_path.seek(0)
+            else:
+                with open(zip_path, "rb") as fh:
+                    end = zipfile._EndRecData(fh)
+        except Exception:  # a damaged end record: ZipFile will say so
+            end = None
+        if end and end[zipfile._ECD_ENTRIES_TOTAL] > lim.max_entries:
+            raise BundleError(f"zip archive declares {end[zipfile._ECD_ENTRIES_TOTAL]} entries, over the limit "
+                              f"of {lim.max_entries} (LEAPSERVE_MAX_BUNDLE_ENTRIES)", path=self.description)
+
+    def _index(self) -> None:
+        lim = self.limits
+        infos = self._zip.infolist()
+        if len(infos) > lim.max_entries:
+            raise BundleError(f"zip archive has {len(infos)} entries, over the limit of {lim.max_entries} "
+                              "(LEAPSERVE_MAX_BUNDLE_ENTRIES)", path=self.description)
+        max_folders = lim.max_depth + (self._prefix.count("/") + 1 if self._prefix else 0)
+        # Entry names are looked up without relying on directory entries.
+        self._entries: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            why = _unsafe_entry_name(info.filename)
+            if why:
+                shown = info.filename.replace("\x00", "\\0")[:200]
+                raise BundleError(f"entry {shown!r} {why}: refusing the archive (zip-slip)", path=self.description)
+            name = info.filename.replace("\\", "/").lstrip("/")
+            is_dir = info.filename.endswith(("/", "\\"))  # not ZipInfo.is_dir: it fails on empty names
+            parts = [p for p in name.split("/") if p]
+            folders = len(parts) - (0 if is_dir else 1)
+            if folders > max_folders:
+                raise BundleError(f"entry {name[:200]!r} is nested deeper than {lim.max_depth} folders "
+                                  "(LEAPSERVE_MAX_BUNDLE_DEPTH)", path=self.description)
+            if is_dir or not name:
                 continue
-            self._entries[info.filename.replace("\\", "/").lstrip("/")] = info
+            if name in self._entries:
+                raise BundleError(f"entry {name[:200]!r} appears twice in the archive", path=self.description)
+            self._entries[name] = info
 
     def _name(self, relpath: str) -> str:
-        rel = _clean(relpath)
+        rel = _clean(relpath, self.limits.max_depth)
         return f"{self._prefix}/{rel}" if self._prefix else rel
 
     def where(self, relpath: str) -> str:
@@ -115,16 +329,23 @@ class ZipSource(BundleSource):
         info = self._entries.get(self._name(relpath))
         if info is None:
             raise BundleError("file is missing", path=self.where(relpath))
-        if info.file_size > MAX_FILE_BYTES:
-            raise BundleError(f"entry is {info.file_size} bytes, over the limit of {MAX_FILE_BYTES}",
-                              path=self.where(relpath))
+        self._count_file(relpath)
+        # The declared size is checked first (cheap) but not trusted: the read itself is bounded.
+        self._charge(relpath, info.file_size)
+        budget = self._budget()
         try:
             with self._zip.open(info) as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-            raise BundleError(f"cannot be read from the archive ({e})", path=self.where(relpath)) from None
-        if len(data) > MAX_FILE_BYTES:
-            raise BundleError(f"entry inflates beyond the limit of {MAX_FILE_BYTES} bytes", path=self.where(relpath))
+                data = fh.read(budget + 1)
+        except Exception as e:
+            # BadZipFile (bad CRC, truncated data), zlib errors, RuntimeError (encrypted entries),
+            # NotImplementedError (unknown compression methods), ...
+            raise BundleError(f"cannot be read from the archive ({type(e).__name__}: {e})",
+                              path=self.where(relpath)) from None
+        if len(data) > budget:
+            raise BundleError(f"entry inflates past {budget} bytes (declared {info.file_size}): over the "
+                              "LEAPSERVE_MAX_BUNDLE_FILE_BYTES / LEAPSERVE_MAX_BUNDLE_BYTES limits",
+                              path=self.where(relpath))
+        self.bytes_read += len(data)
         return data
 
     def exists(self, relpath: str) -> bool:
@@ -137,11 +358,14 @@ class ZipSource(BundleSource):
         self._zip.close()
 
 
-def open_source(source) -> BundleSource:
-    """Open a bundle given as a path, a directory or a jar:file:/file: URI."""
+def open_source(source, lim: Limits | None = None) -> BundleSource:
+    """Open a bundle given as a path, a directory or a jar:file:/file: URI (``lim``: the limits
+    to apply, by default those of the environment)."""
     if isinstance(source, BundleSource):
         return source
     text = os.fspath(source)
+    if "\x00" in text:
+        raise BundleError("path holds a NUL character", path=text.replace("\x00", "\\0"))
     inner = ""
     if text.startswith("jar:"):
         text = text[len("jar:"):]
@@ -152,14 +376,16 @@ def open_source(source) -> BundleSource:
         path = Path(unquote(urlparse(text).path))
         if not path.is_file():
             raise BundleError("zip file does not exist", path=str(path))
-        return ZipSource(path, inner)
+        return ZipSource(path, inner, lim)
     if text.startswith("file:"):
         text = unquote(urlparse(text).path)
     path = Path(text)
     if path.is_dir():
-        return DirectorySource(path)
+        return DirectorySource(path, lim)
     if path.is_file():
         if not zipfile.is_zipfile(path):
             raise BundleError("neither a bundle directory nor a zip archive", path=str(path))
-        return ZipSource(path)
+        return ZipSource(path, "", lim)
+    if path.exists():
+        raise BundleError("neither a bundle directory nor a zip archive (not a regular file)", path=str(path))
     raise BundleError("no such file or directory", path=str(path))

@@ -91,6 +91,11 @@ def _flatten(node: NodeDef, out: list[Stage], depth: int) -> None:
         out.append(_load_stage(node))
 
 
+def _sizes_disagree(have: FieldType, want: FieldType) -> bool:
+    return (have.kind == want.kind == "tensor" and have.size is not None and want.size is not None
+            and have.size != want.size)
+
+
 def _needs_cast(have: FieldType, want: FieldType) -> bool:
     if have.kind != want.kind:
         return True
@@ -127,6 +132,10 @@ class Pipeline:
                 if col not in types:
                     types[col] = ftype
                     inputs[col] = ftype
+                elif col in outputs and _sizes_disagree(types[col], ftype):
+                    # Every record would fail here, blamed on the client: refuse the bundle instead.
+                    raise BundleError(f"node {st.name!r} reads column {col!r} as {ftype}, but an earlier "
+                                      f"node writes it as {types[col]}", path=st.path)
             for _, col, ftype in st.outputs:
                 if col in types:
                     raise BundleError(f"node {st.name!r} writes column {col!r}, which already exists",
@@ -491,10 +500,21 @@ def _nonfinite_rows(col, n: int):
 
 
 def _cast_batch(arr, have: FieldType, want: FieldType, col: str):
-    if want.kind == "scalar" and want.base in ("double", "float"):
-        return np.asarray(arr, dtype=np.float64)
-    if want.kind == "scalar" and want.base in ("int", "long", "short", "byte"):
-        return np.asarray(arr).astype(np.int64)
+    try:
+        if want.kind == "scalar" and want.base in ("double", "float"):
+            return np.asarray(arr, dtype=np.float64)
+        if want.kind == "scalar" and want.base in ("int", "long", "short", "byte"):
+            return np.asarray(arr).astype(np.int64)
+    except (TypeError, ValueError, OverflowError):
+        # e.g. a string column read as a number: the row path's caster names the row and the value
+        cast = caster(want, col)
+        for r, v in enumerate(arr):
+            try:
+                cast(v.item() if isinstance(v, np.generic) else v)
+            except ScoringError as e:
+                e.row = r
+                raise
+        raise InvalidInput(col, str(want), f"a column of {have}") from None
     if want.kind == "scalar" and want.base == "string":
         if have.base in ("double", "float"):
             return np.array([java_double_str(float(x)) for x in arr], dtype=object)

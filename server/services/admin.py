@@ -1,7 +1,10 @@
 """leapserve.v1.ModelService: LoadModel / UnloadModel (served only with --admin).
 
 Bundles load only from paths inside the model directory or the configured admin paths (symbolic
-links resolved first), so a client cannot make the server read arbitrary files.
+links resolved first), so a client cannot make the server read arbitrary files. With an admin
+token (--admin-token / LEAPSERVE_ADMIN_TOKEN) every call must carry it in its metadata
+(``authorization: Bearer <token>``); without it the call is UNAUTHENTICATED and nothing is read.
+Names, versions and paths are checked before they reach the registry or the file system.
 """
 
 from __future__ import annotations
@@ -9,31 +12,51 @@ from __future__ import annotations
 from leapserve.v1 import model_service_pb2 as pb
 from leapserve.v1 import model_service_pb2_grpc as pb_grpc
 
-from ..registry import Registry
-from .common import failure_of
+from ..registry import BadRequest, Registry
+from .common import admin_token_failure, failure_of
 from .prediction import fill_version_info
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ModelService"].full_name
 
+MAX_NAME_LENGTH = 256
+MAX_PATH_LENGTH = 4096
+
+
+def _check_text(what: str, value: str, most: int, *, slash_ok: bool = False) -> None:
+    if len(value) > most:
+        raise BadRequest(f"{what} is {len(value)} characters long; the most is {most}")
+    if any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise BadRequest(f"{what} holds control characters")
+    if not slash_ok and ("/" in value or "\\" in value or value in (".", "..")):
+        raise BadRequest(f"{what} {value!r} is not a plain name")
+
 
 class ModelService(pb_grpc.ModelServiceServicer):
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, *, token: str | None = None):
         self.registry = registry
+        self.token = token or None
 
     def LoadModel(self, request, context):
-        try:
-            info = self.registry.admin_load(request.model, request.version, request.path)
-            response = pb.LoadModelResponse(model=request.model)
-            fill_version_info(response.version, info)
-            return response
-        except Exception as e:
-            failure = failure_of(e, "", context, "LoadModel")
+        failure = admin_token_failure(self.token, context)
+        if failure is None:
+            try:
+                _check_text("model name", request.model, MAX_NAME_LENGTH)
+                _check_text("version", request.version, MAX_NAME_LENGTH)
+                _check_text("path", request.path, MAX_PATH_LENGTH, slash_ok=True)
+                info = self.registry.admin_load(request.model, request.version, request.path)
+                response = pb.LoadModelResponse(model=request.model)
+                fill_version_info(response.version, info)
+                return response
+            except Exception as e:
+                failure = failure_of(e, "", context, "LoadModel")
         failure.abort(context)
 
     def UnloadModel(self, request, context):
-        try:
-            versions = self.registry.admin_unload(request.model, request.version)
-            return pb.UnloadModelResponse(model=request.model, versions=versions)
-        except Exception as e:
-            failure = failure_of(e, "", context, "UnloadModel")
+        failure = admin_token_failure(self.token, context)
+        if failure is None:
+            try:
+                versions = self.registry.admin_unload(request.model, request.version)
+                return pb.UnloadModelResponse(model=request.model, versions=versions)
+            except Exception as e:
+                failure = failure_of(e, "", context, "UnloadModel")
         failure.abort(context)

@@ -15,6 +15,7 @@ from .common import (
     Failure,
     LimitExceeded,
     RowsInvalid,
+    StreamSlots,
     check_deadline,
     failure_of,
     scoring_failure,
@@ -47,9 +48,16 @@ def _fill_field(msg, name, ftype) -> None:
 
 
 class PredictionService(pb_grpc.PredictionServiceServicer):
-    def __init__(self, registry: Registry, *, max_batch_rows: int = 100_000):
+    """``max_stream_requests``: most requests in one PredictStream (0: no limit);
+    ``max_concurrent_streams``: most PredictStream calls open at once (0: no limit). Past either,
+    the stream ends with RESOURCE_EXHAUSTED (after answering every request before the limit)."""
+
+    def __init__(self, registry: Registry, *, max_batch_rows: int = 100_000, max_stream_requests: int = 0,
+                 max_concurrent_streams: int = 0):
         self.registry = registry
         self.max_batch_rows = max_batch_rows
+        self.max_stream_requests = max(0, int(max_stream_requests or 0))
+        self.streams = StreamSlots(max_concurrent_streams)
 
     # --- one record ------------------------------------------------------------------------
 
@@ -77,15 +85,31 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         failure.abort(context)
 
     def PredictStream(self, request_iterator, context):
-        for request in request_iterator:
-            try:
-                yield self._predict(request, context)
-            except Exception as e:
-                failure = failure_of(e, request.request_id, context, "PredictStream")
-                response = pb.PredictResponse(model=request.model, version=request.version,
-                                              request_id=request.request_id)
-                failure.fill(response.status)
-                yield response
+        if not self.streams.acquire():
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"{self.streams.limit} PredictStream calls are open, the most this server takes at once "
+                          "(--max-concurrent-streams); retry later or use Predict/PredictBatch")
+        # The slot is released however the stream ends: all answered, client cancellation or deadline
+        # (the request iterator raises), RESOURCE_EXHAUSTED below, or the generator closed by gRPC.
+        try:
+            limit = self.max_stream_requests
+            count = 0
+            for request in request_iterator:
+                count += 1
+                if limit and count > limit:
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                  f"more than {limit} requests in one PredictStream (--max-stream-requests); "
+                                  "open a new stream")
+                try:
+                    yield self._predict(request, context)
+                except Exception as e:
+                    failure = failure_of(e, request.request_id, context, "PredictStream")
+                    response = pb.PredictResponse(model=request.model, version=request.version,
+                                                  request_id=request.request_id)
+                    failure.fill(response.status)
+                    yield response
+        finally:
+            self.streams.release()
 
     # --- many records ----------------------------------------------------------------------
 

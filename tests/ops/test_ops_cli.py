@@ -1,0 +1,84 @@
+"""The operations flags of `leapserve serve`, their environment variables and their usage errors."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from ops_helpers import REPO, cli, clean_env, free_port
+
+
+def run(*args, env=None):
+    return subprocess.run(cli(*map(str, args)), cwd=REPO, capture_output=True, text=True, env=clean_env(env),
+                          timeout=60)
+
+
+def test_usage_errors(rf_bundle):
+    port = free_port()
+    cases = [
+        (["--metrics-port", port, "--port", port], "the same port as the gRPC API"),
+        (["--health-port", "70000"], "not a port number"),
+        (["--metrics-port", "9999", "--health-port", "9999"], "must differ"),
+        (["--drain-seconds", "-1"], "cannot be negative"),
+        (["--log-format", "xml"], "invalid choice"),
+    ]
+    for flags, message in cases:
+        r = run("serve", "--model", f"rf={rf_bundle}", *flags)
+        assert r.returncode == 2 and message in r.stderr, (flags, r.stderr)
+
+
+def test_tracing_needs_opentelemetry(rf_bundle):
+    from server.metrics import tracing_available
+
+    if tracing_available():
+        pytest.skip("opentelemetry is installed")
+    r = run("serve", "--model", f"rf={rf_bundle}", env={"LEAPSERVE_TRACING": "1"})
+    assert r.returncode == 2 and "--tracing needs OpenTelemetry" in r.stderr
+
+
+def test_client_address_follows_the_servers_variables(monkeypatch):
+    from server.commands.serve import default_client_address
+
+    for key in ("LEAPSERVE_ADDRESS", "LEAPSERVE_HOST", "LEAPSERVE_PORT", "LEAPSERVE_UDS", "LEAPSERVE_HEALTH_PORT",
+                "LEAPSERVE_HEALTH_HOST"):
+        monkeypatch.delenv(key, raising=False)
+    assert default_client_address() == "127.0.0.1:50051"
+    monkeypatch.setenv("LEAPSERVE_HOST", "0.0.0.0")
+    monkeypatch.setenv("LEAPSERVE_PORT", "6000")
+    assert default_client_address() == "127.0.0.1:6000"
+    monkeypatch.setenv("LEAPSERVE_HOST", "::")
+    assert default_client_address() == "[::1]:6000"
+    monkeypatch.setenv("LEAPSERVE_HEALTH_PORT", "6001")
+    assert default_client_address(health=True) == "[::1]:6001"
+    assert default_client_address() == "[::1]:6000"
+    monkeypatch.delenv("LEAPSERVE_PORT")
+    monkeypatch.delenv("LEAPSERVE_HEALTH_PORT")
+    monkeypatch.setenv("LEAPSERVE_UDS", "/run/leapserve/leapserve.sock")
+    assert default_client_address(health=True) == "unix:/run/leapserve/leapserve.sock"
+    monkeypatch.setenv("LEAPSERVE_ADDRESS", "scorer:7000")
+    assert default_client_address(health=True) == "scorer:7000"
+
+
+def test_environment_sets_the_operations_flags(monkeypatch):
+    import argparse
+
+    from server.commands import serve
+
+    env = {"LEAPSERVE_MODEL": "rf=x.zip", "LEAPSERVE_DRAIN_SECONDS": "2.5", "LEAPSERVE_GRACE": "7",
+           "LEAPSERVE_LOG_FORMAT": "json", "LEAPSERVE_METRICS_PORT": "9095", "LEAPSERVE_METRICS_HOST": "0.0.0.0",
+           "LEAPSERVE_HEALTH_PORT": "50052", "LEAPSERVE_TLS_CERT": "c.pem", "LEAPSERVE_TLS_KEY": "k.pem",
+           "LEAPSERVE_TLS_CLIENT_CA": "ca.pem", "LEAPSERVE_TRACING": "yes"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    p = argparse.ArgumentParser()
+    serve.add_arguments(p)
+    config = serve.config_from_args(p.parse_args([]))
+    assert (config.drain_seconds, config.grace, config.log_format) == (2.5, 7.0, "json")  # LEAPSERVE_GRACE: old name
+    assert (config.metrics_port, config.metrics_host, config.health_port) == (9095, "0.0.0.0", 50052)
+    assert (config.tls_cert, config.tls_key, config.tls_client_ca, config.tracing) == ("c.pem", "k.pem", "ca.pem", True)
+    monkeypatch.setenv("LEAPSERVE_GRACE_PERIOD", "3")
+    p = argparse.ArgumentParser()
+    serve.add_arguments(p)
+    assert serve.config_from_args(p.parse_args([])).grace == 3.0
+    assert serve.config_from_args(p.parse_args(["--grace", "4"])).grace == 4.0

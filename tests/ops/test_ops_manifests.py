@@ -1,0 +1,182 @@
+"""The Kubernetes examples: they parse, and what they configure is what the server really serves.
+Each leapserve container's environment is run by a real server (ports and paths moved to free
+ones), and every probe, port and socket the manifest names is checked against it."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import grpc
+import pytest
+import yaml
+
+from ops_helpers import REPO, Server, cli, clean_env, free_port, health_status, scrape
+
+DEPLOY = REPO / "deploy" / "kubernetes"
+MANIFESTS = sorted(DEPLOY.glob("*.yaml"))
+
+
+def documents(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def pods(path: Path):
+    for doc in documents(path):
+        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+            yield doc, doc["spec"]["template"]["spec"]
+
+
+def leapserve_containers(spec: dict) -> list[dict]:
+    everything = spec.get("initContainers", []) + spec.get("containers", [])
+    return [c for c in everything if c["image"].startswith("leapserve:")]
+
+
+def env_of(container: dict) -> dict[str, str]:
+    return {e["name"]: str(e["value"]) for e in container.get("env", []) if "value" in e}
+
+
+def flags_of(command: str) -> set[str]:
+    from server.commands import health, predict, serve
+
+    module = {"serve": serve, "health": health, "predict": predict}[command]
+    p = argparse.ArgumentParser()
+    module.add_arguments(p)
+    return {serve.env_name(o) for a in p._actions for o in a.option_strings if o.startswith("--")}
+
+
+IMAGE_ENV = {"LEAPSERVE_HOST": "0.0.0.0", "LEAPSERVE_MODEL_DIR": "/models", "LEAPSERVE_METRICS_PORT": "9095",
+             "LEAPSERVE_DRAIN_SECONDS": "3", "LEAPSERVE_GRACE_PERIOD": "5"}
+
+
+def test_there_are_a_sidecar_and_a_standalone_example():
+    assert {p.name for p in MANIFESTS} >= {"sidecar.yaml", "standalone.yaml"}
+
+
+def test_image_defaults_match_the_dockerfile():
+    from dockerfile_lint import parse
+
+    _, stages = parse(REPO / "Dockerfile")
+    env = stages[-1].env()
+    assert {k: env[k] for k in IMAGE_ENV} == IMAGE_ENV
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_manifest_is_consistent(path):
+    kinds = [d["kind"] for d in documents(path)]
+    assert "Deployment" in kinds
+    serve_flags, client_flags = flags_of("serve"), flags_of("predict") | flags_of("health")
+    for deployment, spec in pods(path):
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        volumes = {v["name"] for v in spec.get("volumes", [])}
+        containers = leapserve_containers(spec)
+        assert len(containers) == 1
+        c = containers[0]
+        env = {**IMAGE_ENV, **env_of(c)}
+        assert set(env_of(c)) <= serve_flags, set(env_of(c)) - serve_flags
+        # Probes: native gRPC, on a port the server listens on, for services it answers.
+        health_port = int(env.get("LEAPSERVE_HEALTH_PORT") or env.get("LEAPSERVE_PORT") or 50051)
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert c[probe]["grpc"]["port"] == health_port, probe
+            assert c[probe]["grpc"].get("service", "") in ("", "liveness"), probe
+        assert c["livenessProbe"]["grpc"].get("service") == "liveness"
+        ports = {p["containerPort"]: p["name"] for p in c["ports"]}
+        assert ports.get(int(env["LEAPSERVE_METRICS_PORT"])) == "metrics"
+        assert health_port in ports
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+        assert annotations.get("prometheus.io/port") == env["LEAPSERVE_METRICS_PORT"]
+        # Requests within limits; memory sized above what one worker holds (bench/footprint.py: ~70 MB).
+        res = c["resources"]
+        workers = int(env.get("LEAPSERVE_WORKERS", 1))
+        assert memory_mb(res["requests"]["memory"]) >= 100 * workers
+        assert memory_mb(res["requests"]["memory"]) <= memory_mb(res["limits"]["memory"])
+        assert cpu(res["requests"]["cpu"]) <= cpu(res["limits"]["cpu"])
+        # Shutdown fits in the pod's grace period.
+        drain, grace = float(env["LEAPSERVE_DRAIN_SECONDS"]), float(env["LEAPSERVE_GRACE_PERIOD"])
+        assert spec["terminationGracePeriodSeconds"] > drain + grace
+        # Bundles: the model directory is a mounted volume.
+        mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+        assert env["LEAPSERVE_MODEL_DIR"] in mounts and mounts[env["LEAPSERVE_MODEL_DIR"]]["name"] in volumes
+        if c.get("securityContext", {}).get("readOnlyRootFilesystem"):
+            assert "/tmp" in mounts  # with --workers the metrics files go there
+        # The Unix socket's folder is shared with the application, which is told where it is.
+        if "LEAPSERVE_UDS" in env:
+            folder = str(Path(env["LEAPSERVE_UDS"]).parent)
+            volume = mounts[folder]["name"]
+            apps = [a for a in spec["containers"] if a is not c]
+            assert apps
+            for app in apps:
+                assert set(env_of(app)) <= client_flags | {"LEAPSERVE_ADDRESS"}
+                assert env_of(app)["LEAPSERVE_ADDRESS"] == f"unix:{env['LEAPSERVE_UDS']}"
+                assert any(m["name"] == volume and m["mountPath"] == folder for m in app["volumeMounts"])
+            assert c.get("restartPolicy") == "Always" and c in spec.get("initContainers", [])  # native sidecar
+    for doc in documents(path):
+        if doc["kind"] == "Service":
+            deployment = next(pods(path))[0]
+            assert doc["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+            c = leapserve_containers(deployment["spec"]["template"]["spec"])[0]
+            names = {p["name"]: p["containerPort"] for p in c["ports"]}
+            env = {**IMAGE_ENV, **env_of(c)}
+            for port in doc["spec"]["ports"]:
+                assert names[port["targetPort"]] == int(env.get("LEAPSERVE_PORT", 50051))
+
+
+def memory_mb(text: str) -> float:
+    m = re.fullmatch(r"(\d+)(Mi|Gi)", text)
+    return int(m.group(1)) * (1024 if m.group(2) == "Gi" else 1)
+
+
+def cpu(text: str) -> float:
+    return int(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_a_server_with_the_containers_environment_answers_the_probes(path, rf_bundle, tmp_path):
+    _, spec = next(pods(path))
+    c = leapserve_containers(spec)[0]
+    env = {**IMAGE_ENV, **env_of(c)}
+    # Move what the pod has to this machine: paths into tmp_path, ports to free ones, loopback only.
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copyfile(rf_bundle, models / "rf.zip")
+    port_map = {p["containerPort"]: free_port() for p in c["ports"]}
+    port_map.setdefault(int(env.get("LEAPSERVE_PORT", 50051)), free_port())
+    local = dict(env, LEAPSERVE_MODEL_DIR=str(models), LEAPSERVE_HOST="127.0.0.1",
+                 LEAPSERVE_DRAIN_SECONDS="0.2")  # the shutdown itself is tested in test_ops_shutdown.py
+    for key in ("LEAPSERVE_PORT", "LEAPSERVE_HEALTH_PORT", "LEAPSERVE_METRICS_PORT"):
+        if key in local:
+            local[key] = str(port_map[int(local[key])])
+    if "LEAPSERVE_UDS" in local:
+        local["LEAPSERVE_UDS"] = str(tmp_path / Path(local["LEAPSERVE_UDS"]).name)
+    server = Server([], tmp_path / "server.log", "", env=local)
+    try:
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            grpc_probe = c[probe]["grpc"]
+            address = f"127.0.0.1:{port_map[grpc_probe['port']]}"
+            server.wait_health("SERVING", grpc_probe.get("service", ""), timeout=60, address=address)
+        metrics_port = port_map[int(env["LEAPSERVE_METRICS_PORT"])]
+        assert "leapserve_models_loaded 1.0" in scrape(metrics_port)
+        # What the application is told (LEAPSERVE_ADDRESS), or the Service's port, reaches the API.
+        apps = [a for a in spec["containers"] if a is not c]
+        if "LEAPSERVE_UDS" in env:
+            client_env = {"LEAPSERVE_ADDRESS": f"unix:{local['LEAPSERVE_UDS']}"}
+        else:
+            client_env = {"LEAPSERVE_ADDRESS": f"127.0.0.1:{port_map[int(env.get('LEAPSERVE_PORT', 50051))]}"}
+        if apps:
+            assert env_of(apps[0])["LEAPSERVE_ADDRESS"].startswith("unix:")
+        r = subprocess.run(cli("health", "--service", "model:rf"), cwd=REPO, env=clean_env(client_env),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and r.stdout.strip() == "SERVING", r.stderr
+        # The image's HEALTHCHECK, run in the container's environment, finds the server by itself.
+        r = subprocess.run(cli("health", "--quiet"), cwd=REPO, env=clean_env(local), capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        with grpc.insecure_channel(client_env["LEAPSERVE_ADDRESS"]) as ch:
+            assert health_status(ch) == "SERVING"
+    finally:
+        code = server.stop(timeout=60)
+    assert code == 0, server.log()

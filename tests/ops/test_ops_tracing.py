@@ -1,0 +1,29 @@
+"""Optional OpenTelemetry spans: run only where opentelemetry-sdk is installed."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from ops_helpers import airbnb_record, predict_request, prediction_stub
+
+pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is not installed (tracing is optional)")
+
+
+def test_spans_continue_the_callers_trace(start, rf_bundle):
+    import os
+
+    env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "scorer-test"}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    server = start("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--tracing", env=env)
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with grpc.insecure_channel(server.address) as ch:
+        prediction_stub(ch).Predict(predict_request("rf", airbnb_record()), timeout=10,
+                                    metadata=[("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01")])
+    assert server.stop() == 0
+    log = server.log()
+    assert '"name": "leapserve.v1.PredictionService/Predict"' in log
+    assert f'"trace_id": "0x{trace_id}"' in log
+    assert '"leapserve.model": "rf"' in log and '"rpc.grpc.status_code": 0' in log
+    assert "scorer-test" in log

@@ -1,0 +1,94 @@
+"""Fixtures of the reliability tests: real `leapserve serve` processes, copies of real bundles, and
+the figures each test records.
+
+Long runs are marked ``slow``: pyproject's addopts leave them out (``-m 'not slow'``); run them with
+``pytest -m slow tests/reliability``. Every test also has a short version that always runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "server"))  # serving.py: ServerProcess, free_port, ...
+sys.path.insert(0, str(HERE))
+
+from serving import ServerProcess, free_port  # noqa: E402
+
+REPO = HERE.parents[1]
+FIGURES = REPO / "build" / "reliability"
+
+
+@pytest.fixture
+def figures(request):
+    """figures(name=value, ...) records a test's figures; they are printed and written to
+    build/reliability/<test>.json when the test ends."""
+    recorded: dict = {}
+
+    def record(**values):
+        recorded.update(values)
+
+    yield record
+    if recorded:
+        FIGURES.mkdir(parents=True, exist_ok=True)
+        name = request.node.name.replace("/", "_").replace(" ", "_")
+        recorded["when"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        (FIGURES / f"{name}.json").write_text(json.dumps(recorded, indent=2, default=str) + "\n")
+        print(f"\nFIGURES {request.node.name}: {json.dumps(recorded, default=str)}")
+
+
+@pytest.fixture
+def start_server(tmp_path_factory):
+    """start_server(*args, env=None, wait="SERVING") -> a running ServerProcess on a free port;
+    every server started is stopped when the test ends."""
+    started: list[ServerProcess] = []
+    logs = tmp_path_factory.mktemp("server-logs")
+
+    def start(*args, env=None, wait="SERVING", timeout=60.0):
+        port = free_port()
+        args = [str(a) for a in args] + ["--port", str(port)]
+        server = ServerProcess(args, logs / f"server-{len(started)}.log", f"127.0.0.1:{port}", env)
+        started.append(server)
+        if wait == "SERVING":
+            server.wait_health("SERVING", timeout=timeout)
+        elif wait == "listening":
+            server.wait_listening(timeout=timeout)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    """A folder of copies of real MLeap bundles: rf.zip (airbnb random forest), lr.zip (airbnb
+    linear regression)."""
+    from bundles import LR_ZIP, RF_ZIP
+
+    d = tmp_path / "models"
+    d.mkdir()
+    shutil.copyfile(RF_ZIP, d / "rf.zip")
+    shutil.copyfile(LR_ZIP, d / "lr.zip")
+    return d
+
+
+def server_pid_threads(server) -> int:
+    """Threads of a server process (from /proc)."""
+    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads line")
+
+
+def server_rss_kib(server) -> int:
+    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS line")
