@@ -31,7 +31,7 @@ def export_bundle(model, dataset, path, format="json", **kwargs):
 
 def score(df, bundle, outputs=None, **kwargs):
     """A Spark DataFrame with the bundle's outputs appended, scored by the leapserve runtime in each
-    partition (see bundler.score)."""
-    from .score import score as _score
+    partition (see bundler.scoring)."""
+    from .scoring import score as _score
 
     return _score(df, bundle, outputs, **kwargs)

@@ -381,12 +381,12 @@ def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict
         return {"status": "failed", "reason": f"Spark cannot transform the sample: {_root_cause(e)}"}
     report = RowReport()
     discrete = pipeline.discrete_outputs
-    for i, row in enumerate(rows):
+    for row in rows:
         record = record_from_row(row, inputs)
         try:
             got = pipeline.transform(record)
         except ScoringError as e:
-            report.mismatches.append(f"row {i}: Spark scored it, the runtime raised {e}")
+            report.mismatches.append(f"input {_describe(record)}: Spark scored it, the runtime raised {e}")
             continue
         report.rows += 1
         expected = row.asDict()
@@ -397,7 +397,7 @@ def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict
             report.compared_values += 1
             report.max_difference = max(report.max_difference, diff.magnitude)
             if not diff.equal:
-                report.mismatches.append(f"row {i}, column {col!r}: {diff.detail}")
+                report.mismatches.append(f"input {_describe(record)}, column {col!r}: {diff.detail}")
     return {
         "status": "ok" if report.ok else "mismatch",
         "rows": report.rows,
@@ -405,6 +405,12 @@ def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict
         "max_difference": report.max_difference,
         "mismatches": report.mismatches[:10],
     }
+
+
+def _describe(record: dict, limit: int = 160) -> str:
+    """The sampled row's inputs, short: its place in a random sample would tell the user nothing."""
+    text = ", ".join(f"{k}={v!r}" for k, v in record.items())
+    return "{" + (text if len(text) <= limit else text[:limit - 3] + "...") + "}"
 
 
 # --- export --------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """leapserve score: score a parquet or CSV data set on Spark with a bundle, offline, with the same
-runtime the server uses (bundler.score).
+runtime the server uses (bundler.scoring).
 
     leapserve score --bundle model.zip --input rows.parquet --output scored.parquet
                     [--master URL] [--outputs COL ...] [--on-error fail|null] [--force]
@@ -163,7 +163,7 @@ def _score(args, progress: Progress) -> str:
         os.environ["LEAPSERVE_SPARK_MASTER"] = args.master
     progress.step("starting Spark")
     import bundler
-    import bundler.score as scoring
+    import bundler.scoring as scoring
 
     spark = bundler.spark_session()
     if not getattr(args, "debug", False):

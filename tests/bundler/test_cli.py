@@ -156,7 +156,7 @@ def test_export_protobuf_csv_verify_json_force(saved, spark_runs):
 def test_verify_makes_a_mismatch_an_error(saved, spark_runs):
     # (Without --verify the same export exits 0 with a warning; the API test covers the record.)
     message = assert_one_error_line(spark_runs["mismatch-verify"])
-    assert message.startswith("verification mismatch: row 1: Spark scored it, the runtime raised")
+    assert message.startswith("verification mismatch: input {a=None}: Spark scored it, the runtime raised")
     assert message.endswith("but is not verified)")
     assert (saved / "out" / "keep-verified" / "bundle.json").is_file()
 

@@ -264,9 +264,8 @@ def test_bundle_loaded_once_per_python_worker(spark, cases, tmp_path):
     yet) is loaded by at most one Python worker per core, not once per task."""
     import zipfile
 
-    import bundler.score  # noqa: F401
+    import bundler.scoring as S
 
-    S = sys.modules["bundler.score"]
     case = cases["forest"]
     folder = tmp_path / "forest_dir"
     with zipfile.ZipFile(case.bundle) as z:
@@ -322,10 +321,9 @@ def test_arrow_vector_round_trips():
     """The conversions between Spark's VectorUDT structs in Arrow and the runtime's columns (no Spark)."""
     import numpy as np
 
-    import bundler.score  # noqa: F401
+    import bundler.scoring as S
     from server.runtime.vectors import SparseBatch, SparseVector
 
-    S = sys.modules["bundler.score"]
     dense = np.array([[1.0, 0.0, -2.5], [0.0, 0.0, 0.0]])
     back = S.arrow_to_column(S.vectors_to_arrow(dense), "vector")
     assert isinstance(back, np.ndarray) and back.shape == (2, 3) and (back == dense).all()

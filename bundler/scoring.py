@@ -30,9 +30,7 @@ import functools
 import hashlib
 import io
 import os
-import sys
 import threading
-import types
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -690,13 +688,3 @@ def score(df, bundle, outputs=None, *, on_error: str = "fail", error_col: str | 
         counter=counter)
     return df.mapInArrow(functools.partial(_score_partition, plan), result_schema)
 
-
-class _CallableModule(types.ModuleType):
-    """Importing this module makes ``bundler.score`` name the module instead of the package's
-    function; calling it still scores."""
-
-    def __call__(self, *args, **kwargs):
-        return score(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
