@@ -386,6 +386,9 @@ def _take(v, idx: np.ndarray):
     return v[idx]
 
 
+_TEXT_TYPES = {str, type(None)}
+
+
 def _to_batch(name: str, ftype: FieldType, col, n: int):
     """An input column in the batch representation, and a mask of the rows that must take the
     row path instead (None when there are none): nulls in numeric and vector columns, and vectors
@@ -412,6 +415,9 @@ def _to_batch(name: str, ftype: FieldType, col, n: int):
     if ftype.kind == "scalar" and ftype.base == "string":
         if isinstance(col, np.ndarray) and col.dtype.kind == "U":
             return col.astype(object), None
+        if isinstance(col, np.ndarray) and col.dtype == object and col.ndim == 1 \
+                and set(map(type, col)) <= _TEXT_TYPES:
+            return col, None  # already text and nulls (e.g. from Arrow): checked in C, not copied
         out = np.empty(n, dtype=object)
         for r, v in enumerate(col):
             if v is None or type(v) is str:

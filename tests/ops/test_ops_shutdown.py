@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from ops_helpers import airbnb_record, batch_request, health_status, predict_request, prediction_stub
+from ops_helpers import airbnb_record, health_status, predict_request, prediction_stub
 
 
 class Traffic:
@@ -86,31 +86,34 @@ def test_sigterm_answers_every_request_sent_before_it(start, rf_bundle):
 
 
 def test_calls_in_progress_finish_within_the_grace_period(start, rf_bundle):
-    """No drain: the server stops accepting at once, but a long call already running completes."""
+    """No drain: the server stops accepting at once, but a call already running completes. The
+    call is a stream held open across the signal, so that it is surely in progress (a batch call
+    may finish before the signal arrives)."""
+    import queue
+
     server = start("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--grace-period", "20")
-    request = batch_request("rf", [airbnb_record()] * 20000)
-    result = {}
+    outgoing: queue.Queue = queue.Queue()
 
-    def call():
-        with grpc.insecure_channel(server.address, options=[("grpc.max_send_message_length", 64 << 20),
-                                                           ("grpc.max_receive_message_length", 64 << 20)]) as ch:
-            started = time.monotonic()
-            try:
-                answer = prediction_stub(ch).PredictBatch(request, timeout=60)
-                result["ok"] = answer.ok_count
-            except grpc.RpcError as e:
-                result["error"] = e.code().name
-            result["seconds"] = time.monotonic() - started
+    def requests():
+        while (item := outgoing.get()) is not None:
+            yield item
 
-    t = threading.Thread(target=call)
-    t.start()
-    time.sleep(0.5)  # the server is working on it by now: scoring 20,000 records takes longer
-    server.signal(signal.SIGTERM)
-    t.join(60)
-    assert result.get("ok") == 20000, (result, server.log())
+    with grpc.insecure_channel(server.address) as ch:
+        answers = prediction_stub(ch).PredictStream(requests(), timeout=60)
+        outgoing.put(predict_request("rf", airbnb_record(), request_id="before"))
+        assert next(answers).request_id == "before"
+        server.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while "stopping: no new calls" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        match = re.search(r"stopping: no new calls; (\d+) call\(s\) in progress", server.log())
+        assert match and int(match.group(1)) == 1, server.log()
+        outgoing.put(predict_request("rf", airbnb_record(), request_id="after"))
+        answer = next(answers)
+        assert answer.request_id == "after" and answer.outputs, server.log()
+        outgoing.put(None)
+        assert list(answers) == []
     assert server.wait(30) == 0
-    match = re.search(r"stopping: no new calls; (\d+) call\(s\) in progress", server.log())
-    assert match and int(match.group(1)) >= 1, server.log()
 
 
 def test_sigint_stops_gracefully_and_a_second_signal_cuts_the_drain(start, rf_bundle):

@@ -4,107 +4,16 @@ Spark 3.5's own transform, with bundles written by MLeap and, for forms MLeap 0.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.feature import IndexToString, OneHotEncoder, StringIndexer, StringIndexerModel
 from pyspark.sql import functions as F
 
-from bundler.compare import compare, record_from_row
-from leapserve.bundleml import bundle_pb2 as pb
-from parity import _check_batch, assert_parity, spark_outcomes
-from server.runtime import BundleError, InvalidInput, RowSkipped, ScoringError, SparseVector, load_bundle
+from handmade import check_against_spark, write_bundle
+from parity import assert_parity
+from server.runtime import BundleError, InvalidInput, ScoringError, SparseVector, load_bundle
 
 NAN = float("nan")
-
-
-# --- hand-written bundles -----------------------------------------------------------------
-
-def write_bundle(root, fmt: str, nodes: list[dict]):
-    """A pipeline bundle directory. Each node: name, op, attrs (JSON attribute form), inputs and
-    outputs as [(port, column)]. ``fmt`` is "json" or "protobuf" (attributes converted)."""
-    root.mkdir(parents=True)
-    (root / "bundle.json").write_text(json.dumps({
-        "uid": "0f6c1e9a-0000-4000-8000-000000000000", "name": "hand_written", "format": fmt,
-        "version": "0.16.0", "timestamp": "2024-01-01T00:00:00.000"}))
-    pipeline = {"name": "hand_written", "op": "pipeline", "inputs": [], "outputs": [],
-                "attrs": {"nodes": {"type": "list", "string": [n["name"] for n in nodes]}}}
-    _write_node(root / "root", fmt, pipeline)
-    for n in nodes:
-        _write_node(root / "root" / f"{n['name']}.node", fmt, n)
-    return root
-
-
-def _write_node(folder, fmt, n):
-    folder.mkdir(parents=True, exist_ok=True)
-    shape = {"inputs": [{"port": p, "name": c} for p, c in n["inputs"]],
-             "outputs": [{"port": p, "name": c} for p, c in n["outputs"]]}
-    if fmt == "json":
-        (folder / "model.json").write_text(json.dumps({"op": n["op"], "attributes": n["attrs"]}))
-        (folder / "node.json").write_text(json.dumps({"name": n["name"], "shape": shape}))
-        return
-    model = pb.Model(op=n["op"])
-    for key, value in n["attrs"].items():
-        _pb_value(model.attributes.list[key], value)
-    (folder / "model.pb").write_bytes(model.SerializeToString())
-    node = pb.Node(name=n["name"])
-    for p, c in n["inputs"]:
-        node.shape.inputs.add(port=p, name=c)
-    for p, c in n["outputs"]:
-        node.shape.outputs.add(port=p, name=c)
-    (folder / "node.pb").write_bytes(node.SerializeToString())
-
-
-def _pb_value(target, value: dict):
-    """A JSON-form attribute into a protobuf Value (the types these tests use)."""
-    if value.get("type") == "list":
-        for key, slot in (("string", "s"), ("double", "d"), ("long", "l"), ("int", "i"), ("boolean", "b")):
-            if key in value:
-                items = [NAN if v is None else v for v in value[key]] if key == "double" else value[key]
-                getattr(target.l, slot).extend(items)
-        target.l.SetInParent()
-        return
-    for key, slot in (("string", "s"), ("long", "l"), ("int", "i"), ("boolean", "b")):
-        if key in value:
-            setattr(target.s, slot, value[key])
-    if "double" in value:
-        target.s.d = NAN if value["double"] is None else value["double"]
-    target.s.SetInParent()
-
-
-def check_against_spark(pipeline, spark_model, df, label=""):
-    """Every row scored by the runtime as Spark transforms it (or refuses, or drops it), and the
-    batch path agreeing with the row path. Returns (compared, errors, skipped)."""
-    expected = spark_outcomes(spark_model, df)
-    rows = df.collect()
-    inputs = list(pipeline.inputs)
-    wanted = list(pipeline.outputs)
-    discrete = pipeline.discrete_outputs
-    results, counts = {}, [0, 0, 0]
-    for row in rows:
-        rid = row["rid"]
-        want = expected[rid]
-        try:
-            got = pipeline.transform(record_from_row(row, inputs))
-        except RowSkipped as e:
-            assert want == "skipped", f"{label} rid {rid}: runtime skipped ({e}), Spark gave {want}"
-            results[rid] = "skipped"
-            counts[2] += 1
-            continue
-        except ScoringError as e:
-            assert want == "error", f"{label} rid {rid}: runtime raised {e!r}, Spark gave {want}"
-            results[rid] = "error"
-            counts[1] += 1
-            continue
-        assert want not in ("error", "skipped"), f"{label} rid {rid}: Spark gave {want}, runtime {got}"
-        results[rid] = got
-        for col in wanted:
-            diff = compare(want[col], got[col], exact=col in discrete)
-            assert diff.equal, f"{label} rid {rid}, column {col!r}: {diff.detail}"
-            counts[0] += 1
-    _check_batch(pipeline, rows, inputs, wanted, results, label)
-    return tuple(counts)
 
 
 # --- string_indexer -----------------------------------------------------------------------

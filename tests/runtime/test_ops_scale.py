@@ -15,7 +15,7 @@ from pyspark.sql.types import IntegerType, StructField, StructType
 from bundler.compare import compare, record_from_row
 from parity import assert_parity
 from server.runtime import BundleError, InvalidInput, SparseBatch, SparseVector, load_bundle
-from test_ops_categorical import write_bundle
+from handmade import write_bundle
 
 NAN, INF = float("nan"), float("inf")
 SCHEMA = StructType([StructField("rid", IntegerType()), StructField("v", VectorUDT())])

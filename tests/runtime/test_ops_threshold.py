@@ -15,7 +15,7 @@ from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 from bundler.compare import record_from_row
 from parity import assert_parity
 from server.runtime import BundleError, InvalidInput, RowSkipped, SparseVector, load_bundle
-from test_ops_categorical import check_against_spark, write_bundle
+from handmade import check_against_spark, write_bundle
 
 NAN, INF = float("nan"), float("inf")
 

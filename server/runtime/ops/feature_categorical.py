@@ -21,6 +21,7 @@ Bundles come in two forms: Spark-era single-column ones (``labels`` / ``size``, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 
@@ -141,8 +142,8 @@ class StringIndexerModel(OpModel):
             n = ctx.n
             out = []
             for k, col in enumerate(columns):
-                get = self.index_maps[k].get
-                idx = np.fromiter((get(v, -1.0) for v in col), dtype=np.float64, count=n)
+                # map() calls dict.get from C: several times faster than a generator per row.
+                idx = np.fromiter(map(self.index_maps[k].get, col, repeat(-1.0, n)), dtype=np.float64, count=n)
                 bad = idx < 0.0
                 if bad.any():
                     if mode == "keep":

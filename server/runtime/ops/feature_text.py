@@ -30,6 +30,7 @@ from array import array
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -516,19 +517,32 @@ class HashingTermFrequencyModel(OpModel):
         return run
 
     def batch_fn(self, outputs):
-        counts, size = self._counter(), self.num_features
+        cache, size, binary = self.cache, self.num_features, self.binary
 
         def run(ctx, col):
-            indptr, indices, values = [0], [], []
-            for r, terms in enumerate(_object_column(col)):
-                if terms is None:
-                    raise InvalidInput("input", "a list of strings (nulls are not accepted)", "null", row=r)
-                tf = counts(terms)
-                idx = sorted(tf)
-                indices += idx
-                values += [tf[i] for i in idx]
-                indptr.append(len(indices))
-            return (_csr(size, indptr, indices, values),)
+            lists = _object_column(col)
+            try:
+                lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+            except TypeError:  # a null row (len(None)); the first one is reported
+                r = next(r for r, terms in enumerate(lists) if terms is None)
+                raise InvalidInput("input", "a list of strings (nulls are not accepted)", "null", row=r) from None
+            terms = list(chain.from_iterable(lists))
+            # Every term of the batch at once: dict lookups from C, the misses hashed one by one.
+            found = np.array(list(map(cache.young.get, terms)), dtype=object)
+            for j in np.flatnonzero(np.equal(found, None)).tolist():
+                try:
+                    found[j] = cache.lookup(terms[j])
+                except InvalidInput as e:
+                    e.row = int(np.searchsorted(np.cumsum(lengths), j, side="right"))
+                    raise
+            cols = found.astype(np.int64) if len(terms) else np.zeros(0, dtype=np.int64)
+            rows = np.repeat(np.arange(len(lists), dtype=np.int64), lengths)
+            # (row, bucket) pairs counted and sorted by row then bucket, as each row's sorted(tf).
+            keys, counts = np.unique(rows * size + cols, return_counts=True)
+            indptr = np.zeros(len(lists) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(keys // size, minlength=len(lists)), out=indptr[1:])
+            values = np.ones(len(keys)) if binary else counts.astype(np.float64)
+            return (SparseBatch(size, indptr, keys % size, values),)
         return run
 
 

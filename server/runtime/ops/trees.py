@@ -497,6 +497,11 @@ class BatchTrees:
     ``2 * id`` so that the child is one lookup, ``children[slot + went_left]`` (right child first);
     leaves lead back to themselves, so rows that reach a leaf early stay there while deeper trees
     finish.
+
+    Categorical splits are turned into numeric ones before the walk, so that every level is one
+    comparison: each distinct split (feature, category set, side) is decided once per row into an
+    extra column of the feature matrix, 0.0 where the row goes left and 1.0 where it goes right,
+    and its nodes compare that column with 0.5.
     """
 
     def __init__(self, trees: Sequence[Tree], num_features: int):
@@ -510,56 +515,63 @@ class BatchTrees:
         threshold = np.full(2 * total, np.nan)
         children = np.repeat(np.arange(0, 2 * total, 2, dtype=np.int64), 2)
         is_leaf = np.zeros(total, dtype=bool)
-        cat_id = np.full(2 * total, -1, dtype=np.int64)
-        cat_sets, cat_in_left, cat_levels = [], [], set()
+        split_of_slot = np.full(2 * total, -1, dtype=np.int64)  # categorical split number, or -1
+        splits: dict = {}  # (feature, set, goes left when in the set) -> split number
         for tree, off in zip(trees, self.offsets.tolist()):
-            depth = [0] * tree.size
             for i, f in enumerate(tree.feature):
                 g = off + i
                 if f == LEAF:
                     is_leaf[g] = True
                     continue
-                depth[tree.left[i]] = depth[tree.right[i]] = depth[i] + 1
                 feature[2 * g] = f
                 threshold[2 * g] = tree.threshold[i]
                 children[2 * g] = 2 * (off + tree.right[i])
                 children[2 * g + 1] = 2 * (off + tree.left[i])
                 s = tree.categories[i]
                 if s is not None:
-                    cat_id[2 * g] = len(cat_sets)
-                    cat_sets.append(s)
-                    cat_in_left.append(tree.in_set_goes_left[i])
-                    cat_levels.add(depth[i])
-        self.feature, self.threshold, self.children, self.is_leaf = feature, threshold, children, is_leaf
-        self.cat_id = cat_id
-        self.cat_levels = frozenset(cat_levels)
-        if cat_sets:
-            # Per categorical split, where each category goes: row k of a (splits, stride + 1) table
-            # says "goes left" for categories 0..stride-1; the last column is for any other value.
-            stride = int(max((max(s) for s in cat_sets if s), default=0)) + 1
-            if len(cat_sets) * (stride + 1) > MAX_CATEGORY_TABLE:
+                    key = (f, s, tree.in_set_goes_left[i])
+                    split_of_slot[2 * g] = splits.setdefault(key, len(splits))
+                    threshold[2 * g] = 0.5
+        self.threshold, self.children, self.is_leaf = threshold, children, is_leaf
+        self.num_splits = len(splits)
+        split_features = np.array([f for f, _, _ in splits], dtype=np.int64)
+        if splits:
+            # Where each category goes, per split: row k of a (splits, stride + 1) table says
+            # "goes left" for categories 0..stride-1; the last column is for any other value.
+            stride = int(max((max(s) for _, s, _ in splits if s), default=0)) + 1
+            if len(splits) * (stride + 1) > MAX_CATEGORY_TABLE:
                 raise BundleError(f"categorical splits too large for the batch path "
-                                  f"({len(cat_sets)} splits over {stride} categories)", path=trees[0].where)
-            table = np.zeros((len(cat_sets), stride + 1), dtype=bool)
-            for k, (s, goes_left) in enumerate(zip(cat_sets, cat_in_left)):
+                                  f"({len(splits)} splits over {stride} categories)", path=trees[0].where)
+            table = np.zeros((len(splits), stride + 1), dtype=bool)
+            for k, (_, s, goes_left) in enumerate(splits):
                 table[k, :] = not goes_left
                 table[k, [int(c) for c in s]] = goes_left
             self.cat_stride = stride
-            self.cat_table = table.ravel()
+            self.cat_table = table
         internal = np.repeat(~is_leaf, 2) & (np.arange(2 * total) % 2 == 0)
-        self.used = np.unique(feature[internal])
+        categorical = split_of_slot >= 0
+        self.used = np.unique(np.concatenate([feature[internal & ~categorical], split_features]))
         colmap = np.full(max(num_features, 1), -1, dtype=np.int64)
         colmap[self.used] = np.arange(len(self.used))
         self.colmap = colmap
-        self.compact_feature = np.where(internal, colmap[feature], 0)
+        # The column each slot reads: an input feature, or a split's column after the features.
+        self.feature = np.where(categorical, num_features + split_of_slot, feature)
+        self.compact_feature = np.where(internal, np.where(categorical, len(self.used) + split_of_slot,
+                                                           colmap[feature]), 0)
+        self.split_columns = split_features                  # in the dense matrix
+        self.compact_split_columns = colmap[split_features]  # in the compacted one
+        # Rows per chunk: (trees x rows) slots and (rows x columns) values stay cache-sized.
+        self.chunk_rows = max(1, min(BATCH_CELLS // max(self.num_trees, 1),
+                                     16 * BATCH_CELLS // (num_features + self.num_splits + 1)))
 
     def check_width(self, X) -> None:
         if X.shape[1] != self.num_features:
             raise InvalidInput("features", f"vectors of size {self.num_features}",
                                f"vectors of size {X.shape[1]}")
 
-    def matrix(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """The feature matrix to index and the (by slot) feature array to index it with.
+    def matrix(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The feature matrix to index, the (by slot) feature array to index it with, and the
+        columns the categorical splits read.
 
         Dense input is used as it is; a SparseBatch is densified over the used features only.
         """
@@ -568,19 +580,33 @@ class BatchTrees:
             cols = self.colmap[X.indices] if len(X.indices) else np.zeros(0, dtype=np.int64)
             keep = cols >= 0
             out[X.row_ids()[keep], cols[keep]] = X.values[keep]
-            return out, self.compact_feature
-        return np.ascontiguousarray(X, dtype=np.float64), self.feature
+            return out, self.compact_feature, self.compact_split_columns
+        return np.ascontiguousarray(X, dtype=np.float64), self.feature, self.split_columns
 
     def leaves(self, X) -> np.ndarray:
         """Global ids of the leaves reached, shape (trees, rows)."""
-        M, feature = self.matrix(X)
+        M, feature, split_columns = self.matrix(X)
         n = M.shape[0]
         out = np.empty((self.num_trees, n), dtype=np.int64)
-        step = max(1, BATCH_CELLS // max(self.num_trees, 1))
+        step = self.chunk_rows
         for start in range(0, n, step):
             stop = min(n, start + step)
-            out[:, start:stop] = self._walk(M[start:stop], feature) >> 1
+            chunk = M[start:stop]
+            if self.num_splits:
+                chunk = np.hstack([chunk, self._split_sides(chunk[:, split_columns])])
+            out[:, start:stop] = self._walk(chunk, feature) >> 1
         return out
+
+    def _split_sides(self, V: np.ndarray) -> np.ndarray:
+        """0.0 where a row goes left at a categorical split, 1.0 where it goes right; V holds
+        each split's feature value, shape (rows, splits)."""
+        stride = self.cat_stride
+        with np.errstate(invalid="ignore"):
+            iv = V.astype(np.int64)  # NaN, infinities and huge values give garbage, caught below
+            other = (iv != V) | (iv < 0) | (iv >= stride)
+        iv[other] = stride
+        iv += np.arange(self.num_splits, dtype=np.int64) * (stride + 1)
+        return np.where(self.cat_table.ravel().take(iv), 0.0, 1.0)
 
     def _walk(self, M: np.ndarray, feature: np.ndarray) -> np.ndarray:
         n, width = M.shape
@@ -592,23 +618,10 @@ class BatchTrees:
         for level in range(self.depth):
             v = flat.take(base + feature.take(slot))
             went_left = v <= self.threshold.take(slot)  # false for NaN: NaN goes right
-            if level in self.cat_levels:
-                cid = self.cat_id.take(slot)
-                mask = cid >= 0
-                if mask.any():
-                    went_left[mask] = self._goes_left(v[mask], cid[mask])
             slot = self.children.take(slot + went_left)
             if level % 8 == 7 and self.is_leaf.take(slot >> 1).all():
                 break
         return slot
-
-    def _goes_left(self, v: np.ndarray, cid: np.ndarray) -> np.ndarray:
-        stride = self.cat_stride
-        with np.errstate(invalid="ignore"):
-            iv = v.astype(np.int64)  # NaN, infinities and huge values give garbage, caught below
-            other = (iv != v) | (iv < 0) | (iv >= stride)
-        iv[other] = stride
-        return self.cat_table.take(cid * (stride + 1) + iv)
 
 
 def leaf_table(trees: Sequence[Tree], offsets: np.ndarray, width: int | None, value: Callable) -> np.ndarray:
