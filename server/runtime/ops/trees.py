@@ -46,7 +46,7 @@ SMALL_BATCH = 32
 # Batch categorical splits use a (splits x categories) table of booleans of at most this many cells.
 MAX_CATEGORY_TABLE = 1 << 26
 # Batch traversal keeps (trees x rows) node ids; rows go in chunks of this many cells (cache-sized).
-BATCH_CELLS = 1 << 16
+BATCH_CELLS = 1 << 15
 
 LEAF = -1  # feature index of a leaf
 
