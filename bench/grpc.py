@@ -207,7 +207,8 @@ def serve_empty(port: int) -> None:
         def Predict(self, request, context):
             return answers[request.model]
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
+    # As many request threads as leapserve's default (--threads 4): the same GIL contention.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
                          options=[("grpc.so_reuseport", 0)], maximum_concurrent_rpcs=1000)
     pb_grpc.add_PredictionServiceServicer_to_server(Empty(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)

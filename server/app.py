@@ -56,7 +56,7 @@ class ServeConfig:
     port: int | None = None  # None: DEFAULT_PORT, unless only a Unix socket is asked for
     uds: str | None = None
     workers: int = 1
-    threads: int = 16
+    threads: int = 4
     max_message_size: int = 64 * 1024 * 1024
     max_batch_rows: int = 100_000
     max_concurrent_rpcs: int = 1000

@@ -132,9 +132,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=env("--workers", 1, int), metavar="N",
                    help="server processes sharing the TCP port through SO_REUSEPORT (default 1) "
                         "[LEAPSERVE_WORKERS]")
-    p.add_argument("--threads", type=int, default=env("--threads", 16, int), metavar="N",
-                   help="request threads per process (each open PredictStream holds one) (default 16) "
-                        "[LEAPSERVE_THREADS]")
+    # Few threads: Python's request threads contend for the GIL, and on 2 cores 4 threads answered
+    # 1.2-1.3x the single-record requests per second of 16 (docs/serving.md, Speed).
+    p.add_argument("--threads", type=int, default=env("--threads", 4, int), metavar="N",
+                   help="request threads per process (each open PredictStream holds one) (default 4; "
+                        "more threads, more open streams, fewer requests per second) [LEAPSERVE_THREADS]")
     p.add_argument("--max-message-size", type=size_in_bytes,
                    default=env("--max-message-size", 64 * 1024 * 1024, size_in_bytes), metavar="BYTES",
                    help="largest request or response, e.g. 16M (default 64M); larger ones fail with "

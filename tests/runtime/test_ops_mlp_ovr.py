@@ -23,7 +23,7 @@ from pyspark.sql.types import IntegerType, StructField, StructType
 from handmade import check_against_spark, double_list, long, long_list, node, tensor, write_bundle
 from parity import assert_parity
 from server.runtime import BundleError, InvalidInput, load_bundle
-from server.runtime.ops.classification_ann import softmax
+from server.runtime.ops.classification_ann import NUMPY_ROW_WEIGHTS, softmax
 
 NAN, INF = float("nan"), float("inf")
 SCHEMA = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
@@ -72,7 +72,10 @@ def bad_rows(spark):
 def mlp_models(training):
     shallow = MultilayerPerceptronClassifier(layers=[4, 5, 3], seed=3, maxIter=12).fit(training)
     deep = MultilayerPerceptronClassifier(layers=[4, 6, 4, 3], seed=5, maxIter=8, blockSize=8).fit(training)
-    return shallow, deep
+    # 4 x 20 first-layer weights: rows take the numpy path (NUMPY_ROW_WEIGHTS), the others Python's.
+    wide = MultilayerPerceptronClassifier(layers=[4, 20, 3], seed=11, maxIter=10).fit(training)
+    assert 4 * 20 >= NUMPY_ROW_WEIGHTS > 4 * 6
+    return shallow, deep, wide
 
 
 OUTPUTS = {"all": (True, True, True), "prediction": (False, False, True), "probability": (False, True, True),

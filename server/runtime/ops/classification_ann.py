@@ -30,6 +30,8 @@ from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
 from .base import ProbabilisticClassifier, frozen, read_thresholds, sigmoid
 
 MIN_DOUBLE = -sys.float_info.max  # Scala's Double.MinValue
+# A row takes the numpy path from this many weights in the first layer (Python loops below it).
+NUMPY_ROW_WEIGHTS = 64
 
 
 def _exp(x: float) -> float:
@@ -87,6 +89,14 @@ class MultilayerPerceptronModel(ProbabilisticClassifier):
     def predict_raw(self, x) -> list[float]:
         a = x.to_list() if isinstance(x, SparseVector) else x
         last = len(self.weight_rows) - 1
+        if len(self.weight_rows[0]) * self.layers[0] >= NUMPY_ROW_WEIGHTS:
+            # numpy's fixed cost per call is below Python's cost for this many products.
+            a = np.array(a, dtype=np.float64)
+            with np.errstate(all="ignore"):
+                for i, (W, b) in enumerate(zip(self.matrices, self.biases)):
+                    z = W.dot(a) + b
+                    a = z if i == last else 1.0 / (1.0 + np.exp(-z))
+            return a.tolist()
         for i, layer in enumerate(self.weight_rows):
             z = [b + sum(map(mul, row, a)) for row, b in layer]
             a = z if i == last else [sigmoid(v) for v in z]
