@@ -180,12 +180,20 @@ class ProbabilisticClassifier(OpModel):
         predict_probability, predict = self.predict_probability, self.predict
 
         def check(x):
+            if type(x) is list and len(x) == size:  # the common case: a dense row of the right size
+                return
             if x is None:  # Spark's UDF fails on a null vector
                 raise InvalidInput("features", f"vector of size {size}", "null")
             n = x.size if hasattr(x, "indices") else len(x)
             if n != size:
                 raise InvalidInput("features", f"vector of size {size}", f"vector of size {n}")
 
+        if has_raw and has_prob and has_pred:
+            def run_all(x):
+                check(x)
+                raw = predict_raw(x)
+                return raw, raw_to_probability(raw), raw_to_prediction(raw)
+            return run_all
         if has_raw:
             def run(x):
                 check(x)
