@@ -406,7 +406,9 @@ class MinHashLSHModel(OpModel):
 
 @op("min_hash_lsh", family="feature")
 def load_min_hash_lsh(node) -> MinHashLSHModel:
-    """MinHashLSHModel: min over non-zero indices of ((1 + i) * a + b) mod 2038074743, per hash."""
+    """MinHashLSHModel: one vector of hashes, min over non-zero i of ((1 + i) * a + b) mod 2038074743.
+
+    Spark's output column holds the same hashes as an array of one-element vectors."""
     attrs = node.attrs
     a = attrs.long_list("random_coefficients_a")
     b = attrs.long_list("random_coefficients_b")
@@ -520,7 +522,9 @@ class BucketedRandomProjectionLSHModel(OpModel):
 
 @op("bucketed_random_projection_lsh", family="feature")
 def load_bucketed_random_projection_lsh(node) -> BucketedRandomProjectionLSHModel:
-    """BucketedRandomProjectionLSHModel: floor(dot(u, x) / bucket_length) per random unit vector."""
+    """BucketedRandomProjectionLSHModel: one vector of hashes, floor(dot(u, x) / bucket_length) per u.
+
+    Spark's output column holds the same hashes as an array of one-element vectors."""
     attrs = node.attrs
     size = attrs.int("input_size")
     tensors = attrs.tensor_list("random_unit_vectors")
