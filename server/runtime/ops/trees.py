@@ -554,38 +554,40 @@ class BatchTrees:
         colmap = np.full(max(num_features, 1), -1, dtype=np.int64)
         colmap[self.used] = np.arange(len(self.used))
         self.colmap = colmap
-        # The column each slot reads: an input feature, or a split's column after the features.
-        self.feature = np.where(categorical, num_features + split_of_slot, feature)
+        # The column each slot reads. Without categorical splits: the input's own columns. With
+        # them: a compacted matrix of the used features, then one column per split.
+        self.feature = feature
         self.compact_feature = np.where(internal, np.where(categorical, len(self.used) + split_of_slot,
                                                            colmap[feature]), 0)
-        self.split_columns = split_features                  # in the dense matrix
-        self.compact_split_columns = colmap[split_features]  # in the compacted one
+        self.split_columns = colmap[split_features]  # in the compacted matrix
         # Rows per chunk: (trees x rows) slots and (rows x columns) values stay cache-sized.
         self.chunk_rows = max(1, min(BATCH_CELLS // max(self.num_trees, 1),
-                                     16 * BATCH_CELLS // (num_features + self.num_splits + 1)))
+                                     16 * BATCH_CELLS // (len(self.used) + self.num_splits + 1)))
 
     def check_width(self, X) -> None:
         if X.shape[1] != self.num_features:
             raise InvalidInput("features", f"vectors of size {self.num_features}",
                                f"vectors of size {X.shape[1]}")
 
-    def matrix(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The feature matrix to index, the (by slot) feature array to index it with, and the
-        columns the categorical splits read.
+    def matrix(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """The feature matrix to index and the (by slot) feature array to index it with.
 
-        Dense input is used as it is; a SparseBatch is densified over the used features only.
+        Dense input without categorical splits is used as it is; otherwise the matrix holds the
+        used features only (a SparseBatch densified over them), and the split columns follow.
         """
         if isinstance(X, SparseBatch):
             out = np.zeros((len(X), max(len(self.used), 1)), dtype=np.float64)
             cols = self.colmap[X.indices] if len(X.indices) else np.zeros(0, dtype=np.int64)
             keep = cols >= 0
             out[X.row_ids()[keep], cols[keep]] = X.values[keep]
-            return out, self.compact_feature, self.compact_split_columns
-        return np.ascontiguousarray(X, dtype=np.float64), self.feature, self.split_columns
+            return out, self.compact_feature
+        if self.num_splits:
+            return np.ascontiguousarray(X[:, self.used], dtype=np.float64), self.compact_feature
+        return np.ascontiguousarray(X, dtype=np.float64), self.feature
 
     def leaves(self, X) -> np.ndarray:
         """Global ids of the leaves reached, shape (trees, rows)."""
-        M, feature, split_columns = self.matrix(X)
+        M, feature = self.matrix(X)
         n = M.shape[0]
         out = np.empty((self.num_trees, n), dtype=np.int64)
         step = self.chunk_rows
@@ -593,7 +595,7 @@ class BatchTrees:
             stop = min(n, start + step)
             chunk = M[start:stop]
             if self.num_splits:
-                chunk = np.hstack([chunk, self._split_sides(chunk[:, split_columns])])
+                chunk = np.hstack([chunk, self._split_sides(chunk[:, self.split_columns])])
             out[:, start:stop] = self._walk(chunk, feature) >> 1
         return out
 
