@@ -78,6 +78,12 @@ def dot_rows(X, w: np.ndarray) -> np.ndarray:
 
 def softmax(raw) -> list[float]:
     """Spark 3's Utils.softmax on a row: probabilities from margins / log-likelihoods."""
+    total = sum(raw)
+    if raw and total - total == 0.0:  # all finite (a NaN or an infinity makes this NaN)
+        top = max(raw)  # Spark's scan from Double.MinValue finds the same
+        exps = [math.exp(v - top) for v in raw]
+        scale = 1.0 / sum(exps)  # the largest term is exp(0) = 1: the sum is at least 1
+        return [e * scale for e in exps]
     top = MIN_DOUBLE
     for i, v in enumerate(raw):
         if v == math.inf:  # one-hot at the first +Inf; Spark scales the others by 0 (NaN stays NaN)

@@ -268,6 +268,10 @@ def load_reverse_string_indexer(node) -> ReverseStringIndexerModel:
 
 # --- one_hot_encoder ------------------------------------------------------------------------
 
+# One-hot row answers are precomputed up to this many categories per column.
+ONE_HOT_TABLE_LIMIT = 4096
+
+
 @dataclass(frozen=True)
 class OneHotEncoderModel(OpModel):
     category_sizes: tuple[int, ...]
@@ -310,18 +314,29 @@ class OneHotEncoderModel(OpModel):
         invalid = self.invalid
         one = (1.0,)
 
+        # Every answer made once (vectors are immutable): slot c for c in [0, K], K being the
+        # slot of an invalid value under keep. Very many categories would make it large.
+        tables = [tuple(SparseVector(w, (c,), one) if c < w else empties[k] for c in range(s + 1))
+                  if s <= ONE_HOT_TABLE_LIMIT else None for k, (s, w) in enumerate(zip(sizes, widths))]
+
         def encode(k: int, x):
             if x is None:
                 return None
-            size = widths[k]
             if not 0.0 <= x < sizes[k]:
                 x = invalid(k, x)
+            table = tables[k]
+            if table is not None:
+                return table[int(x)]  # int() truncates as Spark's toInt does
+            size = widths[k]
             if x < size:
                 return SparseVector(size, (int(x),), one)
             return empties[k]
 
         if len(sizes) == 1:
             return lambda x: (encode(0, x),)
+        if picks == list(range(len(sizes))):  # every output, in port order
+            ports = range(len(sizes))
+            return lambda *xs: tuple(map(encode, ports, xs))
 
         def run(*xs):
             vecs = [encode(k, x) for k, x in enumerate(xs)]
