@@ -95,7 +95,7 @@ def test_calls_in_progress_finish_within_the_grace_period(start, rf_bundle):
     outgoing: queue.Queue = queue.Queue()
 
     def requests():
-        while (item := outgoing.get()) is not None:
+        while (item := outgoing.get(timeout=60)) is not None:  # bounded, should the test fail midway
             yield item
 
     with grpc.insecure_channel(server.address) as ch:
