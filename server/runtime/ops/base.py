@@ -144,6 +144,10 @@ class ProbabilisticClassifier(OpModel):
     def predict(self, x) -> float:
         return self.raw_to_prediction(self.predict_raw(x))
 
+    def predict_raw_positive(self, x) -> float:
+        """rawPrediction[1] of a binary classifier: what one-vs-rest ranks its classifiers by."""
+        return self.predict_raw(x)[1]
+
     def predict_probability_batch(self, X):
         return self.raw_to_probability_batch(self.predict_raw_batch(X))
 

@@ -142,6 +142,8 @@ class BinaryLogisticRegressionModel(ProbabilisticClassifier):
     def margin(self, x) -> float:
         return dot(x, self.coefficients) + self.intercept
 
+    predict_raw_positive = margin  # rawPrediction[1] is the margin
+
     def predict_raw(self, x) -> list[float]:
         m = self.margin(x)
         return [-m, m]
@@ -295,6 +297,8 @@ class LinearSVCModel(ProbabilisticClassifier):
 
     def margin(self, x) -> float:
         return dot(x, self.coefficients) + self.intercept
+
+    predict_raw_positive = margin  # rawPrediction[1] is the margin
 
     def predict_raw(self, x) -> list[float]:
         m = self.margin(x)

@@ -49,11 +49,11 @@ class OneVsRestModel(OpModel):
         return [("raw_prediction", vector(self.num_classes)), ("prediction", DOUBLE)]
 
     def predict_raw(self, x) -> list[float]:
-        return [c.predict_raw(x)[1] for c in self.classifiers]
+        return [c.predict_raw_positive(x) for c in self.classifiers]
 
     def row_fn(self, outputs):
         size = self.num_features
-        raw_fns = [c.predict_raw for c in self.classifiers]
+        raw_fns = [c.predict_raw_positive for c in self.classifiers]
         order = tuple(outputs)
 
         def run(x):
@@ -62,7 +62,7 @@ class OneVsRestModel(OpModel):
             n = x.size if isinstance(x, SparseVector) else len(x)
             if n != size:
                 raise InvalidInput("features", f"vector of size {size}", f"vector of size {n}")
-            raw = [f(x)[1] for f in raw_fns]
+            raw = [f(x) for f in raw_fns]
             if order == ("prediction",):
                 return (float(argmax(raw)),)
             if order == ("raw_prediction",):
