@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..types import DOUBLE, FieldType, vector
-from ..vectors import argmax, argmax_rows
+from ..vectors import SparseVector, argmax, argmax_rows
 
 
 def frozen(values, dtype=np.float64) -> np.ndarray:
@@ -34,6 +34,23 @@ def frozen(values, dtype=np.float64) -> np.ndarray:
     arr = np.array(values, dtype=dtype)
     arr.flags.writeable = False
     return arr
+
+
+def check_vector(port: str, x, size: int) -> None:
+    """A row's vector has the model's width; Spark's UDFs fail on a null or another size."""
+    if type(x) is list and len(x) == size:  # the common case: a dense row of the right size
+        return
+    if x is None:
+        raise InvalidInput(port, f"vector of size {size} (nulls are not accepted)", "null")
+    n = x.size if isinstance(x, SparseVector) else len(x)
+    if n != size:
+        raise InvalidInput(port, f"vector of size {size}", f"vector of size {n}")
+
+
+def check_batch_width(port: str, X, size: int) -> None:
+    """A batch column of vectors (2-D array or SparseBatch) has the model's width."""
+    if X.shape[1] != size:
+        raise InvalidInput(port, f"vectors of size {size}", f"vectors of size {X.shape[1]}")
 
 
 class BatchContext:
@@ -183,24 +200,15 @@ class ProbabilisticClassifier(OpModel):
         raw_to_prediction, probability_to_prediction = self.raw_to_prediction, self.probability_to_prediction
         predict_probability, predict = self.predict_probability, self.predict
 
-        def check(x):
-            if type(x) is list and len(x) == size:  # the common case: a dense row of the right size
-                return
-            if x is None:  # Spark's UDF fails on a null vector
-                raise InvalidInput("features", f"vector of size {size}", "null")
-            n = x.size if hasattr(x, "indices") else len(x)
-            if n != size:
-                raise InvalidInput("features", f"vector of size {size}", f"vector of size {n}")
-
         if has_raw and has_prob and has_pred:
             def run_all(x):
-                check(x)
+                check_vector("features", x, size)
                 raw = predict_raw(x)
                 return raw, raw_to_probability(raw), raw_to_prediction(raw)
             return run_all
         if has_raw:
             def run(x):
-                check(x)
+                check_vector("features", x, size)
                 raw = predict_raw(x)
                 out = [raw]
                 if has_prob:
@@ -210,12 +218,12 @@ class ProbabilisticClassifier(OpModel):
                 return tuple(out)
         elif has_prob:
             def run(x):
-                check(x)
+                check_vector("features", x, size)
                 prob = predict_probability(x)
                 return (prob, probability_to_prediction(prob)) if has_pred else (prob,)
         else:
             def run(x):
-                check(x)
+                check_vector("features", x, size)
                 return (predict(x),)
         return run
 
@@ -226,8 +234,7 @@ class ProbabilisticClassifier(OpModel):
         size = self.num_features
 
         def run(ctx, X):
-            if X.shape[1] != size:
-                raise InvalidInput("features", f"vector of size {size}", f"vector of size {X.shape[1]}")
+            check_batch_width("features", X, size)
             values = {}
             if has_raw:
                 raw = self.predict_raw_batch(X)

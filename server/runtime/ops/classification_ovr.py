@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import registry
-from ..errors import BundleError, InvalidInput, UnsupportedOpError
+from ..errors import BundleError, UnsupportedOpError
 from ..registry import op
 from ..types import DOUBLE, vector
-from ..vectors import SparseVector, argmax, argmax_rows
-from .base import OpModel, ProbabilisticClassifier
+from ..vectors import argmax, argmax_rows
+from .base import OpModel, ProbabilisticClassifier, check_batch_width, check_vector
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,11 +57,7 @@ class OneVsRestModel(OpModel):
         order = tuple(outputs)
 
         def run(x):
-            if x is None:  # Spark's UDFs fail on a null vector
-                raise InvalidInput("features", f"vector of size {size}", "null")
-            n = x.size if isinstance(x, SparseVector) else len(x)
-            if n != size:
-                raise InvalidInput("features", f"vector of size {size}", f"vector of size {n}")
+            check_vector("features", x, size)
             raw = [f(x) for f in raw_fns]
             if order == ("prediction",):
                 return (float(argmax(raw)),)
@@ -75,8 +71,7 @@ class OneVsRestModel(OpModel):
         size = self.num_features
 
         def run(ctx, X):
-            if X.shape[1] != size:
-                raise InvalidInput("features", f"vectors of size {size}", f"vectors of size {X.shape[1]}")
+            check_batch_width("features", X, size)
             n = X.shape[0]
             raw = np.empty((n, self.num_classes))
             if n == 0:

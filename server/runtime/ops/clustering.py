@@ -38,7 +38,7 @@ from ..errors import BundleError, InvalidInput, ScoringError
 from ..registry import op
 from ..types import INT, vector
 from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
-from .base import OpModel, frozen
+from .base import OpModel, check_batch_width, check_vector, frozen
 
 EPSILON = 2.220446049250313e-16  # MLUtils.EPSILON: the smallest e with 1 + e / 2 == 1
 PRECISION = 1e-6  # fastSquaredDistance's default precision
@@ -79,19 +79,6 @@ def jlog(x: float) -> float:
 
 def null_features(size) -> InvalidInput:
     return InvalidInput("features", f"vector of size {size}" if size is not None else "vector", "null")
-
-
-def check_row(x, size: int) -> None:
-    if x is None:  # Spark's UDFs fail on a null vector
-        raise null_features(size)
-    n = x.size if isinstance(x, SparseVector) else len(x)
-    if n != size:
-        raise InvalidInput("features", f"vector of size {size}", f"vector of size {n}")
-
-
-def check_batch(X, size: int) -> None:
-    if X.shape[1] != size:
-        raise InvalidInput("features", f"vectors of size {size}", f"vectors of size {X.shape[1]}")
 
 
 def norm2(x) -> float:
@@ -297,7 +284,7 @@ class KMeansModel(OpModel):
         size, predict = self.num_features, self.predict
 
         def run(x):
-            check_row(x, size)
+            check_vector("features", x, size)
             return (predict(x),)
         return run
 
@@ -343,7 +330,7 @@ class KMeansModel(OpModel):
 
     def batch_fn(self, outputs):
         def run(ctx, X):
-            check_batch(X, self.num_features)
+            check_batch_width("features", X, self.num_features)
             return (self.predict_batch(X),)
         return run
 
@@ -453,7 +440,7 @@ class BisectingKMeansModel(OpModel):
         size, predict = self.num_features, self.predict
 
         def run(x):
-            check_row(x, size)
+            check_vector("features", x, size)
             return (predict(x),)
         return run
 
@@ -489,7 +476,7 @@ class BisectingKMeansModel(OpModel):
 
     def batch_fn(self, outputs):
         def run(ctx, X):
-            check_batch(X, self.num_features)
+            check_batch_width("features", X, self.num_features)
             return (self.predict_batch(X),)
         return run
 
@@ -591,7 +578,7 @@ class GaussianMixtureModel(OpModel):
         order = tuple(outputs)
 
         def run(x):
-            check_row(x, size)
+            check_vector("features", x, size)
             p = predict_probability(x)
             if order == ("prediction",):
                 return (argmax(p),)
@@ -622,7 +609,7 @@ class GaussianMixtureModel(OpModel):
         order = tuple(outputs)
 
         def run(ctx, X):
-            check_batch(X, self.num_features)
+            check_batch_width("features", X, self.num_features)
             P = self.predict_probability_batch(X)
             values = {"probability": P}
             if "prediction" in order:

@@ -38,23 +38,14 @@ from ..murmur3 import hash_string
 from ..registry import op
 from ..types import STRING_LIST, FieldType, java_double_str, java_float_str, vector
 from ..vectors import SparseBatch, SparseVector
-from .base import OpModel, frozen
+from .base import OpModel, check_batch_width, check_vector, frozen
 
 NUMERIC = ("byte", "short", "int", "long", "float", "double")
 SUPPORTED_BASES = NUMERIC + ("boolean", "string")
 
 
-def _check_vector(port: str, x, size: int) -> None:
-    if x is None:
-        raise InvalidInput(port, f"vector of size {size} (nulls are not accepted)", "null")
-    n = x.size if isinstance(x, SparseVector) else len(x)
-    if n != size:
-        raise InvalidInput(port, f"vector of size {size}", f"vector of size {n}")
 
 
-def _check_batch(port: str, X, size: int) -> None:
-    if X.shape[1] != size:
-        raise InvalidInput(port, f"vectors of size {size}", f"vectors of size {X.shape[1]}")
 
 
 def _csr(size: int, indptr, indices, values) -> SparseBatch:
@@ -377,7 +368,7 @@ class MinHashLSHModel(OpModel):
         hash_function, size = self.hash_function, self.input_size
 
         def run(x):
-            _check_vector("input", x, size)
+            check_vector("input", x, size)
             return (hash_function(x),)
         return run
 
@@ -385,7 +376,7 @@ class MinHashLSHModel(OpModel):
         size = self.input_size
 
         def run(ctx, X):
-            _check_batch("input", X, size)
+            check_batch_width("input", X, size)
             n, k = ctx.n, len(self.coefficients)
             if isinstance(X, SparseBatch):
                 nz = X.values != 0.0
@@ -490,7 +481,7 @@ class BucketedRandomProjectionLSHModel(OpModel):
         hash_function, size = self.hash_function, self.input_size
 
         def run(x):
-            _check_vector("input", x, size)
+            check_vector("input", x, size)
             return (hash_function(x),)
         return run
 
@@ -498,7 +489,7 @@ class BucketedRandomProjectionLSHModel(OpModel):
         size, alpha = self.input_size, 1.0 / self.bucket_length
 
         def run(ctx, X):
-            _check_batch("input", X, size)
+            check_batch_width("input", X, size)
             with np.errstate(invalid="ignore", over="ignore"):
                 if isinstance(X, SparseBatch):
                     raw = X.matmul_t(self.matrix)

@@ -28,7 +28,7 @@ from ..errors import BundleError, InvalidInput
 from ..registry import op
 from ..types import vector
 from ..vectors import SparseBatch, SparseVector, compressed_dense
-from .base import OpModel, frozen
+from .base import OpModel, check_batch_width, frozen
 
 
 def _null(size) -> InvalidInput:
@@ -48,9 +48,6 @@ def _checked_dense(x, size: int) -> list:
     return x
 
 
-def _check_batch(X, size: int) -> None:
-    if X.shape[1] != size:
-        raise InvalidInput("input", f"vectors of size {size}", f"vectors of size {X.shape[1]}")
 
 
 def _dense_batch(X) -> np.ndarray:
@@ -72,7 +69,7 @@ def scale_row(x, scale: list, size: int):
 
 
 def scale_batch(X, scale: np.ndarray, size: int):
-    _check_batch(X, size)
+    check_batch_width("input", X, size)
     with np.errstate(all="ignore"):
         if isinstance(X, SparseBatch):
             return X.with_values(X.values * scale[X.indices])
@@ -127,7 +124,7 @@ class StandardScalerModel(OpModel):
         def run(ctx, X):
             if shift is None and scale is None:
                 return (X,)
-            _check_batch(X, size)
+            check_batch_width("input", X, size)
             if shift is None:
                 return (scale_batch(X, scale, size),)
             with np.errstate(all="ignore"):
@@ -194,7 +191,7 @@ class MinMaxScalerModel(OpModel):
         low, constant = self.min_value, self.constant_output
 
         def run(ctx, X):
-            _check_batch(X, size)
+            check_batch_width("input", X, size)
             D = _dense_batch(X)
             with np.errstate(invalid="ignore", over="ignore"):
                 out = np.where(scale != 0.0, (D - lows) * scale + low, constant)
@@ -343,7 +340,7 @@ class NormalizerModel(OpModel):
         size = self.input_size
 
         def run(ctx, X):
-            _check_batch(X, size)
+            check_batch_width("input", X, size)
             if isinstance(X, SparseBatch):
                 rows = X.row_ids()
                 norms = self.norms_batch(X.values, rows, ctx.n)

@@ -25,22 +25,13 @@ from ..errors import BundleError, InvalidInput, RowSkipped
 from ..registry import op
 from ..types import vector
 from ..vectors import SparseBatch, SparseVector
-from .base import OpModel, frozen
+from .base import OpModel, check_batch_width, check_vector, frozen
 
 HANDLE_INVALID = ("error", "keep", "skip")
 
 
-def _check_vector(port: str, x, size: int) -> None:
-    if x is None:
-        raise InvalidInput(port, f"vector of size {size} (nulls are not accepted)", "null")
-    n = x.size if isinstance(x, SparseVector) else len(x)
-    if n != size:
-        raise InvalidInput(port, f"vector of size {size}", f"vector of size {n}")
 
 
-def _check_batch(port: str, X, size: int) -> None:
-    if X.shape[1] != size:
-        raise InvalidInput(port, f"vectors of size {size}", f"vectors of size {X.shape[1]}")
 
 
 # --- vector_indexer ----------------------------------------------------------------------------
@@ -99,7 +90,7 @@ class VectorIndexerModel(OpModel):
         index_features, size = self.index_features, self.num_features
 
         def run(x):
-            _check_vector("input", x, size)
+            check_vector("input", x, size)
             return (index_features(x),)
         return run
 
@@ -127,7 +118,7 @@ class VectorIndexerModel(OpModel):
         size = self.num_features
 
         def run(ctx, X):
-            _check_batch("input", X, size)
+            check_batch_width("input", X, size)
             if isinstance(X, SparseBatch):
                 values = X.values.copy()
                 row_ids = X.row_ids()
@@ -218,7 +209,7 @@ class ChiSqSelectorModel(OpModel):
         select, size = self.select, self.input_size
 
         def run(x):
-            _check_vector("input", x, size)
+            check_vector("input", x, size)
             return (select(x),)
         return run
 
@@ -226,7 +217,7 @@ class ChiSqSelectorModel(OpModel):
         size = self.input_size
 
         def run(ctx, X):
-            _check_batch("input", X, size)
+            check_batch_width("input", X, size)
             if isinstance(X, SparseBatch):
                 new = self.position[X.indices] if len(X.indices) else np.zeros(0, dtype=np.int64)
                 keep = new >= 0
@@ -288,14 +279,14 @@ class DCTModel(OpModel):
 
         if size > 4:  # past a few values numpy's product beats the O(n^2) Python loop
             def run(x):
-                _check_vector("input", x, size)
+                check_vector("input", x, size)
                 v = x.toarray() if isinstance(x, SparseVector) else np.asarray(x, dtype=np.float64)
                 with np.errstate(invalid="ignore", over="ignore"):
                     return ((matrix @ v).tolist(),)
             return run
 
         def run(x):
-            _check_vector("input", x, size)
+            check_vector("input", x, size)
             if isinstance(x, SparseVector):
                 x = x.to_list()
             return ([sum([c * v for c, v in zip(row, x)]) for row in rows],)
@@ -305,7 +296,7 @@ class DCTModel(OpModel):
         size, mt = self.input_size, self.matrix.T
 
         def run(ctx, X):
-            _check_batch("input", X, size)
+            check_batch_width("input", X, size)
             dense = X.toarray() if isinstance(X, SparseBatch) else X
             with np.errstate(invalid="ignore", over="ignore"):
                 return (dense @ mt,)

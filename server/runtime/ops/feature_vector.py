@@ -37,20 +37,11 @@ from ..errors import BundleError, InvalidInput
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector, compressed
-from .base import OpModel, frozen
+from .base import OpModel, check_batch_width, check_vector, frozen
 
 
-def _check(port: str, x, size: int) -> None:
-    if x is None:
-        raise InvalidInput(port, f"a vector of size {size} (nulls are not accepted)", "null")
-    n = x.size if isinstance(x, SparseVector) else len(x)
-    if n != size:
-        raise InvalidInput(port, f"vector of size {size}", f"vector of size {n}")
 
 
-def _check_batch(port: str, X, size: int) -> None:
-    if X.shape[1] != size:
-        raise InvalidInput(port, f"vectors of size {size}", f"vectors of size {X.shape[1]}")
 
 
 def _dense(X) -> np.ndarray:
@@ -80,7 +71,7 @@ class PCAModel(OpModel):
         columns, n = self.columns, self.num_features
 
         def run(x):
-            _check("input", x, n)
+            check_vector("input", x, n)
             if isinstance(x, SparseVector):
                 idx, vals = x.indices, x.values
                 return ([sum(v * col[i] for i, v in zip(idx, vals)) for col in columns],)
@@ -91,7 +82,7 @@ class PCAModel(OpModel):
         pc = self.pc
 
         def run(ctx, X):
-            _check_batch("input", X, self.num_features)
+            check_batch_width("input", X, self.num_features)
             if isinstance(X, SparseBatch):
                 return (X.matmul_t(pc.T),)
             return (X @ pc,)
@@ -125,7 +116,7 @@ class ElementwiseProductModel(OpModel):
         s, size = list(self.scaling), len(self.scaling)
 
         def run(x):
-            _check("input", x, size)
+            check_vector("input", x, size)
             if isinstance(x, SparseVector):
                 return (SparseVector(size, x.indices, [v * s[i] for i, v in zip(x.indices, x.values)]),)
             return (list(map(mul, x, s)),)
@@ -135,7 +126,7 @@ class ElementwiseProductModel(OpModel):
         s = self.scaling_array
 
         def run(ctx, X):
-            _check_batch("input", X, len(s))
+            check_batch_width("input", X, len(s))
             with np.errstate(invalid="ignore", over="ignore"):
                 if isinstance(X, SparseBatch):
                     return (X.with_values(X.values * s[X.indices]),)
@@ -170,7 +161,7 @@ class VectorSlicerModel(OpModel):
         selected, size, width = self.selected, self.input_size, len(self.selected)
 
         def run(x):
-            _check("input", x, size)
+            check_vector("input", x, size)
             if isinstance(x, SparseVector):
                 idx, vals = x.indices, x.values
                 nnz = len(idx)
@@ -189,7 +180,7 @@ class VectorSlicerModel(OpModel):
         positions, width = self.positions, len(self.selected)
 
         def run(ctx, X):
-            _check_batch("input", X, self.input_size)
+            check_batch_width("input", X, self.input_size)
             if not isinstance(X, SparseBatch):
                 return (X[:, selected],)
             pos = positions[X.indices]
@@ -289,7 +280,7 @@ class PolynomialExpansionModel(OpModel):
         expand, size, width = self.expand, self.input_size, self.output_size
 
         def run(x):
-            _check("input", x, size)
+            check_vector("input", x, size)
             if isinstance(x, SparseVector):
                 stored = [False] * size
                 for i in x.indices:
@@ -304,7 +295,7 @@ class PolynomialExpansionModel(OpModel):
         terms = self.terms
 
         def run(ctx, X):
-            _check_batch("input", X, self.input_size)
+            check_batch_width("input", X, self.input_size)
             n = X.shape[0]
             if isinstance(X, SparseBatch):
                 D = X.toarray()
@@ -379,7 +370,7 @@ class InteractionModel(OpModel):
             if m > 1:
                 return [(_category(port, v, m), 1.0)]
             return [(0, v)]
-        _check(port, v, len(nf))
+        check_vector(port, v, len(nf))
         offs = self.offsets[j]
         items = zip(v.indices, v.values) if isinstance(v, SparseVector) else enumerate(v)
         out = []
@@ -438,7 +429,7 @@ class InteractionModel(OpModel):
                 block[:, 0] = col
                 active[:, 0] = True
             return block, active
-        _check_batch(port, col, len(nf))
+        check_batch_width(port, col, len(nf))
         offs = np.asarray(self.offsets[j], dtype=np.int64)
         m = np.asarray(nf, dtype=np.int64)
         if isinstance(col, SparseBatch):

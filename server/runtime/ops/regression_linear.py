@@ -14,11 +14,11 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import BundleError, InvalidInput
+from ..errors import BundleError
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector
-from .base import OpModel, frozen
+from .base import OpModel, check_batch_width, check_vector, frozen
 
 
 def dot(x, coefficients: list[float]) -> float:
@@ -43,17 +43,8 @@ def dot_batch(X, coefficients: np.ndarray) -> np.ndarray:
         return out
 
 
-def check_width(port: str, x, size: int) -> None:
-    if x is None:  # Spark's UDF fails on a null vector
-        raise InvalidInput(port, f"vector of size {size}", "null")
-    n = x.size if isinstance(x, SparseVector) else len(x)
-    if n != size:
-        raise InvalidInput(port, f"vector of size {size}", f"vector of size {n}")
 
 
-def check_batch_width(port: str, X, size: int) -> None:
-    if X.shape[1] != size:
-        raise InvalidInput(port, f"vectors of size {size}", f"vectors of size {X.shape[1]}")
 
 
 @dataclass(frozen=True)
@@ -85,10 +76,10 @@ class LinearRegressionModel(OpModel):
 
         def run(x):
             if isinstance(x, SparseVector):
-                check_width("features", x, size)
+                check_vector("features", x, size)
                 return (sum(v * coefficients[i] for i, v in zip(x.indices, x.values)) + intercept,)
             if x is None or len(x) != size:
-                check_width("features", x, size)
+                check_vector("features", x, size)
             return (sum(a * b for a, b in zip(x, coefficients)) + intercept,)
         return run
 
@@ -224,11 +215,11 @@ class GeneralizedLinearRegressionModel(OpModel):
 
         def run(x):
             if isinstance(x, SparseVector):
-                check_width("features", x, size)
+                check_vector("features", x, size)
                 eta = sum([v * coefficients[i] for i, v in zip(x.indices, x.values)]) + intercept + 0.0
             else:
                 if x is None or len(x) != size:
-                    check_width("features", x, size)
+                    check_vector("features", x, size)
                 eta = sum([a * b for a, b in zip(x, coefficients)]) + intercept + 0.0
             if order == ("prediction",):
                 return (project(unlink(eta)),)

@@ -27,7 +27,7 @@ from ..errors import BundleError, InvalidInput
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector
-from .base import OpModel, frozen
+from .base import OpModel, check_batch_width, check_vector, frozen
 
 _CANONICAL_NAN = 0x7FF8000000000000
 
@@ -287,11 +287,7 @@ class AFTSurvivalRegressionModel(OpModel):
         order = tuple(outputs)
 
         def run(x):
-            if x is None:  # Spark's UDFs fail on a null vector
-                raise InvalidInput("features", f"vector of size {size}", "null")
-            n = x.size if isinstance(x, SparseVector) else len(x)
-            if n != size:
-                raise InvalidInput("features", f"vector of size {size}", f"vector of size {n}")
+            check_vector("features", x, size)
             lam = predict(x)
             if order == ("prediction",):
                 return (lam,)
@@ -304,8 +300,7 @@ class AFTSurvivalRegressionModel(OpModel):
         size = self.num_features
 
         def run(ctx, X):
-            if X.shape[1] != size:
-                raise InvalidInput("features", f"vectors of size {size}", f"vectors of size {X.shape[1]}")
+            check_batch_width("features", X, size)
             with np.errstate(all="ignore"):
                 if isinstance(X, SparseBatch):
                     m = X.dot(self.coefficient_array)
