@@ -38,15 +38,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from importlib import metadata
+
+from .services.common import request_id_of
 
 log = logging.getLogger("leapserve.requests")
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.05,
                    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LOAD_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-REQUEST_ID_HEADER = "x-request-id"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # RPC -> (attribute holding the model name, attribute holding the version, kind of rows counted)
@@ -93,16 +93,7 @@ def _context_code(context) -> str:
 
 def request_id(request, context) -> str:
     """The request's id: its request_id (or id) field, else the x-request-id header, else a new one."""
-    rid = getattr(request, "request_id", None) or getattr(request, "id", None)
-    if rid:
-        return rid
-    try:
-        for key, value in context.invocation_metadata() or ():
-            if key == REQUEST_ID_HEADER:
-                return str(value)
-    except Exception:
-        pass
-    return uuid.uuid4().hex[:16]
+    return request_id_of(getattr(request, "request_id", None) or getattr(request, "id", None) or "", context)
 
 
 def batch_outcomes(data, n: int) -> tuple[int, int, int]:
