@@ -20,13 +20,14 @@ functions call ``ctx.skip(mask, port, reason)`` instead and fill those rows with
 from __future__ import annotations
 
 import math
+from operator import mul
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..types import DOUBLE, FieldType, vector
-from ..vectors import SparseVector, argmax, argmax_rows
+from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
 
 
 def frozen(values, dtype=np.float64) -> np.ndarray:
@@ -52,6 +53,46 @@ def check_batch_width(port: str, X, size: int) -> None:
     if X.shape[1] != size:
         raise InvalidInput(port, f"vectors of size {size}", f"vectors of size {X.shape[1]}")
 
+
+
+# --- linear algebra as Spark does it --------------------------------------------------------
+
+def dot(x, coefficients) -> float:
+    """Spark's BLAS.dot of a row vector with a dense vector (sparse: active entries only)."""
+    if isinstance(x, SparseVector):
+        return sum([v * coefficients[i] for i, v in zip(x.indices, x.values)])
+    return sum(map(mul, x, coefficients))
+
+
+def matmul_t(X, M: np.ndarray) -> np.ndarray:
+    """Batch rows times M.T (M is classes x features), with inf * 0 = NaN as in Spark."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        if isinstance(X, SparseBatch):
+            return X.matmul_t(M)  # active entries only, like Spark's sparse gemv
+        # BLAS kernels may skip zero entries and so lose inf * 0 = NaN: where an infinity or NaN
+        # takes part, multiply every pair
+        if not np.isfinite(M).all():
+            return _products_summed(X, M)
+        out = X @ M.T
+        odd = ~np.isfinite(X).all(axis=1)
+        if odd.any():
+            out[odd] = _products_summed(X[odd], M)
+        return out
+
+
+def _products_summed(X: np.ndarray, M: np.ndarray) -> np.ndarray:
+    out = np.empty((X.shape[0], M.shape[0]))
+    for k, row in enumerate(M):
+        out[:, k] = (X * row).sum(axis=1)
+    return out
+
+
+def dot_rows(X, w: np.ndarray) -> np.ndarray:
+    """Each batch row dotted with w."""
+    if isinstance(X, SparseBatch):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return X.dot(w)  # active entries only; one bincount instead of matmul_t's add.at
+    return matmul_t(X, w.reshape(1, -1))[:, 0]
 
 class BatchContext:
     """Per-call state of the batch path: the row count and the rows dropped by "skip"."""

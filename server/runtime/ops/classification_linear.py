@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import BundleError, InvalidInput
 from ..registry import op
 from ..vectors import SparseBatch, SparseVector
-from .base import ProbabilisticClassifier, frozen, read_thresholds
+from .base import ProbabilisticClassifier, dot, dot_rows, frozen, matmul_t, read_thresholds
 
 MIN_DOUBLE = -sys.float_info.max  # Scala's Double.MinValue
 
@@ -39,41 +39,6 @@ def exp(x: float) -> float:
         return math.exp(x)
     except OverflowError:
         return math.inf
-
-
-def dot(x, coefficients) -> float:
-    """Spark's BLAS.dot of a row vector with a dense vector (sparse: active entries only)."""
-    if isinstance(x, SparseVector):
-        return sum([v * coefficients[i] for i, v in zip(x.indices, x.values)])
-    return sum(map(mul, x, coefficients))
-
-
-def matmul_t(X, M: np.ndarray) -> np.ndarray:
-    """Batch rows times M.T (M is classes x features), with inf * 0 = NaN as in Spark."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        if isinstance(X, SparseBatch):
-            return X.matmul_t(M)  # active entries only, like Spark's sparse gemv
-        # BLAS kernels may skip zero entries and so lose inf * 0 = NaN: where an infinity or NaN
-        # takes part, multiply every pair
-        if not np.isfinite(M).all():
-            return _products_summed(X, M)
-        out = X @ M.T
-        odd = ~np.isfinite(X).all(axis=1)
-        if odd.any():
-            out[odd] = _products_summed(X[odd], M)
-        return out
-
-
-def _products_summed(X: np.ndarray, M: np.ndarray) -> np.ndarray:
-    out = np.empty((X.shape[0], M.shape[0]))
-    for k, row in enumerate(M):
-        out[:, k] = (X * row).sum(axis=1)
-    return out
-
-
-def dot_rows(X, w: np.ndarray) -> np.ndarray:
-    """Each batch row dotted with w."""
-    return matmul_t(X, w.reshape(1, -1))[:, 0]
 
 
 def softmax(raw) -> list[float]:

@@ -17,34 +17,8 @@ import numpy as np
 from ..errors import BundleError
 from ..registry import op
 from ..types import DOUBLE, vector
-from ..vectors import SparseBatch, SparseVector
-from .base import OpModel, check_batch_width, check_vector, frozen
-
-
-def dot(x, coefficients: list[float]) -> float:
-    """Spark's BLAS dot of a row vector (dense list or SparseVector) with a dense vector."""
-    if isinstance(x, SparseVector):
-        return sum(v * coefficients[i] for i, v in zip(x.indices, x.values))
-    return sum(a * b for a, b in zip(x, coefficients))
-
-
-def dot_batch(X, coefficients: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", over="ignore"):
-        if isinstance(X, SparseBatch):
-            return X.dot(coefficients)
-        # BLAS kernels may skip zero entries and so lose inf * 0 = NaN: where an infinity or NaN
-        # takes part, multiply every pair
-        if not np.isfinite(coefficients).all():
-            return (X * coefficients).sum(axis=1)
-        out = X @ coefficients
-        odd = ~np.isfinite(X).all(axis=1)
-        if odd.any():
-            out[odd] = (X[odd] * coefficients).sum(axis=1)
-        return out
-
-
-
-
+from ..vectors import SparseVector
+from .base import OpModel, check_batch_width, check_vector, dot, dot_rows, frozen
 
 
 @dataclass(frozen=True)
@@ -69,7 +43,7 @@ class LinearRegressionModel(OpModel):
         return dot(x, self.coefficients) + self.intercept
 
     def predict_batch(self, X) -> np.ndarray:
-        return dot_batch(X, self.coefficient_array) + self.intercept
+        return dot_rows(X, self.coefficient_array) + self.intercept
 
     def row_fn(self, outputs):
         coefficients, intercept, size = list(self.coefficients), self.intercept, self.num_features
@@ -235,7 +209,7 @@ class GeneralizedLinearRegressionModel(OpModel):
         def run(ctx, X):
             check_batch_width("features", X, self.num_features)
             with np.errstate(invalid="ignore", over="ignore"):
-                eta = dot_batch(X, self.coefficient_array) + self.intercept + 0.0
+                eta = dot_rows(X, self.coefficient_array) + self.intercept + 0.0
             values = {"link_prediction": eta}
             if "prediction" in order:
                 with np.errstate(all="ignore"):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from operator import mul
 
 import numpy as np
 
@@ -27,7 +26,7 @@ from ..errors import BundleError, InvalidInput
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector
-from .base import OpModel, check_batch_width, check_vector, frozen
+from .base import OpModel, check_batch_width, check_vector, dot, frozen
 
 _CANONICAL_NAN = 0x7FF8000000000000
 
@@ -275,12 +274,7 @@ class AFTSurvivalRegressionModel(OpModel):
         return [("prediction", DOUBLE), ("quantiles", vector(len(self.quantile_factors)))]
 
     def predict(self, x) -> float:
-        if isinstance(x, SparseVector):
-            c = self.coefficients
-            m = sum([v * c[i] for i, v in zip(x.indices, x.values)])
-        else:
-            m = sum(map(mul, self.coefficients, x))
-        return _exp(m + self.intercept)
+        return _exp(dot(x, self.coefficients) + self.intercept)
 
     def row_fn(self, outputs):
         size, predict, factors = self.num_features, self.predict, self.quantile_factors
