@@ -135,6 +135,7 @@ def cached_pipeline(digest: str, fetch, inner: str, description: str):
 
 # --- column plans: Spark/Arrow <-> runtime ---------------------------------------------------
 
+@functools.lru_cache(maxsize=1)  # built once per worker, not per column of every batch
 def _vector_arrow_type():
     import pyarrow as pa
 
