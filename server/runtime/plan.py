@@ -22,7 +22,7 @@ from .container import open_source
 from .errors import BundleError, InvalidInput, MissingInput, RowSkipped, ScoringError, UnsupportedOpError, describe
 from .ops.base import BatchContext, OpModel
 from .types import FieldType, caster, java_double_str, to_string
-from .vectors import SparseBatch, SparseVector, to_output
+from .vectors import SparseBatch, SparseVector, nonfinite_rows, to_output
 
 MAX_PIPELINE_DEPTH = 32
 _MISSING = object()
@@ -501,8 +501,7 @@ def _nonfinite_rows(col, n: int):
         mask = np.zeros(n, dtype=bool)
         mask[col.row_ids()[bad]] = True
         return mask
-    mask = ~np.isfinite(col).all(axis=1) if col.size else np.zeros(n, dtype=bool)
-    return mask if mask.any() else None
+    return nonfinite_rows(col) if col.size else None
 
 
 def _cast_batch(arr, have: FieldType, want: FieldType, col: str):

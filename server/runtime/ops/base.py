@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..types import DOUBLE, FieldType, vector
-from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
+from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows, nonfinite_rows
 
 
 def frozen(values, dtype=np.float64) -> np.ndarray:
@@ -74,8 +74,8 @@ def matmul_t(X, M: np.ndarray) -> np.ndarray:
         if not np.isfinite(M).all():
             return _products_summed(X, M)
         out = X @ M.T
-        odd = ~np.isfinite(X).all(axis=1)
-        if odd.any():
+        odd = nonfinite_rows(X)
+        if odd is not None:
             out[odd] = _products_summed(X[odd], M)
         return out
 
