@@ -92,19 +92,13 @@ def _matrix_rows(M: np.ndarray) -> tuple[tuple[float, ...], ...]:
 
 # --- logistic regression ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class BinaryLogisticRegressionModel(ProbabilisticClassifier):
-    """Spark's binomial LogisticRegressionModel: one margin, a single threshold."""
+class MarginClassifier(ProbabilisticClassifier):
+    """A binary linear classifier, Spark's binomial LogisticRegressionModel or LinearSVCModel:
+    margin = coefficients . x + intercept, rawPrediction = [-margin, margin]. Subclasses hold
+    ``coefficients``, ``intercept`` and ``coefficient_array``."""
 
-    coefficients: tuple[float, ...]
-    intercept: float
-    threshold: float
-    raw_threshold: float  # the threshold on the margin: log(t / (1 - t)), +-Inf at t = 1 / 0
-    coefficient_array: np.ndarray
-
-    op_name = "logistic_regression"
     num_classes = 2
-    thresholds = None  # a binary model uses `threshold` only
+    thresholds = None  # a binary model uses its single `threshold` only
 
     @property
     def num_features(self) -> int:
@@ -119,6 +113,26 @@ class BinaryLogisticRegressionModel(ProbabilisticClassifier):
         m = self.margin(x)
         return [-m, m]
 
+    def margin_batch(self, X) -> np.ndarray:
+        return dot_rows(X, self.coefficient_array) + self.intercept
+
+    def predict_raw_batch(self, X) -> np.ndarray:
+        m = self.margin_batch(X)
+        return np.column_stack([-m, m])
+
+
+@dataclass(frozen=True)
+class BinaryLogisticRegressionModel(MarginClassifier):
+    """Spark's binomial LogisticRegressionModel: one margin, a single threshold."""
+
+    coefficients: tuple[float, ...]
+    intercept: float
+    threshold: float
+    raw_threshold: float  # the threshold on the margin: log(t / (1 - t)), +-Inf at t = 1 / 0
+    coefficient_array: np.ndarray
+
+    op_name = "logistic_regression"
+
     def raw_to_probability(self, raw) -> list[float]:
         p0 = 1.0 / (1.0 + exp(-raw[0]))
         return [p0, 1.0 - p0]
@@ -131,13 +145,6 @@ class BinaryLogisticRegressionModel(ProbabilisticClassifier):
 
     def predict(self, x) -> float:
         return 1.0 if 1.0 / (1.0 + exp(-self.margin(x))) > self.threshold else 0.0
-
-    def margin_batch(self, X) -> np.ndarray:
-        return dot_rows(X, self.coefficient_array) + self.intercept
-
-    def predict_raw_batch(self, X) -> np.ndarray:
-        m = self.margin_batch(X)
-        return np.column_stack([-m, m])
 
     def raw_to_probability_batch(self, R: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -249,7 +256,7 @@ def load_logistic_regression(node):
 # --- linear SVC ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class LinearSVCModel(ProbabilisticClassifier):
+class LinearSVCModel(MarginClassifier):
     """Spark's LinearSVCModel: raw = [-m, m], prediction m > threshold; no probability."""
 
     coefficients: tuple[float, ...]
@@ -259,21 +266,6 @@ class LinearSVCModel(ProbabilisticClassifier):
 
     op_name = "linear_svc"
     supports_probability = False
-    num_classes = 2
-    thresholds = None
-
-    @property
-    def num_features(self) -> int:
-        return len(self.coefficients)
-
-    def margin(self, x) -> float:
-        return dot(x, self.coefficients) + self.intercept
-
-    predict_raw_positive = margin  # rawPrediction[1] is the margin
-
-    def predict_raw(self, x) -> list[float]:
-        m = self.margin(x)
-        return [-m, m]
 
     def raw_to_prediction(self, raw) -> float:
         return 1.0 if raw[1] > self.threshold else 0.0
@@ -283,13 +275,6 @@ class LinearSVCModel(ProbabilisticClassifier):
 
     def raw_to_probability(self, raw):
         raise NotImplementedError("linear_svc has no probability")  # no port for it (output_ports)
-
-    def margin_batch(self, X) -> np.ndarray:
-        return dot_rows(X, self.coefficient_array) + self.intercept
-
-    def predict_raw_batch(self, X) -> np.ndarray:
-        m = self.margin_batch(X)
-        return np.column_stack([-m, m])
 
     def raw_to_prediction_batch(self, R: np.ndarray) -> np.ndarray:
         return (R[:, 1] > self.threshold).astype(np.float64)
