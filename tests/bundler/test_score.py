@@ -259,9 +259,38 @@ def test_selected_outputs(cases):
     assert_same_as_spark(case, rows, case.model.transform(case.df).collect(), ["predicted_species", "probability"])
 
 
+def python_workers() -> int:
+    """This session's Python worker processes alive now: the descendants of this process running
+    ``pyspark.daemon`` (the daemon forks the workers), less the daemon itself (Linux /proc)."""
+    import os
+
+    parent, daemon = {}, set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            pid = int(entry.name)
+            parent[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+            if b"pyspark.daemon" in cmdline:
+                daemon.add(pid)
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parent.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return max(sum(1 for pid in daemon if ours(pid)) - 1, 0)
+
+
 def test_bundle_loaded_once_per_python_worker(spark, cases, tmp_path):
     """8 tasks on local[2]: the bundle (a directory this time, so new bytes that no worker holds
-    yet) is loaded by at most one Python worker per core, not once per task."""
+    yet) is loaded at most once per Python worker, not once per task. Spark keeps idle workers for
+    reuse, and earlier jobs may have left more than one per core: the bound is the workers alive."""
     import zipfile
 
     import bundler.scoring as S
@@ -275,7 +304,8 @@ def test_bundle_loaded_once_per_python_worker(spark, cases, tmp_path):
     rows = bundler.score(df, folder, ["prediction"], counter=counter).collect()
     read, written, failed, loads = counter.value
     assert read == written == len(rows) == case.df.count() and failed == 0
-    assert 1 <= loads <= spark.sparkContext.defaultParallelism < 8, loads
+    workers = python_workers()
+    assert 1 <= loads <= workers < 8, (loads, workers)
     assert_same_as_spark(case, rows, case.model.transform(case.df).collect(), ["prediction"])
 
 
