@@ -14,6 +14,13 @@ from .errors import BundlerError, JavaNotFound
 # Spark 3.5 runs on Java 8, 11 and 17 (and 21 from 3.5.0 on); leapserve's machines have 17.
 JAVA_MIN, JAVA_MAX = 11, 21
 
+# Arrow's Java library checks bounds and reference counts on every buffer read, and nulls on every
+# get. Spark reads mapInArrow's answers (bundler.score) value by value through those reads; in a
+# profile of bundler.score the checks took a fifth of the JVM's samples, and without them it runs
+# about 10% faster. The buffers are pyarrow's, written by our Python worker and read by Spark's own
+# Arrow reader.
+ARROW_JAVA_OPTIONS = "-Darrow.enable_unsafe_memory_access=true -Darrow.enable_null_check_for_get=false"
+
 _session = None
 _lock = threading.Lock()
 
@@ -64,12 +71,13 @@ def spark_session():
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         log_conf = jars.JVM_DIR / "log4j2.properties"
-        java_opts = f"-Dconfig.file={registry_conf} -Dlog4j2.configurationFile={log_conf}"
+        java_opts = f"-Dconfig.file={registry_conf} -Dlog4j2.configurationFile={log_conf} {ARROW_JAVA_OPTIONS}"
         builder = (
             SparkSession.builder.master(os.environ.get("LEAPSERVE_SPARK_MASTER", "local[2]"))
             .appName("leapserve")
             .config("spark.driver.extraClassPath", os.pathsep.join(classpath))
             .config("spark.driver.extraJavaOptions", java_opts)
+            .config("spark.executor.extraJavaOptions", ARROW_JAVA_OPTIONS)  # a cluster's executors
             .config("spark.driver.memory", os.environ.get("LEAPSERVE_SPARK_DRIVER_MEMORY", "2g"))
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
