@@ -373,7 +373,10 @@ def column_to_arrow(kind: str, col):
         return _lsh_to_arrow(col)
     if kind.startswith("list:"):
         t = pa.list_(getattr(pa, _ARROW_SCALARS[kind[5:]])())
-        return pa.array([None if v is None else list(v) for v in col], type=t)
+        try:
+            return pa.array(col, type=t)  # lists (and None) as they are
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return pa.array([None if v is None else list(v) for v in col], type=t)
     t = getattr(pa, _ARROW_SCALARS[kind])()
     if isinstance(col, np.ndarray) and col.dtype != object:
         return pa.array(col, type=t)  # NaN stays NaN (not null)

@@ -30,7 +30,7 @@ from array import array
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -381,6 +381,25 @@ def tokenize(text: str) -> list[str]:
     return parts
 
 
+_OTHER_JAVA_WHITESPACE = "\t\n\x0b\f\r"
+
+
+def tokenize_all(texts: list) -> list[list[str]]:
+    """tokenize() over many strings. When they are all ASCII and the only whitespace is the space
+    (the common case, checked once over the joined text), each row is str.lower then str.split
+    on " ", both called from C through map: the same tokens as Java's split on that one
+    separator, in under half the regular expression's time."""
+    joined = "".join(texts)
+    if not (joined.isascii() and not any(ch in joined for ch in _OTHER_JAVA_WHITESPACE)):
+        return list(map(tokenize, texts))
+    parts = list(map(str.split, map(str.lower, texts), repeat(" ", len(texts))))
+    for tokens in parts:
+        if len(tokens) > 1 and not tokens[-1]:  # Java drops trailing empty strings
+            while tokens and not tokens[-1]:
+                tokens.pop()
+    return parts
+
+
 def _null(port: str, what: str) -> InvalidInput:
     return InvalidInput(port, f"{what} (nulls are not accepted)", "null")
 
@@ -415,12 +434,10 @@ class TokenizerModel(OpModel):
 
     def batch_fn(self, outputs):
         def run(ctx, col):
-            out = np.empty(ctx.n, dtype=object)
-            for r, text in enumerate(_object_column(col)):
-                if text is None:
-                    raise InvalidInput("input", "a string (nulls are not accepted)", "null", row=r)
-                out[r] = tokenize(text)
-            return (out,)
+            texts = _object_column(col)
+            if None in texts:
+                raise InvalidInput("input", "a string (nulls are not accepted)", "null", row=texts.index(None))
+            return (np.fromiter(tokenize_all(texts), dtype=object, count=len(texts)),)
         return run
 
 
@@ -527,23 +544,37 @@ class HashingTermFrequencyModel(OpModel):
                 r = next(r for r, terms in enumerate(lists) if terms is None)
                 raise InvalidInput("input", "a list of strings (nulls are not accepted)", "null", row=r) from None
             terms = list(chain.from_iterable(lists))
-            # Every term of the batch at once: dict lookups from C, the misses hashed one by one.
-            found = np.array(list(map(cache.young.get, terms)), dtype=object)
-            for j in np.flatnonzero(np.equal(found, None)).tolist():
+            # Every term of the batch at once: dict lookups from C (-1 for a miss: buckets are
+            # >= 0), the misses hashed one by one.
+            cols = np.fromiter(map(cache.young.get, terms, repeat(-1, len(terms))), dtype=np.int64,
+                               count=len(terms))
+            for j in np.flatnonzero(cols < 0).tolist():
                 try:
-                    found[j] = cache.lookup(terms[j])
+                    cols[j] = cache.lookup(terms[j])
                 except InvalidInput as e:
                     e.row = int(np.searchsorted(np.cumsum(lengths), j, side="right"))
                     raise
-            cols = found.astype(np.int64) if len(terms) else np.zeros(0, dtype=np.int64)
             rows = np.repeat(np.arange(len(lists), dtype=np.int64), lengths)
             # (row, bucket) pairs counted and sorted by row then bucket, as each row's sorted(tf).
-            keys, counts = np.unique(rows * size + cols, return_counts=True)
+            # The pairs arrive sorted by row: a stable (merging) sort finishes them fast.
+            keys, counts = _counted(np.sort(rows * size + cols, kind="stable"))
             indptr = np.zeros(len(lists) + 1, dtype=np.int64)
             np.cumsum(np.bincount(keys // size, minlength=len(lists)), out=indptr[1:])
             values = np.ones(len(keys)) if binary else counts.astype(np.float64)
             return (SparseBatch(size, indptr, keys % size, values),)
         return run
+
+
+def _counted(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a sorted array and how often each occurs (np.unique without its
+    sort)."""
+    if not len(ordered):
+        return ordered, np.zeros(0, dtype=np.int64)
+    first = np.empty(len(ordered), dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return ordered[starts], np.diff(starts, append=len(ordered))
 
 
 @op("hashing_term_frequency", family="feature")
