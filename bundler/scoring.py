@@ -30,6 +30,7 @@ import functools
 import hashlib
 import io
 import os
+import sys
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -388,6 +389,32 @@ def column_to_arrow(kind: str, col):
 
 # --- scoring one partition (runs in the Python workers) ---------------------------------------
 
+# glibc serves blocks above its mmap threshold (128 KiB at first) with a fresh mmap and unmaps them
+# when freed, so every such numpy array of a batch page-faults on each page as it is first written.
+# Raised thresholds keep freed blocks in the heap for the next batch: the batch path of the
+# penguin examples ran 1.3 to 1.6 times faster. A worker then keeps up to _TRIM_AT of free heap.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_AT, _TRIM_AT = 32 << 20, 64 << 20
+_allocator_tuned = False
+
+
+def tune_allocator() -> bool:
+    """Raise glibc's mmap and trim thresholds for this process, once; False where there is no
+    glibc mallopt (other C libraries, other systems)."""
+    global _allocator_tuned
+    if _allocator_tuned:
+        return True
+    _allocator_tuned = True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+        return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_AT)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_AT))
+    except (OSError, AttributeError):
+        return False
+
 def _take(col, rows: np.ndarray):
     from server.runtime.vectors import SparseBatch
 
@@ -582,6 +609,7 @@ def _score_partition(plan: ScorePlan, batches):
         loads.append(1)
         return plan.bundle.value
 
+    tune_allocator()
     pipeline = cached_pipeline(plan.digest, fetch, plan.inner, plan.description)
     if plan.counter is not None and loads:
         plan.counter.add((0, 0, 0, 1))
