@@ -589,14 +589,13 @@ class BatchTrees:
         """Global ids of the leaves reached, shape (trees, rows)."""
         M, feature = self.matrix(X)
         n = M.shape[0]
+        if self.num_splits:  # the split columns for the whole batch at once
+            M = np.hstack([M, self._split_sides(M[:, self.split_columns])])
         out = np.empty((self.num_trees, n), dtype=np.int64)
         step = self.chunk_rows
         for start in range(0, n, step):
             stop = min(n, start + step)
-            chunk = M[start:stop]
-            if self.num_splits:
-                chunk = np.hstack([chunk, self._split_sides(chunk[:, self.split_columns])])
-            out[:, start:stop] = self._walk(chunk, feature) >> 1
+            out[:, start:stop] = self._walk(M[start:stop], feature) >> 1
         return out
 
     def _split_sides(self, V: np.ndarray) -> np.ndarray:
