@@ -611,12 +611,15 @@ class BatchTrees:
 
     def _walk(self, M: np.ndarray, feature: np.ndarray) -> np.ndarray:
         n, width = M.shape
-        slot = np.repeat(2 * self.offsets[:, None], n, axis=1)
+        roots = 2 * self.offsets
         if n == 0 or self.is_leaf.all():
-            return slot
+            return np.repeat(roots[:, None], n, axis=1)
+        # Level 0: every row of a tree is at its root, so each tree reads one column.
+        v = M[:, feature.take(roots)].T
+        slot = self.children.take(roots[:, None] + (v <= self.threshold.take(roots)[:, None]))
         flat = M.ravel()
         base = np.arange(n, dtype=np.int64) * width
-        for level in range(self.depth):
+        for level in range(1, self.depth):
             v = flat.take(base + feature.take(slot))
             went_left = v <= self.threshold.take(slot)  # false for NaN: NaN goes right
             slot = self.children.take(slot + went_left)
