@@ -240,6 +240,22 @@ def test_tokenizer_hashing_tf_idf_pipeline(spark, tmp_path):
     assert report.compared == 2 * 3 * len(TEXTS)
 
 
+# The edge cases a batch takes the tokenizer's str.split path with: ASCII, and no whitespace but
+# the space (one such character anywhere sends the whole batch through the regular expression).
+SPACE_TEXTS = [t for t in TEXTS if t.isascii() and not any(ch in t for ch in "\t\n\r\x0b\x0c")]
+
+
+@pytest.mark.parity("tokenizer", "hashing_term_frequency")
+def test_tokenizer_space_only_batch(spark, tmp_path):
+    """Empty, blank, repeated, leading and trailing spaces in a batch of space-only ASCII text:
+    the same tokens as Spark's tokenizer, row by row and in the batch path's str.split."""
+    assert len(SPACE_TEXTS) >= 9 and "" in SPACE_TEXTS and "  both  " in SPACE_TEXTS
+    model = Pipeline(stages=[Tokenizer(inputCol="text", outputCol="tokens"),
+                             HashingTF(inputCol="tokens", outputCol="tf", numFeatures=64)]).fit(text_frame(spark, CORPUS))
+    report = assert_parity(model, text_frame(spark, SPACE_TEXTS), tmp_path)
+    assert report.compared == 2 * 2 * len(SPACE_TEXTS)
+
+
 @pytest.mark.parity("tokenizer", "count_vectorizer", "idf")
 def test_tokenizer_count_vectorizer_idf_pipeline(spark, tmp_path):
     train = text_frame(spark, CORPUS)
