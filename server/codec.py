@@ -28,7 +28,7 @@ from leapserve.v1 import value_pb2
 
 from .runtime.errors import InvalidInput
 from .runtime.types import FieldType
-from .runtime.vectors import SparseBatch, SparseVector
+from .runtime.vectors import DenseVector, SparseBatch, SparseVector
 
 Value = value_pb2.Value
 
@@ -140,7 +140,7 @@ def encode_value(msg, x) -> None:
         msg.string_value = x
     elif isinstance(x, (bytes, bytearray)):
         msg.bytes_value = bytes(x)
-    elif isinstance(x, SparseVector):
+    elif isinstance(x, (SparseVector, DenseVector)):
         _set_vector(msg, x)
     elif isinstance(x, np.ndarray):
         if x.ndim == 1 and x.dtype.kind in "fiu":
@@ -582,7 +582,7 @@ def _wire_vector(x) -> bytes:
         body = _vector_body(x.shape[0], (), data)
     elif isinstance(x, SparseVector):
         body = _vector_body(x.size, x.indices, struct.pack(f"<{len(x.values)}d", *x.values))
-    elif isinstance(x, list):
+    elif isinstance(x, (DenseVector, list)):
         body = _vector_body(len(x), (), struct.pack(f"<{len(x)}d", *x))
     elif x is None:
         return _NULL

@@ -19,4 +19,4 @@ from .errors import (  # noqa: F401
 from .plan import BatchResult, Pipeline, Stage, load_bundle  # noqa: F401
 from .registry import supported_ops  # noqa: F401
 from .types import FieldType  # noqa: F401
-from .vectors import SparseBatch, SparseVector  # noqa: F401
+from .vectors import DenseVector, SparseBatch, SparseVector  # noqa: F401

@@ -14,7 +14,7 @@ from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.regression import LinearRegression
 
 import bundler
-from server.runtime import BundleError, InvalidInput, MissingInput, UnsupportedOpError, load_bundle
+from server.runtime import BundleError, DenseVector, InvalidInput, MissingInput, UnsupportedOpError, load_bundle
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_paths_directories_and_uris(bundles, lr_model, kind):
         assert str(model.outputs["features"]) == "vector[2]"
         got = model.transform({"a": 1.5, "b": -2.0})
         assert got["prediction"] == pytest.approx(want, rel=1e-12)
-        assert isinstance(got["features"], np.ndarray) and got["features"].tolist() == [1.5, -2.0]
+        assert isinstance(got["features"], DenseVector) and list(got["features"]) == [1.5, -2.0]
 
 
 def test_inner_path_of_a_zip(bundles, lr_model, tmp_path):

@@ -12,7 +12,7 @@ from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
 from parity import assert_parity
-from server.runtime import BundleError, ScoringError, SparseVector, load_bundle
+from server.runtime import BundleError, DenseVector, ScoringError, SparseVector, load_bundle
 from server.runtime.ops.feature_select import dct_matrix
 from handmade import node, write_bundle
 
@@ -75,7 +75,7 @@ def test_vector_indexer_parity(spark, tmp_path, train_frame, handle_invalid):
     pipeline = report.pipelines["json"]
     out = pipeline.transform({"v": SparseVector(4, [0, 3], [9.0, 1.0])})["indexed"]
     assert out == SparseVector(4, [0, 3], [9.0, 1.0])
-    assert isinstance(pipeline.transform({"v": [7.0, 2.0, 3.0, 1.0]})["indexed"], np.ndarray)
+    assert isinstance(pipeline.transform({"v": [7.0, 2.0, 3.0, 1.0]})["indexed"], DenseVector)
 
 
 def test_vector_indexer_batch_layouts(spark, tmp_path, train_frame):
@@ -157,7 +157,7 @@ def test_dct_parity(spark, tmp_path):
     assert report.errors == 0 and report.compared == 2 * len(vectors) * 3
     assert report.max_difference < 1e-12
     out = report.pipelines["json"].transform({"v": SparseVector(5, [1], [1.0])})
-    assert all(isinstance(v, np.ndarray) for v in out.values())  # always dense
+    assert all(isinstance(v, DenseVector) for v in out.values())  # always dense
 
 
 def test_dct_matrix_is_orthonormal():

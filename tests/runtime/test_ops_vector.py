@@ -15,7 +15,7 @@ from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 from bundler.compare import record_from_row
 from parity import assert_parity
 from server.runtime.ops.feature_vector import poly_size, poly_terms
-from server.runtime.vectors import SparseVector
+from server.runtime.vectors import DenseVector, SparseVector
 
 NAN, INF = float("nan"), float("inf")
 
@@ -93,7 +93,7 @@ def test_vector_ops_parity(spark, tmp_path):
     out = pipeline.transform({"v": SparseVector(4, [1, 3], [4.0, 0.0])})
     assert isinstance(out["ep"], SparseVector) and out["ep"].indices == (1, 3)  # stays sparse, zeros kept
     assert out["sliced"] == SparseVector(3, [0, 1], [0.0, 4.0])
-    assert isinstance(out["pc"], np.ndarray)
+    assert isinstance(out["pc"], DenseVector)
     x, y, z, w = 2.0, 3.0, 5.0, 7.0
     poly = pipeline.transform({"v": [x, y, z, w]})["poly2"].tolist()
     assert poly == [x, x * x, y, x * y, y * y, z, x * z, y * z, z * z, w, x * w, y * w, z * w, w * w]
