@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/runtime.py [--seconds 2] [--rows 100000] [--no-spark] [--only NAME]
 
-For each model (the airbnb RF and LR fixtures written by MLeap, the example pipelines, and three
-fitted on the spot: a one-vs-rest and a multi-layer perceptron on the penguins' features, and
+For each model (the airbnb RF and LR fixtures written by MLeap, the example pipelines, and four
+fitted on the spot: a one-vs-rest and a multi-layer perceptron on the penguins' features, a
+StandardScaler alone on those features (the cost of a one-op pipeline, almost no arithmetic), and
 Tokenizer + HashingTF + IDF + LogisticRegression) it measures, on the same machine and in the same
 invocation:
 
@@ -115,7 +116,9 @@ def fitted_workload(name: str, bundle: Path, model, sample, rows: int, rng, spar
 
 # The pipelines fitted here, beyond the fixtures and examples: a one-vs-rest and a multi-layer
 # perceptron on the penguins' features, and a text pipeline.
-FITTED = ("penguins_ovr", "penguins_mlp", "text_tfidf_lr")
+# penguins_scaler is the floor for one-op pipelines: a StandardScaler alone on the perceptron's
+# 8-value input vector (one vector in, one vector out, almost no arithmetic).
+FITTED = ("penguins_ovr", "penguins_mlp", "penguins_scaler", "text_tfidf_lr")
 
 
 def penguin_features(spark):
@@ -161,6 +164,15 @@ def fitted_workloads(names, rows: int, rng, spark, folder: Path) -> list:
             node("mlp", "multi_layer_perceptron_classifier", attrs, inputs=[("features", "features")],
                  outputs=ports)], zip_it=True)
         works.append(fitted_workload("penguins_mlp", bundle, mlp, train.select("features"), rows, rng, spark))
+    if "penguins_scaler" in names:
+        from pyspark.ml.feature import StandardScaler
+
+        _, _, train = penguin_features(spark)
+        features = train.select("features")
+        scaler = StandardScaler(inputCol="features", outputCol="scaled", withMean=True).fit(features)
+        bundle = folder / "penguins_scaler.zip"
+        bundler.export_bundle(scaler, features, bundle, force=True)
+        works.append(fitted_workload("penguins_scaler", bundle, scaler, features, rows, rng, spark))
     if "text_tfidf_lr" in names:
         from batch import text_model  # bench/batch.py: the same text pipeline
 
