@@ -395,16 +395,19 @@ def column_to_arrow(kind: str, col):
 # penguin examples ran 1.3 to 1.6 times faster. A worker then keeps up to _TRIM_AT of free heap.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_AT, _TRIM_AT = 32 << 20, 64 << 20
-_allocator_tuned = False
+_allocator_tuned: bool | None = None  # None: not tried yet in this process
 
 
 def tune_allocator() -> bool:
-    """Raise glibc's mmap and trim thresholds for this process, once; False where there is no
-    glibc mallopt (other C libraries, other systems)."""
+    """Raise glibc's mmap and trim thresholds for this process (tried once; later calls give the
+    first answer); False where there is no glibc mallopt (other C libraries, other systems)."""
     global _allocator_tuned
-    if _allocator_tuned:
-        return True
-    _allocator_tuned = True
+    if _allocator_tuned is None:
+        _allocator_tuned = _raise_thresholds()
+    return _allocator_tuned
+
+
+def _raise_thresholds() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -414,6 +417,7 @@ def tune_allocator() -> bool:
         return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_AT)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_AT))
     except (OSError, AttributeError):
         return False
+
 
 def _take(col, rows: np.ndarray):
     from server.runtime.vectors import SparseBatch

@@ -134,7 +134,7 @@ def to_output(v):
     if type(v) is list:
         return DenseVector(v)
     if isinstance(v, np.ndarray) and v.ndim == 1:
-        return DenseVector(v.tolist())
+        return DenseVector(v.astype(np.float64, copy=False).tolist())
     return v
 
 
