@@ -3,7 +3,6 @@
 import pytest
 import math
 
-import numpy as np
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import (PCA, ElementwiseProduct, Interaction, OneHotEncoder, PolynomialExpansion,
                                 StringIndexer, VectorAssembler, VectorSlicer)

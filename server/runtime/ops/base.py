@@ -54,7 +54,6 @@ def check_batch_width(port: str, X, size: int) -> None:
         raise InvalidInput(port, f"vectors of size {size}", f"vectors of size {X.shape[1]}")
 
 
-
 # --- linear algebra as Spark does it --------------------------------------------------------
 
 def dot(x, coefficients) -> float:
@@ -93,6 +92,7 @@ def dot_rows(X, w: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", over="ignore"):
             return X.dot(w)  # active entries only; one bincount instead of matmul_t's add.at
     return matmul_t(X, w.reshape(1, -1))[:, 0]
+
 
 class BatchContext:
     """Per-call state of the batch path: the row count and the rows dropped by "skip"."""

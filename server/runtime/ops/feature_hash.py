@@ -44,10 +44,6 @@ NUMERIC = ("byte", "short", "int", "long", "float", "double")
 SUPPORTED_BASES = NUMERIC + ("boolean", "string")
 
 
-
-
-
-
 def _csr(size: int, indptr, indices, values) -> SparseBatch:
     return SparseBatch(size, np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64),
                        np.asarray(values, dtype=np.float64))

@@ -48,8 +48,6 @@ def _checked_dense(x, size: int) -> list:
     return x
 
 
-
-
 def _dense_batch(X) -> np.ndarray:
     return X.toarray() if isinstance(X, SparseBatch) else X
 

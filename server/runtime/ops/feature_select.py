@@ -30,10 +30,6 @@ from .base import OpModel, check_batch_width, check_vector, frozen
 HANDLE_INVALID = ("error", "keep", "skip")
 
 
-
-
-
-
 # --- vector_indexer ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -40,10 +40,6 @@ from ..vectors import SparseBatch, SparseVector, compressed
 from .base import OpModel, check_batch_width, check_vector, frozen
 
 
-
-
-
-
 def _dense(X) -> np.ndarray:
     return X.toarray() if isinstance(X, SparseBatch) else X
 
