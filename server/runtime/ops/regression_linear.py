@@ -17,7 +17,6 @@ import numpy as np
 from ..errors import BundleError
 from ..registry import op
 from ..types import DOUBLE, vector
-from ..vectors import SparseVector
 from .base import OpModel, check_batch_width, check_vector, dot, dot_rows, frozen
 
 
@@ -46,15 +45,11 @@ class LinearRegressionModel(OpModel):
         return dot_rows(X, self.coefficient_array) + self.intercept
 
     def row_fn(self, outputs):
-        coefficients, intercept, size = list(self.coefficients), self.intercept, self.num_features
+        coefficients, intercept, size = self.coefficients, self.intercept, self.num_features
 
         def run(x):
-            if isinstance(x, SparseVector):
-                check_vector("features", x, size)
-                return (sum(v * coefficients[i] for i, v in zip(x.indices, x.values)) + intercept,)
-            if x is None or len(x) != size:
-                check_vector("features", x, size)
-            return (sum(a * b for a, b in zip(x, coefficients)) + intercept,)
+            check_vector("features", x, size)
+            return (dot(x, coefficients) + intercept,)
         return run
 
     def batch_fn(self, outputs):
@@ -183,18 +178,13 @@ class GeneralizedLinearRegressionModel(OpModel):
         return self.fitted(self.predict_link(x))
 
     def row_fn(self, outputs):
-        coefficients, intercept, size = list(self.coefficients), self.intercept, self.num_features
+        predict_link, size = self.predict_link, self.num_features
         project, unlink = FAMILIES[self.family][0], UNLINK[self.link][0]
         order = tuple(outputs)
 
         def run(x):
-            if isinstance(x, SparseVector):
-                check_vector("features", x, size)
-                eta = sum([v * coefficients[i] for i, v in zip(x.indices, x.values)]) + intercept + 0.0
-            else:
-                if x is None or len(x) != size:
-                    check_vector("features", x, size)
-                eta = sum([a * b for a, b in zip(x, coefficients)]) + intercept + 0.0
+            check_vector("features", x, size)
+            eta = predict_link(x)
             if order == ("prediction",):
                 return (project(unlink(eta)),)
             if order == ("link_prediction",):
