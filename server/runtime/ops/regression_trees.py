@@ -22,7 +22,7 @@ import numpy as np
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import batch_rows
-from .base import OpModel
+from .base import OpModel, check_batch_width
 from .trees import (SMALL_BATCH, BatchTrees, Tree, compile_trees, leaf_table, literal, read_ensemble,
                     read_num_features, read_tree, read_tree_weights, sequential_sum_batch, weighted_sum_batch,
                     weighted_sum_code)
@@ -61,7 +61,7 @@ class TreeRegressionModel(OpModel):
         program = self.row_program
 
         def run(ctx, X):
-            self.batch_trees.check_width(X)
+            check_batch_width("features", X, self.num_features)
             n = X.shape[0]
             if n < SMALL_BATCH:  # numpy's per-call cost would dominate
                 return (np.array([program(x)[0] for x in batch_rows(X, n)], dtype=np.float64),)

@@ -533,6 +533,8 @@ class BatchTrees:
                     split_of_slot[2 * g] = splits.setdefault(key, len(splits))
                     threshold[2 * g] = 0.5
         self.threshold, self.children, self.is_leaf = threshold, children, is_leaf
+        self.roots = 2 * self.offsets  # each tree's root slot
+        self.root_thresholds = threshold[self.roots][:, None]
         self.num_splits = len(splits)
         split_features = np.array([f for f, _, _ in splits], dtype=np.int64)
         if splits:
@@ -563,11 +565,6 @@ class BatchTrees:
         # Rows per chunk: (trees x rows) slots and (rows x columns) values stay cache-sized.
         self.chunk_rows = max(1, min(BATCH_CELLS // max(self.num_trees, 1),
                                      16 * BATCH_CELLS // (len(self.used) + self.num_splits + 1)))
-
-    def check_width(self, X) -> None:
-        if X.shape[1] != self.num_features:
-            raise InvalidInput("features", f"vectors of size {self.num_features}",
-                               f"vectors of size {X.shape[1]}")
 
     def matrix(self, X) -> tuple[np.ndarray, np.ndarray]:
         """The feature matrix to index and the (by slot) feature array to index it with.
@@ -611,12 +608,12 @@ class BatchTrees:
 
     def _walk(self, M: np.ndarray, feature: np.ndarray) -> np.ndarray:
         n, width = M.shape
-        roots = 2 * self.offsets
+        roots = self.roots
         if n == 0 or self.is_leaf.all():
             return np.repeat(roots[:, None], n, axis=1)
         # Level 0: every row of a tree is at its root, so each tree reads one column.
         v = M[:, feature.take(roots)].T
-        slot = self.children.take(roots[:, None] + (v <= self.threshold.take(roots)[:, None]))
+        slot = self.children.take(roots[:, None] + (v <= self.root_thresholds))
         flat = M.ravel()
         base = np.arange(n, dtype=np.int64) * width
         for level in range(1, self.depth):
