@@ -75,6 +75,7 @@ class MultilayerPerceptronModel(ProbabilisticClassifier):
     weight_rows: tuple[tuple[tuple[tuple[float, ...], float], ...], ...]  # per layer: (row of W, bias)
     matrices: tuple[np.ndarray, ...]  # per layer: W, nOut x nIn
     biases: tuple[np.ndarray, ...]
+    numpy_rows: bool  # rows through numpy (wide first layer) rather than Python loops
 
     op_name = "multi_layer_perceptron_classifier"
 
@@ -89,8 +90,7 @@ class MultilayerPerceptronModel(ProbabilisticClassifier):
     def predict_raw(self, x) -> list[float]:
         a = x.to_list() if isinstance(x, SparseVector) else x
         last = len(self.weight_rows) - 1
-        if len(self.weight_rows[0]) * self.layers[0] >= NUMPY_ROW_WEIGHTS:
-            # numpy's fixed cost per call is below Python's cost for this many products.
+        if self.numpy_rows:
             a = np.array(a, dtype=np.float64)
             with np.errstate(all="ignore"):
                 for i, (W, b) in enumerate(zip(self.matrices, self.biases)):
@@ -154,4 +154,7 @@ def load_multi_layer_perceptron_classifier(node) -> MultilayerPerceptronModel:
         matrices.append(frozen(W))
         biases.append(frozen(b))
         rows.append(tuple((tuple(r), float(v)) for r, v in zip(W.tolist(), b.tolist())))
-    return MultilayerPerceptronModel(tuple(layers), thresholds, tuple(rows), tuple(matrices), tuple(biases))
+    # numpy's fixed cost per call is below Python's cost for this many first-layer products.
+    numpy_rows = layers[0] * layers[1] >= NUMPY_ROW_WEIGHTS
+    return MultilayerPerceptronModel(tuple(layers), thresholds, tuple(rows), tuple(matrices), tuple(biases),
+                                     numpy_rows)
