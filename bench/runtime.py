@@ -23,6 +23,7 @@ only ratios measured together mean anything.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -115,12 +116,13 @@ def fitted_workload(name: str, bundle: Path, model, sample, rows: int, rng, spar
 
 
 # The pipelines fitted here, beyond the fixtures and examples: a one-vs-rest and a multi-layer
-# perceptron on the penguins' features, and a text pipeline.
-# penguins_scaler is the floor for one-op pipelines: a StandardScaler alone on the perceptron's
-# 8-value input vector (one vector in, one vector out, almost no arithmetic).
+# perceptron on the penguins' features, the floor of one-op pipelines (a StandardScaler alone on
+# the perceptron's 8-value input vector: one vector in, one out, almost no arithmetic), and a
+# text pipeline.
 FITTED = ("penguins_ovr", "penguins_mlp", "penguins_scaler", "text_tfidf_lr")
 
 
+@functools.lru_cache(maxsize=1)  # fitted once for the three penguin workloads
 def penguin_features(spark):
     """The penguins example's fitted feature stages, and the penguins with a numeric label."""
     from pyspark.ml import PipelineModel
