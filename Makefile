@@ -42,7 +42,7 @@ demo: setup
 
 # pytest exits 5 when it collected no tests: that is a broken suite, so it fails here too.
 test: setup
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest --durations=15 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Regenerate the protobuf code from protos/ (a test checks it is up to date).

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import faulthandler
+import os
+import signal
+import subprocess
 import sys
+import threading
+import traceback
 from pathlib import Path
 
 import pytest
@@ -12,14 +18,16 @@ REPO = TESTS.parent
 SHARED = REPO.parent / "shared"
 FIXTURES = SHARED / "fixtures" / "mleap"
 
-sys.path.insert(0, str(TESTS))  # the parity harness (tests/parity.py) is imported by name
+sys.path.insert(0, str(TESTS))  # helper modules (parity.py, processes.py, ...) are imported by name
 
 
 @pytest.fixture(scope="session")
 def spark():
     import bundler
 
-    return bundler.spark_session()
+    session = bundler.spark_session()
+    _interrupt_on_cancel(session)
+    return session
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +56,7 @@ _loaded_in_module: dict[str, set[str]] = {}
 _current_module = [""]
 
 
-def pytest_configure(config):
+def _record_loaded_ops() -> None:
     from server.runtime import registry
 
     original = registry.lookup
@@ -72,3 +80,113 @@ def _declared_ops_are_loaded(request):
         loaded = _loaded_in_module.get(str(request.node.fspath), set())
         missing = sorted(declared - loaded)
         assert not missing, f"declares parity for {missing}, but its module never loaded them"
+
+
+# --- hung tests --------------------------------------------------------------------------------
+# A test that runs longer than its limit fails with every Python thread's stack and the thread
+# dumps of the JVMs this process started (Spark's driver, MLeap's harness): most hangs worth
+# knowing about sit in one of those. A hung test must not run into CI's own limit, where nothing
+# says why. The limit covers the test's setup, call and teardown: its own
+# `@pytest.mark.timeout(seconds)` (0: none), else SLOW_TIMEOUT for `slow` soak and load runs, else
+# TEST_TIMEOUT (the slowest test of `make test` takes about a minute).
+
+TEST_TIMEOUT = float(os.environ.get("LEAPSERVE_TEST_TIMEOUT", "300"))
+SLOW_TIMEOUT = 3600.0
+# If the timeout cannot reach the test (its thread stuck in C code holding the GIL), this much
+# later the process writes every thread's stack and exits.
+HARD_EXIT_MARGIN = float(os.environ.get("LEAPSERVE_TEST_HARD_EXIT_MARGIN", "120"))
+_terminal_fd: list[int] = []  # stderr as it was before pytest captured it
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout(seconds): this test's own time limit")
+    _terminal_fd.append(os.dup(2))
+    _record_loaded_ops()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    marker = item.get_closest_marker("timeout")
+    if marker is not None:
+        limit = float(marker.args[0])
+    else:
+        limit = SLOW_TIMEOUT if item.get_closest_marker("slow") else TEST_TIMEOUT
+    if limit <= 0:
+        return (yield)
+
+    def expired(signum, frame):
+        item.stash[_hang_report] = _hang_report_text()
+        _reset_spark()
+        pytest.fail(f"Timeout: the test ran over {limit:g} s (stacks in its report)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    faulthandler.dump_traceback_later(limit + HARD_EXIT_MARGIN, exit=True, file=_terminal_fd[0])
+    try:
+        return (yield)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        faulthandler.cancel_dump_traceback_later()
+
+
+_hang_report = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    text = item.stash.get(_hang_report, None)
+    if text is not None and report.failed:
+        report.sections.append(("where the test hung", text))
+        del item.stash[_hang_report]
+    return report
+
+
+def _hang_report_text() -> str:
+    names = {t.ident: t.name for t in threading.enumerate()}
+    parts = []
+    for ident, frame in sys._current_frames().items():
+        parts.append(f"--- Python thread {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame)))
+    for pid, dump in _java_thread_dumps():
+        parts.append(f"--- JVM {pid}\n{dump}")
+    return "\n".join(parts)
+
+
+def _java_thread_dumps() -> list[tuple[int, str]]:
+    from bundler.jars import java_executable
+    from processes import descendants
+
+    jcmd = Path(java_executable()).resolve().parent / "jcmd"
+    dumps = []
+    for pid in (pid for pid, argv in descendants().items() if argv and Path(argv[0]).name == "java"):
+        try:
+            out = subprocess.run([str(jcmd), str(pid), "Thread.print"], capture_output=True, text=True, timeout=60)
+            dumps.append((pid, out.stdout or out.stderr))
+        except (OSError, subprocess.TimeoutExpired) as e:
+            dumps.append((pid, f"jcmd failed: {e}"))
+    return dumps
+
+
+def _reset_spark() -> None:
+    """Leave the Spark session usable by the tests after a hung one."""
+    from bundler import session
+
+    spark = session._session
+    if spark is None:
+        return
+    # The timeout interrupts py4j while it waits for an answer that will still arrive on this
+    # thread's connection: drop the connection, or the next call would read that stale answer.
+    connection = spark.sparkContext._gateway._gateway_client.get_thread_connection()
+    if connection is not None:
+        connection.close()
+    # Through py4j, which a wedged JVM may never answer: a daemon thread, waited for a while only.
+    worker = threading.Thread(target=spark.sparkContext.cancelAllJobs, daemon=True)
+    worker.start()
+    worker.join(30)
+    _interrupt_on_cancel(spark)
+
+
+def _interrupt_on_cancel(spark) -> None:
+    """Jobs started from this thread get their tasks interrupted when cancelled (a thread-local)."""
+    spark.sparkContext.setLocalProperty("spark.job.interruptOnCancel", "true")

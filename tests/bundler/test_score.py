@@ -22,6 +22,8 @@ from server.runtime import load_bundle
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from serving import ServerProcess, free_port  # noqa: E402
 
+from processes import descendants  # tests/, on the path from conftest  # noqa: E402
+
 PARTITIONS = 3
 
 
@@ -261,30 +263,8 @@ def test_selected_outputs(cases):
 
 def python_workers() -> int:
     """This session's Python worker processes alive now: the descendants of this process running
-    ``pyspark.daemon`` (the daemon forks the workers), less the daemon itself (Linux /proc)."""
-    import os
-
-    parent, daemon = {}, set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            pid = int(entry.name)
-            parent[pid] = int(stat.rsplit(")", 1)[1].split()[1])
-            if b"pyspark.daemon" in cmdline:
-                daemon.add(pid)
-
-    def ours(pid: int) -> bool:
-        while pid > 1:
-            pid = parent.get(pid, 0)
-            if pid == os.getpid():
-                return True
-        return False
-
-    return max(sum(1 for pid in daemon if ours(pid)) - 1, 0)
+    ``pyspark.daemon`` (the daemon forks the workers), less the daemon itself."""
+    return max(sum(1 for argv in descendants().values() if "pyspark.daemon" in argv) - 1, 0)
 
 
 def test_bundle_loaded_once_per_python_worker(spark, cases, tmp_path):
