@@ -16,7 +16,6 @@ import os
 import shutil
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import grpc
