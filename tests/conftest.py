@@ -70,6 +70,7 @@ def _record_loaded_ops() -> None:
 
 def pytest_runtest_setup(item):
     _current_module[0] = str(item.fspath)
+    _spark_answers(item)  # below, with the time limits
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +87,9 @@ def _declared_ops_are_loaded(request):
 # A test that runs longer than its limit fails with every Python thread's stack and the thread
 # dumps of the JVMs this process started (Spark's driver, MLeap's harness): most hangs worth
 # knowing about sit in one of those. A hung test must not run into CI's own limit, where nothing
-# says why. The limit covers the test's setup, call and teardown: its own
+# says why. After a timeout Spark's jobs are cancelled; if Spark then no longer answers, the tests
+# that ask for the `spark` fixture fail at once instead of each hanging in turn. The limit covers
+# the test's setup, call and teardown: its own
 # `@pytest.mark.timeout(seconds)` (0: none), else SLOW_TIMEOUT for `slow` soak and load runs, else
 # TEST_TIMEOUT (the slowest test of `make test`, with its fixtures, takes under 2 minutes).
 
@@ -116,7 +119,7 @@ def pytest_runtest_protocol(item, nextitem):
 
     def expired(signum, frame):
         item.stash[_hang_report] = _hang_report_text()
-        _reset_spark()
+        _reset_spark(item.nodeid, limit)
         pytest.fail(f"Timeout: the test ran over {limit:g} s (stacks in its report)")
 
     previous = signal.signal(signal.SIGALRM, expired)
@@ -168,8 +171,9 @@ def _java_thread_dumps() -> list[tuple[int, str]]:
     return dumps
 
 
-def _reset_spark() -> None:
-    """Leave the Spark session usable by the tests after a hung one."""
+def _reset_spark(nodeid: str, limit: float) -> None:
+    """Leave the Spark session usable by the tests after a hung one, or note that it is not: Spark
+    must cancel its jobs and count a row, each within the test's limit (and a minute at most)."""
     from bundler import session
 
     spark = session._session
@@ -180,11 +184,28 @@ def _reset_spark() -> None:
     connection = spark.sparkContext._gateway._gateway_client.get_thread_connection()
     if connection is not None:
         connection.close()
-    # Through py4j, which a wedged JVM may never answer: a daemon thread, waited for a while only.
-    worker = threading.Thread(target=spark.sparkContext.cancelAllJobs, daemon=True)
-    worker.start()
-    worker.join(30)
+    # Through py4j, which a wedged JVM may never answer: daemon threads, waited for a while only.
+    wait = min(limit, 60.0)
+    if not _within(wait, spark.sparkContext.cancelAllJobs) or not _within(wait, spark.range(1).count):
+        _spark_hung.append(nodeid)
+        return
     _interrupt_on_cancel(spark)
+
+
+def _within(seconds: float, call) -> bool:
+    """Whether `call` returned (or raised) within `seconds`, run on a daemon thread."""
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive()
+
+
+_spark_hung: list[str] = []  # the test after which Spark no longer answered
+
+
+def _spark_answers(item) -> None:
+    if _spark_hung and "spark" in item.fixturenames:
+        pytest.fail(f"not run: Spark's session stopped answering during {_spark_hung[0]}")
 
 
 def _interrupt_on_cancel(spark) -> None:

@@ -1,5 +1,6 @@
 """tests/conftest.py's time limit: a hung test fails with the stacks that say where it hung, and the
-tests after it still run (or, when nothing can interrupt it, the run ends instead of hanging)."""
+tests after it still run; when Spark no longer answers, the tests that need it fail at once; when
+nothing can interrupt the test, the run ends instead of hanging."""
 
 from __future__ import annotations
 
@@ -31,6 +32,25 @@ def test_spark_still_answers(spark):
     assert spark.range(5).count() == 5
 '''
 
+WEDGED_SPARK = '''
+import pytest
+
+@pytest.mark.timeout(0)
+def test_spark_starts(spark):
+    assert spark.range(1).count() == 1
+
+@pytest.mark.timeout(5)
+def test_tasks_ignore_cancellation(spark):
+    spark.sparkContext.setLocalProperty("spark.job.interruptOnCancel", "false")
+    spark.range(0, 2, 1, 2).selectExpr("java_method('java.lang.Thread', 'sleep', id * 0 + 600000L)").collect()
+
+def test_needs_spark(spark):
+    assert spark.range(5).count() == 5
+
+def test_needs_no_spark():
+    assert True
+'''
+
 GIL_HELD = '''
 import pytest
 
@@ -60,6 +80,17 @@ def test_hung_tests_fail_with_their_stacks_and_the_run_goes_on(tmp_path):
     assert "time.sleep(600)" in out and "collectToPython" in out
     assert "java.lang.Thread.sleep" in out and "Executor task launch worker" in out
     assert seconds < 120, seconds  # not the 600 s each sleep asked for
+
+
+def test_when_spark_stops_answering_its_later_tests_fail_at_once(tmp_path):
+    """Both of local[2]'s cores held by tasks that ignore cancellation: Spark cannot count a row
+    after the timeout, so the tests that need it fail without running (each would hang too)."""
+    proc, seconds = run_pytest(tmp_path, WEDGED_SPARK)
+    out = proc.stdout
+    assert proc.returncode == 1, out[-3000:]
+    assert "1 failed, 2 passed, 1 error" in out, out[-3000:]
+    assert "not run: Spark's session stopped answering during test_hung.py::test_tasks_ignore_cancellation" in out
+    assert seconds < 120, seconds
 
 
 def test_a_test_that_cannot_be_interrupted_ends_the_run(tmp_path):
