@@ -89,9 +89,9 @@ def _declared_ops_are_loaded(request):
 # knowing about sit in one of those. A hung test must not run into CI's own limit, where nothing
 # says why. After a timeout Spark's jobs are cancelled; if Spark then no longer answers, the tests
 # that ask for the `spark` fixture fail at once instead of each hanging in turn. The limit covers
-# the test's setup, call and teardown: its own
-# `@pytest.mark.timeout(seconds)` (0: none), else SLOW_TIMEOUT for `slow` soak and load runs, else
-# TEST_TIMEOUT (the slowest test of `make test`, with its fixtures, takes under 2 minutes).
+# the test's setup, call and teardown: its own `@pytest.mark.timeout(seconds)` (0: none), else
+# SLOW_TIMEOUT for `slow` soak and load runs, else TEST_TIMEOUT (the slowest test of `make test`,
+# with its fixtures, takes under 2 minutes).
 
 TEST_TIMEOUT = float(os.environ.get("LEAPSERVE_TEST_TIMEOUT", "300"))
 SLOW_TIMEOUT = 3600.0
