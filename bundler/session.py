@@ -94,4 +94,24 @@ def spark_session():
                 )
         _session = builder.getOrCreate()
         _session.sparkContext.setLogLevel("ERROR")
+        init_lapack_constants(_session)
         return _session
+
+
+def init_lapack_constants(spark) -> bool:
+    """Have the JVM's Java LAPACK work out its machine constants now, on this one thread.
+
+    Without a native LAPACK, Spark's linear algebra runs netlib's Java translation of LAPACK
+    (F2jLAPACK), which computes its machine constants (dlamch: precision, safe minimum, ...) on
+    first use into shared static fields, without a lock. Two threads making that first call at once
+    can get, and leave, wrong ones (forced to race here, 3.7% of rounds did), and LAPACK loops that
+    rely on them can then run forever (netlib-java issue #5). That is the likely cause of a CI run
+    that hung in a local-mode GaussianMixture fit, whose first EM round decomposes covariances in
+    two tasks at once. After one call the constants are set and later calls only read them.
+    True once they are set; False where the JVM has no such LAPACK (another Spark build)."""
+    from py4j.protocol import Py4JError
+
+    try:
+        return spark._jvm.org.netlib.lapack.Dlamch.dlamch("E") > 0.0
+    except Py4JError:
+        return False
