@@ -24,7 +24,7 @@ import numpy as np
 from bundler.compare import compare, record_from_row, spark_value
 from bundler.export import export_bundle
 from server.runtime import RowSkipped, ScoringError, load_bundle
-from server.runtime.vectors import DenseVector, SparseBatch, SparseVector
+from server.runtime.vectors import DenseVector, SparseBatch
 
 FORMATS = ("json", "protobuf")
 
@@ -138,12 +138,8 @@ def _check_batch(pipeline, input_rows, inputs, wanted, row_results, fmt) -> None
 
 def spark_like(v):
     """A runtime row output in the shapes compare() expects (numpy arrays, dense vectors -> lists)."""
-    if isinstance(v, np.ndarray):
+    if isinstance(v, (np.ndarray, DenseVector)):
         return v.tolist()
-    if isinstance(v, DenseVector):
-        return list(v)
     if isinstance(v, np.generic):
         return v.item()
-    if isinstance(v, SparseVector):
-        return v
-    return v
+    return v  # SparseVector, numbers, strings as they are
