@@ -98,7 +98,7 @@ def spark_session():
         return _session
 
 
-def init_lapack_constants(spark) -> bool:
+def init_lapack_constants(spark) -> None:
     """Have the JVM's Java LAPACK work out its machine constants now, on this one thread.
 
     Without a native LAPACK, Spark's linear algebra runs netlib's Java translation of LAPACK
@@ -107,11 +107,11 @@ def init_lapack_constants(spark) -> bool:
     can get, and leave, wrong ones (forced to race here, 3.7% of rounds did), and LAPACK loops that
     rely on them can then run forever (netlib-java issue #5). That is the likely cause of a CI run
     that hung in a local-mode GaussianMixture fit, whose first EM round decomposes covariances in
-    two tasks at once. After one call the constants are set and later calls only read them.
-    True once they are set; False where the JVM has no such LAPACK (another Spark build)."""
+    two tasks at once. After one call the constants are set and later calls only read them. A JVM
+    without that LAPACK (another Spark build) has nothing to set."""
     from py4j.protocol import Py4JError
 
     try:
-        return spark._jvm.org.netlib.lapack.Dlamch.dlamch("E") > 0.0
+        spark._jvm.org.netlib.lapack.Dlamch.dlamch("E")
     except Py4JError:
-        return False
+        pass
