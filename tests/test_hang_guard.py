@@ -12,14 +12,17 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 
-HUNG_TESTS = '''
+# Spark started first, with no limit: its start is not what is timed here.
+SPARK_STARTED = '''
 import time
 import pytest
 
-@pytest.mark.timeout(0)  # no limit: Spark's start is not what is timed here
+@pytest.mark.timeout(0)
 def test_spark_starts(spark):
     assert spark.range(1).count() == 1
+'''
 
+HUNG_TESTS = SPARK_STARTED + '''
 @pytest.mark.timeout(5)
 def test_jvm_hangs(spark):
     spark.sql("select java_method('java.lang.Thread', 'sleep', 600000L)").collect()
@@ -32,13 +35,7 @@ def test_spark_still_answers(spark):
     assert spark.range(5).count() == 5
 '''
 
-WEDGED_SPARK = '''
-import pytest
-
-@pytest.mark.timeout(0)
-def test_spark_starts(spark):
-    assert spark.range(1).count() == 1
-
+WEDGED_SPARK = SPARK_STARTED + '''
 @pytest.mark.timeout(5)
 def test_tasks_ignore_cancellation(spark):
     spark.sparkContext.setLocalProperty("spark.job.interruptOnCancel", "false")
