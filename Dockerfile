@@ -21,6 +21,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY leapserve ./leapserve
 COPY server ./server
+COPY bundler ./bundler
 COPY deploy/image/install-serving.sh /usr/local/bin/install-serving.sh
 RUN sh /usr/local/bin/install-serving.sh /opt/leapserve /src
 

@@ -23,10 +23,10 @@ $(STAMP): pyproject.toml
 
 # MLeap's jars through Maven into ~/.cache/leapserve (or $$LEAPSERVE_CACHE); no-op when present.
 jars: $(STAMP)
-	@$(PY) -m bundler.jars fetch
+	@$(PY) -m leapserve.bundler.jars fetch
 
 demo: setup
-	$(PY) -m bundler.examples --out build/examples
+	$(PY) -m leapserve.bundler.examples --out build/examples
 	$(VENV)/bin/leapserve inspect build/examples/penguins_species/bundle-json.zip
 	@# Serve the example on a Unix socket (no port to collide with), score one penguin, stop the
 	@# server: the trap stops it on success and on failure alike.
@@ -47,7 +47,7 @@ test: setup
 
 # Regenerate the protobuf code from protos/ (a test checks it is up to date).
 proto: $(STAMP)
-	$(PY) -m server.protogen
+	$(PY) -m leapserve.server.protogen
 
 clean:
 	rm -rf build .pytest_cache

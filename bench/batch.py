@@ -76,14 +76,14 @@ def text_rows(spark, rows: int, partitions: int):
 # --- models ----------------------------------------------------------------------------------
 
 def species_model(spark):
-    from bundler.examples import penguins_species
+    from leapserve.bundler.examples import penguins_species
 
     model, sample = penguins_species.train(spark)
     return model, sample, penguin_rows, ["probability", "prediction", "predicted_species"]
 
 
 def mass_model(spark):
-    from bundler.examples import penguins_mass
+    from leapserve.bundler.examples import penguins_mass
 
     model, sample = penguins_mass.train(spark)
     return model, sample, penguin_rows, ["predicted_mass_g"]
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    import bundler
+    from leapserve import bundler
 
     spark = bundler.spark_session()
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(args.arrow_batch))

@@ -47,7 +47,7 @@ BASE_IMAGE = "python:3.11-slim"
 # compressed. Not measured here (no Docker engine): pass the current figures with --base-mb.
 BASE_MB = 130.0
 BASE_COMPRESSED_MB = 45.0
-CONTEXT = ("pyproject.toml", "README.md", "leapserve", "server")  # the Dockerfile's build stage COPYs
+CONTEXT = ("pyproject.toml", "README.md", "leapserve", "server", "bundler")  # the Dockerfile's build stage COPYs
 
 
 def free_port() -> int:
@@ -108,7 +108,7 @@ def measure_once(leapserve: Path, model_args: list[str], calls: int, record: dic
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     from leapserve.v1 import prediction_pb2 as pb
-    from server.codec import encode_value
+    from leapserve.server.codec import encode_value
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEAPSERVE_")}

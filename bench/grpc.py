@@ -19,7 +19,7 @@ weighs on both alike (ratios are medians of per-round ratios). Measured in one r
 Targets: Predict p50 within 1.3x of the empty handler's p50, p99 under 2 ms, at least 4,000
 single-record requests per second on 2 cores, PredictBatch above Spark local mode's rows per second.
 Nothing here asserts: it reports. The penguins example is built first when missing
-(python -m bundler.examples), which needs Spark.
+(python -m leapserve.bundler.examples), which needs Spark.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def airbnb_records(n: int, seed: int = 0) -> list[dict]:
 
 def predict_request(model: str, record: dict) -> bytes:
     from leapserve.v1 import prediction_pb2 as pb
-    from server.codec import encode_value
+    from leapserve.server.codec import encode_value
 
     req = pb.PredictRequest(model=model)
     for k, v in record.items():
@@ -98,7 +98,7 @@ def predict_request(model: str, record: dict) -> bytes:
 
 def batch_request(model: str, records: list[dict]) -> bytes:
     from leapserve.v1 import prediction_pb2 as pb
-    from server.codec import encode_value
+    from leapserve.server.codec import encode_value
 
     req = pb.PredictBatchRequest(model=model)
     for record in records:
@@ -157,7 +157,7 @@ class Server:
 
 def leapserve_server(workers: int) -> Server:
     port = free_port()
-    argv = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--workers", str(workers),
+    argv = [sys.executable, "-m", "leapserve.cli", "serve", "--port", str(port), "--workers", str(workers),
             "--reload-interval", "0", "--log-level", "warning",
             "--model", f"rf={RF_BUNDLE}", "--model", f"penguins={EXAMPLE_BUNDLE}"]
     return Server(argv, f"127.0.0.1:{port}")
@@ -193,8 +193,8 @@ def serve_empty(port: int) -> None:
 
     from leapserve.v1 import prediction_pb2 as pb
     from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-    from server.codec import ModelCodec
-    from server.runtime import load_bundle
+    from leapserve.server.codec import ModelCodec
+    from leapserve.runtime import load_bundle
 
     answers = {}
     for name, path, record in (("rf", RF_BUNDLE, airbnb_record()), ("penguins", EXAMPLE_BUNDLE, PENGUIN)):
@@ -290,7 +290,7 @@ def throughput(address: str, payload: Path, concurrency: int, duration: float, c
 # --- Spark ---------------------------------------------------------------------------------------
 
 def spark_numbers(runs: int) -> dict:
-    import bundler
+    from leapserve import bundler
     from pyspark.ml import PipelineModel
 
     spark = bundler.spark_session()
@@ -326,7 +326,7 @@ def ensure_example() -> None:
     if EXAMPLE_BUNDLE.exists() and (EXAMPLE_DIR / "spark-model").exists():
         return
     print("building the penguins example (Spark) ...", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "bundler.examples", "--out", str(EXAMPLE_DIR.parent), "penguins_species"],
+    subprocess.run([sys.executable, "-m", "leapserve.bundler.examples", "--out", str(EXAMPLE_DIR.parent), "penguins_species"],
                    cwd=REPO, check=True)
 
 

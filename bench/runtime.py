@@ -80,7 +80,7 @@ def example_workload(name: str, rows: int, rng, spark):
 
     folder = EXAMPLES / name
     if not (folder / "bundle-json.zip").exists():
-        from bundler.examples import EXAMPLES as ALL
+        from leapserve.bundler.examples import EXAMPLES as ALL
 
         ALL[name].write(str(EXAMPLES))
     model = PipelineModel.load(str(folder / "spark-model"))
@@ -90,8 +90,8 @@ def example_workload(name: str, rows: int, rng, spark):
 
 def fitted_workload(name: str, bundle: Path, model, sample, rows: int, rng, spark):
     """A bundle and the Spark model it was written from, scored on rows resampled from ``sample``."""
-    from bundler.mleap_jvm import leapframe
-    from server.runtime import load_bundle
+    from leapserve.bundler.mleap_jvm import leapframe
+    from leapserve.runtime import load_bundle
 
     inputs = list(load_bundle(bundle).inputs)
     sample = sample.select(inputs).dropna(subset=[c for c in inputs if c != "sex"])
@@ -128,7 +128,7 @@ def penguin_features(spark):
     from pyspark.ml import PipelineModel
     from pyspark.ml.feature import StringIndexer
 
-    from bundler.examples import penguins_species
+    from leapserve.bundler.examples import penguins_species
 
     model, data = penguins_species.train(spark)
     features = PipelineModel(stages=model.stages[:5])  # indexers, one-hot, assembler, scaler
@@ -137,7 +137,7 @@ def penguin_features(spark):
 
 
 def fitted_workloads(names, rows: int, rng, spark, folder: Path) -> list:
-    import bundler
+    from leapserve import bundler
 
     works = []
     if "penguins_ovr" in names:
@@ -188,7 +188,7 @@ def fitted_workloads(names, rows: int, rng, spark, folder: Path) -> list:
 # --- measurements --------------------------------------------------------------------------
 
 def native(work, seconds):
-    from server.runtime import load_bundle
+    from leapserve.runtime import load_bundle
 
     model = load_bundle(work["bundle"])
     record = work["record"]
@@ -207,7 +207,7 @@ def native(work, seconds):
 
 
 def jvm(work, seconds):
-    from bundler.mleap_jvm import MleapJvm
+    from leapserve.bundler.mleap_jvm import MleapJvm
 
     with MleapJvm() as harness:
         row, frame = harness.bench(work["bundle"], work["frame1"], seconds)
@@ -271,7 +271,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     rng = np.random.default_rng(42)
 
-    import bundler
+    from leapserve import bundler
 
     spark = bundler.spark_session()
     works = []

@@ -16,14 +16,14 @@ from .errors import (  # noqa: F401
 
 
 def spark_session():
-    """The shared local SparkSession with MLeap's jars (see bundler.session)."""
+    """The shared local SparkSession with MLeap's jars (see leapserve.bundler.session)."""
     from .session import spark_session as _session
 
     return _session()
 
 
 def export_bundle(model, dataset, path, format="json", **kwargs):
-    """Export a fitted PipelineModel (or transformer) with MLeap's serializer (see bundler.export)."""
+    """Export a fitted PipelineModel (or transformer) with MLeap's serializer (see leapserve.bundler.export)."""
     from .export import export_bundle as _export
 
     return _export(model, dataset, path, format=format, **kwargs)
@@ -31,7 +31,7 @@ def export_bundle(model, dataset, path, format="json", **kwargs):
 
 def score(df, bundle, outputs=None, **kwargs):
     """A Spark DataFrame with the bundle's outputs appended, scored by the leapserve runtime in each
-    partition (see bundler.scoring)."""
+    partition (see leapserve.bundler.scoring)."""
     from .scoring import score as _score
 
     return _score(df, bundle, outputs, **kwargs)

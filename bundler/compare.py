@@ -18,7 +18,7 @@ def spark_value(v):
     """A value from a collected Spark Row as plain Python: vectors become lists or SparseVectors."""
     from pyspark.ml.linalg import DenseVector, SparseVector as SparkSparse
 
-    from server.runtime.vectors import SparseVector
+    from leapserve.runtime.vectors import SparseVector
 
     if isinstance(v, DenseVector):
         return [float(x) for x in v.toArray()]
@@ -36,7 +36,7 @@ def record_from_row(row, columns) -> dict:
 
 
 def as_dense(v) -> list[float] | None:
-    from server.runtime.vectors import SparseVector
+    from leapserve.runtime.vectors import SparseVector
 
     if v is None:
         return None
@@ -71,7 +71,7 @@ class Difference:
 
 def compare(expected, actual, *, exact: bool = False, tol: float = TOLERANCE) -> Difference:
     """Compare Spark's value (expected) with the runtime's (actual)."""
-    from server.runtime.vectors import SparseVector
+    from leapserve.runtime.vectors import SparseVector
 
     if isinstance(expected, list) and any(isinstance(x, (list, SparseVector, np.ndarray)) for x in expected):
         # an array of vectors (e.g. Spark's LSH hashes): element by element

@@ -15,7 +15,7 @@ class JarsMissing(BundlerError):
     def __init__(self, jar_set: str, where):
         super().__init__(
             f"MLeap jars ({jar_set}) are missing from {where}. "
-            f"Fetch them with `make jars` (or `python -m bundler.jars fetch`)."
+            f"Fetch them with `make jars` (or `python -m leapserve.bundler.jars fetch`)."
         )
 
 

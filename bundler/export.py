@@ -230,7 +230,7 @@ def _rewrite_model(data: bytes, ext: str, stage) -> tuple[bytes, list[str]]:
         op, attrs = doc.get("op", ""), doc.setdefault("attributes", {})
     else:
         from leapserve.bundleml import bundle_pb2 as pb
-        from server.runtime.attributes import pb_attributes
+        from leapserve.runtime.attributes import pb_attributes
 
         msg = pb.Model()
         msg.ParseFromString(data)
@@ -320,8 +320,8 @@ def _restore_params(py, java) -> None:
 def describe_bundle(fs_path: Path, dataset=None) -> dict:
     """Stages (name, op, input and output columns), required inputs and outputs, read from the
     bundle files themselves (no Spark needed)."""
-    from server.runtime.bundle import read_root
-    from server.runtime.container import open_source
+    from leapserve.runtime.bundle import read_root
+    from leapserve.runtime.container import open_source
 
     with open_source(fs_path) as src:
         info, root = read_root(src)
@@ -359,7 +359,7 @@ def describe_bundle(fs_path: Path, dataset=None) -> dict:
 
 def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict:
     """Score a sample with the native runtime and with Spark; report the largest difference."""
-    from server.runtime import BundleError, ScoringError, UnsupportedOpError, load_bundle
+    from leapserve.runtime import BundleError, ScoringError, UnsupportedOpError, load_bundle
 
     from .compare import RowReport, compare, record_from_row, spark_value
 

@@ -9,7 +9,7 @@ Two jar sets, each described by a small pom in bundler/jvm/:
 Each set lands in ``<cache>/jars/<set>-<hash of its pom>/`` and is only used once a ``.complete``
 marker is written, so an interrupted download is never mistaken for a finished one.
 
-Run ``python -m bundler.jars fetch`` (``make jars`` does) to fetch everything; it is a no-op when
+Run ``python -m leapserve.bundler.jars fetch`` (``make jars`` does) to fetch everything; it is a no-op when
 the jars are already there.
 """
 
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["path"]:
         print(cache_dir())
         return 0
-    print("usage: python -m bundler.jars fetch|path", file=sys.stderr)
+    print("usage: python -m leapserve.bundler.jars fetch|path", file=sys.stderr)
     return 2
 
 

@@ -112,8 +112,8 @@ def read_bundle(bundle) -> BundleBytes:
 
 
 def _load(data: bytes, inner: str, description: str):
-    from server.runtime import load_bundle
-    from server.runtime.container import ZipSource
+    from leapserve.runtime import load_bundle
+    from leapserve.runtime.container import ZipSource
 
     source = ZipSource(io.BytesIO(data), inner)
     source.description = description + (f"!/{inner}" if inner else "")
@@ -245,7 +245,7 @@ def _vectors_from_arrow(arr):
     or row values (lists, SparseVectors, None) for the runtime to sort out."""
     import pyarrow.compute as pc
 
-    from server.runtime.vectors import SparseBatch, SparseVector
+    from leapserve.runtime.vectors import SparseBatch, SparseVector
 
     n = len(arr)
     if n and arr.null_count == 0:
@@ -314,7 +314,7 @@ def _row_structs(rows):
     """Row vectors (ndarray, list, SparseVector or None) -> VectorUDT structs, each kept as it is."""
     import pyarrow as pa
 
-    from server.runtime.vectors import SparseVector
+    from leapserve.runtime.vectors import SparseVector
 
     out = []
     for v in rows:
@@ -329,7 +329,7 @@ def _row_structs(rows):
 
 
 def vectors_to_arrow(col):
-    from server.runtime.vectors import SparseBatch
+    from leapserve.runtime.vectors import SparseBatch
 
     if isinstance(col, SparseBatch):
         return _sparse_struct(col)
@@ -342,7 +342,7 @@ def _lsh_to_arrow(col):
     """Hash vectors (k values a row) -> Spark's array of k one-element dense vectors."""
     import pyarrow as pa
 
-    from server.runtime.vectors import SparseBatch
+    from leapserve.runtime.vectors import SparseBatch
 
     if isinstance(col, SparseBatch):
         col = col.toarray()
@@ -420,7 +420,7 @@ def _raise_thresholds() -> bool:
 
 
 def _take(col, rows: np.ndarray):
-    from server.runtime.vectors import SparseBatch
+    from leapserve.runtime.vectors import SparseBatch
 
     if isinstance(col, SparseBatch):
         return col.take(rows)
@@ -430,7 +430,7 @@ def _take(col, rows: np.ndarray):
 
 
 def _row_value(col, r: int):
-    from server.runtime.vectors import SparseBatch
+    from leapserve.runtime.vectors import SparseBatch
 
     if isinstance(col, SparseBatch):
         return col.row(r)
@@ -471,7 +471,7 @@ def _reason(err, batch, row: int, positions: dict) -> tuple[str, object]:
 def _first_failure(plan, pipeline, batch, columns, err, partition: int, offset: int) -> RowFailed:
     """The lowest row of the batch the runtime refuses (the batch path stops at the first bad row
     of the first stage that meets one; the row path over the rows before it finds the earliest)."""
-    from server.runtime import RowSkipped, ScoringError
+    from leapserve.runtime import RowSkipped, ScoringError
 
     names = [name for name, _, _ in plan.inputs]
     last = err.row if err.row is not None else batch.num_rows - 1
@@ -499,8 +499,8 @@ def _score_tolerant(plan, pipeline, batch, columns, err):
     """on_error="null": score what can be scored; (keep mask, output arrays, error column)."""
     import pyarrow as pa
 
-    from server.runtime import RowSkipped, ScoringError
-    from server.runtime.plan import column_from_rows
+    from leapserve.runtime import RowSkipped, ScoringError
+    from leapserve.runtime.plan import column_from_rows
 
     n = batch.num_rows
     inputs = plan.positions
@@ -579,7 +579,7 @@ def score_batch(plan: ScorePlan, pipeline, batch, partition: int = 0, offset: in
     rows Spark would drop. Returns (RecordBatch, rows failed)."""
     import pyarrow as pa
 
-    from server.runtime import ScoringError
+    from leapserve.runtime import ScoringError
 
     n = batch.num_rows
     columns = {name: arrow_to_column(batch.column(i), kind) for name, i, kind in plan.inputs}
@@ -677,7 +677,7 @@ def score(df, bundle, outputs=None, *, on_error: str = "fail", error_col: str | 
     """
     from pyspark.sql import types as T
 
-    from server.runtime import BundleError, ScoringError
+    from leapserve.runtime import BundleError, ScoringError
 
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")

@@ -1,1 +1,1 @@
-"""leapserve's serving side: the native Bundle.ML runtime (server.runtime) and the services around it."""
+"""leapserve's serving side: the native Bundle.ML runtime (leapserve.runtime) and the services around it."""

@@ -1,9 +1,9 @@
 """Between the wire and the runtime: leapserve.v1 Values and Open Inference Protocol tensors on one
-side, the plain Python values and columns of server.runtime on the other.
+side, the plain Python values and columns of leapserve.runtime on the other.
 
 Decoding only unwraps values (a Value's double becomes a float, a vector a list of floats or a
 SparseVector); converting them to the types a pipeline expects is the runtime's job (MLeap's
-casting rules, server/runtime/types.py). Encoding is decided per output field once, when a model
+casting rules, leapserve/runtime/types.py). Encoding is decided per output field once, when a model
 is loaded (``ModelCodec``), so that answering a request runs no type dispatch it can avoid.
 
 OIP tensors follow the tabular convention: one tensor per field, shaped [n] or [n, 1] for n
@@ -26,9 +26,9 @@ import numpy as np
 
 from leapserve.v1 import value_pb2
 
-from .runtime.errors import InvalidInput
-from .runtime.types import FieldType
-from .runtime.vectors import DenseVector, SparseBatch, SparseVector
+from leapserve.runtime.errors import InvalidInput
+from leapserve.runtime.types import FieldType
+from leapserve.runtime.vectors import DenseVector, SparseBatch, SparseVector
 
 Value = value_pb2.Value
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .runtime import registry
-from .runtime.bundle import BundleInfo, NodeDef, read_root
-from .runtime.container import open_source
-from .runtime.errors import BundleError
-from .runtime.plan import MAX_PIPELINE_DEPTH, load_bundle
+from leapserve.runtime import registry
+from leapserve.runtime.bundle import BundleInfo, NodeDef, read_root
+from leapserve.runtime.container import open_source
+from leapserve.runtime.errors import BundleError
+from leapserve.runtime.plan import MAX_PIPELINE_DEPTH, load_bundle
 
 UNKNOWN = "unknown"
 

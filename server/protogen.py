@@ -1,7 +1,8 @@
 """The one command that turns protos/ into Python code (`make proto`).
 
-Generated modules live in the top-level ``leapserve`` package, mirroring the .proto paths, so that
-their own imports (``from leapserve.v1 import ...``) resolve. They are never edited by hand: the
+Generated modules live in subpackages of ``leapserve`` that mirror the .proto paths
+(leapserve/v1, leapserve/oip, leapserve/bundleml), so that their own imports
+(``from leapserve.v1 import ...``) resolve. They are never edited by hand: the
 test suite regenerates them into a temporary folder and fails on any difference.
 """
 
@@ -12,7 +13,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PROTO_DIR = REPO / "protos"
-PACKAGE_ROOT = "leapserve"
 INIT_TEXT = "# Generated package for code made from protos/ by `make proto`; do not edit.\n"
 
 
@@ -34,14 +34,19 @@ def generate(out_dir: Path) -> list[Path]:
             args.append(f"--grpc_python_out={out_dir}")
         if protoc.main(args + [str(rel)]) != 0:
             raise RuntimeError(f"protoc failed on {rel}")
-    root = out_dir / PACKAGE_ROOT
-    for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
-        if folder.name == "__pycache__":
-            continue
-        init = folder / "__init__.py"
+    written = []
+    for package in generated_packages(out_dir):
+        init = package / "__init__.py"
         if not init.exists():
             init.write_text(INIT_TEXT)
-    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        written += [p for p in package.iterdir() if p.is_file()]
+    return sorted(written)
+
+
+def generated_packages(root: Path) -> list[Path]:
+    """The folders under root that hold code generated from protos/ (one per .proto folder); the
+    rest of the leapserve package is written by hand."""
+    return sorted({root / proto.relative_to(PROTO_DIR).parent for proto in proto_files()})
 
 
 def main() -> int:

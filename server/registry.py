@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .codec import ModelCodec
-from .runtime import ScoringError, load_bundle
+from leapserve.runtime import ScoringError, load_bundle
 
 log = logging.getLogger("leapserve.registry")
 

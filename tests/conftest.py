@@ -23,7 +23,7 @@ sys.path.insert(0, str(TESTS))  # helper modules (parity.py, processes.py, ...) 
 
 @pytest.fixture(scope="session")
 def spark():
-    import bundler
+    from leapserve import bundler
 
     session = bundler.spark_session()
     _interrupt_on_cancel(session)
@@ -32,7 +32,7 @@ def spark():
 
 @pytest.fixture(scope="session")
 def mleap_jvm():
-    from bundler.mleap_jvm import MleapJvm
+    from leapserve.bundler.mleap_jvm import MleapJvm
 
     jvm = MleapJvm()
     yield jvm
@@ -48,7 +48,7 @@ def fixtures_dir() -> Path:
 
 # --- parity markers --------------------------------------------------------------------------
 # `@pytest.mark.parity("op", ...)` declares the ops a test proves against Spark; docs/ops.md is
-# generated from these markers (server/runtime/opsdoc.py). While the suite runs, every op the
+# generated from these markers (leapserve/runtime/opsdoc.py). While the suite runs, every op the
 # runtime loads is recorded per test module, and a test fails if it declares an op that its module
 # never loaded: the table cannot cite a test that does not exercise the op.
 
@@ -57,7 +57,7 @@ _current_module = [""]
 
 
 def _record_loaded_ops() -> None:
-    from server.runtime import registry
+    from leapserve.runtime import registry
 
     original = registry.lookup
 
@@ -157,7 +157,7 @@ def _hang_report_text() -> str:
 
 
 def _java_thread_dumps() -> list[tuple[int, str]]:
-    from bundler.jars import java_executable
+    from leapserve.bundler.jars import java_executable
     from processes import descendants
 
     jcmd = Path(java_executable()).resolve().parent / "jcmd"
@@ -174,7 +174,7 @@ def _java_thread_dumps() -> list[tuple[int, str]]:
 def _reset_spark(nodeid: str, limit: float) -> None:
     """Leave the Spark session usable by the tests after a hung one, or note that it is not: Spark
     must cancel its jobs and count a row, each within the test's limit (and a minute at most)."""
-    from bundler import session
+    from leapserve.bundler import session
 
     spark = session._session
     if spark is None:

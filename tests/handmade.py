@@ -20,10 +20,10 @@ import struct
 import zipfile
 from pathlib import Path
 
-from bundler.compare import compare, record_from_row
+from leapserve.bundler.compare import compare, record_from_row
 from leapserve.bundleml import bundle_pb2 as pb
 from parity import _check_batch, spark_outcomes
-from server.runtime import RowSkipped, ScoringError
+from leapserve.runtime import RowSkipped, ScoringError
 
 NAN = float("nan")
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bundler.compare import compare, record_from_row, spark_value
-from bundler.export import export_bundle
-from server.runtime import RowSkipped, ScoringError, load_bundle
-from server.runtime.vectors import DenseVector, SparseBatch
+from leapserve.bundler.compare import compare, record_from_row, spark_value
+from leapserve.bundler.export import export_bundle
+from leapserve.runtime import RowSkipped, ScoringError, load_bundle
+from leapserve.runtime.vectors import DenseVector, SparseBatch
 
 FORMATS = ("json", "protobuf")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main as cli_main
-from server.inspect import UNKNOWN, format_report, inspect_bundle
-from server.runtime import BundleError, load_bundle, registry
+from leapserve.cli import main as cli_main
+from leapserve.server.inspect import UNKNOWN, format_report, inspect_bundle
+from leapserve.runtime import BundleError, load_bundle, registry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -128,7 +128,7 @@ def test_inspect_directory_and_uri(fixtures_dir, tmp_path):
 
 
 def test_inspect_needs_no_spark(fixtures_dir):
-    code = ("import sys; from server.cli import main; rc = main(['inspect', sys.argv[1]]); "
+    code = ("import sys; from leapserve.cli import main; rc = main(['inspect', sys.argv[1]]); "
             "sys.exit(rc or (3 if 'pyspark' in sys.modules or 'py4j' in sys.modules else 0))")
     proc = subprocess.run([sys.executable, "-c", code, str(fixtures_dir / "airbnb.model.rf.zip")],
                           capture_output=True, text=True, cwd=REPO, env={"PATH": "/nonexistent"})

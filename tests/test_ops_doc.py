@@ -1,6 +1,6 @@
 """docs/ops.md is generated from the registry and the parity markers, and every op has one."""
 
-from server.runtime import opsdoc, supported_ops
+from leapserve.runtime import opsdoc, supported_ops
 
 
 def test_every_op_has_a_parity_test():
@@ -12,4 +12,4 @@ def test_every_op_has_a_parity_test():
 
 
 def test_ops_doc_is_up_to_date():
-    assert opsdoc.DOC.read_text() == opsdoc.render(), "run `python -m server.runtime.opsdoc`"
+    assert opsdoc.DOC.read_text() == opsdoc.render(), "run `python -m leapserve.runtime.opsdoc`"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server import protogen
+from leapserve.server import protogen
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in (root / protogen.PACKAGE_ROOT).rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".pyi")}
+    return {str(p.relative_to(root)): p.read_bytes() for package in protogen.generated_packages(root)
+            for p in package.iterdir() if p.is_file() and p.suffix in (".py", ".pyi")}
 
 
 def test_generated_code_is_up_to_date(tmp_path):

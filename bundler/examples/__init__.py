@@ -8,7 +8,7 @@ Each example module has ``train(spark) -> (PipelineModel, sample DataFrame)`` an
 * ``bundle-json.zip``      the MLeap bundle, JSON format
 * ``bundle-protobuf.zip``  the MLeap bundle, protobuf format
 
-``python -m bundler.examples --out build/examples`` runs them all.
+``python -m leapserve.bundler.examples --out build/examples`` runs them all.
 """
 
 from . import penguins_mass, penguins_species

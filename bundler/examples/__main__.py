@@ -1,4 +1,4 @@
-"""python -m bundler.examples --out DIR [NAME ...]: train and export the examples."""
+"""python -m leapserve.bundler.examples --out DIR [NAME ...]: train and export the examples."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from . import EXAMPLES
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bundler.examples", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m leapserve.bundler.examples", description=__doc__)
     parser.add_argument("--out", default="build/examples", help="output folder (default: build/examples)")
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"examples to run (default: all of {', '.join(EXAMPLES)})")
@@ -17,7 +17,7 @@ def main(argv=None) -> int:
     unknown = [n for n in args.names if n not in EXAMPLES]
     if unknown:
         parser.error(f"unknown example(s) {', '.join(unknown)}; choose from {', '.join(EXAMPLES)}")
-    from bundler.errors import BundlerError
+    from leapserve.bundler.errors import BundlerError
 
     try:
         for name in args.names or EXAMPLES:

@@ -5,9 +5,9 @@
 #   sh deploy/image/install-serving.sh VENV SOURCE
 #
 # VENV: the virtual environment to create (/opt/leapserve in the image). SOURCE: a copy of the
-# project holding pyproject.toml, server/ and leapserve/. The dependencies are pyproject.toml's main
-# list and nothing else: no training extras (pyspark, mleap), no JVM, no compilers. The interpreter
-# is $PYTHON (default python3); its pip (22.3 or later) does the installing.
+# project holding pyproject.toml, leapserve/, server/ and bundler/. The dependencies are
+# pyproject.toml's main list and nothing else: no training extras (pyspark, mleap), no JVM, no
+# compilers. The interpreter is $PYTHON (default python3); its pip (22.3 or later) does the installing.
 set -eu
 venv=$1
 src=$2

@@ -17,7 +17,7 @@ import uuid
 import grpc
 
 from ..registry import ServeError
-from ..runtime.errors import RowSkipped, ScoringError
+from leapserve.runtime.errors import RowSkipped, ScoringError
 
 log = logging.getLogger("leapserve.server")
 

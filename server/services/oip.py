@@ -22,7 +22,7 @@ from leapserve.oip import inference_pb2_grpc as pb_grpc
 
 from ..codec import TensorError, datatype_of, fill_contents, input_column, output_tensor, tensor_raw, tensor_shape
 from ..registry import ModelUnavailable, Registry, ServeError, version_key
-from ..runtime.errors import InvalidInput
+from leapserve.runtime.errors import InvalidInput
 from .common import LimitExceeded, check_deadline, failure_of
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name

@@ -10,7 +10,7 @@ from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 
 from ..codec import delimited, pass_through, string_field, varint
 from ..registry import ModelNotFound, Registry, ServeError, version_key
-from ..runtime.errors import MissingInput, RowSkipped, ScoringError
+from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError
 from .common import (
     Failure,
     LimitExceeded,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bundler.examples import penguins_species
+from leapserve.bundler.examples import penguins_species
 
 REPO = Path(__file__).resolve().parents[2]
 LEAPSERVE = REPO / ".venv" / "bin" / "leapserve"
@@ -233,7 +233,7 @@ def test_jars_missing(saved):
     env = dict(os.environ, LEAPSERVE_CACHE=str(saved / "empty-cache"))
     message = assert_one_error_line(_export(saved, env=env))
     assert message.startswith("MLeap jars (mleap-spark) are missing from ")
-    assert "Fetch them with `make jars` (or `python -m bundler.jars fetch`)" in message
+    assert "Fetch them with `make jars` (or `python -m leapserve.bundler.jars fetch`)" in message
 
 
 def test_usage_errors(saved):
@@ -251,8 +251,8 @@ def test_debug_shows_the_traceback(saved):
 
 
 def test_commands_import_no_spark():
-    code = ("import sys, server.cli; server.cli.build_parser(); "
-            "import server.commands.export, server.commands.inspect; "
+    code = ("import sys, leapserve.cli; leapserve.cli.build_parser(); "
+            "import leapserve.cli.export, leapserve.cli.inspect; "
             "sys.exit(1 if 'pyspark' in sys.modules or 'py4j' in sys.modules else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr

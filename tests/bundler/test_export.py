@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-import bundler
-from bundler import (BundlerError, JarsMissing, JavaNotFound, MissingColumns, OutputExists,
+from leapserve import bundler
+from leapserve.bundler import (BundlerError, JarsMissing, JavaNotFound, MissingColumns, OutputExists,
                      StageNotSerializable, VerificationFailed)
-from bundler.compare import compare, spark_value
-from bundler.examples import penguins_mass, penguins_species
-from bundler.export import ExportRecord, pipeline_stages
-from bundler.mleap_jvm import frame_column, leapframe_type, leapframe_value
+from leapserve.bundler.compare import compare, spark_value
+from leapserve.bundler.examples import penguins_mass, penguins_species
+from leapserve.bundler.export import ExportRecord, pipeline_stages
+from leapserve.bundler.mleap_jvm import frame_column, leapframe_type, leapframe_value
 from leapserve.bundleml import bundle_pb2 as pb
 
 FORMATS = ("json", "protobuf")
@@ -353,7 +353,7 @@ def test_bad_format(small, tmp_path):
 
 
 def test_java_not_found(monkeypatch, tmp_path):
-    from bundler.session import java_version
+    from leapserve.bundler.session import java_version
 
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # no java here
@@ -362,7 +362,7 @@ def test_java_not_found(monkeypatch, tmp_path):
 
 
 def test_java_version_out_of_range(monkeypatch):
-    from bundler.session import java_version
+    from leapserve.bundler.session import java_version
 
     too_new = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
     if not (too_new / "bin" / "java").exists():
@@ -373,7 +373,7 @@ def test_java_version_out_of_range(monkeypatch):
 
 
 def test_jars_missing(monkeypatch, tmp_path):
-    from bundler import jars
+    from leapserve.bundler import jars
 
     monkeypatch.setenv("LEAPSERVE_CACHE", str(tmp_path))
     with pytest.raises(JarsMissing, match=r"mleap-spark.*Fetch them with `make jars`"):

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-import bundler
-from bundler.compare import compare, record_from_row, spark_value
-from bundler.errors import BundlerError, MissingColumns
-from server.runtime import load_bundle
+from leapserve import bundler
+from leapserve.bundler.compare import compare, record_from_row, spark_value
+from leapserve.bundler.errors import BundlerError, MissingColumns
+from leapserve.runtime import load_bundle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from serving import ServerProcess, free_port  # noqa: E402
@@ -90,7 +90,7 @@ def server_answers(server, model: str, records: list[dict]) -> list:
     """PredictBatch of the records: per record a dict of outputs, "skipped" or ("error", message)."""
     from leapserve.v1 import prediction_pb2 as pb
     from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-    from server.codec import decode_value, encode_value
+    from leapserve.server.codec import decode_value, encode_value
 
     request = pb.PredictBatchRequest(model=model)
     for rec in records:
@@ -172,7 +172,7 @@ def _text(spark):
 
 def _examples(name):
     def build(spark):
-        from bundler.examples import EXAMPLES
+        from leapserve.bundler.examples import EXAMPLES
 
         return EXAMPLES[name].train(spark)
     return build
@@ -273,7 +273,7 @@ def test_bundle_loaded_once_per_python_worker(spark, cases, tmp_path):
     reuse, and earlier jobs may have left more than one per core: the bound is the workers alive."""
     import zipfile
 
-    import bundler.scoring as S
+    import leapserve.bundler.scoring as S
 
     case = cases["forest"]
     folder = tmp_path / "forest_dir"
@@ -293,7 +293,7 @@ ALLOCATOR_PROBE = """
 import resource, sys
 import numpy as np
 sys.path.insert(0, sys.argv[2])
-import bundler.scoring as S
+import leapserve.bundler.scoring as S
 
 def batch():  # the columns of one batch, allocated then freed, as the batch path does
     held = [np.ones(10_000) for _ in range(50)]
@@ -367,8 +367,8 @@ def test_arrow_vector_round_trips():
     """The conversions between Spark's VectorUDT structs in Arrow and the runtime's columns (no Spark)."""
     import numpy as np
 
-    import bundler.scoring as S
-    from server.runtime.vectors import SparseBatch, SparseVector
+    import leapserve.bundler.scoring as S
+    from leapserve.runtime.vectors import SparseBatch, SparseVector
 
     dense = np.array([[1.0, 0.0, -2.5], [0.0, 0.0, 0.0]])
     back = S.arrow_to_column(S.vectors_to_arrow(dense), "vector")
@@ -506,7 +506,7 @@ def test_streaming_file_source(spark, cases, tmp_path):
 # --- the command line ---------------------------------------------------------------------------
 
 def _cli(*args) -> int:
-    from server.cli import main
+    from leapserve.cli import main
 
     return main(["score", *map(str, args)])
 

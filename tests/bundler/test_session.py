@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 # A fresh session in its own process, so no earlier test has touched LAPACK in its JVM.
 FRESH_SESSION = """
 import sys
-import bundler
+from leapserve import bundler
 spark = bundler.spark_session()
 dlamch = spark._jvm.org.netlib.lapack.Dlamch
 print(dlamch.first, dlamch.dlamch("E") == 2.0 ** -53, dlamch.dlamch("S") == sys.float_info.min)

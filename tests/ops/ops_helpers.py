@@ -38,7 +38,7 @@ def free_port() -> int:
 
 
 def cli(*args: str) -> list[str]:
-    return [PYTHON, "-m", "server.cli", *args]
+    return [PYTHON, "-m", "leapserve.cli", *args]
 
 
 def clean_env(extra: dict | None = None) -> dict:
@@ -51,7 +51,7 @@ def clean_env(extra: dict | None = None) -> dict:
 
 def predict_request(model: str, record: dict, request_id: str = "", version: str = ""):
     from leapserve.v1 import prediction_pb2 as pb
-    from server.codec import encode_value
+    from leapserve.server.codec import encode_value
 
     req = pb.PredictRequest(model=model, version=version, request_id=request_id)
     for k, v in record.items():
@@ -61,7 +61,7 @@ def predict_request(model: str, record: dict, request_id: str = "", version: str
 
 def batch_request(model: str, records: list[dict], request_id: str = ""):
     from leapserve.v1 import prediction_pb2 as pb
-    from server.codec import encode_value
+    from leapserve.server.codec import encode_value
 
     req = pb.PredictBatchRequest(model=model, request_id=request_id)
     for record in records:

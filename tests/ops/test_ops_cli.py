@@ -29,14 +29,14 @@ def test_usage_errors(rf_bundle):
 def test_tracing_needs_opentelemetry(rf_bundle):
     # The dev install has OpenTelemetry; a None entry in sys.modules makes the server see an
     # install without it, as importlib treats such a name as not importable.
-    hide = "import runpy, sys; sys.modules['opentelemetry'] = None; runpy.run_module('server.cli', run_name='__main__')"
+    hide = "import runpy, sys; sys.modules['opentelemetry'] = None; runpy.run_module('leapserve.cli', run_name='__main__')"
     r = subprocess.run([PYTHON, "-c", hide, "serve", "--model", f"rf={rf_bundle}"], cwd=REPO, capture_output=True,
                        text=True, env=clean_env({"LEAPSERVE_TRACING": "1"}), timeout=60)
     assert r.returncode == 2 and "--tracing needs OpenTelemetry" in r.stderr, r.stderr
 
 
 def test_client_address_follows_the_servers_variables(monkeypatch):
-    from server.commands.serve import default_client_address
+    from leapserve.cli.serve import default_client_address
 
     for key in ("LEAPSERVE_ADDRESS", "LEAPSERVE_HOST", "LEAPSERVE_PORT", "LEAPSERVE_UDS", "LEAPSERVE_HEALTH_PORT",
                 "LEAPSERVE_HEALTH_HOST"):
@@ -61,7 +61,7 @@ def test_client_address_follows_the_servers_variables(monkeypatch):
 def test_environment_sets_the_operations_flags(monkeypatch):
     import argparse
 
-    from server.commands import serve
+    from leapserve.cli import serve
 
     env = {"LEAPSERVE_MODEL": "rf=x.zip", "LEAPSERVE_DRAIN_SECONDS": "2.5", "LEAPSERVE_GRACE": "7",
            "LEAPSERVE_LOG_FORMAT": "json", "LEAPSERVE_METRICS_PORT": "9095", "LEAPSERVE_METRICS_HOST": "0.0.0.0",

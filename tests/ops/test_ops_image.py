@@ -26,7 +26,7 @@ TRAINING = re.compile(r"\b(openjdk|default-jre|default-jdk|java|jdk|jre|pyspark|
 
 
 def serve_flags() -> set[str]:
-    from server.commands import serve
+    from leapserve.cli import serve
 
     p = argparse.ArgumentParser()
     serve.add_arguments(p)
@@ -89,9 +89,10 @@ def test_build_stage_copies_only_the_serving_sources(dockerfile):
     for src in sources:
         assert (REPO / src).exists(), src
         assert not ignored(src, patterns), f".dockerignore leaves {src} out of the build context"
-    assert {"pyproject.toml", "server", "leapserve"} <= set(sources)
-    assert not any(s.startswith("bundler") or s.startswith("tests") for s in sources)
-    for never in (".venv", ".venv/bin/python", "build/examples", "tests/ops/test_ops_image.py", "bundler/jvm",
+    # The whole leapserve package (the training side's modules import pyspark only when called).
+    assert {"pyproject.toml", "leapserve", "server", "bundler"} <= set(sources)
+    assert not any(s.startswith("tests") for s in sources)
+    for never in (".venv", ".venv/bin/python", "build/examples", "tests/ops/test_ops_image.py",
                   ".git/HEAD", "server/__pycache__/app.cpython-311.pyc", "docs/serving.md"):
         assert ignored(never, patterns), never
     runs = " ".join(i.args for i in build.all("RUN"))
@@ -161,10 +162,10 @@ def test_the_install_holds_the_main_dependencies_and_nothing_for_training(servin
     names = set(installed.splitlines())
     assert not names & {"pyspark", "mleap", "py4j", "pandas", "pyarrow", "pytest", "grpcio-tools", "pip", "setuptools"}
     site = Path(venv_python(serving_venv, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
-    assert not (site / "bundler").exists() and not (site / "pyspark").exists()
+    assert not (site / "pyspark").exists()
     assert not list(serving_venv.rglob("*.jar"))
     # Compiled ahead: the image's user cannot write next to the modules.
-    assert (site / "server" / "__pycache__").is_dir()
+    assert (site / "leapserve" / "server" / "__pycache__").is_dir()
     size_mb = sum(f.stat().st_size for f in serving_venv.rglob("*") if f.is_file() and not f.is_symlink()) / 1e6
     assert size_mb < 120, f"the serving environment grew to {size_mb:.0f} MB (image target: 250 MB with the base)"
 

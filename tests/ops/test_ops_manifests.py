@@ -40,7 +40,7 @@ def env_of(container: dict) -> dict[str, str]:
 
 
 def flags_of(command: str) -> set[str]:
-    from server.commands import health, predict, serve
+    from leapserve.cli import health, predict, serve
 
     module = {"serve": serve, "health": health, "predict": predict}[command]
     p = argparse.ArgumentParser()

@@ -164,9 +164,9 @@ def load_and_score(data: bytes) -> str:
     any exception other than BundleError (loading) or ScoringError (scoring) propagates: a bug."""
     import io
 
-    from server.registry import sample_record
-    from server.runtime import BundleError, ScoringError, load_bundle
-    from server.runtime.container import ZipSource
+    from leapserve.server.registry import sample_record
+    from leapserve.runtime import BundleError, ScoringError, load_bundle
+    from leapserve.runtime.container import ZipSource
 
     try:
         model = load_bundle(ZipSource(io.BytesIO(data)))  # load_bundle closes the source

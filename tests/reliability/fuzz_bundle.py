@@ -33,9 +33,9 @@ sys.path.insert(0, str(HERE))
 
 import atheris  # noqa: E402
 
-with atheris.instrument_imports(include=["server.runtime"]):
-    import server.runtime  # noqa: F401
-    import server.runtime.ops  # noqa: F401  (every op module, imported now to be instrumented)
+with atheris.instrument_imports(include=["leapserve.runtime"]):
+    import leapserve.runtime  # noqa: F401
+    import leapserve.runtime.ops  # noqa: F401  (every op module, imported now to be instrumented)
 
 from bundles import load_and_score  # noqa: E402
 

@@ -185,7 +185,7 @@ def test_corrupt_bundle_under_load_long(start_server, tmp_path, figures):
 def test_real_bundles_swapped_under_load(start_server, tmp_path, figures):
     """MLeap's airbnb random forest and linear regression replace each other every 300 ms under
     Predict traffic: every answer is exactly one of the two models' answers."""
-    from server.runtime import load_bundle
+    from leapserve.runtime import load_bundle
 
     record = airbnb_record()
     answers = {load_bundle(p).transform(record)["price_prediction"] for p in (RF_ZIP, LR_ZIP)}

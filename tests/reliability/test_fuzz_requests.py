@@ -55,7 +55,7 @@ def _model_files(folder):
 
 @pytest.fixture(scope="module")
 def pipelines(tmp_path_factory):
-    from server.runtime import load_bundle
+    from leapserve.runtime import load_bundle
 
     folder = _model_files(tmp_path_factory.mktemp("fuzz-models"))
     return {p.stem: load_bundle(p) for p in sorted(folder.glob("*.zip"))}
@@ -179,7 +179,7 @@ def fill_value(msg, spec) -> None:
 
 def python_value(spec):
     """The same value as the codec hands it to the runtime."""
-    from server.codec import decode_value
+    from leapserve.server.codec import decode_value
 
     msg = value_pb2.Value()
     fill_value(msg, spec)
@@ -224,8 +224,8 @@ RUNTIME_OUTCOMES: dict[str, int] = {}
 
 
 def _runtime_run(pipelines, examples, figures):
-    from server.codec import ModelCodec
-    from server.runtime import ScoringError
+    from leapserve.server.codec import ModelCodec
+    from leapserve.runtime import ScoringError
 
     names = sorted(pipelines)
     RUNTIME_OUTCOMES.clear()

@@ -26,7 +26,7 @@ from bundles import RF_ZIP, airbnb_record, write_zip
 from hostile import ALL_CASES, Case
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from server.runtime import BundleError, load_bundle
+from leapserve.runtime import BundleError, load_bundle
 
 # Content cases also run as directory bundles (the same files, unzipped).
 DIR_VARIANT = [c for c in ALL_CASES if not c.dir_only and not c.id.startswith(("zip", "duplicate", "truncated",
@@ -107,7 +107,7 @@ def test_symlinks_inside_the_bundle_are_followed(tmp_path):
 
 BOMB_PROBE = r"""
 import json, resource, sys
-from server.runtime import BundleError, load_bundle
+from leapserve.runtime import BundleError, load_bundle
 out = {"baseline": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 load_bundle(sys.argv[2])
 out["after a clean load"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from bundler.mleap_jvm import frame_column
-from server.runtime import load_bundle
+from leapserve.bundler.mleap_jvm import frame_column
+from leapserve.runtime import load_bundle
 
 
 def frame_records(frame: dict) -> list[dict]:
@@ -78,7 +78,7 @@ def test_airbnb_rf_scores_as_spark_after_mleaps_reader(spark, fixtures_dir):
     import mleap.pyspark.spark_support  # noqa: F401  (adds deserializeFromBundle)
     from pyspark.ml import PipelineModel
 
-    from bundler.compare import compare, spark_value
+    from leapserve.bundler.compare import compare, spark_value
 
     bundle = fixtures_dir / "airbnb.model.rf.zip"
     frame = airbnb_frame(fixtures_dir)

@@ -13,8 +13,8 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.regression import LinearRegression
 
-import bundler
-from server.runtime import BundleError, DenseVector, InvalidInput, MissingInput, UnsupportedOpError, load_bundle
+from leapserve import bundler
+from leapserve.runtime import BundleError, DenseVector, InvalidInput, MissingInput, UnsupportedOpError, load_bundle
 
 
 @pytest.fixture(scope="module")

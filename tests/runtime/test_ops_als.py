@@ -17,10 +17,10 @@ from pyspark.ml import Pipeline
 from pyspark.ml.feature import StringIndexer
 from pyspark.ml.recommendation import ALS
 
-from bundler.export import export_bundle
+from leapserve.bundler.export import export_bundle
 from handmade import check_against_spark, node, string, write_bundle
 from parity import assert_parity
-from server.runtime import BundleError, InvalidInput, RowSkipped, load_bundle
+from leapserve.runtime import BundleError, InvalidInput, RowSkipped, load_bundle
 
 NAN = float("nan")
 

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from handmade import check_against_spark, write_bundle
 from parity import assert_parity
-from server.runtime import BundleError, InvalidInput, ScoringError, SparseVector, load_bundle
+from leapserve.runtime import BundleError, InvalidInput, ScoringError, SparseVector, load_bundle
 
 NAN = float("nan")
 

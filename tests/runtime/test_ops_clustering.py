@@ -20,13 +20,13 @@ from pyspark.ml.feature import StandardScaler, VectorAssembler
 from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import IntegerType, StructField, StructType
 
-from bundler.export import export_bundle
+from leapserve.bundler.export import export_bundle
 from handmade import (check_against_spark, column_major, double, double_list, long, node,
                       string, tensor, write_bundle)
 from parity import assert_parity
-from server.runtime import BundleError, InvalidInput, load_bundle
-from server.runtime.ops import clustering
-from server.runtime.vectors import SparseBatch, SparseVector
+from leapserve.runtime import BundleError, InvalidInput, load_bundle
+from leapserve.runtime.ops import clustering
+from leapserve.runtime.vectors import SparseBatch, SparseVector
 
 NAN, INF = float("nan"), float("inf")
 SCHEMA = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from handmade import node, write_bundle
-from server.runtime import BundleError, ScoringError, load_bundle
+from leapserve.runtime import BundleError, ScoringError, load_bundle
 
 NAN = float("nan")
 INF = float("inf")

@@ -21,10 +21,10 @@ from pyspark.ml.regression import GeneralizedLinearRegression
 from pyspark.ml.wrapper import JavaParams
 from pyspark.sql.types import IntegerType, StructField, StructType
 
-from bundler.compare import record_from_row
-from bundler.export import export_bundle
+from leapserve.bundler.compare import record_from_row
+from leapserve.bundler.export import export_bundle
 from parity import assert_parity
-from server.runtime import BundleError, load_bundle
+from leapserve.runtime import BundleError, load_bundle
 
 FEATURES_SCHEMA = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
 

@@ -14,10 +14,10 @@ from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.ml.regression import LinearRegression
 from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
-from bundler.compare import record_from_row
-from bundler.export import export_bundle
+from leapserve.bundler.compare import record_from_row
+from leapserve.bundler.export import export_bundle
 from parity import assert_parity, spark_outcomes
-from server.runtime import BundleError, ScoringError, SparseVector, load_bundle
+from leapserve.runtime import BundleError, ScoringError, SparseVector, load_bundle
 from handmade import node, write_bundle
 
 NAN = float("nan")

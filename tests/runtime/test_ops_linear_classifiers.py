@@ -25,10 +25,10 @@ from pyspark.ml.linalg import Matrices, Vectors, VectorUDT
 from pyspark.ml.wrapper import JavaParams
 from pyspark.sql.types import IntegerType, StructField, StructType
 
-from bundler.compare import compare, record_from_row, spark_value
+from leapserve.bundler.compare import compare, record_from_row, spark_value
 from parity import assert_parity, spark_like
-from server.runtime import BundleError, ScoringError, load_bundle
-from server.runtime.registry import lookup
+from leapserve.runtime import BundleError, ScoringError, load_bundle
+from leapserve.runtime.registry import lookup
 
 FEATURES_SCHEMA = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
 COMBOS = (("raw", "prob"), ("raw", ""), ("", "prob"), ("", ""))  # rawPredictionCol, probabilityCol

@@ -22,8 +22,8 @@ from pyspark.sql.types import IntegerType, StructField, StructType
 
 from handmade import check_against_spark, double_list, long, long_list, node, tensor, write_bundle
 from parity import assert_parity
-from server.runtime import BundleError, InvalidInput, load_bundle
-from server.runtime.ops.classification_ann import NUMPY_ROW_WEIGHTS, softmax
+from leapserve.runtime import BundleError, InvalidInput, load_bundle
+from leapserve.runtime.ops.classification_ann import NUMPY_ROW_WEIGHTS, softmax
 
 NAN, INF = float("nan"), float("inf")
 SCHEMA = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
@@ -175,7 +175,7 @@ def one_vs_rest(training, kind):
     inner = CLASSIFIERS[kind]().setRawPredictionCol(f"raw_{kind}")
     model = OneVsRest(classifier=inner, rawPredictionCol=f"raw_{kind}", predictionCol=f"pred_{kind}",
                       parallelism=3).fit(training)
-    # PySpark's OneVsRestModel._to_java drops rawPredictionCol; bundler.export hands it over.
+    # PySpark's OneVsRestModel._to_java drops rawPredictionCol; leapserve.bundler.export hands it over.
     return model
 
 

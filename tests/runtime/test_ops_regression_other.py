@@ -18,8 +18,8 @@ from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
 from handmade import double, double_list, long, node, tensor, write_bundle
 from parity import assert_parity
-from server.runtime import BundleError, InvalidInput, load_bundle
-from server.runtime.ops.regression_other import binary_search, binary_search_batch, quantile_factor
+from leapserve.runtime import BundleError, InvalidInput, load_bundle
+from leapserve.runtime.ops.regression_other import binary_search, binary_search_batch, quantile_factor
 
 NAN, INF = float("nan"), float("inf")
 SCALAR = StructType([StructField("rid", IntegerType()), StructField("features", DoubleType())])

@@ -12,9 +12,9 @@ from pyspark.ml.feature import MaxAbsScaler, MinMaxScaler, Normalizer, StandardS
 from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import IntegerType, StructField, StructType
 
-from bundler.compare import compare, record_from_row
+from leapserve.bundler.compare import compare, record_from_row
 from parity import assert_parity
-from server.runtime import BundleError, InvalidInput, SparseBatch, SparseVector, load_bundle
+from leapserve.runtime import BundleError, InvalidInput, SparseBatch, SparseVector, load_bundle
 from handmade import write_bundle
 
 NAN, INF = float("nan"), float("inf")

@@ -12,8 +12,8 @@ from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
 from parity import assert_parity
-from server.runtime import BundleError, DenseVector, ScoringError, SparseVector, load_bundle
-from server.runtime.ops.feature_select import dct_matrix
+from leapserve.runtime import BundleError, DenseVector, ScoringError, SparseVector, load_bundle
+from leapserve.runtime.ops.feature_select import dct_matrix
 from handmade import node, write_bundle
 
 NAN = float("nan")

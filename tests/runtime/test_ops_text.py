@@ -11,11 +11,11 @@ from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.ml.regression import LinearRegression
 from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
-from bundler.compare import record_from_row
+from leapserve.bundler.compare import record_from_row
 from parity import assert_parity
-from server.runtime import load_bundle
-from server.runtime.ops.feature_text import _JAVA_UNCHANGED, _TermIndexCache, java_lower, term_index, tokenize
-from server.runtime.vectors import SparseVector
+from leapserve.runtime import load_bundle
+from leapserve.runtime.ops.feature_text import _JAVA_UNCHANGED, _TermIndexCache, java_lower, term_index, tokenize
+from leapserve.runtime.vectors import SparseVector
 
 # Edge cases for every text test: empty, whitespace only, Java's whitespace set (\s is ASCII only:
 # no-break and other Unicode spaces do not split), leading/trailing/repeated separators, repeated

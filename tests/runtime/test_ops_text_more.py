@@ -11,11 +11,11 @@ from pyspark.ml.classification import LogisticRegression, OneVsRest
 from pyspark.ml.feature import IDF, CountVectorizer, NGram, RegexTokenizer, StopWordsRemover
 from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
-from bundler.compare import record_from_row
-from bundler.export import export_bundle
+from leapserve.bundler.compare import record_from_row
+from leapserve.bundler.export import export_bundle
 from parity import assert_parity, spark_outcomes
-from server.runtime import BundleError, ScoringError, load_bundle, registry
-from server.runtime.ops.feature_text_more import (UnsupportedRegex, java_find_all, java_split, java_tokenizers,
+from leapserve.runtime import BundleError, ScoringError, load_bundle, registry
+from leapserve.runtime.ops.feature_text_more import (UnsupportedRegex, java_find_all, java_split, java_tokenizers,
                                                   translate_java_regex, utf16_length)
 
 TEXTS = [
@@ -226,7 +226,7 @@ SCORED = ["the cat sat on the mat", "The MARKET fell, stocks rallied!", "", "uns
 @pytest.mark.parity("regex_tokenizer", "stopwords_remover", "ngram", "count_vectorizer", "idf", "one_vs_rest", "logistic_regression")
 def test_text_pipeline_with_one_vs_rest(spark, tmp_path):
     if registry.lookup("one_vs_rest") is None:
-        pytest.skip("one_vs_rest is not implemented yet (server/runtime/ops/classification_ovr.py)")
+        pytest.skip("one_vs_rest is not implemented yet (leapserve/runtime/ops/classification_ovr.py)")
     train = spark.createDataFrame([(i, t, y) for i, (t, y) in enumerate(CORPUS)], "rid int, text string, label double")
     pipeline = Pipeline(stages=[
         RegexTokenizer(inputCol="text", outputCol="tokens", pattern=r"[\s,.!?]+"),

@@ -12,9 +12,9 @@ from pyspark.ml.feature import Binarizer, Bucketizer, Imputer
 from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-from bundler.compare import record_from_row
+from leapserve.bundler.compare import record_from_row
 from parity import assert_parity
-from server.runtime import BundleError, InvalidInput, RowSkipped, SparseVector, load_bundle
+from leapserve.runtime import BundleError, InvalidInput, RowSkipped, SparseVector, load_bundle
 from handmade import check_against_spark, write_bundle
 
 NAN, INF = float("nan"), float("inf")
@@ -142,7 +142,7 @@ def test_binarizer_batches(spark, tmp_path):
     """Dense and sparse batch columns give the row path's answers."""
     import numpy as np
 
-    from server.runtime import SparseBatch
+    from leapserve.runtime import SparseBatch
 
     model = PipelineModel(stages=[Binarizer(inputCol="v", outputCol=f"b{i}", threshold=t)
                                   for i, t in enumerate((-0.5, 0.0, 1.0))])

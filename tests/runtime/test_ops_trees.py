@@ -27,12 +27,12 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StructField, StructType
 
 from parity import assert_parity
-from server.runtime import load_bundle, registry
-from server.runtime.bundle import NodeDef
-from server.runtime.container import open_source
-from server.runtime.errors import BundleError, InvalidInput, ScoringError
-from server.runtime.ops import trees as tree_ops
-from server.runtime.vectors import SparseBatch, SparseVector
+from leapserve.runtime import load_bundle, registry
+from leapserve.runtime.bundle import NodeDef
+from leapserve.runtime.container import open_source
+from leapserve.runtime.errors import BundleError, InvalidInput, ScoringError
+from leapserve.runtime.ops import trees as tree_ops
+from leapserve.runtime.vectors import SparseBatch, SparseVector
 
 NUM_FEATURES = 4
 NOMINAL_META = {"ml_attr": {"attrs": {

@@ -11,10 +11,10 @@ from pyspark.ml.regression import LinearRegression
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-from bundler.compare import record_from_row
+from leapserve.bundler.compare import record_from_row
 from parity import assert_parity
-from server.runtime.ops.feature_vector import poly_size, poly_terms
-from server.runtime.vectors import DenseVector, SparseVector
+from leapserve.runtime.ops.feature_vector import poly_size, poly_terms
+from leapserve.runtime.vectors import DenseVector, SparseVector
 
 NAN, INF = float("nan"), float("inf")
 

@@ -20,7 +20,7 @@ from serving import V1_ROWS, ServerProcess, free_port, v1_expected, v2_expected
 def bundles(spark, tmp_path_factory):
     """name -> bundle path: lr_v1 (zip, json), lr_v2 (zip, protobuf), lr_vector (LR alone:
     a vector input), lr_v1_dir (directory bundle of v1)."""
-    import bundler
+    from leapserve import bundler
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import VectorAssembler
     from pyspark.ml.regression import LinearRegression
@@ -105,7 +105,7 @@ def clf_bundle(spark, tmp_path_factory):
 
     if not has_ops(*CLF_OPS):
         pytest.skip(f"the runtime lacks some of {CLF_OPS}")
-    import bundler
+    from leapserve import bundler
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import IndexToString, StringIndexer, VectorAssembler

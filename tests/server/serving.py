@@ -34,7 +34,7 @@ def v2_expected(a: float, b: float) -> float:
 
 def cli_command() -> list[str]:
     """`leapserve` as a module (the console script may not be installed in every checkout)."""
-    return [PYTHON, "-m", "server.cli"]
+    return [PYTHON, "-m", "leapserve.cli"]
 
 
 def free_port() -> int:
@@ -129,7 +129,7 @@ def copy_bundle(src: Path, dst: Path) -> None:
 
 
 def has_ops(*names: str) -> bool:
-    from server.runtime import supported_ops
+    from leapserve.runtime import supported_ops
 
     return set(names) <= set(supported_ops())
 

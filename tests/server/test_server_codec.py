@@ -9,10 +9,10 @@ import pytest
 
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import value_pb2
-from server import codec
-from server.runtime.errors import InvalidInput
-from server.runtime.types import FieldType, scalar, vector
-from server.runtime.vectors import SparseVector
+from leapserve.server import codec
+from leapserve.runtime.errors import InvalidInput
+from leapserve.runtime.types import FieldType, scalar, vector
+from leapserve.runtime.vectors import SparseVector
 
 CASES = [
     (scalar("double"), 1.5), (scalar("double"), 0.0), (scalar("double"), -0.0), (scalar("double"), math.inf),
@@ -101,7 +101,7 @@ def test_output_tensors():
     assert dt == "BYTES" and data == [b"a", b""]
     dt, shape, data = codec.output_tensor(vector(3), np.ones((2, 3)), 2, None)
     assert dt == "FP64" and shape == [2, 3]
-    from server.runtime.vectors import SparseBatch
+    from leapserve.runtime.vectors import SparseBatch
 
     sb = SparseBatch.from_rows(3, [SparseVector(3, [1], [5.0]), [1.0, 0.0, 0.0]])
     dt, shape, data = codec.output_tensor(vector(3), sb, 2, None)
@@ -109,7 +109,7 @@ def test_output_tensors():
 
 
 def test_wire_columns_match_row_encoding():
-    from server.runtime.vectors import SparseBatch
+    from leapserve.runtime.vectors import SparseBatch
 
     n = 4
     columns = {

@@ -62,7 +62,7 @@ def airbnb_server(start_server, fixtures_dir):
 
 @pytest.mark.parametrize("model", ["airbnb_rf", "airbnb_lr"])
 def test_airbnb_predict_matches_the_runtime(airbnb_server, fixtures_dir, model):
-    from server.runtime import load_bundle
+    from leapserve.runtime import load_bundle
 
     record = airbnb_record(fixtures_dir)
     expected = load_bundle(str(fixtures_dir / f"{model.replace('_', '.model.')}.zip")).transform(record)
@@ -104,7 +104,7 @@ def test_airbnb_unseen_label_is_invalid_argument(airbnb_server, fixtures_dir):
 
 
 def test_airbnb_oip_with_strings(airbnb_server, fixtures_dir):
-    from server.runtime import load_bundle
+    from leapserve.runtime import load_bundle
 
     record = airbnb_record(fixtures_dir)
     n = 5
@@ -134,7 +134,7 @@ def clf_server(start_server, clf_bundle):
 
 
 def test_classifier_outputs_and_skipped_rows(clf_server, clf_bundle):
-    from server.runtime import load_bundle
+    from leapserve.runtime import load_bundle
 
     pipeline = load_bundle(str(clf_bundle))
     stub = pb_grpc.PredictionServiceStub(clf_server.open_channel())

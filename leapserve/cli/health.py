@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..tls import add_client_arguments, client_channel
+from leapserve.server.tls import add_client_arguments, client_channel
 from .serve import default_client_address
 
 HELP = "check a running server's health (exit 0 only when SERVING)"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..tls import add_client_arguments, client_channel
+from leapserve.server.tls import add_client_arguments, client_channel
 from .serve import default_client_address, env
 
 HELP = "score records with a running leapserve server and print the outputs"
@@ -46,14 +46,14 @@ def _record(text: str, where: str):
 
 
 def _fill(fields, record: dict) -> None:
-    from ..codec import json_to_value
+    from leapserve.server.codec import json_to_value
 
     for key, value in record.items():
         json_to_value(fields[key], value)
 
 
 def _outputs_json(out_map) -> dict:
-    from ..codec import value_to_json
+    from leapserve.server.codec import value_to_json
 
     return {k: value_to_json(v) for k, v in out_map.items()}
 

@@ -119,7 +119,7 @@ def saved_class(model_dir: Path) -> str:
 
 
 def check_model_dir(model_dir: Path) -> None:
-    from bundler.errors import NotAPipelineModel
+    from leapserve.bundler.errors import NotAPipelineModel
 
     cls = saved_class(model_dir)
     if cls == PIPELINE_MODEL_CLASS:
@@ -217,8 +217,8 @@ def _java_root_cause(err) -> str:
 # --- the command ---------------------------------------------------------------------------
 
 def _export(args, progress: Progress):
-    from bundler.errors import OutputExists
-    from bundler.export import bundle_location
+    from leapserve.bundler.errors import OutputExists
+    from leapserve.bundler.export import bundle_location
 
     model_dir = Path(args.spark_model).expanduser()
     sample_path = Path(args.sample).expanduser()
@@ -229,7 +229,7 @@ def _export(args, progress: Progress):
         raise OutputExists(str(out_path))
 
     progress.step("starting Spark")
-    import bundler
+    from leapserve import bundler
 
     spark = bundler.spark_session()
     if not getattr(args, "debug", False):
@@ -287,7 +287,7 @@ def _with_trace(err: Exception, java_err) -> Exception:
 
 
 def run(args) -> int:
-    from bundler.errors import BundlerError, VerificationFailed
+    from leapserve.bundler.errors import BundlerError, VerificationFailed
 
     debug = getattr(args, "debug", False)
     progress = Progress()
@@ -324,7 +324,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    """`python -m server.commands.export ...`: the subcommand on its own."""
+    """`python -m leapserve.cli.export ...`: the subcommand on its own."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="leapserve export", description=HELP)

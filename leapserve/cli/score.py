@@ -1,5 +1,5 @@
 """leapserve score: score a parquet or CSV data set on Spark with a bundle, offline, with the same
-runtime the server uses (bundler.scoring).
+runtime the server uses (leapserve.bundler.scoring).
 
     leapserve score --bundle model.zip --input rows.parquet --output scored.parquet
                     [--master URL] [--outputs COL ...] [--on-error fail|null] [--force]
@@ -142,8 +142,8 @@ class _Watch:
 
 
 def _score(args, progress: Progress) -> str:
-    from bundler.errors import BundlerError, OutputExists
-    from server.runtime import BundleError, ScoringError, load_bundle
+    from leapserve.bundler.errors import BundlerError, OutputExists
+    from leapserve.runtime import BundleError, ScoringError, load_bundle
 
     in_path = Path(args.input).expanduser()
     out_path = Path(args.output).expanduser()
@@ -162,8 +162,8 @@ def _score(args, progress: Progress) -> str:
     if args.master:
         os.environ["LEAPSERVE_SPARK_MASTER"] = args.master
     progress.step("starting Spark")
-    import bundler
-    import bundler.scoring as scoring
+    from leapserve import bundler
+    import leapserve.bundler.scoring as scoring
 
     spark = bundler.spark_session()
     if not getattr(args, "debug", False):
@@ -215,7 +215,7 @@ def _score(args, progress: Progress) -> str:
 
 
 def run(args) -> int:
-    from bundler.errors import BundlerError
+    from leapserve.bundler.errors import BundlerError
 
     debug = getattr(args, "debug", False)
     progress = Progress(prefix="leapserve score")

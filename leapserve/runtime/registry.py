@@ -1,6 +1,6 @@
 """The op registry: op name (model.json "op") -> loader that builds the op's immutable model.
 
-Adding an op is adding one module under server/runtime/ops/ whose loader is decorated with
+Adding an op is adding one module under leapserve/runtime/ops/ whose loader is decorated with
 ``@op("name", family=...)`` and listing the module in ops/__init__.py.
 """
 

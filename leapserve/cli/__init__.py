@@ -1,4 +1,4 @@
-"""The `leapserve` command. Each subcommand lives in server/commands/<name>.py and provides
+"""The `leapserve` command. Each subcommand lives in leapserve/cli/<name>.py and provides
 ``add_arguments(parser)``, ``run(args) -> int`` and a one-line ``HELP``."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
-        module = importlib.import_module(f"server.commands.{name}")
+        module = importlib.import_module(f"leapserve.cli.{name}")
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show full tracebacks (and Java stack traces)")

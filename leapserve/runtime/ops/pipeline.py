@@ -1,6 +1,6 @@
 """The ``pipeline`` op: children run in the order of the ``nodes`` attribute.
 
-Pipelines hold no math; the plan (server/runtime/plan.py) flattens them into their leaf stages
+Pipelines hold no math; the plan (leapserve/runtime/plan.py) flattens them into their leaf stages
 when it compiles a bundle. The loader is registered so that the op is listed like any other.
 """
 

@@ -1,6 +1,6 @@
 """The native Bundle.ML runtime: load MLeap bundles and score them like Spark, without a JVM.
 
-    from server.runtime import load_bundle
+    from leapserve.runtime import load_bundle
     model = load_bundle("model.zip")      # path, directory or jar:file:/file: URI
     model.inputs                          # required input fields: name -> FieldType
     model.outputs                         # fields the pipeline adds: name -> FieldType

@@ -113,7 +113,7 @@ def parse_model(spec: str) -> tuple[str, str | None, str]:
 # --- the command ---------------------------------------------------------------------------
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..app import DEFAULT_HOST, DEFAULT_PORT
+    from leapserve.server.app import DEFAULT_HOST, DEFAULT_PORT
 
     p.add_argument("--model", action="append", type=parse_model, metavar="NAME[:VERSION]=PATH",
                    help="serve the bundle (zip or directory) at PATH as model NAME; PATH may also be a folder "
@@ -201,7 +201,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args):
-    from ..app import ServeConfig
+    from leapserve.server.app import ServeConfig
 
     models = args.model if args.model is not None else [parse_model(s) for s in env_list("--model")]
     admin_paths = args.admin_path if args.admin_path is not None else env_list("--admin-path")
@@ -221,11 +221,11 @@ def config_from_args(args):
 
 def check_config(config) -> str | None:
     """A usage error to report, or None."""
-    from ..registry import Registry
+    from leapserve.server.registry import Registry
 
     if not config.models and not config.model_dir:
         return "nothing to serve: give --model NAME=PATH and/or --model-dir DIR"
-    from ..runtime.container import check_limits_env
+    from leapserve.runtime.container import check_limits_env
 
     problem = check_limits_env()  # LEAPSERVE_MAX_BUNDLE_* and friends (docs/reliability.md)
     if problem:
@@ -253,13 +253,13 @@ def check_config(config) -> str | None:
         return "--metrics-port and --health-port must differ"
     if config.drain_seconds < 0 or config.grace < 0:
         return "--drain-seconds and --grace-period cannot be negative"
-    from ..tls import check_server_files
+    from leapserve.server.tls import check_server_files
 
     problem = check_server_files(config.tls_cert, config.tls_key, config.tls_client_ca)
     if problem:
         return problem
     if config.tracing:
-        from ..metrics import tracing_available
+        from leapserve.server.metrics import tracing_available
 
         if not tracing_available():
             return ("--tracing needs OpenTelemetry: pip install opentelemetry-sdk opentelemetry-exporter-otlp "
@@ -277,7 +277,7 @@ def check_config(config) -> str | None:
 
 
 def run(args) -> int:
-    from ..app import run as run_app
+    from leapserve.server.app import run as run_app
 
     config = config_from_args(args)
     problem = check_config(config)

@@ -14,8 +14,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from server.inspect import format_report, inspect_bundle, report_json
-    from server.runtime.errors import BundleError
+    from leapserve.server.inspect import format_report, inspect_bundle, report_json
+    from leapserve.runtime.errors import BundleError
 
     try:
         report = inspect_bundle(args.path)
@@ -33,7 +33,7 @@ def _one_line(text: str) -> str:
 
 
 def main(argv=None) -> int:
-    """`python -m server.commands.inspect PATH`: the subcommand on its own."""
+    """`python -m leapserve.cli.inspect PATH`: the subcommand on its own."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="leapserve inspect", description=HELP)

@@ -1,1 +1,0 @@
-"""Subcommands of the `leapserve` CLI (see server/cli.py)."""
