@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-FIXTURES = REPO.parent / "shared" / "fixtures" / "mleap"
+FIXTURES = REPO / "tests" / "fixtures" / "mleap"
 RF_BUNDLE = FIXTURES / "airbnb.model.rf.zip"
 INSTALL = REPO / "deploy" / "image" / "install-serving.sh"
 BASE_IMAGE = "python:3.11-slim"

@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 # `import grpc` finds grpcio, and put the repository first.
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-FIXTURES = REPO.parent / "shared" / "fixtures" / "mleap"
+FIXTURES = REPO / "tests" / "fixtures" / "mleap"
 RF_BUNDLE = FIXTURES / "airbnb.model.rf.zip"
 EXAMPLE_DIR = REPO / "build" / "examples" / "penguins_species"
 EXAMPLE_BUNDLE = EXAMPLE_DIR / "bundle-json.zip"

@@ -34,7 +34,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-FIXTURES = REPO.parent / "shared" / "fixtures" / "mleap"
+FIXTURES = REPO / "tests" / "fixtures" / "mleap"
 EXAMPLES = REPO / "build" / "examples"
 
 

@@ -15,8 +15,7 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "fixtures" / "mleap"
+FIXTURES = TESTS / "fixtures" / "mleap"  # written by MLeap (see its README)
 
 sys.path.insert(0, str(TESTS))  # helper modules (parity.py, processes.py, ...) are imported by name
 
@@ -41,8 +40,6 @@ def mleap_jvm():
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.fail(f"MLeap fixtures not found at {FIXTURES} (../shared beside the repository)")
     return FIXTURES
 
 

@@ -21,7 +21,7 @@ import grpc
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-FIXTURES = REPO.parent / "shared" / "fixtures" / "mleap"
+FIXTURES = REPO / "tests" / "fixtures" / "mleap"
 RF_BUNDLE = FIXTURES / "airbnb.model.rf.zip"
 LR_BUNDLE = FIXTURES / "airbnb.model.lr.zip"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from leapserve.bundleml import bundle_pb2 as pb
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "mleap"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mleap"
 RF_ZIP = FIXTURES / "airbnb.model.rf.zip"
 LR_ZIP = FIXTURES / "airbnb.model.lr.zip"
 FRAME = FIXTURES / "frame.airbnb.json"
