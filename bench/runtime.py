@@ -153,8 +153,7 @@ def fitted_workloads(names, rows: int, rng, spark, folder: Path) -> list:
     if "penguins_mlp" in names:
         from pyspark.ml.classification import MultilayerPerceptronClassifier
 
-        sys.path.insert(0, str(REPO / "tests"))
-        from handmade import long_list, node, tensor, write_bundle
+        from tests.support.handmade import long_list, node, tensor, write_bundle
 
         _, _, train = penguin_features(spark)
         mlp = MultilayerPerceptronClassifier(layers=[8, 16, 3], seed=7, maxIter=100).fit(train)

@@ -1,8 +1,12 @@
-"""Shared fixtures: the one Spark session (real Spark, real MLeap jars) and MLeap's JVM harness."""
+"""Shared fixtures: the one Spark session (real Spark, real MLeap jars), MLeap's JVM harness, MLeap's
+fixture bundles and `leapserve serve` processes; the parity markers; the per-test time limit.
+
+Helpers live in the package tests.support (the repository root is on sys.path, see pyproject)."""
 
 from __future__ import annotations
 
 import faulthandler
+import importlib.abc
 import os
 import signal
 import subprocess
@@ -13,11 +17,25 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.operations import RF_BUNDLE, Server, free_port
+
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 FIXTURES = TESTS / "fixtures" / "mleap"  # written by MLeap (see its README)
 
-sys.path.insert(0, str(TESTS))  # helper modules (parity.py, processes.py, ...) are imported by name
+
+class _FoldersAreNotPackages(importlib.abc.MetaPathFinder):
+    """server/ and bundler/ install as leapserve.server and leapserve.bundler. With the repository
+    root on sys.path they would also import under their folder names, as a second copy of every
+    module that works here and nowhere else: refuse that."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name in ("server", "bundler"):
+            raise ImportError(f"import leapserve.{name}, not {name} (the folder {name}/ is leapserve.{name})")
+        return None
+
+
+sys.meta_path.insert(0, _FoldersAreNotPackages())
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +59,47 @@ def mleap_jvm():
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def rf_bundle() -> Path:
+    return RF_BUNDLE
+
+
+@pytest.fixture
+def start(tmp_path):
+    """start(*args, env=None, uds=None, wait=True) -> a running Server on a free port (or a socket)."""
+    started: list[Server] = []
+
+    def run(*args, env=None, uds=None, wait=True, port=None, command=None, address=None):
+        args = [str(a) for a in args]
+        if address is None:
+            if uds is not None:
+                address = f"unix:{uds}"
+                args += ["--uds", str(uds)]
+            else:
+                port = port or free_port()
+                address = f"127.0.0.1:{port}"
+                args += ["--port", str(port)]
+        server = Server(args, tmp_path / f"server-{len(started)}.log", address, env, command)
+        started.append(server)
+        if wait:
+            server.wait_health("SERVING")
+        return server
+
+    yield run
+    for server in started:
+        server.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` runs (soak, load) only when the run asks for them (``-m slow``), whatever else -m says."""
+    if "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
 
 
 # --- parity markers --------------------------------------------------------------------------
@@ -155,7 +214,7 @@ def _hang_report_text() -> str:
 
 def _java_thread_dumps() -> list[tuple[int, str]]:
     from leapserve.bundler.jars import java_executable
-    from processes import descendants
+    from tests.support.processes import descendants
 
     jcmd = Path(java_executable()).resolve().parent / "jcmd"
     dumps = []

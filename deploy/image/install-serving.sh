@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs leapserve's serving side into a new virtual environment: exactly what the container image
-# runs (the Dockerfile's build stage calls this script, and tests/ops/test_image.py runs it too).
+# runs (the Dockerfile's build stage calls this script, and tests/deploy/test_image.py runs it too).
 #
 #   sh deploy/image/install-serving.sh VENV SOURCE
 #

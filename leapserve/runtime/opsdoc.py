@@ -79,7 +79,7 @@ def render() -> str:
         "`python -m leapserve.runtime.opsdoc`; a test fails when this file is out of date. A parity test",
         "fits the op in PySpark (or, where MLeap 0.16 cannot write it, builds the bundle by hand from",
         "the fitted Spark model), exports it, scores it with the runtime and compares with Spark's",
-        "own `transform` (see `tests/parity.py`). MLeap's extension ops (`math_unary`, `math_binary`,",
+        "own `transform` (see `tests/support/parity.py`). MLeap's extension ops (`math_unary`, `math_binary`,",
         "`string_map`) have no Spark model; their tests compare with MLeap's definitions (Java's",
         "`Math` rules) on bundles written in both formats.",
         "",

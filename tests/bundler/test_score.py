@@ -19,10 +19,8 @@ from leapserve.bundler.compare import compare, record_from_row, spark_value
 from leapserve.bundler.errors import BundlerError, MissingColumns
 from leapserve.runtime import load_bundle
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from serving import ServerProcess, free_port  # noqa: E402
-
-from processes import descendants  # tests/, on the path from conftest  # noqa: E402
+from tests.support.processes import descendants
+from tests.support.serving import ServerProcess, free_port
 
 PARTITIONS = 3
 

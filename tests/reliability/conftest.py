@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "server"))  # serving.py: ServerProcess, free_port, ...
-sys.path.insert(0, str(HERE))
+from tests.support.serving import ServerProcess, free_port
 
-from serving import ServerProcess, free_port  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 REPO = HERE.parents[1]
 FIGURES = REPO / "build" / "reliability"
@@ -70,7 +67,7 @@ def start_server(tmp_path_factory):
 def models_dir(tmp_path):
     """A folder of copies of real MLeap bundles: rf.zip (airbnb random forest), lr.zip (airbnb
     linear regression)."""
-    from bundles import LR_ZIP, RF_ZIP
+    from tests.support.bundles import LR_ZIP, RF_ZIP
 
     d = tmp_path / "models"
     d.mkdir()

@@ -28,8 +28,7 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1]))  # the repository root: tests.support
 
 import atheris  # noqa: E402
 
@@ -37,12 +36,12 @@ with atheris.instrument_imports(include=["leapserve.runtime"]):
     import leapserve.runtime  # noqa: F401
     import leapserve.runtime.ops  # noqa: F401  (every op module, imported now to be instrumented)
 
-from bundles import load_and_score  # noqa: E402
+from tests.support.bundles import load_and_score  # noqa: E402
 
 
 def seed_corpus(folder: Path) -> Path:
     """Write the seed bundles into ``folder``."""
-    from bundles import FIXTURES, json_lr_entries, pb_lr_entries, write_zip
+    from tests.support.bundles import FIXTURES, json_lr_entries, pb_lr_entries, write_zip
 
     folder.mkdir(parents=True, exist_ok=True)
     for path in sorted(FIXTURES.glob("*.zip")):

@@ -21,13 +21,13 @@ from pathlib import Path
 import grpc
 import pytest
 
-from bundles import LR_ZIP, RF_ZIP, airbnb_record, edit_json, write_zip
+from tests.support.bundles import LR_ZIP, RF_ZIP, airbnb_record, edit_json, write_zip
 from conftest import server_pid_threads
 from leapserve.v1 import model_service_pb2 as admin_pb
 from leapserve.v1 import model_service_pb2_grpc as admin_grpc
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from load import LinClients, lin_entries, wait_until
+from tests.support.traffic import LinClients, lin_entries, wait_until
 
 RELOAD_EVERY = 0.3
 

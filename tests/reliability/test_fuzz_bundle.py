@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bundles import FIXTURES, json_lr_entries, load_and_score, pb_lr_entries
+from tests.support.bundles import FIXTURES, json_lr_entries, load_and_score, pb_lr_entries
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bundles import FIXTURES, LR_ZIP, RF_ZIP, airbnb_record, json_lr_entries, pb_lr_entries, write_zip
+from tests.support.bundles import FIXTURES, LR_ZIP, RF_ZIP, airbnb_record, json_lr_entries, pb_lr_entries, write_zip
 from conftest import server_pid_threads
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
@@ -64,7 +64,7 @@ def pipelines(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory):
     """A real server (module-scoped: hypothesis runs many examples against one process)."""
-    from serving import ServerProcess, free_port
+    from tests.support.serving import ServerProcess, free_port
 
     folder = _model_files(tmp_path_factory.mktemp("fuzz-served"))
     logs = tmp_path_factory.mktemp("fuzz-logs")

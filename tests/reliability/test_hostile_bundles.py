@@ -2,7 +2,7 @@
 names the file, without writing anything, without blocking, and within bounded memory; a server
 that meets them keeps serving the models it had, without one failed request.
 
-The cases are in hostile.py (zip-slip, zip bombs, truncated and corrupt zips, symbolic links and
+The cases are in tests/support/hostile.py (zip-slip, zip bombs, truncated and corrupt zips, symbolic links and
 FIFOs in directories, broken bundle.json / model.json / node.json, wrong attribute types, vector
 sizes that disagree, broken trees, protobuf damage, and every LEAPSERVE_* limit).
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from bundles import RF_ZIP, airbnb_record, write_zip
-from hostile import ALL_CASES, Case
+from tests.support.bundles import RF_ZIP, airbnb_record, write_zip
+from tests.support.hostile import ALL_CASES, Case
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 from leapserve.runtime import BundleError, load_bundle
@@ -96,7 +96,7 @@ def test_hostile_bundle_as_directory_is_refused(case, tmp_path, monkeypatch):
 
 def test_symlinks_inside_the_bundle_are_followed(tmp_path):
     """Links that stay inside the bundle are fine (Kubernetes mounts ConfigMaps that way)."""
-    from bundles import entries_of, write_dir
+    from tests.support.bundles import entries_of, write_dir
 
     folder = write_dir(tmp_path / "bundle", entries_of(RF_ZIP))
     (folder / "..data").mkdir()
@@ -281,7 +281,7 @@ def test_server_limits_come_from_the_environment(start_server, tmp_path, figures
 
 def test_malformed_limit_is_a_usage_error(tmp_path):
     """A LEAPSERVE_* limit that is not a size stops `leapserve serve` at start (exit 2)."""
-    from serving import REPO, cli_command
+    from tests.support.serving import REPO, cli_command
 
     env = {**os.environ, "LEAPSERVE_MAX_BUNDLE_BYTES": "lots"}
     out = subprocess.run([*cli_command(), "serve", "--model", f"x={RF_ZIP}", "--port", "0"], cwd=REPO, env=env,

@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bundles import RF_ZIP, write_zip
+from tests.support.bundles import RF_ZIP, write_zip
 from leapserve.v1 import model_service_pb2 as admin_pb
 from leapserve.v1 import model_service_pb2_grpc as admin_grpc
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from load import lin_entries, wait_until
+from tests.support.traffic import lin_entries, wait_until
 
 
 def _req(model="lin", a=0.5, b=0.25):

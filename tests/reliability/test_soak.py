@@ -20,11 +20,11 @@ import time
 import grpc
 import pytest
 
-from bundles import RF_ZIP, airbnb_record, write_zip
+from tests.support.bundles import RF_ZIP, airbnb_record, write_zip
 from conftest import server_pid_threads, server_rss_kib
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from load import LinClients, lin_entries
+from tests.support.traffic import LinClients, lin_entries
 
 RF_OUTPUTS = ["price_prediction", "features_rf", "state_index", "scaled_continuous_features", "room_type_index"]
 

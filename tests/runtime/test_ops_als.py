@@ -18,8 +18,8 @@ from pyspark.ml.feature import StringIndexer
 from pyspark.ml.recommendation import ALS
 
 from leapserve.bundler.export import export_bundle
-from handmade import check_against_spark, node, string, write_bundle
-from parity import assert_parity
+from tests.support.handmade import check_against_spark, node, string, write_bundle
+from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, RowSkipped, load_bundle
 
 NAN = float("nan")

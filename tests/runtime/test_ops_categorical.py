@@ -9,8 +9,8 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.feature import IndexToString, OneHotEncoder, StringIndexer, StringIndexerModel
 from pyspark.sql import functions as F
 
-from handmade import check_against_spark, write_bundle
-from parity import assert_parity
+from tests.support.handmade import check_against_spark, write_bundle
+from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, ScoringError, SparseVector, load_bundle
 
 NAN = float("nan")

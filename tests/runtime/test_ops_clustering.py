@@ -21,9 +21,9 @@ from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import IntegerType, StructField, StructType
 
 from leapserve.bundler.export import export_bundle
-from handmade import (check_against_spark, column_major, double, double_list, long, node,
+from tests.support.handmade import (check_against_spark, column_major, double, double_list, long, node,
                       string, tensor, write_bundle)
-from parity import assert_parity
+from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, load_bundle
 from leapserve.runtime.ops import clustering
 from leapserve.runtime.vectors import SparseBatch, SparseVector

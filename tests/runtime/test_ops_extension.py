@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from handmade import node, write_bundle
+from tests.support.handmade import node, write_bundle
 from leapserve.runtime import BundleError, ScoringError, load_bundle
 
 NAN = float("nan")

@@ -23,7 +23,7 @@ from pyspark.sql.types import IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
-from parity import assert_parity
+from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, load_bundle
 
 FEATURES_SCHEMA = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])

@@ -16,9 +16,9 @@ from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, S
 
 from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
-from parity import assert_parity, spark_outcomes
+from tests.support.parity import assert_parity, spark_outcomes
 from leapserve.runtime import BundleError, ScoringError, SparseVector, load_bundle
-from handmade import node, write_bundle
+from tests.support.handmade import node, write_bundle
 
 NAN = float("nan")
 INF = float("inf")

@@ -26,7 +26,7 @@ from pyspark.ml.wrapper import JavaParams
 from pyspark.sql.types import IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import compare, record_from_row, spark_value
-from parity import assert_parity, spark_like
+from tests.support.parity import assert_parity, spark_like
 from leapserve.runtime import BundleError, ScoringError, load_bundle
 from leapserve.runtime.registry import lookup
 

@@ -20,8 +20,8 @@ from pyspark.ml.classification import (DecisionTreeClassifier, GBTClassifier, Li
 from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import IntegerType, StructField, StructType
 
-from handmade import check_against_spark, double_list, long, long_list, node, tensor, write_bundle
-from parity import assert_parity
+from tests.support.handmade import check_against_spark, double_list, long, long_list, node, tensor, write_bundle
+from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, load_bundle
 from leapserve.runtime.ops.classification_ann import NUMPY_ROW_WEIGHTS, softmax
 

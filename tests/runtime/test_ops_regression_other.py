@@ -16,8 +16,8 @@ from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.ml.regression import AFTSurvivalRegression, IsotonicRegression, IsotonicRegressionModel
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-from handmade import double, double_list, long, node, tensor, write_bundle
-from parity import assert_parity
+from tests.support.handmade import double, double_list, long, node, tensor, write_bundle
+from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, load_bundle
 from leapserve.runtime.ops.regression_other import binary_search, binary_search_batch, quantile_factor
 

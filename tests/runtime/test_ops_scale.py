@@ -13,9 +13,9 @@ from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import compare, record_from_row
-from parity import assert_parity
+from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, SparseBatch, SparseVector, load_bundle
-from handmade import write_bundle
+from tests.support.handmade import write_bundle
 
 NAN, INF = float("nan"), float("inf")
 SCHEMA = StructType([StructField("rid", IntegerType()), StructField("v", VectorUDT())])

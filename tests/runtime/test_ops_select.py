@@ -11,10 +11,10 @@ from pyspark.ml.feature import DCT, ChiSqSelector, VectorIndexer
 from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-from parity import assert_parity
+from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, DenseVector, ScoringError, SparseVector, load_bundle
 from leapserve.runtime.ops.feature_select import dct_matrix
-from handmade import node, write_bundle
+from tests.support.handmade import node, write_bundle
 
 NAN = float("nan")
 

@@ -12,7 +12,7 @@ from pyspark.ml.regression import LinearRegression
 from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
-from parity import assert_parity
+from tests.support.parity import assert_parity
 from leapserve.runtime import load_bundle
 from leapserve.runtime.ops.feature_text import _JAVA_UNCHANGED, _TermIndexCache, java_lower, term_index, tokenize
 from leapserve.runtime.vectors import SparseVector

@@ -13,7 +13,7 @@ from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, S
 
 from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
-from parity import assert_parity, spark_outcomes
+from tests.support.parity import assert_parity, spark_outcomes
 from leapserve.runtime import BundleError, ScoringError, load_bundle, registry
 from leapserve.runtime.ops.feature_text_more import (UnsupportedRegex, java_find_all, java_split, java_tokenizers,
                                                   translate_java_regex, utf16_length)

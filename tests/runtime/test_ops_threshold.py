@@ -13,9 +13,9 @@ from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
-from parity import assert_parity
+from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, RowSkipped, SparseVector, load_bundle
-from handmade import check_against_spark, write_bundle
+from tests.support.handmade import check_against_spark, write_bundle
 
 NAN, INF = float("nan"), float("inf")
 

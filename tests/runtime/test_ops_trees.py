@@ -26,7 +26,7 @@ from pyspark.ml.wrapper import JavaParams
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StructField, StructType
 
-from parity import assert_parity
+from tests.support.parity import assert_parity
 from leapserve.runtime import load_bundle, registry
 from leapserve.runtime.bundle import NodeDef
 from leapserve.runtime.container import open_source

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
-from parity import assert_parity
+from tests.support.parity import assert_parity
 from leapserve.runtime.ops.feature_vector import poly_size, poly_terms
 from leapserve.runtime.vectors import DenseVector, SparseVector
 

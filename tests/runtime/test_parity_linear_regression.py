@@ -5,7 +5,7 @@ from pyspark.ml import Pipeline
 from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.regression import LinearRegression
 
-from parity import assert_parity
+from tests.support.parity import assert_parity
 
 
 @pytest.mark.parity("linear_regression", "vector_assembler")

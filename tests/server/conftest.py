@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from serving import V1_ROWS, ServerProcess, free_port, v1_expected, v2_expected
+from tests.support.serving import V1_ROWS, ServerProcess, free_port, v1_expected, v2_expected
 
 
 # --- bundles ---------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ CLF_OPS = ("string_indexer", "vector_assembler", "logistic_regression", "reverse
 def clf_bundle(spark, tmp_path_factory):
     """A classifier: color -> StringIndexer (handleInvalid "skip") + x -> VectorAssembler ->
     LogisticRegression -> IndexToString. Unseen colors are rows Spark drops."""
-    from serving import has_ops
+    from tests.support.serving import has_ops
 
     if not has_ops(*CLF_OPS):
         pytest.skip(f"the runtime lacks some of {CLF_OPS}")

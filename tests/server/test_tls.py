@@ -10,7 +10,7 @@ import time
 import grpc
 import pytest
 
-from ops_helpers import (
+from tests.support.operations import (
     REPO,
     airbnb_record,
     cli,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from leapserve.bundler.compare import compare, record_from_row
 from leapserve.bundleml import bundle_pb2 as pb
-from parity import _check_batch, spark_outcomes
+from tests.support.parity import _check_batch, spark_outcomes
 from leapserve.runtime import RowSkipped, ScoringError
 
 NAN = float("nan")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from ops_helpers import PYTHON, REPO, cli, clean_env, free_port
+from tests.support.operations import PYTHON, REPO, cli, clean_env, free_port
 
 
 def run(*args, env=None):

@@ -8,7 +8,7 @@ import time
 import grpc
 import pytest
 
-from ops_helpers import (
+from tests.support.operations import (
     LR_BUNDLE,
     airbnb_record,
     batch_request,

@@ -16,8 +16,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from dockerfile_lint import ignore_patterns, ignored, parse
-from ops_helpers import REPO, airbnb_record, free_port, health_status, samples, scrape, value
+from tests.support.dockerfile import ignore_patterns, ignored, parse
+from tests.support.operations import REPO, airbnb_record, free_port, health_status, samples, scrape, value
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
@@ -92,7 +92,7 @@ def test_build_stage_copies_only_the_serving_sources(dockerfile):
     # The whole leapserve package (the training side's modules import pyspark only when called).
     assert {"pyproject.toml", "leapserve", "server", "bundler"} <= set(sources)
     assert not any(s.startswith("tests") for s in sources)
-    for never in (".venv", ".venv/bin/python", "build/examples", "tests/ops/test_ops_image.py",
+    for never in (".venv", ".venv/bin/python", "build/examples", "tests/deploy/test_image.py",
                   ".git/HEAD", "server/__pycache__/app.cpython-311.pyc", "docs/serving.md"):
         assert ignored(never, patterns), never
     runs = " ".join(i.args for i in build.all("RUN"))

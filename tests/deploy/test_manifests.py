@@ -14,7 +14,7 @@ import grpc
 import pytest
 import yaml
 
-from ops_helpers import REPO, Server, cli, clean_env, free_port, health_status, scrape
+from tests.support.operations import REPO, Server, cli, clean_env, free_port, health_status, scrape
 
 DEPLOY = REPO / "deploy" / "kubernetes"
 MANIFESTS = sorted(DEPLOY.glob("*.yaml"))
@@ -57,7 +57,7 @@ def test_there_are_a_sidecar_and_a_standalone_example():
 
 
 def test_image_defaults_match_the_dockerfile():
-    from dockerfile_lint import parse
+    from tests.support.dockerfile import parse
 
     _, stages = parse(REPO / "Dockerfile")
     env = stages[-1].env()
@@ -146,7 +146,7 @@ def test_a_server_with_the_containers_environment_answers_the_probes(path, rf_bu
     port_map = {p["containerPort"]: free_port() for p in c["ports"]}
     port_map.setdefault(int(env.get("LEAPSERVE_PORT", 50051)), free_port())
     local = dict(env, LEAPSERVE_MODEL_DIR=str(models), LEAPSERVE_HOST="127.0.0.1",
-                 LEAPSERVE_DRAIN_SECONDS="0.2")  # the shutdown itself is tested in test_ops_shutdown.py
+                 LEAPSERVE_DRAIN_SECONDS="0.2")  # the shutdown itself is tested in tests/server/test_shutdown.py
     for key in ("LEAPSERVE_PORT", "LEAPSERVE_HEALTH_PORT", "LEAPSERVE_METRICS_PORT"):
         if key in local:
             local[key] = str(port_map[int(local[key])])

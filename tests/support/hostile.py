@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bundles import (
+from tests.support.bundles import (
     ASSEMBLER, FP, RF, RF_ZIP, SCALER, STATE, deflate, deflated_member, edit_json, entries_of, fifo, jdump,
     json_lr_entries, nested_pipeline_entries, pb_lr_entries, pb_tensor, raw_zip, stored_member, write_dir, write_zip,
     zeros_deflated,

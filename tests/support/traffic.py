@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from bundles import json_lr_entries
+from tests.support.bundles import json_lr_entries
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 
