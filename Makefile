@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[bundler,dev]'
 	@touch $@
 
-# MLeap's jars through Maven into ~/.cache/leapserve (or $$LEAPSERVE_CACHE); no-op when present.
+# MLeap's jars through Maven into ~/.cache/leapserve (or $$LEAPSERVE_CACHE): the Spark serializer
+# for export, the JVM runtime for tests and benches (tools/mleap_jvm); no-op when present.
 jars: $(STAMP)
 	@$(PY) -m leapserve.bundler.jars fetch
+	@$(PY) -m tools.mleap_jvm fetch
 
 demo: setup
 	$(PY) -m leapserve.bundler.examples --out build/examples
@@ -47,7 +49,7 @@ test: setup
 
 # Regenerate the protobuf code from protos/ (a test checks it is up to date).
 proto: $(STAMP)
-	$(PY) -m leapserve.server.protogen
+	$(PY) -m tools.protogen
 
 clean:
 	rm -rf build .pytest_cache

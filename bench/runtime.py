@@ -10,7 +10,7 @@ invocation:
 
 * native single record: ``Pipeline.transform(record)`` (best round, microseconds per record);
 * MLeap JVM single record: ``RowTransformer.transform`` and ``Transformer.transform`` of a
-  one-row LeapFrame (bundler/jvm/MleapHarness.java, best round after warm-up);
+  one-row LeapFrame (tools/mleap_jvm/MleapHarness.java, best round after warm-up);
 * batches: native ``transform_batch`` of N records, MLeap's ``Transformer.transform`` of the same
   N-row LeapFrame, and Spark local mode's ``PipelineModel.transform`` of the same rows written to
   the no-op sink (rows per second);
@@ -90,7 +90,7 @@ def example_workload(name: str, rows: int, rng, spark):
 
 def fitted_workload(name: str, bundle: Path, model, sample, rows: int, rng, spark):
     """A bundle and the Spark model it was written from, scored on rows resampled from ``sample``."""
-    from leapserve.bundler.mleap_jvm import leapframe
+    from tools.mleap_jvm import leapframe
     from leapserve.runtime import load_bundle
 
     inputs = list(load_bundle(bundle).inputs)
@@ -206,7 +206,7 @@ def native(work, seconds):
 
 
 def jvm(work, seconds):
-    from leapserve.bundler.mleap_jvm import MleapJvm
+    from tools.mleap_jvm import MleapJvm
 
     with MleapJvm() as harness:
         row, frame = harness.bench(work["bundle"], work["frame1"], seconds)
@@ -291,7 +291,9 @@ def main(argv=None) -> int:
         res["spark"] = None if args.no_spark else spark_local(work, spark, args.seconds)
         results.append(res)
 
-    print(f"\nleapserve native runtime vs MLeap JVM runtime ({bundler.jars.MLEAP_RUNTIME_VERSION}) "
+    from tools.mleap_jvm import MLEAP_RUNTIME_VERSION
+
+    print(f"\nleapserve native runtime vs MLeap JVM runtime ({MLEAP_RUNTIME_VERSION}) "
           f"and Spark {spark.version} local mode; {args.rows:,} records per batch\n")
     # Single records compare times (above 1x: native is slower); batches compare rows per second
     # (above 1x: native is faster).

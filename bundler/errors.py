@@ -12,11 +12,8 @@ class JavaNotFound(BundlerError):
 class JarsMissing(BundlerError):
     """The MLeap jars have not been fetched yet."""
 
-    def __init__(self, jar_set: str, where):
-        super().__init__(
-            f"MLeap jars ({jar_set}) are missing from {where}. "
-            f"Fetch them with `make jars` (or `python -m leapserve.bundler.jars fetch`)."
-        )
+    def __init__(self, jar_set: str, where, fetch_hint: str):
+        super().__init__(f"MLeap jars ({jar_set}) are missing from {where}. {fetch_hint}")
 
 
 class StageNotSerializable(BundlerError):

@@ -1,15 +1,12 @@
-"""MLeap's JVM jars: fetched through Maven into a cache outside git, found again by the session.
+"""MLeap's Spark serializer jars: fetched through Maven into a cache outside git, found again by the
+session.
 
-Two jar sets, each described by a small pom in bundler/jvm/:
+A jar set is what Maven resolves from one small pom (``bundler/jvm/mleap-spark.pom.xml`` here; the
+test suite's MLeap runtime harness has its own, tools/mleap_jvm). Each set lands in
+``<cache>/jars/<set>-<hash of its pom>/`` and is only used once a ``.complete`` marker is written,
+so an interrupted download is never mistaken for a finished one.
 
-* ``mleap-spark``: MLeap's Spark serializer, put on the Spark driver classpath for export.
-* ``mleap-runtime``: MLeap's own JVM runtime, used by the harness (MleapHarness.java) as the
-  official Bundle.ML reader in tests and as the JVM baseline in bench/.
-
-Each set lands in ``<cache>/jars/<set>-<hash of its pom>/`` and is only used once a ``.complete``
-marker is written, so an interrupted download is never mistaken for a finished one.
-
-Run ``python -m leapserve.bundler.jars fetch`` (``make jars`` does) to fetch everything; it is a no-op when
+Run ``python -m leapserve.bundler.jars fetch`` (``make jars`` does) to fetch them; it is a no-op when
 the jars are already there.
 """
 
@@ -23,19 +20,15 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .errors import JarsMissing
 
 JVM_DIR = Path(__file__).resolve().parent / "jvm"
 
 MLEAP_SPARK_VERSION = "0.16.0"
-MLEAP_RUNTIME_VERSION = "0.20.0"
-
-JAR_SETS = {
-    "mleap-spark": JVM_DIR / "mleap-spark.pom.xml",
-    "mleap-runtime": JVM_DIR / "mleap-runtime.pom.xml",
-}
 
 # MLeap 0.16's Spark op registry lists ops that cannot link against Spark 3.5; the registry
 # instantiates every listed op up front, so one such op breaks every export. These are left out
@@ -45,7 +38,7 @@ EXCLUDED_SPARK_OPS = {
         "built against breeze 0.13 (Spark 2.4); fails to link on Spark 3.5",
 }
 
-HARNESS_SOURCE = JVM_DIR / "MleapHarness.java"
+FETCH_HINT = "Fetch them with `make jars` (or `python -m leapserve.bundler.jars fetch`)."
 
 
 def cache_dir() -> Path:
@@ -57,23 +50,71 @@ def cache_dir() -> Path:
     return Path(base) / "leapserve"
 
 
-def _digest(*paths: Path) -> str:
+def digest(*paths: Path) -> str:
     h = hashlib.sha256()
     for p in paths:
         h.update(p.read_bytes())
     return h.hexdigest()[:12]
 
 
-def jar_dir(jar_set: str) -> Path:
-    return cache_dir() / "jars" / f"{jar_set}-{_digest(JAR_SETS[jar_set])}"
+def build_once(where: Path, build: Callable[[Path], None]) -> None:
+    """Run build(staging) in a fresh folder beside ``where`` and move it into place, marked
+    complete; nothing when ``where`` is complete already."""
+    if (where / ".complete").exists():
+        return
+    where.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{where.name}-", dir=where.parent))
+    try:
+        build(staging)
+        (staging / ".complete").write_text("ok\n")
+        if where.exists():
+            shutil.rmtree(where)
+        staging.rename(where)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
-def classpath(jar_set: str) -> list[str]:
-    """The jars of a fetched set; raises JarsMissing when the set is not (completely) there."""
-    where = jar_dir(jar_set)
-    if not (where / ".complete").exists():
-        raise JarsMissing(jar_set, where)
-    return sorted(str(p) for p in where.glob("*.jar"))
+@dataclass(frozen=True)
+class JarSet:
+    """The jars Maven resolves from one pom, cached under a hash of the pom."""
+
+    name: str
+    pom: Path
+    fetch_hint: str = FETCH_HINT
+
+    @property
+    def folder(self) -> Path:
+        return cache_dir() / "jars" / f"{self.name}-{digest(self.pom)}"
+
+    def classpath(self) -> list[str]:
+        """The set's jars; raises JarsMissing when the set is not (completely) there."""
+        if not (self.folder / ".complete").exists():
+            raise JarsMissing(self.name, self.folder, self.fetch_hint)
+        return sorted(str(p) for p in self.folder.glob("*.jar"))
+
+    def fetch(self, log, finish: Callable[[Path], None] | None = None) -> None:
+        """Fetch the jars with Maven (then ``finish(folder)``); quick when they are there."""
+        if (self.folder / ".complete").exists():
+            return
+        mvn = shutil.which("mvn")
+        if not mvn:
+            raise RuntimeError(f"Maven (mvn) is needed to fetch the {self.name} jars but is not on PATH")
+        log(f"fetching {self.name} jars into {self.folder} ...")
+
+        def build(staging: Path) -> None:
+            subprocess.run(
+                [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(self.pom), "dependency:copy-dependencies",
+                 f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
+                check=True,
+            )
+            if finish is not None:
+                finish(staging)
+
+        build_once(self.folder, build)
+
+
+MLEAP_SPARK = JarSet("mleap-spark", JVM_DIR / "mleap-spark.pom.xml")
 
 
 def spark_registry_conf() -> Path:
@@ -81,10 +122,10 @@ def spark_registry_conf() -> Path:
 
     Written next to the jars from the reference.conf inside the mleap-spark jar itself.
     """
-    where = jar_dir("mleap-spark")
+    where = MLEAP_SPARK.folder
     conf = where / "leapserve-registry.conf"
     if not conf.exists():
-        raise JarsMissing("mleap-spark", where)
+        raise JarsMissing(MLEAP_SPARK.name, where, MLEAP_SPARK.fetch_hint)
     return conf
 
 
@@ -102,20 +143,6 @@ def _write_spark_registry_conf(where: Path) -> None:
     (where / "leapserve-registry.conf").write_text("\n".join(lines))
 
 
-def harness_dir() -> Path:
-    """Compiled MleapHarness classes, keyed by the harness source and the runtime pom."""
-    return cache_dir() / "harness" / _digest(HARNESS_SOURCE, JAR_SETS["mleap-runtime"])
-
-
-def harness_command() -> list[str]:
-    """The java command line that runs the MLeap JVM harness."""
-    where = harness_dir()
-    if not (where / ".complete").exists():
-        raise JarsMissing("mleap-runtime harness", where)
-    cp = os.pathsep.join([str(where)] + classpath("mleap-runtime"))
-    return [java_executable(), "-Xss16m", "-cp", cp, "MleapHarness"]
-
-
 def java_executable() -> str:
     home = os.environ.get("JAVA_HOME")
     if home and (Path(home) / "bin" / "java").exists():
@@ -123,66 +150,9 @@ def java_executable() -> str:
     return shutil.which("java") or "java"
 
 
-def _fetch_set(jar_set: str, log) -> None:
-    where = jar_dir(jar_set)
-    if (where / ".complete").exists():
-        return
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise RuntimeError("Maven (mvn) is needed to fetch the MLeap jars but is not on PATH")
-    log(f"fetching {jar_set} jars into {where} ...")
-    where.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{jar_set}-", dir=where.parent))
-    try:
-        subprocess.run(
-            [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(JAR_SETS[jar_set]), "dependency:copy-dependencies",
-             f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
-            check=True,
-        )
-        if jar_set == "mleap-spark":
-            _write_spark_registry_conf(staging)
-        (staging / ".complete").write_text("ok\n")
-        if where.exists():
-            shutil.rmtree(where)
-        staging.rename(where)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _compile_harness(log) -> None:
-    where = harness_dir()
-    if (where / ".complete").exists():
-        return
-    javac = shutil.which("javac")
-    if os.environ.get("JAVA_HOME") and (Path(os.environ["JAVA_HOME"]) / "bin" / "javac").exists():
-        javac = str(Path(os.environ["JAVA_HOME"]) / "bin" / "javac")
-    if not javac:
-        raise RuntimeError("javac is needed to build the MLeap harness but is not on PATH")
-    log(f"compiling the MLeap harness into {where} ...")
-    where.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".harness-", dir=where.parent))
-    try:
-        subprocess.run(
-            [javac, "-nowarn", "-d", str(staging), "-cp", os.pathsep.join(classpath("mleap-runtime")),
-             str(HARNESS_SOURCE)],
-            check=True,
-        )
-        (staging / ".complete").write_text("ok\n")
-        if where.exists():
-            shutil.rmtree(where)
-        staging.rename(where)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-
-
 def fetch(log=lambda msg: print(msg, file=sys.stderr)) -> None:
-    """Fetch every jar set and build the harness; quick when everything is in place."""
-    for jar_set in JAR_SETS:
-        _fetch_set(jar_set, log)
-    if HARNESS_SOURCE.exists():
-        _compile_harness(log)
+    """Fetch MLeap's Spark jars; quick when they are in place."""
+    MLEAP_SPARK.fetch(log, finish=_write_spark_registry_conf)
 
 
 def main(argv: list[str] | None = None) -> int:

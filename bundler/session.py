@@ -59,7 +59,7 @@ def spark_session():
         if _session is not None and _session.sparkContext._jsc is not None:
             return _session
         java_version()
-        classpath = jars.classpath("mleap-spark")
+        classpath = jars.MLEAP_SPARK.classpath()
         registry_conf = jars.spark_registry_conf()
         try:
             from pyspark.sql import SparkSession

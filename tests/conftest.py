@@ -49,7 +49,7 @@ def spark():
 
 @pytest.fixture(scope="session")
 def mleap_jvm():
-    from leapserve.bundler.mleap_jvm import MleapJvm
+    from tools.mleap_jvm import MleapJvm
 
     jvm = MleapJvm()
     yield jvm

@@ -21,7 +21,7 @@ from leapserve.bundler import (BundlerError, JarsMissing, JavaNotFound, MissingC
 from leapserve.bundler.compare import compare, spark_value
 from leapserve.bundler.examples import penguins_mass, penguins_species
 from leapserve.bundler.export import ExportRecord, pipeline_stages
-from leapserve.bundler.mleap_jvm import frame_column, leapframe_type, leapframe_value
+from tools.mleap_jvm import frame_column, leapframe_type, leapframe_value
 from leapserve.bundleml import bundle_pb2 as pb
 
 FORMATS = ("json", "protobuf")
@@ -377,6 +377,6 @@ def test_jars_missing(monkeypatch, tmp_path):
 
     monkeypatch.setenv("LEAPSERVE_CACHE", str(tmp_path))
     with pytest.raises(JarsMissing, match=r"mleap-spark.*Fetch them with `make jars`"):
-        jars.classpath("mleap-spark")
+        jars.MLEAP_SPARK.classpath()
     with pytest.raises(JarsMissing):
         jars.spark_registry_conf()

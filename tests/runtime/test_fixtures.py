@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from leapserve.bundler.mleap_jvm import frame_column
+from tools.mleap_jvm import frame_column
 from leapserve.runtime import load_bundle
 
 

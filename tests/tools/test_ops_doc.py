@@ -12,4 +12,4 @@ def test_every_op_has_a_parity_test():
 
 
 def test_ops_doc_is_up_to_date():
-    assert opsdoc.DOC.read_text() == opsdoc.render(), "run `python -m leapserve.runtime.opsdoc`"
+    assert opsdoc.DOC.read_text() == opsdoc.render(), "run `python -m tools.opsdoc`"

@@ -1,19 +1,31 @@
-"""MLeap's own JVM runtime, driven through the harness in bundler/jvm/MleapHarness.java.
+"""MLeap's own JVM runtime, driven through the harness in MleapHarness.java beside this file.
 
 Tests use it as the official Bundle.ML reader (does MLeap itself score our exported bundles the
 way Spark does?); bench/ uses it as the JVM baseline. Frames travel as MLeap JSON LeapFrames.
+Not installed with leapserve: ``python -m tools.mleap_jvm fetch`` (``make jars`` does) fetches
+MLeap's runtime jars and compiles the harness into leapserve's cache.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from . import jars
+from leapserve.bundler import jars
+from leapserve.bundler.errors import JarsMissing
+
+HERE = Path(__file__).resolve().parent
+HARNESS_SOURCE = HERE / "MleapHarness.java"
+MLEAP_RUNTIME_VERSION = "0.20.0"
+MLEAP_RUNTIME = jars.JarSet("mleap-runtime", HERE / "mleap-runtime.pom.xml",
+                            "Fetch them with `make jars` (or `python -m tools.mleap_jvm fetch`).")
 
 # Spark SQL type name -> MLeap LeapFrame JSON type (section 3.2 of the Bundle.ML reference).
 _SCALARS = {"string": "string", "double": "double", "float": "float", "int": "integer", "bigint": "long",
@@ -86,7 +98,7 @@ class MleapJvm:
 
     def __init__(self):
         self._proc = subprocess.Popen(
-            jars.harness_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            harness_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True, encoding="utf-8",
         )
         self._lock = threading.Lock()
@@ -144,3 +156,52 @@ class MleapJvm:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# --- building the harness ----------------------------------------------------------------------
+
+def harness_dir() -> Path:
+    """Compiled MleapHarness classes, keyed by the harness source and the runtime pom."""
+    return jars.cache_dir() / "harness" / jars.digest(HARNESS_SOURCE, MLEAP_RUNTIME.pom)
+
+
+def harness_command() -> list[str]:
+    """The java command line that runs the MLeap JVM harness."""
+    where = harness_dir()
+    if not (where / ".complete").exists():
+        raise JarsMissing("mleap-runtime harness", where, MLEAP_RUNTIME.fetch_hint)
+    cp = os.pathsep.join([str(where)] + MLEAP_RUNTIME.classpath())
+    return [jars.java_executable(), "-Xss16m", "-cp", cp, "MleapHarness"]
+
+
+def _compile_harness(log) -> None:
+    where = harness_dir()
+    if (where / ".complete").exists():
+        return
+    javac = shutil.which("javac")
+    if os.environ.get("JAVA_HOME") and (Path(os.environ["JAVA_HOME"]) / "bin" / "javac").exists():
+        javac = str(Path(os.environ["JAVA_HOME"]) / "bin" / "javac")
+    if not javac:
+        raise RuntimeError("javac is needed to build the MLeap harness but is not on PATH")
+    log(f"compiling the MLeap harness into {where} ...")
+
+    def build(staging: Path) -> None:
+        subprocess.run(
+            [javac, "-nowarn", "-d", str(staging), "-cp", os.pathsep.join(MLEAP_RUNTIME.classpath()),
+             str(HARNESS_SOURCE)],
+            check=True,
+        )
+
+    jars.build_once(where, build)
+
+
+def fetch(log=lambda msg: print(msg, file=sys.stderr)) -> None:
+    """Fetch MLeap's runtime jars and compile the harness; quick when both are in place."""
+    MLEAP_RUNTIME.fetch(log)
+    _compile_harness(log)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["fetch"]:
+        sys.exit("usage: python -m tools.mleap_jvm fetch")
+    fetch()

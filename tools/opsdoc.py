@@ -1,7 +1,7 @@
 """docs/ops.md, generated from the op registry and the parity tests' markers.
 
-    python -m leapserve.runtime.opsdoc            # rewrite docs/ops.md
-    python -m leapserve.runtime.opsdoc --check    # exit 1 if docs/ops.md is out of date
+    python -m tools.opsdoc            # rewrite docs/ops.md
+    python -m tools.opsdoc --check    # exit 1 if docs/ops.md is out of date
 
 Parity tests declare the ops they prove with ``@pytest.mark.parity("op", ...)`` (or a module-level
 ``pytestmark``); tests/conftest.py checks while they run that each declared op really is loaded,
@@ -15,9 +15,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from .registry import supported_ops
+from leapserve.runtime.registry import supported_ops
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "ops.md"
 TESTS = REPO / "tests"
 
@@ -76,7 +76,7 @@ def render() -> str:
         "",
         "Every op leapserve's native runtime reads, generated from the op registry",
         "(`leapserve/runtime/registry.py`) and the parity tests' `@pytest.mark.parity` markers by",
-        "`python -m leapserve.runtime.opsdoc`; a test fails when this file is out of date. A parity test",
+        "`python -m tools.opsdoc`; a test fails when this file is out of date. A parity test",
         "fits the op in PySpark (or, where MLeap 0.16 cannot write it, builds the bundle by hand from",
         "the fitted Spark model), exports it, scores it with the runtime and compares with Spark's",
         "own `transform` (see `tests/support/parity.py`). MLeap's extension ops (`math_unary`, `math_binary`,",
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     text = render()
     if "--check" in args:
         if not DOC.exists() or DOC.read_text() != text:
-            print("docs/ops.md is out of date: run `python -m leapserve.runtime.opsdoc`", file=sys.stderr)
+            print("docs/ops.md is out of date: run `python -m tools.opsdoc`", file=sys.stderr)
             return 1
         return 0
     DOC.write_text(text)
