@@ -20,10 +20,9 @@ import struct
 import zipfile
 from pathlib import Path
 
-from leapserve.bundler.compare import compare, record_from_row
 from leapserve.bundleml import bundle_pb2 as pb
-from tests.support.parity import _check_batch, spark_outcomes
-from leapserve.runtime import RowSkipped, ScoringError
+from leapserve.bundler.compare import record_from_row
+from tests.support.parity import check_rows, spark_outcomes
 
 NAN = float("nan")
 
@@ -271,37 +270,11 @@ def check_against_spark(pipelines, spark_model, df, label: str = "", *, columns:
         pipelines = [pipelines]
     expected = spark_outcomes(spark_model, df)
     rows = df.collect()
-    columns = columns or {}
     counts = [0, 0, 0]
     for n, pipeline in enumerate(pipelines):
-        tag = f"{label}[{n}]"
-        inputs = list(pipeline.inputs)
-        wanted = list(pipeline.outputs)
-        discrete = pipeline.discrete_outputs
-        results = {}
-        for row in rows:
-            rid = row["rid"]
-            want = expected[rid]
-            try:
-                got = pipeline.transform(record_from_row(row, inputs))
-            except RowSkipped as e:
-                assert want == "skipped", f"{tag} rid {rid}: runtime skipped ({e}), Spark gave {want}"
-                results[rid] = "skipped"
-                counts[2] += 1
-                continue
-            except ScoringError as e:
-                assert want == "error", f"{tag} rid {rid}: runtime raised {e!r}, Spark gave {want}"
-                results[rid] = "error"
-                counts[1] += 1
-                continue
-            assert want not in ("error", "skipped"), f"{tag} rid {rid}: Spark gave {want}, runtime {got}"
-            results[rid] = got
-            for col in wanted:
-                spark_col = columns.get(col, col)
-                if spark_col not in want:
-                    continue
-                diff = compare(want[spark_col], got[col], exact=col in discrete)
-                assert diff.equal, f"{tag} rid {rid}, column {col!r}: {diff.detail}"
-                counts[0] += 1
-        _check_batch(pipeline, rows, inputs, wanted, results, tag)
+        records = [(row["rid"], record_from_row(row, list(pipeline.inputs))) for row in rows]
+        check = check_rows(pipeline, records, expected, columns=columns, tag=f"{label}[{n}] ")
+        counts[0] += check.compared
+        counts[1] += check.errors
+        counts[2] += check.skipped
     return tuple(counts)

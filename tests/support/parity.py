@@ -61,7 +61,8 @@ def spark_outcomes(model, df) -> dict:
     return out
 
 
-def _row_value(col, i):
+def row_value(col, i):
+    """Row i of a transform_batch column, as the row path gives it."""
     if isinstance(col, SparseBatch):
         return col.row(i)
     v = col[i]
@@ -82,58 +83,80 @@ def assert_parity(model, df, tmp_path, *, formats=FORMATS, outputs=None, check_b
         report.bundles[fmt] = path
         pipeline = load_bundle(path)
         report.pipelines[fmt] = pipeline
-        inputs = list(pipeline.inputs)
-        discrete = pipeline.discrete_outputs
-        wanted = outputs or list(pipeline.outputs)
-        row_results = {}
-        for row in input_rows:
-            rid = row["rid"]
-            record = record_from_row(row, inputs)
-            expected = report.spark[rid]
-            try:
-                got = pipeline.transform(record, wanted)
-            except RowSkipped as e:
-                assert expected == "skipped", f"[{fmt}] rid {rid}: runtime skipped the row ({e}) but Spark gave {expected}"
-                row_results[rid] = "skipped"
-                report.skipped += 1
-                continue
-            except ScoringError as e:
-                assert expected == "error", f"[{fmt}] rid {rid}: runtime raised {e!r} but Spark gave {expected}"
-                row_results[rid] = "error"
-                report.errors += 1
-                continue
-            assert expected not in ("error", "skipped"), \
-                f"[{fmt}] rid {rid}: Spark gave {expected} but the runtime scored {got}"
-            row_results[rid] = got
-            for col in wanted:
-                if col not in expected:
-                    continue
-                diff = compare(expected[col], got[col], exact=col in discrete)
-                report.max_difference = max(report.max_difference, diff.magnitude)
-                assert diff.equal, f"[{fmt}] rid {rid}, column {col!r}: {diff.detail}"
-                report.compared += 1
-        if check_batch:
-            _check_batch(pipeline, input_rows, inputs, wanted, row_results, fmt)
+        records = [(row["rid"], record_from_row(row, list(pipeline.inputs))) for row in input_rows]
+        check = check_rows(pipeline, records, report.spark, outputs=outputs, tag=f"[{fmt}] ", batch=check_batch)
+        report.compared += check.compared
+        report.errors += check.errors
+        report.skipped += check.skipped
+        report.max_difference = max(report.max_difference, check.max_difference)
     return report
 
 
-def _check_batch(pipeline, input_rows, inputs, wanted, row_results, fmt) -> None:
-    rows = [r for r in input_rows if row_results[r["rid"]] != "error"]
-    if not rows:
+@dataclass
+class RowCheck:
+    results: dict = field(default_factory=dict)  # rid -> the runtime's output dict | "error" | "skipped"
+    compared: int = 0
+    errors: int = 0
+    skipped: int = 0
+    max_difference: float = 0.0
+
+
+def check_rows(pipeline, records, expected, *, outputs=None, columns=None, tag="", batch=True) -> RowCheck:
+    """The runtime answers every record as Spark did, then the batch path as the row path.
+
+    ``records``: (rid, input record) pairs; ``expected``: rid -> Spark's output row (dict), "error"
+    when Spark refused the row, "skipped" when it dropped it; ``columns`` maps runtime output
+    columns to Spark's where they are named apart. Discrete outputs must be equal, doubles within
+    1e-9; refused rows must raise ScoringError, dropped ones RowSkipped."""
+    wanted = list(outputs or pipeline.outputs)
+    discrete = pipeline.discrete_outputs
+    columns = columns or {}
+    check = RowCheck()
+    for rid, record in records:
+        want = expected[rid]
+        try:
+            got = pipeline.transform(record, wanted)
+        except RowSkipped as e:
+            assert want == "skipped", f"{tag}rid {rid}: runtime skipped the row ({e}) but Spark gave {want}"
+            check.results[rid] = "skipped"
+            check.skipped += 1
+            continue
+        except ScoringError as e:
+            assert want == "error", f"{tag}rid {rid}: runtime raised {e!r} but Spark gave {want}"
+            check.results[rid] = "error"
+            check.errors += 1
+            continue
+        assert want not in ("error", "skipped"), f"{tag}rid {rid}: Spark gave {want} but the runtime scored {got}"
+        check.results[rid] = got
+        for col in wanted:
+            spark_col = columns.get(col, col)
+            if spark_col not in want:
+                continue
+            diff = compare(want[spark_col], got[col], exact=col in discrete)
+            check.max_difference = max(check.max_difference, diff.magnitude)
+            assert diff.equal, f"{tag}rid {rid}, column {col!r}: {diff.detail}"
+            check.compared += 1
+    if batch:
+        _check_batch(pipeline, records, wanted, check.results, tag)
+    return check
+
+
+def _check_batch(pipeline, records, wanted, row_results, tag) -> None:
+    scored = [(rid, record) for rid, record in records if row_results[rid] != "error"]
+    if not scored:
         return
-    columns = {c: [record_from_row(r, [c])[c] for r in rows] for c in inputs}
+    columns = {c: [record.get(c) for _, record in scored] for c in pipeline.inputs}
     result = pipeline.transform_batch(columns, wanted)
-    for i, row in enumerate(rows):
-        rid = row["rid"]
+    for i, (rid, _) in enumerate(scored):
         single = row_results[rid]
         if single == "skipped":
-            assert result.skipped[i], f"[{fmt}] batch: rid {rid} should be flagged skipped"
+            assert result.skipped[i], f"{tag}batch: rid {rid} should be flagged skipped"
             continue
-        assert not result.skipped[i], f"[{fmt}] batch: rid {rid} flagged skipped but transform scored it"
+        assert not result.skipped[i], f"{tag}batch: rid {rid} flagged skipped but transform scored it"
         for col in wanted:
-            got = _row_value(result[col], i)
+            got = row_value(result[col], i)
             diff = compare(spark_like(single[col]), got, exact=False)
-            assert diff.equal, f"[{fmt}] batch vs transform, rid {rid}, column {col!r}: {diff.detail}"
+            assert diff.equal, f"{tag}batch vs transform, rid {rid}, column {col!r}: {diff.detail}"
 
 
 def spark_like(v):
