@@ -200,8 +200,3 @@ def fetch(log=lambda msg: print(msg, file=sys.stderr)) -> None:
     MLEAP_RUNTIME.fetch(log)
     _compile_harness(log)
 
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["fetch"]:
-        sys.exit("usage: python -m tools.mleap_jvm fetch")
-    fetch()
