@@ -74,18 +74,3 @@ def models_dir(tmp_path):
     shutil.copyfile(RF_ZIP, d / "rf.zip")
     shutil.copyfile(LR_ZIP, d / "lr.zip")
     return d
-
-
-def server_pid_threads(server) -> int:
-    """Threads of a server process (from /proc)."""
-    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
-        if line.startswith("Threads:"):
-            return int(line.split()[1])
-    raise AssertionError("no Threads line")
-
-
-def server_rss_kib(server) -> int:
-    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS line")

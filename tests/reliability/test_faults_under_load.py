@@ -22,7 +22,7 @@ import grpc
 import pytest
 
 from tests.support.bundles import LR_ZIP, RF_ZIP, airbnb_record, edit_json, write_zip
-from conftest import server_pid_threads
+from tests.support.processes import server_pid_threads
 from leapserve.v1 import model_service_pb2 as admin_pb
 from leapserve.v1 import model_service_pb2_grpc as admin_grpc
 from leapserve.v1 import prediction_pb2 as pb

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.bundles import FIXTURES, LR_ZIP, RF_ZIP, airbnb_record, json_lr_entries, pb_lr_entries, write_zip
-from conftest import server_pid_threads
+from tests.support.processes import server_pid_threads
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 from leapserve.v1 import value_pb2

@@ -21,7 +21,7 @@ import grpc
 import pytest
 
 from tests.support.bundles import RF_ZIP, airbnb_record, write_zip
-from conftest import server_pid_threads, server_rss_kib
+from tests.support.processes import server_pid_threads, server_rss_kib
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 from tests.support.traffic import LinClients, lin_entries

@@ -30,3 +30,19 @@ def descendants() -> dict[int, list[str]]:
                 found[pid] = argv[pid]
                 frontier.append(pid)
     return found
+
+
+def server_pid_threads(server) -> int:
+    """Threads of a server process (a tests.support.serving.ServerProcess)."""
+    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads line")
+
+
+def server_rss_kib(server) -> int:
+    """Resident memory of a server process, in KiB."""
+    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS line")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from leapserve.server import protogen
+from tools import protogen
 
 REPO = Path(__file__).resolve().parent.parent
 
