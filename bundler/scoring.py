@@ -1,6 +1,6 @@
 """Score a Spark DataFrame with a bundle, using the very runtime the server uses.
 
-    import bundler
+    from leapserve import bundler
     scored = bundler.score(df, "model.zip")                 # df + the bundle's output columns
     scored = bundler.score(df, "model.zip", ["prediction"], on_error="null")
 

@@ -21,7 +21,7 @@ def summary_line(name: str, record) -> str:
 
 def write_example(name: str, train, out_dir) -> dict:
     """Run ``train(spark)`` and write everything under out_dir/<name>/; returns format -> ExportRecord."""
-    import bundler
+    from leapserve import bundler
 
     target = Path(out_dir).expanduser().resolve() / name
     target.mkdir(parents=True, exist_ok=True)
