@@ -18,7 +18,7 @@ from leapserve.cli import main as cli_main
 from leapserve.server.inspect import UNKNOWN, format_report, inspect_bundle
 from leapserve.runtime import BundleError, load_bundle, registry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # fixture -> (stage ops in pipeline order, required inputs in order, last output)
 EXPECTED = {

@@ -22,7 +22,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.support.bundles import RF_ZIP, airbnb_record, write_zip
+from tests.support.bundles import RF_ZIP, airbnb_record, json_lr_entries, write_zip
 from tests.support.hostile import ALL_CASES, Case
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
@@ -262,7 +262,7 @@ def test_server_limits_come_from_the_environment(start_server, tmp_path, figures
     """A LEAPSERVE_* limit set in the server's environment applies to its bundles."""
     models = tmp_path / "models"
     models.mkdir()
-    write_zip(models / "lr.zip", __import__("bundles").json_lr_entries([1.0, 2.0], 0.5))
+    write_zip(models / "lr.zip", json_lr_entries([1.0, 2.0], 0.5))
     shutil.copyfile(RF_ZIP, models / "rf.zip")
     server = start_server("--model-dir", models, "--reload-interval", "0", env={"LEAPSERVE_MAX_TREE_NODES": "10"},
                           wait="listening")

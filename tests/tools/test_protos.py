@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tools import protogen
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _files(root: Path) -> dict[str, bytes]:
