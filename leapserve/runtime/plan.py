@@ -91,7 +91,11 @@ def _flatten(node: NodeDef, out: list[Stage], depth: int) -> None:
         out.append(_load_stage(node))
 
 
-def _sizes_disagree(have: FieldType, want: FieldType) -> bool:
+def _incompatible(have: FieldType, want: FieldType) -> bool:
+    """No value of one type casts to the other: a number read as a vector or the other way round,
+    or vectors of two sizes."""
+    if {have.kind, want.kind} == {"scalar", "tensor"}:
+        return True
     return (have.kind == want.kind == "tensor" and have.size is not None and want.size is not None
             and have.size != want.size)
 
@@ -132,10 +136,11 @@ class Pipeline:
                 if col not in types:
                     types[col] = ftype
                     inputs[col] = ftype
-                elif col in outputs and _sizes_disagree(types[col], ftype):
+                elif _incompatible(types[col], ftype):
                     # Every record would fail here, blamed on the client: refuse the bundle instead.
+                    earlier = "writes" if col in outputs else "reads"
                     raise BundleError(f"node {st.name!r} reads column {col!r} as {ftype}, but an earlier "
-                                      f"node writes it as {types[col]}", path=st.path)
+                                      f"node {earlier} it as {types[col]}", path=st.path)
             for _, col, ftype in st.outputs:
                 if col in types:
                     raise BundleError(f"node {st.name!r} writes column {col!r}, which already exists",

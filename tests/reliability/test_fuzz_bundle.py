@@ -190,13 +190,17 @@ def test_hypothesis_mutated_bundles_long(figures):
 
 # --- what the fuzzers found ------------------------------------------------------------------------
 
-def _rf_with(**edits) -> dict:
-    entries = dict(SEEDS["airbnb.model.rf.zip"])
+def _seed_with(seed: str, **edits) -> dict:
+    entries = dict(SEEDS[seed])
     for name, fn in edits.items():
         doc = json.loads(entries[name])
         fn(doc)
         entries[name] = json.dumps(doc).encode()
     return entries
+
+
+def _rf_with(**edits) -> dict:
+    return _seed_with("airbnb.model.rf.zip", **edits)
 
 
 REGRESSIONS = {
@@ -208,6 +212,11 @@ REGRESSIONS = {
     "string column read as a number": lambda: _zip([*_rf_with(**{
         "root/feature_pipeline.node/feature_assembler_rf.node/node.json":
             lambda d: d["shape"]["inputs"][0].update(name="room_type")}).items()]),
+    # atheris: an input read as a number by one stage and as a vector by another (the batch path
+    # raised IndexError)
+    "number input read as a vector": lambda: _zip([*_seed_with("airbnb.model.lr.zip", **{
+        "root/feature_pipeline.node/feature_assembler_lr.node/node.json":
+            lambda d: d["shape"]["inputs"][4].update(name="bathrooms")}).items()]),
 }
 
 
