@@ -91,7 +91,11 @@ def compare(expected, actual, *, exact: bool = False, tol: float = TOLERANCE) ->
             return Difference(False, math.inf, f"expected vector of size {len(e)}, got {actual!r}")
         worst = 0.0
         for i, (x, y) in enumerate(zip(e, a)):
-            ok, mag = (x == y, 0.0 if x == y else math.inf) if exact else _close(x, y, tol)
+            if exact:
+                ok = x == y or (x != x and y != y)  # NaN equals NaN
+                mag = 0.0 if ok else math.inf
+            else:
+                ok, mag = _close(x, y, tol)
             worst = max(worst, mag)
             if not ok:
                 return Difference(False, worst, f"element {i}: expected {x!r}, got {y!r}")
