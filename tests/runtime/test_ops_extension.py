@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.support import golden
 from tests.support.handmade import node, write_bundle
 from leapserve.runtime import BundleError, ScoringError, load_bundle
 
@@ -35,6 +36,8 @@ def check_rows_and_batch(pipe, column, inputs: dict, expected: list):
     """Every record scores to the expected value, and the batch path agrees (bit for bit on
     signs, within 1e-12 on transcendental values)."""
     n = len(expected)
+    golden.record(pipe, [(i, {k: v[i] for k, v in inputs.items()}) for i in range(n)],
+                  {i: {column: e} for i, e in enumerate(expected)}, outputs=[column])
     for i in range(n):
         got = pipe.transform({k: v[i] for k, v in inputs.items()})[column]
         e = expected[i]
@@ -246,6 +249,11 @@ def test_string_map(tmp_path, fmt):
         node("keep0", "string_map", string_map_attrs("keep"), inputs=[("input", "s")], outputs=[("output", "kept0")]),
     ]
     pipe = load(tmp_path, fmt, nodes)
+    known = {"a": 3.0, "b": 2.5, "": -1.0, "é": 7.0}
+    strings = [*known, "zzz", "A", None]
+    golden.record(pipe, [(i, {"s": s}) for i, s in enumerate(strings)],
+                  {i: {"kept": known.get(s, -9.5), "kept0": known.get(s, 0.0)} for i, s in enumerate(strings)},
+                  outputs=["kept", "kept0"])
     # a repeated label keeps its last value (Scala's toMap)
     for s, v in (("a", 3.0), ("b", 2.5), ("", -1.0), ("é", 7.0)):
         assert pipe.transform({"s": s}) == {"strict": v, "kept": v, "kept0": v}

@@ -16,6 +16,7 @@ from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, S
 
 from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
+from tests.support import golden
 from tests.support.parity import assert_parity, spark_outcomes
 from leapserve.runtime import BundleError, ScoringError, SparseVector, load_bundle
 from tests.support.handmade import node, write_bundle
@@ -204,6 +205,9 @@ def lsh_parity(model, df, tmp_path, column="h"):
                 (fmt, row["rid"], got, flat)
             good.append((record["v"], got))
             compared += 1
+        golden.record(pipeline, [(row["rid"], record_from_row(row, ["v"])) for row in rows],
+                      {rid: want if want == "error" else {column: [h[0] for h in want[column]]}
+                       for rid, want in expected.items()}, outputs=[column])
         batch = pipeline.transform_batch({"v": [v for v, _ in good]})[column]
         for i, (_, got) in enumerate(good):
             assert [x for x in batch[i]] == got or all(a == b or (a != a and b != b) for a, b in zip(batch[i], got))

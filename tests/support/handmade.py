@@ -22,6 +22,7 @@ from pathlib import Path
 
 from leapserve.bundleml import bundle_pb2 as pb
 from leapserve.bundler.compare import record_from_row
+from tests.support import golden
 from tests.support.parity import check_rows, spark_outcomes
 
 NAN = float("nan")
@@ -274,6 +275,7 @@ def check_against_spark(pipelines, spark_model, df, label: str = "", *, columns:
     for n, pipeline in enumerate(pipelines):
         records = [(row["rid"], record_from_row(row, list(pipeline.inputs))) for row in rows]
         check = check_rows(pipeline, records, expected, columns=columns, tag=f"{label}[{n}] ")
+        golden.record(pipeline, records, expected, columns=columns)
         counts[0] += check.compared
         counts[1] += check.errors
         counts[2] += check.skipped

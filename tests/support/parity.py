@@ -25,6 +25,7 @@ from leapserve.bundler.compare import compare, record_from_row, spark_value
 from leapserve.bundler.export import export_bundle
 from leapserve.runtime import RowSkipped, ScoringError, load_bundle
 from leapserve.runtime.vectors import DenseVector, SparseBatch
+from tests.support import golden
 
 FORMATS = ("json", "protobuf")
 
@@ -85,6 +86,7 @@ def assert_parity(model, df, tmp_path, *, formats=FORMATS, outputs=None, check_b
         report.pipelines[fmt] = pipeline
         records = [(row["rid"], record_from_row(row, list(pipeline.inputs))) for row in input_rows]
         check = check_rows(pipeline, records, report.spark, outputs=outputs, tag=f"[{fmt}] ", batch=check_batch)
+        golden.record(pipeline, records, report.spark, outputs=outputs)
         report.compared += check.compared
         report.errors += check.errors
         report.skipped += check.skipped
