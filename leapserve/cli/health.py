@@ -13,7 +13,7 @@ import sys
 import time
 
 from leapserve.server.tls import add_client_arguments, client_channel
-from .serve import default_client_address
+from .environment import default_client_address
 
 HELP = "check a running server's health (exit 0 only when SERVING)"
 

@@ -14,7 +14,7 @@ import json
 import sys
 
 from leapserve.server.tls import add_client_arguments, client_channel
-from .serve import default_client_address, env
+from .environment import default_client_address, env
 
 HELP = "score records with a running leapserve server and print the outputs"
 

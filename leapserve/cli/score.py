@@ -25,7 +25,8 @@ import time
 import traceback
 from pathlib import Path
 
-from .export import Progress, _java_root_cause, _one_line
+from .export import _java_root_cause, _one_line
+from .progress import Progress
 
 HELP = "score a parquet or CSV data set on Spark with a bundle (same runtime as the server)"
 

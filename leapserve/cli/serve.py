@@ -12,77 +12,12 @@ import argparse
 import os
 import sys
 
+from .environment import env, env_bool, env_list
+
 HELP = "serve bundles over gRPC (leapserve.v1 API, Open Inference Protocol, health, reflection)"
 
-ENV_PREFIX = "LEAPSERVE_"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
-
-# --- environment defaults (shared with the predict and health commands) ------------------------
-
-def env_name(flag: str) -> str:
-    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
-
-
-def env(flag: str, default=None, convert=str):
-    """The default of a flag: its LEAPSERVE_* variable when set, else ``default``."""
-    raw = os.environ.get(env_name(flag))
-    if raw is None:
-        return default
-    try:
-        return convert(raw)
-    except ValueError as e:
-        raise SystemExit(f"leapserve: {env_name(flag)}={raw!r}: {e}") from None
-
-
-def env_list(flag: str) -> list[str]:
-    raw = os.environ.get(env_name(flag))
-    if not raw:
-        return []
-    return [part.strip() for part in raw.split(",") if part.strip()]
-
-
-def env_bool(flag: str) -> bool:
-    raw = os.environ.get(env_name(flag))
-    if raw is None:
-        return False
-    low = raw.strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise SystemExit(f"leapserve: {env_name(flag)}={raw!r}: expected 1/0, true/false or yes/no")
-
-
-def _connect_host(host: str | None) -> str:
-    """Where a client on this machine reaches a server listening on host."""
-    host = (host or "127.0.0.1").strip()
-    if host in ("", "0.0.0.0"):
-        return "127.0.0.1"
-    if host.strip("[]") == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-def default_client_address(health: bool = False) -> str:
-    """The address `leapserve predict` and `health` use by default: LEAPSERVE_ADDRESS, else the one
-    the server's own LEAPSERVE_* variables describe (so that a container's HEALTHCHECK follows its
-    configuration): the health-only port for `health` when there is one, the Unix socket when there
-    is no TCP port, else host and port."""
-    explicit = os.environ.get(env_name("--address"))
-    if explicit:
-        return explicit
-    health_port = os.environ.get(env_name("--health-port"))
-    if health and health_port:
-        host = os.environ.get(env_name("--health-host")) or os.environ.get(env_name("--host"))
-        return f"{_connect_host(host)}:{health_port}"
-    port = os.environ.get(env_name("--port"))
-    uds = os.environ.get(env_name("--uds"))
-    if uds and not port:
-        return f"unix:{uds}"
-    return f"{_connect_host(os.environ.get(env_name('--host')))}:{port or 50051}"
-
+# --- argument types --------------------------------------------------------------------------
 
 def size_in_bytes(text: str) -> int:
     """16777216, 16M, 64MiB, 1G."""

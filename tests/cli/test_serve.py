@@ -36,7 +36,7 @@ def test_tracing_needs_opentelemetry(rf_bundle):
 
 
 def test_client_address_follows_the_servers_variables(monkeypatch):
-    from leapserve.cli.serve import default_client_address
+    from leapserve.cli.environment import default_client_address
 
     for key in ("LEAPSERVE_ADDRESS", "LEAPSERVE_HOST", "LEAPSERVE_PORT", "LEAPSERVE_UDS", "LEAPSERVE_HEALTH_PORT",
                 "LEAPSERVE_HEALTH_HOST"):

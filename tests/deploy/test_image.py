@@ -27,10 +27,11 @@ TRAINING = re.compile(r"\b(openjdk|default-jre|default-jdk|java|jdk|jre|pyspark|
 
 def serve_flags() -> set[str]:
     from leapserve.cli import serve
+    from leapserve.cli.environment import env_name
 
     p = argparse.ArgumentParser()
     serve.add_arguments(p)
-    return {serve.env_name(o) for a in p._actions for o in a.option_strings if o.startswith("--")} - {"LEAPSERVE_HELP"}
+    return {env_name(o) for a in p._actions for o in a.option_strings if o.startswith("--")} - {"LEAPSERVE_HELP"}
 
 
 @pytest.fixture(scope="module")

@@ -41,11 +41,12 @@ def env_of(container: dict) -> dict[str, str]:
 
 def flags_of(command: str) -> set[str]:
     from leapserve.cli import health, predict, serve
+    from leapserve.cli.environment import env_name
 
     module = {"serve": serve, "health": health, "predict": predict}[command]
     p = argparse.ArgumentParser()
     module.add_arguments(p)
-    return {serve.env_name(o) for a in p._actions for o in a.option_strings if o.startswith("--")}
+    return {env_name(o) for a in p._actions for o in a.option_strings if o.startswith("--")}
 
 
 IMAGE_ENV = {"LEAPSERVE_HOST": "0.0.0.0", "LEAPSERVE_MODEL_DIR": "/models", "LEAPSERVE_METRICS_PORT": "9095",
