@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from leapserve.cli import main as cli_main
-from leapserve.server.inspect import UNKNOWN, format_report, inspect_bundle
+from leapserve.cli.inspect import UNKNOWN, format_report
+from leapserve.runtime.inspect import inspect_bundle
 from leapserve.runtime import BundleError, load_bundle, registry
 
 REPO = Path(__file__).resolve().parents[2]

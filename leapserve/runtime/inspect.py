@@ -1,28 +1,25 @@
 """What a bundle holds, read from its files alone: no Spark, no Java.
 
     report = inspect_bundle("model.zip")
-    print(format_report(report))
+    report.to_json()        # `leapserve inspect` prints it as text or JSON (leapserve/cli/inspect.py)
 
 The report lists the bundle's info (name, format, MLeap version), each leaf stage in pipeline order
 (name, op, input and output columns, whether the leapserve runtime implements the op), the
 pipeline's required input fields and its outputs. When every op is supported, types come from the
 compiled pipeline (``load_bundle(path).inputs``/``.outputs``), so they are exactly what serving will
 check. Otherwise each supported stage is loaded on its own for its port types, and the columns
-touched only by unsupported ops have type None ("unknown").
+touched only by unsupported ops have type None (`leapserve inspect` shows "unknown").
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-from leapserve.runtime import registry
-from leapserve.runtime.bundle import BundleInfo, NodeDef, read_root
-from leapserve.runtime.container import open_source
-from leapserve.runtime.errors import BundleError
-from leapserve.runtime.plan import MAX_PIPELINE_DEPTH, load_bundle
-
-UNKNOWN = "unknown"
+from . import registry
+from .bundle import BundleInfo, NodeDef, read_root
+from .container import open_source
+from .errors import BundleError
+from .plan import MAX_PIPELINE_DEPTH, load_bundle
 
 
 @dataclass
@@ -125,45 +122,3 @@ def inspect_bundle(path) -> BundleReport:
         inputs = {col: str(t) for col, t in pipeline.inputs.items()}
         outputs = {col: str(t) for col, t in pipeline.outputs.items()}
     return BundleReport(description, info, stages, inputs, outputs)
-
-
-# --- text ----------------------------------------------------------------------------------
-
-def _type(t: str | None) -> str:
-    return t if t is not None else UNKNOWN
-
-
-def _columns(sockets: dict[str, str]) -> str:
-    return ", ".join(sockets.values()) if sockets else "-"
-
-
-def format_report(report: BundleReport) -> str:
-    info = report.info
-    lines = [
-        f"bundle   {report.path}",
-        f"name     {info.name}",
-        f"format   {info.format}",
-        f"MLeap    {info.version or UNKNOWN}" + (f" (written {info.timestamp})" if info.timestamp else ""),
-        "",
-        f"stages ({len(report.stages)}):",
-    ]
-    width_name = max((len(st.name) for st in report.stages), default=0)
-    width_op = max((len(st.op) for st in report.stages), default=0)
-    for i, st in enumerate(report.stages, 1):
-        mark = "" if st.supported else "  [unsupported op]"
-        lines.append(f"  {i:>2}. {st.name:<{width_name}}  {st.op:<{width_op}}  "
-                     f"{_columns(st.inputs)} -> {_columns(st.outputs)}{mark}")
-    lines += ["", f"inputs ({len(report.inputs)}):"]
-    width = max((len(c) for c in list(report.inputs) + list(report.outputs)), default=0)
-    lines += [f"  {col:<{width}}  {_type(t)}" for col, t in report.inputs.items()]
-    lines += ["", f"outputs ({len(report.outputs)}):"]
-    lines += [f"  {col:<{width}}  {_type(t)}" for col, t in report.outputs.items()]
-    if not report.complete:
-        lines += ["", f"NOT SERVABLE: the leapserve runtime does not implement op(s) "
-                      f"{', '.join(report.unsupported_ops)} (marked [unsupported op]); "
-                      f"types shown as '{UNKNOWN}' are known only to those stages."]
-    return "\n".join(lines)
-
-
-def report_json(report: BundleReport) -> str:
-    return json.dumps(report.to_json(), indent=2)
