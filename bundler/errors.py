@@ -1,4 +1,5 @@
-"""Errors a user of the training side can hit, each with one clear message."""
+"""Errors a user of the training side can hit, each with one clear message, and the one-line causes
+of the exceptions Spark itself raises."""
 
 
 class BundlerError(Exception):
@@ -44,3 +45,25 @@ class OutputExists(BundlerError):
 
 class VerificationFailed(BundlerError):
     pass
+
+
+def java_root_cause(err) -> str:
+    """'Class: message' of the innermost cause of a Py4JJavaError."""
+    try:
+        cause = err.java_exception
+        while cause.getCause() is not None:
+            cause = cause.getCause()
+        return f"{cause.getClass().getName()}: {cause.getMessage()}"
+    except Exception:  # the JVM may be gone
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def spark_failure(err) -> str | None:
+    """One line saying why pyspark or py4j raised ``err`` (a Java error's innermost cause), or None
+    when ``err`` does not come from Spark."""
+    if not type(err).__module__.startswith(("pyspark", "py4j")):
+        return None
+    if hasattr(err, "java_exception"):  # Py4JJavaError
+        return java_root_cause(err)
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

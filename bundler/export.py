@@ -28,6 +28,8 @@ from .errors import BundlerError, MissingColumns, OutputExists, StageNotSerializ
 from .session import spark_session
 
 FORMATS = ("json", "protobuf")
+# How a verification's reason starts when Spark itself cannot transform the sample rows.
+SPARK_REFUSED = "Spark cannot transform the sample"
 
 # Stages MLeap 0.16's writer cannot handle on Spark 3.5 although its registry lists them.
 # Checked before writing so that the user gets one clear message instead of a JVM trace.
@@ -378,7 +380,7 @@ def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict
     try:
         rows = model.transform(sample).collect()
     except Py4JJavaError as e:
-        return {"status": "failed", "reason": f"Spark cannot transform the sample: {_root_cause(e)}"}
+        return {"status": "failed", "reason": f"{SPARK_REFUSED}: {_root_cause(e)}"}
     report = RowReport()
     discrete = pipeline.discrete_outputs
     for row in rows:

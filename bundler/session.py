@@ -98,6 +98,12 @@ def spark_session():
         return _session
 
 
+def silence_logs(spark) -> None:
+    """Turn Spark's log off. Spark logs each failed task at ERROR level with its Java stack trace;
+    the commands report a failure in one line of their own instead (and everything with --debug)."""
+    spark.sparkContext.setLogLevel("OFF")
+
+
 def init_lapack_constants(spark) -> None:
     """Have the JVM's Java LAPACK work out its machine constants now, on this one thread.
 

@@ -17,11 +17,10 @@ import sys
 import traceback
 from pathlib import Path
 
+from .errors import CommandError, argument, one_line
 from .progress import Progress
 
 HELP = "export a saved Spark PipelineModel as an MLeap bundle (needs pyspark and Java)"
-
-PIPELINE_MODEL_CLASS = "org.apache.spark.ml.PipelineModel"
 
 
 def add_arguments(parser) -> None:
@@ -38,68 +37,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--verify", action="store_true",
                         help="fail (exit 1) unless the leapserve runtime scores the sample exactly like Spark")
     parser.add_argument("--json", action="store_true", help="print the export record as JSON")
-
-
-class CommandError(Exception):
-    """A user's mistake this command finds itself (bad paths, unreadable sample): one line, exit 1."""
-
-
-# --- checks that need no Spark -------------------------------------------------------------
-
-def saved_class(model_dir: Path) -> str:
-    """The class recorded in a saved Spark ML object's metadata; CommandError when there is none."""
-    if not model_dir.exists():
-        raise CommandError(f"--spark-model {model_dir}: no such directory")
-    if not model_dir.is_dir():
-        raise CommandError(f"--spark-model {model_dir} is a file, not a saved PipelineModel "
-                           f"(a directory written by model.save)")
-    meta = model_dir / "metadata"
-    parts = sorted(meta.glob("part-*")) if meta.is_dir() else []
-    for part in parts:
-        try:
-            line = part.read_text(encoding="utf-8").strip().splitlines()
-            doc = json.loads(line[0]) if line else None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            doc = None
-        if isinstance(doc, dict) and isinstance(doc.get("class"), str):
-            return doc["class"]
-    raise CommandError(f"--spark-model {model_dir} is not a saved PipelineModel: it has no Spark ML metadata "
-                       f"(metadata/part-*); save the fitted pipeline with model.save(path)")
-
-
-def check_model_dir(model_dir: Path) -> None:
-    from leapserve.bundler.errors import NotAPipelineModel
-
-    cls = saved_class(model_dir)
-    if cls == PIPELINE_MODEL_CLASS:
-        return
-    if cls == "org.apache.spark.ml.Pipeline":
-        hint = "it is an unfitted Pipeline; fit it and save the PipelineModel"
-    elif cls.startswith("pyspark."):
-        hint = (f"it was saved by Python ({cls}), which means it has Python-only stages "
-                f"that MLeap cannot export")
-    else:
-        hint = (f"it holds {cls}; wrap the model in a pipeline and save that: "
-                f"PipelineModel(stages=[model]).save(path)")
-    raise NotAPipelineModel(f"--spark-model {model_dir} is not a saved PipelineModel: {hint}")
-
-
-def sample_format(path: Path) -> str:
-    """'parquet' or 'csv', from the name (or the content when the name does not say)."""
-    if not path.exists():
-        raise CommandError(f"--sample {path}: no such file or directory")
-    if path.is_dir():
-        names = [p.name.lower() for p in path.iterdir() if not p.name.startswith((".", "_"))]
-        if names and all(n.endswith(".csv") for n in names):
-            return "csv"
-        return "parquet"
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    with open(path, "rb") as fh:
-        return "parquet" if fh.read(4) == b"PAR1" else "csv"
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -147,69 +84,34 @@ def summary(record) -> str:
     return "\n".join(lines)
 
 
-def _one_line(text: str, limit: int = 600) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _java_root_cause(err) -> str:
-    """'Class: message' of the innermost cause of a Py4JJavaError."""
-    try:
-        cause = err.java_exception
-        while cause.getCause() is not None:
-            cause = cause.getCause()
-        return f"{cause.getClass().getName()}: {cause.getMessage()}"
-    except Exception:  # the JVM may be gone
-        return str(err).splitlines()[0] if str(err) else type(err).__name__
-
-
 # --- the command ---------------------------------------------------------------------------
 
 def _export(args, progress: Progress):
+    from leapserve import bundler
+    from leapserve.bundler import datasets, saved_model, session
     from leapserve.bundler.errors import OutputExists
-    from leapserve.bundler.export import bundle_location
+    from leapserve.bundler.export import SPARK_REFUSED, bundle_location
 
     model_dir = Path(args.spark_model).expanduser()
     sample_path = Path(args.sample).expanduser()
-    check_model_dir(model_dir)
-    data_format = sample_format(sample_path)
+    with argument("--spark-model"):
+        saved_model.check_pipeline_model(model_dir)
+    with argument("--sample"):
+        data_format = datasets.sample_format(sample_path)
     _, out_path, _ = bundle_location(args.out)
     if out_path.exists() and not args.force:
         raise OutputExists(str(out_path))
 
     progress.step("starting Spark")
-    from leapserve import bundler
-
     spark = bundler.spark_session()
     if not getattr(args, "debug", False):
-        # Spark logs failed tasks at ERROR level with their Java stack trace; the user gets one
-        # line from us instead (and everything with --debug).
-        spark.sparkContext.setLogLevel("OFF")
-    from py4j.protocol import Py4JJavaError
-    from pyspark.ml import PipelineModel
-
+        session.silence_logs(spark)
     progress.step(f"loading the Spark model from {model_dir}")
-    try:
-        model = PipelineModel.load(str(model_dir.resolve()))
-    except Py4JJavaError as e:
-        raise _with_trace(CommandError(
-            f"--spark-model {model_dir}: Spark cannot load it as a PipelineModel: {_java_root_cause(e)}"), e)
+    with argument("--spark-model"):
+        model = saved_model.load_pipeline_model(model_dir)
     progress.step(f"reading the sample ({data_format}) from {sample_path}")
-    try:
-        reader = spark.read
-        if data_format == "csv":
-            sample = reader.csv(str(sample_path.resolve()), header=True, inferSchema=True)
-        else:
-            sample = reader.parquet(str(sample_path.resolve()))
-        sample.schema  # noqa: B018  (resolves the files now, so a bad file fails here)
-    except Py4JJavaError as e:
-        raise _with_trace(CommandError(
-            f"--sample {sample_path}: cannot read it as {data_format}: {_java_root_cause(e)}"), e)
-    except Exception as e:  # pyspark's AnalysisException and friends
-        if type(e).__module__.startswith(("pyspark", "py4j")):
-            raise _with_trace(CommandError(
-                f"--sample {sample_path}: cannot read it as {data_format}: {_first_line(e)}"), e)
-        raise
+    with argument("--sample"):
+        sample = datasets.read_dataset(spark, sample_path, data_format)
     record = bundler.export_bundle(model, sample, args.out, format=args.format, force=args.force,
                                    verify=True if args.verify else None, progress=progress.step)
     v = record.verification or {}
@@ -222,21 +124,8 @@ def _export(args, progress: Progress):
     return record
 
 
-SPARK_REFUSED = "Spark cannot transform the sample"
-
-
-def _first_line(err) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def _with_trace(err: Exception, java_err) -> Exception:
-    err.java_trace = str(java_err)
-    return err
-
-
 def run(args) -> int:
-    from leapserve.bundler.errors import BundlerError, VerificationFailed
+    from leapserve.bundler.errors import BundlerError, VerificationFailed, java_root_cause
 
     debug = getattr(args, "debug", False)
     progress = Progress()
@@ -251,14 +140,14 @@ def run(args) -> int:
         message = str(e)
         if isinstance(e, VerificationFailed):
             message += f" (the bundle was written to {args.out} but is not verified)"
-        print(f"leapserve export: error: {_one_line(message)}", file=sys.stderr)
+        print(f"leapserve export: error: {one_line(message)}", file=sys.stderr)
         return 1
     except Exception as e:
         # Anything else is unexpected: still one line, the details behind --debug.
         if debug:
             traceback.print_exc()
-        detail = _java_root_cause(e) if hasattr(e, "java_exception") else f"{type(e).__name__}: {e}"
-        print(f"leapserve export: error: unexpected failure: {_one_line(detail)} "
+        detail = java_root_cause(e) if hasattr(e, "java_exception") else f"{type(e).__name__}: {e}"
+        print(f"leapserve export: error: unexpected failure: {one_line(detail)} "
               f"(run with --debug for the full trace)", file=sys.stderr)
         return 1
     if args.json:

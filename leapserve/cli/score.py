@@ -25,7 +25,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .export import _java_root_cause, _one_line
+from .errors import one_line
 from .progress import Progress
 
 HELP = "score a parquet or CSV data set on Spark with a bundle (same runtime as the server)"
@@ -143,7 +143,7 @@ class _Watch:
 
 
 def _score(args, progress: Progress) -> str:
-    from leapserve.bundler.errors import BundlerError, OutputExists
+    from leapserve.bundler.errors import BundlerError, OutputExists, java_root_cause
     from leapserve.runtime import BundleError, ScoringError, load_bundle
 
     in_path = Path(args.input).expanduser()
@@ -178,7 +178,7 @@ def _score(args, progress: Progress) -> str:
         df.schema  # noqa: B018  (resolves the files now, so a bad file fails here)
     except Exception as e:
         if type(e).__module__.startswith(("pyspark", "py4j")):
-            detail = _java_root_cause(e) if hasattr(e, "java_exception") else str(e).strip().splitlines()[0]
+            detail = java_root_cause(e) if hasattr(e, "java_exception") else str(e).strip().splitlines()[0]
             raise CommandError(f"--input {in_path}: cannot read it as {fmt_in}: {detail}") from None
         raise
     counter = scoring.counts_accumulator(spark.sparkContext)
@@ -200,7 +200,7 @@ def _score(args, progress: Progress) -> str:
         if reason is not None:
             raise CommandError(f"{reason} (--on-error null writes such rows with null outputs)") from None
         if type(e).__module__.startswith(("pyspark", "py4j")):
-            detail = _java_root_cause(e) if hasattr(e, "java_exception") else str(e).strip().splitlines()[0]
+            detail = java_root_cause(e) if hasattr(e, "java_exception") else str(e).strip().splitlines()[0]
             err = CommandError(f"scoring failed: {detail}")
             err.java_trace = str(e)
             raise err from None
@@ -216,7 +216,7 @@ def _score(args, progress: Progress) -> str:
 
 
 def run(args) -> int:
-    from leapserve.bundler.errors import BundlerError
+    from leapserve.bundler.errors import BundlerError, java_root_cause
 
     debug = getattr(args, "debug", False)
     progress = Progress(prefix="leapserve score")
@@ -228,13 +228,13 @@ def run(args) -> int:
             traceback.print_exc()
             if getattr(e, "java_trace", None):
                 print(e.java_trace, file=sys.stderr)
-        print(f"leapserve score: error: {_one_line(str(e))}", file=sys.stderr)
+        print(f"leapserve score: error: {one_line(str(e))}", file=sys.stderr)
         return 1
     except Exception as e:
         if debug:
             traceback.print_exc()
-        detail = _java_root_cause(e) if hasattr(e, "java_exception") else f"{type(e).__name__}: {e}"
-        print(f"leapserve score: error: unexpected failure: {_one_line(detail)} "
+        detail = java_root_cause(e) if hasattr(e, "java_exception") else f"{type(e).__name__}: {e}"
+        print(f"leapserve score: error: unexpected failure: {one_line(detail)} "
               f"(run with --debug for the full trace)", file=sys.stderr)
         return 1
     print(summary)

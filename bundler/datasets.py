@@ -1,0 +1,51 @@
+"""Data sets on disk as the training side's commands read and write them with Spark: parquet (a
+file or Spark's folder of parts) or CSV with a header row.
+
+Errors name the path; the messages are meant for the user as they are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import BundlerError, spark_failure
+
+FORMATS = ("parquet", "csv")
+
+
+def sample_format(path: Path) -> str:
+    """'parquet' or 'csv', from the name (or the content when the name does not say)."""
+    if not path.exists():
+        raise BundlerError(f"{path}: no such file or directory")
+    if path.is_dir():
+        names = [p.name.lower() for p in path.iterdir() if not p.name.startswith((".", "_"))]
+        if names and all(n.endswith(".csv") for n in names):
+            return "csv"
+        return "parquet"
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    with open(path, "rb") as fh:
+        return "parquet" if fh.read(4) == b"PAR1" else "csv"
+
+
+def read_dataset(spark, path: Path, data_format: str):
+    """The DataFrame of a parquet or CSV data set (CSV: header row, types inferred), its files
+    resolved now so that an unreadable one fails here rather than in the first job."""
+    try:
+        reader = spark.read
+        if data_format == "csv":
+            df = reader.csv(str(path.resolve()), header=True, inferSchema=True)
+        else:
+            df = reader.parquet(str(path.resolve()))
+        df.schema  # noqa: B018  (resolves the files now, so a bad file fails here)
+    except Exception as e:  # py4j's Py4JJavaError, pyspark's AnalysisException and friends
+        detail = spark_failure(e)
+        if detail is None:
+            raise
+        err = BundlerError(f"{path}: cannot read it as {data_format}: {detail}")
+        err.java_trace = str(e)
+        raise err from e
+    return df

@@ -1,0 +1,67 @@
+"""A Spark ML model saved with ``model.save(DIR)``: what it holds, read from its metadata without
+Spark, and loading it as a PipelineModel.
+
+    check_pipeline_model(Path("model"))      # NotAPipelineModel, with the fix, before Spark starts
+    model = load_pipeline_model(Path("model"))
+
+Errors name the directory; the messages are meant for the user as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import BundlerError, NotAPipelineModel, java_root_cause
+
+PIPELINE_MODEL_CLASS = "org.apache.spark.ml.PipelineModel"
+
+
+def saved_class(model_dir: Path) -> str:
+    """The class recorded in a saved Spark ML object's metadata."""
+    if not model_dir.exists():
+        raise BundlerError(f"{model_dir}: no such directory")
+    if not model_dir.is_dir():
+        raise NotAPipelineModel(f"{model_dir} is a file, not a saved PipelineModel "
+                                f"(a directory written by model.save)")
+    meta = model_dir / "metadata"
+    parts = sorted(meta.glob("part-*")) if meta.is_dir() else []
+    for part in parts:
+        try:
+            line = part.read_text(encoding="utf-8").strip().splitlines()
+            doc = json.loads(line[0]) if line else None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            doc = None
+        if isinstance(doc, dict) and isinstance(doc.get("class"), str):
+            return doc["class"]
+    raise NotAPipelineModel(f"{model_dir} is not a saved PipelineModel: it has no Spark ML metadata "
+                            f"(metadata/part-*); save the fitted pipeline with model.save(path)")
+
+
+def check_pipeline_model(model_dir: Path) -> None:
+    """Refuse, saying what to do instead, a directory that does not hold a saved PipelineModel."""
+    cls = saved_class(model_dir)
+    if cls == PIPELINE_MODEL_CLASS:
+        return
+    if cls == "org.apache.spark.ml.Pipeline":
+        hint = "it is an unfitted Pipeline; fit it and save the PipelineModel"
+    elif cls.startswith("pyspark."):
+        hint = (f"it was saved by Python ({cls}), which means it has Python-only stages "
+                f"that MLeap cannot export")
+    else:
+        hint = (f"it holds {cls}; wrap the model in a pipeline and save that: "
+                f"PipelineModel(stages=[model]).save(path)")
+    raise NotAPipelineModel(f"{model_dir} is not a saved PipelineModel: {hint}")
+
+
+def load_pipeline_model(model_dir: Path):
+    """The PipelineModel saved in ``model_dir``, loaded by Spark (the session must be running)."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.ml import PipelineModel
+
+    try:
+        return PipelineModel.load(str(model_dir.resolve()))
+    except Py4JJavaError as e:
+        err = BundlerError(f"{model_dir}: Spark cannot load it as a PipelineModel: {java_root_cause(e)}")
+        err.java_trace = str(e)
+        raise err from e
