@@ -31,6 +31,21 @@ def sample_format(path: Path) -> str:
         return "parquet" if fh.read(4) == b"PAR1" else "csv"
 
 
+def input_format(path: Path, given: str | None) -> str:
+    """``given``, or 'parquet' or 'csv' from the name (.csv) or the content."""
+    if not path.exists():
+        raise BundlerError(f"{path}: no such file or directory")
+    if given:
+        return given
+    if path.is_dir():
+        names = [p.name.lower() for p in path.iterdir() if not p.name.startswith((".", "_"))]
+        return "csv" if names and all(n.endswith(".csv") for n in names) else "parquet"
+    if path.suffix.lower() == ".csv":
+        return "csv"
+    with open(path, "rb") as fh:
+        return "parquet" if fh.read(4) == b"PAR1" else "csv"
+
+
 def read_dataset(spark, path: Path, data_format: str):
     """The DataFrame of a parquet or CSV data set (CSV: header row, types inferred), its files
     resolved now so that an unreadable one fails here rather than in the first job."""
@@ -49,3 +64,35 @@ def read_dataset(spark, path: Path, data_format: str):
         err.java_trace = str(e)
         raise err from e
     return df
+
+
+def csv_ready(df):
+    """Vectors and arrays as JSON text, which CSV can hold (a vector as its dense values)."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    columns = []
+    for f in df.schema.fields:
+        col = F.col(f"`{f.name}`")
+        if isinstance(f.dataType, VectorUDT):
+            col = F.to_json(vector_to_array(col))
+        elif isinstance(f.dataType, T.ArrayType) and isinstance(f.dataType.elementType, VectorUDT):
+            col = F.to_json(F.transform(col, lambda v: vector_to_array(v)))
+        elif isinstance(f.dataType, (T.ArrayType, T.StructType, T.MapType)):
+            col = F.to_json(col)
+        columns.append(col.alias(f.name))
+    return df.select(*columns)
+
+
+def write_dataset(df, path: Path, data_format: str, overwrite: bool = False) -> None:
+    """Write ``df`` as a parquet or CSV folder (CSV: header row, vectors and arrays as JSON text);
+    an existing ``path`` is replaced only with ``overwrite``."""
+    if data_format == "csv":
+        df = csv_ready(df)
+    writer = df.write.mode("overwrite" if overwrite else "errorifexists")
+    if data_format == "csv":
+        writer.csv(str(path.resolve()), header=True)
+    else:
+        writer.parquet(str(path.resolve()))

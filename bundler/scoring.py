@@ -30,6 +30,7 @@ import functools
 import hashlib
 import io
 import os
+import re
 import sys
 import threading
 import zipfile
@@ -64,6 +65,12 @@ class RowFailed(ValueError):
         self.value = value
         self.partition = partition
         self.row = row
+
+
+def row_failure(err) -> str | None:
+    """The RowFailed message inside a failed Spark job's error, if that is why it failed."""
+    found = re.findall(r"RowFailed: ([^\n]+)", str(err))
+    return found[-1].strip() if found else None
 
 
 # --- the bundle: bytes, hash, load ---------------------------------------------------------

@@ -13,24 +13,25 @@ and a message in the error column.
 
 CSV cannot hold vectors or arrays: in CSV output they are written as JSON text ([1.0,2.0] for a
 vector, as dense values).
+
+The work is the training side's: leapserve.bundler.datasets reads and writes the data,
+leapserve.bundler.scoring scores it, leapserve.bundler.watch follows the job for the progress lines.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
 
-from .errors import one_line
+from leapserve.bundler.datasets import FORMATS
+
+from .errors import CommandError, argument, one_line
 from .progress import Progress
 
 HELP = "score a parquet or CSV data set on Spark with a bundle (same runtime as the server)"
-
-FORMATS = ("parquet", "csv")
 
 
 def add_arguments(p) -> None:
@@ -52,103 +53,37 @@ def add_arguments(p) -> None:
     p.add_argument("--force", action="store_true", help="replace --output if it exists")
 
 
-class CommandError(Exception):
-    """A user's mistake found by this command: one line, exit 1."""
-
-
-def input_format(path: Path, given: str | None) -> str:
-    if not path.exists():
-        raise CommandError(f"--input {path}: no such file or directory")
-    if given:
-        return given
-    if path.is_dir():
-        names = [p.name.lower() for p in path.iterdir() if not p.name.startswith((".", "_"))]
-        return "csv" if names and all(n.endswith(".csv") for n in names) else "parquet"
-    if path.suffix.lower() == ".csv":
-        return "csv"
-    with open(path, "rb") as fh:
-        return "parquet" if fh.read(4) == b"PAR1" else "csv"
-
-
 def _outputs(args) -> list[str] | None:
     if not args.outputs:
         return None
     return [c.strip() for part in args.outputs for c in part.split(",") if c.strip()]
 
 
-def csv_ready(df):
-    """Vectors and arrays as JSON text, which CSV can hold."""
-    from pyspark.ml.functions import vector_to_array
-    from pyspark.ml.linalg import VectorUDT
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
+class _ShowProgress:
+    """What JobWatcher reports, on stderr: every change on a terminal, at most every 2 s otherwise."""
 
-    columns = []
-    for f in df.schema.fields:
-        col = F.col(f"`{f.name}`")
-        if isinstance(f.dataType, VectorUDT):
-            col = F.to_json(vector_to_array(col))
-        elif isinstance(f.dataType, T.ArrayType) and isinstance(f.dataType.elementType, VectorUDT):
-            col = F.to_json(F.transform(col, lambda v: vector_to_array(v)))
-        elif isinstance(f.dataType, (T.ArrayType, T.StructType, T.MapType)):
-            col = F.to_json(col)
-        columns.append(col.alias(f.name))
-    return df.select(*columns)
-
-
-def _row_failure(err) -> str | None:
-    """The RowFailed message inside a failed Spark job's error, if that is why it failed."""
-    found = re.findall(r"RowFailed: ([^\n]+)", str(err))
-    return found[-1].strip() if found else None
-
-
-class _Watch:
-    """Polls Spark's status tracker and the row counter while the job runs; reports to progress."""
-
-    def __init__(self, spark_context, counter, progress: Progress):
-        self.sc = spark_context
-        self.counter = counter
+    def __init__(self, progress: Progress):
         self.progress = progress
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="leapserve-score-progress", daemon=True)
         self._last = None
         self._last_time = 0.0
 
-    def _run(self) -> None:
-        tracker = self.sc.statusTracker()
-        while not self._stop.wait(0.5):
-            try:
-                done = total = 0
-                for sid in tracker.getActiveStageIds():
-                    info = tracker.getStageInfo(sid)
-                    if info is not None:
-                        done += info.numCompletedTasks
-                        total += info.numTasks
-                rows = self.counter.value[0]
-            except Exception:  # the context may be stopping
-                return
-            state = (done, total, rows)
-            now = time.monotonic()
-            if total and state != self._last and (self.progress.tty or now - self._last_time >= 2.0):
-                self._last, self._last_time = state, now
-                self.progress.step(f"scoring: {done}/{total} tasks done, {rows:,} rows read")
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def __call__(self, done: int, total: int, rows: int) -> None:
+        state = (done, total, rows)
+        now = time.monotonic()
+        if state != self._last and (self.progress.tty or now - self._last_time >= 2.0):
+            self._last, self._last_time = state, now
+            self.progress.step(f"scoring: {done}/{total} tasks done, {rows:,} rows read")
 
 
 def _score(args, progress: Progress) -> str:
+    from leapserve.bundler import datasets
     from leapserve.bundler.errors import BundlerError, OutputExists, java_root_cause
     from leapserve.runtime import BundleError, ScoringError, load_bundle
 
     in_path = Path(args.input).expanduser()
     out_path = Path(args.output).expanduser()
-    fmt_in = input_format(in_path, args.input_format)
+    with argument("--input"):
+        fmt_in = datasets.input_format(in_path, args.input_format)
     fmt_out = args.output_format or ("csv" if out_path.suffix.lower() == ".csv" else "parquet")
     if out_path.exists() and not args.force:
         raise OutputExists(str(out_path))
@@ -164,11 +99,12 @@ def _score(args, progress: Progress) -> str:
         os.environ["LEAPSERVE_SPARK_MASTER"] = args.master
     progress.step("starting Spark")
     from leapserve import bundler
-    import leapserve.bundler.scoring as scoring
+    from leapserve.bundler import scoring, session
+    from leapserve.bundler.watch import JobWatcher
 
     spark = bundler.spark_session()
     if not getattr(args, "debug", False):
-        spark.sparkContext.setLogLevel("OFF")  # failed tasks are reported in one line below
+        session.silence_logs(spark)  # failed tasks are reported in one line below
     progress.step(f"reading {in_path} ({fmt_in})")
     try:
         if fmt_in == "csv":
@@ -184,19 +120,13 @@ def _score(args, progress: Progress) -> str:
     counter = scoring.counts_accumulator(spark.sparkContext)
     scored = scoring.score(df, args.bundle, wanted, on_error=args.on_error,
                            error_col=args.error_column if args.on_error == "null" else None, counter=counter)
-    if fmt_out == "csv":
-        scored = csv_ready(scored)
-    writer = scored.write.mode("overwrite" if args.force else "errorifexists")
     started = time.monotonic()
     progress.step(f"scoring with {spark.sparkContext.master}")
     try:
-        with _Watch(spark.sparkContext, counter, progress):
-            if fmt_out == "csv":
-                writer.csv(str(out_path.resolve()), header=True)
-            else:
-                writer.parquet(str(out_path.resolve()))
+        with JobWatcher(spark.sparkContext, counter, _ShowProgress(progress)):
+            datasets.write_dataset(scored, out_path, fmt_out, overwrite=args.force)
     except Exception as e:
-        reason = _row_failure(e)
+        reason = scoring.row_failure(e)
         if reason is not None:
             raise CommandError(f"{reason} (--on-error null writes such rows with null outputs)") from None
         if type(e).__module__.startswith(("pyspark", "py4j")):
