@@ -13,26 +13,11 @@ from .errors import BundlerError, spark_failure
 FORMATS = ("parquet", "csv")
 
 
-def sample_format(path: Path) -> str:
-    """'parquet' or 'csv', from the name (or the content when the name does not say)."""
-    if not path.exists():
-        raise BundlerError(f"{path}: no such file or directory")
-    if path.is_dir():
-        names = [p.name.lower() for p in path.iterdir() if not p.name.startswith((".", "_"))]
-        if names and all(n.endswith(".csv") for n in names):
-            return "csv"
-        return "parquet"
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    with open(path, "rb") as fh:
-        return "parquet" if fh.read(4) == b"PAR1" else "csv"
-
-
-def input_format(path: Path, given: str | None) -> str:
-    """``given``, or 'parquet' or 'csv' from the name (.csv) or the content."""
+def data_format(path: Path, given: str | None = None) -> str:
+    """The format of the data set at ``path``, which must exist: ``given`` if any, else from the
+    name or the content. A folder is CSV when all its parts end in .csv, else parquet; a file ending
+    in .csv is CSV, in .parquet or .pq parquet, else parquet when it starts with parquet's magic
+    bytes (PAR1) and CSV otherwise."""
     if not path.exists():
         raise BundlerError(f"{path}: no such file or directory")
     if given:
@@ -40,8 +25,11 @@ def input_format(path: Path, given: str | None) -> str:
     if path.is_dir():
         names = [p.name.lower() for p in path.iterdir() if not p.name.startswith((".", "_"))]
         return "csv" if names and all(n.endswith(".csv") for n in names) else "parquet"
-    if path.suffix.lower() == ".csv":
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
         return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
     with open(path, "rb") as fh:
         return "parquet" if fh.read(4) == b"PAR1" else "csv"
 

@@ -97,7 +97,7 @@ def _export(args, progress: Progress):
     with argument("--spark-model"):
         saved_model.check_pipeline_model(model_dir)
     with argument("--sample"):
-        data_format = datasets.sample_format(sample_path)
+        data_format = datasets.data_format(sample_path)
     _, out_path, _ = bundle_location(args.out)
     if out_path.exists() and not args.force:
         raise OutputExists(str(out_path))

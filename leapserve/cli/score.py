@@ -77,13 +77,13 @@ class _ShowProgress:
 
 def _score(args, progress: Progress) -> str:
     from leapserve.bundler import datasets
-    from leapserve.bundler.errors import BundlerError, OutputExists, java_root_cause
+    from leapserve.bundler.errors import BundlerError, OutputExists, spark_failure
     from leapserve.runtime import BundleError, ScoringError, load_bundle
 
     in_path = Path(args.input).expanduser()
     out_path = Path(args.output).expanduser()
     with argument("--input"):
-        fmt_in = datasets.input_format(in_path, args.input_format)
+        fmt_in = datasets.data_format(in_path, args.input_format)
     fmt_out = args.output_format or ("csv" if out_path.suffix.lower() == ".csv" else "parquet")
     if out_path.exists() and not args.force:
         raise OutputExists(str(out_path))
@@ -106,17 +106,8 @@ def _score(args, progress: Progress) -> str:
     if not getattr(args, "debug", False):
         session.silence_logs(spark)  # failed tasks are reported in one line below
     progress.step(f"reading {in_path} ({fmt_in})")
-    try:
-        if fmt_in == "csv":
-            df = spark.read.csv(str(in_path.resolve()), header=True, inferSchema=True)
-        else:
-            df = spark.read.parquet(str(in_path.resolve()))
-        df.schema  # noqa: B018  (resolves the files now, so a bad file fails here)
-    except Exception as e:
-        if type(e).__module__.startswith(("pyspark", "py4j")):
-            detail = java_root_cause(e) if hasattr(e, "java_exception") else str(e).strip().splitlines()[0]
-            raise CommandError(f"--input {in_path}: cannot read it as {fmt_in}: {detail}") from None
-        raise
+    with argument("--input"):
+        df = datasets.read_dataset(spark, in_path, fmt_in)
     counter = scoring.counts_accumulator(spark.sparkContext)
     scored = scoring.score(df, args.bundle, wanted, on_error=args.on_error,
                            error_col=args.error_column if args.on_error == "null" else None, counter=counter)
@@ -129,12 +120,10 @@ def _score(args, progress: Progress) -> str:
         reason = scoring.row_failure(e)
         if reason is not None:
             raise CommandError(f"{reason} (--on-error null writes such rows with null outputs)") from None
-        if type(e).__module__.startswith(("pyspark", "py4j")):
-            detail = java_root_cause(e) if hasattr(e, "java_exception") else str(e).strip().splitlines()[0]
-            err = CommandError(f"scoring failed: {detail}")
-            err.java_trace = str(e)
-            raise err from None
-        raise
+        detail = spark_failure(e)
+        if detail is None:
+            raise
+        raise CommandError(f"scoring failed: {detail}", java_trace=str(e)) from None
     seconds = time.monotonic() - started
     read, written, failed, loads = counter.value
     text = f"scored {read:,} rows in {seconds:.1f}s: wrote {written:,} to {out_path} ({fmt_out})"
