@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .errors import BundlerError, MissingColumns, OutputExists, StageNotSerializable, VerificationFailed
+from .errors import (BundlerError, MissingColumns, OutputExists, StageNotSerializable, VerificationFailed,
+                     java_root_cause)
 from .session import spark_session
 
 FORMATS = ("json", "protobuf")
@@ -152,16 +153,9 @@ def check_stages(stages) -> None:
             raise StageNotSerializable(st.uid, cls, "MLeap's serializer has no op for this class")
 
 
-def _root_cause(err) -> str:
-    cause = err.java_exception
-    while cause.getCause() is not None:
-        cause = cause.getCause()
-    return f"{cause.getClass().getName()}: {cause.getMessage()}"
-
-
 def _java_error(err, stages) -> BundlerError:
     """A short message for a failure inside the JVM; the full trace stays on .java_trace."""
-    message = _root_cause(err)
+    message = java_root_cause(err)
     by_class = {java_class(st): st for st in stages}
     for cls, st in by_class.items():
         if cls in message:
@@ -380,7 +374,7 @@ def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict
     try:
         rows = model.transform(sample).collect()
     except Py4JJavaError as e:
-        return {"status": "failed", "reason": f"{SPARK_REFUSED}: {_root_cause(e)}"}
+        return {"status": "failed", "reason": f"{SPARK_REFUSED}: {java_root_cause(e)}"}
     report = RowReport()
     discrete = pipeline.discrete_outputs
     for row in rows:
