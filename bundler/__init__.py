@@ -10,6 +10,7 @@ from .errors import (  # noqa: F401
     MissingColumns,
     NotAPipelineModel,
     OutputExists,
+    PackagesMissing,
     StageNotSerializable,
     VerificationFailed,
 )

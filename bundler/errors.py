@@ -10,6 +10,18 @@ class JavaNotFound(BundlerError):
     pass
 
 
+class PackagesMissing(BundlerError, ImportError):
+    """Python packages of the training side are not installed: a serving-only install. Also an
+    ImportError, which is what code guarding an optional dependency catches."""
+
+    def __init__(self, missing: list[str]):
+        self.missing = list(missing)
+        *first, last = self.missing
+        names = f"{', '.join(first)} and {last} are" if first else f"{last} is"
+        super().__init__(f"{names} not installed: the training side needs `pip install 'leapserve[bundler]'`")
+        self.name = self.missing[0]
+
+
 class JarsMissing(BundlerError):
     """The MLeap jars have not been fetched yet."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -9,7 +10,7 @@ import sys
 import threading
 
 from . import jars
-from .errors import BundlerError, JavaNotFound
+from .errors import BundlerError, JavaNotFound, PackagesMissing
 
 # Spark 3.5 runs on Java 8, 11 and 17 (and 21 from 3.5.0 on); leapserve's machines have 17.
 JAVA_MIN, JAVA_MAX = 11, 21
@@ -21,8 +22,21 @@ JAVA_MIN, JAVA_MAX = 11, 21
 # Arrow reader.
 ARROW_JAVA_OPTIONS = "-Darrow.enable_unsafe_memory_access=true -Darrow.enable_null_check_for_get=false"
 
+# What the training side imports from the `bundler` extra: a session needs pyspark (py4j comes with
+# it); scoring DataFrames (mapInArrow) also needs pyarrow and pandas.
+SESSION_PACKAGES = ("pyspark",)
+SCORING_PACKAGES = ("pyspark", "pyarrow", "pandas")
+
 _session = None
 _lock = threading.Lock()
+
+
+def check_packages(packages=SESSION_PACKAGES) -> None:
+    """Raise PackagesMissing naming each of ``packages`` that is not installed (a serving-only
+    install has none): checked first, since Java and MLeap's jars are of no use without them."""
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise PackagesMissing(missing)
 
 
 def java_version() -> int:
@@ -58,15 +72,11 @@ def spark_session():
     with _lock:
         if _session is not None and _session.sparkContext._jsc is not None:
             return _session
+        check_packages()
         java_version()
         classpath = jars.MLEAP_SPARK.classpath()
         registry_conf = jars.spark_registry_conf()
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError:
-            raise BundlerError(
-                "pyspark is not installed: the training side needs `pip install 'leapserve[bundler]'`"
-            ) from None
+        from pyspark.sql import SparkSession
 
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

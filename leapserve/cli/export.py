@@ -92,6 +92,7 @@ def _export(args, progress: Progress):
     from leapserve.bundler.errors import OutputExists
     from leapserve.bundler.export import SPARK_REFUSED, bundle_location
 
+    session.check_packages()  # a serving-only install: say what to install, before anything else
     model_dir = Path(args.spark_model).expanduser()
     sample_path = Path(args.sample).expanduser()
     with argument("--spark-model"):

@@ -76,10 +76,11 @@ class _ShowProgress:
 
 
 def _score(args, progress: Progress) -> str:
-    from leapserve.bundler import datasets
+    from leapserve.bundler import datasets, session
     from leapserve.bundler.errors import BundlerError, OutputExists, spark_failure
     from leapserve.runtime import BundleError, ScoringError, load_bundle
 
+    session.check_packages(session.SCORING_PACKAGES)  # a serving-only install: say what to install first
     in_path = Path(args.input).expanduser()
     out_path = Path(args.output).expanduser()
     with argument("--input"):
@@ -99,7 +100,7 @@ def _score(args, progress: Progress) -> str:
         os.environ["LEAPSERVE_SPARK_MASTER"] = args.master
     progress.step("starting Spark")
     from leapserve import bundler
-    from leapserve.bundler import scoring, session
+    from leapserve.bundler import scoring
     from leapserve.bundler.watch import JobWatcher
 
     spark = bundler.spark_session()

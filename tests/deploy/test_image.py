@@ -211,3 +211,39 @@ def test_the_install_serves_with_the_images_settings(serving_venv, rf_bundle, tm
         log.close()
     text = (tmp_path / "server.log").read_text()
     assert f"draining for {float(image_env['LEAPSERVE_DRAIN_SECONDS']):.1f} s" in text
+
+
+def test_the_training_commands_say_what_to_install(serving_venv, rf_bundle, tmp_path):
+    """`leapserve export` and `score` on the serving install, as in the image (no pyspark, no Java,
+    no MLeap jars): one line naming what is missing and the pip command, before anything else."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEAPSERVE_", "JAVA_HOME", "PYTHON"))}
+    env.update({"PATH": str(serving_venv / "bin"), "LEAPSERVE_CACHE": str(tmp_path / "cache")})
+    model = tmp_path / "spark-model"
+    (model / "metadata").mkdir(parents=True)
+    (model / "metadata" / "part-00000").write_text('{"class": "org.apache.spark.ml.PipelineModel"}\n')
+    rows = tmp_path / "rows.csv"
+    rows.write_text("bathrooms,bedrooms\n1.0,2.0\n")
+    commands = {
+        "export": (["--spark-model", model, "--sample", rows, "--out", tmp_path / "model.zip"], "pyspark is"),
+        "score": (["--bundle", rf_bundle, "--input", rows, "--output", tmp_path / "scored"],
+                  "pyspark, pyarrow and pandas are"),
+    }
+    for command, (args, missing) in commands.items():
+        r = subprocess.run(["leapserve", command, *map(str, args)], env=env, capture_output=True, text=True,
+                           timeout=60, cwd=tmp_path)
+        assert (r.returncode, r.stdout) == (1, ""), (command, r.returncode, r.stdout, r.stderr)
+        assert r.stderr == (f"leapserve {command}: error: {missing} not installed: the training side needs "
+                            f"`pip install 'leapserve[bundler]'`\n"), r.stderr
+        r = subprocess.run(["leapserve", command, "--help"], env=env, capture_output=True, text=True, timeout=60,
+                           cwd=tmp_path)
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: leapserve {command} "), r.stderr
+
+    # The library says the same, as an error of its own that is also an ImportError.
+    code = ("import leapserve.bundler as b\n"
+            "try:\n    b.spark_session()\n"
+            "except b.BundlerError as e:\n    print(type(e).__name__, isinstance(e, ImportError), e.missing, e)\n")
+    r = subprocess.run([str(serving_venv / "bin" / "python"), "-c", code], env=env, capture_output=True, text=True,
+                       timeout=60, cwd=tmp_path)  # not the repository, whose leapserve/ would come first
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("PackagesMissing True ['pyspark'] pyspark is not installed: the training side needs "
+                        "`pip install 'leapserve[bundler]'`\n")
