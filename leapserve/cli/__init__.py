@@ -1,5 +1,12 @@
 """The `leapserve` command. Each subcommand lives in leapserve/cli/<name>.py and provides
-``add_arguments(parser)``, ``run(args) -> int`` and a one-line ``HELP``."""
+``add_arguments(parser)``, ``run(args) -> int`` and a one-line ``HELP``: arguments, calls into the
+library (export and score: the training side, leapserve.bundler; inspect: the runtime; serve,
+predict, health: the server) and what is printed. Shared by several commands: environment.py
+(LEAPSERVE_* flag defaults), progress.py (progress on stderr), errors.py (one-line errors).
+
+Building the parser imports no command's library (no pyspark, numpy or grpc): --help stays quick
+and works on a serving-only install.
+"""
 
 from __future__ import annotations
 
