@@ -81,12 +81,12 @@ def _score(args, progress: Progress) -> str:
     from leapserve.runtime import BundleError, ScoringError, load_bundle
 
     session.check_packages(session.SCORING_PACKAGES)  # a serving-only install: say what to install first
-    in_path = Path(args.input).expanduser()
-    out_path = Path(args.output).expanduser()
+    in_path = datasets.location(args.input)
+    out_path = datasets.location(args.output)
     with argument("--input"):
         fmt_in = datasets.data_format(in_path, args.input_format)
-    fmt_out = args.output_format or ("csv" if out_path.suffix.lower() == ".csv" else "parquet")
-    if out_path.exists() and not args.force:
+    fmt_out = datasets.output_format(out_path, args.output_format)
+    if isinstance(out_path, Path) and out_path.exists() and not args.force:  # a URI: Spark refuses it
         raise OutputExists(str(out_path))
     wanted = _outputs(args)
     try:  # the bundle is checked without Spark

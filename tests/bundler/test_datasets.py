@@ -1,11 +1,13 @@
-"""bundler.datasets without Spark: which format a data set on disk is read as (export's --sample and
-score's --input alike)."""
+"""bundler.datasets without Spark: where a data set is (a local path or a URI) and which format it is
+read or written in (export's --sample, score's --input and --output alike)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from leapserve.bundler.datasets import data_format
+from leapserve.bundler.datasets import data_format, location, output_format
 from leapserve.bundler.errors import BundlerError
 
 PARQUET_MAGIC = b"PAR1"
@@ -48,3 +50,17 @@ def test_given_format_and_missing_path(tmp_path):
     with pytest.raises(BundlerError) as err:
         data_format(tmp_path / "nothing", "csv")
     assert str(err.value) == f"{tmp_path / 'nothing'}: no such file or directory"
+
+
+def test_uris_go_to_spark_as_they_are(tmp_path):
+    assert location("s3a://bucket/rows") == "s3a://bucket/rows"  # pathlib would fold the //
+    assert location("hdfs:///rows.csv") == "hdfs:///rows.csv"
+    assert location("~/rows.csv") == Path("~/rows.csv").expanduser()
+    assert location("C:/rows.csv") == Path("C:/rows.csv")  # a drive letter is no scheme
+    assert data_format("s3a://bucket/rows") == "parquet"  # nothing to look at: the name decides
+    assert data_format("s3a://bucket/rows.CSV/") == "csv"
+    assert data_format("s3a://bucket/rows", "csv") == "csv"
+    assert output_format("s3a://bucket/scored.csv") == "csv"
+    assert output_format(tmp_path / "scored.csv") == "csv"
+    assert output_format(tmp_path / "scored") == "parquet"
+    assert output_format(tmp_path / "scored", "csv") == "csv"

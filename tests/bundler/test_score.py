@@ -539,6 +539,25 @@ def test_cli_parquet_and_csv(spark, cases, tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_cli_uris(spark, cases, tmp_path, capsys):
+    """--input and --output as URIs, handed to Spark as they are (docs/batch.md: s3a://, hdfs://; here
+    file://, which pathlib would fold to file:/)."""
+    case = cases["penguins_species"]
+    src = tmp_path / "in.parquet"
+    case.df.write.parquet(str(src))
+    out = tmp_path / "out.csv"
+    assert _cli("--bundle", case.bundle, "--input", f"file://{src}", "--output", f"file://{out}",
+                "--outputs", "predicted_species") == 0, capsys.readouterr().err
+    assert f"to file://{out} (csv)" in capsys.readouterr().out
+    rows = spark.read.csv(str(out), header=True).collect()
+    assert len(rows) == case.df.count()
+    expected = by_rid(case.model.transform(case.df).collect())
+    assert all(r["predicted_species"] == expected[int(r["rid"])]["predicted_species"] for r in rows)
+    # an existing output is Spark's to refuse
+    assert _cli("--bundle", case.bundle, "--input", f"file://{src}", "--output", f"file://{out}") == 1
+    assert "already exists" in capsys.readouterr().err
+
+
 def test_cli_bad_rows(spark, strict, tmp_path, capsys):
     _, path = strict
     src = tmp_path / "bad.parquet"
