@@ -3,7 +3,7 @@
 Importing this package does not start or import Spark; the functions below do, when called.
 """
 
-from .errors import (  # noqa: F401
+from .errors import (
     BundlerError,
     JarsMissing,
     JavaNotFound,
@@ -14,6 +14,12 @@ from .errors import (  # noqa: F401
     StageNotSerializable,
     VerificationFailed,
 )
+
+__all__ = [
+    "spark_session", "export_bundle", "score",
+    "BundlerError", "JarsMissing", "JavaNotFound", "MissingColumns", "NotAPipelineModel", "OutputExists",
+    "PackagesMissing", "StageNotSerializable", "VerificationFailed",
+]
 
 
 def spark_session():
