@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .codec import ModelCodec
+from .errors import BadRequest, ModelNotFound, ModelUnavailable, PermissionDenied
 from leapserve.runtime import ScoringError, load_bundle
 
 log = logging.getLogger("leapserve.registry")
@@ -42,32 +43,6 @@ LOADING, READY, FAILED = "LOADING", "READY", "FAILED"
 DEFAULT_VERSION = "1"
 UNKNOWN_LABEL = "_unknown"  # metrics label of a model or version name the registry does not know
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".swp", "~")
-
-
-class ServeError(Exception):
-    """A request the registry cannot route; ``code`` is the gRPC status code's name."""
-
-    code = "INTERNAL"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class ModelNotFound(ServeError):
-    code = "NOT_FOUND"
-
-
-class ModelUnavailable(ServeError):
-    code = "UNAVAILABLE"
-
-
-class BadRequest(ServeError):
-    code = "INVALID_ARGUMENT"
-
-
-class PermissionDenied(ServeError):
-    code = "PERMISSION_DENIED"
 
 
 @dataclass(frozen=True)

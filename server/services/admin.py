@@ -12,7 +12,8 @@ from __future__ import annotations
 from leapserve.v1 import model_service_pb2 as pb
 from leapserve.v1 import model_service_pb2_grpc as pb_grpc
 
-from ..registry import BadRequest, Registry
+from ..errors import BadRequest
+from ..registry import Registry
 from .common import admin_token_failure, failure_of
 from .prediction import fill_version_info
 

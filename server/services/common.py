@@ -1,10 +1,10 @@
-"""What every service does with errors: map them to gRPC status codes, never leak a stack trace.
+"""What every service does with errors: end the call with the status server/errors.py says, never
+leak a stack trace.
 
-Bad input (ScoringError) is INVALID_ARGUMENT with a message naming the field, the expected and the
-actual value; the same three also go into trailing metadata (``leapserve-field``,
-``leapserve-expected``, ``leapserve-actual``) for clients that want them apart. Routing errors carry
-their own code (NOT_FOUND, UNAVAILABLE, ...). Anything else is logged with the request id and its
-traceback and answered INTERNAL with only the request id.
+The message of a ScoringError names the field, the expected and the actual value; the same three
+also go into trailing metadata (``leapserve-field``, ``leapserve-expected``, ``leapserve-actual``)
+for clients that want them apart. An error that is not ours is logged with the request id and its
+traceback; the caller gets only the request id.
 """
 
 from __future__ import annotations
@@ -16,20 +16,12 @@ import uuid
 
 import grpc
 
-from ..registry import ServeError
+from ..errors import DeadlineExceeded, ServeError
 from leapserve.runtime.errors import RowSkipped, ScoringError
 
 log = logging.getLogger("leapserve.server")
 
 REQUEST_ID_HEADER = "x-request-id"
-
-
-class LimitExceeded(ServeError):
-    code = "RESOURCE_EXHAUSTED"
-
-
-class DeadlineExceeded(ServeError):
-    code = "DEADLINE_EXCEEDED"
 
 
 class Failure:
@@ -80,17 +72,6 @@ def _short(message: str) -> str:
     if len(message) <= MAX_STATUS_MESSAGE:
         return message
     return message[:MAX_STATUS_MESSAGE - 20] + f"... ({len(message)} characters)"
-
-
-class RowsInvalid(ServeError):
-    """PredictBatch with all_or_nothing: the first invalid row fails the call."""
-
-    code = "INVALID_ARGUMENT"
-
-    def __init__(self, failure: "Failure", count: int):
-        more = f" ({count - 1} more invalid rows)" if count > 1 else ""
-        super().__init__(failure.message + more)
-        self.failure = failure
 
 
 def scoring_failure(e: ScoringError, row: int | None = None) -> Failure:

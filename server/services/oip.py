@@ -21,9 +21,10 @@ from leapserve.oip import inference_pb2 as pb
 from leapserve.oip import inference_pb2_grpc as pb_grpc
 
 from ..codec import TensorError, datatype_of, fill_contents, input_column, output_tensor, tensor_raw, tensor_shape
-from ..registry import ModelUnavailable, Registry, ServeError, version_key
+from ..errors import LimitExceeded, ModelUnavailable, ServeError
+from ..registry import Registry, version_key
 from leapserve.runtime.errors import InvalidInput
-from .common import LimitExceeded, check_deadline, failure_of
+from .common import check_deadline, failure_of
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 PLATFORM = "leapserve_bundleml"

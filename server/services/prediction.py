@@ -9,17 +9,10 @@ from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 
 from ..codec import delimited, pass_through, string_field, varint
-from ..registry import ModelNotFound, Registry, ServeError, version_key
+from ..errors import LimitExceeded, ModelNotFound, RowsInvalid, ServeError
+from ..registry import Registry, version_key
 from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError
-from .common import (
-    Failure,
-    LimitExceeded,
-    RowsInvalid,
-    StreamSlots,
-    check_deadline,
-    failure_of,
-    scoring_failure,
-)
+from .common import Failure, StreamSlots, check_deadline, failure_of, scoring_failure
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
 

@@ -1,0 +1,64 @@
+"""The errors a request can end with, and the gRPC status code each becomes.
+
+What the server refuses on purpose is a ``ServeError``; its class attribute ``code`` names the gRPC
+status code the call ends with, and is the only place that code is written. Two more kinds of
+exception reach the services (services/common.py turns all three into a status):
+
+* the runtime's ``ScoringError`` (InvalidInput, MissingInput, RowSkipped; the codec raises
+  InvalidInput too): INVALID_ARGUMENT, the message naming the field, the expected and the actual
+  value;
+* anything else is a bug: logged with the request id and its traceback, answered INTERNAL with
+  only the request id.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .services.common import Failure
+
+
+class ServeError(Exception):
+    """A request the server refuses; ``code`` is the gRPC status code's name."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ModelNotFound(ServeError):
+    code = "NOT_FOUND"
+
+
+class ModelUnavailable(ServeError):
+    code = "UNAVAILABLE"
+
+
+class BadRequest(ServeError):
+    code = "INVALID_ARGUMENT"
+
+
+class PermissionDenied(ServeError):
+    code = "PERMISSION_DENIED"
+
+
+class LimitExceeded(ServeError):
+    code = "RESOURCE_EXHAUSTED"
+
+
+class DeadlineExceeded(ServeError):
+    code = "DEADLINE_EXCEEDED"
+
+
+class RowsInvalid(ServeError):
+    """PredictBatch with all_or_nothing: the first invalid row fails the call."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, failure: Failure, count: int):
+        more = f" ({count - 1} more invalid rows)" if count > 1 else ""
+        super().__init__(failure.message + more)
+        self.failure = failure
