@@ -145,3 +145,32 @@ def test_typed_contents_without_raw(lr_server):
     with pytest.raises(grpc.RpcError) as info:
         stub.ModelInfer(bad, timeout=10)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "'a'" in info.value.details()
+
+
+def test_refused_tensors_name_field_expected_and_actual(lr_server):
+    """A tensor that does not fit its field ends the call as any invalid input does: the message and
+    the trailing metadata name the field, what was expected and what came."""
+    stub = service_pb2_grpc.GRPCInferenceServiceStub(lr_server.open_channel())
+    short = service_pb2.ModelInferRequest(model_name="lr")
+    short.inputs.add(name="a", datatype="FP64", shape=[2]).contents.fp64_contents.extend([1.0])
+    text = service_pb2.ModelInferRequest(model_name="lr")
+    text.inputs.add(name="a", datatype="BYTES", shape=[1])
+    text.inputs.add(name="b", datatype="FP64", shape=[1])
+    text.raw_input_contents.extend([b"\x02\x00\x00\x00\xff\xfe", np.array([1.0]).tobytes()])
+    for request, details, expected, actual in (
+            (short, "field 'a': expected 2 elements for shape [2], got 1", "2 elements for shape [2]", "1"),
+            (text, "field 'a': expected UTF-8 text, got bytes b'\\xff\\xfe'", "UTF-8 text", "bytes b'\\xff\\xfe'")):
+        with pytest.raises(grpc.RpcError) as info:
+            stub.ModelInfer(request, timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert info.value.details() == details
+        assert dict(info.value.trailing_metadata()) == {
+            "leapserve-field": "a", "leapserve-expected": expected, "leapserve-actual": actual}
+    extra = service_pb2.ModelInferRequest(model_name="lr")
+    extra.inputs.add(name="a", datatype="FP64", shape=[1])
+    extra.raw_input_contents.extend([np.array([1.0]).tobytes(), b"extra"])
+    with pytest.raises(grpc.RpcError) as info:
+        stub.ModelInfer(extra, timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == "2 raw_input_contents for 1 inputs; raw contents need one entry per input"
+    assert not dict(info.value.trailing_metadata())
