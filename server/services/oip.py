@@ -21,7 +21,7 @@ from leapserve.oip import inference_pb2 as pb
 from leapserve.oip import inference_pb2_grpc as pb_grpc
 
 from ..codec import TensorError, datatype_of, fill_contents, input_column, output_tensor, tensor_raw, tensor_shape
-from ..errors import LimitExceeded, ModelUnavailable, ServeError
+from ..errors import BadRequest, LimitExceeded, ModelUnavailable
 from ..registry import Registry, version_key
 from leapserve.runtime.errors import InvalidInput
 from .common import check_deadline, failure_of
@@ -93,8 +93,8 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         codec = served.codec
         raw = request.raw_input_contents
         if raw and len(raw) != len(request.inputs):
-            raise _BadRequest(f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs; "
-                              "raw contents need one entry per input")
+            raise BadRequest(f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs; "
+                             "raw contents need one entry per input")
         columns = {}
         n = None
         for i, tensor in enumerate(request.inputs):
@@ -127,10 +127,6 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         if skipped is not None:
             response.parameters["skipped_rows"].string_param = ",".join(map(str, np.nonzero(skipped)[0].tolist()))
         return response
-
-
-class _BadRequest(ServeError):
-    code = "INVALID_ARGUMENT"
 
 
 __all__ = ["InferenceService", "SERVICE_NAME"]
