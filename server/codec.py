@@ -3,8 +3,10 @@ side, the plain Python values and columns of leapserve.runtime on the other.
 
 Decoding only unwraps values (a Value's double becomes a float, a vector a list of floats or a
 SparseVector); converting them to the types a pipeline expects is the runtime's job (MLeap's
-casting rules, leapserve/runtime/types.py). Encoding is decided per output field once, when a model
-is loaded (``ModelCodec``), so that answering a request runs no type dispatch it can avoid.
+casting rules, leapserve/runtime/types.py). What cannot be decoded (a malformed sparse vector, a
+tensor that does not fit its field) raises the runtime's InvalidInput, as a wrong value would.
+Encoding is decided per output field once, when a model is loaded (``ModelCodec``), so that
+answering a request runs no type dispatch it can avoid.
 
 OIP tensors follow the tabular convention: one tensor per field, shaped [n] or [n, 1] for n
 records, [n, d] for vectors of size d; strings are BYTES, raw BYTES contents hold each element
@@ -290,16 +292,6 @@ _DATATYPE_OF_BASE = {"double": "FP64", "float": "FP32", "int": "INT32", "long": 
                      "byte": "INT8", "boolean": "BOOL", "string": "BYTES", "byte_string": "BYTES"}
 
 
-class TensorError(ValueError):
-    """A tensor that does not fit the field it is for (INVALID_ARGUMENT)."""
-
-    def __init__(self, field: str, expected: str, actual: str):
-        self.field = field
-        self.expected = expected
-        self.actual = actual
-        super().__init__(f"input tensor {field!r}: expected {expected}, got {actual}")
-
-
 def datatype_of(ftype: FieldType) -> str:
     """The OIP datatype of a field's elements (a vector's are FP64, a list<string>'s BYTES)."""
     return _DATATYPE_OF_BASE.get(ftype.base, "BYTES")
@@ -322,15 +314,15 @@ def deserialize_bytes(raw: bytes, count: int, name: str) -> list[bytes]:
     unpack = struct.unpack_from
     for _ in range(count):
         if pos + 4 > end:
-            raise TensorError(name, f"{count} length-prefixed BYTES elements", f"{len(out)} before the data ran out")
+            raise InvalidInput(name, f"{count} length-prefixed BYTES elements", f"{len(out)} before the data ran out")
         (length,) = unpack("<I", raw, pos)
         pos += 4
         if pos + length > end:
-            raise TensorError(name, "a BYTES element within the data", f"a length of {length} past its end")
+            raise InvalidInput(name, "a BYTES element within the data", f"a length of {length} past its end")
         out.append(raw[pos:pos + length])
         pos += length
     if pos != end:
-        raise TensorError(name, f"{count} BYTES elements", f"{end - pos} bytes left over")
+        raise InvalidInput(name, f"{count} BYTES elements", f"{end - pos} bytes left over")
     return out
 
 
@@ -347,7 +339,7 @@ def _as_text(name: str, b: bytes) -> str:
     try:
         return b.decode("utf-8")
     except UnicodeDecodeError:
-        raise TensorError(name, "UTF-8 text", f"bytes {b[:20]!r}") from None
+        raise InvalidInput(name, "UTF-8 text", f"bytes {b[:20]!r}") from None
 
 
 def tensor_elements(tensor, raw: bytes | None):
@@ -356,29 +348,29 @@ def tensor_elements(tensor, raw: bytes | None):
     datatype = tensor.datatype
     shape = list(tensor.shape)
     if any(d < 0 for d in shape):
-        raise TensorError(name, "a shape of non-negative sizes", f"shape {shape}")
+        raise InvalidInput(name, "a shape of non-negative sizes", f"shape {shape}")
     count = math.prod(shape) if shape else 1
     if datatype == "BYTES":
         if raw is not None:
             return deserialize_bytes(raw, count, name), count
         items = list(tensor.contents.bytes_contents)
         if len(items) != count:
-            raise TensorError(name, f"{count} elements for shape {shape}", f"{len(items)}")
+            raise InvalidInput(name, f"{count} elements for shape {shape}", f"{len(items)}")
         return items, count
     dtype = NUMPY_OF_DATATYPE.get(datatype)
     if dtype is None:
-        raise TensorError(name, "a datatype among " + ", ".join([*NUMPY_OF_DATATYPE, "BYTES"]), repr(datatype))
+        raise InvalidInput(name, "a datatype among " + ", ".join([*NUMPY_OF_DATATYPE, "BYTES"]), repr(datatype))
     if raw is not None:
         if len(raw) != count * dtype.itemsize:
-            raise TensorError(name, f"{count * dtype.itemsize} raw bytes for {datatype} shape {shape}",
-                              f"{len(raw)} bytes")
+            raise InvalidInput(name, f"{count * dtype.itemsize} raw bytes for {datatype} shape {shape}",
+                               f"{len(raw)} bytes")
         return np.frombuffer(raw, dtype=dtype), count
     field = CONTENTS_FIELD.get(datatype)
     if field is None:
-        raise TensorError(name, f"{datatype} as raw_input_contents (it has no typed contents)", "typed contents")
+        raise InvalidInput(name, f"{datatype} as raw_input_contents (it has no typed contents)", "typed contents")
     values = getattr(tensor.contents, field)
     if len(values) != count:
-        raise TensorError(name, f"{count} elements for shape {shape}", f"{len(values)}")
+        raise InvalidInput(name, f"{count} elements for shape {shape}", f"{len(values)}")
     return np.array(values, dtype=dtype), count
 
 
@@ -388,16 +380,16 @@ def input_column(ftype: FieldType, tensor, raw: bytes | None):
     shape = list(tensor.shape)
     data, count = tensor_elements(tensor, raw)
     if not shape:
-        raise TensorError(name, "a shape of [n] or [n, 1]", "no shape")
+        raise InvalidInput(name, "a shape of [n] or [n, 1]", "no shape")
     n = shape[0]
     is_bytes = tensor.datatype == "BYTES"
     if ftype.kind == "tensor":
         if len(shape) != 2:
-            raise TensorError(name, f"a shape of [n, {ftype.size or 'd'}] for {ftype}", f"shape {shape}")
+            raise InvalidInput(name, f"a shape of [n, {ftype.size or 'd'}] for {ftype}", f"shape {shape}")
         if ftype.size is not None and shape[1] != ftype.size:
-            raise TensorError(name, f"vectors of size {ftype.size} (shape [n, {ftype.size}])", f"shape {shape}")
+            raise InvalidInput(name, f"vectors of size {ftype.size} (shape [n, {ftype.size}])", f"shape {shape}")
         if is_bytes:
-            raise TensorError(name, f"a numeric tensor for {ftype}", "BYTES")
+            raise InvalidInput(name, f"a numeric tensor for {ftype}", "BYTES")
         return np.asarray(data, dtype=np.float64).reshape(n, shape[1]), n
     if ftype.kind == "list":
         if is_bytes:
@@ -407,11 +399,11 @@ def input_column(ftype: FieldType, tensor, raw: bytes | None):
                 return _object_rows([rows[i * width:(i + 1) * width] for i in range(n)]), n
             return _object_rows([_json_list(name, t) for t in rows]), n
         if len(shape) != 2:
-            raise TensorError(name, f"a shape of [n, k] for {ftype}", f"shape {shape}")
+            raise InvalidInput(name, f"a shape of [n, k] for {ftype}", f"shape {shape}")
         arr = np.asarray(data).reshape(n, shape[1])
         return _object_rows([row.tolist() for row in arr]), n
     if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
-        raise TensorError(name, f"a shape of [n] or [n, 1] for {ftype}", f"shape {shape}")
+        raise InvalidInput(name, f"a shape of [n] or [n, 1] for {ftype}", f"shape {shape}")
     if is_bytes:
         if ftype.base == "byte_string":
             return _object_rows(list(data)), n
@@ -433,7 +425,7 @@ def _json_list(name: str, text: str):
     except json.JSONDecodeError:
         value = None
     if not isinstance(value, list):
-        raise TensorError(name, "a JSON list of strings per element (or a [n, k] BYTES tensor)", repr(text[:40]))
+        raise InvalidInput(name, "a JSON list of strings per element (or a [n, k] BYTES tensor)", repr(text[:40]))
     return value
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from leapserve.oip import inference_pb2 as pb
 from leapserve.oip import inference_pb2_grpc as pb_grpc
 
-from ..codec import TensorError, datatype_of, fill_contents, input_column, output_tensor, tensor_raw, tensor_shape
+from ..codec import datatype_of, fill_contents, input_column, output_tensor, tensor_raw, tensor_shape
 from ..errors import BadRequest, LimitExceeded, ModelUnavailable
 from ..registry import Registry, version_key
 from leapserve.runtime.errors import InvalidInput
@@ -82,8 +82,6 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         try:
             check_deadline(context)
             return self._infer(request, context)
-        except TensorError as e:
-            failure = failure_of(InvalidInput(e.field, e.expected, e.actual), request.id, context, "ModelInfer")
         except Exception as e:
             failure = failure_of(e, request.id, context, "ModelInfer")
         failure.abort(context)
