@@ -1,4 +1,4 @@
-"""The models a server serves: where their bundles are, loading, warm-up, versions and hot reload.
+"""The models a server serves: their versions, loading, hot reload, and routing requests to them.
 
 A model has one or more versions; each version is one bundle (zip file or directory) and is held
 in a ``VersionSlot``. A slot serves a ``Served``: an immutable, loaded and warmed copy of the
@@ -9,13 +9,13 @@ touches only an immutable routing table rebuilt on every change (no lock on the 
 Where bundles come from:
 
 * ``--model NAME=PATH``: PATH is a bundle (zip or directory holding bundle.json), served as
-  version "1", or a folder of versions (below). ``NAME:VERSION=PATH`` names the version.
-* ``--model-dir DIR``: every bundle in DIR is a model named after its file (``DIR/NAME.zip``,
-  ``DIR/NAME/bundle.json``); a folder that is not a bundle holds versions.
-* A folder of versions holds one entry per version: ``VERSION/`` (a bundle directory, or a folder
-  with a single ``.zip`` or a single bundle directory) or ``VERSION.zip``. The default version is
-  the highest one loaded (numeric parts compare as numbers: 10 > 9).
+  version "1", or a folder of versions. ``NAME:VERSION=PATH`` names the version.
+* ``--model-dir DIR``: every bundle in DIR is a model named after its file; a folder that is not
+  a bundle holds versions (the layouts: server/discovery.py).
 * LoadModel (admin API), from paths inside the model directory or the configured admin paths.
+
+The default version of a model is the highest one loaded (numeric parts compare as numbers:
+10 > 9).
 
 A watcher thread polls every ``reload_interval`` seconds: new bundles are loaded, changed ones
 reloaded once their size and time stamp have stayed the same for one interval (a half-written
@@ -30,32 +30,18 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from .codec import ModelCodec
+from .discovery import DEFAULT_VERSION, is_bundle_dir, scan_model_dir, scan_versions, signature
 from .errors import BadRequest, ModelNotFound, ModelUnavailable, PermissionDenied
-from leapserve.runtime import ScoringError, load_bundle
+from .loading import Served, warm
+from leapserve.runtime import load_bundle
 
 log = logging.getLogger("leapserve.registry")
 
 LOADING, READY, FAILED = "LOADING", "READY", "FAILED"
-DEFAULT_VERSION = "1"
 UNKNOWN_LABEL = "_unknown"  # metrics label of a model or version name the registry does not know
-_IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".swp", "~")
-
-
-@dataclass(frozen=True)
-class Served:
-    """A loaded and warmed copy of one model version. Immutable; shared by every request."""
-
-    name: str
-    version: str
-    path: str
-    pipeline: object
-    codec: ModelCodec
-    loaded_at: float
-    generation: int
 
 
 class VersionSlot:
@@ -86,149 +72,9 @@ class VersionSlot:
         }
 
 
-# --- finding bundles -----------------------------------------------------------------------
-
 def version_key(version: str):
     """Order versions with their numeric parts as numbers ("10" > "9", "1.10" > "1.9")."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.findall(r"\d+|\D+", version))
-
-
-def is_bundle_dir(path: Path) -> bool:
-    return path.is_dir() and (path / "bundle.json").is_file()
-
-
-def _ignored(path: Path) -> bool:
-    name = path.name
-    return name.startswith(".") or name.endswith(_IGNORED_SUFFIXES) or name == "__pycache__"
-
-
-def _version_bundle(entry: Path) -> Path | None:
-    """The bundle of one entry of a folder of versions, or None."""
-    if entry.is_file():
-        return entry if entry.suffix == ".zip" else None
-    if not entry.is_dir():
-        return None
-    if is_bundle_dir(entry):
-        return entry
-    candidates = [p for p in sorted(entry.iterdir()) if not _ignored(p)
-                  and ((p.is_file() and p.suffix == ".zip") or is_bundle_dir(p))]
-    return candidates[0] if len(candidates) == 1 else None
-
-
-def scan_versions(folder: Path) -> dict[str, Path]:
-    """version -> bundle path for a folder of versions."""
-    out: dict[str, Path] = {}
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError:
-        return out
-    for entry in entries:
-        if _ignored(entry):
-            continue
-        bundle = _version_bundle(entry)
-        if bundle is not None:
-            version = entry.stem if entry.is_file() else entry.name
-            out.setdefault(version, bundle)
-    return out
-
-
-def scan_model_dir(folder: Path) -> dict[str, dict[str, Path]]:
-    """name -> {version -> bundle path} for a model directory."""
-    models: dict[str, dict[str, Path]] = {}
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError:
-        return models
-    for entry in entries:
-        if _ignored(entry):
-            continue
-        if entry.is_file():
-            if entry.suffix == ".zip":
-                models.setdefault(entry.stem, {DEFAULT_VERSION: entry})
-        elif is_bundle_dir(entry):
-            models.setdefault(entry.name, {DEFAULT_VERSION: entry})
-        elif entry.is_dir():
-            versions = scan_versions(entry)
-            if versions:
-                models.setdefault(entry.name, versions)
-    return models
-
-
-def signature(path: Path):
-    """What changes when a bundle is rewritten: identity, size and time of its file(s)."""
-    try:
-        st = path.stat()
-        if not path.is_dir():
-            return (st.st_ino, st.st_size, st.st_mtime_ns)
-        parts = [(st.st_ino, st.st_mtime_ns)]
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for f in sorted(files):
-                fst = os.stat(os.path.join(root, f))
-                parts.append((os.path.relpath(os.path.join(root, f), path), fst.st_size, fst.st_mtime_ns))
-        return tuple(parts)
-    except OSError:
-        return None
-
-
-# --- warm-up -------------------------------------------------------------------------------
-
-def sample_record(pipeline) -> dict:
-    """A record of harmless values for every input, to build and run the scoring programs once.
-
-    Strings read by a stage that knows its labels (string indexers) get the first label, so that
-    the stages after them run too; everything else is zero, false, empty.
-    """
-    labels: dict[str, str] = {}
-    for st in pipeline.stages:
-        known = getattr(st.model, "labels", None)
-        if not isinstance(known, (list, tuple)) or not known:
-            continue
-        per_input = known if isinstance(known[0], (list, tuple)) else [known]  # multi-column indexers
-        text_inputs = [col for _, col, t in st.inputs if t.kind == "scalar" and t.base == "string"]
-        for col, seen in zip(text_inputs, per_input):
-            if seen and isinstance(seen[0], str):
-                labels.setdefault(col, seen[0])
-    record = {}
-    for name, t in pipeline.inputs.items():
-        if t.kind == "scalar":
-            if t.base == "string":
-                record[name] = labels.get(name, "")
-            elif t.base == "boolean":
-                record[name] = False
-            elif t.base in ("double", "float"):
-                record[name] = 0.0
-            elif t.base in ("int", "long", "short", "byte"):
-                record[name] = 0
-            else:
-                record[name] = None
-        elif t.is_vector:
-            record[name] = [0.0] * (t.size if t.size is not None else 1)
-        elif t.kind == "list":
-            record[name] = []
-        else:
-            record[name] = None
-    return record
-
-
-def warm(pipeline, codec: ModelCodec) -> None:
-    """Build the row and batch programs for every output and score the sample once each way.
-
-    Input the sample cannot satisfy (a ScoringError) is fine: the programs are compiled before
-    they score. Any other exception means the model is broken and fails the load.
-    """
-    record = sample_record(pipeline)
-    try:
-        result = pipeline.transform(record)
-        from leapserve.v1 import prediction_pb2
-
-        codec.encode_outputs(prediction_pb2.PredictResponse().outputs, result)
-    except ScoringError:
-        pass
-    try:
-        pipeline.transform_batch({k: [v, v] for k, v in record.items()})
-    except ScoringError:
-        pass
 
 
 # --- the registry ----------------------------------------------------------------------------

@@ -164,7 +164,7 @@ def load_and_score(data: bytes) -> str:
     any exception other than BundleError (loading) or ScoringError (scoring) propagates: a bug."""
     import io
 
-    from leapserve.server.registry import sample_record
+    from leapserve.server.loading import sample_record
     from leapserve.runtime import BundleError, ScoringError, load_bundle
     from leapserve.runtime.container import ZipSource
 
