@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .codec import ModelCodec
-from leapserve.runtime import ScoringError
+from leapserve.runtime import ScoringError, load_bundle
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,14 @@ class Served:
     codec: ModelCodec
     loaded_at: float
     generation: int
+
+
+def load_and_warm(path):
+    """(pipeline, codec) of a bundle, both warmed: what a Served holds besides names and times."""
+    pipeline = load_bundle(str(path))
+    codec = ModelCodec(pipeline)
+    warm(pipeline, codec)
+    return pipeline, codec
 
 
 def sample_record(pipeline) -> dict:

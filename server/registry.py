@@ -32,11 +32,9 @@ import threading
 import time
 from pathlib import Path
 
-from .codec import ModelCodec
 from .discovery import DEFAULT_VERSION, is_bundle_dir, scan_model_dir, scan_versions, signature
 from .errors import BadRequest, ModelNotFound, ModelUnavailable, PermissionDenied
-from .loading import Served, warm
-from leapserve.runtime import load_bundle
+from .loading import Served, load_and_warm
 
 log = logging.getLogger("leapserve.registry")
 
@@ -293,9 +291,7 @@ class Registry:
             sig = signature(path)
             started = time.monotonic()
             try:
-                pipeline = load_bundle(str(path))
-                codec = ModelCodec(pipeline)
-                warm(pipeline, codec)
+                pipeline, codec = load_and_warm(path)
             except Exception as e:  # a bad bundle must never stop the server or its watcher
                 error = f"{type(e).__name__}: {e}"
                 with self._lock:
