@@ -19,21 +19,15 @@ Shutdown (SIGTERM or SIGINT): health turns NOT_SERVING at once; the server goes 
 the wire arrive and are answered), then stops accepting calls and gives the calls in progress up
 to ``grace`` seconds to finish, then exits 0. A second signal cuts the drain short.
 
-With ``workers`` > 1 a supervisor starts that many server processes which share the TCP port
-(SO_REUSEPORT: the kernel spreads connections over them), restarts any that dies, forwards
-SIGTERM/SIGINT to them and exits 0 once they all have. Each worker loads and watches the models on
-its own; the supervisor serves the sum of their metrics.
+With ``workers`` > 1, server/supervisor.py runs that many of these processes on one port.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import multiprocessing
 import os
 import signal
-import socket
-import sys
 import threading
 import time
 from concurrent import futures
@@ -226,7 +220,7 @@ def make_registry(config: ServeConfig):
     return registry
 
 
-def _host_port(host: str, port: int) -> str:
+def host_port(host: str, port: int) -> str:
     host = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"{host}:{port}"
 
@@ -251,7 +245,7 @@ def make_observer(config: ServeConfig, registry):
     return Observer(registry, metrics, logging.getLogger("leapserve.requests").isEnabledFor(logging.DEBUG), tracer)
 
 
-class _Signals:
+class ShutdownSignals:
     """The first SIGTERM/SIGINT starts the shutdown; a second one cuts the drain short."""
 
     def __init__(self):
@@ -269,9 +263,9 @@ class _Signals:
 
 def run_server(config: ServeConfig, worker: int | None = None, supervised: bool = False) -> int:
     """Serve until SIGTERM or SIGINT; returns the exit code. ``supervised``: a worker of
-    ``supervise`` (it serves no /metrics of its own and stops when the supervisor is gone)."""
+    server/supervisor.py (it serves no /metrics of its own and stops when the supervisor is gone)."""
     setup_logging(config.log_level, worker, config.log_format)
-    signals = _Signals()
+    signals = ShutdownSignals()
     if supervised:
         # The supervisor forwards SIGTERM; a terminal's Ctrl-C reaches it (and us) too: let it decide.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -332,7 +326,7 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
     health_server = None
     if config.health_port is not None:
         health_server = build_health_server(config, health_servicer)
-        address = _host_port(config.health_host or config.host, config.health_port)
+        address = host_port(config.health_host or config.host, config.health_port)
         try:
             port = health_server.add_insecure_port(address)
         except RuntimeError:
@@ -347,9 +341,9 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
         try:
             metrics_http = metrics.serve(host, config.metrics_port)
         except OSError as e:
-            log.error("cannot serve metrics on %s: %s", _host_port(host, config.metrics_port), e)
+            log.error("cannot serve metrics on %s: %s", host_port(host, config.metrics_port), e)
             return 1
-        bound.append(f"http://{_host_port(host, metrics_http[0].server_port)}/metrics")
+        bound.append(f"http://{host_port(host, metrics_http[0].server_port)}/metrics")
     server.start()
     if health_server is not None:
         health_server.start()
@@ -394,132 +388,10 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
     return 0
 
 
-# --- several processes -------------------------------------------------------------------------
-
-def _worker_main(config: ServeConfig, index: int) -> None:
-    sys.exit(run_server(config, index, supervised=True))
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        s.bind((host.strip("[]"), 0))
-        return s.getsockname()[1]
-
-
-def supervise(config: ServeConfig) -> int:
-    """Run ``config.workers`` server processes on one port; restart those that die; on SIGTERM or
-    SIGINT forward SIGTERM to them and exit once they have (0 when they all exited 0)."""
-    setup_logging(config.log_level, fmt=config.log_format)
-    if config.tcp_port() == 0:
-        config.port = _free_port(config.host)
-    if config.health_port == 0:
-        config.health_port = _free_port(config.health_host or config.host)
-    signals = _Signals()
-    signal.signal(signal.SIGTERM, signals)
-    signal.signal(signal.SIGINT, signals)
-    metrics_dir = None
-    metrics_http = None
-    own_metrics_dir = False
-    if config.metrics_port is not None:
-        # Workers write their values to files there (set before they start: the client library reads
-        # the variable when it is imported); the supervisor serves the sum.
-        from .metrics import MULTIPROC_ENV, serve_multiprocess
-
-        metrics_dir = os.environ.get(MULTIPROC_ENV)
-        if not metrics_dir:
-            import tempfile
-
-            metrics_dir = tempfile.mkdtemp(prefix="leapserve-metrics-")
-            own_metrics_dir = True
-            os.environ[MULTIPROC_ENV] = metrics_dir
-        host = config.metrics_host or config.host
-        try:
-            metrics_http = serve_multiprocess(metrics_dir, host, config.metrics_port)
-        except OSError as e:
-            log.error("cannot serve metrics on %s: %s", _host_port(host, config.metrics_port), e)
-            return 1
-    ctx = multiprocessing.get_context("spawn")
-
-    def start(i: int):
-        p = ctx.Process(target=_worker_main, args=(config, i), name=f"leapserve-worker-{i}")
-        p.start()
-        return p
-
-    def bury(p) -> None:
-        if metrics_dir is not None and p.pid is not None:
-            from .metrics import mark_worker_dead
-
-            mark_worker_dead(p.pid, metrics_dir)
-
-    procs = [start(i) for i in range(config.workers)]
-    also = ""
-    if metrics_http is not None:
-        also = f"; metrics on http://{_host_port(config.metrics_host or config.host, metrics_http[0].server_port)}/metrics"
-    log.info("supervising %d workers on %s (pids %s)%s", config.workers, ", ".join(config.addresses()),
-             ", ".join(str(p.pid) for p in procs), also, extra={"event": "supervising", "workers": config.workers})
-    failures: list[float] = []
-    code = 0
-    while not signals.stop.wait(0.5):
-        for i, p in enumerate(procs):
-            if p.is_alive():
-                continue
-            log.error("worker %d (pid %s) exited with code %s", i, p.pid, p.exitcode,
-                      extra={"event": "worker_exited", "worker": i, "exit_code": p.exitcode})
-            bury(p)
-            now = time.monotonic()
-            failures = [t for t in failures if now - t < 60] + [now]
-            if p.exitcode in (1, 2) and len(failures) >= 2 * config.workers:
-                log.error("workers keep failing at start; giving up")
-                signals.name = "failing workers"
-                signals.stop.set()
-                code = 1
-                break
-            procs[i] = start(i)
-    if code == 0:
-        log.info("%s: forwarding SIGTERM to %d workers", signals.name, len(procs),
-                 extra={"event": "shutdown", "signal": signals.name})
-
-    def forward():
-        for p in procs:
-            if p.is_alive():
-                try:
-                    os.kill(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-
-    forward()
-    forwarded_hurry = False
-    deadline = time.monotonic() + config.drain_seconds + config.grace + 10
-    while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
-        if signals.hurry.is_set() and not forwarded_hurry:
-            forward()  # a second signal: the workers cut their drain short too
-            forwarded_hurry = True
-        for p in procs:
-            p.join(0.1)
-    for p in procs:
-        if p.is_alive():
-            log.warning("worker pid %s did not stop in time; killing it", p.pid)
-            p.kill()
-            p.join(5)
-            code = 1
-        elif p.exitcode != 0 and code == 0:
-            log.warning("worker pid %s exited with code %s", p.pid, p.exitcode)
-            code = 1
-        bury(p)
-    if metrics_http is not None:
-        metrics_http[0].shutdown()
-        metrics_http[0].server_close()
-    if own_metrics_dir:
-        import shutil
-
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-    log.info("all workers stopped", extra={"event": "stopped"})
-    return code
-
-
 def run(config: ServeConfig) -> int:
+    """Serve: this process, or with ``workers`` > 1 that many under a supervisor (server/supervisor.py)."""
     if config.workers > 1:
+        from .supervisor import supervise
+
         return supervise(config)
     return run_server(config)

@@ -29,8 +29,8 @@ The handlers are wrapped when the server is built; with no metrics port, no trac
 above debug they are not wrapped at all.
 
 With ``--workers N`` each worker writes its values to files in a shared directory
-(``PROMETHEUS_MULTIPROC_DIR``, the client library's multi-process mode) and the supervisor serves
-their sum.
+(``PROMETHEUS_MULTIPROC_DIR``, the client library's multi-process mode) and the supervisor
+(server/supervisor.py) serves their sum.
 """
 
 from __future__ import annotations
@@ -242,22 +242,6 @@ class Metrics:
         from prometheus_client import start_http_server
 
         return start_http_server(port, addr=host, registry=self.collectors)
-
-
-def serve_multiprocess(directory: str, host: str, port: int):
-    """The supervisor's /metrics: the sum over its workers' files."""
-    from prometheus_client import CollectorRegistry, start_http_server
-    from prometheus_client.multiprocess import MultiProcessCollector
-
-    collectors = CollectorRegistry()
-    MultiProcessCollector(collectors, path=directory)
-    return start_http_server(port, addr=host, registry=collectors)
-
-
-def mark_worker_dead(pid: int, directory: str) -> None:
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(pid, directory)
 
 
 # --- wrapping the handlers ------------------------------------------------------------------------
