@@ -25,6 +25,7 @@ import struct
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+from google.protobuf.descriptor import FieldDescriptor
 
 from leapserve.v1 import value_pb2
 
@@ -261,13 +262,13 @@ class ModelCodec:
         for name, setter in self.encoders(wanted):
             setter(out_map[name], result[name])
 
-    def wire(self, wanted: Sequence[str] | None, field_number: int) -> "WireEncoder":
-        """The wire encoder of the wanted outputs (all by default) as map field ``field_number``."""
-        key = (tuple(wanted) if wanted else (), field_number)
+    def wire(self, wanted: Sequence[str] | None, tags: MapTags) -> "WireEncoder":
+        """The wire encoder of the wanted outputs (all by default) as the map field of ``tags``."""
+        key = (tuple(wanted) if wanted else (), tags)
         enc = self._wire.get(key)
         if enc is None:
             names = list(dict.fromkeys(wanted)) if wanted else list(self.output_names)
-            enc = WireEncoder(self.outputs, [n for n in names if n in self.outputs], field_number)
+            enc = WireEncoder(self.outputs, [n for n in names if n in self.outputs], tags)
             if len(self._wire) > 64:  # output selections come from clients: keep this bounded
                 self._wire.clear()
             self._wire[key] = enc
@@ -492,13 +493,10 @@ def fill_contents(contents, datatype: str, data) -> None:
 # write the protobuf encoding of PredictResponse / PredictBatchResponse themselves: map entries
 # and Values are length-delimited byte strings whose key parts are computed once per model.
 # Values the fast encoders do not cover fall back to a Value message's own serialization. The
-# services register serializers that pass such bytes through unchanged.
+# services register serializers that pass such bytes through unchanged. Every field's tag (its
+# number and wire type) comes from the generated descriptors, once, when this module is imported.
 
-_pack_double = struct.Struct("<Bd").pack  # tag of double_value (field 1, fixed64) + the value
-_pack_float = struct.Struct("<Bf").pack   # tag of float_value (field 2, fixed32) + the value
 _VARINT_1 = [bytes([i]) for i in range(128)]
-_NULL = b"\x48\x00"  # null_value (field 9) = NULL_VALUE
-_TRUE, _FALSE = b"\x20\x01", b"\x20\x00"
 _F64 = np.dtype("<f8")
 
 
@@ -515,6 +513,54 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
+# Wire types: how the bytes after a tag are read. Integers, booleans and enums are varints.
+_VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
+_WIRE_TYPES = {
+    FieldDescriptor.TYPE_DOUBLE: _I64, FieldDescriptor.TYPE_FIXED64: _I64, FieldDescriptor.TYPE_SFIXED64: _I64,
+    FieldDescriptor.TYPE_FLOAT: _I32, FieldDescriptor.TYPE_FIXED32: _I32, FieldDescriptor.TYPE_SFIXED32: _I32,
+    FieldDescriptor.TYPE_STRING: _LEN, FieldDescriptor.TYPE_BYTES: _LEN, FieldDescriptor.TYPE_MESSAGE: _LEN,
+}
+
+
+def tag_of(field: FieldDescriptor) -> bytes:
+    """What precedes a field's value on the wire: field number and wire type as one varint (a packed
+    repeated field, proto3's default for numbers, is one length-delimited run of values)."""
+    wire_type = _LEN if field.is_packed else _WIRE_TYPES.get(field.type, _VARINT)
+    return varint(field.number << 3 | wire_type)
+
+
+class MapTags:
+    """The tags of a map<string, Value> field: of its entries, and of an entry's key and value."""
+
+    __slots__ = ("entry", "key", "value")
+
+    def __init__(self, field: FieldDescriptor):
+        entry = field.message_type.fields_by_name
+        self.entry = tag_of(field)
+        self.key = tag_of(entry["key"])
+        self.value = tag_of(entry["value"])
+
+
+_VALUE = Value.DESCRIPTOR.fields_by_name
+_VECTOR = value_pb2.Vector.DESCRIPTOR.fields_by_name
+TAG_DOUBLE_VALUE = tag_of(_VALUE["double_value"])
+TAG_FLOAT_VALUE = tag_of(_VALUE["float_value"])
+TAG_INT_VALUE = tag_of(_VALUE["int_value"])
+TAG_BOOL_VALUE = tag_of(_VALUE["bool_value"])
+TAG_STRING_VALUE = tag_of(_VALUE["string_value"])
+TAG_VECTOR_VALUE = tag_of(_VALUE["vector_value"])
+TAG_NULL_VALUE = tag_of(_VALUE["null_value"])
+TAG_VECTOR_SIZE = tag_of(_VECTOR["size"])
+TAG_VECTOR_INDICES = tag_of(_VECTOR["indices"])
+TAG_VECTOR_VALUES = tag_of(_VECTOR["values"])
+
+# Whole encoded Values, and the tag-then-number packers of the two floating-point kinds
+_NULL = TAG_NULL_VALUE + varint(_VALUE["null_value"].enum_type.values_by_name["NULL_VALUE"].number)
+_TRUE, _FALSE = TAG_BOOL_VALUE + varint(1), TAG_BOOL_VALUE + varint(0)
+_pack_double = struct.Struct(f"<{len(TAG_DOUBLE_VALUE)}sd").pack
+_pack_float = struct.Struct(f"<{len(TAG_FLOAT_VALUE)}sf").pack
+
+
 def delimited(tag: bytes, payload: bytes) -> bytes:
     return tag + varint(len(payload)) + payload
 
@@ -528,19 +574,19 @@ def _wire_fallback(x) -> bytes:
 def _wire_double(x) -> bytes:
     if x is None:
         return _NULL
-    return _pack_double(9, x)
+    return _pack_double(TAG_DOUBLE_VALUE, x)
 
 
 def _wire_float(x) -> bytes:
     if x is None:
         return _NULL
-    return _pack_float(0x15, x)
+    return _pack_float(TAG_FLOAT_VALUE, x)
 
 
 def _wire_int(x) -> bytes:
     if x is None:
         return _NULL
-    return b"\x18" + varint(int(x))
+    return TAG_INT_VALUE + varint(int(x))
 
 
 def _wire_bool(x) -> bytes:
@@ -552,19 +598,19 @@ def _wire_bool(x) -> bytes:
 def _wire_string(x) -> bytes:
     if type(x) is str:
         b = x.encode("utf-8")
-        return b"\x2a" + varint(len(b)) + b
+        return TAG_STRING_VALUE + varint(len(b)) + b
     if x is None:
         return _NULL
     return _wire_fallback(x)
 
 
 def _vector_body(size: int, indices, values: bytes) -> bytes:
-    body = b"\x08" + varint(size) if size else b""
+    body = TAG_VECTOR_SIZE + varint(size) if size else b""
     if indices:
         packed = b"".join([varint(int(i)) for i in indices])
-        body += b"\x12" + varint(len(packed)) + packed
+        body += TAG_VECTOR_INDICES + varint(len(packed)) + packed
     if values:
-        body += b"\x1a" + varint(len(values)) + values
+        body += TAG_VECTOR_VALUES + varint(len(values)) + values
     return body
 
 
@@ -580,7 +626,7 @@ def _wire_vector(x) -> bytes:
         return _NULL
     else:
         return _wire_fallback(x)
-    return b"\x3a" + varint(len(body)) + body
+    return TAG_VECTOR_VALUE + varint(len(body)) + body
 
 
 def wire_encoder_for(ftype: FieldType) -> Callable:
@@ -601,21 +647,21 @@ def wire_encoder_for(ftype: FieldType) -> Callable:
     return _wire_fallback
 
 
-def map_entry_prefix(key: str) -> bytes:
-    """The key part of a map<string, Value> entry (field 1), computed once per output name."""
+def map_entry_prefix(tags: MapTags, key: str) -> bytes:
+    """A map<string, Value> entry up to its Value: the key, then the Value's tag (computed once per
+    output name)."""
     b = key.encode("utf-8")
-    return b"\x0a" + varint(len(b)) + b
+    return tags.key + varint(len(b)) + b + tags.value
 
 
 class WireEncoder:
-    """Writes the outputs of one record as map<string, Value> entries of a given field number."""
+    """Writes the outputs of one record as the entries of a map<string, Value> field."""
 
     __slots__ = ("fields", "entry_tag")
 
-    def __init__(self, outputs: Mapping[str, FieldType], names: Sequence[str], field_number: int):
-        self.fields = tuple((name, map_entry_prefix(name) + b"\x12", wire_encoder_for(outputs[name]))
-                            for name in names)
-        self.entry_tag = varint((field_number << 3) | 2)
+    def __init__(self, outputs: Mapping[str, FieldType], names: Sequence[str], tags: MapTags):
+        self.fields = tuple((name, map_entry_prefix(tags, name), wire_encoder_for(outputs[name])) for name in names)
+        self.entry_tag = tags.entry
 
     def encode(self, result: Mapping) -> bytes:
         tag = self.entry_tag
@@ -644,7 +690,7 @@ class WireEncoder:
 def wire_column(ftype: FieldType, col, n: int) -> list[bytes]:
     """Encoded Values of every row of a batch output column, vectors sliced out of one buffer."""
     if isinstance(col, SparseBatch):
-        size_part = b"\x08" + varint(col.size) if col.size else b""
+        size_part = TAG_VECTOR_SIZE + varint(col.size) if col.size else b""
         data = np.ascontiguousarray(col.values, dtype=_F64).tobytes()
         indptr = col.indptr.tolist()
         indices = col.indices.tolist()
@@ -654,19 +700,21 @@ def wire_column(ftype: FieldType, col, n: int) -> list[bytes]:
             body = size_part
             if b > a:
                 packed = b"".join([varint(i) for i in indices[a:b]])
-                body += b"\x12" + varint(len(packed)) + packed + b"\x1a" + varint(8 * (b - a)) + data[8 * a:8 * b]
-            out.append(b"\x3a" + varint(len(body)) + body)
+                body += (TAG_VECTOR_INDICES + varint(len(packed)) + packed
+                         + TAG_VECTOR_VALUES + varint(8 * (b - a)) + data[8 * a:8 * b])
+            out.append(TAG_VECTOR_VALUE + varint(len(body)) + body)
         return out
     if isinstance(col, np.ndarray) and col.ndim == 2 and col.dtype != object:
         d = col.shape[1]
         data = np.ascontiguousarray(col, dtype=_F64).tobytes()
         width = 8 * d
-        head = b"\x08" + varint(d) + b"\x1a" + varint(width) if d else b""
-        start = b"\x3a" + varint(len(head) + width) + head
+        head = TAG_VECTOR_SIZE + varint(d) + TAG_VECTOR_VALUES + varint(width) if d else b""
+        start = TAG_VECTOR_VALUE + varint(len(head) + width) + head
         return [start + data[r * width:(r + 1) * width] for r in range(n)]
     if (isinstance(col, np.ndarray) and col.dtype.kind == "f" and ftype.kind == "scalar"
             and ftype.base == "double"):
-        return [_pack_double(9, x) for x in col.tolist()]
+        key = TAG_DOUBLE_VALUE
+        return [_pack_double(key, x) for x in col.tolist()]
     enc = wire_encoder_for(ftype)
     return [enc(x) for x in column_rows(col, n)]
 

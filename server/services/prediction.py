@@ -8,7 +8,7 @@ import numpy as np
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 
-from ..codec import delimited, pass_through, string_field, varint
+from ..codec import MapTags, delimited, pass_through, string_field, tag_of, varint
 from ..errors import LimitExceeded, ModelNotFound, RowsInvalid, ServeError
 from ..registry import Registry, version_key
 from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError
@@ -18,6 +18,27 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
 
 _STATE = {"LOADING": pb.LOADING, "READY": pb.READY, "FAILED": pb.FAILED}
 _DEADLINE_CHECK_ROWS = 256
+
+# Tags of the response fields Predict and PredictBatch write straight to the wire (codec.WireEncoder)
+_RESPONSE = pb.PredictResponse.DESCRIPTOR.fields_by_name
+_BATCH = pb.PredictBatchResponse.DESCRIPTOR.fields_by_name
+_ROW = pb.RowResult.DESCRIPTOR.fields_by_name
+TAG_RESPONSE_MODEL = tag_of(_RESPONSE["model"])
+TAG_RESPONSE_VERSION = tag_of(_RESPONSE["version"])
+TAG_RESPONSE_REQUEST_ID = tag_of(_RESPONSE["request_id"])
+RESPONSE_OUTPUTS = MapTags(_RESPONSE["outputs"])
+TAG_BATCH_MODEL = tag_of(_BATCH["model"])
+TAG_BATCH_VERSION = tag_of(_BATCH["version"])
+TAG_BATCH_REQUEST_ID = tag_of(_BATCH["request_id"])
+TAG_BATCH_RESULTS = tag_of(_BATCH["results"])
+TAG_BATCH_OK_COUNT = tag_of(_BATCH["ok_count"])
+TAG_BATCH_INVALID_COUNT = tag_of(_BATCH["invalid_count"])
+TAG_BATCH_SKIPPED_COUNT = tag_of(_BATCH["skipped_count"])
+TAG_ROW_OUTCOME = tag_of(_ROW["outcome"])
+TAG_ROW_STATUS = tag_of(_ROW["status"])
+ROW_OUTPUTS = MapTags(_ROW["outputs"])
+_OUTCOME_INVALID = TAG_ROW_OUTCOME + varint(pb.RowResult.INVALID)
+_OUTCOME_SKIPPED = TAG_ROW_OUTCOME + varint(pb.RowResult.SKIPPED)
 
 
 def fill_version_info(msg, info: dict) -> None:
@@ -66,8 +87,9 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         else:
             wanted = None
             result = served.pipeline.transform(record)
-        return (string_field(b"\x0a", request.model) + string_field(b"\x12", served.version)
-                + string_field(b"\x22", request.request_id) + codec.wire(wanted, 3).encode(result))
+        return (string_field(TAG_RESPONSE_MODEL, request.model) + string_field(TAG_RESPONSE_VERSION, served.version)
+                + string_field(TAG_RESPONSE_REQUEST_ID, request.request_id)
+                + codec.wire(wanted, RESPONSE_OUTPUTS).encode(result))
 
     def Predict(self, request, context):
         try:
@@ -148,7 +170,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                 result = None
             if result is not None:
                 m = len(valid)
-                batch_bodies = codec.wire(names, 2).encode_columns(result, m, codec.outputs)
+                batch_bodies = codec.wire(names, ROW_OUTPUTS).encode_columns(result, m, codec.outputs)
                 if result.skipped.any():
                     for j in np.nonzero(result.skipped)[0].tolist():
                         reason = result.skip_reasons.get(j, "dropped by a handle_invalid='skip' stage")
@@ -173,27 +195,28 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
             first = min(failures)
             raise RowsInvalid(failures[first], len(failures))
 
-        parts = [string_field(b"\x0a", request.model), string_field(b"\x12", served.version),
-                 string_field(b"\x22", request.request_id)]
-        wire = codec.wire(names, 2)
+        parts = [string_field(TAG_BATCH_MODEL, request.model), string_field(TAG_BATCH_VERSION, served.version),
+                 string_field(TAG_BATCH_REQUEST_ID, request.request_id)]
+        wire = codec.wire(names, ROW_OUTPUTS)
         position = {i: j for j, i in enumerate(valid)} if batch_bodies is not None else None
         for i in range(n):
             f = failures.get(i)
             if f is not None:
-                body = b"\x08\x01" + delimited(b"\x1a", _status_bytes(f))
+                body = _OUTCOME_INVALID + delimited(TAG_ROW_STATUS, _status_bytes(f))
             else:
                 f = skipped.get(i)
                 if f is not None:
-                    body = b"\x08\x02" + delimited(b"\x1a", _status_bytes(f))
+                    body = _OUTCOME_SKIPPED + delimited(TAG_ROW_STATUS, _status_bytes(f))
                 elif batch_bodies is not None:
                     body = batch_bodies[position[i]]
                 else:
                     body = wire.encode(rows_out[i])
-            parts.append(delimited(b"\x1a", body))
+            parts.append(delimited(TAG_BATCH_RESULTS, body))
         ok = n - len(failures) - len(skipped)
-        for tag, count in ((b"\x28", ok), (b"\x30", len(failures)), (b"\x38", len(skipped))):
+        for key, count in ((TAG_BATCH_OK_COUNT, ok), (TAG_BATCH_INVALID_COUNT, len(failures)),
+                           (TAG_BATCH_SKIPPED_COUNT, len(skipped))):
             if count:
-                parts.append(tag + varint(count))
+                parts.append(key + varint(count))
         return b"".join(parts)
 
     # --- metadata --------------------------------------------------------------------------
