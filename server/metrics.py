@@ -40,6 +40,8 @@ import os
 import time
 from importlib import metadata
 
+from leapserve.v1 import prediction_pb2
+
 from .services.common import request_id_of
 
 log = logging.getLogger("leapserve.requests")
@@ -48,6 +50,9 @@ LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.00
                    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LOAD_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Field numbers of PredictBatchResponse's ok_count, invalid_count and skipped_count, in that order
+_COUNT_FIELDS = tuple(prediction_pb2.PredictBatchResponse.DESCRIPTOR.fields_by_name[name].number
+                      for name in ("ok_count", "invalid_count", "skipped_count"))
 
 # RPC -> (attribute holding the model name, attribute holding the version, kind of rows counted)
 RPCS = {
@@ -99,17 +104,17 @@ def request_id(request, context) -> str:
 def batch_outcomes(data, n: int) -> tuple[int, int, int]:
     """(ok, invalid, skipped) of a PredictBatchResponse for n records.
 
-    The service writes its three counts last (fields 5, 6, 7; zero counts left out). They are read
+    The service writes its three counts last, in field order (zero counts left out). They are read
     backwards from the end: a varint's last byte is below 0x80 and its other bytes are not, so each
     field's start is certain, and the counts add up to n exactly when all of them are read. Anything
     else (a response object, another layout) is parsed the ordinary way.
     """
     if not isinstance(data, bytes):
         return data.ok_count, data.invalid_count, data.skipped_count
-    counts = {5: 0, 6: 0, 7: 0}
+    counts = dict.fromkeys(_COUNT_FIELDS, 0)
     total = 0
     end = len(data)
-    last_field = 8
+    last_field = _COUNT_FIELDS[-1] + 1
     while total < n and end > 0:
         start = end - 1
         if data[start] >= 0x80:
@@ -120,7 +125,7 @@ def batch_outcomes(data, n: int) -> tuple[int, int, int]:
             break
         tag = data[start - 1]
         field = tag >> 3
-        if tag & 7 or field not in counts or field >= last_field:
+        if tag & 7 or field not in counts or field >= last_field:  # low 3 bits: wire type, 0 for varints
             break
         value = 0
         for shift, byte in enumerate(data[start:end]):
@@ -130,11 +135,9 @@ def batch_outcomes(data, n: int) -> tuple[int, int, int]:
         last_field = field
         end = start - 1
     if total != n:
-        from leapserve.v1 import prediction_pb2
-
         parsed = prediction_pb2.PredictBatchResponse.FromString(data)
         return parsed.ok_count, parsed.invalid_count, parsed.skipped_count
-    return counts[5], counts[6], counts[7]
+    return tuple(counts.values())
 
 
 def _tensor_rows(response) -> tuple[int, int, int]:
