@@ -20,9 +20,9 @@ import numpy as np
 from leapserve.oip import inference_pb2 as pb
 from leapserve.oip import inference_pb2_grpc as pb_grpc
 
-from ..codec import datatype_of, fill_contents, input_column, output_tensor, tensor_raw, tensor_shape
 from ..errors import BadRequest, LimitExceeded, ModelUnavailable
 from ..registry import Registry, version_key
+from ..tensors import datatype_of, fill_contents, input_column, output_tensor, tensor_raw, tensor_shape
 from leapserve.runtime.errors import InvalidInput
 from .common import check_deadline, failure_of
 
