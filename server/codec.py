@@ -30,7 +30,6 @@ Value = value_pb2.Value
 
 _SCALAR_KINDS = frozenset({"double_value", "float_value", "int_value", "bool_value", "string_value", "bytes_value"})
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-_NUMERIC_BASES = ("double", "float", "int", "long", "short", "byte")
 MAX_VECTOR_SIZE = (1 << 31) - 1
 
 
