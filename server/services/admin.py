@@ -9,18 +9,50 @@ Names, versions and paths are checked before they reach the registry or the file
 
 from __future__ import annotations
 
+import hmac
+
+import grpc
+
 from leapserve.v1 import model_service_pb2 as pb
 from leapserve.v1 import model_service_pb2_grpc as pb_grpc
 
 from ..errors import BadRequest
 from ..registry import Registry
-from .common import admin_token_failure, failure_of
+from .common import Failure, failure_of
 from .prediction import fill_version_info
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ModelService"].full_name
 
 MAX_NAME_LENGTH = 256
 MAX_PATH_LENGTH = 4096
+
+# Clients give the admin token as "authorization: Bearer <token>" or "x-leapserve-admin-token: <token>".
+ADMIN_TOKEN_HEADER = "x-leapserve-admin-token"
+
+
+def admin_token_failure(token: str | None, context) -> Failure | None:
+    """UNAUTHENTICATED unless the call carries the admin token (None when no token is configured).
+    Tokens are compared in constant time; the answer does not say whether one was sent."""
+    if not token:
+        return None
+    given = []
+    try:
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str) and value[:7].lower() == "bearer ":
+                given.append(value[7:].strip())
+            elif key == ADMIN_TOKEN_HEADER and isinstance(value, str):
+                given.append(value.strip())
+    except Exception:
+        given = []
+    expected = token.encode()
+    ok = False
+    for candidate in given:
+        ok |= hmac.compare_digest(candidate.encode(), expected)
+    if ok:
+        return None
+    return Failure(grpc.StatusCode.UNAUTHENTICATED,
+                   "the admin API needs its token: metadata 'authorization: Bearer <token>' "
+                   f"(or '{ADMIN_TOKEN_HEADER}: <token>')")
 
 
 def _check_text(what: str, value: str, most: int, *, slash_ok: bool = False) -> None:

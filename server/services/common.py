@@ -9,9 +9,7 @@ traceback; the caller gets only the request id.
 
 from __future__ import annotations
 
-import hmac
 import logging
-import threading
 import uuid
 
 import grpc
@@ -131,58 +129,3 @@ def check_deadline(context) -> None:
     remaining = context.time_remaining()
     if remaining is not None and remaining <= 0:
         raise DeadlineExceeded("the deadline passed before the request was scored")
-
-
-# --- limits and access ---------------------------------------------------------------------
-
-class StreamSlots:
-    """The open PredictStream calls of a process, at most ``limit`` at once (0: no limit).
-
-    Each open stream holds one of the server's request threads for as long as it lives; past the
-    limit a new stream is refused at once (RESOURCE_EXHAUSTED) instead of waiting for a thread while
-    unary calls queue behind it."""
-
-    def __init__(self, limit: int = 0):
-        self.limit = max(0, int(limit or 0))
-        self.open = 0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> bool:
-        with self._lock:
-            if self.limit and self.open >= self.limit:
-                return False
-            self.open += 1
-            return True
-
-    def release(self) -> None:
-        with self._lock:
-            self.open -= 1
-
-
-# Clients give the admin token as "authorization: Bearer <token>" or "x-leapserve-admin-token: <token>".
-ADMIN_TOKEN_HEADER = "x-leapserve-admin-token"
-
-
-def admin_token_failure(token: str | None, context) -> Failure | None:
-    """UNAUTHENTICATED unless the call carries the admin token (None when no token is configured).
-    Tokens are compared in constant time; the answer does not say whether one was sent."""
-    if not token:
-        return None
-    given = []
-    try:
-        for key, value in context.invocation_metadata() or ():
-            if key == "authorization" and isinstance(value, str) and value[:7].lower() == "bearer ":
-                given.append(value[7:].strip())
-            elif key == ADMIN_TOKEN_HEADER and isinstance(value, str):
-                given.append(value.strip())
-    except Exception:
-        given = []
-    expected = token.encode()
-    ok = False
-    for candidate in given:
-        ok |= hmac.compare_digest(candidate.encode(), expected)
-    if ok:
-        return None
-    return Failure(grpc.StatusCode.UNAUTHENTICATED,
-                   "the admin API needs its token: metadata 'authorization: Bearer <token>' "
-                   f"(or '{ADMIN_TOKEN_HEADER}: <token>')")

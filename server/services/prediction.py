@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import grpc
 import numpy as np
 
@@ -12,7 +14,7 @@ from ..codec import MapTags, delimited, pass_through, string_field, tag_of, vari
 from ..errors import LimitExceeded, ModelNotFound, RowsInvalid, ServeError
 from ..registry import Registry, version_key
 from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError
-from .common import Failure, StreamSlots, check_deadline, failure_of, scoring_failure
+from .common import Failure, check_deadline, failure_of, scoring_failure
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
 
@@ -59,6 +61,30 @@ def _fill_field(msg, name, ftype) -> None:
     if ftype.size is not None:
         msg.size = ftype.size
     msg.nullable = ftype.nullable
+
+
+class StreamSlots:
+    """The open PredictStream calls of a process, at most ``limit`` at once (0: no limit).
+
+    Each open stream holds one of the server's request threads for as long as it lives; past the
+    limit a new stream is refused at once (RESOURCE_EXHAUSTED) instead of waiting for a thread while
+    unary calls queue behind it."""
+
+    def __init__(self, limit: int = 0):
+        self.limit = max(0, int(limit or 0))
+        self.open = 0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self.limit and self.open >= self.limit:
+                return False
+            self.open += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.open -= 1
 
 
 class PredictionService(pb_grpc.PredictionServiceServicer):
