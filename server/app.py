@@ -34,6 +34,8 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .logs import setup_logging
+
 log = logging.getLogger("leapserve.server")
 
 DEFAULT_PORT = 50051
@@ -91,12 +93,6 @@ class ServeConfig:
 
     def tls(self) -> bool:
         return bool(self.tls_cert)
-
-
-def setup_logging(level: str, worker: int | None = None, fmt: str = "text") -> None:
-    from .logs import setup_logging as setup
-
-    setup(level, fmt, worker)
 
 
 def process_age() -> float:
@@ -264,7 +260,7 @@ class ShutdownSignals:
 def run_server(config: ServeConfig, worker: int | None = None, supervised: bool = False) -> int:
     """Serve until SIGTERM or SIGINT; returns the exit code. ``supervised``: a worker of
     server/supervisor.py (it serves no /metrics of its own and stops when the supervisor is gone)."""
-    setup_logging(config.log_level, worker, config.log_format)
+    setup_logging(config.log_level, config.log_format, worker)
     signals = ShutdownSignals()
     if supervised:
         # The supervisor forwards SIGTERM; a terminal's Ctrl-C reaches it (and us) too: let it decide.

@@ -16,7 +16,8 @@ import socket
 import sys
 import time
 
-from .app import ServeConfig, ShutdownSignals, host_port, run_server, setup_logging
+from .app import ServeConfig, ShutdownSignals, host_port, run_server
+from .logs import setup_logging
 
 log = logging.getLogger("leapserve.server")
 
@@ -36,7 +37,7 @@ def _free_port(host: str) -> int:
 def supervise(config: ServeConfig) -> int:
     """Run ``config.workers`` server processes on one port; restart those that die; on SIGTERM or
     SIGINT forward SIGTERM to them and exit once they have (0 when they all exited 0)."""
-    setup_logging(config.log_level, fmt=config.log_format)
+    setup_logging(config.log_level, config.log_format)
     if config.tcp_port() == 0:
         config.port = _free_port(config.host)
     if config.health_port == 0:
