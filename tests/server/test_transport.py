@@ -154,10 +154,8 @@ def test_concurrent_call_limit_is_resource_exhausted(start_server, bundles):
     server = start_server("--model", f"lr={bundles['lr_v1']}", "--max-concurrent-rpcs", "1", "--reload-interval", "0")
     ch = grpc.insecure_channel(server.address)
     stub = pb_grpc.PredictionServiceStub(ch)
-    held = threading.Event()
-    release = threading.Event()
 
-    def requests():
+    def requests(held, release):
         req = pb.PredictRequest(model="lr")
         req.inputs["a"].double_value = 1.0
         req.inputs["b"].double_value = 2.0
@@ -165,8 +163,20 @@ def test_concurrent_call_limit_is_resource_exhausted(start_server, bundles):
         held.set()
         release.wait(30)
 
-    stream = stub.PredictStream(requests(), timeout=60)
-    first = next(stream)  # the stream now holds the only slot
+    # Right after the start the slot can still be held for a moment by the health checks that waited
+    # for it (seen once under load, on the first message): open the stream again until it holds it.
+    deadline = time.monotonic() + 10
+    while True:
+        held, release = threading.Event(), threading.Event()
+        stream = stub.PredictStream(requests(held, release), timeout=60)
+        try:
+            first = next(stream)  # the stream now holds the only slot
+            break
+        except grpc.RpcError as e:
+            release.set()
+            if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     assert first.outputs["prediction"].double_value == pytest.approx(v1_expected(1, 2))
     assert held.wait(10)
     with pytest.raises(grpc.RpcError) as info:
