@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.operations import RF_BUNDLE, Server, free_port
+from tests.support.servers import RF_BUNDLE, Server, free_port
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.support.operations import PYTHON, REPO, cli, clean_env, free_port
+from tests.support.servers import PYTHON, REPO, clean_env, cli, free_port
 
 
 def run(*args, env=None):

@@ -17,7 +17,8 @@ import grpc
 import pytest
 
 from tests.support.dockerfile import ignore_patterns, ignored, parse
-from tests.support.operations import REPO, airbnb_record, free_port, health_status, samples, scrape, value
+from tests.support.metrics_text import samples, scrape, value
+from tests.support.servers import REPO, airbnb_record, free_port, health_status
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"

@@ -14,7 +14,8 @@ import grpc
 import pytest
 import yaml
 
-from tests.support.operations import REPO, Server, cli, clean_env, free_port, health_status, scrape
+from tests.support.metrics_text import scrape
+from tests.support.servers import REPO, Server, clean_env, cli, free_port, health_status
 
 DEPLOY = REPO / "deploy" / "kubernetes"
 MANIFESTS = sorted(DEPLOY.glob("*.yaml"))

@@ -8,7 +8,7 @@ import time
 
 import grpc
 
-from tests.support.operations import airbnb_record, predict_request, prediction_stub
+from tests.support.servers import airbnb_record, predict_request, prediction_stub
 
 
 def json_lines(text: str) -> list[dict]:

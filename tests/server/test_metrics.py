@@ -8,17 +8,8 @@ import time
 import grpc
 import pytest
 
-from tests.support.operations import (
-    LR_BUNDLE,
-    airbnb_record,
-    batch_request,
-    free_port,
-    predict_request,
-    prediction_stub,
-    samples,
-    scrape,
-    value,
-)
+from tests.support.metrics_text import samples, scrape, value
+from tests.support.servers import LR_BUNDLE, airbnb_record, batch_request, free_port, predict_request, prediction_stub
 
 
 def wait_for(predicate, timeout=30.0, what="condition"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.support.operations import airbnb_record, health_status, predict_request, prediction_stub
+from tests.support.servers import airbnb_record, health_status, predict_request, prediction_stub
 
 
 class Traffic:

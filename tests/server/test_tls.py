@@ -10,15 +10,14 @@ import time
 import grpc
 import pytest
 
-from tests.support.operations import (
+from tests.support.certificates import have_openssl, make_certificates
+from tests.support.servers import (
     REPO,
     airbnb_record,
-    cli,
     clean_env,
+    cli,
     free_port,
-    have_openssl,
     health_status,
-    make_certificates,
     predict_request,
     prediction_stub,
 )

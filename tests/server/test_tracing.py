@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from tests.support.operations import airbnb_record, predict_request, prediction_stub
+from tests.support.servers import airbnb_record, predict_request, prediction_stub
 
 pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is not installed (tracing is optional)")
 

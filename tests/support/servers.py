@@ -1,20 +1,17 @@
-"""Helpers of the operations tests: `leapserve serve` processes, ports, metrics scraping, certificates.
+"""`leapserve serve` processes, free ports, the CLI's command line and environment, gRPC clients.
 
-Servers are real processes started through the CLI on loopback or a Unix socket; the bundles are
-MLeap-written fixtures (no Spark needed), so these tests start fast.
+Servers are real processes started through the CLI on loopback or a Unix socket.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import grpc
@@ -146,63 +143,3 @@ class Server:
         if not self._log.closed:
             self._log.close()
         return self.proc.returncode
-
-
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        return r.read().decode()
-
-
-def samples(text: str) -> dict:
-    """{(name, frozenset(labels.items())): value} of a Prometheus text exposition."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def value(parsed: dict, name: str, **labels) -> float:
-    """The sample's value; 0 when absent. Labels not given must match any value (summed)."""
-    total = 0.0
-    for (n, lab), v in parsed.items():
-        if n != name:
-            continue
-        d = dict(lab)
-        if all(d.get(k) == str(w) for k, w in labels.items()):
-            total += v
-    return total
-
-
-# --- certificates --------------------------------------------------------------------------------
-
-def have_openssl() -> bool:
-    return shutil.which("openssl") is not None
-
-
-def _openssl(*args, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_certificates(folder: Path, prefix: str = "") -> dict[str, Path]:
-    """A CA, a server certificate for localhost/127.0.0.1 and a client certificate, with openssl
-    (EC P-256 keys: quick to make). Returns name -> path (ca, ca_key, server, server_key, client,
-    client_key)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    p = prefix
-    _openssl("req", "-x509", *ec, "-keyout", f"{p}ca.key", "-out", f"{p}ca.pem", "-days", "2",
-             "-subj", f"/CN=leapserve test CA {p}", "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder)
-    for name, cn, ext in (("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                                                  "extendedKeyUsage=serverAuth\n"),
-                          ("client", "leapserve-test-client", "extendedKeyUsage=clientAuth\n")):
-        (folder / f"{p}{name}.ext").write_text(ext)
-        _openssl("req", *ec, "-keyout", f"{p}{name}.key", "-out", f"{p}{name}.csr", "-subj", f"/CN={cn}", cwd=folder)
-        _openssl("x509", "-req", "-in", f"{p}{name}.csr", "-CA", f"{p}ca.pem", "-CAkey", f"{p}ca.key",
-                 "-CAcreateserial", "-out", f"{p}{name}.pem", "-days", "2", "-extfile", f"{p}{name}.ext", cwd=folder)
-    return {"ca": folder / f"{p}ca.pem", "ca_key": folder / f"{p}ca.key", "server": folder / f"{p}server.pem",
-            "server_key": folder / f"{p}server.key", "client": folder / f"{p}client.pem",
-            "client_key": folder / f"{p}client.key"}
