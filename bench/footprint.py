@@ -26,7 +26,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+from tests.support.servers import free_port  # noqa: E402
+
 FIXTURES = REPO / "tests" / "fixtures" / "mleap"
 RF_BUNDLE = FIXTURES / "airbnb.model.rf.zip"
 INSTALL = REPO / "deploy" / "image" / "install-serving.sh"
@@ -48,12 +49,6 @@ BASE_IMAGE = "python:3.11-slim"
 BASE_MB = 130.0
 BASE_COMPRESSED_MB = 45.0
 CONTEXT = ("pyproject.toml", "README.md", "leapserve", "server", "bundler")  # the Dockerfile's build stage COPYs
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def build_context(dest: Path) -> Path:

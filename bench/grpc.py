@@ -29,7 +29,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ REPO = Path(__file__).resolve().parent.parent
 # This file is named like the grpc package: keep its folder off the import path so that
 # `import grpc` finds grpcio, and put the repository first.
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from tests.support.servers import free_port  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "mleap"
 RF_BUNDLE = FIXTURES / "airbnb.model.rf.zip"
@@ -109,12 +110,6 @@ def batch_request(model: str, records: list[dict]) -> bytes:
 
 
 # --- processes --------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def wait_ready(address: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
     import grpc

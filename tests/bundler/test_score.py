@@ -20,7 +20,8 @@ from leapserve.bundler.errors import BundlerError, MissingColumns
 from leapserve.runtime import load_bundle
 
 from tests.support.processes import descendants
-from tests.support.serving import ServerProcess, free_port
+from tests.support.servers import free_port
+from tests.support.serving import ServerProcess
 
 PARTITIONS = 3
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.serving import ServerProcess, free_port
+from tests.support.servers import free_port
+from tests.support.serving import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 

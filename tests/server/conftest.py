@@ -11,7 +11,8 @@ import zipfile
 
 import pytest
 
-from tests.support.serving import V1_ROWS, ServerProcess, free_port, v1_expected, v2_expected
+from tests.support.servers import free_port
+from tests.support.serving import V1_ROWS, ServerProcess, v1_expected, v2_expected
 
 
 # --- bundles ---------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from tests.support.serving import REPO, cli_command, free_port, v1_expected, v2_expected
+from tests.support.servers import free_port
+from tests.support.serving import REPO, cli_command, v1_expected, v2_expected
 
 
 def cli(*args, env=None, input=None, timeout=60):

@@ -10,7 +10,6 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,13 +34,6 @@ def v2_expected(a: float, b: float) -> float:
 def cli_command() -> list[str]:
     """`leapserve` as a module (the console script may not be installed in every checkout)."""
     return [PYTHON, "-m", "leapserve.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 
 class ServerProcess:
