@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.support.servers import PYTHON, REPO, clean_env, cli, free_port
+from tests.support.servers import PYTHON, REPO, clean_env, cli_command, free_port
 
 
 def run(*args, env=None):
-    return subprocess.run(cli(*map(str, args)), cwd=REPO, capture_output=True, text=True, env=clean_env(env),
+    return subprocess.run(cli_command(*args), cwd=REPO, capture_output=True, text=True, env=clean_env(env),
                           timeout=60)
 
 

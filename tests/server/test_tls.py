@@ -15,7 +15,7 @@ from tests.support.servers import (
     REPO,
     airbnb_record,
     clean_env,
-    cli,
+    cli_command,
     free_port,
     health_status,
     predict_request,
@@ -47,7 +47,7 @@ def predict_ok(channel) -> bool:
 
 
 def run_cli(*args):
-    return subprocess.run(cli(*map(str, args)), cwd=REPO, capture_output=True, text=True, env=clean_env(), timeout=60)
+    return subprocess.run(cli_command(*args), cwd=REPO, capture_output=True, text=True, env=clean_env(), timeout=60)
 
 
 def test_tls_and_plaintext_side_listeners(start, rf_bundle, certs, tmp_path):

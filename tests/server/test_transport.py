@@ -20,13 +20,14 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 from tests.support.servers import free_port
-from tests.support.serving import REPO, cli_command, v1_expected, v2_expected
+from tests.support.servers import cli_command
+from tests.support.serving import REPO, v1_expected, v2_expected
 
 
 def cli(*args, env=None, input=None, timeout=60):
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run([*cli_command(), *map(str, args)], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run(cli_command(*args), cwd=REPO, capture_output=True, text=True,
                           env=full_env, input=input, timeout=timeout)
 
 

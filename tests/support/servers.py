@@ -34,8 +34,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(*args: str) -> list[str]:
-    return [PYTHON, "-m", "leapserve.cli", *args]
+def cli_command(*args) -> list[str]:
+    """`leapserve ARGS` as a module (the console script may not be installed in every checkout)."""
+    return [PYTHON, "-m", "leapserve.cli", *map(str, args)]
 
 
 def clean_env(extra: dict | None = None) -> dict:
@@ -91,7 +92,7 @@ class Server:
         self.address = address
         self.log_path = log_path
         self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(command or cli("serve", *map(str, args)), cwd=REPO, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(command or cli_command("serve", *args), cwd=REPO, stdout=subprocess.DEVNULL,
                                      stderr=self._log, env=clean_env(env), start_new_session=True)
 
     def log(self) -> str:

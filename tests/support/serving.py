@@ -17,6 +17,8 @@ from pathlib import Path
 
 import grpc
 
+from tests.support.servers import cli_command
+
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 # Training data: y = 1 + 2a - b exactly (v1) and y = 10 + a + b (v2), so predictions are known.
@@ -31,11 +33,6 @@ def v2_expected(a: float, b: float) -> float:
     return 10.0 + a + b
 
 
-def cli_command() -> list[str]:
-    """`leapserve` as a module (the console script may not be installed in every checkout)."""
-    return [PYTHON, "-m", "leapserve.cli"]
-
-
 class ServerProcess:
     def __init__(self, args: list[str], log_path: Path, address: str, env: dict | None = None):
         self.args = args
@@ -45,7 +42,7 @@ class ServerProcess:
         full_env = dict(os.environ)
         full_env.update(env or {})
         full_env.setdefault("PYTHONUNBUFFERED", "1")
-        self.proc = subprocess.Popen([*cli_command(), "serve", *args], cwd=REPO, stdout=self._log,
+        self.proc = subprocess.Popen(cli_command("serve", *args), cwd=REPO, stdout=self._log,
                                      stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
         self.channel = None
 
