@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.support.servers import PYTHON, REPO, clean_env, cli_command, free_port
-
-
-def run(*args, env=None):
-    return subprocess.run(cli_command(*args), cwd=REPO, capture_output=True, text=True, env=clean_env(env),
-                          timeout=60)
+from tests.support.servers import PYTHON, REPO, clean_env, free_port, run_cli
 
 
 def test_usage_errors(rf_bundle):
@@ -22,7 +17,7 @@ def test_usage_errors(rf_bundle):
         (["--log-format", "xml"], "invalid choice"),
     ]
     for flags, message in cases:
-        r = run("serve", "--model", f"rf={rf_bundle}", *flags)
+        r = run_cli("serve", "--model", f"rf={rf_bundle}", *flags)
         assert r.returncode == 2 and message in r.stderr, (flags, r.stderr)
 
 

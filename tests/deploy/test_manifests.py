@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import grpc
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from tests.support.metrics_text import scrape
-from tests.support.servers import REPO, Server, clean_env, cli_command, free_port, health_status
+from tests.support.servers import REPO, Server, free_port, health_status, run_cli
 
 DEPLOY = REPO / "deploy" / "kubernetes"
 MANIFESTS = sorted(DEPLOY.glob("*.yaml"))
@@ -170,12 +169,10 @@ def test_a_server_with_the_containers_environment_answers_the_probes(path, rf_bu
             client_env = {"LEAPSERVE_ADDRESS": f"127.0.0.1:{port_map[int(env.get('LEAPSERVE_PORT', 50051))]}"}
         if apps:
             assert env_of(apps[0])["LEAPSERVE_ADDRESS"].startswith("unix:")
-        r = subprocess.run(cli_command("health", "--service", "model:rf"), cwd=REPO, env=clean_env(client_env),
-                           capture_output=True, text=True, timeout=60)
+        r = run_cli("health", "--service", "model:rf", env=client_env)
         assert r.returncode == 0 and r.stdout.strip() == "SERVING", r.stderr
         # The image's HEALTHCHECK, run in the container's environment, finds the server by itself.
-        r = subprocess.run(cli_command("health", "--quiet"), cwd=REPO, env=clean_env(local), capture_output=True, text=True,
-                           timeout=60)
+        r = run_cli("health", "--quiet", env=local)
         assert r.returncode == 0, r.stderr
         with grpc.insecure_channel(client_env["LEAPSERVE_ADDRESS"]) as ch:
             assert health_status(ch) == "SERVING"

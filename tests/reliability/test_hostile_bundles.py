@@ -281,10 +281,7 @@ def test_server_limits_come_from_the_environment(start_server, tmp_path, figures
 
 def test_malformed_limit_is_a_usage_error(tmp_path):
     """A LEAPSERVE_* limit that is not a size stops `leapserve serve` at start (exit 2)."""
-    from tests.support.servers import cli_command
-    from tests.support.serving import REPO
+    from tests.support.servers import run_cli
 
-    env = {**os.environ, "LEAPSERVE_MAX_BUNDLE_BYTES": "lots"}
-    out = subprocess.run(cli_command("serve", "--model", f"x={RF_ZIP}", "--port", "0"), cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = run_cli("serve", "--model", f"x={RF_ZIP}", "--port", "0", env={"LEAPSERVE_MAX_BUNDLE_BYTES": "lots"})
     assert out.returncode == 2 and "LEAPSERVE_MAX_BUNDLE_BYTES='lots'" in out.stderr

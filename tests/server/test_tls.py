@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 
 import grpc
 import pytest
 
 from tests.support.certificates import have_openssl, make_certificates
-from tests.support.servers import (
-    REPO,
-    airbnb_record,
-    clean_env,
-    cli_command,
-    free_port,
-    health_status,
-    predict_request,
-    prediction_stub,
-)
+from tests.support.servers import airbnb_record, free_port, health_status, predict_request, prediction_stub, run_cli
 
 pytestmark = pytest.mark.skipif(not have_openssl(), reason="the openssl command line is not installed")
 
@@ -44,10 +34,6 @@ def predict_ok(channel) -> bool:
         return True
     except grpc.RpcError:
         return False
-
-
-def run_cli(*args):
-    return subprocess.run(cli_command(*args), cwd=REPO, capture_output=True, text=True, env=clean_env(), timeout=60)
 
 
 def test_tls_and_plaintext_side_listeners(start, rf_bundle, certs, tmp_path):

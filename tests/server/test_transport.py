@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -19,16 +18,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from tests.support.servers import free_port
-from tests.support.servers import cli_command
-from tests.support.serving import REPO, v1_expected, v2_expected
-
-
-def cli(*args, env=None, input=None, timeout=60):
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(cli_command(*args), cwd=REPO, capture_output=True, text=True,
-                          env=full_env, input=input, timeout=timeout)
+from tests.support.servers import free_port, run_cli
+from tests.support.serving import v1_expected, v2_expected
 
 
 def predict(address, model="lr", a=1.0, b=2.0, version=""):
@@ -60,28 +51,28 @@ def test_unix_socket(uds_server):
 
 def test_cli_predict_and_health_over_unix_socket(uds_server):
     server, sock = uds_server
-    out = cli("predict", "--address", f"unix:{sock}", "--model", "lr", "--json", '{"a": 2, "b": "1"}')
+    out = run_cli("predict", "--address", f"unix:{sock}", "--model", "lr", "--json", '{"a": 2, "b": "1"}')
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["prediction"] == pytest.approx(v1_expected(2, 1)) and result["features"] == [2.0, 1.0]
-    out = cli("predict", "--address", f"unix:{sock}", "--model", "lr", "--json", '{"a": "x", "b": 1}')
+    out = run_cli("predict", "--address", f"unix:{sock}", "--model", "lr", "--json", '{"a": "x", "b": 1}')
     assert out.returncode == 1 and "INVALID_ARGUMENT" in out.stderr and "'a'" in out.stderr
-    out = cli("predict", "--address", f"unix:{sock}", "--model", "lr", "--json", "[1, 2]")
+    out = run_cli("predict", "--address", f"unix:{sock}", "--model", "lr", "--json", "[1, 2]")
     assert out.returncode == 2
     records = '{"a": 1, "b": 1}\n\n{"a": "bad", "b": 1}\n{"a": 3, "b": 0}\n'
-    out = cli("predict", "--address", f"unix:{sock}", "--model", "lr", "--file", "-", "--output", "prediction",
+    out = run_cli("predict", "--address", f"unix:{sock}", "--model", "lr", "--file", "-", "--output", "prediction",
               "--batch-size", "2", input=records)
     assert out.returncode == 1  # one record failed
     lines = [json.loads(x) for x in out.stdout.splitlines()]
     assert lines[0] == {"prediction": pytest.approx(v1_expected(1, 1))} and "error" in lines[1]
     assert lines[2] == {"prediction": pytest.approx(v1_expected(3, 0))}
-    out = cli("health", "--address", f"unix:{sock}")
+    out = run_cli("health", "--address", f"unix:{sock}")
     assert out.returncode == 0 and out.stdout.strip() == "SERVING"
-    out = cli("health", "--address", f"unix:{sock}", "--service", "model:lr")
+    out = run_cli("health", "--address", f"unix:{sock}", "--service", "model:lr")
     assert out.returncode == 0
-    out = cli("health", "--address", f"unix:{sock}", "--service", "model:nope")
+    out = run_cli("health", "--address", f"unix:{sock}", "--service", "model:nope")
     assert out.returncode == 1 and "UNKNOWN_SERVICE" in out.stderr
-    out = cli("health", "--address", f"unix:{sock}.missing", "--timeout", "1")
+    out = run_cli("health", "--address", f"unix:{sock}.missing", "--timeout", "1")
     assert out.returncode == 1 and "UNREACHABLE" in out.stderr
 
 
@@ -114,24 +105,24 @@ def test_environment_variables(start_server, bundles):
                                "LEAPSERVE_PORT": str(port), "LEAPSERVE_RELOAD_INTERVAL": "0"}, port=port)
     assert predict(server.address, "a").outputs["prediction"].double_value == pytest.approx(v1_expected(1, 2))
     assert predict(server.address, "b").outputs["prediction"].double_value == pytest.approx(v2_expected(1, 2))
-    out = cli("health", env={"LEAPSERVE_ADDRESS": server.address})
+    out = run_cli("health", env={"LEAPSERVE_ADDRESS": server.address})
     assert out.returncode == 0
 
 
 def test_usage_errors(bundles, tmp_path):
-    out = cli("serve", "--port", "0")
+    out = run_cli("serve", "--port", "0")
     assert out.returncode == 2 and "nothing to serve" in out.stderr
-    out = cli("serve", "--model", f"x={tmp_path / 'missing.zip'}")
+    out = run_cli("serve", "--model", f"x={tmp_path / 'missing.zip'}")
     assert out.returncode == 2 and "missing.zip" in out.stderr
-    out = cli("serve", "--model", "no-equals-sign")
+    out = run_cli("serve", "--model", "no-equals-sign")
     assert out.returncode == 2
-    out = cli("serve", "--model", f"x={bundles['lr_v1']}", "--workers", "2", "--uds", tmp_path / "s")
+    out = run_cli("serve", "--model", f"x={bundles['lr_v1']}", "--workers", "2", "--uds", tmp_path / "s")
     assert out.returncode == 2 and "--uds" in out.stderr
 
 
 def test_port_in_use(start_server, bundles, lr_server):
     port = int(lr_server.address.rsplit(":", 1)[1])
-    out = cli("serve", "--model", f"x={bundles['lr_v1']}", "--port", port, timeout=60)
+    out = run_cli("serve", "--model", f"x={bundles['lr_v1']}", "--port", port, timeout=60)
     assert out.returncode == 1 and "cannot listen" in out.stderr
 
 

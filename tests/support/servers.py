@@ -47,6 +47,13 @@ def clean_env(extra: dict | None = None) -> dict:
     return env
 
 
+def run_cli(*args, env: dict | None = None, input: str | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:
+    """`leapserve ARGS` run to its end in clean_env(env), its output captured as text."""
+    return subprocess.run(cli_command(*args), cwd=REPO, capture_output=True, text=True, env=clean_env(env),
+                          input=input, timeout=timeout)
+
+
 def predict_request(model: str, record: dict, request_id: str = "", version: str = ""):
     from leapserve.v1 import prediction_pb2 as pb
     from leapserve.server.codec import encode_value
