@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import RF_BUNDLE, Server, free_port
+from tests.support.servers import RF_BUNDLE, ServerProcess, free_port
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -68,8 +68,8 @@ def rf_bundle() -> Path:
 
 @pytest.fixture
 def start(tmp_path):
-    """start(*args, env=None, uds=None, wait=True) -> a running Server on a free port (or a socket)."""
-    started: list[Server] = []
+    """start(*args, env=None, uds=None, wait=True) -> a running ServerProcess on a free port (or a socket)."""
+    started: list[ServerProcess] = []
 
     def run(*args, env=None, uds=None, wait=True, port=None, command=None, address=None):
         args = [str(a) for a in args]
@@ -81,7 +81,7 @@ def start(tmp_path):
                 port = port or free_port()
                 address = f"127.0.0.1:{port}"
                 args += ["--port", str(port)]
-        server = Server(args, tmp_path / f"server-{len(started)}.log", address, env, command)
+        server = ServerProcess(args, tmp_path / f"server-{len(started)}.log", address, env, command)
         started.append(server)
         if wait:
             server.wait_health("SERVING")

@@ -20,8 +20,7 @@ from leapserve.bundler.errors import BundlerError, MissingColumns
 from leapserve.runtime import load_bundle
 
 from tests.support.processes import descendants
-from tests.support.servers import free_port
-from tests.support.serving import ServerProcess
+from tests.support.servers import ServerProcess, free_port
 
 PARTITIONS = 3
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.support.metrics_text import scrape
-from tests.support.servers import REPO, Server, free_port, health_status, run_cli
+from tests.support.servers import REPO, ServerProcess, free_port, health_status, run_cli
 
 DEPLOY = REPO / "deploy" / "kubernetes"
 MANIFESTS = sorted(DEPLOY.glob("*.yaml"))
@@ -153,7 +153,7 @@ def test_a_server_with_the_containers_environment_answers_the_probes(path, rf_bu
             local[key] = str(port_map[int(local[key])])
     if "LEAPSERVE_UDS" in local:
         local["LEAPSERVE_UDS"] = str(tmp_path / Path(local["LEAPSERVE_UDS"]).name)
-    server = Server([], tmp_path / "server.log", "", env=local)
+    server = ServerProcess([], tmp_path / "server.log", "", env=local)
     try:
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             grpc_probe = c[probe]["grpc"]

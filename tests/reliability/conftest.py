@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import free_port
-from tests.support.serving import ServerProcess
+from tests.support.servers import ServerProcess, free_port
 
 HERE = Path(__file__).resolve().parent
 

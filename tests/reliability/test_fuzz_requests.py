@@ -64,8 +64,7 @@ def pipelines(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory):
     """A real server (module-scoped: hypothesis runs many examples against one process)."""
-    from tests.support.servers import free_port
-    from tests.support.serving import ServerProcess
+    from tests.support.servers import ServerProcess, free_port
 
     folder = _model_files(tmp_path_factory.mktemp("fuzz-served"))
     logs = tmp_path_factory.mktemp("fuzz-logs")

@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from tests.support.servers import free_port
-from tests.support.serving import V1_ROWS, ServerProcess, v1_expected, v2_expected
+from tests.support.servers import ServerProcess, free_port
+from tests.support.serving import V1_ROWS, v1_expected, v2_expected
 
 
 # --- bundles ---------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def descendants() -> dict[int, list[str]]:
 
 
 def server_pid_threads(server) -> int:
-    """Threads of a server process (a tests.support.serving.ServerProcess)."""
+    """Threads of a server process (a tests.support.servers.ServerProcess)."""
     for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
         if line.startswith("Threads:"):
             return int(line.split()[1])

@@ -92,15 +92,17 @@ def health_status(channel, service: str = "", timeout: float = 2.0) -> str:
     return health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
 
 
-class Server:
-    """A `leapserve serve` process; its output goes to a log file."""
+class ServerProcess:
+    """A `leapserve serve ARGS` process (or ``command``) in clean_env(env) and a session of its own, so
+    that stop() can kill its workers too; what it writes to stdout and stderr goes to log_path."""
 
     def __init__(self, args, log_path: Path, address: str, env: dict | None = None, command=None):
         self.address = address
         self.log_path = log_path
         self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(command or cli_command("serve", *args), cwd=REPO, stdout=subprocess.DEVNULL,
-                                     stderr=self._log, env=clean_env(env), start_new_session=True)
+        self.proc = subprocess.Popen(command or cli_command("serve", *args), cwd=REPO, stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=clean_env(env), start_new_session=True)
+        self.channel = None
 
     def log(self) -> str:
         if not self._log.closed:
@@ -124,6 +126,22 @@ class Server:
             time.sleep(0.05)
         raise AssertionError(f"health of {service!r} is {last}, not {want}, after {timeout}s:\n{self.log()}")
 
+    def wait_listening(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            if self.health() not in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"server not listening after {timeout}s:\n{self.log()}")
+
+    def open_channel(self):
+        """One channel to the server, kept open until stop()."""
+        if self.channel is None:
+            self.channel = grpc.insecure_channel(self.address)
+        return self.channel
+
     def signal(self, signum=signal.SIGTERM) -> None:
         self.proc.send_signal(signum)
 
@@ -136,6 +154,9 @@ class Server:
             raise AssertionError(f"server did not exit within {timeout}s:\n{self.log()}") from None
 
     def stop(self, timeout: float = 20.0) -> int:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
