@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import RF_BUNDLE, ServerProcess, free_port
+from tests.support.servers import RF_BUNDLE, StartedServers
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -67,29 +67,20 @@ def rf_bundle() -> Path:
 
 
 @pytest.fixture
-def start(tmp_path):
-    """start(*args, env=None, uds=None, wait=True) -> a running ServerProcess on a free port (or a socket)."""
-    started: list[ServerProcess] = []
+def start_server(tmp_path_factory):
+    """start_server(*args, env=None, uds=None, address=None, wait="SERVING", timeout=60) -> a running
+    ServerProcess (see StartedServers.start); the test's servers are stopped when it ends."""
+    servers = StartedServers(tmp_path_factory.mktemp("server-logs"))
+    yield servers.start
+    servers.stop_all()
 
-    def run(*args, env=None, uds=None, wait=True, port=None, command=None, address=None):
-        args = [str(a) for a in args]
-        if address is None:
-            if uds is not None:
-                address = f"unix:{uds}"
-                args += ["--uds", str(uds)]
-            else:
-                port = port or free_port()
-                address = f"127.0.0.1:{port}"
-                args += ["--port", str(port)]
-        server = ServerProcess(args, tmp_path / f"server-{len(started)}.log", address, env, command)
-        started.append(server)
-        if wait:
-            server.wait_health("SERVING")
-        return server
 
-    yield run
-    for server in started:
-        server.stop()
+@pytest.fixture(scope="module")
+def start_module_server(tmp_path_factory):
+    """start_server for a module's shared servers (module-scoped fixtures): stopped when its tests end."""
+    servers = StartedServers(tmp_path_factory.mktemp("server-logs"))
+    yield servers.start
+    servers.stop_all()
 
 
 def pytest_collection_modifyitems(config, items):

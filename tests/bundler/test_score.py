@@ -20,7 +20,6 @@ from leapserve.bundler.errors import BundlerError, MissingColumns
 from leapserve.runtime import load_bundle
 
 from tests.support.processes import descendants
-from tests.support.servers import ServerProcess, free_port
 
 PARTITIONS = 3
 
@@ -198,18 +197,11 @@ def cases(spark, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(cases, tmp_path_factory):
+def server(cases, start_module_server):
     args = []
     for name, case in cases.items():
         args += ["--model", f"{name}={case.bundle}"]
-    port = free_port()
-    proc = ServerProcess([*args, "--port", str(port)], tmp_path_factory.mktemp("score-server") / "server.log",
-                         f"127.0.0.1:{port}")
-    try:
-        proc.wait_health("SERVING", timeout=120)
-        yield proc
-    finally:
-        proc.stop()
+    return start_module_server(*args, timeout=120)
 
 
 # --- parity: bundler.score == Spark's transform == the gRPC server ------------------------------

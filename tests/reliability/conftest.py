@@ -1,5 +1,5 @@
-"""Fixtures of the reliability tests: real `leapserve serve` processes, copies of real bundles, and
-the figures each test records.
+"""Fixtures of the reliability tests: copies of real bundles and the figures each test records (their
+`leapserve serve` processes come from tests/conftest.py's start_server).
 
 Long runs are marked ``slow``: pyproject's addopts leave them out (``-m 'not slow'``); run them with
 ``pytest -m slow tests/reliability``. Every test also has a short version that always runs.
@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.support.servers import ServerProcess, free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,29 +36,6 @@ def figures(request):
         recorded["when"] = time.strftime("%Y-%m-%d %H:%M:%S")
         (FIGURES / f"{name}.json").write_text(json.dumps(recorded, indent=2, default=str) + "\n")
         print(f"\nFIGURES {request.node.name}: {json.dumps(recorded, default=str)}")
-
-
-@pytest.fixture
-def start_server(tmp_path_factory):
-    """start_server(*args, env=None, wait="SERVING") -> a running ServerProcess on a free port;
-    every server started is stopped when the test ends."""
-    started: list[ServerProcess] = []
-    logs = tmp_path_factory.mktemp("server-logs")
-
-    def start(*args, env=None, wait="SERVING", timeout=60.0):
-        port = free_port()
-        args = [str(a) for a in args] + ["--port", str(port)]
-        server = ServerProcess(args, logs / f"server-{len(started)}.log", f"127.0.0.1:{port}", env)
-        started.append(server)
-        if wait == "SERVING":
-            server.wait_health("SERVING", timeout=timeout)
-        elif wait == "listening":
-            server.wait_listening(timeout=timeout)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture

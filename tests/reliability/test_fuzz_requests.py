@@ -62,21 +62,15 @@ def pipelines(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory):
+def fuzz_server(start_module_server, tmp_path_factory):
     """A real server (module-scoped: hypothesis runs many examples against one process)."""
-    from tests.support.servers import ServerProcess, free_port
-
     folder = _model_files(tmp_path_factory.mktemp("fuzz-served"))
-    logs = tmp_path_factory.mktemp("fuzz-logs")
-    port = free_port()
-    server = ServerProcess(["--model-dir", str(folder), "--reload-interval", "0", "--threads", str(THREADS),
-                            "--max-concurrent-streams", "0", "--max-message-size", "16M", "--max-batch-rows", "2000",
-                            "--port", str(port)], logs / "server.log", f"127.0.0.1:{port}")
-    server.wait_health("SERVING")
+    server = start_module_server("--model-dir", folder, "--reload-interval", "0", "--threads", THREADS,
+                                 "--max-concurrent-streams", "0", "--max-message-size", "16M",
+                                 "--max-batch-rows", "2000")
     assert_all_workers_free(server)  # also brings the thread pool to its full size
     server.baseline_threads = server_pid_threads(server)
-    yield server
-    server.stop()
+    return server
 
 
 THREADS = 8

@@ -1,8 +1,8 @@
-"""Fixtures of the server tests: bundles fitted with real Spark, real `leapserve serve` processes.
+"""Fixtures of the server tests: bundles fitted with real Spark, and the server they share.
 
 Bundles are session-scoped (three small Spark fits in all). Each server is a separate process on
-loopback (or a Unix socket), started through the real CLI and stopped with SIGTERM (killed if it
-does not stop).
+loopback (or a Unix socket), started through the real CLI by tests/conftest.py's start_server or
+start_module_server and stopped with SIGTERM (killed if it does not stop).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import zipfile
 
 import pytest
 
-from tests.support.servers import ServerProcess, free_port
 from tests.support.serving import V1_ROWS, v1_expected, v2_expected
 
 
@@ -51,46 +50,12 @@ def bundles(spark, tmp_path_factory):
     return paths
 
 
-@pytest.fixture(scope="session")
-def start_server(tmp_path_factory):
-    """start_server(*args, env=None, uds=None, wait="SERVING") -> a running ServerProcess."""
-    started: list[ServerProcess] = []
-    logs = tmp_path_factory.mktemp("server-logs")
-
-    def start(*args, env=None, uds=None, wait="SERVING", port=None):
-        """port: a port the caller already configured (e.g. through LEAPSERVE_PORT); else a free one
-        is passed with --port."""
-        args = [str(a) for a in args]
-        if uds is not None:
-            address = f"unix:{uds}"
-            args += ["--uds", str(uds)]
-        elif port is not None:
-            address = f"127.0.0.1:{port}"
-        else:
-            port = free_port()
-            address = f"127.0.0.1:{port}"
-            args += ["--port", str(port)]
-        server = ServerProcess(args, logs / f"server-{len(started)}.log", address, env)
-        started.append(server)
-        if wait == "SERVING":
-            server.wait_health("SERVING")
-        elif wait == "listening":
-            server.wait_listening()
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
 @pytest.fixture(scope="module")
-def lr_server(start_server, bundles, tmp_path_factory):
+def lr_server(start_module_server, bundles):
     """One server for the read-only tests: lr (v1, and v2 as version 2), vec (vector input)."""
-    server = start_server("--model", f"lr:1={bundles['lr_v1']}", "--model", f"lr:2={bundles['lr_v2']}",
-                          "--model", f"vec={bundles['lr_vector']}", "--model", f"lrdir={bundles['lr_v1_dir']}",
-                          "--max-batch-rows", "5000", "--max-message-size", "4M")
-    yield server
-    server.stop()
+    return start_module_server("--model", f"lr:1={bundles['lr_v1']}", "--model", f"lr:2={bundles['lr_v2']}",
+                               "--model", f"vec={bundles['lr_vector']}", "--model", f"lrdir={bundles['lr_v1_dir']}",
+                               "--max-batch-rows", "5000", "--max-message-size", "4M")
 
 
 

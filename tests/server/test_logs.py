@@ -19,11 +19,12 @@ def json_lines(text: str) -> list[dict]:
     return out
 
 
-def test_json_logs_model_events_and_request_ids(start, rf_bundle, tmp_path):
+def test_json_logs_model_events_and_request_ids(start_server, rf_bundle, tmp_path):
     models = tmp_path / "models"
     models.mkdir()
     shutil.copyfile(rf_bundle, models / "rf.zip")
-    server = start("--model-dir", models, "--log-format", "json", "--log-level", "debug", "--reload-interval", "0.2")
+    server = start_server("--model-dir", models, "--log-format", "json", "--log-level", "debug",
+                          "--reload-interval", "0.2")
     record = airbnb_record()
     with grpc.insecure_channel(server.address) as ch:
         stub = prediction_stub(ch)
@@ -52,8 +53,8 @@ def test_json_logs_model_events_and_request_ids(start, rf_bundle, tmp_path):
     assert {"listening", "serving", "shutdown", "stopping", "stopped"} <= {e["event"] for e in events}
 
 
-def test_text_logs_by_default_and_no_request_lines_at_info(start, rf_bundle):
-    server = start("--model", f"rf={rf_bundle}", "--reload-interval", "0")
+def test_text_logs_by_default_and_no_request_lines_at_info(start_server, rf_bundle):
+    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0")
     with grpc.insecure_channel(server.address) as ch:
         prediction_stub(ch).Predict(predict_request("rf", airbnb_record(), request_id="quiet"), timeout=10)
     assert server.stop() == 0

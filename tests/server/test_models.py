@@ -51,13 +51,11 @@ def same(value_msg, expected) -> bool:
 
 
 @pytest.fixture(scope="module")
-def airbnb_server(start_server, fixtures_dir):
+def airbnb_server(start_module_server, fixtures_dir):
     if not has_ops(*AIRBNB_OPS):
         pytest.skip(f"the runtime lacks some of {AIRBNB_OPS}")
-    server = start_server("--model", f"airbnb_rf={fixtures_dir / 'airbnb.model.rf.zip'}",
-                          "--model", f"airbnb_lr={fixtures_dir / 'airbnb.model.lr.zip'}")
-    yield server
-    server.stop()
+    return start_module_server("--model", f"airbnb_rf={fixtures_dir / 'airbnb.model.rf.zip'}",
+                               "--model", f"airbnb_lr={fixtures_dir / 'airbnb.model.lr.zip'}")
 
 
 @pytest.mark.parametrize("model", ["airbnb_rf", "airbnb_lr"])
@@ -127,10 +125,8 @@ def test_airbnb_oip_with_strings(airbnb_server, fixtures_dir):
 
 
 @pytest.fixture(scope="module")
-def clf_server(start_server, clf_bundle):
-    server = start_server("--model", f"clf={clf_bundle}")
-    yield server
-    server.stop()
+def clf_server(start_module_server, clf_bundle):
+    return start_module_server("--model", f"clf={clf_bundle}")
 
 
 def test_classifier_outputs_and_skipped_rows(clf_server, clf_bundle):

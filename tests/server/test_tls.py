@@ -36,12 +36,12 @@ def predict_ok(channel) -> bool:
         return False
 
 
-def test_tls_and_plaintext_side_listeners(start, rf_bundle, certs, tmp_path):
+def test_tls_and_plaintext_side_listeners(start_server, rf_bundle, certs, tmp_path):
     port, health_port = free_port(), free_port()
     uds = tmp_path / "ls.sock"
-    server = start("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--tls-cert", certs["server"],
-                   "--tls-key", certs["server_key"], "--uds", uds, "--port", port, "--health-port", health_port,
-                   wait=False, address=f"127.0.0.1:{health_port}")
+    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--tls-cert", certs["server"],
+                          "--tls-key", certs["server_key"], "--uds", uds, "--port", port, "--health-port", health_port,
+                          wait=None, address=f"127.0.0.1:{health_port}")
     server.wait_health("SERVING")
     address = f"127.0.0.1:{port}"
     with tls_channel(address, certs, client=False) as ch:
@@ -69,15 +69,15 @@ def test_tls_and_plaintext_side_listeners(start, rf_bundle, certs, tmp_path):
     assert "(TLS)" in server.log()
 
 
-def test_mutual_tls_and_certificate_rotation(start, rf_bundle, certs, tmp_path):
+def test_mutual_tls_and_certificate_rotation(start_server, rf_bundle, certs, tmp_path):
     live = tmp_path / "live"
     live.mkdir()
     for name in ("server", "server_key", "ca"):
         shutil.copyfile(certs[name], live / certs[name].name)
     port = free_port()
-    server = start("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--port", port,
-                   "--tls-cert", live / "server.pem", "--tls-key", live / "server.key",
-                   "--tls-client-ca", live / "ca.pem", wait=False, address=f"127.0.0.1:{port}")
+    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--port", port,
+                          "--tls-cert", live / "server.pem", "--tls-key", live / "server.key",
+                          "--tls-client-ca", live / "ca.pem", wait=None, address=f"127.0.0.1:{port}")
     address = f"127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     with tls_channel(address, certs) as ch:

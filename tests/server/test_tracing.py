@@ -10,13 +10,13 @@ from tests.support.servers import airbnb_record, predict_request, prediction_stu
 pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is not installed (tracing is optional)")
 
 
-def test_spans_continue_the_callers_trace(start, rf_bundle):
+def test_spans_continue_the_callers_trace(start_server, rf_bundle):
     import os
 
     env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "scorer-test"}
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    server = start("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--tracing", env=env)
+    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--tracing", env=env)
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     with grpc.insecure_channel(server.address) as ch:
         prediction_stub(ch).Predict(predict_request("rf", airbnb_record()), timeout=10,

@@ -31,11 +31,11 @@ def predict(address, model="lr", a=1.0, b=2.0, version=""):
 
 
 @pytest.fixture(scope="module")
-def uds_server(start_server, bundles):
+def uds_server(start_module_server, bundles):
     # AF_UNIX paths are short (108 bytes): keep the socket in a short temporary folder.
     folder = Path(tempfile.mkdtemp(prefix="ls-"))
     sock = folder / "s.sock"
-    server = start_server("--model", f"lr={bundles['lr_v1']}", uds=sock)
+    server = start_module_server("--model", f"lr={bundles['lr_v1']}", uds=sock)
     yield server, sock
     server.stop()
     assert not sock.exists()  # removed on shutdown
@@ -102,7 +102,8 @@ def test_workers_share_the_port_and_stop_together(start_server, bundles):
 def test_environment_variables(start_server, bundles):
     port = free_port()
     server = start_server(env={"LEAPSERVE_MODEL": f"a={bundles['lr_v1']},b={bundles['lr_v2']}",
-                               "LEAPSERVE_PORT": str(port), "LEAPSERVE_RELOAD_INTERVAL": "0"}, port=port)
+                               "LEAPSERVE_PORT": str(port), "LEAPSERVE_RELOAD_INTERVAL": "0"},
+                          address=f"127.0.0.1:{port}")
     assert predict(server.address, "a").outputs["prediction"].double_value == pytest.approx(v1_expected(1, 2))
     assert predict(server.address, "b").outputs["prediction"].double_value == pytest.approx(v2_expected(1, 2))
     out = run_cli("health", env={"LEAPSERVE_ADDRESS": server.address})

@@ -172,3 +172,39 @@ class ServerProcess:
         if not self._log.closed:
             self._log.close()
         return self.proc.returncode
+
+
+class StartedServers:
+    """The servers a test (or a test module) started, their logs in one folder; stop_all() stops them."""
+
+    def __init__(self, log_folder: Path):
+        self.log_folder = log_folder
+        self.started: list[ServerProcess] = []
+
+    def start(self, *args, env: dict | None = None, uds=None, address: str | None = None, wait: str | None = "SERVING",
+              timeout: float = 60.0) -> ServerProcess:
+        """`leapserve serve ARGS` on a free port (passed with --port), on the Unix socket ``uds``, or at
+        ``address`` when ARGS or ``env`` already say where it listens. wait: "SERVING" (its health
+        answers SERVING), "listening" (it answers at all) or None."""
+        args = [str(a) for a in args]
+        if address is None:
+            if uds is not None:
+                address = f"unix:{uds}"
+                args += ["--uds", str(uds)]
+            else:
+                port = free_port()
+                address = f"127.0.0.1:{port}"
+                args += ["--port", str(port)]
+        server = ServerProcess(args, self.log_folder / f"server-{len(self.started)}.log", address, env)
+        self.started.append(server)
+        if wait == "SERVING":
+            server.wait_health("SERVING", timeout=timeout)
+        elif wait == "listening":
+            server.wait_listening(timeout=timeout)
+        elif wait is not None:
+            raise ValueError(f"wait must be 'SERVING', 'listening' or None, not {wait!r}")
+        return server
+
+    def stop_all(self) -> None:
+        for server in self.started:
+            server.stop()
