@@ -6,14 +6,10 @@ Never import leapserve.oip in the test process: tritonclient brings its own copy
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-PYTHON = sys.executable
 # Training data: y = 1 + 2a - b exactly (v1) and y = 10 + a + b (v2), so predictions are known.
 V1_ROWS = [(1.0, 2.0), (2.0, 0.0), (3.0, 1.0), (0.0, 0.0), (1.5, -2.0), (4.0, 3.0)]
 
@@ -44,7 +40,3 @@ def has_ops(*names: str) -> bool:
     from leapserve.runtime import supported_ops
 
     return set(names) <= set(supported_ops())
-
-
-def module_available(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
