@@ -3,6 +3,9 @@
 Bundles are session-scoped (three small Spark fits in all). Each server is a separate process on
 loopback (or a Unix socket), started through the real CLI by tests/conftest.py's start_server or
 start_module_server and stopped with SIGTERM (killed if it does not stop).
+
+Never import leapserve.oip in the test process: tritonclient brings its own copy of the
+``inference`` protobuf package and both cannot live in one process.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import zipfile
 
 import pytest
 
-from tests.support.serving import V1_ROWS, v1_expected, v2_expected
+from tests.support.bundles import V1_ROWS, v1_expected, v2_expected
 
 
 # --- bundles ---------------------------------------------------------------------------------
@@ -67,7 +70,7 @@ CLF_OPS = ("string_indexer", "vector_assembler", "logistic_regression", "reverse
 def clf_bundle(spark, tmp_path_factory):
     """A classifier: color -> StringIndexer (handleInvalid "skip") + x -> VectorAssembler ->
     LogisticRegression -> IndexToString. Unseen colors are rows Spark drops."""
-    from tests.support.serving import has_ops
+    from tests.support.bundles import has_ops
 
     if not has_ops(*CLF_OPS):
         pytest.skip(f"the runtime lacks some of {CLF_OPS}")

@@ -9,7 +9,7 @@ from leapserve.v1 import model_service_pb2 as admin_pb
 from leapserve.v1 import model_service_pb2_grpc as admin_grpc
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from tests.support.serving import copy_bundle, v1_expected, v2_expected
+from tests.support.bundles import copy_bundle, v1_expected, v2_expected
 
 
 def predict(stub, model, version=""):

@@ -10,7 +10,7 @@ import pytest
 
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from tests.support.serving import copy_bundle, v1_expected, v2_expected
+from tests.support.bundles import copy_bundle, v1_expected, v2_expected
 
 RELOAD = "0.2"
 

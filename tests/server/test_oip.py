@@ -14,7 +14,7 @@ tritonclient_grpc = pytest.importorskip("tritonclient.grpc")
 from tritonclient.grpc import service_pb2, service_pb2_grpc  # noqa: E402
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
-from tests.support.serving import v1_expected, v2_expected  # noqa: E402
+from tests.support.bundles import v1_expected, v2_expected  # noqa: E402
 
 
 @pytest.fixture(scope="module")

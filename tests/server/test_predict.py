@@ -9,7 +9,7 @@ import pytest
 
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from tests.support.serving import v1_expected, v2_expected
+from tests.support.bundles import v1_expected, v2_expected
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 

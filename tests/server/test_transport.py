@@ -18,8 +18,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
+from tests.support.bundles import v1_expected, v2_expected
 from tests.support.servers import free_port, run_cli
-from tests.support.serving import v1_expected, v2_expected
 
 
 def predict(address, model="lr", a=1.0, b=2.0, version=""):

@@ -1,6 +1,7 @@
-"""Bundles for the reliability tests: real MLeap bundles taken apart and put back together, small
-bundles written by hand per the Bundle.ML reference (both formats), and the raw zip surgery that
-hostile archives need (lying sizes, unsafe names, unknown compression methods).
+"""Bundles for the tests: real MLeap bundles taken apart and put back together, small bundles written
+by hand per the Bundle.ML reference (both formats), the raw zip surgery that hostile archives need
+(lying sizes, unsafe names, unknown compression methods), and what the server tests expect of the
+linear bundles they fit with Spark.
 
 A bundle is handled as ``entries``: a dict of '/'-separated path -> bytes, written out as a zip or
 as a directory.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import warnings
 import zipfile
@@ -75,6 +77,40 @@ def airbnb_record() -> dict:
     frame = json.loads(FRAME.read_text())
     names = [f["name"] for f in frame["schema"]["fields"]]
     return dict(zip(names, frame["rows"][0]))
+
+
+# --- the linear bundles tests/server fits with Spark, bundle copies, the runtime's ops -----------
+
+# Training data: y = 1 + 2a - b exactly (v1) and y = 10 + a + b (v2), so predictions are known.
+V1_ROWS = [(1.0, 2.0), (2.0, 0.0), (3.0, 1.0), (0.0, 0.0), (1.5, -2.0), (4.0, 3.0)]
+
+
+def v1_expected(a: float, b: float) -> float:
+    return 1.0 + 2.0 * a - b
+
+
+def v2_expected(a: float, b: float) -> float:
+    return 10.0 + a + b
+
+
+def copy_bundle(src: Path, dst: Path) -> None:
+    """Copy a bundle (zip or directory) to dst atomically (write beside, then rename)."""
+    tmp = dst.with_name("." + dst.name + ".tmp")
+    if src.is_dir():
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        shutil.copytree(src, tmp)
+        if dst.exists():
+            shutil.rmtree(dst)
+    else:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def has_ops(*names: str) -> bool:
+    from leapserve.runtime import supported_ops
+
+    return set(names) <= set(supported_ops())
 
 
 # --- hand-written bundles ------------------------------------------------------------------------
