@@ -17,11 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import RF_BUNDLE, StartedServers
-
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
-FIXTURES = TESTS / "fixtures" / "mleap"  # written by MLeap (see its README)
+from tests.support.bundles import FIXTURES, RF_ZIP
+from tests.support.servers import StartedServers
 
 
 class _FoldersAreNotPackages(importlib.abc.MetaPathFinder):
@@ -63,7 +60,7 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def rf_bundle() -> Path:
-    return RF_BUNDLE
+    return RF_ZIP
 
 
 @pytest.fixture

@@ -16,9 +16,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from tests.support.bundles import airbnb_record
 from tests.support.dockerfile import ignore_patterns, ignored, parse
 from tests.support.metrics_text import samples, scrape, value
-from tests.support.servers import REPO, airbnb_record, free_port, health_status
+from tests.support.servers import REPO, free_port, health_status
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"

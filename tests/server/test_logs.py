@@ -8,7 +8,8 @@ import time
 
 import grpc
 
-from tests.support.servers import airbnb_record, predict_request, prediction_stub
+from tests.support.bundles import airbnb_record
+from tests.support.servers import predict_request, prediction_stub
 
 
 def json_lines(text: str) -> list[dict]:

@@ -8,8 +8,9 @@ import time
 import grpc
 import pytest
 
+from tests.support.bundles import LR_ZIP, airbnb_record
 from tests.support.metrics_text import samples, scrape, value
-from tests.support.servers import LR_BUNDLE, airbnb_record, batch_request, free_port, predict_request, prediction_stub
+from tests.support.servers import batch_request, free_port, predict_request, prediction_stub
 
 
 def wait_for(predicate, timeout=30.0, what="condition"):
@@ -72,7 +73,7 @@ def test_request_row_and_model_metrics(start_server, rf_bundle, tmp_path):
 
     # A changed bundle is reloaded; a broken one fails and the previous copy keeps serving.
     tmp = models / ".rf.zip.tmp"
-    shutil.copyfile(LR_BUNDLE, tmp)
+    shutil.copyfile(LR_ZIP, tmp)
     tmp.replace(models / "rf.zip")
     wait_for(lambda: value(samples(scrape(metrics_port)), "leapserve_model_reloads_total", model="rf") == 1,
              what="a reload")

@@ -4,7 +4,6 @@ the runtime answers in process (the runtime's parity with Spark is tested in tes
 
 from __future__ import annotations
 
-import json
 import math
 
 import grpc
@@ -13,19 +12,13 @@ import pytest
 
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from tests.support.bundles import has_ops
+from tests.support.bundles import airbnb_record, has_ops
 
 tritonclient_grpc = pytest.importorskip("tritonclient.grpc")
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
 AIRBNB_OPS = ("string_indexer", "one_hot_encoder", "standard_scaler", "vector_assembler", "linear_regression",
               "random_forest_regression", "decision_tree_regression")
-
-
-def airbnb_record(fixtures_dir) -> dict:
-    frame = json.loads((fixtures_dir / "frame.airbnb.json").read_text())
-    names = [f["name"] for f in frame["schema"]["fields"]]
-    return dict(zip(names, frame["rows"][0]))
 
 
 def fill(fields, record):
@@ -62,7 +55,7 @@ def airbnb_server(start_module_server, fixtures_dir):
 def test_airbnb_predict_matches_the_runtime(airbnb_server, fixtures_dir, model):
     from leapserve.runtime import load_bundle
 
-    record = airbnb_record(fixtures_dir)
+    record = airbnb_record()
     expected = load_bundle(str(fixtures_dir / f"{model.replace('_', '.model.')}.zip")).transform(record)
     stub = pb_grpc.PredictionServiceStub(airbnb_server.open_channel())
     req = pb.PredictRequest(model=model)
@@ -93,7 +86,7 @@ def test_airbnb_predict_matches_the_runtime(airbnb_server, fixtures_dir, model):
 def test_airbnb_unseen_label_is_invalid_argument(airbnb_server, fixtures_dir):
     stub = pb_grpc.PredictionServiceStub(airbnb_server.open_channel())
     req = pb.PredictRequest(model="airbnb_rf")
-    fill(req.inputs, dict(airbnb_record(fixtures_dir), state="Atlantis"))
+    fill(req.inputs, dict(airbnb_record(), state="Atlantis"))
     with pytest.raises(grpc.RpcError) as info:
         stub.Predict(req, timeout=10)
     err = info.value
@@ -104,7 +97,7 @@ def test_airbnb_unseen_label_is_invalid_argument(airbnb_server, fixtures_dir):
 def test_airbnb_oip_with_strings(airbnb_server, fixtures_dir):
     from leapserve.runtime import load_bundle
 
-    record = airbnb_record(fixtures_dir)
+    record = airbnb_record()
     n = 5
     client = tritonclient_grpc.InferenceServerClient(url=airbnb_server.address)
     md = client.get_model_metadata("airbnb_rf")

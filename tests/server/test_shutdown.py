@@ -12,7 +12,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.support.servers import airbnb_record, health_status, predict_request, prediction_stub
+from tests.support.bundles import airbnb_record
+from tests.support.servers import health_status, predict_request, prediction_stub
 
 
 class Traffic:

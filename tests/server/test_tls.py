@@ -9,8 +9,9 @@ import time
 import grpc
 import pytest
 
+from tests.support.bundles import airbnb_record
 from tests.support.certificates import have_openssl, make_certificates
-from tests.support.servers import airbnb_record, free_port, health_status, predict_request, prediction_stub, run_cli
+from tests.support.servers import free_port, health_status, predict_request, prediction_stub, run_cli
 
 pytestmark = pytest.mark.skipif(not have_openssl(), reason="the openssl command line is not installed")
 

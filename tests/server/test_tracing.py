@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from tests.support.servers import airbnb_record, predict_request, prediction_stub
+from tests.support.bundles import airbnb_record
+from tests.support.servers import predict_request, prediction_stub
 
 pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is not installed (tracing is optional)")
 

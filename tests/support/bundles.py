@@ -20,7 +20,7 @@ from pathlib import Path
 
 from leapserve.bundleml import bundle_pb2 as pb
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mleap"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mleap"  # written by MLeap (see its README)
 RF_ZIP = FIXTURES / "airbnb.model.rf.zip"
 LR_ZIP = FIXTURES / "airbnb.model.lr.zip"
 FRAME = FIXTURES / "frame.airbnb.json"

@@ -5,7 +5,6 @@ Servers are real processes started through the CLI on loopback or a Unix socket.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -18,14 +17,6 @@ import grpc
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-FIXTURES = REPO / "tests" / "fixtures" / "mleap"
-RF_BUNDLE = FIXTURES / "airbnb.model.rf.zip"
-LR_BUNDLE = FIXTURES / "airbnb.model.lr.zip"
-
-
-def airbnb_record() -> dict:
-    frame = json.loads((FIXTURES / "frame.airbnb.json").read_text())
-    return dict(zip([f["name"] for f in frame["schema"]["fields"]], frame["rows"][0]))
 
 
 def free_port() -> int:
