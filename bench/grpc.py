@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 # `import grpc` finds grpcio, and put the repository first.
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from tests.support.servers import free_port  # noqa: E402
+from tests.support.servers import ServerProcess, free_port  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "mleap"
 RF_BUNDLE = FIXTURES / "airbnb.model.rf.zip"
@@ -111,56 +111,22 @@ def batch_request(model: str, records: list[dict]) -> bytes:
 
 # --- processes --------------------------------------------------------------------------------------
 
-def wait_ready(address: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with code {proc.returncode}")
-        with grpc.insecure_channel(address) as ch:
-            try:
-                r = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if r.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-        time.sleep(0.2)
-    raise SystemExit(f"server at {address} not ready after {timeout}s")
-
-
-class Server:
-    def __init__(self, argv: list[str], address: str):
-        self.address = address
-        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-
-    def __enter__(self):
-        wait_ready(self.address, self.proc)
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-def leapserve_server(workers: int) -> Server:
+def leapserve_server(workers: int, logs: Path) -> ServerProcess:
     port = free_port()
-    argv = [sys.executable, "-m", "leapserve.cli", "serve", "--port", str(port), "--workers", str(workers),
-            "--reload-interval", "0", "--log-level", "warning",
-            "--model", f"rf={RF_BUNDLE}", "--model", f"penguins={EXAMPLE_BUNDLE}"]
-    return Server(argv, f"127.0.0.1:{port}")
+    return ServerProcess(["--port", port, "--workers", workers, "--reload-interval", "0", "--log-level", "warning",
+                          "--model", f"rf={RF_BUNDLE}", "--model", f"penguins={EXAMPLE_BUNDLE}"],
+                         logs / f"leapserve-{workers}.log", f"127.0.0.1:{port}")
 
 
-def empty_server() -> Server:
+def empty_server(logs: Path) -> ServerProcess:
     port = free_port()
-    return Server([sys.executable, __file__, "--serve-empty", str(port)], f"127.0.0.1:{port}")
+    return ServerProcess([], logs / f"empty-{port}.log", f"127.0.0.1:{port}",
+                         command=[sys.executable, __file__, "--serve-empty", str(port)])
+
+
+def wait_serving(*servers: ServerProcess) -> None:
+    for server in servers:
+        server.wait_health("SERVING", timeout=120)
 
 
 def run_client(*args) -> dict:
@@ -351,7 +317,8 @@ def measure(args) -> list[tuple[str, str, str]]:
     thr = {}
 
     say("empty-handler server and leapserve --workers 1, side by side ...")
-    with empty_server() as empty, leapserve_server(1) as leap:
+    with empty_server(tmp) as empty, leapserve_server(1, tmp) as leap:
+        wait_serving(empty, leap)
         for r in range(rounds):
             say(f"  round {r + 1}/{rounds}")
             for key, srv, payload in (("empty_rf", empty, rf), ("rf", leap, rf),
@@ -364,7 +331,8 @@ def measure(args) -> list[tuple[str, str, str]]:
                 thr.setdefault(("empty", c), []).append(throughput(empty.address, rf, c, duration))
                 thr.setdefault((1, c), []).append(throughput(leap.address, rf, c, duration))
     say("leapserve --workers 2 ...")
-    with empty_server() as empty, leapserve_server(2) as leap2:
+    with empty_server(tmp) as empty, leapserve_server(2, tmp) as leap2:
+        wait_serving(empty, leap2)
         for c in (8, 32):
             for r in range(max(2, rounds // 2)):
                 thr.setdefault(("empty2", c), []).append(throughput(empty.address, rf, c, duration))

@@ -95,6 +95,12 @@ class ServerProcess:
                                      stderr=subprocess.STDOUT, env=clean_env(env), start_new_session=True)
         self.channel = None
 
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def log(self) -> str:
         if not self._log.closed:
             self._log.flush()
