@@ -20,6 +20,7 @@ protobuf bundles (``seed_corpus``).
 
 from __future__ import annotations
 
+import importlib
 import io
 import random
 import sys
@@ -33,8 +34,7 @@ sys.path.insert(0, str(HERE.parents[1]))  # the repository root: tests.support
 import atheris  # noqa: E402
 
 with atheris.instrument_imports(include=["leapserve.runtime"]):
-    import leapserve.runtime  # noqa: F401
-    import leapserve.runtime.ops  # noqa: F401  (every op module, imported now to be instrumented)
+    importlib.import_module("leapserve.runtime.ops")  # the runtime and every op module, imported now to be instrumented
 
 from tests.support.bundles import load_and_score  # noqa: E402
 

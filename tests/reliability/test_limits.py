@@ -15,14 +15,13 @@ import os
 import shutil
 import struct
 import threading
-from pathlib import Path
 
 import grpc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.bundles import RF_ZIP, write_zip
+from tests.support.bundles import write_zip
 from leapserve.v1 import model_service_pb2 as admin_pb
 from leapserve.v1 import model_service_pb2_grpc as admin_grpc
 from leapserve.v1 import prediction_pb2 as pb

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from tests.support.bundles import (
-    ASSEMBLER, FP, RF, RF_ZIP, SCALER, STATE, deflate, deflated_member, edit_json, entries_of, fifo, jdump,
-    json_lr_entries, nested_pipeline_entries, pb_lr_entries, pb_tensor, raw_zip, stored_member, write_dir, write_zip,
-    zeros_deflated,
+    ASSEMBLER, FP, RF, RF_ZIP, SCALER, STATE, deflate, deflated_member, edit_json, entries_of, fifo, json_lr_entries,
+    nested_pipeline_entries, pb_lr_entries, raw_zip, stored_member, write_dir, write_zip, zeros_deflated,
 )
 from leapserve.bundleml import bundle_pb2 as pb
 
