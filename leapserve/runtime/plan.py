@@ -20,8 +20,9 @@ from . import registry
 from .bundle import BundleInfo, NodeDef, read_root
 from .container import open_source
 from .errors import BundleError, InvalidInput, MissingInput, RowSkipped, ScoringError, UnsupportedOpError, describe
+from .jvm.format import java_double_str
 from .ops.base import BatchContext, OpModel
-from .types import FieldType, caster, java_double_str, to_string
+from .types import FieldType, caster, to_string
 from .vectors import SparseBatch, SparseVector, nonfinite_rows, to_output
 
 MAX_PIPELINE_DEPTH = 32

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 
 import numpy as np
 
 from .errors import InvalidInput, describe
+from .jvm.format import java_double_str, java_float_str
 from .vectors import SparseVector
 
 NUMERIC_BASES = ("byte", "short", "int", "long", "float", "double")
@@ -73,49 +73,6 @@ def scalar(base: str) -> FieldType:
 
 def list_of(base: str) -> FieldType:
     return FieldType("list", base)
-
-
-# --- JVM number formatting -------------------------------------------------------------------
-
-def java_double_str(x: float) -> str:
-    """Double.toString: plain notation for 1e-3 <= |x| < 1e7, else computerized scientific."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    if x == 0.0:
-        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
-    return _java_format(repr(float(x)), abs(x))
-
-
-def java_float_str(x: float) -> str:
-    """Float.toString of a 32-bit float."""
-    f = np.float32(x)
-    if np.isnan(f):
-        return "NaN"
-    if np.isinf(f):
-        return "Infinity" if f > 0 else "-Infinity"
-    if f == 0:
-        return "-0.0" if np.signbit(f) else "0.0"
-    return _java_format(np.format_float_positional(f, unique=True), abs(float(f)))
-
-
-def _java_format(shortest: str, magnitude: float) -> str:
-    """Format the shortest round-trip digits of a number the way the JVM prints doubles."""
-    sign, digit_tuple, exp = Decimal(shortest).as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    point = len(digits) + exp  # digits before the decimal point in plain notation
-    stripped = digits.lstrip("0")
-    point -= len(digits) - len(stripped)
-    digits = stripped.rstrip("0") or "0"
-    minus = "-" if sign else ""
-    if 1e-3 <= magnitude < 1e7:
-        if point <= 0:
-            return f"{minus}0.{'0' * -point}{digits}"
-        if point >= len(digits):
-            return f"{minus}{digits}{'0' * (point - len(digits))}.0"
-        return f"{minus}{digits[:point]}.{digits[point:]}"
-    return f"{minus}{digits[0]}.{digits[1:] or '0'}E{point - 1}"
 
 
 # --- casting -------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, S
 from leapserve.bundler.compare import record_from_row
 from tests.support.parity import assert_parity
 from leapserve.runtime import load_bundle
-from leapserve.runtime.ops.feature_text import _JAVA_UNCHANGED, _TermIndexCache, java_lower, term_index, tokenize
+from leapserve.runtime.jvm.text import _JAVA_UNCHANGED, java_lower
+from leapserve.runtime.ops.feature_text import _TermIndexCache, term_index, tokenize
 from leapserve.runtime.vectors import SparseVector
 
 # Edge cases for every text test: empty, whitespace only, Java's whitespace set (\s is ASCII only:

@@ -15,8 +15,9 @@ from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
 from tests.support.parity import assert_parity, spark_outcomes
 from leapserve.runtime import BundleError, ScoringError, load_bundle, registry
-from leapserve.runtime.ops.feature_text_more import (UnsupportedRegex, java_find_all, java_split, java_tokenizers,
-                                                  translate_java_regex, utf16_length)
+from leapserve.runtime.jvm.regex import (UnsupportedRegex, java_find_all, java_split, java_tokenizers,
+                                        translate_java_regex)
+from leapserve.runtime.jvm.text import utf16_length
 
 TEXTS = [
     "Hello World hello", "", " ", "   ", "\t\n", "a  b", "  leading", "trailing  ", "The quick, brown fox; jumps.",

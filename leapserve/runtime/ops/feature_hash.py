@@ -34,9 +34,10 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
-from ..murmur3 import hash_string
+from ..jvm.format import java_double_str, java_float_str
+from ..jvm.murmur3 import hash_string
 from ..registry import op
-from ..types import STRING_LIST, FieldType, java_double_str, java_float_str, vector
+from ..types import STRING_LIST, FieldType, vector
 from ..vectors import SparseBatch, SparseVector
 from .base import OpModel, check_batch_width, check_vector, frozen
 

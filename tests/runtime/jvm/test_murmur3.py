@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from leapserve.runtime.murmur3 import (double_to_long_bits, float_to_int_bits, hash_int, hash_long, hash_string,
+from leapserve.runtime.jvm.murmur3 import (double_to_long_bits, float_to_int_bits, hash_int, hash_long, hash_string,
                                     hash_unsafe_bytes, hash_unsafe_bytes2, nonnegative_mod)
 
 
