@@ -25,6 +25,7 @@ from tests.support.handmade import (check_against_spark, column_major, double, d
                       string, tensor, write_bundle)
 from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, load_bundle
+from leapserve.runtime.jvm import commons_math
 from leapserve.runtime.ops import clustering
 from leapserve.runtime.vectors import SparseBatch, SparseVector
 
@@ -417,18 +418,18 @@ def test_lda_random_streams_match_the_jvm(spark):
     jvm = spark._jvm
     for seed in (123456789012345, -(2 ** 40) + 7, 1 << 62):
         java = jvm.org.apache.commons.math3.random.MersenneTwister(seed)
-        ours = clustering.MersenneTwister(seed)
+        ours = commons_math.MersenneTwister(seed)
         assert [java.nextDouble() for _ in range(700)] == [ours.next_double() for _ in range(700)]
         for shape in (100.0, 1.0, 0.4, 2.5):
             rand = jvm.breeze.stats.distributions.RandBasis(jvm.org.apache.commons.math3.random.MersenneTwister(seed))
             gamma = jvm.breeze.stats.distributions.Gamma(shape, 1.0 / shape, rand)
             java = [gamma.draw() for _ in range(9)]
-            ours = clustering.gamma_samples(shape, 1.0 / shape, 9, clustering.MersenneTwister(seed))
+            ours = commons_math.gamma_samples(shape, 1.0 / shape, 9, commons_math.MersenneTwister(seed))
             assert max(abs(a - b) / abs(a) for a, b in zip(java, ours)) < 1e-14
     digamma = jvm.org.apache.commons.math3.special.Gamma.digamma
     xs = [1e-6, 1e-5, 2e-5, 0.3, 1.0, 2.5, 48.9, 49.0, 1e5, -0.5, -3.7, 1e-300, 0.0]
-    assert [clustering.digamma(x) for x in xs] == [digamma(x) for x in xs]
-    assert clustering.digamma_array(np.array(xs)).tolist() == [digamma(x) for x in xs]
+    assert [commons_math.digamma(x) for x in xs] == [digamma(x) for x in xs]
+    assert commons_math.digamma_array(np.array(xs)).tolist() == [digamma(x) for x in xs]
 
 
 def test_lda_bad_attributes(tmp_path, lda_model):

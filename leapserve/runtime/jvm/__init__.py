@@ -7,6 +7,9 @@ sigma, what a Java regular expression matches, how ``Double.toString`` prints, a
 Spark calls (commons-math's MersenneTwister and digamma, Spark's Murmur3). Each function here
 reproduces one named Java, Scala or Spark function and says which.
 
+* ``jmath``: java.lang.Math (exp, log, floor, pow, min, ...), IEEE division, Math.fma, the float
+  and long views of a double, Scala's Double.MinValue, sums added left to right as Spark's loops.
+* ``commons_math``: commons-math's MersenneTwister and Gamma.digamma, breeze's Gamma sampler.
 * ``murmur3``: Spark's Murmur3_x86_32.
 * ``text``: String.toLowerCase (Java 17) with the JDK's word breaks, String.length.
 * ``regex``: java.util.regex patterns translated to Python's ``re``; Pattern.split, Matcher.find.

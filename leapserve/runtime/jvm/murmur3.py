@@ -132,20 +132,6 @@ def hash_long(value: int, seed: int = 42) -> int:
     return _signed(_fmix(h, 8))
 
 
-def float_to_int_bits(x: float) -> int:
-    """Java Float.floatToIntBits (NaN canonicalized to 0x7fc00000), as a signed int."""
-    if x != x:
-        return 0x7FC00000
-    return struct.unpack("<i", struct.pack("<f", x))[0]
-
-
-def double_to_long_bits(x: float) -> int:
-    """Java Double.doubleToLongBits (NaN canonicalized to 0x7ff8000000000000), as a signed long."""
-    if x != x:
-        return 0x7FF8000000000000
-    return struct.unpack("<q", struct.pack("<d", x))[0]
-
-
 def hash_string(text: str, seed: int = 42, version: int = 2) -> int:
     """The hash of a string's UTF-8 bytes: version 2 = hashUnsafeBytes2, 1 = legacy hashUnsafeBytes.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from ..errors import BundleError
+from .text import JAVA_WHITESPACE
 
 
 class UnsupportedRegex(ValueError):
@@ -23,7 +24,7 @@ _MAX_CP = 0x10FFFF
 _LINE_TERMINATORS = "\n\r\u0085\u2028\u2029"
 # Java's predefined classes without UNICODE_CHARACTER_CLASS: ASCII only.
 _DIGIT = [(0x30, 0x39)]
-_SPACE = [(0x09, 0x0D), (0x20, 0x20)]  # [ \t\n\x0B\f\r]
+_SPACE = [(ord(c), ord(c)) for c in JAVA_WHITESPACE]
 _WORD = [(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)]
 _HSPACE = [(0x09, 0x09), (0x20, 0x20), (0xA0, 0xA0), (0x1680, 0x1680), (0x180E, 0x180E),
            (0x2000, 0x200A), (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000)]
@@ -38,7 +39,7 @@ _POSIX = {  # \p{Name}: Java's POSIX classes are ASCII only
     "Space": _SPACE,
 }
 _FLAG_LETTERS = "idmsuxU"
-_COMMENT_SPACE = " \t\n\x0b\f\r"  # Java's ASCII.isSpace, skipped in COMMENTS mode
+_COMMENT_SPACE = JAVA_WHITESPACE  # Java's ASCII.isSpace, skipped in COMMENTS mode
 
 
 def _normalize(ranges):

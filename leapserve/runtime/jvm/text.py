@@ -19,6 +19,8 @@ import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
 
+JAVA_WHITESPACE = " \t\n\x0b\f\r"  # what Java's regex \s matches (and ASCII.isSpace): ASCII only
+
 # Code points whose general category differs between Unicode 14 (Python) and Unicode 13 (Java 17):
 # (first, last, Java's category).
 _JAVA17_CATEGORY_RANGES = (

@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
+from ..jvm.jmath import div_by_zero
 from ..types import DOUBLE, FieldType, vector
 from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows, nonfinite_rows
 
@@ -189,7 +190,7 @@ class ProbabilisticClassifier(OpModel):
         # +Inf, but 0 / 0 is NaN and never chosen).
         best_i, best = 0, -math.inf
         for i, (pi, ti) in enumerate(zip(p, t)):
-            scaled = pi / ti if ti != 0.0 else ieee_divide_by_zero(pi, ti)
+            scaled = pi / ti if ti != 0.0 else div_by_zero(pi, ti)
             if scaled > best:
                 best_i, best = i, scaled
         return float(best_i)
@@ -304,13 +305,6 @@ def read_thresholds(node, num_classes: int):
         raise BundleError(f"attribute 'thresholds' has {len(t)} values for {num_classes} classes",
                           path=node.attrs.where)
     return tuple(t)
-
-
-def ieee_divide_by_zero(x: float, zero: float) -> float:
-    """x / ±0.0 as the JVM computes it (Python raises): ±Inf, or NaN for 0 / 0 and NaN / 0."""
-    if x != x or x == 0.0:
-        return math.nan
-    return math.inf if (x > 0.0) == (math.copysign(1.0, zero) > 0.0) else -math.inf
 
 
 def sigmoid(m: float) -> float:

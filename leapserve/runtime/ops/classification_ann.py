@@ -18,27 +18,19 @@ removed); bundles follow MLeap's layout (attributes ``layers``, ``weights``, ``t
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from operator import mul
 
 import numpy as np
 
 from ..errors import BundleError
+from ..jvm.jmath import MIN_DOUBLE, java_exp
 from ..registry import op
 from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
 from .base import ProbabilisticClassifier, frozen, read_thresholds, sigmoid
 
-MIN_DOUBLE = -sys.float_info.max  # Scala's Double.MinValue
 # A row takes the numpy path from this many weights in the first layer (Python loops below it).
 NUMPY_ROW_WEIGHTS = 64
-
-
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
 
 
 def softmax(raw) -> list[float]:
@@ -47,7 +39,7 @@ def softmax(raw) -> list[float]:
     for v in raw:
         if v > top:
             top = v
-    exps = [_exp(v - top) for v in raw]
+    exps = [java_exp(v - top) for v in raw]
     total = 0.0
     for e in exps:
         total += e

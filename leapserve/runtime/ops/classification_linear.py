@@ -19,27 +19,16 @@ binary model), and naive Bayes with smoothing 0 (log-probabilities -Inf). The lo
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from operator import mul
 
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
+from ..jvm.jmath import MIN_DOUBLE, java_exp
 from ..registry import op
 from ..vectors import SparseBatch, SparseVector
 from .base import ProbabilisticClassifier, dot, dot_rows, frozen, matmul_t, read_thresholds
-
-MIN_DOUBLE = -sys.float_info.max  # Scala's Double.MinValue
-
-
-def exp(x: float) -> float:
-    """Java's Math.exp: overflow gives +Inf instead of raising."""
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
 
 def softmax(raw) -> list[float]:
     """Spark 3's Utils.softmax on a row: probabilities from margins / log-likelihoods."""
@@ -134,7 +123,7 @@ class BinaryLogisticRegressionModel(MarginClassifier):
     op_name = "logistic_regression"
 
     def raw_to_probability(self, raw) -> list[float]:
-        p0 = 1.0 / (1.0 + exp(-raw[0]))
+        p0 = 1.0 / (1.0 + java_exp(-raw[0]))
         return [p0, 1.0 - p0]
 
     def raw_to_prediction(self, raw) -> float:
@@ -144,7 +133,7 @@ class BinaryLogisticRegressionModel(MarginClassifier):
         return 1.0 if p[1] > self.threshold else 0.0
 
     def predict(self, x) -> float:
-        return 1.0 if 1.0 / (1.0 + exp(-self.margin(x))) > self.threshold else 0.0
+        return 1.0 if 1.0 / (1.0 + java_exp(-self.margin(x))) > self.threshold else 0.0
 
     def raw_to_probability_batch(self, R: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -442,7 +431,7 @@ def complement_normalize(raw: list[float]) -> list[float]:
         top = top if top >= v else v
     total = 0.0
     for v in raw:
-        total += exp(v - top)
+        total += java_exp(v - top)
     log_sum = (math.log(total) if total > 0.0 else (-math.inf if total == 0.0 else math.nan)) + top
     return [v - log_sum for v in raw]
 

@@ -26,12 +26,12 @@ from typing import Callable
 import numpy as np
 
 from ..errors import BundleError, ScoringError
+from ..jvm.jmath import seq_sum, seq_sum_arrays
 from ..registry import op
 from ..vectors import argmax, batch_rows
 from .base import ProbabilisticClassifier, read_thresholds
 from .trees import (SMALL_BATCH, BatchTrees, Tree, compile_trees, leaf_table, literal, read_ensemble,
-                    read_num_features, read_tree, read_tree_weights, seq_sum, sequential_sum_batch,
-                    weighted_sum_batch, weighted_sum_code)
+                    read_num_features, read_tree, read_tree_weights, weighted_sum_batch, weighted_sum_code)
 
 ZERO_COUNTS = ("class counts sum to 0: Spark cannot normalize them to probabilities "
                "(its transform fails on this record)")
@@ -46,7 +46,7 @@ def normalize_counts(raw: list[float]) -> list[float]:
 
 
 def normalize_counts_batch(R: np.ndarray) -> np.ndarray:
-    total = sequential_sum_batch(R.T)
+    total = seq_sum_arrays(R.T)
     bad = ~(total > 0.0)
     if bad.any():
         raise ScoringError(ZERO_COUNTS, field="features", row=int(np.argmax(bad)))

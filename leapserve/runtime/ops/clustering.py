@@ -27,28 +27,20 @@ Math as Spark 3.5's models (where MLeap's runtime differs we follow Spark):
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
-from functools import reduce
-from operator import add, mul, sub
+from operator import mul, sub
 
 import numpy as np
 
 from ..errors import BundleError, InvalidInput, ScoringError
+from ..jvm.commons_math import MersenneTwister, digamma_array, gamma_samples
+from ..jvm.jmath import ML_EPSILON, div_by_zero, java_exp, java_sqrt, seq_sum
 from ..registry import op
 from ..types import INT, vector
 from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
 from .base import OpModel, check_batch_width, check_vector, frozen
 
-EPSILON = 2.220446049250313e-16  # MLUtils.EPSILON: the smallest e with 1 + e / 2 == 1
 PRECISION = 1e-6  # fastSquaredDistance's default precision
-MIN_DOUBLE = -sys.float_info.max
-
-if sys.version_info < (3, 12):
-    seq_sum = sum  # left to right, like a JVM loop
-else:  # Python 3.12's sum() compensates rounding errors; the JVM does not
-    def seq_sum(values) -> float:
-        return reduce(add, values, 0.0)
 
 
 def jmax(a: float, b: float) -> float:
@@ -56,25 +48,6 @@ def jmax(a: float, b: float) -> float:
     if a != a or b != b:
         return math.nan
     return a if a >= b else b
-
-
-def jsqrt(x: float) -> float:
-    return math.sqrt(x) if x >= 0.0 else math.nan
-
-
-def jexp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
-
-def jlog(x: float) -> float:
-    if x > 0.0:
-        return math.log(x)
-    if x == 0.0:
-        return -math.inf
-    return math.nan
 
 
 def null_features(size) -> InvalidInput:
@@ -106,12 +79,12 @@ def fast_squared_distance(center, center_norm: float, x, x_norm: float) -> float
         return sqdist_dense(center, x)
     sum_sq = center_norm * center_norm + x_norm * x_norm
     diff = center_norm - x_norm
-    bound = 2.0 * EPSILON * sum_sq / (diff * diff + EPSILON)
+    bound = 2.0 * ML_EPSILON * sum_sq / (diff * diff + ML_EPSILON)
     if bound < PRECISION:
         return sum_sq - 2.0 * sparse_dot(x, center)
     dot = sparse_dot(x, center)
     sq = jmax(sum_sq - 2.0 * dot, 0.0)
-    bound = EPSILON * (sum_sq + 2.0 * abs(dot)) / (sq + EPSILON)
+    bound = ML_EPSILON * (sum_sq + 2.0 * abs(dot)) / (sq + ML_EPSILON)
     if bound > PRECISION:
         # sqdist(sparse, dense): (x_i - c_i)^2 over every coordinate, x_i = 0 where not stored
         sq = sqdist_dense(center, x.to_list())
@@ -173,11 +146,11 @@ def squared_distances_batch(X, C: np.ndarray, center_norms: np.ndarray) -> tuple
     with np.errstate(all="ignore"):
         sum_sq = (center_norms * center_norms)[None, :] + (norms * norms)[:, None]
         diff = center_norms[None, :] - norms[:, None]
-        bound = 2.0 * EPSILON * sum_sq / (diff * diff + EPSILON)
+        bound = 2.0 * ML_EPSILON * sum_sq / (diff * diff + ML_EPSILON)
         fast = bound < PRECISION
         D = np.where(fast, sum_sq - 2.0 * dots, 0.0)
         sq = np.maximum(sum_sq - 2.0 * dots, 0.0)  # np.maximum propagates NaN, as Math.max
-        bound2 = EPSILON * (sum_sq + 2.0 * np.abs(dots)) / (sq + EPSILON)
+        bound2 = ML_EPSILON * (sum_sq + 2.0 * np.abs(dots)) / (sq + ML_EPSILON)
         exact = ~fast & (bound2 > PRECISION)
         D = np.where(fast, D, sq)
     rows = np.nonzero(exact.any(axis=1))[0]
@@ -348,9 +321,9 @@ def _center_statistics(centers, norms, measure: str) -> list[list[float]] | None
         for j in range(i + 1, k):
             if measure == "cosine":
                 d = cosine_distance(centers[i], norms[i], centers[j], norms[j])
-                s = 1.0 - jsqrt(1.0 - d / 2.0)
+                s = 1.0 - java_sqrt(1.0 - d / 2.0)
             else:
-                d = jsqrt(sqdist_dense(centers[i], centers[j]))
+                d = java_sqrt(sqdist_dense(centers[i], centers[j]))
                 s = 0.25 * d * d
             stats[i][j] = stats[j][i] = s
             if s < diag[i]:
@@ -569,9 +542,9 @@ class GaussianMixtureModel(OpModel):
             for row, m in zip(rows, am):
                 v = seq_sum(list(map(mul, row, x))) - m
                 q += v * v
-            p.append(EPSILON + w * jexp(u - 0.5 * q))
+            p.append(ML_EPSILON + w * java_exp(u - 0.5 * q))
         total = seq_sum(p)
-        return [v / total if total != 0.0 else _divide(v, total) for v in p]
+        return [v / total if total != 0.0 else div_by_zero(v, total) for v in p]
 
     def row_fn(self, outputs):
         size, predict_probability = self.num_features, self.predict_probability
@@ -599,7 +572,7 @@ class GaussianMixtureModel(OpModel):
                     q = (V * V).sum(axis=1)
                 else:
                     q = np.zeros(n)
-                P[:, c] = EPSILON + self.weights[c] * np.exp(self.log_constant[c] - 0.5 * q)
+                P[:, c] = ML_EPSILON + self.weights[c] * np.exp(self.log_constant[c] - 0.5 * q)
             total = np.zeros(n)
             for c in range(self.k):
                 total = total + P[:, c]
@@ -618,18 +591,11 @@ class GaussianMixtureModel(OpModel):
         return run
 
 
-def _divide(v: float, total: float) -> float:
-    """v / total for total == +-0.0, as the JVM divides."""
-    if v != v or v == 0.0:
-        return math.nan
-    return math.inf if (v > 0) == (math.copysign(1.0, total) > 0) else -math.inf
-
-
 def gaussian_constants(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """MultivariateGaussian's (rootSigmaInv, rootSigmaInv * mean, u), keeping only the rows of
     rootSigmaInv for eigenvalues above the tolerance (the others are zero rows)."""
     d, U = np.linalg.eigh(cov)  # ascending eigenvalues, as LAPACK's dsyev gives breeze
-    tol = EPSILON * float(np.max(d)) * len(d)
+    tol = ML_EPSILON * float(np.max(d)) * len(d)
     keep = [i for i, v in enumerate(d.tolist()) if v > tol]
     log_pseudo_det = seq_sum([math.log(d[i]) for i in keep])
     A = np.array([math.sqrt(1.0 / d[i]) * U[:, i] for i in keep]).reshape(len(keep), len(mean))
@@ -671,166 +637,6 @@ def load_gaussian_mixture(node) -> GaussianMixtureModel:
 
 
 # --- LDA ---------------------------------------------------------------------------------------
-
-def digamma(x: float) -> float:
-    """commons-math3 Gamma.digamma (breeze's digamma), operation for operation: shift up to 49 by
-    the recurrence, then commons-math's asymptotic formula; the recurrence's subtractions are
-    applied innermost first."""
-    if x != x or x in (math.inf, -math.inf):
-        return x
-    steps = []
-    while True:
-        if 0.0 < x <= 1e-5:
-            r = -0.5772156649015329 - 1.0 / x
-            break
-        if x >= 49.0:
-            inv = 1.0 / (x * x)
-            # commons-math adds the x^-4 term where the series subtracts it; Spark inherits that
-            r = math.log(x) - 0.5 / x - inv * (0.08333333333333333 + inv * (0.008333333333333333 - inv / 252.0))
-            break
-        steps.append(x)
-        if len(steps) > 100_000:  # large negative arguments: the JVM would overflow its stack
-            return math.nan
-        x = x + 1.0
-    for s in reversed(steps):
-        r = r - (1.0 / s if s != 0.0 else math.copysign(math.inf, s))
-    return r
-
-
-def digamma_array(x: np.ndarray) -> np.ndarray:
-    """digamma elementwise, with the same operation order as the scalar version."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    cur = x.copy()
-    pending = np.isfinite(cur)
-    out[~pending] = cur[~pending]
-    steps = []
-    with np.errstate(all="ignore"):
-        for _ in range(100_000):
-            small = pending & (cur > 0.0) & (cur <= 1e-5)
-            out[small] = -0.5772156649015329 - 1.0 / cur[small]
-            big = pending & (cur >= 49.0)
-            xb = cur[big]
-            inv = 1.0 / (xb * xb)
-            out[big] = np.log(xb) - 0.5 / xb - inv * (0.08333333333333333 + inv * (0.008333333333333333 - inv / 252.0))
-            pending &= ~(small | big)
-            if not pending.any():
-                break
-            steps.append((pending.copy(), 1.0 / cur))
-            cur = np.where(pending, cur + 1.0, cur)
-        else:
-            out[pending] = np.nan
-        for mask, inv in reversed(steps):
-            out[mask] = out[mask] - inv[mask]
-    return out
-
-
-class MersenneTwister:
-    """commons-math3's MersenneTwister (MT19937 seeded by init_by_array with the long split into
-    its high and low ints) and the BitsStreamGenerator methods breeze's Gamma draws from."""
-
-    N, M = 624, 397
-
-    def __init__(self, seed: int):
-        seed &= 0xFFFFFFFFFFFFFFFF
-        key = [(seed >> 32) & 0xFFFFFFFF, seed & 0xFFFFFFFF]
-        mt = [0] * self.N
-        mt[0] = 19650218
-        for i in range(1, self.N):
-            mt[i] = (1812433253 * (mt[i - 1] ^ (mt[i - 1] >> 30)) + i) & 0xFFFFFFFF
-        i, j = 1, 0
-        for _ in range(max(self.N, len(key))):
-            mt[i] = ((mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1664525)) + key[j] + j) & 0xFFFFFFFF
-            i += 1
-            j += 1
-            if i >= self.N:
-                mt[0] = mt[self.N - 1]
-                i = 1
-            if j >= len(key):
-                j = 0
-        for _ in range(self.N - 1):
-            mt[i] = ((mt[i] ^ ((mt[i - 1] ^ (mt[i - 1] >> 30)) * 1566083941)) - i) & 0xFFFFFFFF
-            i += 1
-            if i >= self.N:
-                mt[0] = mt[self.N - 1]
-                i = 1
-        mt[0] = 0x80000000
-        self.mt = mt
-        self.mti = self.N
-        self.cached_gaussian = math.nan
-
-    def next_int32(self) -> int:
-        mt, n, m = self.mt, self.N, self.M
-        if self.mti >= n:
-            for k in range(n):
-                y = (mt[k] & 0x80000000) | (mt[(k + 1) % n] & 0x7FFFFFFF)
-                mt[k] = mt[(k + m) % n] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
-            self.mti = 0
-        y = mt[self.mti]
-        self.mti += 1
-        y ^= y >> 11
-        y ^= (y << 7) & 0x9D2C5680
-        y ^= (y << 15) & 0xEFC60000
-        y ^= y >> 18
-        return y
-
-    def next_bits(self, bits: int) -> int:
-        return self.next_int32() >> (32 - bits)
-
-    def next_double(self) -> float:
-        high = self.next_bits(26) << 26
-        return float(high | self.next_bits(26)) * 2.220446049250313e-16
-
-    def next_gaussian(self) -> float:
-        if self.cached_gaussian == self.cached_gaussian:
-            out, self.cached_gaussian = self.cached_gaussian, math.nan
-            return out
-        x = self.next_double()
-        y = self.next_double()
-        alpha = 6.283185307179586 * x
-        r = math.sqrt(-2.0 * jlog(y))
-        self.cached_gaussian = r * math.sin(alpha)
-        return r * math.cos(alpha)
-
-
-def gamma_samples(shape: float, scale: float, count: int, rng: MersenneTwister) -> list[float]:
-    """breeze's Gamma(shape, scale).samplesVector(count): Marsaglia-Tsang for shape > 1, the
-    exponential for shape 1, Ahrens-Dieter style rejection below 1."""
-    out = []
-    for _ in range(count):
-        if shape == 1.0:
-            out.append(scale * -jlog(rng.next_double()))
-        elif shape < 1.0:
-            while True:
-                u = rng.next_double()
-                v = -jlog(rng.next_double())
-                if u <= 1.0 - shape:
-                    x = u ** (1.0 / shape)
-                    if x <= v:
-                        break
-                else:
-                    y = -jlog((1 - u) / shape)
-                    x = ((1.0 - shape) + shape * y) ** (1.0 / shape)
-                    if x <= v + y:
-                        break
-            out.append(scale * x)
-        else:
-            d = shape - 0.3333333333333333
-            c = 1.0 / math.sqrt(9.0 * d)
-            while True:
-                while True:
-                    x = rng.next_gaussian()
-                    v = 1.0 + c * x
-                    if v > 0:
-                        break
-                v = v * v * v
-                x2 = x * x
-                u = rng.next_double()
-                if u < 1.0 - 0.0331 * (x2 * x2) or jlog(u) < 0.5 * x2 + d * (1.0 - v + jlog(v)):
-                    out.append(scale * d * v)
-                    break
-    return out
-
 
 MAX_LDA_ITERATIONS = 100_000  # Spark loops until convergence; we stop a runaway document
 

@@ -20,97 +20,36 @@ Inputs are non-nullable doubles (a null is an error), except string_map's string
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
+from ..jvm.jmath import (java_ceil, java_cos, java_div, java_exp, java_floor, java_log, java_max, java_min, java_pow,
+                         java_rem, java_round, java_sin, java_sqrt, java_tan, max_batch, min_batch, pow_batch,
+                         round_batch)
 from ..registry import op
 from ..types import DOUBLE, STRING, FieldType
-from .base import OpModel, ieee_divide_by_zero
+from .base import OpModel
 
 NON_NULL_DOUBLE = FieldType("scalar", "double", nullable=False)
-LONG_MAX_AS_DOUBLE = 9.223372036854775807e18  # (double) Long.MAX_VALUE == 2^63
-TWO_52 = 4503599627370496.0
 
 
-# --- java.lang.Math on one double --------------------------------------------------------------
-
-def java_log(x: float) -> float:
-    if x > 0.0:
-        return math.log(x) if x != math.inf else math.inf
-    if x == 0.0:
-        return -math.inf
-    return math.nan  # negative or NaN
-
-
-def java_exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
-
-def java_sqrt(x: float) -> float:
-    return math.sqrt(x) if x >= 0.0 else (x if x != x else math.nan)
-
-
-def _trig(fn):
-    def run(x: float) -> float:
-        return fn(x) if math.isfinite(x) else math.nan
-    return run
-
-
-def java_floor(x: float) -> float:
-    if not math.isfinite(x) or x == 0.0:
-        return x
-    return float(math.floor(x))
-
-
-def java_ceil(x: float) -> float:
-    if not math.isfinite(x) or x == 0.0:
-        return x
-    r = float(math.ceil(x))
-    return -0.0 if r == 0.0 else r  # ceil of a value in (-1, 0) is -0.0
-
-
-def java_round(x: float) -> float:
-    """Math.round(double) as a double: floor(x + 1/2) computed exactly, NaN -> 0, clamped."""
-    if x != x:
-        return 0.0
-    if x >= LONG_MAX_AS_DOUBLE:
-        return LONG_MAX_AS_DOUBLE
-    if x <= -LONG_MAX_AS_DOUBLE:
-        return -LONG_MAX_AS_DOUBLE
-    if abs(x) >= TWO_52:  # already an integer
-        return float(int(x))
-    f = math.floor(x)
-    return float(f + 1 if x - f >= 0.5 else f)  # x - floor(x) is exact here
-
+# --- math_unary --------------------------------------------------------------------------------
 
 def logit(x: float) -> float:
     """Commons Math Logit (lo 0, hi 1): log((x - 0) / (1 - x)), refusing x outside [0, 1]."""
     if x < 0.0 or x > 1.0:
         raise InvalidInput("input", "a value in [0, 1] (logit)", repr(x))
-    return java_log(ieee_div(x - 0.0, 1.0 - x))
+    return java_log(java_div(x - 0.0, 1.0 - x))
 
 
 UNARY: dict[str, Callable[[float], float]] = {
     "log": java_log, "exp": java_exp, "sqrt": java_sqrt,
-    "sin": _trig(math.sin), "cos": _trig(math.cos), "tan": _trig(math.tan),
+    "sin": java_sin, "cos": java_cos, "tan": java_tan,
     "abs": abs, "logit": logit, "floor": java_floor, "ceil": java_ceil, "round": java_round,
 }
-
-
-def _round_batch(x: np.ndarray) -> np.ndarray:
-    f = np.floor(x)
-    with np.errstate(invalid="ignore"):
-        out = np.where(x - f >= 0.5, f + 1.0, f)
-    out = np.where(np.abs(x) >= TWO_52, x, out)
-    out = np.clip(out, -LONG_MAX_AS_DOUBLE, LONG_MAX_AS_DOUBLE)
-    return np.where(np.isnan(x), 0.0, out) + 0.0  # a long has no -0
 
 
 def _logit_batch(x: np.ndarray) -> np.ndarray:
@@ -124,7 +63,7 @@ def _logit_batch(x: np.ndarray) -> np.ndarray:
 
 UNARY_BATCH: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "log": np.log, "exp": np.exp, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan,
-    "abs": np.abs, "logit": _logit_batch, "floor": np.floor, "ceil": np.ceil, "round": _round_batch,
+    "abs": np.abs, "logit": _logit_batch, "floor": np.floor, "ceil": np.ceil, "round": round_batch,
 }
 
 
@@ -174,90 +113,22 @@ def load_math_unary(node) -> MathUnaryModel:
 
 # --- math_binary -------------------------------------------------------------------------------
 
-def ieee_div(a: float, b: float) -> float:
-    return a / b if b != 0.0 else ieee_divide_by_zero(a, b)
-
-
-def java_rem(a: float, b: float) -> float:
-    """Java's % on doubles: NaN for x % 0 and Inf % y, x for a finite x and an infinite y."""
-    if b == 0.0 or not math.isfinite(a) or b != b:
-        return math.nan
-    if math.isinf(b):
-        return a
-    return math.fmod(a, b)
-
-
-def _is_odd_integer(y: float) -> bool:
-    return math.isfinite(y) and y == math.floor(y) and abs(y) < 2.0 ** 53 and int(y) % 2 == 1
-
-
-def java_pow(a: float, b: float) -> float:
-    if b != b:
-        return math.nan
-    if b == 0.0:
-        return 1.0
-    if math.isinf(b) and abs(a) == 1.0:
-        return math.nan
-    try:
-        return math.pow(a, b)
-    except OverflowError:
-        return -math.inf if a < 0.0 and _is_odd_integer(b) else math.inf
-    except ValueError:
-        if a == 0.0:  # 0 to a negative power
-            return -math.inf if math.copysign(1.0, a) < 0.0 and _is_odd_integer(b) else math.inf
-        return math.nan  # a negative base to a non-integer power
-
-
-def java_min(a: float, b: float) -> float:
-    if a != a or b != b:
-        return math.nan
-    if a == 0.0 and b == 0.0:
-        return a if math.copysign(1.0, a) < 0.0 else b
-    return a if a <= b else b
-
-
-def java_max(a: float, b: float) -> float:
-    if a != a or b != b:
-        return math.nan
-    if a == 0.0 and b == 0.0:
-        return a if math.copysign(1.0, a) > 0.0 else b
-    return a if a >= b else b
-
-
 BINARY: dict[str, Callable[[float, float], float]] = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
-    "div": ieee_div,
+    "div": java_div,
     "rem": java_rem,
-    "log_n": lambda a, b: ieee_div(java_log(a), java_log(b)),
+    "log_n": lambda a, b: java_div(java_log(a), java_log(b)),
     "pow": java_pow,
     "min": java_min,
     "max": java_max,
 }
 
-
-def _pow_batch(a, b):
-    out = np.power(a, b)
-    return np.where(np.isnan(b) | (np.isinf(b) & (np.abs(a) == 1.0)), np.nan, out)
-
-
-def _min_batch(a, b):
-    out = np.minimum(a, b)  # propagates NaN
-    zeros = (a == 0.0) & (b == 0.0)
-    return np.where(zeros, np.where(np.signbit(a) | np.signbit(b), -0.0, 0.0), out)
-
-
-def _max_batch(a, b):
-    out = np.maximum(a, b)
-    zeros = (a == 0.0) & (b == 0.0)
-    return np.where(zeros, np.where(np.signbit(a) & np.signbit(b), -0.0, 0.0), out)
-
-
 BINARY_BATCH: dict[str, Callable] = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
-    "rem": np.fmod, "log_n": lambda a, b: np.log(a) / np.log(b), "pow": _pow_batch,
-    "min": _min_batch, "max": _max_batch,
+    "rem": np.fmod, "log_n": lambda a, b: np.log(a) / np.log(b), "pow": pow_batch,
+    "min": min_batch, "max": max_batch,
 }
 
 

@@ -27,14 +27,13 @@ they are one vector of k hash values.
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.format import java_double_str, java_float_str
+from ..jvm.jmath import fma, to_float32
 from ..jvm.murmur3 import hash_string
 from ..registry import op
 from ..types import STRING_LIST, FieldType, vector
@@ -63,17 +62,6 @@ def _jvm_text(base: str):
     if base == "float":
         return lambda v: java_float_str(float(v))
     return lambda v: str(int(v))
-
-
-_FLOAT32 = struct.Struct("<f")
-
-
-def _as_float32(v) -> float:
-    """A value of a FloatType column: rounded to 32 bits (1e300 becomes Infinity, as in Java)."""
-    try:
-        return _FLOAT32.unpack(_FLOAT32.pack(v))[0]
-    except OverflowError:
-        return math.copysign(math.inf, v)
 
 
 class _BucketCache:
@@ -124,7 +112,7 @@ class FeatureHasherModel(OpModel):
             if v is None:
                 continue
             if real is not None:
-                i, x = real, (float(v) if base != "float" else _as_float32(v))
+                i, x = real, (float(v) if base != "float" else to_float32(v))
             else:
                 i, x = cache.bucket(v), 1.0
             acc[i] = acc[i] + x if i in acc else x
@@ -415,16 +403,6 @@ def load_min_hash_lsh(node) -> MinHashLSHModel:
 
 def _floor(v: float) -> float:
     return float(math.floor(v)) if math.isfinite(v) else v
-
-
-def fma(a: float, b: float, c: float) -> float:
-    """Math.fma: a * b + c rounded once (exact rational arithmetic; Python 3.11 has no fma)."""
-    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
-        return a * b + c
-    try:
-        return float(Fraction(a) * Fraction(b) + Fraction(c))
-    except OverflowError:
-        return math.copysign(math.inf, Fraction(a) * Fraction(b) + Fraction(c))
 
 
 EPSILON = 2.220446049250313e-16

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
+from ..jvm.jmath import java_pow
 from ..registry import op
 from ..types import vector
 from ..vectors import SparseBatch, SparseVector, compressed_dense
@@ -252,14 +253,6 @@ def load_max_abs_scaler(node) -> MaxAbsScalerModel:
 
 # --- normalizer -----------------------------------------------------------------------------
 
-def _pow(x: float, p: float) -> float:
-    """Math.pow for x >= 0: overflow is +Inf instead of an exception."""
-    try:
-        return x ** p
-    except OverflowError:
-        return math.inf
-
-
 def vector_norm(values, p: float) -> float:
     """Spark's Vectors.norm over the stored values (a sparse vector's zeros do not count)."""
     if p == 1.0:
@@ -273,7 +266,7 @@ def vector_norm(values, p: float) -> float:
             if a > top:  # NaN never compares greater: skipped
                 top = a
         return top
-    return _pow(sum([_pow(abs(v), p) for v in values]), 1.0 / p)
+    return java_pow(sum([java_pow(abs(v), p) for v in values]), 1.0 / p)
 
 
 @dataclass(frozen=True)

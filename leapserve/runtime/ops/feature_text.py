@@ -33,13 +33,13 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.murmur3 import hash_string
-from ..jvm.text import java_lower
+from ..jvm.text import JAVA_WHITESPACE, java_lower
 from ..registry import op
 from ..types import STRING, STRING_LIST, vector
 from ..vectors import SparseBatch, SparseVector
 from .base import OpModel, frozen
 
-_split_java_whitespace = re.compile("[ \t\n\x0b\f\r]").split
+_split_java_whitespace = re.compile(f"[{JAVA_WHITESPACE}]").split
 
 
 def tokenize(text: str) -> list[str]:
@@ -51,7 +51,7 @@ def tokenize(text: str) -> list[str]:
     return parts
 
 
-_OTHER_JAVA_WHITESPACE = "\t\n\x0b\f\r"
+_OTHER_JAVA_WHITESPACE = JAVA_WHITESPACE.replace(" ", "")
 
 
 def tokenize_all(texts: list) -> list[list[str]]:

@@ -8,13 +8,13 @@ link.unlink(eta)), link_prediction = eta.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ..errors import BundleError
+from ..jvm.jmath import MAX_DOUBLE, java_div, java_exp
 from ..registry import op
 from ..types import DOUBLE, vector
 from .base import OpModel, check_batch_width, check_vector, dot, dot_rows, frozen
@@ -68,35 +68,21 @@ def load_linear_regression(node) -> LinearRegressionModel:
 
 # --- generalized linear regression -----------------------------------------------------------
 
-MAX_DOUBLE = sys.float_info.max  # Scala's Double.MaxValue
 EPSILON = 1e-16  # Spark's GeneralizedLinearRegression.epsilon
 SQRT2 = math.sqrt(2.0)
-
-
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
-
-def _inverse(eta: float) -> float:
-    if eta == 0.0:  # the JVM's 1 / +-0.0
-        return math.copysign(math.inf, eta)
-    return 1.0 / eta
 
 
 # Link.unlink as Spark computes it (row: float -> float; batch: array -> array).
 UNLINK: dict[str, tuple[Callable, Callable]] = {
     "identity": (lambda eta: eta, lambda eta: eta),
-    "logit": (lambda eta: 1.0 / (1.0 + _exp(-1.0 * eta)), lambda eta: 1.0 / (1.0 + np.exp(-1.0 * eta))),
-    "log": (_exp, np.exp),
-    "inverse": (_inverse, lambda eta: 1.0 / eta),
+    "logit": (lambda eta: 1.0 / (1.0 + java_exp(-1.0 * eta)), lambda eta: 1.0 / (1.0 + np.exp(-1.0 * eta))),
+    "log": (java_exp, np.exp),
+    "inverse": (lambda eta: java_div(1.0, eta), lambda eta: 1.0 / eta),
     # breeze's Gaussian(0, 1).cdf
     "probit": (lambda eta: 0.5 * (1.0 + math.erf((eta - 0.0) / (SQRT2 * 1.0))),
                lambda eta: 0.5 * (1.0 + np.array([math.erf(v) for v in ((eta - 0.0) / (SQRT2 * 1.0)).tolist()],
                                                  dtype=np.float64))),
-    "cloglog": (lambda eta: 1.0 - _exp(-1.0 * _exp(eta)), lambda eta: 1.0 - np.exp(-1.0 * np.exp(eta))),
+    "cloglog": (lambda eta: 1.0 - java_exp(-1.0 * java_exp(eta)), lambda eta: 1.0 - np.exp(-1.0 * np.exp(eta))),
     "sqrt": (lambda eta: eta * eta, lambda eta: eta * eta),
 }
 

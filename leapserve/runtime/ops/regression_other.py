@@ -16,27 +16,16 @@ Math as Spark 3.5's models:
 
 from __future__ import annotations
 
-import math
-import struct
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
+from ..jvm.jmath import double_to_long_bits, double_to_long_bits_batch, java_div, java_exp, java_log, java_log1p
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector
 from .base import OpModel, check_batch_width, check_vector, dot, frozen
-
-_CANONICAL_NAN = 0x7FF8000000000000
-
-
-def _long_bits(x: float) -> int:
-    """Double.doubleToLongBits: the signed 64-bit pattern, NaN canonical."""
-    if x != x:
-        return _CANONICAL_NAN
-    return struct.unpack(">q", struct.pack(">d", x))[0]
-
 
 def binary_search(a: list[float], key: float) -> int:
     """java.util.Arrays.binarySearch(double[], double)."""
@@ -49,7 +38,7 @@ def binary_search(a: list[float], key: float) -> int:
         elif v > key:
             high = mid - 1
         else:
-            mid_bits, key_bits = _long_bits(v), _long_bits(key)
+            mid_bits, key_bits = double_to_long_bits(v), double_to_long_bits(key)
             if mid_bits == key_bits:
                 return mid
             if mid_bits < key_bits:  # (-0.0, 0.0) or (!NaN, NaN)
@@ -59,28 +48,14 @@ def binary_search(a: list[float], key: float) -> int:
     return -(low + 1)
 
 
-def _div(a: float, b: float) -> float:
-    if b != 0.0:
-        return a / b
-    if a != a or a == 0.0:
-        return math.nan
-    return math.inf if (a > 0.0) == (math.copysign(1.0, b) > 0.0) else -math.inf
-
-
-def _bits_array(x: np.ndarray) -> np.ndarray:
-    bits = x.view(np.int64).copy()
-    bits[np.isnan(x)] = _CANONICAL_NAN
-    return bits
-
-
 def binary_search_batch(a: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """binary_search for every key at once, probing exactly as Java does."""
     n = len(keys)
     low = np.zeros(n, dtype=np.int64)
     high = np.full(n, len(a) - 1, dtype=np.int64)
     found = np.full(n, -1, dtype=np.int64)
-    key_bits = _bits_array(keys)
-    a_bits = _bits_array(a)
+    key_bits = double_to_long_bits_batch(keys)
+    a_bits = double_to_long_bits_batch(a)
     while True:
         live = (low <= high) & (found < 0)
         if not live.any():
@@ -127,7 +102,7 @@ class IsotonicRegressionModel(OpModel):
             return p[-1]
         if found < 0:
             x1, y1, x2, y2 = b[insert - 1], p[insert - 1], b[insert], p[insert]
-            return y1 + _div((y2 - y1) * (x - x1), x2 - x1)
+            return y1 + java_div((y2 - y1) * (x - x1), x2 - x1)
         return p[found]
 
     def feature(self, v) -> float:
@@ -228,28 +203,9 @@ def load_isotonic_regression(node) -> IsotonicRegressionModel:
 
 # --- accelerated failure time survival regression ---------------------------------------------
 
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
-
-
-def _log(x: float) -> float:
-    if x > 0.0:
-        return math.log(x)
-    return -math.inf if x == 0.0 else math.nan
-
-
-def _log1p(x: float) -> float:
-    if x > -1.0:
-        return math.log1p(x)
-    return -math.inf if x == -1.0 else math.nan
-
-
 def quantile_factor(q: float, scale: float) -> float:
     """exp(log(-log1p(-q)) * scale), Spark's per-quantile factor of lambda."""
-    return _exp(_log(-_log1p(-q)) * scale)
+    return java_exp(java_log(-java_log1p(-q)) * scale)
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,7 +230,7 @@ class AFTSurvivalRegressionModel(OpModel):
         return [("prediction", DOUBLE), ("quantiles", vector(len(self.quantile_factors)))]
 
     def predict(self, x) -> float:
-        return _exp(dot(x, self.coefficients) + self.intercept)
+        return java_exp(dot(x, self.coefficients) + self.intercept)
 
     def row_fn(self, outputs):
         size, predict, factors = self.num_features, self.predict, self.quantile_factors

@@ -19,13 +19,13 @@ from typing import Callable
 
 import numpy as np
 
+from ..jvm.jmath import seq_sum_arrays
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import batch_rows
 from .base import OpModel, check_batch_width
 from .trees import (SMALL_BATCH, BatchTrees, Tree, compile_trees, leaf_table, literal, read_ensemble,
-                    read_num_features, read_tree, read_tree_weights, sequential_sum_batch, weighted_sum_batch,
-                    weighted_sum_code)
+                    read_num_features, read_tree, read_tree_weights, weighted_sum_batch, weighted_sum_code)
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +82,7 @@ class RandomForestRegressionModel(TreeRegressionModel):
     op_name = "random_forest_regression"
 
     def predict_batch(self, X) -> np.ndarray:
-        return sequential_sum_batch(self.tree_outputs_batch(X)) / float(len(self.trees))
+        return seq_sum_arrays(self.tree_outputs_batch(X)) / float(len(self.trees))
 
 
 @dataclass(frozen=True, eq=False)

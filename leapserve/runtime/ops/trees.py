@@ -280,14 +280,6 @@ def literal(v: float) -> str:
     return repr(float(v))
 
 
-def seq_sum(values) -> float:
-    """Left-to-right sum from 0.0, as Scala's Array.sum (Python's sum may compensate)."""
-    s = 0.0
-    for v in values:
-        s += v
-    return s
-
-
 def compilable(tree: Tree) -> bool:
     return tree.depth <= MAX_COMPILED_DEPTH and tree.size <= MAX_COMPILED_TREE_NODES
 
@@ -680,13 +672,5 @@ def weighted_sum_batch(P: np.ndarray) -> np.ndarray:
     else:
         total = np.zeros(n)
     for t in range(blocks, count):
-        total = total + P[t]
-    return total
-
-
-def sequential_sum_batch(P: np.ndarray) -> np.ndarray:
-    """Sum over trees (axis 0) left to right, as a Scala loop (numpy's sum may pair terms)."""
-    total = np.zeros(P.shape[1:])
-    for t in range(P.shape[0]):
         total = total + P[t]
     return total

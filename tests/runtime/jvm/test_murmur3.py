@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from leapserve.runtime.jvm.murmur3 import (double_to_long_bits, float_to_int_bits, hash_int, hash_long, hash_string,
-                                    hash_unsafe_bytes, hash_unsafe_bytes2, nonnegative_mod)
+from leapserve.runtime.jvm.jmath import double_to_long_bits, float_to_int_bits
+from leapserve.runtime.jvm.murmur3 import (hash_int, hash_long, hash_string, hash_unsafe_bytes, hash_unsafe_bytes2,
+                                           nonnegative_mod)
 
 
 def signed(x: int) -> int:
