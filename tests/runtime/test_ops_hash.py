@@ -255,6 +255,32 @@ def test_bucketed_random_projection_lsh_parity(spark, tmp_path):
     assert compared == 2 * len(score) and errors == 0
 
 
+@pytest.mark.parity("bucketed_random_projection_lsh")
+def test_bucketed_random_projection_sign_of_zero(spark, tmp_path):
+    """A product too small to survive the scaling hashes to -0.0 where Spark's does: Math.floor
+    keeps the sign of zero; a dense row's BLAS keeps -0.0, a sparse row's loop adds 0.0 to it."""
+    one_d = [Vectors.dense([1.0]), Vectors.dense([-2.0])]
+    model = BucketedRandomProjectionLSH(inputCol="v", outputCol="h", numHashTables=4, bucketLength=4.0, seed=5) \
+        .fit(lsh_frame(spark, one_d))
+    tiny = [Vectors.dense([-5e-324]), Vectors.sparse(1, [0], [-5e-324]), Vectors.dense([5e-324]),
+            Vectors.sparse(1, [0], [5e-324]), Vectors.dense([0.0]), Vectors.dense([-0.0])]
+    df = lsh_frame(spark, tiny)
+    expected = spark_outcomes(model, df)
+    signs = {rid: [math.copysign(1.0, h[0]) for h in out["h"]] for rid, out in expected.items()}
+    assert {s for rid in (0, 2) for s in signs[rid]} == {1.0, -1.0}  # the unit vectors are +1 and -1
+    path = tmp_path / "b.zip"
+    export_bundle(model, df, path, force=True, verify=False)
+    pipeline = load_bundle(path)
+    records = {row["rid"]: record_from_row(row, ["v"]) for row in df.collect()}
+    for rid, record in records.items():
+        got = pipeline.transform(record)["h"].tolist()
+        assert got == [h[0] for h in expected[rid]["h"]]
+        assert [math.copysign(1.0, h) for h in got] == signs[rid], record
+    for rids in ((0, 2, 4, 5), (1, 3)):  # dense rows, sparse rows
+        batch = pipeline.transform_batch({"v": [records[rid]["v"] for rid in rids]})["h"].tolist()
+        assert [[math.copysign(1.0, h) for h in hashes] for hashes in batch] == [signs[rid] for rid in rids]
+
+
 def test_bucketed_random_projection_bucket_edges(tmp_path):
     """Values landing exactly on a bucket edge floor the same way on the row and batch paths
     (the batch redoes those rows in Spark's summation order)."""

@@ -51,7 +51,9 @@ def digamma_array(x: np.ndarray) -> np.ndarray:
             big = pending & (cur >= 49.0)
             xb = cur[big]
             inv = 1.0 / (xb * xb)
-            out[big] = np.log(xb) - 0.5 / xb - inv * (0.08333333333333333 + inv * (0.008333333333333333 - inv / 252.0))
+            # math.log as the scalar version: numpy's log may differ from it in the last bit
+            log = np.fromiter(map(math.log, xb.tolist()), np.float64, len(xb))
+            out[big] = log - 0.5 / xb - inv * (0.08333333333333333 + inv * (0.008333333333333333 - inv / 252.0))
             pending &= ~(small | big)
             if not pending.any():
                 break

@@ -34,20 +34,13 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput, ScoringError
 from ..jvm.commons_math import MersenneTwister, digamma_array, gamma_samples
-from ..jvm.jmath import ML_EPSILON, div_by_zero, java_exp, java_sqrt, seq_sum
+from ..jvm.jmath import ML_EPSILON, div_by_zero, java_exp, java_max, java_sqrt, seq_sum
 from ..registry import op
 from ..types import INT, vector
 from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
 from .base import OpModel, check_batch_width, check_vector, frozen
 
 PRECISION = 1e-6  # fastSquaredDistance's default precision
-
-
-def jmax(a: float, b: float) -> float:
-    """java.lang.Math.max: NaN when either is NaN."""
-    if a != a or b != b:
-        return math.nan
-    return a if a >= b else b
 
 
 def null_features(size) -> InvalidInput:
@@ -83,7 +76,7 @@ def fast_squared_distance(center, center_norm: float, x, x_norm: float) -> float
     if bound < PRECISION:
         return sum_sq - 2.0 * sparse_dot(x, center)
     dot = sparse_dot(x, center)
-    sq = jmax(sum_sq - 2.0 * dot, 0.0)
+    sq = java_max(sum_sq - 2.0 * dot, 0.0)
     bound = ML_EPSILON * (sum_sq + 2.0 * abs(dot)) / (sq + ML_EPSILON)
     if bound > PRECISION:
         # sqdist(sparse, dense): (x_i - c_i)^2 over every coordinate, x_i = 0 where not stored

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.format import java_double_str, java_float_str
-from ..jvm.jmath import fma, to_float32
+from ..jvm.jmath import fma, java_div, java_floor, to_float32
 from ..jvm.murmur3 import hash_string
 from ..registry import op
 from ..types import STRING_LIST, FieldType, vector
@@ -235,7 +235,7 @@ class WordToVectorModel(OpModel):
                 total = [a + b for a, b in zip(total, v)]
         if self.kernel == "sqrt":
             norm = math.sqrt(sum([a * a for a in total]))
-            return [_divide(a, norm) for a in total]
+            return [java_div(a, norm) for a in total]
         scale = 1.0 / len(sentence)
         return [a * scale for a in total]
 
@@ -277,12 +277,6 @@ class WordToVectorModel(OpModel):
                 return (SparseBatch.from_dense(np.where(empty[:, None], 0.0, out)),)
             return (out,)
         return run
-
-
-def _divide(a: float, b: float) -> float:
-    if b == 0.0:
-        return math.nan if a == 0.0 or a != a else math.copysign(math.inf, a)
-    return a / b
 
 
 @op("word_to_vector", family="feature")
@@ -401,10 +395,6 @@ def load_min_hash_lsh(node) -> MinHashLSHModel:
 
 # --- bucketed_random_projection_lsh -----------------------------------------------------------
 
-def _floor(v: float) -> float:
-    return float(math.floor(v)) if math.isfinite(v) else v
-
-
 EPSILON = 2.220446049250313e-16
 
 
@@ -439,7 +429,8 @@ class BucketedRandomProjectionLSHModel(OpModel):
         alpha = 1.0 / self.bucket_length
         if isinstance(x, SparseVector):
             pairs = list(zip(x.indices, x.values))
-            return [_floor(sum([v * u[i] for i, v in pairs]) * alpha) for u in self.unit_vectors]
+            # Spark's sparse loop stores sum * alpha + beta * y with beta = y = 0.0: -0.0 becomes 0.0
+            return [java_floor(sum([v * u[i] for i, v in pairs]) * alpha + 0.0) for u in self.unit_vectors]
         out = []
         for u in self.unit_vectors:
             products = [v * w for v, w in zip(x, u)]
@@ -449,7 +440,7 @@ class BucketedRandomProjectionLSHModel(OpModel):
                 for v, w in zip(x, u):
                     total = fma(w, v, total)
                 scaled = total * alpha
-            out.append(_floor(scaled))
+            out.append(java_floor(scaled))
         return out
 
     def row_fn(self, outputs):
