@@ -102,13 +102,9 @@ def _is_odd_integer(y: float) -> bool:
 def java_pow(a: float, b: float) -> float:
     """Math.pow: pow(x, NaN) and pow(+-1, +-Infinity) are NaN; overflow and 0 to a negative
     power give a signed infinity instead of raising."""
-    if b != b:
+    if (a == 1.0 or a == -1.0) and b - b != 0.0:  # C's pow gives 1 for 1^NaN and (+-1)^+-Inf
         return math.nan
-    if b == 0.0:
-        return 1.0
-    if math.isinf(b) and abs(a) == 1.0:
-        return math.nan
-    try:
+    try:  # elsewhere C's pow agrees with Java: x^NaN is NaN, x^0 is 1 (a NaN x too)
         return math.pow(a, b)
     except OverflowError:
         return -math.inf if a < 0.0 and _is_odd_integer(b) else math.inf

@@ -266,7 +266,12 @@ def vector_norm(values, p: float) -> float:
             if a > top:  # NaN never compares greater: skipped
                 top = a
         return top
-    return java_pow(sum([java_pow(abs(v), p) for v in values]), 1.0 / p)
+    # |v| ** p is Math.pow here (|v| >= 0, p >= 1) but for overflow, which raises: one try per row
+    try:
+        powers = [abs(v) ** p for v in values]
+    except OverflowError:
+        powers = [java_pow(abs(v), p) for v in values]
+    return java_pow(sum(powers), 1.0 / p)
 
 
 @dataclass(frozen=True)
