@@ -12,8 +12,7 @@ import math
 import struct
 import sys
 from fractions import Fraction
-from functools import reduce
-from operator import add
+from operator import mul
 
 import numpy as np
 
@@ -202,12 +201,48 @@ def double_to_long_bits_batch(x: np.ndarray) -> np.ndarray:
 
 
 # --- sums in Spark's order ----------------------------------------------------------------------
+#
+# Spark adds doubles in plain loops, left to right from 0.0 (Scala's Array.sum, its loops over
+# vectors). So did Python's sum() until 3.12, which compensates the rounding errors of floats
+# (Neumaier): sum([1.0, 1e-16, 1e-16]) is 1.0 in Spark and on 3.11, 1.0000000000000002 on 3.12.
+# These give the same answer on every Python: the builtin (fastest) where it adds left to right,
+# a loop from 3.12 on, chosen once here. Sums of ints and bools are exact either way (builtin sum).
 
 if sys.version_info < (3, 12):
-    seq_sum = sum  # left to right, like a JVM loop
-else:  # Python 3.12's sum() compensates rounding errors; the JVM does not
     def seq_sum(values) -> float:
-        return reduce(add, values, 0.0)
+        """Left-to-right sum from 0.0, as a JVM loop (Scala's Array.sum)."""
+        return sum(values, 0.0)
+
+    def seq_dot(x, y) -> float:
+        """Sum of x[i] * y[i], left to right from 0.0."""
+        return sum(map(mul, x, y), 0.0)
+
+    def seq_sparse_dot(indices, values, y) -> float:
+        """Sum of values[k] * y[indices[k]], left to right from 0.0 (a sparse vector's stored
+        entries against a dense one, as Spark's sparse loops)."""
+        return sum([v * y[i] for i, v in zip(indices, values)], 0.0)
+else:
+    def seq_sum(values) -> float:
+        """Left-to-right sum from 0.0, as a JVM loop (Scala's Array.sum)."""
+        s = 0.0
+        for v in values:
+            s += v
+        return s
+
+    def seq_dot(x, y) -> float:
+        """Sum of x[i] * y[i], left to right from 0.0."""
+        s = 0.0
+        for a, b in zip(x, y):
+            s += a * b
+        return s
+
+    def seq_sparse_dot(indices, values, y) -> float:
+        """Sum of values[k] * y[indices[k]], left to right from 0.0 (a sparse vector's stored
+        entries against a dense one, as Spark's sparse loops)."""
+        s = 0.0
+        for i, v in zip(indices, values):
+            s += v * y[i]
+        return s
 
 
 def seq_sum_arrays(P: np.ndarray) -> np.ndarray:

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from operator import mul
 
 import numpy as np
 
 from ..errors import BundleError
-from ..jvm.jmath import MIN_DOUBLE, java_exp
+from ..jvm.jmath import MIN_DOUBLE, java_exp, seq_dot
 from ..registry import op
 from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
 from .base import ProbabilisticClassifier, frozen, read_thresholds, sigmoid
@@ -90,7 +89,7 @@ class MultilayerPerceptronModel(ProbabilisticClassifier):
                     a = z if i == last else 1.0 / (1.0 + np.exp(-z))
             return a.tolist()
         for i, layer in enumerate(self.weight_rows):
-            z = [b + sum(map(mul, row, a)) for row, b in layer]
+            z = [b + seq_dot(row, a) for row, b in layer]
             a = z if i == last else [sigmoid(v) for v in z]
         return a
 

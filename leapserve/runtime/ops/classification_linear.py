@@ -20,23 +20,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from operator import mul
 
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
-from ..jvm.jmath import MIN_DOUBLE, java_exp
+from ..jvm.jmath import MIN_DOUBLE, java_exp, seq_dot, seq_sparse_dot, seq_sum
 from ..registry import op
 from ..vectors import SparseBatch, SparseVector
 from .base import ProbabilisticClassifier, dot, dot_rows, frozen, matmul_t, read_thresholds
 
 def softmax(raw) -> list[float]:
     """Spark 3's Utils.softmax on a row: probabilities from margins / log-likelihoods."""
-    total = sum(raw)
+    total = sum(raw)  # only whether it is finite is read: compensated or not, the same answer
     if raw and total - total == 0.0:  # all finite (a NaN or an infinity makes this NaN)
         top = max(raw)  # Spark's scan from Double.MinValue finds the same
         exps = [math.exp(v - top) for v in raw]
-        scale = 1.0 / sum(exps)  # the largest term is exp(0) = 1: the sum is at least 1
+        scale = 1.0 / seq_sum(exps)  # the largest term is exp(0) = 1: the sum is at least 1
         return [e * scale for e in exps]
     top = MIN_DOUBLE
     for i, v in enumerate(raw):
@@ -47,7 +46,7 @@ def softmax(raw) -> list[float]:
         if v > top:
             top = v
     exps = [math.exp(v - top) for v in raw]  # v <= top: no overflow
-    total = sum(exps)
+    total = seq_sum(exps)
     scale = 1.0 / total if total != 0.0 else math.inf
     return [e * scale for e in exps]
 
@@ -174,10 +173,10 @@ class MultinomialLogisticRegressionModel(ProbabilisticClassifier):
 
     def predict_raw(self, x) -> list[float]:
         if isinstance(x, SparseVector):
-            active = list(zip(x.indices, x.values))
-            return [b + sum([v * row[i] for i, v in active])
+            indices, values = x.indices, x.values
+            return [b + seq_sparse_dot(indices, values, row)
                     for row, b in zip(self.coefficient_rows, self.intercepts)]
-        return [b + sum(map(mul, x, row)) for row, b in zip(self.coefficient_rows, self.intercepts)]
+        return [b + seq_dot(x, row) for row, b in zip(self.coefficient_rows, self.intercepts)]
 
     def raw_to_probability(self, raw) -> list[float]:
         return softmax(raw)
@@ -376,10 +375,10 @@ class NaiveBayesModel(ProbabilisticClassifier):
         else:
             require_nonnegative(x)
         if isinstance(x, SparseVector):
-            active = list(zip(x.indices, x.values))
-            raw = [b + sum([v * row[i] for i, v in active]) for row, b in zip(self.weight_rows, self.base)]
+            indices, values = x.indices, x.values
+            raw = [b + seq_sparse_dot(indices, values, row) for row, b in zip(self.weight_rows, self.base)]
         else:
-            raw = [b + sum(map(mul, x, row)) for row, b in zip(self.weight_rows, self.base)]
+            raw = [b + seq_dot(x, row) for row, b in zip(self.weight_rows, self.base)]
         if kind == "complement":
             return complement_normalize(raw)
         return raw
@@ -481,7 +480,7 @@ def load_naive_bayes(node) -> NaiveBayesModel:
         for p, theta_row in zip(pi, theta.tolist()):
             neg = [math.log1p(-math.exp(t)) for t in theta_row]  # log(1 - P(feature | class))
             rows.append(tuple(t - n for t, n in zip(theta_row, neg)))
-            base.append(p + sum(neg))
+            base.append(p + seq_sum(neg))
         return NaiveBayesModel(kind, tuple(rows), tuple(base), thresholds, frozen(rows), frozen(base))
     if "sigma" not in attrs:
         raise BundleError("a gaussian naive_bayes model needs attribute 'sigma' (variances, classes x "
@@ -491,7 +490,7 @@ def load_naive_bayes(node) -> NaiveBayesModel:
         raise BundleError(f"sigma has shape {list(sigma.shape)}, theta {list(theta.shape)}", path=attrs.where)
     if not (sigma > 0.0).all():
         raise BundleError("sigma (variances) must be > 0", path=attrs.where)
-    log_var_sum = tuple(sum(math.log(s) for s in row) for row in sigma.tolist())
+    log_var_sum = tuple(seq_sum([math.log(s) for s in row]) for row in sigma.tolist())  # Scala's Array.sum
     return NaiveBayesModel(kind, _matrix_rows(theta), tuple(pi), thresholds, frozen(theta), frozen(pi),
                            sigma_rows=_matrix_rows(sigma), sigma=frozen(sigma), pi_array=frozen(pi),
                            log_var_sum=log_var_sum)

@@ -19,12 +19,12 @@ classifier exposing Spark's ``predictRaw`` works.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import mul
 
 import numpy as np
 
 from .. import registry
 from ..errors import BundleError, UnsupportedOpError
+from ..jvm.jmath import seq_dot
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import argmax, argmax_rows
@@ -64,7 +64,7 @@ class OneVsRestModel(OpModel):
 
             def raw_of(x):
                 if type(x) is list:
-                    return [sum(map(mul, x, w)) + b for w, b in linear]
+                    return [seq_dot(x, w) + b for w, b in linear]
                 return [f(x) for f in raw_fns]
         else:
             def raw_of(x):

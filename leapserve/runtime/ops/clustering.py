@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from operator import mul, sub
+from operator import sub
 
 import numpy as np
 
 from ..errors import BundleError, InvalidInput, ScoringError
 from ..jvm.commons_math import MersenneTwister, digamma_array, gamma_samples
-from ..jvm.jmath import ML_EPSILON, div_by_zero, java_exp, java_max, java_sqrt, seq_sum
+from ..jvm.jmath import ML_EPSILON, div_by_zero, java_exp, java_max, java_sqrt, seq_dot, seq_sparse_dot, seq_sum
 from ..registry import op
 from ..types import INT, vector
 from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
@@ -50,7 +50,7 @@ def null_features(size) -> InvalidInput:
 def norm2(x) -> float:
     """Vectors.norm(x, 2): the square root of the sequential sum of squares of the stored values."""
     values = x.values if isinstance(x, SparseVector) else x
-    return math.sqrt(seq_sum([v * v for v in values]))
+    return math.sqrt(seq_dot(values, values))
 
 
 # --- distances (mllib DistanceMeasure) --------------------------------------------------------
@@ -58,11 +58,11 @@ def norm2(x) -> float:
 def sqdist_dense(center, x) -> float:
     """Vectors.sqdist of two dense vectors: the squared differences summed in order."""
     d = list(map(sub, center, x))
-    return seq_sum(list(map(mul, d, d)))
+    return seq_dot(d, d)
 
 
 def sparse_dot(x: SparseVector, center) -> float:
-    return seq_sum([v * center[i] for i, v in zip(x.indices, x.values)])
+    return seq_sparse_dot(x.indices, x.values, center)
 
 
 def fast_squared_distance(center, center_norm: float, x, x_norm: float) -> float:
@@ -89,7 +89,7 @@ def cosine_distance(center, center_norm: float, x, x_norm: float) -> float:
     if not (center_norm > 0.0 and x_norm > 0.0):
         raise InvalidInput("features", "a non-zero vector (cosine distance is not defined for zero-length "
                            "vectors)", "a zero vector" if x_norm == 0.0 else "a vector with NaN")
-    dot = sparse_dot(x, center) if isinstance(x, SparseVector) else seq_sum(list(map(mul, center, x)))
+    dot = sparse_dot(x, center) if isinstance(x, SparseVector) else seq_dot(center, x)
     return 1.0 - dot / center_norm / x_norm
 
 
@@ -533,7 +533,7 @@ class GaussianMixtureModel(OpModel):
         for w, rows, am, u in zip(self.weights, self.root_inv_rows, self.root_inv_mean, self.log_constant):
             q = 0.0
             for row, m in zip(rows, am):
-                v = seq_sum(list(map(mul, row, x))) - m
+                v = seq_dot(row, x) - m
                 q += v * v
             p.append(ML_EPSILON + w * java_exp(u - 0.5 * q))
         total = seq_sum(p)

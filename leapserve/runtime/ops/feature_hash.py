@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.format import java_double_str, java_float_str
-from ..jvm.jmath import fma, java_div, java_floor, to_float32
+from ..jvm.jmath import fma, java_div, java_floor, seq_dot, seq_sum, to_float32
 from ..jvm.murmur3 import hash_string
 from ..registry import op
 from ..types import STRING_LIST, FieldType, vector
@@ -234,7 +234,7 @@ class WordToVectorModel(OpModel):
             if v is not None:
                 total = [a + b for a, b in zip(total, v)]
         if self.kernel == "sqrt":
-            norm = math.sqrt(sum([a * a for a in total]))
+            norm = math.sqrt(seq_dot(total, total))
             return [java_div(a, norm) for a in total]
         scale = 1.0 / len(sentence)
         return [a * scale for a in total]
@@ -430,12 +430,12 @@ class BucketedRandomProjectionLSHModel(OpModel):
         if isinstance(x, SparseVector):
             pairs = list(zip(x.indices, x.values))
             # Spark's sparse loop stores sum * alpha + beta * y with beta = y = 0.0: -0.0 becomes 0.0
-            return [java_floor(sum([v * u[i] for i, v in pairs]) * alpha + 0.0) for u in self.unit_vectors]
+            return [java_floor(seq_sum([v * u[i] for i, v in pairs]) * alpha + 0.0) for u in self.unit_vectors]
         out = []
         for u in self.unit_vectors:
             products = [v * w for v, w in zip(x, u)]
-            scaled = sum(products) * alpha
-            if _near_edge(scaled, abs(alpha) * sum([abs(p) for p in products]), len(products)):
+            scaled = seq_sum(products) * alpha
+            if _near_edge(scaled, abs(alpha) * seq_sum([abs(p) for p in products]), len(products)):
                 total = 0.0
                 for v, w in zip(x, u):
                     total = fma(w, v, total)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
-from ..jvm.jmath import java_pow
+from ..jvm.jmath import java_pow, seq_dot, seq_sum
 from ..registry import op
 from ..types import vector
 from ..vectors import SparseBatch, SparseVector, compressed_dense
@@ -256,9 +256,9 @@ def load_max_abs_scaler(node) -> MaxAbsScalerModel:
 def vector_norm(values, p: float) -> float:
     """Spark's Vectors.norm over the stored values (a sparse vector's zeros do not count)."""
     if p == 1.0:
-        return sum([abs(v) for v in values])
+        return seq_sum([abs(v) for v in values])
     if p == 2.0:
-        return math.sqrt(sum([v * v for v in values]))
+        return math.sqrt(seq_dot(values, values))
     if p == math.inf:
         top = 0.0
         for v in values:
@@ -271,7 +271,7 @@ def vector_norm(values, p: float) -> float:
         powers = [abs(v) ** p for v in values]
     except OverflowError:
         powers = [java_pow(abs(v), p) for v in values]
-    return java_pow(sum(powers), 1.0 / p)
+    return java_pow(seq_sum(powers), 1.0 / p)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BundleError, InvalidInput, RowSkipped
+from ..jvm.jmath import seq_dot
 from ..registry import op
 from ..types import vector
 from ..vectors import SparseBatch, SparseVector
@@ -285,7 +286,7 @@ class DCTModel(OpModel):
             check_vector("input", x, size)
             if isinstance(x, SparseVector):
                 x = x.to_list()
-            return ([sum([c * v for c, v in zip(row, x)]) for row in rows],)
+            return ([seq_dot(row, x) for row in rows],)
         return run
 
     def batch_fn(self, outputs):

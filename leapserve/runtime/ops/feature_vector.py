@@ -34,6 +34,7 @@ from operator import mul
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
+from ..jvm.jmath import seq_dot, seq_sparse_dot
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector, compressed
@@ -70,8 +71,8 @@ class PCAModel(OpModel):
             check_vector("input", x, n)
             if isinstance(x, SparseVector):
                 idx, vals = x.indices, x.values
-                return ([sum(v * col[i] for i, v in zip(idx, vals)) for col in columns],)
-            return ([sum(map(mul, col, x)) for col in columns],)
+                return ([seq_sparse_dot(idx, vals, col) for col in columns],)
+            return ([seq_dot(col, x) for col in columns],)
         return run
 
     def batch_fn(self, outputs):
