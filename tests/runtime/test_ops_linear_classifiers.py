@@ -355,6 +355,20 @@ def test_naive_bayes_zero_smoothing(spark, tmp_path, nb_training):
     assert saw_nan == {"dense": True, "sparse": False}
 
 
+def test_bernoulli_naive_bayes_zero_smoothing(spark, tmp_path, nb_training):
+    """Smoothing 0 with a feature that is 1 in every row of a class: theta is log 1 = 0, and
+    Spark's log(1 - e^theta) is Math.log1p(-1) = -Infinity (Python's log1p raises). The raw
+    predictions hold NaN and -Infinity, as Spark's; dense and sparse rows are scored apart (see
+    test_naive_bayes_zero_smoothing)."""
+    fitted = NaiveBayes(modelType="bernoulli", smoothing=0.0).fit(nb_training)
+    assert (fitted.theta.toArray() == 0.0).any()
+    dense = [v for v in ZERO_ONE_ROWS if not hasattr(v, "indices")] + [Vectors.dense([0.0, 1.0, 0.0])]
+    sparse = [v for v in ZERO_ONE_ROWS if hasattr(v, "indices")] + [Vectors.sparse(3, [0], [1.0])]
+    for name, rows in (("dense", dense), ("sparse", sparse)):
+        report = assert_parity(fitted, features_df(spark, rows), tmp_path / name)
+        assert report.errors == 0 and report.compared > 0
+
+
 # --- gaussian naive Bayes: a bundle written by hand ------------------------------------------
 
 @pytest.mark.parity("naive_bayes")

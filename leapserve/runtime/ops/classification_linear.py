@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
-from ..jvm.jmath import MIN_DOUBLE, java_exp, seq_dot, seq_sparse_dot, seq_sum
+from ..jvm.jmath import MIN_DOUBLE, java_exp, java_log1p, seq_dot, seq_sparse_dot, seq_sum
 from ..registry import op
 from ..vectors import SparseBatch, SparseVector
 from .base import ProbabilisticClassifier, dot, dot_rows, frozen, matmul_t, read_thresholds
@@ -478,7 +478,8 @@ def load_naive_bayes(node) -> NaiveBayesModel:
     if kind == "bernoulli":
         rows, base = [], []
         for p, theta_row in zip(pi, theta.tolist()):
-            neg = [math.log1p(-math.exp(t)) for t in theta_row]  # log(1 - P(feature | class))
+            # log(1 - P(feature | class)): Math.log1p, -Infinity where theta is log 1 = 0
+            neg = [java_log1p(-math.exp(t)) for t in theta_row]
             rows.append(tuple(t - n for t, n in zip(theta_row, neg)))
             base.append(p + seq_sum(neg))
         return NaiveBayesModel(kind, tuple(rows), tuple(base), thresholds, frozen(rows), frozen(base))
