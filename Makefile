@@ -8,9 +8,33 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup venv jars demo test proto clean
+# The other Python versions pyproject declares (its classifiers). Each gets the serving install
+# in .venv-py3.X and runs the tests that need no Spark (pyspark 3.5 stops at Python 3.11); the
+# interpreter comes from pyenv's versions, else python3.X on PATH.
+THIS_PYTHON   := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+OTHER_PYTHONS := $(filter-out $(THIS_PYTHON),$(shell sed -n 's/.*"Programming Language :: Python :: \(3\.[0-9][0-9]*\)".*/\1/p' pyproject.toml))
+PYENV_ROOT    ?= $(HOME)/.pyenv
+python_of      = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)) $(shell command -v python$(1)))
+# What the other Pythons run: the golden set, MLeap's fixture bundles against MLeap's own runtime,
+# the Spark-free op tests, the codec, a server's life and the CLI (--without-spark leaves out the
+# tests in these files that use the Spark session).
+PORTABLE_TESTS := tests/runtime/test_golden.py tests/runtime/test_fixtures.py tests/runtime/test_ops_extension.py \
+                  tests/server/test_codec.py tests/server/test_shutdown.py tests/cli/test_inspect.py tests/cli/test_serve.py
 
-setup: venv jars
+.PHONY: setup venv pythons jars demo test proto clean
+
+setup: venv pythons jars
+
+pythons: $(foreach v,$(OTHER_PYTHONS),$(VENV)-py$(v)/.installed)
+
+# numpy as in .venv: its BLAS, not Python, decides the last bits of wide matrix products.
+$(VENV)-py%/.installed: pyproject.toml $(STAMP)
+	@test -n "$(call python_of,$*)" || { echo "Python $* not found (pyenv or PATH); pyproject declares it" >&2; exit 1; }
+	@test -x $(VENV)-py$*/bin/python || $(call python_of,$*) -m venv $(VENV)-py$*
+	$(VENV)-py$*/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)-py$*/bin/python -m pip install --quiet -e . 'pytest>=8' \
+	    "numpy==$$($(PY) -c 'import numpy; print(numpy.__version__)')"
+	@touch $@
 
 venv: $(STAMP)
 
@@ -42,10 +66,17 @@ demo: setup
 	    --output predicted_species --output probability \
 	    --json '{"island": "Biscoe", "sex": "male", "bill_length_mm": 48.6, "bill_depth_mm": 16.0, "flipper_length_mm": 230.0, "body_mass_g": 5800.0}'
 
-# pytest exits 5 when it collected no tests: that is a broken suite, so it fails here too.
+# pytest exits 5 when it collected no tests: that is a broken suite, so it fails here too. Every
+# run happens; the target fails if any did.
 test: setup
-	@$(PY) -m pytest --durations=15 $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	@fail=0; \
+	$(PY) -m pytest --durations=15 $(PYTEST_ARGS) || fail=$$?; \
+	for v in $(OTHER_PYTHONS); do \
+	    echo "== Python $$v: $(PORTABLE_TESTS)"; \
+	    $(VENV)-py$$v/bin/python -m pytest -q -p no:cacheprovider --without-spark $(PORTABLE_TESTS) || fail=$$?; \
+	done; \
+	if [ $$fail -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$fail
 
 # Regenerate the protobuf code from protos/ (a test checks it is up to date).
 proto: $(STAMP)

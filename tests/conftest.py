@@ -80,8 +80,18 @@ def start_module_server(tmp_path_factory):
     servers.stop_all()
 
 
+def pytest_addoption(parser):
+    parser.addoption("--without-spark", action="store_true",
+                     help="leave out the tests that use the Spark session (on Pythons pyspark 3.5 does not support)")
+
+
 def pytest_collection_modifyitems(config, items):
-    """`slow` runs (soak, load) only when the run asks for them (``-m slow``), whatever else -m says."""
+    """With --without-spark, the tests that use the Spark session are deselected. `slow` runs
+    (soak, load) only when the run asks for them (``-m slow``), whatever else -m says."""
+    if config.getoption("--without-spark"):
+        needs_spark = [item for item in items if "spark" in item.fixturenames]
+        config.hook.pytest_deselected(items=needs_spark)
+        items[:] = [item for item in items if "spark" not in item.fixturenames]
     if "slow" in (config.getoption("-m") or ""):
         return
     skip = pytest.mark.skip(reason="slow: run with -m slow")
@@ -92,7 +102,7 @@ def pytest_collection_modifyitems(config, items):
 
 # --- parity markers --------------------------------------------------------------------------
 # `@pytest.mark.parity("op", ...)` declares the ops a test proves against Spark; docs/ops.md is
-# generated from these markers (leapserve/runtime/opsdoc.py). While the suite runs, every op the
+# generated from these markers (tools/opsdoc.py). While the suite runs, every op the
 # runtime loads is recorded per test module, and a test fails if it declares an op that its module
 # never loaded: the table cannot cite a test that does not exercise the op.
 
