@@ -3,6 +3,8 @@ code 1; ``--debug`` adds the Python traceback and the Java stack trace."""
 
 from __future__ import annotations
 
+import sys
+import traceback
 from contextlib import contextmanager
 
 
@@ -29,3 +31,22 @@ def argument(flag: str):
 def one_line(text: str, limit: int = 600) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def report_failure(command: str, error: BaseException, debug: bool, note: str = "") -> int:
+    """Print why ``leapserve <command>`` failed, in one line on stderr, and return exit code 1.
+    The training side's errors and the command's own say what is wrong as they are (``note``
+    appended); anything else is unexpected: its type or Java cause, the details behind --debug."""
+    from leapserve.bundler.errors import BundlerError, java_root_cause
+
+    if debug:
+        traceback.print_exc()
+        if getattr(error, "java_trace", None):
+            print(error.java_trace, file=sys.stderr)
+    if isinstance(error, (BundlerError, CommandError)):
+        message = one_line(str(error) + note)
+    else:
+        detail = java_root_cause(error) if hasattr(error, "java_exception") else f"{type(error).__name__}: {error}"
+        message = f"unexpected failure: {one_line(detail)} (run with --debug for the full trace)"
+    print(f"leapserve {command}: error: {message}", file=sys.stderr)
+    return 1

@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 import math
 import sys
-import traceback
 from pathlib import Path
 
-from .errors import CommandError, argument, one_line
+from .errors import CommandError, argument, report_failure
 from .progress import Progress
 
 HELP = "export a saved Spark PipelineModel as an MLeap bundle (needs pyspark and Java)"
@@ -126,31 +125,16 @@ def _export(args, progress: Progress):
 
 
 def run(args) -> int:
-    from leapserve.bundler.errors import BundlerError, VerificationFailed, java_root_cause
+    from leapserve.bundler.errors import VerificationFailed
 
-    debug = getattr(args, "debug", False)
     progress = Progress()
     try:
         with progress:
             record = _export(args, progress)
-    except (BundlerError, CommandError) as e:
-        if debug:
-            traceback.print_exc()
-            if getattr(e, "java_trace", None):
-                print(e.java_trace, file=sys.stderr)
-        message = str(e)
-        if isinstance(e, VerificationFailed):
-            message += f" (the bundle was written to {args.out} but is not verified)"
-        print(f"leapserve export: error: {one_line(message)}", file=sys.stderr)
-        return 1
     except Exception as e:
-        # Anything else is unexpected: still one line, the details behind --debug.
-        if debug:
-            traceback.print_exc()
-        detail = java_root_cause(e) if hasattr(e, "java_exception") else f"{type(e).__name__}: {e}"
-        print(f"leapserve export: error: unexpected failure: {one_line(detail)} "
-              f"(run with --debug for the full trace)", file=sys.stderr)
-        return 1
+        unverified = isinstance(e, VerificationFailed)
+        note = f" (the bundle was written to {args.out} but is not verified)" if unverified else ""
+        return report_failure("export", e, getattr(args, "debug", False), note)
     if args.json:
         print(json.dumps(_jsonable(record.to_json()), indent=2))
     else:

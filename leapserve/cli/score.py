@@ -21,14 +21,12 @@ leapserve.bundler.scoring scores it, leapserve.bundler.watch follows the job for
 from __future__ import annotations
 
 import os
-import sys
 import time
-import traceback
 from pathlib import Path
 
 from leapserve.bundler.datasets import FORMATS
 
-from .errors import CommandError, argument, one_line
+from .errors import CommandError, argument, report_failure
 from .progress import Progress
 
 HELP = "score a parquet or CSV data set on Spark with a bundle (same runtime as the server)"
@@ -136,26 +134,11 @@ def _score(args, progress: Progress) -> str:
 
 
 def run(args) -> int:
-    from leapserve.bundler.errors import BundlerError, java_root_cause
-
-    debug = getattr(args, "debug", False)
     progress = Progress(prefix="leapserve score")
     try:
         with progress:
             summary = _score(args, progress)
-    except (BundlerError, CommandError) as e:
-        if debug:
-            traceback.print_exc()
-            if getattr(e, "java_trace", None):
-                print(e.java_trace, file=sys.stderr)
-        print(f"leapserve score: error: {one_line(str(e))}", file=sys.stderr)
-        return 1
     except Exception as e:
-        if debug:
-            traceback.print_exc()
-        detail = java_root_cause(e) if hasattr(e, "java_exception") else f"{type(e).__name__}: {e}"
-        print(f"leapserve score: error: unexpected failure: {one_line(detail)} "
-              f"(run with --debug for the full trace)", file=sys.stderr)
-        return 1
+        return report_failure("score", e, getattr(args, "debug", False))
     print(summary)
     return 0
