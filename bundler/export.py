@@ -316,25 +316,13 @@ def _restore_params(py, java) -> None:
 def describe_bundle(fs_path: Path, dataset=None) -> dict:
     """Stages (name, op, input and output columns), required inputs and outputs, read from the
     bundle files themselves (no Spark needed)."""
-    from leapserve.runtime.bundle import read_root
+    from leapserve.runtime.bundle import leaf_nodes, read_root
     from leapserve.runtime.container import open_source
 
     with open_source(fs_path) as src:
         info, root = read_root(src)
-        stages: list[dict] = []
-
-        def walk(node, depth=0):
-            if node.op == "pipeline":
-                if depth > 32:
-                    raise BundlerError("pipelines nested too deep")
-                for child in node.attrs.string_list("nodes"):
-                    walk(node.child(child), depth + 1)
-            else:
-                stages.append({"name": node.name, "op": node.op,
-                               "inputs": {s.port: s.name for s in node.inputs},
-                               "outputs": {s.port: s.name for s in node.outputs}})
-
-        walk(root)
+        stages = [{"name": node.name, "op": node.op, "inputs": {s.port: s.name for s in node.inputs},
+                   "outputs": {s.port: s.name for s in node.outputs}} for node in leaf_nodes(root)]
     produced: list[str] = []
     required: list[str] = []
     for st in stages:

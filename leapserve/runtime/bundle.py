@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
@@ -20,6 +21,7 @@ from .container import BundleSource, Limits, limits
 from .errors import BundleError
 
 FORMATS = {"json": "json", "protobuf": "pb"}
+MAX_PIPELINE_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -275,3 +277,16 @@ def _socket(raw, where: str) -> Socket:
 def read_root(source: BundleSource) -> tuple[BundleInfo, NodeDef]:
     info = read_info(source)
     return info, NodeDef(source, info.format, "root")
+
+
+def leaf_nodes(node: NodeDef, depth: int = 0) -> Iterator[NodeDef]:
+    """The nodes a bundle runs, in order: pipelines (op "pipeline", their children listed in the
+    attribute "nodes") are flattened, nested up to MAX_PIPELINE_DEPTH levels. Each node is read
+    when the one before it has been used, so the first broken file is the one reported."""
+    if depth > MAX_PIPELINE_DEPTH:
+        raise BundleError(f"pipelines nested deeper than {MAX_PIPELINE_DEPTH}", path=node.where())
+    if node.op == "pipeline":
+        for child in node.attrs.string_list("nodes"):
+            yield from leaf_nodes(node.child(child), depth + 1)
+    else:
+        yield node

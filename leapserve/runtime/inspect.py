@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import registry
-from .bundle import BundleInfo, NodeDef, read_root
+from .bundle import BundleInfo, NodeDef, leaf_nodes, read_root
 from .container import open_source
 from .errors import BundleError
-from .plan import MAX_PIPELINE_DEPTH, load_bundle
+from .plan import load_bundle
 
 
 @dataclass
@@ -64,16 +64,6 @@ class BundleReport:
         }
 
 
-def _leaves(node: NodeDef, out: list[NodeDef], depth: int) -> None:
-    if depth > MAX_PIPELINE_DEPTH:
-        raise BundleError(f"pipelines nested deeper than {MAX_PIPELINE_DEPTH}", path=node.where())
-    if node.op == "pipeline":
-        for child in node.attrs.string_list("nodes"):
-            _leaves(node.child(child), out, depth + 1)
-    else:
-        out.append(node)
-
-
 def _port_types(node: NodeDef) -> tuple[dict[str, str], dict[str, str]]:
     """Port -> type of a supported stage, from its op model (loaded on its own)."""
     info = registry.lookup(node.op)
@@ -93,10 +83,8 @@ def inspect_bundle(path) -> BundleReport:
     """Read a bundle (zip, directory or jar:file:/file: URI); raises BundleError when malformed."""
     with open_source(path) as src:
         info, root = read_root(src)
-        nodes: list[NodeDef] = []
-        _leaves(root, nodes, 0)
         stages = []
-        for node in nodes:
+        for node in leaf_nodes(root):
             stage = StageInfo(node.name, node.op, registry.lookup(node.op) is not None,
                               {s.port: s.name for s in node.inputs}, {s.port: s.name for s in node.outputs})
             if stage.supported:

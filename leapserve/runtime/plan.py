@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import registry
-from .bundle import BundleInfo, NodeDef, read_root
+from .bundle import BundleInfo, NodeDef, leaf_nodes, read_root
 from .container import open_source
 from .errors import BundleError, InvalidInput, MissingInput, RowSkipped, ScoringError, UnsupportedOpError, describe
 from .jvm.format import java_double_str
@@ -25,7 +25,6 @@ from .ops.base import BatchContext, OpModel
 from .types import FieldType, caster, to_string
 from .vectors import SparseBatch, SparseVector, nonfinite_rows, to_output
 
-MAX_PIPELINE_DEPTH = 32
 _MISSING = object()
 # Python types that casters return unchanged, per (kind, base) of a field.
 _ALREADY_CAST = {("scalar", "double"): float, ("scalar", "float"): float, ("scalar", "string"): str}
@@ -80,16 +79,6 @@ def _load_stage(node: NodeDef) -> Stage:
         raise BundleError(f"node {node.name!r} (op {node.op!r}) has output port(s) {unknown} the op does not write",
                           path=node.where())
     return Stage(node.name, node.op, node.where(), model, tuple(inputs), tuple(outputs))
-
-
-def _flatten(node: NodeDef, out: list[Stage], depth: int) -> None:
-    if depth > MAX_PIPELINE_DEPTH:
-        raise BundleError(f"pipelines nested deeper than {MAX_PIPELINE_DEPTH}", path=node.where())
-    if node.op == "pipeline":
-        for child in node.attrs.string_list("nodes"):
-            _flatten(node.child(child), out, depth + 1)
-    else:
-        out.append(_load_stage(node))
 
 
 def _incompatible(have: FieldType, want: FieldType) -> bool:
@@ -572,8 +561,6 @@ def load_bundle(source) -> Pipeline:
     src = open_source(source)
     try:
         info, root = read_root(src)
-        stages: list[Stage] = []
-        _flatten(root, stages, 0)
-        return Pipeline(info, stages, src.description)
+        return Pipeline(info, [_load_stage(node) for node in leaf_nodes(root)], src.description)
     finally:
         src.close()
