@@ -21,7 +21,7 @@ from .bundle import BundleInfo, NodeDef, leaf_nodes, read_root
 from .container import open_source
 from .errors import BundleError, InvalidInput, MissingInput, RowSkipped, ScoringError, UnsupportedOpError, describe
 from .jvm.format import java_double_str
-from .ops.base import BatchContext, OpModel
+from .model import BatchContext, OpModel
 from .types import FieldType, caster, to_string
 from .vectors import SparseBatch, SparseVector, nonfinite_rows, to_output
 

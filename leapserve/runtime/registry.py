@@ -1,7 +1,7 @@
 """The op registry: op name (model.json "op") -> loader that builds the op's immutable model.
 
-Adding an op is adding one module under leapserve/runtime/ops/ whose loader is decorated with
-``@op("name", family=...)`` and listing the module in ops/__init__.py.
+Adding an op is adding one module under leapserve/runtime/ops/ (or a loader to one) decorated with
+``@op("name", family=...)``: importing the ops package imports every module in it.
 """
 
 from __future__ import annotations

@@ -28,10 +28,10 @@ from pyspark.sql.types import IntegerType, StructField, StructType
 
 from tests.support.parity import assert_parity
 from leapserve.runtime import load_bundle, registry
+from leapserve.runtime import trees as tree_ops
 from leapserve.runtime.bundle import NodeDef
 from leapserve.runtime.container import open_source
 from leapserve.runtime.errors import BundleError, InvalidInput, ScoringError
-from leapserve.runtime.ops import trees as tree_ops
 from leapserve.runtime.vectors import SparseBatch, SparseVector
 
 NUM_FEATURES = 4

@@ -9,7 +9,7 @@ layer but the last, and a softmax on top.
 * probability is Spark's softmax layer: subtract the largest value (starting from
   Double.MinValue, NaN skipped), exponentiate, divide by the sum;
 * prediction with only the prediction port is Spark's ``predict``: the argmax of the softmax
-  output, which ignores ``thresholds``; otherwise the usual raw / probability rules (base.py).
+  output, which ignores ``thresholds``; otherwise the usual raw / probability rules (model.py).
 
 MLeap 0.16's writer cannot write this model on Spark 3 (it reads the ``layers`` field Spark 3
 removed); bundles follow MLeap's layout (attributes ``layers``, ``weights``, ``thresholds``).
@@ -24,9 +24,9 @@ import numpy as np
 
 from ..errors import BundleError
 from ..jvm.jmath import MIN_DOUBLE, java_exp, seq_dot
+from ..model import ProbabilisticClassifier, frozen, read_thresholds, sigmoid
 from ..registry import op
 from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
-from .base import ProbabilisticClassifier, frozen, read_thresholds, sigmoid
 
 # A row takes the numpy path from this many weights in the first layer (Python loops below it).
 NUMPY_ROW_WEIGHTS = 64

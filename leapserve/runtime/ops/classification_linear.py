@@ -1,7 +1,7 @@
 """Linear classifiers: logistic_regression, linear_svc, naive_bayes.
 
 Math as Spark 3.5's LogisticRegressionModel, LinearSVCModel and NaiveBayesModel; the choice of
-code path by output columns is ProbabilisticClassifier's (base.py). Where MLeap's runtime differs
+code path by output columns is ProbabilisticClassifier's (model.py). Where MLeap's runtime differs
 from Spark we follow Spark:
 
 * multinomial probabilities are Spark 3's ``Utils.softmax`` (subtract the largest margin, one-hot
@@ -25,9 +25,9 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.jmath import MIN_DOUBLE, java_exp, java_log1p, seq_dot, seq_sparse_dot, seq_sum
+from ..model import ProbabilisticClassifier, dot, dot_rows, frozen, matmul_t, read_thresholds
 from ..registry import op
 from ..vectors import SparseBatch, SparseVector
-from .base import ProbabilisticClassifier, dot, dot_rows, frozen, matmul_t, read_thresholds
 
 def softmax(raw) -> list[float]:
     """Spark 3's Utils.softmax on a row: probabilities from margins / log-likelihoods."""

@@ -25,10 +25,10 @@ import numpy as np
 from .. import registry
 from ..errors import BundleError, UnsupportedOpError
 from ..jvm.jmath import seq_dot
+from ..model import OpModel, ProbabilisticClassifier, check_batch_width, check_vector
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import argmax, argmax_rows
-from .base import OpModel, ProbabilisticClassifier, check_batch_width, check_vector
 from .classification_linear import MarginClassifier
 
 

@@ -1,7 +1,7 @@
 """Tree models for classification: decision_tree_classifier, random_forest_classifier, gbt_classifier.
 
 Which outputs exist decides the code path, as in Spark's ProbabilisticClassificationModel
-(base.ProbabilisticClassifier). The math follows Spark 3.5's models:
+(model.ProbabilisticClassifier). The math follows Spark 3.5's models:
 
 * DecisionTreeClassificationModel: raw = the leaf's class counts; probability = counts / their sum;
   ``predict`` (prediction is the only output) is the leaf's own prediction, the first class with
@@ -27,11 +27,11 @@ import numpy as np
 
 from ..errors import BundleError, ScoringError
 from ..jvm.jmath import seq_sum, seq_sum_arrays
+from ..model import ProbabilisticClassifier, read_thresholds
 from ..registry import op
+from ..trees import (SMALL_BATCH, BatchTrees, Tree, compile_trees, leaf_table, literal, read_ensemble,
+                     read_num_features, read_tree, read_tree_weights, weighted_sum_batch, weighted_sum_code)
 from ..vectors import argmax, batch_rows
-from .base import ProbabilisticClassifier, read_thresholds
-from .trees import (SMALL_BATCH, BatchTrees, Tree, compile_trees, leaf_table, literal, read_ensemble,
-                    read_num_features, read_tree, read_tree_weights, weighted_sum_batch, weighted_sum_code)
 
 ZERO_COUNTS = ("class counts sum to 0: Spark cannot normalize them to probabilities "
                "(its transform fails on this record)")

@@ -35,10 +35,10 @@ import numpy as np
 from ..errors import BundleError, InvalidInput, ScoringError
 from ..jvm.commons_math import MersenneTwister, digamma_array, gamma_samples
 from ..jvm.jmath import ML_EPSILON, div_by_zero, java_exp, java_max, java_sqrt, seq_dot, seq_sparse_dot, seq_sum
+from ..model import OpModel, check_batch_width, check_vector, frozen
 from ..registry import op
 from ..types import INT, vector
 from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
-from .base import OpModel, check_batch_width, check_vector, frozen
 
 PRECISION = 1e-6  # fastSquaredDistance's default precision
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
+from ..model import OpModel
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector, compressed
-from .base import OpModel
 
 
 @dataclass(frozen=True)

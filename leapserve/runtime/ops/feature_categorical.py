@@ -26,10 +26,10 @@ from itertools import repeat
 import numpy as np
 
 from ..errors import BundleError, InvalidInput, RowSkipped
+from ..model import OpModel
 from ..registry import op
 from ..types import DOUBLE, DOUBLE_LIST, STRING, STRING_LIST, vector
 from ..vectors import SparseBatch, SparseVector
-from .base import OpModel
 
 HANDLE_INVALID = ("error", "skip", "keep")
 

@@ -29,9 +29,9 @@ from ..errors import BundleError, InvalidInput
 from ..jvm.jmath import (java_ceil, java_cos, java_div, java_exp, java_floor, java_log, java_max, java_min, java_pow,
                          java_rem, java_round, java_sin, java_sqrt, java_tan, max_batch, min_batch, pow_batch,
                          round_batch)
+from ..model import OpModel
 from ..registry import op
 from ..types import DOUBLE, STRING, FieldType
-from .base import OpModel
 
 NON_NULL_DOUBLE = FieldType("scalar", "double", nullable=False)
 

@@ -35,10 +35,10 @@ from ..errors import BundleError, InvalidInput
 from ..jvm.format import java_double_str, java_float_str
 from ..jvm.jmath import fma, java_div, java_floor, seq_dot, seq_sum, to_float32
 from ..jvm.murmur3 import hash_string
+from ..model import OpModel, check_batch_width, check_vector, frozen
 from ..registry import op
 from ..types import STRING_LIST, FieldType, vector
 from ..vectors import SparseBatch, SparseVector
-from .base import OpModel, check_batch_width, check_vector, frozen
 
 NUMERIC = ("byte", "short", "int", "long", "float", "double")
 SUPPORTED_BASES = NUMERIC + ("boolean", "string")

@@ -26,10 +26,10 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.jmath import java_pow, seq_dot, seq_sum
+from ..model import OpModel, check_batch_width, frozen
 from ..registry import op
 from ..types import vector
 from ..vectors import SparseBatch, SparseVector, compressed_dense
-from .base import OpModel, check_batch_width, frozen
 
 
 def _null(size) -> InvalidInput:

@@ -23,10 +23,10 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput, RowSkipped
 from ..jvm.jmath import seq_dot
+from ..model import OpModel, check_batch_width, check_vector, frozen
 from ..registry import op
 from ..types import vector
 from ..vectors import SparseBatch, SparseVector
-from .base import OpModel, check_batch_width, check_vector, frozen
 
 HANDLE_INVALID = ("error", "keep", "skip")
 

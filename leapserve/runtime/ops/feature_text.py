@@ -34,10 +34,10 @@ import numpy as np
 from ..errors import BundleError, InvalidInput
 from ..jvm.murmur3 import hash_string
 from ..jvm.text import JAVA_WHITESPACE, java_lower
+from ..model import OpModel, frozen
 from ..registry import op
 from ..types import STRING, STRING_LIST, vector
 from ..vectors import SparseBatch, SparseVector
-from .base import OpModel, frozen
 
 _split_java_whitespace = re.compile(f"[{JAVA_WHITESPACE}]").split
 

@@ -30,9 +30,9 @@ import numpy as np
 from ..errors import BundleError, InvalidInput
 from ..jvm.regex import compile_java_regex, java_tokenizers
 from ..jvm.text import java_lower, utf16_length
+from ..model import OpModel
 from ..registry import op
 from ..types import STRING, STRING_LIST, FieldType
-from .base import OpModel
 
 def _null(port: str, what: str, row: int | None = None) -> InvalidInput:
     return InvalidInput(port, f"{what} (nulls are not accepted)", "null", row=row)

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BundleError, InvalidInput, RowSkipped
+from ..model import OpModel, frozen
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector, compressed, compressed_dense
-from .base import OpModel, frozen
 from .feature_categorical import read_handle_invalid
 
 # --- imputer --------------------------------------------------------------------------------

@@ -35,10 +35,10 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.jmath import seq_dot, seq_sparse_dot
+from ..model import OpModel, check_batch_width, check_vector, frozen
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector, compressed
-from .base import OpModel, check_batch_width, check_vector, frozen
 
 
 def _dense(X) -> np.ndarray:

@@ -25,9 +25,9 @@ from types import MappingProxyType
 import numpy as np
 
 from ..errors import BundleError, InvalidInput, RowSkipped
+from ..model import OpModel
 from ..registry import op
 from ..types import DOUBLE, FLOAT
-from .base import OpModel
 
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
 COLD_START = ("nan", "drop")

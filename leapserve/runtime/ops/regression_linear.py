@@ -15,9 +15,9 @@ import numpy as np
 
 from ..errors import BundleError
 from ..jvm.jmath import MAX_DOUBLE, java_div, java_exp
+from ..model import OpModel, check_batch_width, check_vector, dot, dot_rows, frozen
 from ..registry import op
 from ..types import DOUBLE, vector
-from .base import OpModel, check_batch_width, check_vector, dot, dot_rows, frozen
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.jmath import double_to_long_bits, double_to_long_bits_batch, java_div, java_exp, java_log, java_log1p
+from ..model import OpModel, check_batch_width, check_vector, dot, frozen
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector
-from .base import OpModel, check_batch_width, check_vector, dot, frozen
 
 def binary_search(a: list[float], key: float) -> int:
     """java.util.Arrays.binarySearch(double[], double)."""

@@ -20,12 +20,12 @@ from typing import Callable
 import numpy as np
 
 from ..jvm.jmath import seq_sum_arrays
+from ..model import OpModel, check_batch_width
 from ..registry import op
+from ..trees import (SMALL_BATCH, BatchTrees, Tree, compile_trees, leaf_table, literal, read_ensemble,
+                     read_num_features, read_tree, read_tree_weights, weighted_sum_batch, weighted_sum_code)
 from ..types import DOUBLE, vector
 from ..vectors import batch_rows
-from .base import OpModel, check_batch_width
-from .trees import (SMALL_BATCH, BatchTrees, Tree, compile_trees, leaf_table, literal, read_ensemble,
-                    read_num_features, read_tree, read_tree_weights, weighted_sum_batch, weighted_sum_code)
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,8 +6,8 @@ in the last place of 1.0, so a loop adding them one by one keeps 1.0 where a com
 import math
 
 from leapserve.runtime.jvm.jmath import seq_dot, seq_sparse_dot, seq_sum
+from leapserve.runtime.model import dot
 from leapserve.runtime.ops import classification_ann, classification_linear
-from leapserve.runtime.ops.base import dot
 from leapserve.runtime.vectors import SparseVector
 
 SMALL = [1.0, 1e-16, 1e-16]
@@ -33,7 +33,7 @@ def test_sums_start_from_zero():
 
 
 def test_dot_adds_left_to_right():
-    """Spark's BLAS.dot as the linear models call it (base.dot), dense and sparse."""
+    """Spark's BLAS.dot as the linear models call it (model.dot), dense and sparse."""
     assert dot([1.0, 1.0, 1.0], SMALL) == 1.0
     assert dot(SparseVector(3, [0, 1, 2], SMALL), [1.0, 1.0, 1.0]) == 1.0
     assert dot([1e100, 1.0, 0.0, 0.0, -1e100, 1.0, 0.0, 0.0], [1.0] * 8) == 1.0

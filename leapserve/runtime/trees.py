@@ -29,8 +29,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import BundleError, InvalidInput
-from ..vectors import SparseBatch, SparseVector
+from .errors import BundleError, InvalidInput
+from .vectors import SparseBatch, SparseVector
 
 # Compiled-code limits. Python allows 100 indentation levels and the compiler recurses on nesting;
 # code size grows compile time and memory linearly. Trees past these limits walk node arrays.

@@ -24,10 +24,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import BundleError, InvalidInput
-from ..jvm.jmath import div_by_zero, seq_dot, seq_sparse_dot
-from ..types import DOUBLE, FieldType, vector
-from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows, nonfinite_rows
+from .errors import BundleError, InvalidInput
+from .jvm.jmath import div_by_zero, seq_dot, seq_sparse_dot
+from .types import DOUBLE, FieldType, vector
+from .vectors import SparseBatch, SparseVector, argmax, argmax_rows, nonfinite_rows
 
 
 def frozen(values, dtype=np.float64) -> np.ndarray:
