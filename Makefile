@@ -18,7 +18,7 @@ python_of      = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python
 # What the other Pythons run: the golden set, MLeap's fixture bundles against MLeap's own runtime,
 # the Spark-free op tests, the codec, a server's life and the CLI (--without-spark leaves out the
 # tests in these files that use the Spark session).
-PORTABLE_TESTS := tests/runtime/test_golden.py tests/runtime/test_fixtures.py tests/runtime/test_ops_extension.py \
+PORTABLE_TESTS := tests/runtime/test_golden.py tests/runtime/test_fixtures.py tests/runtime/ops/test_mleap_extensions.py \
                   tests/server/test_codec.py tests/server/test_shutdown.py tests/cli/test_inspect.py tests/cli/test_serve.py
 
 .PHONY: setup venv pythons jars demo test proto clean
