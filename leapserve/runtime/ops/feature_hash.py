@@ -1,7 +1,6 @@
-"""Hashing features: feature_hasher, word_to_vector, min_hash_lsh, bucketed_random_projection_lsh.
+"""Hashing features: feature_hasher, min_hash_lsh, bucketed_random_projection_lsh.
 
-Semantics are Spark 3.5's (FeatureHasher, Word2VecModel, MinHashLSHModel,
-BucketedRandomProjectionLSHModel):
+Semantics are Spark 3.5's (FeatureHasher, MinHashLSHModel, BucketedRandomProjectionLSHModel):
 
 * feature_hasher: null inputs are ignored. A numeric column (byte, short, int, long, float,
   double) not listed in ``categorical_cols`` adds its value at the bucket of
@@ -10,9 +9,6 @@ BucketedRandomProjectionLSHModel):
   MurmurHash3 x86_32 of the UTF-8 bytes, seed 42 (Spark's hashUnsafeBytes2), non-negative
   modulo. Values in one bucket are summed in column order; zeros are stored. Always sparse.
   (MLeap 0.16 treats byte columns as categorical; Spark, followed here, treats them as numbers.)
-* word_to_vector: the mean of the known words' vectors, dividing by the whole sentence's length
-  (unknown and null words count); an empty sentence gives an empty sparse vector. MLeap's "sqrt"
-  kernel instead divides the sum by its Euclidean norm. Dense output.
 * min_hash_lsh: for each (a, b), the minimum over the non-zero indices i of
   ``((1 + i) * a + b) mod 2038074743`` in 64-bit arithmetic (Spark; MLeap 0.16 overflows 32-bit
   ints). A vector without non-zero entries is an error.
@@ -33,11 +29,11 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.format import java_double_str, java_float_str
-from ..jvm.jmath import fma, java_div, java_floor, seq_dot, seq_sum, to_float32
+from ..jvm.jmath import fma, java_floor, seq_sum, to_float32
 from ..jvm.murmur3 import hash_string
 from ..model import OpModel, check_batch_width, check_vector, frozen
 from ..registry import op
-from ..types import STRING_LIST, FieldType, vector
+from ..types import FieldType, vector
 from ..vectors import SparseBatch, SparseVector
 
 NUMERIC = ("byte", "short", "int", "long", "float", "double")
@@ -203,113 +199,6 @@ def load_feature_hasher(node) -> FeatureHasherModel:
             real.append(None)
             caches.append(_BucketCache(name, base, num_features))
     return FeatureHasherModel(num_features, tuple(names), tuple(bases), categorical, tuple(real), tuple(caches))
-
-
-# --- word_to_vector ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class WordToVectorModel(OpModel):
-    vector_size: int
-    kernel: str  # "default" (mean over the sentence) or "sqrt" (sum over its norm)
-    vectors: dict = field(compare=False, repr=False)  # word -> tuple of floats
-    word_index: dict = field(compare=False, repr=False)  # word -> row of matrix
-    matrix: np.ndarray = field(compare=False, repr=False)
-
-    op_name = "word_to_vector"
-
-    def input_ports(self):
-        return [("input", STRING_LIST)]
-
-    def output_ports(self):
-        return [("output", vector(self.vector_size))]
-
-    def sentence_vector(self, sentence):
-        d = self.vector_size
-        if not sentence:
-            return SparseVector(d, (), ())
-        total = [0.0] * d
-        get = self.vectors.get
-        for word in sentence:
-            v = get(word) if word is not None else None
-            if v is not None:
-                total = [a + b for a, b in zip(total, v)]
-        if self.kernel == "sqrt":
-            norm = math.sqrt(seq_dot(total, total))
-            return [java_div(a, norm) for a in total]
-        scale = 1.0 / len(sentence)
-        return [a * scale for a in total]
-
-    def row_fn(self, outputs):
-        sentence_vector = self.sentence_vector
-
-        def run(sentence):
-            if sentence is None:
-                raise InvalidInput("input", "a list of strings (nulls are not accepted)", "null")
-            return (sentence_vector(sentence),)
-        return run
-
-    def batch_fn(self, outputs):
-        d, index, matrix, sqrt_kernel = self.vector_size, self.word_index, self.matrix, self.kernel == "sqrt"
-
-        def run(ctx, col):
-            items = col.tolist() if isinstance(col, np.ndarray) else list(col)
-            n = len(items)
-            rows, words, lengths = [], [], np.zeros(n, dtype=np.float64)
-            for r, sentence in enumerate(items):
-                if sentence is None:
-                    raise InvalidInput("input", "a list of strings (nulls are not accepted)", "null", row=r)
-                lengths[r] = len(sentence)
-                for w in sentence:
-                    i = index.get(w) if w is not None else None
-                    if i is not None:
-                        rows.append(r)
-                        words.append(i)
-            total = np.zeros((n, d), dtype=np.float64)
-            if rows:
-                np.add.at(total, np.asarray(rows), matrix[np.asarray(words)])  # in sentence order
-            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                if sqrt_kernel:
-                    out = total / np.sqrt((total * total).sum(axis=1))[:, None]
-                else:
-                    out = total * (1.0 / np.where(lengths > 0, lengths, 1.0))[:, None]
-            empty = lengths == 0
-            if empty.any():  # Spark's empty sentence gives an empty (sparse) vector
-                return (SparseBatch.from_dense(np.where(empty[:, None], 0.0, out)),)
-            return (out,)
-        return run
-
-
-@op("word_to_vector", family="feature")
-def load_word_to_vector(node) -> WordToVectorModel:
-    """Word2VecModel: the mean of the sentence's word vectors (or MLeap's sqrt kernel)."""
-    attrs = node.attrs
-    words = attrs.string_list("words")
-    indices = attrs.long_list("indices", None)
-    if indices is None:
-        indices = list(range(len(words)))
-    value = attrs.raw.get("word_vectors")
-    flat = attrs.vector("word_vectors") if isinstance(value, dict) and value.get("type") != "list" \
-        else attrs.double_list("word_vectors")
-    kernel = attrs.string("kernel", "default") or "default"
-    if kernel not in ("default", "sqrt"):
-        raise BundleError(f"attribute 'kernel' must be 'default' or 'sqrt', found {kernel!r}", path=attrs.where)
-    if len(indices) != len(words):
-        raise BundleError(f"'words' has {len(words)} entries but 'indices' {len(indices)}", path=attrs.where)
-    if not words:
-        raise BundleError("attribute 'words' is empty", path=attrs.where)
-    if len(flat) % len(words):
-        raise BundleError(f"'word_vectors' holds {len(flat)} values, not a multiple of {len(words)} words",
-                          path=attrs.where)
-    d = len(flat) // len(words)
-    matrix = np.asarray(flat, dtype=np.float64).reshape(len(words), d) if d else np.zeros((len(words), 0))
-    vectors, index = {}, {}
-    for word, i in zip(words, indices):
-        if not 0 <= i < len(words):
-            raise BundleError(f"word index {i} is outside [0, {len(words)})", path=attrs.where)
-        vectors[word] = tuple(matrix[i].tolist())
-        index[word] = i
-    matrix.flags.writeable = False
-    return WordToVectorModel(d, kernel, vectors, index, matrix)
 
 
 # --- min_hash_lsh ------------------------------------------------------------------------------

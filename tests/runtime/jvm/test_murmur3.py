@@ -88,7 +88,7 @@ def test_against_spark_jvm(spark):
 def test_hashing_tf_index_matches_spark(spark):
     from pyspark.ml.feature import HashingTF
 
-    from leapserve.runtime.ops.feature_text import term_index
+    from leapserve.runtime.ops.feature_text_vectors import term_index
 
     tf = HashingTF(numFeatures=1 << 18)
     for term in ["", "a", "spark", "Straße", "\u03c3\u03bf\u03c6\u03af\u03b1", "\u65e5\u672c", "\U0001F600x", "a b"]:

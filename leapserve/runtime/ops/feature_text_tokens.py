@@ -1,7 +1,12 @@
-"""More text features: regex_tokenizer, stopwords_remover, ngram.
+"""Text to tokens: tokenizer, regex_tokenizer, stopwords_remover, ngram.
 
-Semantics are Spark 3.5's (RegexTokenizer, StopWordsRemover, NGram):
+Semantics are Spark 3.5's (Tokenizer, RegexTokenizer, StopWordsRemover, NGram):
 
+* tokenizer: ``s.toLowerCase().split("\\s")`` with the JVM's rules. ``\\s`` is ASCII whitespace
+  only (space, \\t, \\n, \\x0b, \\f, \\r); consecutive separators give empty tokens; trailing empty
+  tokens are removed, a leading one is kept; a string with no separator is returned whole, so ""
+  gives [""] while " " gives []. Lowercasing follows Java's ``String.toLowerCase`` on Java 17 (see
+  ``jvm.text.java_lower``). A null string is an error.
 * regex_tokenizer: optional ``toLowerCase`` (Java rules, see jvm.text.java_lower), then with
   ``gaps`` Java's ``Pattern.split`` (no leading empty token for a zero-width match at 0, trailing
   empty tokens removed, the whole text when nothing matches) or else every match of
@@ -24,15 +29,47 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.regex import compile_java_regex, java_tokenizers
-from ..jvm.text import java_lower, utf16_length
+from ..jvm.text import JAVA_WHITESPACE, java_lower, utf16_length
 from ..model import OpModel
 from ..registry import op
 from ..types import STRING, STRING_LIST, FieldType
+
+_split_java_whitespace = re.compile(f"[{JAVA_WHITESPACE}]").split
+
+
+def tokenize(text: str) -> list[str]:
+    """Spark's Tokenizer: ``text.toLowerCase.split("\\s")`` with Java's split rules."""
+    parts = _split_java_whitespace(text.lower() if text.isascii() else java_lower(text))
+    if len(parts) > 1:  # no separator at all: the string itself, even when empty
+        while parts and not parts[-1]:
+            parts.pop()
+    return parts
+
+
+_OTHER_JAVA_WHITESPACE = JAVA_WHITESPACE.replace(" ", "")
+
+
+def tokenize_all(texts: list) -> list[list[str]]:
+    """tokenize() over many strings. When they are all ASCII and the only whitespace is the space
+    (the common case, checked once over the joined text), each row is str.lower then str.split
+    on " ", both called from C through map: the same tokens as Java's split on that one
+    separator, in under half the regular expression's time."""
+    joined = "".join(texts)
+    if not (joined.isascii() and not any(ch in joined for ch in _OTHER_JAVA_WHITESPACE)):
+        return list(map(tokenize, texts))
+    parts = list(map(str.split, map(str.lower, texts), repeat(" ", len(texts))))
+    for tokens in parts:
+        if len(tokens) > 1 and not tokens[-1]:  # Java drops trailing empty strings
+            while tokens and not tokens[-1]:
+                tokens.pop()
+    return parts
+
 
 def _null(port: str, what: str, row: int | None = None) -> InvalidInput:
     return InvalidInput(port, f"{what} (nulls are not accepted)", "null", row=row)
@@ -81,6 +118,40 @@ class _TextOp(OpModel):
                 out.append(apply(value))
             return (_object_column(out),)
         return run
+
+
+# --- tokenizer ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TokenizerModel(OpModel):
+    op_name = "tokenizer"
+
+    def input_ports(self):
+        return [("input", STRING)]
+
+    def output_ports(self):
+        return [("output", STRING_LIST)]
+
+    def row_fn(self, outputs):
+        def run(text):
+            if text is None:
+                raise _null("input", "a string")
+            return (tokenize(text),)
+        return run
+
+    def batch_fn(self, outputs):
+        def run(ctx, col):
+            texts = _object_rows(col)
+            if None in texts:
+                raise InvalidInput("input", "a string (nulls are not accepted)", "null", row=texts.index(None))
+            return (np.fromiter(tokenize_all(texts), dtype=object, count=len(texts)),)
+        return run
+
+
+@op("tokenizer", family="feature")
+def load_tokenizer(node) -> TokenizerModel:
+    """Tokenizer: lowercase (Java rules), split on each ASCII whitespace character."""
+    return TokenizerModel()
 
 
 # --- regex_tokenizer ---------------------------------------------------------------------------

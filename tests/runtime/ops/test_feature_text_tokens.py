@@ -1,4 +1,5 @@
-"""Parity with Spark 3.5: regex_tokenizer, stopwords_remover, ngram, and a text classification
+"""Parity with Spark 3.5: tokenizer (its split rules; its parity runs in the pipelines of
+test_feature_text_vectors.py), regex_tokenizer, stopwords_remover, ngram, and a text classification
 pipeline (RegexTokenizer -> StopWordsRemover -> NGram -> CountVectorizer -> IDF -> OneVsRest)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from leapserve.runtime import BundleError, ScoringError, load_bundle, registry
 from leapserve.runtime.jvm.regex import (UnsupportedRegex, java_find_all, java_split, java_tokenizers,
                                         translate_java_regex)
 from leapserve.runtime.jvm.text import utf16_length
+from leapserve.runtime.ops.feature_text_tokens import tokenize
 
 TEXTS = [
     "Hello World hello", "", " ", "   ", "\t\n", "a  b", "  leading", "trailing  ", "The quick, brown fox; jumps.",
@@ -47,6 +49,16 @@ def assert_null_refused(model, report, frame, column):
 def tokens_frame(spark, docs):
     schema = StructType([StructField("rid", IntegerType()), StructField("tokens", ArrayType(StringType()))])
     return spark.createDataFrame(list(enumerate(docs)), schema)
+
+
+# --- tokenizer -----------------------------------------------------------------------------
+
+def test_tokenize_split_rules():
+    assert tokenize("") == [""]
+    assert tokenize(" ") == [] and tokenize("\t\n") == []
+    assert tokenize("  a  b  ") == ["", "", "a", "", "b"]
+    assert tokenize("a\u00a0b c") == ["a\u00a0b", "c"]
+    assert tokenize("\u039f\u0394\u039f\u03a3") == ["\u03bf\u03b4\u03bf\u03c2"]
 
 
 # --- the Java regex translation, checked against java.util.regex itself ---------------------

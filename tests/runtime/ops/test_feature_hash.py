@@ -1,5 +1,5 @@
-"""Parity with Spark 3.5: feature_hasher (alone and into linear and logistic regression),
-word_to_vector, min_hash_lsh and bucketed_random_projection_lsh."""
+"""Parity with Spark 3.5: feature_hasher (alone and into linear and logistic regression), min_hash_lsh
+and bucketed_random_projection_lsh."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from pyspark.ml import Pipeline
 from pyspark.ml.classification import LogisticRegression
-from pyspark.ml.feature import BucketedRandomProjectionLSH, FeatureHasher, MinHashLSH, Word2Vec
+from pyspark.ml.feature import BucketedRandomProjectionLSH, FeatureHasher, MinHashLSH
 from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.ml.regression import LinearRegression
-from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
+from pyspark.sql.types import IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
@@ -121,62 +121,6 @@ def test_feature_hasher_bad_attributes(tmp_path):
     attrs["basic_types"]["basic_type"] = ["double"]
     with pytest.raises(BundleError, match="same length"):
         load_bundle(write_bundle(tmp_path / "c", "json", [n]))
-
-
-# --- word_to_vector ------------------------------------------------------------------------
-
-def sentences_frame(spark, docs):
-    schema = StructType([StructField("rid", IntegerType()), StructField("words", ArrayType(StringType()))])
-    return spark.createDataFrame(list(enumerate(docs)), schema)
-
-
-@pytest.mark.parity("word_to_vector")
-def test_word_to_vector_parity(spark, tmp_path):
-    corpus = [s.split() for s in ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog",
-                                  "cats and dogs and mats", "the mat and the log"]]
-    model = Word2Vec(inputCol="words", outputCol="vec", vectorSize=6, minCount=1, seed=7, maxIter=2) \
-        .fit(sentences_frame(spark, corpus))
-    docs = [["the", "cat"], [], ["unseen"], ["cat", "unseen", "zzz"], ["the"] * 5, ["dog", None, "cat"], ["CAT"],
-            ["mat", "log", "and", "a", "dog", "sat", "on"]]
-    report = assert_parity(model, sentences_frame(spark, docs), tmp_path)
-    assert report.errors == 0 and report.compared == 2 * len(docs)
-    pipeline = report.pipelines["protobuf"]
-    assert pipeline.transform({"words": []})["vec"] == SparseVector(6, [], [])  # Spark: empty sparse
-    with pytest.raises(ScoringError):
-        pipeline.transform({"words": None})
-    assert set(spark_outcomes(model, sentences_frame(spark, [None])).values()) == {"error"}
-
-
-def test_word_to_vector_sqrt_kernel_and_tensor_vectors(tmp_path):
-    """MLeap's own writer can record kernel "sqrt" (sum over its L2 norm) and word vectors as a
-    tensor; indices may be absent (words in order)."""
-    vectors = [[1.0, 2.0], [3.0, -4.0], [0.0, 0.0]]
-    attrs = {"words": {"type": "list", "string": ["a", "b", "z"]},
-             "word_vectors": {"type": "list", "double": [x for v in vectors for x in v]},
-             "kernel": {"string": "sqrt"}}
-    tensor_attrs = dict(attrs, word_vectors={"type": "tensor", "double": [x for v in vectors for x in v],
-                                             "shape": {"dimensions": [{"size": 6, "name": ""}]}})
-    for name, a in (("list", attrs), ("tensor", tensor_attrs)):
-        pipe = load_bundle(write_bundle(tmp_path / name, "json",
-                                        [node("w", "word_to_vector", a, inputs=[("input", "s")],
-                                              outputs=[("output", "v")])]))
-        s = [1.0 + 3.0 + 1.0, 2.0 - 4.0 + 2.0]  # a, b, a
-        norm = math.sqrt(s[0] ** 2 + s[1] ** 2)
-        assert pipe.transform({"s": ["a", "b", "a", "?"]})["v"].tolist() == [s[0] / norm, s[1] / norm]
-        got = pipe.transform({"s": ["z"]})["v"]  # a zero sum over its zero norm: NaN, as the JVM divides
-        assert all(math.isnan(x) for x in got)
-        assert pipe.transform({"s": []})["v"] == SparseVector(2, [], [])
-        batch = pipe.transform_batch({"s": [["a", "b", "a", "?"], ["z"], []]})["v"]
-        assert np.allclose(batch.toarray()[0], [s[0] / norm, s[1] / norm])
-    default = dict(attrs, kernel={"string": "default"})
-    pipe = load_bundle(write_bundle(tmp_path / "default", "protobuf",
-                                    [node("w", "word_to_vector", default, inputs=[("input", "s")],
-                                          outputs=[("output", "v")])]))
-    assert pipe.transform({"s": ["a", "b", "?", "?"]})["v"].tolist() == [4.0 * 0.25, -2.0 * 0.25]
-    with pytest.raises(BundleError, match="kernel"):
-        load_bundle(write_bundle(tmp_path / "bad", "json", [node("w", "word_to_vector",
-                                                                 dict(attrs, kernel={"string": "max"}),
-                                                                 inputs=[("input", "s")], outputs=[("output", "v")])]))
 
 
 # --- LSH: Spark's hashes are an array of one-element vectors, the runtime's one vector --------

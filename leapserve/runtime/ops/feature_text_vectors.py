@@ -1,12 +1,7 @@
-"""Text features: tokenizer, hashing_term_frequency, count_vectorizer, idf.
+"""Tokens to vectors: hashing_term_frequency, count_vectorizer, idf, word_to_vector.
 
-Semantics are Spark 3.5's (Tokenizer, HashingTF, CountVectorizerModel, IDFModel):
+Semantics are Spark 3.5's (HashingTF, CountVectorizerModel, IDFModel, Word2VecModel):
 
-* tokenizer: ``s.toLowerCase().split("\\s")`` with the JVM's rules. ``\\s`` is ASCII whitespace
-  only (space, \\t, \\n, \\x0b, \\f, \\r); consecutive separators give empty tokens; trailing empty
-  tokens are removed, a leading one is kept; a string with no separator is returned whole, so ""
-  gives [""] while " " gives []. Lowercasing follows Java's ``String.toLowerCase`` on Java 17 (see
-  ``jvm.text.java_lower``). A null string is an error.
 * hashing_term_frequency: each term's UTF-8 bytes hashed with MurmurHash3 x86_32, seed 42
   (``hashUnsafeBytesVersion`` 2 = standard, Spark 3; 1 = Spark 2's legacy variant, MLeap's default
   when the attribute is absent), bucket = non-negative modulo; a null term hashes to the seed
@@ -18,13 +13,16 @@ Semantics are Spark 3.5's (Tokenizer, HashingTF, CountVectorizerModel, IDFModel)
   fraction of the document's token count (out-of-vocabulary and null tokens included); entries
   below the threshold are dropped; ``binary`` gives 1.0. Always sparse.
 * idf: ``x_i * idf_i``; sparse stays sparse (stored entries only, zeros kept), dense stays dense.
+* word_to_vector: the mean of the known words' vectors, dividing by the whole sentence's length
+  (unknown and null words count); an empty sentence gives an empty sparse vector. MLeap's "sqrt"
+  kernel instead divides the sum by its Euclidean norm. Dense output.
 
 A null list or vector is an error (Spark's UDFs throw on it).
 """
 
 from __future__ import annotations
 
-import re
+import math
 from array import array
 from dataclasses import dataclass, field
 from itertools import chain, repeat
@@ -32,42 +30,12 @@ from itertools import chain, repeat
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
+from ..jvm.jmath import java_div, seq_dot
 from ..jvm.murmur3 import hash_string
-from ..jvm.text import JAVA_WHITESPACE, java_lower
 from ..model import OpModel, frozen
 from ..registry import op
-from ..types import STRING, STRING_LIST, vector
+from ..types import STRING_LIST, vector
 from ..vectors import SparseBatch, SparseVector
-
-_split_java_whitespace = re.compile(f"[{JAVA_WHITESPACE}]").split
-
-
-def tokenize(text: str) -> list[str]:
-    """Spark's Tokenizer: ``text.toLowerCase.split("\\s")`` with Java's split rules."""
-    parts = _split_java_whitespace(text.lower() if text.isascii() else java_lower(text))
-    if len(parts) > 1:  # no separator at all: the string itself, even when empty
-        while parts and not parts[-1]:
-            parts.pop()
-    return parts
-
-
-_OTHER_JAVA_WHITESPACE = JAVA_WHITESPACE.replace(" ", "")
-
-
-def tokenize_all(texts: list) -> list[list[str]]:
-    """tokenize() over many strings. When they are all ASCII and the only whitespace is the space
-    (the common case, checked once over the joined text), each row is str.lower then str.split
-    on " ", both called from C through map: the same tokens as Java's split on that one
-    separator, in under half the regular expression's time."""
-    joined = "".join(texts)
-    if not (joined.isascii() and not any(ch in joined for ch in _OTHER_JAVA_WHITESPACE)):
-        return list(map(tokenize, texts))
-    parts = list(map(str.split, map(str.lower, texts), repeat(" ", len(texts))))
-    for tokens in parts:
-        if len(tokens) > 1 and not tokens[-1]:  # Java drops trailing empty strings
-            while tokens and not tokens[-1]:
-                tokens.pop()
-    return parts
 
 
 def _null(port: str, what: str) -> InvalidInput:
@@ -81,40 +49,6 @@ def _object_column(col) -> list:
 def _csr(size: int, indptr: list, indices: list, values: list) -> SparseBatch:
     return SparseBatch(size, np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64),
                        np.asarray(values, dtype=np.float64))
-
-
-# --- tokenizer ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TokenizerModel(OpModel):
-    op_name = "tokenizer"
-
-    def input_ports(self):
-        return [("input", STRING)]
-
-    def output_ports(self):
-        return [("output", STRING_LIST)]
-
-    def row_fn(self, outputs):
-        def run(text):
-            if text is None:
-                raise _null("input", "a string")
-            return (tokenize(text),)
-        return run
-
-    def batch_fn(self, outputs):
-        def run(ctx, col):
-            texts = _object_column(col)
-            if None in texts:
-                raise InvalidInput("input", "a string (nulls are not accepted)", "null", row=texts.index(None))
-            return (np.fromiter(tokenize_all(texts), dtype=object, count=len(texts)),)
-        return run
-
-
-@op("tokenizer", family="feature")
-def load_tokenizer(node) -> TokenizerModel:
-    """Tokenizer: lowercase (Java rules), split on each ASCII whitespace character."""
-    return TokenizerModel()
 
 
 # --- hashing_term_frequency --------------------------------------------------------------------
@@ -390,3 +324,110 @@ def load_idf(node) -> IDFModel:
     """IDFModel: each component scaled by its inverse document frequency."""
     idf = node.attrs.vector("idf")
     return IDFModel(tuple(idf), frozen(idf))
+
+
+# --- word_to_vector ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WordToVectorModel(OpModel):
+    vector_size: int
+    kernel: str  # "default" (mean over the sentence) or "sqrt" (sum over its norm)
+    vectors: dict = field(compare=False, repr=False)  # word -> tuple of floats
+    word_index: dict = field(compare=False, repr=False)  # word -> row of matrix
+    matrix: np.ndarray = field(compare=False, repr=False)
+
+    op_name = "word_to_vector"
+
+    def input_ports(self):
+        return [("input", STRING_LIST)]
+
+    def output_ports(self):
+        return [("output", vector(self.vector_size))]
+
+    def sentence_vector(self, sentence):
+        d = self.vector_size
+        if not sentence:
+            return SparseVector(d, (), ())
+        total = [0.0] * d
+        get = self.vectors.get
+        for word in sentence:
+            v = get(word) if word is not None else None
+            if v is not None:
+                total = [a + b for a, b in zip(total, v)]
+        if self.kernel == "sqrt":
+            norm = math.sqrt(seq_dot(total, total))
+            return [java_div(a, norm) for a in total]
+        scale = 1.0 / len(sentence)
+        return [a * scale for a in total]
+
+    def row_fn(self, outputs):
+        sentence_vector = self.sentence_vector
+
+        def run(sentence):
+            if sentence is None:
+                raise InvalidInput("input", "a list of strings (nulls are not accepted)", "null")
+            return (sentence_vector(sentence),)
+        return run
+
+    def batch_fn(self, outputs):
+        d, index, matrix, sqrt_kernel = self.vector_size, self.word_index, self.matrix, self.kernel == "sqrt"
+
+        def run(ctx, col):
+            items = col.tolist() if isinstance(col, np.ndarray) else list(col)
+            n = len(items)
+            rows, words, lengths = [], [], np.zeros(n, dtype=np.float64)
+            for r, sentence in enumerate(items):
+                if sentence is None:
+                    raise InvalidInput("input", "a list of strings (nulls are not accepted)", "null", row=r)
+                lengths[r] = len(sentence)
+                for w in sentence:
+                    i = index.get(w) if w is not None else None
+                    if i is not None:
+                        rows.append(r)
+                        words.append(i)
+            total = np.zeros((n, d), dtype=np.float64)
+            if rows:
+                np.add.at(total, np.asarray(rows), matrix[np.asarray(words)])  # in sentence order
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                if sqrt_kernel:
+                    out = total / np.sqrt((total * total).sum(axis=1))[:, None]
+                else:
+                    out = total * (1.0 / np.where(lengths > 0, lengths, 1.0))[:, None]
+            empty = lengths == 0
+            if empty.any():  # Spark's empty sentence gives an empty (sparse) vector
+                return (SparseBatch.from_dense(np.where(empty[:, None], 0.0, out)),)
+            return (out,)
+        return run
+
+
+@op("word_to_vector", family="feature")
+def load_word_to_vector(node) -> WordToVectorModel:
+    """Word2VecModel: the mean of the sentence's word vectors (or MLeap's sqrt kernel)."""
+    attrs = node.attrs
+    words = attrs.string_list("words")
+    indices = attrs.long_list("indices", None)
+    if indices is None:
+        indices = list(range(len(words)))
+    value = attrs.raw.get("word_vectors")
+    flat = attrs.vector("word_vectors") if isinstance(value, dict) and value.get("type") != "list" \
+        else attrs.double_list("word_vectors")
+    kernel = attrs.string("kernel", "default") or "default"
+    if kernel not in ("default", "sqrt"):
+        raise BundleError(f"attribute 'kernel' must be 'default' or 'sqrt', found {kernel!r}", path=attrs.where)
+    if len(indices) != len(words):
+        raise BundleError(f"'words' has {len(words)} entries but 'indices' {len(indices)}", path=attrs.where)
+    if not words:
+        raise BundleError("attribute 'words' is empty", path=attrs.where)
+    if len(flat) % len(words):
+        raise BundleError(f"'word_vectors' holds {len(flat)} values, not a multiple of {len(words)} words",
+                          path=attrs.where)
+    d = len(flat) // len(words)
+    matrix = np.asarray(flat, dtype=np.float64).reshape(len(words), d) if d else np.zeros((len(words), 0))
+    vectors, index = {}, {}
+    for word, i in zip(words, indices):
+        if not 0 <= i < len(words):
+            raise BundleError(f"word index {i} is outside [0, {len(words)})", path=attrs.where)
+        vectors[word] = tuple(matrix[i].tolist())
+        index[word] = i
+    matrix.flags.writeable = False
+    return WordToVectorModel(d, kernel, vectors, index, matrix)

@@ -1,21 +1,26 @@
-"""Parity with Spark 3.5: tokenizer, hashing_term_frequency, count_vectorizer, idf, and text pipelines."""
+"""Parity with Spark 3.5: hashing_term_frequency, count_vectorizer, idf, word_to_vector, and text pipelines
+from the tokenizer to term vectors (with Java's lowercasing, which the tokenizer applies, against the JVM)."""
 
 import pytest
 import json
+import math
 import random
 import zipfile
 
+import numpy as np
+
 from pyspark.ml import Pipeline
-from pyspark.ml.feature import IDF, CountVectorizer, HashingTF, Tokenizer, VectorAssembler
+from pyspark.ml.feature import IDF, CountVectorizer, HashingTF, Tokenizer, VectorAssembler, Word2Vec
 from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.ml.regression import LinearRegression
 from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
-from tests.support.parity import assert_parity
-from leapserve.runtime import load_bundle
+from tests.support.handmade import node, write_bundle
+from tests.support.parity import assert_parity, spark_outcomes
+from leapserve.runtime import BundleError, ScoringError, load_bundle
 from leapserve.runtime.jvm.text import _JAVA_UNCHANGED, java_lower
-from leapserve.runtime.ops.feature_text import _TermIndexCache, term_index, tokenize
+from leapserve.runtime.ops.feature_text_vectors import _TermIndexCache, term_index
 from leapserve.runtime.vectors import SparseVector
 
 # Edge cases for every text test: empty, whitespace only, Java's whitespace set (\s is ASCII only:
@@ -66,7 +71,7 @@ def tokens_frame(spark, docs):
     return spark.createDataFrame(list(enumerate(docs)), schema)
 
 
-# --- lowercasing and splitting ----------------------------------------------------------------
+# --- lowercasing (Java's rules, which the tokenizer applies) -----------------------------------
 
 def test_java_lower_matches_the_jvm(spark):
     lower = spark._jvm.org.apache.commons.lang3.StringUtils.lowerCase  # String.toLowerCase()
@@ -84,14 +89,6 @@ def test_java_lower_matches_the_jvm(spark):
     for _ in range(1500):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9)))
         assert java_lower(text) == lower(text), repr(text)
-
-
-def test_tokenize_split_rules():
-    assert tokenize("") == [""]
-    assert tokenize(" ") == [] and tokenize("\t\n") == []
-    assert tokenize("  a  b  ") == ["", "", "a", "", "b"]
-    assert tokenize("a\u00a0b c") == ["a\u00a0b", "c"]
-    assert tokenize("\u039f\u0394\u039f\u03a3") == ["\u03bf\u03b4\u03bf\u03c2"]
 
 
 # --- hashing_term_frequency --------------------------------------------------------------------
@@ -122,7 +119,7 @@ def test_hashing_tf_parity(spark, tmp_path):
 def test_hashing_tf_hashes_items_as_strings(spark, tmp_path):
     """The input is list<string> (MLeap's contract): numbers in the list are cast to their JVM
     string form and hashed as strings. (Spark would hash an array<int> column's numbers with
-    hashInt; such a HashingTF does not score like Spark: documented in feature_text.)"""
+    hashInt; such a HashingTF does not score like Spark: documented in feature_text_vectors.)"""
     model = HashingTF(inputCol="tokens", outputCol="tf", numFeatures=50)
     report = assert_parity(model, tokens_frame(spark, [["1", "2.5"]]), tmp_path, formats=("json",))
     pipeline = report.pipelines["json"]
@@ -281,3 +278,59 @@ def test_text_features_into_linear_regression(spark, tmp_path):
     rows = spark.createDataFrame([(i, t, float(len(t))) for i, t in enumerate(TEXTS)], "rid int, text string, n double")
     report = assert_parity(model, rows, tmp_path)
     assert report.compared > 0
+
+
+# --- word_to_vector ------------------------------------------------------------------------
+
+def sentences_frame(spark, docs):
+    schema = StructType([StructField("rid", IntegerType()), StructField("words", ArrayType(StringType()))])
+    return spark.createDataFrame(list(enumerate(docs)), schema)
+
+
+@pytest.mark.parity("word_to_vector")
+def test_word_to_vector_parity(spark, tmp_path):
+    corpus = [s.split() for s in ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog",
+                                  "cats and dogs and mats", "the mat and the log"]]
+    model = Word2Vec(inputCol="words", outputCol="vec", vectorSize=6, minCount=1, seed=7, maxIter=2) \
+        .fit(sentences_frame(spark, corpus))
+    docs = [["the", "cat"], [], ["unseen"], ["cat", "unseen", "zzz"], ["the"] * 5, ["dog", None, "cat"], ["CAT"],
+            ["mat", "log", "and", "a", "dog", "sat", "on"]]
+    report = assert_parity(model, sentences_frame(spark, docs), tmp_path)
+    assert report.errors == 0 and report.compared == 2 * len(docs)
+    pipeline = report.pipelines["protobuf"]
+    assert pipeline.transform({"words": []})["vec"] == SparseVector(6, [], [])  # Spark: empty sparse
+    with pytest.raises(ScoringError):
+        pipeline.transform({"words": None})
+    assert set(spark_outcomes(model, sentences_frame(spark, [None])).values()) == {"error"}
+
+
+def test_word_to_vector_sqrt_kernel_and_tensor_vectors(tmp_path):
+    """MLeap's own writer can record kernel "sqrt" (sum over its L2 norm) and word vectors as a
+    tensor; indices may be absent (words in order)."""
+    vectors = [[1.0, 2.0], [3.0, -4.0], [0.0, 0.0]]
+    attrs = {"words": {"type": "list", "string": ["a", "b", "z"]},
+             "word_vectors": {"type": "list", "double": [x for v in vectors for x in v]},
+             "kernel": {"string": "sqrt"}}
+    tensor_attrs = dict(attrs, word_vectors={"type": "tensor", "double": [x for v in vectors for x in v],
+                                             "shape": {"dimensions": [{"size": 6, "name": ""}]}})
+    for name, a in (("list", attrs), ("tensor", tensor_attrs)):
+        pipe = load_bundle(write_bundle(tmp_path / name, "json",
+                                        [node("w", "word_to_vector", a, inputs=[("input", "s")],
+                                              outputs=[("output", "v")])]))
+        s = [1.0 + 3.0 + 1.0, 2.0 - 4.0 + 2.0]  # a, b, a
+        norm = math.sqrt(s[0] ** 2 + s[1] ** 2)
+        assert pipe.transform({"s": ["a", "b", "a", "?"]})["v"].tolist() == [s[0] / norm, s[1] / norm]
+        got = pipe.transform({"s": ["z"]})["v"]  # a zero sum over its zero norm: NaN, as the JVM divides
+        assert all(math.isnan(x) for x in got)
+        assert pipe.transform({"s": []})["v"] == SparseVector(2, [], [])
+        batch = pipe.transform_batch({"s": [["a", "b", "a", "?"], ["z"], []]})["v"]
+        assert np.allclose(batch.toarray()[0], [s[0] / norm, s[1] / norm])
+    default = dict(attrs, kernel={"string": "default"})
+    pipe = load_bundle(write_bundle(tmp_path / "default", "protobuf",
+                                    [node("w", "word_to_vector", default, inputs=[("input", "s")],
+                                          outputs=[("output", "v")])]))
+    assert pipe.transform({"s": ["a", "b", "?", "?"]})["v"].tolist() == [4.0 * 0.25, -2.0 * 0.25]
+    with pytest.raises(BundleError, match="kernel"):
+        load_bundle(write_bundle(tmp_path / "bad", "json", [node("w", "word_to_vector",
+                                                                 dict(attrs, kernel={"string": "max"}),
+                                                                 inputs=[("input", "s")], outputs=[("output", "v")])]))
