@@ -1,7 +1,8 @@
-"""Categorical features: string_indexer, reverse_string_indexer (IndexToString), one_hot_encoder.
+"""Categorical features: string_indexer, reverse_string_indexer (IndexToString), one_hot_encoder,
+vector_indexer.
 
-Math as Spark 3.5's StringIndexerModel, IndexToString and OneHotEncoderModel. Where MLeap's
-runtime differs from Spark we follow Spark:
+Math as Spark 3.5's StringIndexerModel, IndexToString, OneHotEncoderModel and VectorIndexerModel.
+Where MLeap's runtime differs from Spark we follow Spark:
 
 * string_indexer: a null label is invalid like an unseen one: an error under "error", index
   ``len(labels)`` under "keep", and under "skip" the row is dropped (MLeap's skip filter fails on
@@ -12,10 +13,17 @@ runtime differs from Spark we follow Spark:
   (so -0.5 and NaN both read label 0); a null index gives a null label.
 * one_hot_encoder: a non-integral category is truncated (Spark does not refuse it, MLeap does);
   NaN is invalid; a null input gives a null vector.
+* vector_indexer: each categorical feature's value is replaced by its category index. A value
+  missing from the map (NaN always is: Scala's map lookup never finds NaN) is an error, becomes
+  ``len(map)`` with handle_invalid "keep", or drops the row with "skip" (Spark filters the null
+  result out; MLeap would return a null vector). Dense vectors stay dense; sparse vectors keep
+  their layout and only stored entries are mapped (an implicit zero stays 0.0). A null vector
+  is an error (Spark's UDF throws on it).
 
-Bundles come in two forms: Spark-era single-column ones (``labels`` / ``size``, ports
-``input``/``output``) and multi-column ones (``labels_length`` + ``labels_array_i`` /
-``category_sizes``, ports ``input0..``/``output0..``). The ports the node wires decide the names.
+string_indexer and one_hot_encoder bundles come in two forms: Spark-era single-column ones
+(``labels`` / ``size``, ports ``input``/``output``) and multi-column ones (``labels_length`` +
+``labels_array_i`` / ``category_sizes``, ports ``input0..``/``output0..``). The ports the node wires
+decide the names.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from itertools import repeat
 import numpy as np
 
 from ..errors import BundleError, InvalidInput, RowSkipped
-from ..model import OpModel
+from ..model import OpModel, check_batch_width, check_vector, frozen
 from ..registry import op
 from ..types import DOUBLE, DOUBLE_LIST, STRING, STRING_LIST, vector
 from ..vectors import SparseBatch, SparseVector
@@ -391,3 +399,138 @@ def load_one_hot_encoder(node) -> OneHotEncoderModel:
     in_ports, out_ports = column_ports(node, len(sizes))
     return OneHotEncoderModel(sizes, drop_last, mode == "keep", in_ports, out_ports)
 
+
+VECTOR_INDEXER_HANDLE_INVALID = ("error", "keep", "skip")
+
+
+# --- vector_indexer ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VectorIndexerModel(OpModel):
+    num_features: int
+    category_maps: tuple = field(compare=False)  # ((feature index, {value: category}), ...), bundle order
+    map_sizes: dict = field(compare=False)  # feature index -> number of categories (NaN keys included)
+    handle_invalid: str
+    lookup_tables: dict = field(compare=False, repr=False)  # feature -> (sorted keys, indices)
+    map_of: dict = field(compare=False, repr=False)  # feature -> {value: category}
+
+    op_name = "vector_indexer"
+
+    def input_ports(self):
+        return [("input", vector(self.num_features))]
+
+    def output_ports(self):
+        return [("output", vector(self.num_features))]
+
+    def _invalid(self, feature: int, value: float):
+        if self.handle_invalid == "skip":
+            return RowSkipped("input", f"value {value!r} of feature {feature} is not a known category")
+        return InvalidInput("input", f"a known category of feature {feature}", f"value {value!r}")
+
+    def index_features(self, x):
+        keep = self.handle_invalid == "keep"
+        if isinstance(x, SparseVector):
+            maps = self.map_of
+            values = list(x.values)
+            for k, i in enumerate(x.indices):
+                cmap = maps.get(i)
+                if cmap is None:
+                    continue
+                v = values[k]
+                c = cmap.get(v) if v == v else None
+                if c is None:
+                    if not keep:
+                        raise self._invalid(i, v)
+                    c = self.map_sizes[i]
+                values[k] = float(c)
+            return SparseVector(x.size, x.indices, values)
+        out = list(x)
+        for i, cmap in self.category_maps:
+            v = out[i]
+            c = cmap.get(v) if v == v else None
+            if c is None:
+                if not keep:
+                    raise self._invalid(i, v)
+                c = self.map_sizes[i]
+            out[i] = float(c)
+        return out
+
+    def row_fn(self, outputs):
+        index_features, size = self.index_features, self.num_features
+
+        def run(x):
+            check_vector("input", x, size)
+            return (index_features(x),)
+        return run
+
+    def _map_values(self, ctx, feature: int, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Category indices of one feature's values; invalid ones per handle_invalid."""
+        keys, indices = self.lookup_tables[feature]
+        pos = np.searchsorted(keys, values)
+        pos_ok = np.minimum(pos, max(len(keys) - 1, 0))
+        found = (pos < len(keys)) & (keys[pos_ok] == values) if len(keys) else np.zeros(len(values), bool)
+        out = np.where(found, indices[pos_ok] if len(keys) else 0.0, float(self.map_sizes[feature]))
+        bad = ~found
+        if bad.any():
+            if self.handle_invalid == "error":
+                k = int(np.argmax(bad))
+                raise InvalidInput("input", f"a known category of feature {feature}",
+                                   f"value {float(values[k])!r}", row=int(rows[k]))
+            if self.handle_invalid == "skip":
+                mask = np.zeros(ctx.n, dtype=bool)
+                mask[rows[bad]] = True
+                ctx.skip(mask, "input", f"a value of feature {feature} is not a known category")
+                out = np.where(found, out, values)
+        return out
+
+    def batch_fn(self, outputs):
+        size = self.num_features
+
+        def run(ctx, X):
+            check_batch_width("input", X, size)
+            if isinstance(X, SparseBatch):
+                values = X.values.copy()
+                row_ids = X.row_ids()
+                for i, _ in self.category_maps:
+                    at = np.nonzero(X.indices == i)[0]
+                    if len(at):
+                        values[at] = self._map_values(ctx, i, X.values[at], row_ids[at])
+                return (X.with_values(values),)
+            out = np.array(X, dtype=np.float64, copy=True)
+            rows = np.arange(ctx.n)
+            for i, _ in self.category_maps:
+                out[:, i] = self._map_values(ctx, i, X[:, i], rows)
+            return (out,)
+        return run
+
+
+@op("vector_indexer", family="feature")
+def load_vector_indexer(node) -> VectorIndexerModel:
+    """VectorIndexerModel: categorical features mapped to category indices."""
+    attrs = node.attrs
+    num_features = attrs.long("num_features")
+    if not 0 <= num_features < 1 << 31:
+        raise BundleError(f"attribute 'num_features' must be a non-negative int, found {num_features}",
+                          path=attrs.where)
+    handle_invalid = attrs.string("handle_invalid", "error") or "error"
+    if handle_invalid not in VECTOR_INDEXER_HANDLE_INVALID:
+        raise BundleError(f"attribute 'handle_invalid' must be one of {list(VECTOR_INDEXER_HANDLE_INVALID)}, "
+                          f"found {handle_invalid!r}", path=attrs.where)
+    maps, sizes, tables = [], {}, {}
+    for feature in attrs.long_list("keys"):
+        if not 0 <= feature < num_features:
+            raise BundleError(f"categorical feature {feature} is outside [0, {num_features})", path=attrs.where)
+        if feature in sizes:
+            raise BundleError(f"categorical feature {feature} is listed twice in 'keys'", path=attrs.where)
+        values = attrs.double_list(f"key_{feature}_keys")
+        indices = attrs.long_list(f"key_{feature}_values")
+        if len(values) != len(indices):
+            raise BundleError(f"'key_{feature}_keys' has {len(values)} values but 'key_{feature}_values' "
+                              f"{len(indices)}", path=attrs.where)
+        # NaN keys count in the map's size (handle_invalid "keep") but are never found, as in Scala.
+        cmap = {v: c for v, c in zip(values, indices) if v == v}
+        sizes[feature] = len(values)
+        maps.append((feature, cmap))
+        keys = sorted(cmap)
+        tables[feature] = (frozen(keys), frozen([float(cmap[k]) for k in keys]))
+    return VectorIndexerModel(num_features, tuple(maps), sizes, handle_invalid, tables, dict(maps))

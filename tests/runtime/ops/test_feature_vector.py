@@ -1,10 +1,11 @@
-"""Parity with Spark 3.5: pca, polynomial_expansion, elementwise_product, vector_slicer, interaction."""
+"""Parity with Spark 3.5: pca, dct, polynomial_expansion, elementwise_product, vector_slicer, interaction."""
 
 import pytest
 import math
 
+import numpy as np
 from pyspark.ml import Pipeline
-from pyspark.ml.feature import (PCA, ElementwiseProduct, Interaction, OneHotEncoder, PolynomialExpansion,
+from pyspark.ml.feature import (DCT, PCA, ElementwiseProduct, Interaction, OneHotEncoder, PolynomialExpansion,
                                 StringIndexer, VectorAssembler, VectorSlicer)
 from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.ml.regression import LinearRegression
@@ -13,7 +14,8 @@ from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
 from tests.support.parity import assert_parity
-from leapserve.runtime.ops.feature_vector import poly_size, poly_terms
+from leapserve.runtime import ScoringError
+from leapserve.runtime.ops.feature_vector import dct_matrix, poly_size, poly_terms
 from leapserve.runtime.vectors import DenseVector, SparseVector
 
 NAN, INF = float("nan"), float("inf")
@@ -200,3 +202,42 @@ def test_interaction_large_output_batch(spark, tmp_path):
     result = report.pipelines["json"].transform({"a": 2.0, "b": 3.0, "x": 1.5})["inter"]
     assert isinstance(result, SparseVector) and result.size == 400 and result.indices == (43,)
     assert math.isclose(result.values[0], 1.5)
+
+
+# --- dct -----------------------------------------------------------------------------------
+
+@pytest.mark.parity("dct")
+def test_dct_parity(spark, tmp_path):
+    vectors = [Vectors.dense([1.0, 2.0, 3.0, 4.0, 5.0]), Vectors.dense([0.0, 0.0, 0.0, 0.0, 0.0]),
+               Vectors.sparse(5, [1, 3], [-2.0, 7.5]), Vectors.sparse(5, [], []),
+               Vectors.dense([1e3, -1e-3, 3.25, -7.0, 0.5]), Vectors.dense([1.0, NAN, 0.0, 0.0, 0.0]),
+               Vectors.dense([-0.0, 1.0, -1.0, 1.0, -1.0])]
+    model = Pipeline(stages=[DCT(inputCol="v", outputCol="forward"),
+                             DCT(inputCol="forward", outputCol="back", inverse=True),
+                             DCT(inputCol="v", outputCol="inverse", inverse=True)]) \
+        .fit(vector_frame(spark, list(enumerate(vectors))))
+    report = assert_parity(model, vector_frame(spark, list(enumerate(vectors))), tmp_path)
+    assert report.errors == 0 and report.compared == 2 * len(vectors) * 3
+    assert report.max_difference < 1e-12
+    out = report.pipelines["json"].transform({"v": SparseVector(5, [1], [1.0])})
+    assert all(isinstance(v, DenseVector) for v in out.values())  # always dense
+
+
+def test_dct_matrix_is_orthonormal():
+    for n in (1, 2, 7, 32):
+        m = dct_matrix(n, False)
+        assert np.allclose(m @ m.T, np.eye(n), atol=1e-12)
+        assert np.allclose(dct_matrix(n, True), m.T)
+
+
+def test_dct_one_element_and_bad_size(spark, tmp_path):
+    vectors = [Vectors.dense([3.0]), Vectors.dense([-0.5])]
+    model = DCT(inputCol="v", outputCol="o")
+    report = assert_parity(model, vector_frame(spark, list(enumerate(vectors))), tmp_path, formats=("json",))
+    pipeline = report.pipelines["json"]
+    with pytest.raises(ScoringError) as e:
+        pipeline.transform({"v": [1.0, 2.0]})
+    assert e.value.field == "v"
+    with pytest.raises(ScoringError):
+        pipeline.transform({"v": None})
+    assert math.isclose(pipeline.transform({"v": [2.0]})["o"][0], 2.0)

@@ -1,17 +1,21 @@
-"""Parity: string_indexer, reverse_string_indexer (IndexToString) and one_hot_encoder against
-Spark 3.5's own transform, with bundles written by MLeap and, for forms MLeap 0.16 cannot write
-(multi-column string indexer, legacy one-hot ``size``), bundles written here by hand."""
+"""Parity: string_indexer, reverse_string_indexer (IndexToString), one_hot_encoder and vector_indexer
+(every handle_invalid mode) against Spark 3.5's own transform, with bundles written by MLeap and,
+for forms MLeap 0.16 cannot write (multi-column string indexer, legacy one-hot ``size``), bundles
+written here by hand."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from pyspark.ml import Pipeline, PipelineModel
-from pyspark.ml.feature import IndexToString, OneHotEncoder, StringIndexer, StringIndexerModel
+from pyspark.ml.feature import IndexToString, OneHotEncoder, StringIndexer, StringIndexerModel, VectorIndexer
+from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-from tests.support.handmade import check_against_spark, write_bundle
+from tests.support.handmade import check_against_spark, node, write_bundle
 from tests.support.parity import assert_parity
-from leapserve.runtime import BundleError, InvalidInput, ScoringError, SparseVector, load_bundle
+from leapserve.runtime import BundleError, DenseVector, InvalidInput, ScoringError, SparseVector, load_bundle
 
 NAN = float("nan")
 
@@ -295,3 +299,100 @@ def test_one_hot_encoder_pipeline_fixture(fixtures_dir):
     assert batch[onehot].toarray().tolist() == [[1.0 if j == i else 0.0 for j in range(3)] for i in cases.values()]
     assert not batch.skipped.any()
     assert pipeline.transform({"col_1": 1.0})[index] == 3.0  # numbers index by their string form "1.0"
+
+
+# --- vector_indexer ------------------------------------------------------------------------
+
+def vector_frame(spark, vectors, label=None):
+    fields = [StructField("rid", IntegerType()), StructField("v", VectorUDT())]
+    rows = [(i, v) for i, v in enumerate(vectors)]
+    if label is not None:
+        fields.append(StructField("label", DoubleType()))
+        rows = [(i, v, y) for (i, v), y in zip(rows, label)]
+    return spark.createDataFrame(rows, StructType(fields))
+
+
+# f0 continuous; f1 categories {0, 1, 2}; f2 categories {-1.5, 3.0} (no zero: an implicit zero of
+# a sparse vector is left alone, an explicit one is invalid); f3 binary {0, 1}.
+TRAIN = [Vectors.dense([0.5, 0.0, -1.5, 0.0]), Vectors.dense([1.5, 1.0, 3.0, 1.0]),
+         Vectors.dense([2.5, 2.0, -1.5, 1.0]), Vectors.sparse(4, [0, 2], [3.5, 3.0]),
+         Vectors.dense([4.5, 1.0, 3.0, 0.0]), Vectors.sparse(4, [0, 1, 2, 3], [5.5, 2.0, -1.5, 1.0])]
+SCORE = [
+    Vectors.dense([7.0, 2.0, 3.0, 1.0]),                 # all known
+    Vectors.dense([0.0, -0.0, -1.5, 0.0]),               # -0.0 finds 0.0
+    Vectors.dense([1.0, 5.0, 3.0, 1.0]),                 # unseen category in f1
+    Vectors.dense([1.0, 1.0, NAN, 1.0]),                 # NaN is never a known category
+    Vectors.dense([NAN, 1.0, 3.0, 0.0]),                 # NaN in a continuous feature is fine
+    Vectors.sparse(4, [0, 3], [9.0, 1.0]),               # implicit zeros: f2's stays 0.0
+    Vectors.sparse(4, [1, 2], [2.0, 3.0]),
+    Vectors.sparse(4, [2], [0.0]),                       # an explicit zero in f2 is looked up: invalid
+    Vectors.sparse(4, [1, 3], [7.0, 1.0]),               # unseen category, sparse
+    Vectors.sparse(4, [], []),
+    Vectors.dense([0.0, 0.0, 3.0, 2.0]),                 # unseen in the binary feature
+]
+
+
+@pytest.fixture(scope="module")
+def train_frame(spark):
+    return vector_frame(spark, TRAIN)
+
+
+@pytest.mark.parity("vector_indexer")
+@pytest.mark.parametrize("handle_invalid", ["keep", "skip", "error"])
+def test_vector_indexer_parity(spark, tmp_path, train_frame, handle_invalid):
+    model = VectorIndexer(inputCol="v", outputCol="indexed", maxCategories=3,
+                          handleInvalid=handle_invalid).fit(train_frame)
+    assert set(model.categoryMaps) == {1, 2, 3}
+    # Spark failing a job makes the harness score row by row: fewer rows for "error"
+    score = SCORE if handle_invalid != "error" else [SCORE[i] for i in (0, 2, 3, 5, 7)]
+    report = assert_parity(model, vector_frame(spark, score), tmp_path)
+    invalid = 5 if handle_invalid != "error" else 3  # rows 2, 3, 7, 8, 10 of SCORE
+    if handle_invalid == "keep":
+        assert report.errors == 0 and report.skipped == 0
+    elif handle_invalid == "skip":
+        assert report.skipped == 2 * invalid and report.errors == 0
+    else:
+        assert report.errors == 2 * invalid
+    # layout as Spark: dense stays dense, sparse stays sparse (with the same stored indices)
+    pipeline = report.pipelines["json"]
+    out = pipeline.transform({"v": SparseVector(4, [0, 3], [9.0, 1.0])})["indexed"]
+    assert out == SparseVector(4, [0, 3], [9.0, 1.0])
+    assert isinstance(pipeline.transform({"v": [7.0, 2.0, 3.0, 1.0]})["indexed"], DenseVector)
+
+
+def test_vector_indexer_batch_layouts(spark, tmp_path, train_frame):
+    model = VectorIndexer(inputCol="v", outputCol="indexed", maxCategories=3, handleInvalid="skip").fit(train_frame)
+    report = assert_parity(model, vector_frame(spark, SCORE[:1]), tmp_path, formats=("protobuf",))
+    pipeline = report.pipelines["protobuf"]
+    dense = np.array([[7.0, 2.0, 3.0, 1.0], [1.0, 5.0, 3.0, 1.0], [0.0, 0.0, -1.5, 0.0]])
+    result = pipeline.transform_batch({"v": dense})
+    assert result.skipped.tolist() == [False, True, False]
+    assert result["indexed"][0].tolist() == [7.0, 2.0, 1.0, 1.0] and result["indexed"][2].tolist() == [0, 0, 0, 0]
+    sparse = [SparseVector(4, [1, 2], [2.0, 3.0]), SparseVector(4, [2], [0.0]), SparseVector(4, [0], [1.0])]
+    result = pipeline.transform_batch({"v": sparse})
+    assert result.skipped.tolist() == [False, True, False]
+    assert result["indexed"].row(0) == SparseVector(4, [1, 2], [2.0, 1.0])
+
+
+def test_vector_indexer_hand_written_maps(tmp_path):
+    """A NaN key (JSON null) counts in the map's size for "keep" but is never matched; keys
+    outside the vector and mismatched lists are refused at load."""
+    attrs = {"keys": {"type": "list", "long": [1]}, "num_features": {"long": 2},
+             "key_1_keys": {"type": "list", "double": [0.0, None, 4.0]},
+             "key_1_values": {"type": "list", "long": [0, 2, 1]}, "handle_invalid": {"string": "keep"}}
+    for fmt in ("json", "protobuf"):
+        pipe = load_bundle(write_bundle(tmp_path / fmt, fmt, [node("vi", "vector_indexer", attrs,
+                                                                 inputs=[("input", "v")],
+                                                                 outputs=[("output", "o")])]))
+        assert pipe.transform({"v": [3.0, 4.0]})["o"].tolist() == [3.0, 1.0]
+        assert pipe.transform({"v": [3.0, NAN]})["o"].tolist() == [3.0, 3.0]
+        assert pipe.transform_batch({"v": np.array([[3.0, 4.0], [1.0, 9.0]])})["o"].tolist() == [[3, 1], [1, 3]]
+    bad = dict(attrs, keys={"type": "list", "long": [2]}, key_2_keys=attrs["key_1_keys"],
+               key_2_values=attrs["key_1_values"])
+    with pytest.raises(BundleError, match="outside"):
+        load_bundle(write_bundle(tmp_path / "bad1", "json", [node("vi", "vector_indexer", bad, inputs=[("input", "v")],
+                                                                  outputs=[("output", "o")])]))
+    bad = dict(attrs, key_1_values={"type": "list", "long": [0]})
+    with pytest.raises(BundleError, match="key_1_values"):
+        load_bundle(write_bundle(tmp_path / "bad2", "json", [node("vi", "vector_indexer", bad, inputs=[("input", "v")],
+                                                                  outputs=[("output", "o")])]))
