@@ -1,10 +1,8 @@
-"""Thresholds and missing values: imputer, bucketizer, binarizer.
+"""Thresholds: bucketizer, binarizer.
 
-Math as Spark 3.5's ImputerModel, Bucketizer and Binarizer. Where MLeap's runtime differs from
+Math as Spark 3.5's Bucketizer and Binarizer. Where MLeap's runtime differs from
 Spark we follow Spark:
 
-* imputer: null, and values equal to ``missing_value``, take the surrogate; NaN is missing only
-  when ``missing_value`` is NaN (MLeap imputes NaN always).
 * bucketizer: a null input gives a null bucket under "error"/"keep" and drops the row under "skip"
   (Spark's ``na.drop``), as NaN does; values outside the splits are errors in every mode. Bucket
   search orders -0.0 before 0.0 like Java's ``Arrays.binarySearch``.
@@ -28,45 +26,6 @@ from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector, compressed, compressed_dense
 from .feature_categorical import read_handle_invalid
-
-# --- imputer --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImputerModel(OpModel):
-    surrogate_value: float
-    missing_value: float
-    strategy: str
-
-    op_name = "imputer"
-
-    def input_ports(self):
-        return [("input", DOUBLE)]
-
-    def output_ports(self):
-        return [("output", DOUBLE)]
-
-    def row_fn(self, outputs):
-        surrogate, missing = self.surrogate_value, self.missing_value
-        if math.isnan(missing):
-            return lambda x: (surrogate if x is None or x != x else x,)
-        return lambda x: (surrogate if x is None or x == missing else x,)
-
-    def batch_fn(self, outputs):
-        surrogate, missing = self.surrogate_value, self.missing_value
-
-        def run(ctx, X):
-            hit = np.isnan(X) if math.isnan(missing) else X == missing
-            return (np.where(hit, surrogate, X),)
-        return run
-
-
-@op("imputer", family="feature")
-def load_imputer(node) -> ImputerModel:
-    """Imputer: missing values (null, or equal to missing_value) -> the surrogate."""
-    attrs = node.attrs
-    return ImputerModel(attrs.double("surrogate_value"), attrs.double("missing_value", math.nan),
-                        attrs.string("strategy", ""))
 
 
 # --- bucketizer -----------------------------------------------------------------------------
