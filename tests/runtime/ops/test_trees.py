@@ -1,4 +1,6 @@
-"""Tree ops (decision trees, random forests, gradient-boosted trees) against Spark 3.5.
+"""Tree ops (decision trees, random forests, gradient-boosted trees) against Spark 3.5: the
+classifiers (classification_trees), the regressors (regression_trees) and the tree reading and
+compilation they share (leapserve/runtime/trees.py), in one module because they share its data.
 
 Spark fits the models on a vector column with nominal metadata, so that trees hold categorical
 splits (including the even splits where MLeap's stored side differs from Spark's); many copies of

@@ -1,10 +1,12 @@
-"""Parity: generalized_linear_regression against Spark's own transform.
+"""Parity: linear_regression (behind a vector assembler) and generalized_linear_regression against
+Spark's own transform.
 
-Every family Spark allows with MLeap (gaussian, binomial, poisson, gamma) with every link Spark
-allows for it, the default link (unset, so not written), and the link_prediction output. Spark
-clamps the prediction per family (Family.project); the clamped values (1e-16, 1 - 1e-16,
-+-Double.MaxValue) are compared exactly, since the parity tolerance (1e-9 absolute) would not see
-1e-16 against 0. One pipeline holds all the models (distinct uids), exported once per format.
+Generalized linear regression: every family Spark allows with MLeap (gaussian, binomial, poisson,
+gamma) with every link Spark allows for it, the default link (unset, so not written), and the
+link_prediction output. Spark clamps the prediction per family (Family.project); the clamped
+values (1e-16, 1 - 1e-16, +-Double.MaxValue) are compared exactly, since the parity tolerance
+(1e-9 absolute) would not see 1e-16 against 0. One pipeline holds all the models (distinct uids),
+exported once per format.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import math
 import sys
 
 import pytest
-from pyspark.ml import PipelineModel
+from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.common import _py2java
+from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.linalg import Vectors, VectorUDT
-from pyspark.ml.regression import GeneralizedLinearRegression
+from pyspark.ml.regression import GeneralizedLinearRegression, LinearRegression
 from pyspark.ml.wrapper import JavaParams
 from pyspark.sql.types import IntegerType, StructField, StructType
 
@@ -25,6 +28,26 @@ from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
 from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, load_bundle
+
+
+# --- linear_regression -----------------------------------------------------------------------
+
+@pytest.mark.parity("linear_regression", "vector_assembler")
+def test_linear_regression_parity(spark, tmp_path):
+    train = spark.createDataFrame(
+        [(1.0, 2.0, 3.0), (2.0, 0.0, 5.0), (3.0, 1.0, 7.5), (0.0, 0.0, 1.0), (1.5, -2.0, 0.5)],
+        ["a", "b", "y"])
+    model = Pipeline(stages=[VectorAssembler(inputCols=["a", "b"], outputCol="features"),
+                             LinearRegression(labelCol="y")]).fit(train)
+    rows = spark.createDataFrame(
+        [(0, 1.0, 2.0), (1, 0.0, 0.0), (2, -1e6, 3.5), (3, float("nan"), 1.0), (4, None, 1.0),
+         (5, -0.0, 2.0), (6, float("inf"), 1.0), (7, float("inf"), float("-inf")), (8, 0.0, -0.0)],
+        "rid int, a double, b double")
+    report = assert_parity(model, rows, tmp_path)
+    assert report.compared > 0 and report.errors == 2 * 2  # NaN and null refused by the assembler, both formats
+
+
+# --- generalized_linear_regression -----------------------------------------------------------
 
 FEATURES_SCHEMA = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
 
