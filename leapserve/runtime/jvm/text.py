@@ -1,72 +1,88 @@
 """Java's String.toLowerCase (Java 17, root/English locale), with the JDK's word breaks it
 needs for the final sigma, and String.length in UTF-16 units.
 
-Python's str.lower() agrees with Java's toLowerCase (root/English locale) on every single code
-point except characters that Unicode 14 added (Python 3.11) and Java 17 (Unicode 13) does not
-know; those Java leaves unchanged. The one context-dependent rule is the final sigma: Java maps
-U+03A3 to "ς" when, within the word (java.text.BreakIterator word boundaries), a cased character
-precedes it and none follows; Python uses Unicode's case-ignorable rule instead, which disagrees
-around digits, marks and punctuation. Both are reproduced below: the JDK's word-break rules are
-simulated, including how its isBoundary answers next to supplementary characters. (Known
-residue: a supplementary character followed by a combining mark right before the sigma, where
-the JDK's backward break table is not reproduced.)
+Java 17 knows Unicode 13.0; each Python knows a later version (14.0 on 3.11, 15.0 on 3.12, 15.1
+on 3.13). So no answer here comes from Python's Unicode database (unicodedata): the categories
+behind the word breaks and the cased test are Java 17's own (character_data.py, generated from
+Java by tools/character_data), and Python's str.lower() is used only where it gives what Java
+gives: on every code point except the characters Java 17 does not know, which Java leaves as they
+are (found once per process by comparing this Python's str.lower with Java's table).
+
+The one context-dependent rule is the final sigma: Java maps U+03A3 to "ς" when, within the word
+(java.text.BreakIterator word boundaries), a cased character precedes it and none follows; Python
+uses Unicode's case-ignorable rule instead, which disagrees around digits, marks and punctuation.
+Both are reproduced below: the JDK's word-break rules are simulated, including how its isBoundary
+answers next to supplementary characters. (Known residue: a supplementary character followed by a
+combining mark right before the sigma, where the JDK's backward break table is not reproduced.)
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
 
+import numpy as np
+
+from .character_data import CATEGORIES, CATEGORY_STARTS, LOWERCASE
+
 JAVA_WHITESPACE = " \t\n\x0b\f\r"  # what Java's regex \s matches (and ASCII.isSpace): ASCII only
 
-# Code points whose general category differs between Unicode 14 (Python) and Unicode 13 (Java 17):
-# (first, last, Java's category).
-_JAVA17_CATEGORY_RANGES = (
-    (0x061D, 0x061D, "Cn"), (0x0870, 0x088E, "Cn"), (0x0890, 0x0891, "Cn"), (0x0898, 0x089F, "Cn"),
-    (0x08B5, 0x08B5, "Cn"), (0x08C8, 0x08D2, "Cn"), (0x0C3C, 0x0C3C, "Cn"), (0x0C5D, 0x0C5D, "Cn"),
-    (0x0CDD, 0x0CDD, "Cn"), (0x170D, 0x170D, "Cn"), (0x1715, 0x1715, "Cn"), (0x171F, 0x171F, "Cn"),
-    (0x1734, 0x1734, "Mn"), (0x180F, 0x180F, "Cn"), (0x1AC1, 0x1ACE, "Cn"), (0x1B4C, 0x1B4C, "Cn"),
-    (0x1B7D, 0x1B7E, "Cn"), (0x1DFA, 0x1DFA, "Cn"), (0x20C0, 0x20C0, "Cn"), (0x2C2F, 0x2C2F, "Cn"),
-    (0x2C5F, 0x2C5F, "Cn"), (0x2E53, 0x2E5D, "Cn"), (0x9FFD, 0x9FFF, "Cn"), (0xA7C0, 0xA7C1, "Cn"),
-    (0xA7D0, 0xA7D1, "Cn"), (0xA7D3, 0xA7D3, "Cn"), (0xA7D5, 0xA7D9, "Cn"), (0xA7F2, 0xA7F4, "Cn"),
-    (0xFBC2, 0xFBC2, "Cn"), (0xFD40, 0xFD4F, "Cn"), (0xFDCF, 0xFDCF, "Cn"), (0xFDFE, 0xFDFF, "Cn"),
-    (0x10570, 0x1057A, "Cn"), (0x1057C, 0x1058A, "Cn"), (0x1058C, 0x10592, "Cn"),
-    (0x10594, 0x10595, "Cn"), (0x10597, 0x105A1, "Cn"), (0x105A3, 0x105B1, "Cn"),
-    (0x105B3, 0x105B9, "Cn"), (0x105BB, 0x105BC, "Cn"), (0x10780, 0x10785, "Cn"),
-    (0x10787, 0x107B0, "Cn"), (0x107B2, 0x107BA, "Cn"), (0x10F70, 0x10F89, "Cn"),
-    (0x11070, 0x11075, "Cn"), (0x110C2, 0x110C2, "Cn"), (0x116B9, 0x116B9, "Cn"),
-    (0x11740, 0x11746, "Cn"), (0x11AB0, 0x11ABF, "Cn"), (0x12F90, 0x12FF2, "Cn"),
-    (0x16A70, 0x16ABE, "Cn"), (0x16AC0, 0x16AC9, "Cn"), (0x1AFF0, 0x1AFF3, "Cn"),
-    (0x1AFF5, 0x1AFFB, "Cn"), (0x1AFFD, 0x1AFFE, "Cn"), (0x1B11F, 0x1B122, "Cn"),
-    (0x1CF00, 0x1CF2D, "Cn"), (0x1CF30, 0x1CF46, "Cn"), (0x1CF50, 0x1CFC3, "Cn"),
-    (0x1D1E9, 0x1D1EA, "Cn"), (0x1DF00, 0x1DF1E, "Cn"), (0x1E290, 0x1E2AE, "Cn"),
-    (0x1E7E0, 0x1E7E6, "Cn"), (0x1E7E8, 0x1E7EB, "Cn"), (0x1E7ED, 0x1E7EE, "Cn"),
-    (0x1E7F0, 0x1E7FE, "Cn"), (0x1F6DD, 0x1F6DF, "Cn"), (0x1F7F0, 0x1F7F0, "Cn"),
-    (0x1F979, 0x1F979, "Cn"), (0x1F9CC, 0x1F9CC, "Cn"), (0x1FA7B, 0x1FA7C, "Cn"),
-    (0x1FAA9, 0x1FAAC, "Cn"), (0x1FAB7, 0x1FABA, "Cn"), (0x1FAC3, 0x1FAC5, "Cn"),
-    (0x1FAD7, 0x1FAD9, "Cn"), (0x1FAE0, 0x1FAE7, "Cn"), (0x1FAF0, 0x1FAF6, "Cn"),
-    (0x2A6DE, 0x2A6DF, "Cn"), (0x2B735, 0x2B738, "Cn"),
-)
-_JAVA17_CATEGORY = {cp: cat for lo, hi, cat in _JAVA17_CATEGORY_RANGES for cp in range(lo, hi + 1)}
-# Characters Python lowercases that Java 17 leaves as they are.
-_JAVA_UNCHANGED = frozenset(chr(cp) for cp in _JAVA17_CATEGORY if chr(cp).lower() != chr(cp))
-_JAVA_UNCHANGED_RE = re.compile("[" + "".join(sorted(_JAVA_UNCHANGED)) + "]")
 _SIGMA = "\u03a3"
+_JAVA_LOWER = {chr(cp): low for cp, low in LOWERCASE.items()}  # String.toLowerCase of one character
 
 
-def _java_category(cp: int) -> str:
-    if 0xD800 <= cp <= 0xDFFF:
-        return "Cs"
-    cat = _JAVA17_CATEGORY.get(cp)
-    return cat if cat is not None else unicodedata.category(chr(cp))
+def java_category(cp: int) -> str:
+    """Java 17's Character.getType(cp) as Unicode's two-letter category (Cn: unknown to Java)."""
+    i = bisect_right(CATEGORY_STARTS, cp) - 1
+    return CATEGORIES[2 * i:2 * i + 2]
+
+
+@lru_cache(maxsize=None)
+def python_lowers_otherwise() -> frozenset[str]:
+    """The characters whose str.lower() on this Python differs from Java 17's toLowerCase of
+    them: characters of later Unicode versions, which Java 17 leaves as they are (none of Java's
+    own mappings differ on 3.11 to 3.13). Every code point is lowered at once and compared with
+    Java's table (about 15 ms, once per process, on the first non-ASCII text lowercased); the
+    sigma, whose Java answer depends on its neighbours, is left out."""
+    several = [cp for cp, low in LOWERCASE.items() if len(low) > 1]  # U+0130: "i\u0307"
+    stand_in = np.zeros(0x110000, dtype=bool)  # code points a space stands for in the bulk
+    stand_in[0xD800:0xE000] = True  # surrogates, which UTF-32 cannot hold
+    stand_in[[ord(_SIGMA)] + several] = True
+    cps = np.arange(0x110000, dtype=np.uint32)
+    cps[stand_in] = 0x20
+    expected = cps.copy()
+    singles = [(cp, ord(low)) for cp, low in LOWERCASE.items() if len(low) == 1]
+    expected[[cp for cp, _ in singles]] = [low for _, low in singles]
+    text = cps.tobytes().decode("utf-32-le")
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        got = np.frombuffer(lowered.encode("utf-32-le"), dtype=np.uint32)
+        candidates = np.nonzero(got != expected)[0].tolist() + several
+    else:  # this Python lowercases some other character to several: compare one by one
+        candidates = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
+    return frozenset(ch for ch in map(chr, candidates)
+                     if ch != _SIGMA and ch.lower() != _JAVA_LOWER.get(ch, ch))
+
+
+def _find_lowered_otherwise(text: str):
+    """The first character of text that str.lower() lowercases unlike Java (a match), or None.
+    Replaces itself by the compiled search on its first call."""
+    global _find_lowered_otherwise
+    chars = python_lowers_otherwise()
+    _find_lowered_otherwise = (re.compile("[" + "".join(map(re.escape, sorted(chars))) + "]").search
+                               if chars else _finds_nothing)
+    return _find_lowered_otherwise(text)
+
+
+def _finds_nothing(text: str) -> None:
+    return None
 
 
 def _is_cased(cp: int) -> bool:
     """Java's ConditionalSpecialCasing.isCased: upper/lower/title letters plus Other_Lowercase
     and Other_Uppercase ranges listed there."""
-    if _java_category(cp) in ("Ll", "Lu", "Lt"):
+    if java_category(cp) in ("Ll", "Lu", "Lt"):
         return True
     return (0x02B0 <= cp <= 0x02B8 or 0x02C0 <= cp <= 0x02C1 or 0x02E0 <= cp <= 0x02E4
             or cp == 0x0345 or cp == 0x037A or 0x1D2C <= cp <= 0x1D61 or 0x2160 <= cp <= 0x217F
@@ -76,7 +92,7 @@ def _is_cased(cp: int) -> bool:
 @lru_cache(maxsize=4096)
 def _break_classes(cp: int):
     """The JDK word-break rule classes a code point belongs to (None: ignored, i.e. format chars)."""
-    cat = _java_category(cp)
+    cat = java_category(cp)
     if cat == "Cf" and cp != 0x00AD:
         return None
     ch = chr(cp) if cat != "Cs" else ""
@@ -319,20 +335,19 @@ def java_lower(text: str) -> str:
     """Java 17's ``String.toLowerCase()`` (root/English locale)."""
     if text.isascii():
         return text.lower()
-    if _SIGMA not in text and not _JAVA_UNCHANGED_RE.search(text):
+    if _SIGMA not in text and not _find_lowered_otherwise(text):
         return text.lower()
     out = []
     utf16 = None
     offset = 0  # UTF-16 offset, as Java indexes the string
+    java_lower_char = _JAVA_LOWER.get
     for ch in text:
         if ch == _SIGMA:
             if utf16 is None:
                 utf16 = _Utf16Text(text)
             out.append("\u03c2" if _final_cased(utf16, offset) else "\u03c3")
-        elif ch in _JAVA_UNCHANGED:
-            out.append(ch)
         else:
-            out.append(ch.lower())  # per character: no context rule other than sigma applies
+            out.append(java_lower_char(ch, ch))  # no context rule other than the sigma's
         offset += 2 if ord(ch) > 0xFFFF else 1
     return "".join(out)
 

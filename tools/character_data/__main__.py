@@ -1,0 +1,5 @@
+import sys
+
+from tools.character_data import main
+
+sys.exit(main())
