@@ -22,7 +22,7 @@ from .container import open_source
 from .errors import BundleError, InvalidInput, MissingInput, RowSkipped, ScoringError, UnsupportedOpError, describe
 from .jvm.format import java_double_str
 from .model import BatchContext, OpModel
-from .types import FieldType, caster, to_string
+from .types import NUMERIC_BASES, FieldType, caster, to_string
 from .vectors import SparseBatch, SparseVector, nonfinite_rows, to_output
 
 _MISSING = object()
@@ -500,6 +500,8 @@ def _nonfinite_rows(col, n: int):
 
 
 def _cast_batch(arr, have: FieldType, want: FieldType, col: str):
+    if have.base == "string" and want.kind == "scalar" and want.base in NUMERIC_BASES:
+        arr = _parse_strings(arr, want, col)
     try:
         if want.kind == "scalar" and want.base in ("double", "float"):
             return np.asarray(arr, dtype=np.float64)
@@ -520,6 +522,26 @@ def _cast_batch(arr, have: FieldType, want: FieldType, col: str):
             return np.array([java_double_str(float(x)) for x in arr], dtype=object)
         return np.array([to_string(col, x.item() if isinstance(x, np.generic) else x) for x in arr], dtype=object)
     return arr
+
+
+def _parse_strings(arr, want: FieldType, col: str) -> np.ndarray:
+    """A string column's strings parsed as the row path's caster parses them (Java's rules, see
+    types.py); numpy would call Python's float() and int(), which take any digit of this Python's
+    Unicode version, "inf" and "1_000". "" and "null" (nulls to the caster) stay strings, which the
+    cast then refuses as before; other values are left to it."""
+    cast = caster(want, col)
+    out = np.empty(len(arr), dtype=object)
+    for r, v in enumerate(arr):
+        if isinstance(v, str):
+            try:
+                parsed = cast(v)
+            except ScoringError as e:
+                e.row = r
+                raise
+            out[r] = v if parsed is None else parsed
+        else:
+            out[r] = v
+    return out
 
 
 def _merge(ftype: FieldType, fast_col, fast: np.ndarray, slow: dict, col: str, n: int):

@@ -1,9 +1,10 @@
 """Field types of a pipeline's inputs and outputs, and the casting of incoming values to them.
 
 Casting follows MLeap's rules (mleap-core Casting): numbers convert between numeric types, strings
-parse to numbers, numbers format to strings the way the JVM prints them (1 -> "1", 1.0 -> "1.0",
-1e10 -> "1.0E10"), lists and arrays become vectors. Anything else is an InvalidInput naming the
-field, the expected type and what came.
+parse to numbers as the JVM parses them (jvm.parse: Double.parseDouble, Long.parseLong), numbers
+format to strings the way the JVM prints them (1 -> "1", 1.0 -> "1.0", 1e10 -> "1.0E10"), lists
+and arrays become vectors. Anything else is an InvalidInput naming the field, the expected type and
+what came.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from .errors import InvalidInput, describe
 from .jvm.format import java_double_str, java_float_str
+from .jvm.parse import all_digits, java_trim, parse_double, parse_long
 from .vectors import SparseVector
 
 NUMERIC_BASES = ("byte", "short", "int", "long", "float", "double")
@@ -82,19 +84,22 @@ def _is_number(v) -> bool:
 
 
 def _parse_number(field: str, text: str, expected: str):
-    t = text.strip()
-    try:
-        if expected in ("double", "float"):
-            return float(t)
-        return int(t)
-    except ValueError:
-        try:
-            f = float(t)
-        except ValueError:
-            raise InvalidInput(field, expected, f"string {text!r}") from None
-        if f.is_integer():
-            return int(f)
-        raise InvalidInput(field, expected, f"string {text!r}") from None
+    """A number from a string, as MLeap's casts read it on the JVM: Double.parseDouble for double
+    and float; for the integer types Long.parseLong (which also takes the decimal digits of other
+    scripts, e.g. Arabic-Indic) and then the range of the type, where leapserve also takes a
+    parseDouble with an integral value ("3.0", "1e3"). Whitespace is trimmed as String.trim does.
+    Anything else (Java's NumberFormatException) is an InvalidInput."""
+    if expected in ("double", "float"):
+        value = parse_double(text)  # trims
+    else:
+        t = java_trim(text)
+        value = parse_long(t)
+        if value is None:
+            f = parse_double(t)
+            value = int(f) if f is not None and f.is_integer() else None
+    if value is None:
+        raise InvalidInput(field, expected, f"string {text!r}")
+    return value
 
 
 def to_double(field: str, v, nullable: bool = True):
@@ -145,6 +150,10 @@ def to_integer(field: str, v, base: str = "long", nullable: bool = True):
 
 
 def to_boolean(field: str, v, nullable: bool = True):
+    """MLeap's string rule: "true" and "yes" are true, "false", "no" and "" false (here in any
+    case), a string of digits (Scala's forall(isDigit): Character.isDigit of each UTF-16 unit) is
+    its Double.parseDouble != 0, which throws on digits other than ASCII (an InvalidInput here),
+    and anything else is true."""
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
     if v is None:
@@ -159,8 +168,10 @@ def to_boolean(field: str, v, nullable: bool = True):
             return True
         if low in ("false", "no", ""):
             return False
-        if low.isdigit():
-            return int(low) != 0
+        if all_digits(v):  # MLeap: digits.toDouble != 0, which throws on digits beyond ASCII
+            if not v.isascii():
+                raise InvalidInput(field, "boolean", f"string {v!r} (digits other than 0-9)")
+            return v.strip("0") != ""
         return True
     raise InvalidInput(field, "boolean", describe(v))
 
