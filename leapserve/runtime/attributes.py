@@ -17,6 +17,7 @@ unpacked, and every malformed value is a BundleError naming the model file.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,9 @@ BASIC_TYPE_NAMES = {
 }
 _SHAPE_NAMES = {0: "scalar", 1: "list", 2: "tensor"}
 _TENSOR_STRUCT = {"double": "d", "float": "f", "long": "q", "int": "i", "short": "h", "byte": "b"}
+# An int64 written as a string, as proto3's JSON form writes it: a sign and ASCII digits only
+# (str.isdigit and int() would also take other scripts' digits, Kawi's from Python 3.12 on).
+_INT64_TEXT = re.compile(r"-?[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,15 @@ class TensorValue:
 def _num(v):
     """A JSON double: null stands for NaN (spray-json writes NaN and infinities as null)."""
     return math.nan if v is None else v
+
+
+def _int64(text: str) -> int | None:
+    """An int64 written as a string (proto3's JSON form), or None."""
+    if _INT64_TEXT.fullmatch(text):
+        n = int(text)
+        if -(1 << 63) <= n < (1 << 63):
+            return n
+    return None
 
 
 DEFAULT_MAX_LENGTH = 1 << 24
@@ -128,8 +141,8 @@ class Attributes:
         if isinstance(v, bool) or not isinstance(v, int):
             if isinstance(v, float) and v.is_integer():
                 return int(v)
-            if isinstance(v, str) and v.lstrip("-").isdigit():  # proto3 JSON writes int64 as strings
-                return int(v)
+            if isinstance(v, str) and (n := _int64(v)) is not None:
+                return n
             raise self._err(name, f"expected an integer, found {v!r}")
         return v
 
@@ -200,8 +213,8 @@ class Attributes:
         items = self._list(name, default, key)
         out = []
         for v in items:
-            if isinstance(v, str) and v.lstrip("-").isdigit():
-                v = int(v)
+            if isinstance(v, str) and (n := _int64(v)) is not None:
+                v = n
             if isinstance(v, bool) or not isinstance(v, int):
                 raise self._err(name, f"expected integers, found {v!r}")
             out.append(v)
