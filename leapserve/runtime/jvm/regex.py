@@ -200,7 +200,8 @@ class _JavaRegexTranslator:
             self.out.append(nxt)
 
     def bounded_quantifier(self) -> None:
-        m = re.compile(r"(\d+)(?:(,)(\d*))?}").match(self.p, self.i)
+        # Java's counts are ASCII digits (ASCII.isDigit); Python's \d would take any script's.
+        m = re.compile(r"([0-9]+)(?:(,)([0-9]*))?}").match(self.p, self.i)
         if not m or not self.out or self.out[-1] in ("|", "(", "(?:"):
             raise self.error("illegal repetition '{'")
         lo, comma, hi = m.group(1), m.group(2), m.group(3)
@@ -336,10 +337,9 @@ class _JavaRegexTranslator:
             raise self.error("case-insensitive back references are not supported")
         num = int(self.p[self.i])
         self.i += 1
-        # Java takes more digits only while they name a group that already exists.
-        while self.raw_peek() is not None and self.raw_peek().isdigit() \
-                and num * 10 + int(self.raw_peek()) <= self.groups:
-            num = num * 10 + int(self.raw_peek())
+        # Java takes more ASCII digits only while they name a group that already exists.
+        while (nxt := self.raw_peek()) is not None and "0" <= nxt <= "9" and num * 10 + int(nxt) <= self.groups:
+            num = num * 10 + int(nxt)
             self.i += 1
         if num > self.groups:
             raise self.error(f"back reference to group {num}, which does not exist yet")
@@ -355,7 +355,7 @@ class _JavaRegexTranslator:
         classes = {"d": _DIGIT, "s": _SPACE, "w": _WORD, "h": _HSPACE, "v": _VSPACE}
         if ch in classes:
             return list(classes[ch])
-        if ch.lower() in classes and ch.isupper():
+        if ch in "DSWHV":
             return _complement(classes[ch.lower()])
         if ch == "0":
             return self.octal()
