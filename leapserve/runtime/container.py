@@ -27,9 +27,12 @@ LEAPSERVE_MAX_TREE_NODES                  1048576     nodes in one tree file
 
 from __future__ import annotations
 
+import math
 import os
 import posixpath
+import re
 import stat
+import string
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -64,19 +67,23 @@ ENV_VARS = {
 }
 
 
+# A limit's value: a decimal number in ASCII (float() would also take other scripts' digits, Kawi's
+# from Python 3.12 on, "inf" and "1_000"), then an optional K, M or G and B or iB.
+_SIZE = re.compile(r"((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:E[+-]?[0-9]+)?)([KMG]?)(?:I?B)?")
+
+
 def _env_size(var: str, default: int) -> int:
     raw = os.environ.get(var)
     if raw is None or not raw.strip():
         return default
-    text = raw.strip().upper().removesuffix("IB").removesuffix("B")
-    factor = 1
-    if text and text[-1] in "KMG":
-        factor = 1024 ** ("KMG".index(text[-1]) + 1)
-        text = text[:-1]
-    try:
-        value = int(float(text) * factor)
-    except ValueError:
-        raise BundleError(f"{var}={raw!r} is not a number (e.g. 1000, 64M, 1G)") from None
+    m = _SIZE.fullmatch(raw.strip().upper()) if raw.isascii() else None
+    if m is None:
+        raise BundleError(f"{var}={raw!r} is not a number (e.g. 1000, 64M, 1G)")
+    factor = 1024 ** ("KMG".index(m.group(2)) + 1) if m.group(2) else 1
+    size = float(m.group(1)) * factor
+    if size == math.inf:
+        raise BundleError(f"{var}={raw!r} is too large")
+    value = int(size)
     if value <= 0:
         raise BundleError(f"{var}={raw!r} must be positive")
     return value
@@ -117,7 +124,7 @@ def _unsafe_entry_name(name: str) -> str | None:
     text = name.replace("\\", "/")
     if text.startswith("/"):
         return "is an absolute path"
-    if len(text) >= 2 and text[1] == ":" and text[0].isalpha():
+    if len(text) >= 2 and text[1] == ":" and text[0] in string.ascii_letters:  # only A: to Z: are drives
         return "starts with a drive letter"
     if ".." in text.split("/"):
         return "climbs out of the archive with '..'"

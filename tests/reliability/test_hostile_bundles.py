@@ -22,11 +22,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.support.bundles import RF_ZIP, airbnb_record, json_lr_entries, write_zip
+from tests.support.bundles import RF_ZIP, airbnb_record, entries_of, json_lr_entries, write_zip
 from tests.support.hostile import ALL_CASES, Case
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 from leapserve.runtime import BundleError, load_bundle
+from leapserve.runtime.container import check_limits_env, limits
 
 # Content cases also run as directory bundles (the same files, unzipped).
 DIR_VARIANT = [c for c in ALL_CASES if not c.dir_only and not c.id.startswith(("zip", "duplicate", "truncated",
@@ -285,3 +286,33 @@ def test_malformed_limit_is_a_usage_error(tmp_path):
 
     out = run_cli("serve", "--model", f"x={RF_ZIP}", "--port", "0", env={"LEAPSERVE_MAX_BUNDLE_BYTES": "lots"})
     assert out.returncode == 2 and "LEAPSERVE_MAX_BUNDLE_BYTES='lots'" in out.stderr
+
+
+@pytest.mark.parametrize("value, size", [("64M", 64 << 20), ("1.5G", 3 << 29), (" 2k ", 2048), ("1e6", 10 ** 6),
+                                         ("64MiB", 64 << 20), (".5K", 512)])
+def test_limit_values(value, size, monkeypatch):
+    monkeypatch.setenv("LEAPSERVE_MAX_BUNDLE_BYTES", value)
+    assert limits().max_total_bytes == size
+
+
+@pytest.mark.parametrize("value, why", [
+    # Kawi and Arabic-Indic digits (float() took them, Kawi's from Python 3.12 on), Python's own
+    # spellings, an overflow (an OverflowError before), a no-break space around the number.
+    ("\U00011f51K", "is not a number"), ("\u0663M", "is not a number"), ("inf", "is not a number"),
+    ("nan", "is not a number"), ("1_000", "is not a number"), ("\u00a064M", "is not a number"),
+    ("1e400", "is too large"), ("0.4", "must be positive"),
+])
+def test_malformed_limit_values_are_refused_alike_on_every_python(value, why, monkeypatch):
+    monkeypatch.setenv("LEAPSERVE_MAX_BUNDLE_BYTES", value)
+    with pytest.raises(BundleError) as e:
+        limits()
+    assert f"LEAPSERVE_MAX_BUNDLE_BYTES={value!r} {why}" in str(e.value)
+    assert check_limits_env() == str(e.value)
+
+
+def test_only_ascii_letters_are_drive_letters(tmp_path):
+    """Entries named "é:x" and "𑼄:x" (a Kawi letter, alphabetic from Python 3.12 on) are no Windows
+    drive paths: the bundle loads on every Python."""
+    archive = write_zip(tmp_path / "bundle.zip", {**entries_of(RF_ZIP), "\u00e9:x.json": b"{}",
+                                                  "\U00011f04:x.json": b"{}"})
+    assert load_bundle(archive).transform(airbnb_record())["price_prediction"] > 0
