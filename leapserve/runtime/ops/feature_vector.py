@@ -83,9 +83,10 @@ class PCAModel(OpModel):
 
         def run(ctx, X):
             check_batch_width("input", X, self.num_features)
-            if isinstance(X, SparseBatch):
-                return (X.matmul_t(pc.T),)
-            return (X @ pc,)
+            with np.errstate(over="ignore", invalid="ignore"):  # infinities and NaN as the row path's
+                if isinstance(X, SparseBatch):
+                    return (X.matmul_t(pc.T),)
+                return (X @ pc,)
         return run
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import math
+import warnings
 
 import numpy as np
 from pyspark.ml import Pipeline
@@ -13,8 +14,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
+from tests.support.handmade import node, tensor, write_bundle
 from tests.support.parity import assert_parity
-from leapserve.runtime import ScoringError
+from leapserve.runtime import ScoringError, load_bundle
 from leapserve.runtime.ops.feature_vector import dct_matrix, poly_size, poly_terms
 from leapserve.runtime.vectors import DenseVector, SparseVector
 
@@ -112,6 +114,20 @@ def test_pca_then_linear_regression(spark, tmp_path):
     report = assert_parity(model, rows, tmp_path)
     assert report.compared > 0
     assert_same_layout(report, rows)
+
+
+def test_pca_batch_overflow_is_silent(tmp_path):
+    """Overflow in the batch path's matrix product gives infinities quietly, as on the row path
+    (numpy printed a RuntimeWarning on every Python)."""
+    pca = node("p", "pca", {"principal_components": tensor([1.0, 3.0, 2.0, -4.0], [2, 2])},
+               inputs=[("input", "v")], outputs=[("output", "o")])
+    pipe = load_bundle(write_bundle(tmp_path / "pca", "json", [pca]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dense = pipe.transform_batch({"v": np.array([[1e308, 1e308], [1.0, 2.0]])})["o"]
+        sparse = pipe.transform_batch({"v": [SparseVector(2, [0, 1], [1e308, 1e308]), SparseVector(2, [1], [2.0])]})["o"]
+    assert dense[0, 0] == sparse[0, 0] == INF
+    assert dense[1].tolist() == [7.0, -6.0] and sparse[1].tolist() == [6.0, -8.0]
 
 
 def test_polynomial_expansion_ordering():
