@@ -33,6 +33,7 @@ import posixpath
 import re
 import stat
 import string
+import struct
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -43,6 +44,9 @@ from .errors import BundleError
 # Kept for callers that read the module constant; the limit in force is limits().max_file_bytes.
 MAX_FILE_BYTES = 128 << 20
 _READ_CHUNK = 1 << 20
+# A zip entry's local header: signature, versions, flags, method, time, date, CRC, sizes, and the
+# lengths of the name and extra field that follow it.
+_LOCAL_HEADER = struct.Struct("<4s5HI2I2H")
 
 
 @dataclass(frozen=True)
@@ -256,7 +260,10 @@ class ZipSource(BundleSource):
     The archive is refused as a whole when an entry's name could not be extracted safely
     (absolute, '..', a drive letter: zip-slip) or appears twice, or when it has more entries
     than allowed. The sizes it declares are not trusted: reads stop at the limits whatever the
-    entries claim."""
+    entries claim. An entry whose data would reach into the next entry's local header (or the
+    central directory) is refused when read, as zipfile does from Python 3.11.8, 3.12.2 and 3.13
+    on ("Overlapped entries", CPython gh-109858: overlapping entries make zip bombs) and as
+    earlier patch releases did not; checked here so that every Python refuses the same archives."""
 
     def __init__(self, zip_path, inner: str = "", lim: Limits | None = None):
         self._start_budget(lim)
@@ -305,6 +312,12 @@ class ZipSource(BundleSource):
             raise BundleError(f"zip archive has {len(infos)} entries, over the limit of {lim.max_entries} "
                               "(LEAPSERVE_MAX_BUNDLE_ENTRIES)", path=self.description)
         max_folders = lim.max_depth + (self._prefix.count("/") + 1 if self._prefix else 0)
+        # Where each entry must end: the next local header, or the central directory after the last.
+        self._ends: dict[zipfile.ZipInfo, int] = {}
+        end = self._zip.start_dir
+        for info in sorted(infos, key=lambda i: i.header_offset, reverse=True):
+            self._ends[info] = end
+            end = info.header_offset
         # Entry names are looked up without relying on directory entries.
         self._entries: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
@@ -337,6 +350,7 @@ class ZipSource(BundleSource):
         if info is None:
             raise BundleError("file is missing", path=self.where(relpath))
         self._count_file(relpath)
+        self._check_no_overlap(info, relpath)
         # The declared size is checked first (cheap) but not trusted: the read itself is bounded.
         self._charge(relpath, info.file_size)
         budget = self._budget()
@@ -354,6 +368,20 @@ class ZipSource(BundleSource):
                               path=self.where(relpath))
         self.bytes_read += len(data)
         return data
+
+    def _check_no_overlap(self, info: zipfile.ZipInfo, relpath: str) -> None:
+        """Refuse an entry whose compressed data, after its local header, runs past where the next
+        entry begins (the test of zipfile's open from 3.11.8/3.12.2/3.13 on)."""
+        with self._zip._lock:  # the archive's file is shared with zipfile's readers
+            self._zip.fp.seek(info.header_offset)
+            header = self._zip.fp.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+            return  # zipfile.open refuses it ("Bad magic number for file header")
+        name_length, extra_length = _LOCAL_HEADER.unpack(header)[-2:]
+        data_start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        if data_start + info.compress_size > self._ends[info]:
+            raise BundleError("entry overlaps the next one in the archive (overlapping entries: a zip bomb?)",
+                              path=self.where(relpath))
 
     def exists(self, relpath: str) -> bool:
         try:

@@ -132,6 +132,24 @@ def _corrupt_data(tmp: Path) -> Path:
     return path
 
 
+def _overlapping(tmp: Path) -> Path:
+    """The RF bundle with root/model.json's compressed size raised by 16 in the central directory:
+    its data now reach into the next entry's local header. The deflate stream ends before, so
+    zipfile reads it whole and the bundle loads, unless zipfile checks for overlapping entries
+    (Python 3.11.8, 3.12.2, 3.13 and later do; 3.11.7 and 3.12.1 do not)."""
+    path = write_zip(tmp / "bundle.zip", rf())
+    data = bytearray(path.read_bytes())
+    pos = data.find(b"PK\x01\x02")
+    while pos >= 0:
+        n = int.from_bytes(data[pos + 28:pos + 30], "little")
+        if data[pos + 46:pos + 46 + n] == b"root/model.json":
+            size = int.from_bytes(data[pos + 20:pos + 24], "little")
+            data[pos + 20:pos + 24] = (size + 16).to_bytes(4, "little")
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def _truncated(fraction):
     def build(tmp: Path):
         full = write_zip(tmp / "full.zip", rf()).read_bytes()
@@ -174,6 +192,8 @@ ZIP_CASES = [
     Case("zip bomb: declares 4 GB", _raw(lambda: _rf_members(replace={"root/model.json": (
         "root/model.json", deflate(b"{}"), zipfile.ZIP_DEFLATED, zlib.crc32(b"{}"), 0xFFFFFFF0)})),
          "larger than the limit", "bundle.zip!/root/model.json"),
+    Case("zip bomb: overlapping entries (a compressed size reaching into the next entry)", _overlapping,
+         "entry overlaps the next one", "bundle.zip!/root/model.json"),
     Case("zip bomb: 256 MB of zeros in a tree file (default limits)",
          _raw(lambda: _rf_members(replace={f"{RF}/tree0/tree.json": (
              f"{RF}/tree0/tree.json", zeros_deflated(256 << 20, 1), zipfile.ZIP_DEFLATED, 0, 256 << 20)})),
