@@ -316,3 +316,14 @@ def test_only_ascii_letters_are_drive_letters(tmp_path):
     archive = write_zip(tmp_path / "bundle.zip", {**entries_of(RF_ZIP), "\u00e9:x.json": b"{}",
                                                   "\U00011f04:x.json": b"{}"})
     assert load_bundle(archive).transform(airbnb_record())["price_prediction"] > 0
+
+
+def test_json_nested_to_the_limit_loads(tmp_path):
+    """256 levels (bundle.MAX_JSON_DEPTH: the file, its attributes and 254 more), brackets in
+    strings aside, load on every Python."""
+    from tests.support.bundles import SCALER, edit_json
+    from tests.support.hostile import _nested
+
+    entries = edit_json(entries_of(RF_ZIP), f"{SCALER}/model.json",
+                        lambda d: d["attributes"].update(unread=_nested(254), text="[" * 1000))
+    assert load_bundle(write_zip(tmp_path / "bundle.zip", entries)).transform(airbnb_record())["price_prediction"] > 0
