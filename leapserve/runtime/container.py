@@ -201,8 +201,12 @@ class DirectorySource(BundleSource):
     def _path(self, relpath: str) -> Path:
         try:
             path = (self.root / _clean(relpath, self.limits.max_depth)).resolve()
-        except (OSError, RuntimeError) as e:  # RuntimeError: a loop of symbolic links
+        except RuntimeError:  # a loop of symbolic links, up to Python 3.12
+            raise BundleError("path cannot be resolved (a loop of symbolic links)", path=self.where(relpath)) from None
+        except OSError as e:
             raise BundleError(f"path cannot be resolved ({e})", path=self.where(relpath)) from None
+        if path.is_symlink():  # from Python 3.13 resolve() stops at a loop instead of raising
+            raise BundleError("path cannot be resolved (a loop of symbolic links)", path=self.where(relpath))
         if path != self.root and self.root not in path.parents:
             raise BundleError("path leads outside the bundle directory (a symbolic link?)",
                               path=self.where(relpath))
