@@ -35,6 +35,7 @@ import stat
 import string
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -133,6 +134,28 @@ def _unsafe_entry_name(name: str) -> str | None:
     if ".." in text.split("/"):
         return "climbs out of the archive with '..'"
     return None
+
+
+def _check_unicode_path_field(info: zipfile.ZipInfo) -> None:
+    """Refuse a damaged Unicode Path extra field (0x7075) as zipfile does while reading the central
+    directory from Python 3.12 on (BadZipFile, same messages), so that 3.11 refuses it too."""
+    extra = info.extra
+    while len(extra) >= 4:
+        kind, length = struct.unpack("<HH", extra[:4])
+        if length + 4 > len(extra):
+            return  # zipfile's own "Corrupt extra field" (every Python) speaks for it
+        if kind == 0x7075:
+            data = extra[4:length + 4]
+            if len(data) < 5:
+                raise zipfile.BadZipFile("Corrupt unicode path extra field (0x7075)")
+            version, name_crc = struct.unpack("<BL", data[:5])
+            raw_name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+            if version == 1 and name_crc == zlib.crc32(raw_name):
+                try:
+                    data[5:].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise zipfile.BadZipFile("Corrupt unicode path extra field (0x7075): invalid utf-8 bytes") from None
+        extra = extra[length + 4:]
 
 
 class BundleSource:
@@ -281,6 +304,12 @@ class ZipSource(BundleSource):
         except Exception as e:  # whatever a damaged central directory makes zipfile raise
             raise BundleError(f"not a readable zip archive ({type(e).__name__}: {e})", path=str(name)) from None
         try:
+            for info in self._zip.infolist():
+                _check_unicode_path_field(info)
+        except zipfile.BadZipFile as e:
+            self._zip.close()
+            raise BundleError(f"not a readable zip archive (BadZipFile: {e})", path=str(name)) from None
+        try:
             self._index()
         except BaseException:
             self._zip.close()
@@ -325,12 +354,16 @@ class ZipSource(BundleSource):
         # Entry names are looked up without relying on directory entries.
         self._entries: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
-            why = _unsafe_entry_name(info.filename)
+            # The name in the central directory, on every Python: from 3.12 on, ZipInfo.filename is
+            # replaced by a Unicode Path extra field (0x7075) when there is one (Java ignores it),
+            # and it is cut at a NUL character on all.
+            entry = info.orig_filename
+            why = _unsafe_entry_name(entry)
             if why:
-                shown = info.filename.replace("\x00", "\\0")[:200]
+                shown = entry.replace("\x00", "\\0")[:200]
                 raise BundleError(f"entry {shown!r} {why}: refusing the archive (zip-slip)", path=self.description)
-            name = info.filename.replace("\\", "/").lstrip("/")
-            is_dir = info.filename.endswith(("/", "\\"))  # not ZipInfo.is_dir: it fails on empty names
+            name = entry.replace("\\", "/").lstrip("/")
+            is_dir = entry.endswith(("/", "\\"))  # not ZipInfo.is_dir: it fails on empty names
             parts = [p for p in name.split("/") if p]
             folders = len(parts) - (0 if is_dir else 1)
             if folders > max_folders:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import threading
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import grpc
@@ -327,3 +329,13 @@ def test_json_nested_to_the_limit_loads(tmp_path):
     entries = edit_json(entries_of(RF_ZIP), f"{SCALER}/model.json",
                         lambda d: d["attributes"].update(unread=_nested(254), text="[" * 1000))
     assert load_bundle(write_zip(tmp_path / "bundle.zip", entries)).transform(airbnb_record())["price_prediction"] > 0
+
+
+def test_entry_names_come_from_the_central_directory(tmp_path):
+    """A Unicode Path extra field (0x7075) naming root/model.json anew does not rename it: the bundle
+    loads as Java reads it, on every Python (zipfile renames the entry from 3.12 on)."""
+    from tests.support.hostile import unicode_path_field
+
+    payload = struct.pack("<BL", 1, zlib.crc32(b"root/model.json")) + b"root/renamed.json"
+    archive = unicode_path_field(tmp_path, "root/model.json", payload)
+    assert load_bundle(archive).transform(airbnb_record())["price_prediction"] > 0

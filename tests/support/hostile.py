@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -150,6 +151,21 @@ def _overlapping(tmp: Path) -> Path:
     return path
 
 
+def unicode_path_field(tmp: Path, entry: str, payload: bytes) -> Path:
+    """The RF bundle with an Info-ZIP Unicode Path extra field (0x7075) holding ``payload`` on
+    ``entry``: zipfile reads it from Python 3.12 on (a field naming the entry anew renames it; a
+    damaged one is a BadZipFile), 3.11's does not look at it, nor does Java's."""
+    path = tmp / "bundle.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in rf().items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            if name == entry:
+                info.extra = struct.pack("<HH", 0x7075, len(payload)) + payload
+            z.writestr(info, data)
+    return path
+
+
 def _truncated(fraction):
     def build(tmp: Path):
         full = write_zip(tmp / "full.zip", rf()).read_bytes()
@@ -179,6 +195,12 @@ ZIP_CASES = [
          "climbs out of the archive", "bundle.zip"),
     Case("zip-slip: drive letter", _raw(lambda: _rf_members([stored_member("C:/evil.json", b"{}")])),
          "drive letter", "bundle.zip"),
+    Case("zip-slip: NUL in an entry name (zipfile cuts the name there)",
+         _raw(lambda: _rf_members([stored_member("root/x\x00../../evil.json", b"{}")])),
+         "holds a NUL character", "bundle.zip"),
+    Case("zip: damaged Unicode Path extra field (0x7075)",
+         lambda tmp: unicode_path_field(tmp, "root/model.json", b"\x01\x00"),
+         "not a readable zip archive (BadZipFile: Corrupt unicode path extra field (0x7075))", "bundle.zip"),
     Case("duplicate entry", _zip(lambda: [*rf().items(), ("root/model.json", b"{}")]),
          "appears twice", "bundle.zip"),
     Case("zip bomb: lying header (declares 100 bytes, inflates to 64 MB: only 100 are read)",
