@@ -71,8 +71,10 @@ class VersionSlot:
 
 
 def version_key(version: str):
-    """Order versions with their numeric parts as numbers ("10" > "9", "1.10" > "1.9")."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.findall(r"\d+|\D+", version))
+    """Order versions with their numeric parts as numbers ("10" > "9", "1.10" > "1.9"); only ASCII
+    digits are numbers (Python's \\d and isdigit take other scripts' digits, Kawi's from 3.12 on)."""
+    return tuple((0, int(p), "") if p[0] in "0123456789" else (1, 0, p)
+                 for p in re.findall(r"[0-9]+|[^0-9]+", version))
 
 
 # --- the registry ----------------------------------------------------------------------------

@@ -20,16 +20,10 @@ HELP = "serve bundles over gRPC (leapserve.v1 API, Open Inference Protocol, heal
 # --- argument types --------------------------------------------------------------------------
 
 def size_in_bytes(text: str) -> int:
-    """16777216, 16M, 64MiB, 1G."""
-    t = text.strip().upper().removesuffix("IB").removesuffix("B")
-    factor = 1
-    if t and t[-1] in "KMG":
-        factor = 1024 ** ("KMG".index(t[-1]) + 1)
-        t = t[:-1]
-    value = int(float(t) * factor)
-    if value <= 0:
-        raise ValueError("must be positive")
-    return value
+    """16777216, 16M, 64MiB, 1G: read as the bundle limits are (container.parse_size)."""
+    from leapserve.runtime.container import parse_size  # only when a size is given: --help stays light
+
+    return parse_size(text)
 
 
 def parse_model(spec: str) -> tuple[str, str | None, str]:

@@ -77,21 +77,30 @@ ENV_VARS = {
 _SIZE = re.compile(r"((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:E[+-]?[0-9]+)?)([KMG]?)(?:I?B)?")
 
 
+def parse_size(text: str) -> int:
+    """A size in bytes: 16777216, 16M, 64MiB, 1G, 1.5K. Raises ValueError saying what is wrong
+    ("is not a number (...)", "is too large", "must be positive"). Limits and the server's size
+    flags read sizes alike on every Python."""
+    m = _SIZE.fullmatch(text.strip().upper()) if text.isascii() else None
+    if m is None:
+        raise ValueError("is not a number (e.g. 1000, 64M, 1G)")
+    factor = 1024 ** ("KMG".index(m.group(2)) + 1) if m.group(2) else 1
+    size = float(m.group(1)) * factor
+    if size == math.inf:
+        raise ValueError("is too large")
+    if int(size) <= 0:
+        raise ValueError("must be positive")
+    return int(size)
+
+
 def _env_size(var: str, default: int) -> int:
     raw = os.environ.get(var)
     if raw is None or not raw.strip():
         return default
-    m = _SIZE.fullmatch(raw.strip().upper()) if raw.isascii() else None
-    if m is None:
-        raise BundleError(f"{var}={raw!r} is not a number (e.g. 1000, 64M, 1G)")
-    factor = 1024 ** ("KMG".index(m.group(2)) + 1) if m.group(2) else 1
-    size = float(m.group(1)) * factor
-    if size == math.inf:
-        raise BundleError(f"{var}={raw!r} is too large")
-    value = int(size)
-    if value <= 0:
-        raise BundleError(f"{var}={raw!r} must be positive")
-    return value
+    try:
+        return parse_size(raw)
+    except ValueError as e:
+        raise BundleError(f"{var}={raw!r} {e}") from None
 
 
 def limits() -> Limits:

@@ -21,6 +21,24 @@ def test_usage_errors(rf_bundle):
         assert r.returncode == 2 and message in r.stderr, (flags, r.stderr)
 
 
+def test_sizes_read_as_the_bundle_limits_are(rf_bundle):
+    """--max-message-size and its variable take ASCII numbers only, on every Python (float() took
+    Kawi digits from 3.12 on, and "1e400" overflowed)."""
+    for size in ("\U00011f51M", "1e400", "inf"):
+        r = run_cli("serve", "--model", f"rf={rf_bundle}", "--max-message-size", size)
+        assert r.returncode == 2 and "--max-message-size: invalid size_in_bytes value" in r.stderr, (size, r.stderr)
+    r = run_cli("serve", "--model", f"rf={rf_bundle}", env={"LEAPSERVE_MAX_MESSAGE_SIZE": "1e400"})
+    assert r.returncode == 1 and "LEAPSERVE_MAX_MESSAGE_SIZE='1e400': is too large" in r.stderr, r.stderr
+
+
+def test_versions_order_by_ascii_numbers():
+    from leapserve.server.registry import version_key
+
+    assert sorted(["10", "9", "1.10", "1.9", "v2"], key=version_key) == ["1.9", "1.10", "9", "10", "v2"]
+    # a Kawi digit is no number (Python 3.12's isdigit says it is): the version sorts as text
+    assert version_key("\U00011f51") == ((1, 0, "\U00011f51"),)
+
+
 def test_tracing_needs_opentelemetry(rf_bundle):
     # The dev install has OpenTelemetry; a None entry in sys.modules makes the server see an
     # install without it, as importlib treats such a name as not importable.
