@@ -216,6 +216,8 @@ def test_bucketed_random_projection_sign_of_zero(spark, tmp_path):
     export_bundle(model, df, path, force=True, verify=False)
     pipeline = load_bundle(path)
     records = {row["rid"]: record_from_row(row, ["v"]) for row in df.collect()}
+    golden.record(pipeline, list(records.items()), {rid: {"h": [h[0] for h in out["h"]]} for rid, out in expected.items()},
+                  outputs=["h"])
     for rid, record in records.items():
         got = pipeline.transform(record)["h"].tolist()
         assert got == [h[0] for h in expected[rid]["h"]]
