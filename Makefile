@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # interpreter comes from pyenv's versions, else python3.X on PATH.
 THIS_PYTHON   := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 OTHER_PYTHONS := $(filter-out $(THIS_PYTHON),$(shell sed -n 's/.*"Programming Language :: Python :: \(3\.[0-9][0-9]*\)".*/\1/p' pyproject.toml))
-PYENV_ROOT    ?= $(HOME)/.pyenv
+PYENV_ROOT    ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 python_of      = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)) $(shell command -v python$(1)))
 # What the other Pythons run: the golden set, MLeap's fixture bundles against MLeap's own runtime,
 # the Spark-free op tests, the codec, a server's life and the CLI (--without-spark leaves out the
