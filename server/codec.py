@@ -18,13 +18,15 @@ import struct
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from google.protobuf.descriptor import FieldDescriptor
 
 from leapserve.v1 import value_pb2
 
 from leapserve.runtime.errors import InvalidInput
 from leapserve.runtime.types import FieldType
 from leapserve.runtime.vectors import DenseVector, SparseBatch, SparseVector
+
+from .wire import (TAG_BOOL_VALUE, TAG_DOUBLE_VALUE, TAG_FLOAT_VALUE, TAG_INT_VALUE, TAG_NULL_VALUE, TAG_STRING_VALUE,
+                   TAG_VECTOR_INDICES, TAG_VECTOR_SIZE, TAG_VECTOR_VALUE, TAG_VECTOR_VALUES, MapTags, varint)
 
 Value = value_pb2.Value
 
@@ -275,68 +277,13 @@ class ModelCodec:
 # and Values are length-delimited byte strings whose key parts are computed once per model.
 # Values the fast encoders do not cover fall back to a Value message's own serialization. The
 # services register serializers that pass such bytes through unchanged. Every field's tag (its
-# number and wire type) comes from the generated descriptors, once, when this module is imported.
+# number and wire type) comes from server/wire.py, which takes it from the generated descriptors.
 
-_VARINT_1 = [bytes([i]) for i in range(128)]
 _F64 = np.dtype("<f8")
 
-
-def varint(n: int) -> bytes:
-    if 0 <= n < 128:
-        return _VARINT_1[n]
-    if n < 0:
-        n &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf writes negative numbers
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-# Wire types: how the bytes after a tag are read. Integers, booleans and enums are varints.
-_VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
-_WIRE_TYPES = {
-    FieldDescriptor.TYPE_DOUBLE: _I64, FieldDescriptor.TYPE_FIXED64: _I64, FieldDescriptor.TYPE_SFIXED64: _I64,
-    FieldDescriptor.TYPE_FLOAT: _I32, FieldDescriptor.TYPE_FIXED32: _I32, FieldDescriptor.TYPE_SFIXED32: _I32,
-    FieldDescriptor.TYPE_STRING: _LEN, FieldDescriptor.TYPE_BYTES: _LEN, FieldDescriptor.TYPE_MESSAGE: _LEN,
-}
-
-
-def tag_of(field: FieldDescriptor) -> bytes:
-    """What precedes a field's value on the wire: field number and wire type as one varint (a packed
-    repeated field, proto3's default for numbers, is one length-delimited run of values)."""
-    wire_type = _LEN if field.is_packed else _WIRE_TYPES.get(field.type, _VARINT)
-    return varint(field.number << 3 | wire_type)
-
-
-class MapTags:
-    """The tags of a map<string, Value> field: of its entries, and of an entry's key and value."""
-
-    __slots__ = ("entry", "key", "value")
-
-    def __init__(self, field: FieldDescriptor):
-        entry = field.message_type.fields_by_name
-        self.entry = tag_of(field)
-        self.key = tag_of(entry["key"])
-        self.value = tag_of(entry["value"])
-
-
-_VALUE = Value.DESCRIPTOR.fields_by_name
-_VECTOR = value_pb2.Vector.DESCRIPTOR.fields_by_name
-TAG_DOUBLE_VALUE = tag_of(_VALUE["double_value"])
-TAG_FLOAT_VALUE = tag_of(_VALUE["float_value"])
-TAG_INT_VALUE = tag_of(_VALUE["int_value"])
-TAG_BOOL_VALUE = tag_of(_VALUE["bool_value"])
-TAG_STRING_VALUE = tag_of(_VALUE["string_value"])
-TAG_VECTOR_VALUE = tag_of(_VALUE["vector_value"])
-TAG_NULL_VALUE = tag_of(_VALUE["null_value"])
-TAG_VECTOR_SIZE = tag_of(_VECTOR["size"])
-TAG_VECTOR_INDICES = tag_of(_VECTOR["indices"])
-TAG_VECTOR_VALUES = tag_of(_VECTOR["values"])
-
 # Whole encoded Values, and the tag-then-number packers of the two floating-point kinds
-_NULL = TAG_NULL_VALUE + varint(_VALUE["null_value"].enum_type.values_by_name["NULL_VALUE"].number)
+_NULL_VALUE = Value.DESCRIPTOR.fields_by_name["null_value"].enum_type.values_by_name["NULL_VALUE"]
+_NULL = TAG_NULL_VALUE + varint(_NULL_VALUE.number)
 _TRUE, _FALSE = TAG_BOOL_VALUE + varint(1), TAG_BOOL_VALUE + varint(0)
 _pack_double = struct.Struct(f"<{len(TAG_DOUBLE_VALUE)}sd").pack
 _pack_float = struct.Struct(f"<{len(TAG_FLOAT_VALUE)}sf").pack

@@ -43,6 +43,7 @@ from importlib import metadata
 from leapserve.v1 import prediction_pb2
 
 from .services.common import request_id_of
+from .wire import BATCH_COUNT_TAGS
 
 log = logging.getLogger("leapserve.requests")
 
@@ -50,9 +51,6 @@ LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.00
                    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LOAD_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-# Field numbers of PredictBatchResponse's ok_count, invalid_count and skipped_count, in that order
-_COUNT_FIELDS = tuple(prediction_pb2.PredictBatchResponse.DESCRIPTOR.fields_by_name[name].number
-                      for name in ("ok_count", "invalid_count", "skipped_count"))
 
 # RPC -> (attribute holding the model name, attribute holding the version, kind of rows counted)
 RPCS = {
@@ -104,40 +102,41 @@ def request_id(request, context) -> str:
 def batch_outcomes(data, n: int) -> tuple[int, int, int]:
     """(ok, invalid, skipped) of a PredictBatchResponse for n records.
 
-    The service writes its three counts last, in field order (zero counts left out). They are read
-    backwards from the end: a varint's last byte is below 0x80 and its other bytes are not, so each
-    field's start is certain, and the counts add up to n exactly when all of them are read. Anything
-    else (a response object, another layout) is parsed the ordinary way.
+    The service writes its three counts last, in the order of wire.BATCH_COUNT_TAGS (zero counts
+    left out). They are read backwards from the end: a varint's last byte is below 0x80 and its
+    other bytes are not, so each count's start is certain; the tag before it must be that of a count
+    written before the one read last, and the counts add up to n exactly when all of them are read.
+    Anything else (a response object, another layout) is parsed the ordinary way.
     """
     if not isinstance(data, bytes):
         return data.ok_count, data.invalid_count, data.skipped_count
-    counts = dict.fromkeys(_COUNT_FIELDS, 0)
+    counts = [0] * len(BATCH_COUNT_TAGS)
     total = 0
     end = len(data)
-    last_field = _COUNT_FIELDS[-1] + 1
+    before = len(BATCH_COUNT_TAGS)  # the next count read is one of BATCH_COUNT_TAGS[:before]
     while total < n and end > 0:
         start = end - 1
         if data[start] >= 0x80:
             break
         while start > 0 and data[start - 1] >= 0x80:
             start -= 1
-        if start == 0:
-            break
-        tag = data[start - 1]
-        field = tag >> 3
-        if tag & 7 or field not in counts or field >= last_field:  # low 3 bits: wire type, 0 for varints
+        for k in range(before - 1, -1, -1):
+            tag = BATCH_COUNT_TAGS[k]
+            if data.endswith(tag, 0, start):
+                break
+        else:
             break
         value = 0
         for shift, byte in enumerate(data[start:end]):
             value |= (byte & 0x7F) << (7 * shift)
-        counts[field] = value
+        counts[k] = value
         total += value
-        last_field = field
-        end = start - 1
+        before = k
+        end = start - len(tag)
     if total != n:
         parsed = prediction_pb2.PredictBatchResponse.FromString(data)
         return parsed.ok_count, parsed.invalid_count, parsed.skipped_count
-    return tuple(counts.values())
+    return tuple(counts)
 
 
 def _tensor_rows(response) -> tuple[int, int, int]:

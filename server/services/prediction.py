@@ -10,37 +10,19 @@ import numpy as np
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 
-from ..codec import MapTags, delimited, pass_through, string_field, tag_of, varint
+from ..codec import delimited, pass_through, string_field
 from ..errors import LimitExceeded, ModelNotFound, RowsInvalid, ServeError
 from ..registry import Registry, version_key
 from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError
+from ..wire import (BATCH_COUNT_TAGS, OUTCOME_INVALID, OUTCOME_SKIPPED, RESPONSE_OUTPUTS, ROW_OUTPUTS,
+                    TAG_BATCH_MODEL, TAG_BATCH_REQUEST_ID, TAG_BATCH_RESULTS, TAG_BATCH_VERSION,
+                    TAG_RESPONSE_MODEL, TAG_RESPONSE_REQUEST_ID, TAG_RESPONSE_VERSION, TAG_ROW_STATUS, varint)
 from .common import Failure, check_deadline, failure_of, scoring_failure
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
 
 _STATE = {"LOADING": pb.LOADING, "READY": pb.READY, "FAILED": pb.FAILED}
 _DEADLINE_CHECK_ROWS = 256
-
-# Tags of the response fields Predict and PredictBatch write straight to the wire (codec.WireEncoder)
-_RESPONSE = pb.PredictResponse.DESCRIPTOR.fields_by_name
-_BATCH = pb.PredictBatchResponse.DESCRIPTOR.fields_by_name
-_ROW = pb.RowResult.DESCRIPTOR.fields_by_name
-TAG_RESPONSE_MODEL = tag_of(_RESPONSE["model"])
-TAG_RESPONSE_VERSION = tag_of(_RESPONSE["version"])
-TAG_RESPONSE_REQUEST_ID = tag_of(_RESPONSE["request_id"])
-RESPONSE_OUTPUTS = MapTags(_RESPONSE["outputs"])
-TAG_BATCH_MODEL = tag_of(_BATCH["model"])
-TAG_BATCH_VERSION = tag_of(_BATCH["version"])
-TAG_BATCH_REQUEST_ID = tag_of(_BATCH["request_id"])
-TAG_BATCH_RESULTS = tag_of(_BATCH["results"])
-TAG_BATCH_OK_COUNT = tag_of(_BATCH["ok_count"])
-TAG_BATCH_INVALID_COUNT = tag_of(_BATCH["invalid_count"])
-TAG_BATCH_SKIPPED_COUNT = tag_of(_BATCH["skipped_count"])
-TAG_ROW_OUTCOME = tag_of(_ROW["outcome"])
-TAG_ROW_STATUS = tag_of(_ROW["status"])
-ROW_OUTPUTS = MapTags(_ROW["outputs"])
-_OUTCOME_INVALID = TAG_ROW_OUTCOME + varint(pb.RowResult.INVALID)
-_OUTCOME_SKIPPED = TAG_ROW_OUTCOME + varint(pb.RowResult.SKIPPED)
 
 
 def fill_version_info(msg, info: dict) -> None:
@@ -228,21 +210,20 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         for i in range(n):
             f = failures.get(i)
             if f is not None:
-                body = _OUTCOME_INVALID + delimited(TAG_ROW_STATUS, _status_bytes(f))
+                body = OUTCOME_INVALID + delimited(TAG_ROW_STATUS, _status_bytes(f))
             else:
                 f = skipped.get(i)
                 if f is not None:
-                    body = _OUTCOME_SKIPPED + delimited(TAG_ROW_STATUS, _status_bytes(f))
+                    body = OUTCOME_SKIPPED + delimited(TAG_ROW_STATUS, _status_bytes(f))
                 elif batch_bodies is not None:
                     body = batch_bodies[position[i]]
                 else:
                     body = wire.encode(rows_out[i])
             parts.append(delimited(TAG_BATCH_RESULTS, body))
         ok = n - len(failures) - len(skipped)
-        for key, count in ((TAG_BATCH_OK_COUNT, ok), (TAG_BATCH_INVALID_COUNT, len(failures)),
-                           (TAG_BATCH_SKIPPED_COUNT, len(skipped))):
+        for tag, count in zip(BATCH_COUNT_TAGS, (ok, len(failures), len(skipped))):
             if count:
-                parts.append(key + varint(count))
+                parts.append(tag + varint(count))
         return b"".join(parts)
 
     # --- metadata --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""server/codec.py in process: wire encoding equals protobuf's, Values decode and encode."""
+"""server/codec.py and server/wire.py in process: wire encoding and tags equal protobuf's, Values decode
+and encode."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import pytest
 
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import value_pb2
-from leapserve.server import codec
-from leapserve.server.services import prediction
+from leapserve.server import codec, wire
 from leapserve.runtime.errors import InvalidInput
 from leapserve.runtime.types import FieldType, scalar, vector
 from leapserve.runtime.vectors import SparseVector
@@ -38,8 +38,8 @@ def test_wire_encoding_matches_protobuf(ftype, value):
 def test_wire_response_parses_as_predict_response():
     outputs = {name: t for name, (t, _) in zip("abcdefghijklmnopqrstuvw", CASES)}
     result = {name: v for name, (_, v) in zip("abcdefghijklmnopqrstuvw", CASES)}
-    enc = codec.WireEncoder(outputs, list(outputs), prediction.RESPONSE_OUTPUTS)
-    data = (codec.string_field(prediction.TAG_RESPONSE_MODEL, "m") + codec.string_field(prediction.TAG_RESPONSE_VERSION, "7")
+    enc = codec.WireEncoder(outputs, list(outputs), wire.RESPONSE_OUTPUTS)
+    data = (codec.string_field(wire.TAG_RESPONSE_MODEL, "m") + codec.string_field(wire.TAG_RESPONSE_VERSION, "7")
             + enc.encode(result))
     r = pb.PredictResponse.FromString(data)
     assert r.model == "m" and r.version == "7" and set(r.outputs) == set(outputs)
@@ -51,28 +51,28 @@ def test_wire_response_parses_as_predict_response():
 
 
 TAGGED = [  # (a message with one field set, the tag that field's encoding starts with)
-    (value_pb2.Value(double_value=1.5), codec.TAG_DOUBLE_VALUE),
-    (value_pb2.Value(float_value=1.5), codec.TAG_FLOAT_VALUE),
-    (value_pb2.Value(int_value=-3), codec.TAG_INT_VALUE),
-    (value_pb2.Value(bool_value=True), codec.TAG_BOOL_VALUE),
-    (value_pb2.Value(string_value="x"), codec.TAG_STRING_VALUE),
-    (value_pb2.Value(vector_value=value_pb2.Vector(size=1)), codec.TAG_VECTOR_VALUE),
-    (value_pb2.Value(null_value=0), codec.TAG_NULL_VALUE),
-    (value_pb2.Vector(size=2), codec.TAG_VECTOR_SIZE),
-    (value_pb2.Vector(indices=[1, 300]), codec.TAG_VECTOR_INDICES),
-    (value_pb2.Vector(values=[1.0, 2.0]), codec.TAG_VECTOR_VALUES),
-    (pb.PredictResponse(model="m"), prediction.TAG_RESPONSE_MODEL),
-    (pb.PredictResponse(version="1"), prediction.TAG_RESPONSE_VERSION),
-    (pb.PredictResponse(request_id="r"), prediction.TAG_RESPONSE_REQUEST_ID),
-    (pb.PredictBatchResponse(model="m"), prediction.TAG_BATCH_MODEL),
-    (pb.PredictBatchResponse(version="1"), prediction.TAG_BATCH_VERSION),
-    (pb.PredictBatchResponse(request_id="r"), prediction.TAG_BATCH_REQUEST_ID),
-    (pb.PredictBatchResponse(results=[pb.RowResult()]), prediction.TAG_BATCH_RESULTS),
-    (pb.PredictBatchResponse(ok_count=3), prediction.TAG_BATCH_OK_COUNT),
-    (pb.PredictBatchResponse(invalid_count=3), prediction.TAG_BATCH_INVALID_COUNT),
-    (pb.PredictBatchResponse(skipped_count=3), prediction.TAG_BATCH_SKIPPED_COUNT),
-    (pb.RowResult(outcome=pb.RowResult.INVALID), prediction.TAG_ROW_OUTCOME),
-    (pb.RowResult(status=pb.Status(code=3)), prediction.TAG_ROW_STATUS),
+    (value_pb2.Value(double_value=1.5), wire.TAG_DOUBLE_VALUE),
+    (value_pb2.Value(float_value=1.5), wire.TAG_FLOAT_VALUE),
+    (value_pb2.Value(int_value=-3), wire.TAG_INT_VALUE),
+    (value_pb2.Value(bool_value=True), wire.TAG_BOOL_VALUE),
+    (value_pb2.Value(string_value="x"), wire.TAG_STRING_VALUE),
+    (value_pb2.Value(vector_value=value_pb2.Vector(size=1)), wire.TAG_VECTOR_VALUE),
+    (value_pb2.Value(null_value=0), wire.TAG_NULL_VALUE),
+    (value_pb2.Vector(size=2), wire.TAG_VECTOR_SIZE),
+    (value_pb2.Vector(indices=[1, 300]), wire.TAG_VECTOR_INDICES),
+    (value_pb2.Vector(values=[1.0, 2.0]), wire.TAG_VECTOR_VALUES),
+    (pb.PredictResponse(model="m"), wire.TAG_RESPONSE_MODEL),
+    (pb.PredictResponse(version="1"), wire.TAG_RESPONSE_VERSION),
+    (pb.PredictResponse(request_id="r"), wire.TAG_RESPONSE_REQUEST_ID),
+    (pb.PredictBatchResponse(model="m"), wire.TAG_BATCH_MODEL),
+    (pb.PredictBatchResponse(version="1"), wire.TAG_BATCH_VERSION),
+    (pb.PredictBatchResponse(request_id="r"), wire.TAG_BATCH_REQUEST_ID),
+    (pb.PredictBatchResponse(results=[pb.RowResult()]), wire.TAG_BATCH_RESULTS),
+    (pb.PredictBatchResponse(ok_count=3), wire.TAG_BATCH_OK_COUNT),
+    (pb.PredictBatchResponse(invalid_count=3), wire.TAG_BATCH_INVALID_COUNT),
+    (pb.PredictBatchResponse(skipped_count=3), wire.TAG_BATCH_SKIPPED_COUNT),
+    (pb.RowResult(outcome=pb.RowResult.INVALID), wire.TAG_ROW_OUTCOME),
+    (pb.RowResult(status=pb.Status(code=3)), wire.TAG_ROW_STATUS),
 ]
 
 
@@ -81,18 +81,18 @@ def test_tags_are_protobufs(message, tag):
     assert message.SerializeToString().startswith(tag)
 
 
-@pytest.mark.parametrize("message,tags", [(pb.PredictResponse(), prediction.RESPONSE_OUTPUTS),
-                                          (pb.RowResult(), prediction.ROW_OUTPUTS)])
+@pytest.mark.parametrize("message,tags", [(pb.PredictResponse(), wire.RESPONSE_OUTPUTS),
+                                          (pb.RowResult(), wire.ROW_OUTPUTS)])
 def test_map_entry_tags_are_protobufs(message, tags):
     message.outputs["ü"].double_value = 2.0
     value = message.outputs["ü"].SerializeToString()
-    entry = codec.map_entry_prefix(tags, "ü") + codec.varint(len(value)) + value
-    assert message.SerializeToString() == tags.entry + codec.varint(len(entry)) + entry
+    entry = codec.map_entry_prefix(tags, "ü") + wire.varint(len(value)) + value
+    assert message.SerializeToString() == tags.entry + wire.varint(len(entry)) + entry
 
 
 def test_row_outcomes_are_protobufs():
-    for outcome, encoded in ((pb.RowResult.INVALID, prediction._OUTCOME_INVALID),
-                             (pb.RowResult.SKIPPED, prediction._OUTCOME_SKIPPED)):
+    for outcome, encoded in ((pb.RowResult.INVALID, wire.OUTCOME_INVALID),
+                             (pb.RowResult.SKIPPED, wire.OUTCOME_SKIPPED)):
         assert pb.RowResult(outcome=outcome).SerializeToString() == encoded
 
 
@@ -147,7 +147,7 @@ def test_wire_columns_match_row_encoding():
     }
     types = {"d": scalar("double"), "v": vector(3), "e": vector(0), "s": vector(6), "t": scalar("string"),
              "o": scalar("double")}
-    enc = codec.WireEncoder(types, list(types), prediction.ROW_OUTPUTS)
+    enc = codec.WireEncoder(types, list(types), wire.ROW_OUTPUTS)
     bodies = enc.encode_columns(columns, n, types)
     for j, body in enumerate(bodies):
         row = pb.RowResult.FromString(body)

@@ -135,7 +135,7 @@ def test_workers_metrics_are_summed(start_server, rf_bundle):
 def test_batch_outcomes_read_from_the_end():
     """The counts of a PredictBatchResponse are read backwards from its last bytes (no parse)."""
     from leapserve.v1 import prediction_pb2 as pb
-    from leapserve.server.codec import varint
+    from leapserve.server.wire import varint
     from leapserve.server.metrics import batch_outcomes
 
     for ok, invalid, skipped in ((3, 0, 0), (0, 2, 0), (0, 0, 1), (200, 1, 0), (1, 0, 300), (0, 128, 129),
