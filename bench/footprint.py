@@ -38,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+from tests.support.dockerfile import build_context  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "mleap"
@@ -48,19 +49,6 @@ BASE_IMAGE = "python:3.11-slim"
 # compressed. Not measured here (no Docker engine): pass the current figures with --base-mb.
 BASE_MB = 130.0
 BASE_COMPRESSED_MB = 45.0
-CONTEXT = ("pyproject.toml", "README.md", "leapserve", "server", "bundler")  # the Dockerfile's build stage COPYs
-
-
-def build_context(dest: Path) -> Path:
-    """What the Dockerfile's build stage copies into /src."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in CONTEXT:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copyfile(src, dest / name)
-    return dest
 
 
 def build_venv(dest: Path) -> Path:

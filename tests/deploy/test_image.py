@@ -17,12 +17,10 @@ import grpc
 import pytest
 
 from tests.support.bundles import airbnb_record
-from tests.support.dockerfile import ignore_patterns, ignored, parse
+from tests.support.dockerfile import DOCKERFILE, DOCKERIGNORE, build_context, ignore_patterns, ignored, parse
 from tests.support.metrics_text import samples, scrape, value
 from tests.support.servers import REPO, free_port, health_status
 
-DOCKERFILE = REPO / "Dockerfile"
-DOCKERIGNORE = REPO / ".dockerignore"
 TRAINING = re.compile(r"\b(openjdk|default-jre|default-jdk|java|jdk|jre|pyspark|spark|mleap|gcc|g\+\+|clang|"
                       r"build-essential|make)\b", re.IGNORECASE)
 
@@ -103,25 +101,6 @@ def test_build_stage_copies_only_the_serving_sources(dockerfile):
 
 
 # --- the install, for real -------------------------------------------------------------------------
-
-def build_context(dest: Path) -> Path:
-    """The files `docker build` would send and the build stage copies into /src."""
-    _, stages = parse(DOCKERFILE)
-    patterns = ignore_patterns(DOCKERIGNORE)
-    for c in stages[0].all("COPY"):
-        *sources, target = c.args.split()
-        for src in sources:
-            path = REPO / src
-            files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-            for f in files:
-                rel = f.relative_to(REPO).as_posix()
-                if ignored(rel, patterns):
-                    continue
-                out = dest / rel
-                out.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(f, out)
-    return dest
-
 
 @pytest.fixture(scope="module")
 def serving_venv(tmp_path_factory):

@@ -1,12 +1,18 @@
-"""A small reader of the Dockerfile and .dockerignore, for tests that cannot run a Docker engine."""
+"""A small reader of the Dockerfile and .dockerignore, for tests and benches that cannot run a Docker
+engine, and the build context they would send."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "Dockerfile"
+DOCKERIGNORE = REPO / ".dockerignore"
 
 
 @dataclass
@@ -122,3 +128,23 @@ def ignored(relpath: str, patterns: list[str]) -> bool:
         if hit:
             result = not negate
     return result
+
+
+def build_context(dest: Path) -> Path:
+    """The files `docker build` would send and the build stage copies into /src: the sources of its
+    COPY lines that .dockerignore lets through, at their places in the repository."""
+    _, stages = parse(DOCKERFILE)
+    patterns = ignore_patterns(DOCKERIGNORE)
+    for c in stages[0].all("COPY"):
+        *sources, target = c.args.split()
+        for src in sources:
+            path = REPO / src
+            files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+            for f in files:
+                rel = f.relative_to(REPO).as_posix()
+                if ignored(rel, patterns):
+                    continue
+                out = dest / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, out)
+    return dest
