@@ -38,11 +38,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+from tests.support.bundles import RF_ZIP, airbnb_record  # noqa: E402
 from tests.support.dockerfile import build_context  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 
-FIXTURES = REPO / "tests" / "fixtures" / "mleap"
-RF_BUNDLE = FIXTURES / "airbnb.model.rf.zip"
 INSTALL = REPO / "deploy" / "image" / "install-serving.sh"
 BASE_IMAGE = "python:3.11-slim"
 # python:3.11-slim (Debian bookworm, linux/amd64) as published: about 130 MB unpacked, about 45 MB
@@ -152,10 +151,7 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
 
-    import json
-
-    frame = json.loads((FIXTURES / "frame.airbnb.json").read_text())
-    record = dict(zip([f["name"] for f in frame["schema"]["fields"]], frame["rows"][0]))
+    record = airbnb_record()
     work = Path(tempfile.mkdtemp(prefix="leapserve-footprint-"))
     try:
         if args.venv is None:
@@ -167,8 +163,8 @@ def main(argv=None) -> int:
         ten = work / "models"
         ten.mkdir()
         for i in range(10):
-            shutil.copyfile(RF_BUNDLE, ten / f"rf{i}.zip")
-        cases = [("1 model (airbnb RF)", ["--model", f"rf={RF_BUNDLE}"]),
+            shutil.copyfile(RF_ZIP, ten / f"rf{i}.zip")
+        cases = [("1 model (airbnb RF)", ["--model", f"rf={RF_ZIP}"]),
                  ("10 models (10 x airbnb RF)", ["--model-dir", str(ten)])]
         load_before = os.getloadavg()[0]
         results = {}

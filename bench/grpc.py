@@ -41,10 +41,9 @@ REPO = Path(__file__).resolve().parent.parent
 # `import grpc` finds grpcio, and put the repository first.
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+from tests.support.bundles import RF_ZIP, airbnb_record  # noqa: E402
 from tests.support.servers import ServerProcess, free_port  # noqa: E402
 
-FIXTURES = REPO / "tests" / "fixtures" / "mleap"
-RF_BUNDLE = FIXTURES / "airbnb.model.rf.zip"
 EXAMPLE_DIR = REPO / "build" / "examples" / "penguins_species"
 EXAMPLE_BUNDLE = EXAMPLE_DIR / "bundle-json.zip"
 PREDICT = "/leapserve.v1.PredictionService/Predict"
@@ -52,11 +51,6 @@ PREDICT_BATCH = "/leapserve.v1.PredictionService/PredictBatch"
 
 PENGUIN = {"island": "Biscoe", "sex": "male", "bill_length_mm": 48.6, "bill_depth_mm": 16.0,
            "flipper_length_mm": 230.0, "body_mass_g": 5800.0}
-
-
-def airbnb_record() -> dict:
-    frame = json.loads((FIXTURES / "frame.airbnb.json").read_text())
-    return dict(zip([f["name"] for f in frame["schema"]["fields"]], frame["rows"][0]))
 
 
 def penguin_records(n: int, seed: int = 0) -> list[dict]:
@@ -114,7 +108,7 @@ def batch_request(model: str, records: list[dict]) -> bytes:
 def leapserve_server(workers: int, logs: Path) -> ServerProcess:
     port = free_port()
     return ServerProcess(["--port", port, "--workers", workers, "--reload-interval", "0", "--log-level", "warning",
-                          "--model", f"rf={RF_BUNDLE}", "--model", f"penguins={EXAMPLE_BUNDLE}"],
+                          "--model", f"rf={RF_ZIP}", "--model", f"penguins={EXAMPLE_BUNDLE}"],
                          logs / f"leapserve-{workers}.log", f"127.0.0.1:{port}")
 
 
@@ -158,7 +152,7 @@ def serve_empty(port: int) -> None:
     from leapserve.runtime import load_bundle
 
     answers = {}
-    for name, path, record in (("rf", RF_BUNDLE, airbnb_record()), ("penguins", EXAMPLE_BUNDLE, PENGUIN)):
+    for name, path, record in (("rf", RF_ZIP, airbnb_record()), ("penguins", EXAMPLE_BUNDLE, PENGUIN)):
         pipeline = load_bundle(str(path))
         response = pb.PredictResponse(model=name, version="1")
         ModelCodec(pipeline).encode_outputs(response.outputs, pipeline.transform(record))

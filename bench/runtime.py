@@ -34,7 +34,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-FIXTURES = REPO / "tests" / "fixtures" / "mleap"
+
+from tests.support.bundles import FIXTURES, FRAME  # noqa: E402
+
 EXAMPLES = REPO / "build" / "examples"
 
 
@@ -56,7 +58,7 @@ def best_per_call(fn, seconds: float, inner: int = 200) -> float:
 # --- workloads -----------------------------------------------------------------------------
 
 def airbnb_workload(name: str, rows: int, rng):
-    frame = json.loads((FIXTURES / "frame.airbnb.json").read_text())
+    frame = json.loads(FRAME.read_text())
     fields = frame["schema"]["fields"]
     names = [f["name"] for f in fields]
     base = frame["rows"][0]
