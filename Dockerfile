@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
-# leapserve's serving image: Python and leapserve's serving install, nothing for training (no JVM,
-# no Spark, no compilers). Under 250 MB (docs/deploy.md says how that is measured).
+# leapserve's serving image: Python and leapserve with its serving dependencies only, no JVM, no
+# Spark, no compilers (leapserve.bundler, the training side, is in the package but imports pyspark
+# only when called). Under 250 MB (docs/deploy.md says how that is measured).
 #
 #   docker build -t leapserve .
 #   docker run --rm -p 50051:50051 -p 9095:9095 -v "$PWD/models:/models:ro" leapserve
