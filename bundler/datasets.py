@@ -73,9 +73,7 @@ def read_dataset(spark, path: Path | str, data_format: str):
         detail = spark_failure(e)
         if detail is None:
             raise
-        err = BundlerError(f"{path}: cannot read it as {data_format}: {detail}")
-        err.java_trace = str(e)
-        raise err from e
+        raise BundlerError(f"{path}: cannot read it as {data_format}: {detail}", java_trace=str(e)) from e
     return df
 
 

@@ -3,7 +3,12 @@ of the exceptions Spark itself raises."""
 
 
 class BundlerError(Exception):
-    """Base class: the message is meant for the user as is (no Java stack trace)."""
+    """Base class: the message is meant for the user as is (no Java stack trace); an error raised
+    from the JVM keeps the Java stack trace on ``java_trace``."""
+
+    def __init__(self, *args, java_trace: str | None = None):
+        super().__init__(*args)
+        self.java_trace = java_trace
 
 
 class JavaNotFound(BundlerError):
@@ -32,10 +37,10 @@ class JarsMissing(BundlerError):
 class StageNotSerializable(BundlerError):
     """A pipeline stage that MLeap's serializer cannot write."""
 
-    def __init__(self, stage_uid: str, class_name: str, reason: str):
+    def __init__(self, stage_uid: str, class_name: str, reason: str, *, java_trace: str | None = None):
         self.stage_uid = stage_uid
         self.class_name = class_name
-        super().__init__(f"stage {stage_uid!r} ({class_name}) cannot be exported: {reason}")
+        super().__init__(f"stage {stage_uid!r} ({class_name}) cannot be exported: {reason}", java_trace=java_trace)
 
 
 class NotAPipelineModel(BundlerError):

@@ -159,12 +159,8 @@ def _java_error(err, stages) -> BundlerError:
     by_class = {java_class(st): st for st in stages}
     for cls, st in by_class.items():
         if cls in message:
-            out = StageNotSerializable(st.uid, cls, f"MLeap failed: {message}")
-            break
-    else:
-        out = BundlerError(f"MLeap could not write the bundle: {message}")
-    out.java_trace = str(err)
-    return out
+            return StageNotSerializable(st.uid, cls, f"MLeap failed: {message}", java_trace=str(err))
+    return BundlerError(f"MLeap could not write the bundle: {message}", java_trace=str(err))
 
 
 def _format_object(spark, fmt: str):

@@ -62,6 +62,5 @@ def load_pipeline_model(model_dir: Path):
     try:
         return PipelineModel.load(str(model_dir.resolve()))
     except Py4JJavaError as e:
-        err = BundlerError(f"{model_dir}: Spark cannot load it as a PipelineModel: {java_root_cause(e)}")
-        err.java_trace = str(e)
-        raise err from e
+        raise BundlerError(f"{model_dir}: Spark cannot load it as a PipelineModel: {java_root_cause(e)}",
+                           java_trace=str(e)) from e

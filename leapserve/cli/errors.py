@@ -25,7 +25,7 @@ def argument(flag: str):
     try:
         yield
     except BundlerError as e:
-        raise CommandError(f"{flag} {e}", getattr(e, "java_trace", None)) from e
+        raise CommandError(f"{flag} {e}", e.java_trace) from e
 
 
 def one_line(text: str, limit: int = 600) -> str:
