@@ -37,7 +37,7 @@ def report_failure(command: str, error: BaseException, debug: bool, note: str = 
     """Print why ``leapserve <command>`` failed, in one line on stderr, and return exit code 1.
     The training side's errors and the command's own say what is wrong as they are (``note``
     appended); anything else is unexpected: its type or Java cause, the details behind --debug."""
-    from leapserve.bundler.errors import BundlerError, java_root_cause
+    from leapserve.bundler.errors import BundlerError, spark_failure
 
     if debug:
         traceback.print_exc()
@@ -46,7 +46,7 @@ def report_failure(command: str, error: BaseException, debug: bool, note: str = 
     if isinstance(error, (BundlerError, CommandError)):
         message = one_line(str(error) + note)
     else:
-        detail = java_root_cause(error) if hasattr(error, "java_exception") else f"{type(error).__name__}: {error}"
+        detail = spark_failure(error) or f"{type(error).__name__}: {error}"
         message = f"unexpected failure: {one_line(detail)} (run with --debug for the full trace)"
     print(f"leapserve {command}: error: {message}", file=sys.stderr)
     return 1
