@@ -223,13 +223,12 @@ def spark_local(work, spark, seconds):
 
         import mleap.pyspark.spark_support  # noqa: F401  (adds deserializeFromBundle)
 
+        from leapserve.bundler.errors import java_root_cause
+
         try:
             model = PipelineModel.deserializeFromBundle(f"jar:file:{work['bundle']}")
         except Exception as e:  # MLeap 0.16's Spark reader fails for some ops on Spark 3.5
-            java = getattr(e, "java_exception", None)
-            while java is not None and java.getCause() is not None:
-                java = java.getCause()
-            reason = f"{java.getClass().getName()}: {java.getMessage()}" if java is not None else str(e)
+            reason = java_root_cause(e)
             return {"row": None, "batch_rows_per_s": None,
                     "note": f"MLeap cannot load it into Spark: {reason.splitlines()[0][:200]}"}
         frame = work["frame1"]
