@@ -144,17 +144,3 @@ def run(args) -> int:
         print("leapserve export: warning: the leapserve runtime and Spark disagree on the sample "
               "(see verification above; --verify makes this an error)", file=sys.stderr)
     return 0
-
-
-def main(argv=None) -> int:
-    """`python -m leapserve.cli.export ...`: the subcommand on its own."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="leapserve export", description=HELP)
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks (and Java stack traces)")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
