@@ -7,6 +7,8 @@ import sys
 import traceback
 from typing import TYPE_CHECKING
 
+from .errors import one_line
+
 if TYPE_CHECKING:  # the runtime (numpy) is imported only when the command runs
     from leapserve.runtime.inspect import BundleReport
 
@@ -27,7 +29,7 @@ def run(args) -> int:
     except BundleError as e:
         if getattr(args, "debug", False):
             traceback.print_exc()
-        print(f"leapserve inspect: error: {_one_line(str(e))}", file=sys.stderr)
+        print(f"leapserve inspect: error: {one_line(e)}", file=sys.stderr)
         return 1
     print(report_json(report) if args.json else format_report(report))
     return 0
@@ -76,21 +78,3 @@ def format_report(report: BundleReport) -> str:
 
 def report_json(report: BundleReport) -> str:
     return json.dumps(report.to_json(), indent=2)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def main(argv=None) -> int:
-    """`python -m leapserve.cli.inspect PATH`: the subcommand on its own."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="leapserve inspect", description=HELP)
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
