@@ -127,7 +127,7 @@ def _export(args, progress: Progress):
 def run(args) -> int:
     from leapserve.bundler.errors import VerificationFailed
 
-    progress = Progress()
+    progress = Progress("leapserve export")
     try:
         with progress:
             record = _export(args, progress)

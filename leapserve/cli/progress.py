@@ -12,7 +12,8 @@ class Progress:
 
     FRAMES = "|/-\\"
 
-    def __init__(self, stream=None, prefix: str = "leapserve export"):
+    def __init__(self, prefix: str, stream=None):
+        """prefix: what starts each plain line, the command's name (``leapserve export``)."""
         self.stream = stream or sys.stderr
         self.prefix = prefix
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())

@@ -134,7 +134,7 @@ def _score(args, progress: Progress) -> str:
 
 
 def run(args) -> int:
-    progress = Progress(prefix="leapserve score")
+    progress = Progress("leapserve score")
     try:
         with progress:
             summary = _score(args, progress)
