@@ -29,8 +29,6 @@ from .errors import (BundlerError, MissingColumns, OutputExists, StageNotSeriali
 from .session import spark_session
 
 FORMATS = ("json", "protobuf")
-# How a verification's reason starts when Spark itself cannot transform the sample rows.
-SPARK_REFUSED = "Spark cannot transform the sample"
 
 # Stages MLeap 0.16's writer cannot handle on Spark 3.5 although its registry lists them.
 # Checked before writing so that the user gets one clear message instead of a JVM trace.
@@ -358,7 +356,9 @@ def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict
     try:
         rows = model.transform(sample).collect()
     except Py4JJavaError as e:
-        return {"status": "failed", "reason": f"{SPARK_REFUSED}: {java_root_cause(e)}"}
+        # Spark's own refusal (not the runtime's), kept apart for the CLI, which makes it an error.
+        cause = java_root_cause(e)
+        return {"status": "failed", "reason": f"Spark cannot transform the sample: {cause}", "spark_cause": cause}
     report = RowReport()
     discrete = pipeline.discrete_outputs
     for row in rows:

@@ -89,7 +89,7 @@ def _export(args, progress: Progress):
     from leapserve import bundler
     from leapserve.bundler import datasets, saved_model, session
     from leapserve.bundler.errors import OutputExists
-    from leapserve.bundler.export import SPARK_REFUSED, bundle_location
+    from leapserve.bundler.export import bundle_location
 
     session.check_packages()  # a serving-only install: say what to install, before anything else
     model_dir = Path(args.spark_model).expanduser()
@@ -114,11 +114,10 @@ def _export(args, progress: Progress):
         sample = datasets.read_dataset(spark, sample_path, data_format)
     record = bundler.export_bundle(model, sample, args.out, format=args.format, force=args.force,
                                    verify=True if args.verify else None, progress=progress.step)
-    v = record.verification or {}
-    if v.get("status") == "failed" and v.get("reason", "").startswith(SPARK_REFUSED):
+    cause = (record.verification or {}).get("spark_cause")
+    if cause is not None:
         # Spark failing to run the pipeline on the sample rows (e.g. a null where a stage's
         # handleInvalid is "error"): the sample cannot serve for anything, so this is an error.
-        cause = v["reason"][len(SPARK_REFUSED):].lstrip(": ")
         raise CommandError(f"Spark cannot transform the sample {sample_path}: {cause} -- the sample "
                            f"must hold rows that model.transform accepts")
     return record
