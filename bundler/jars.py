@@ -143,11 +143,17 @@ def _write_spark_registry_conf(where: Path) -> None:
     (where / "leapserve-registry.conf").write_text("\n".join(lines))
 
 
-def java_executable() -> str:
+def jdk_tool(name: str) -> str | None:
+    """A JDK program (java, javac, jcmd): JAVA_HOME's bin/<name>, else <name> on PATH, else None."""
     home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").exists():
-        return str(Path(home) / "bin" / "java")
-    return shutil.which("java") or "java"
+    if home and (Path(home) / "bin" / name).exists():
+        return str(Path(home) / "bin" / name)
+    return shutil.which(name)
+
+
+def java_executable() -> str:
+    """The java to run (plain "java" when none is found, for the caller's error to name)."""
+    return jdk_tool("java") or "java"
 
 
 def fetch(log=lambda msg: print(msg, file=sys.stderr)) -> None:

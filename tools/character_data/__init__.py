@@ -12,12 +12,12 @@ fails when the committed one differs.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from leapserve.bundler import jars
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -38,16 +38,9 @@ class CharacterTables:
     lowercase: dict[int, str]  # String.toLowerCase(Locale.ROOT) of one code point, where it changes
 
 
-def java_executable() -> str | None:
-    home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").exists():
-        return str(Path(home) / "bin" / "java")
-    return shutil.which("java")
-
-
 def java_output(java: str | None = None) -> str:
     """What CharacterTables.java prints, run by Java 17 (JavaUnavailable otherwise)."""
-    java = java or java_executable()
+    java = java or jars.jdk_tool("java")
     if not java:
         raise JavaUnavailable("Java 17 is needed (set JAVA_HOME or put java on PATH)")
     run = subprocess.run([java, str(SOURCE)], capture_output=True, text=True, timeout=600)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -178,9 +177,7 @@ def _compile_harness(log) -> None:
     where = harness_dir()
     if (where / ".complete").exists():
         return
-    javac = shutil.which("javac")
-    if os.environ.get("JAVA_HOME") and (Path(os.environ["JAVA_HOME"]) / "bin" / "javac").exists():
-        javac = str(Path(os.environ["JAVA_HOME"]) / "bin" / "javac")
+    javac = jars.jdk_tool("javac")
     if not javac:
         raise RuntimeError("javac is needed to build the MLeap harness but is not on PATH")
     log(f"compiling the MLeap harness into {where} ...")
