@@ -57,16 +57,24 @@ def digest(*paths: Path) -> str:
     return h.hexdigest()[:12]
 
 
+COMPLETE = ".complete"  # written last into a finished folder
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether ``folder`` was finished (build_once moved it into place), not left half-written."""
+    return (folder / COMPLETE).exists()
+
+
 def build_once(where: Path, build: Callable[[Path], None]) -> None:
     """Run build(staging) in a fresh folder beside ``where`` and move it into place, marked
     complete; nothing when ``where`` is complete already."""
-    if (where / ".complete").exists():
+    if is_complete(where):
         return
     where.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{where.name}-", dir=where.parent))
     try:
         build(staging)
-        (staging / ".complete").write_text("ok\n")
+        (staging / COMPLETE).write_text("ok\n")
         if where.exists():
             shutil.rmtree(where)
         staging.rename(where)
@@ -89,13 +97,14 @@ class JarSet:
 
     def classpath(self) -> list[str]:
         """The set's jars; raises JarsMissing when the set is not (completely) there."""
-        if not (self.folder / ".complete").exists():
-            raise JarsMissing(self.name, self.folder, self.fetch_hint)
-        return sorted(str(p) for p in self.folder.glob("*.jar"))
+        folder = self.folder
+        if not is_complete(folder):
+            raise JarsMissing(self.name, folder, self.fetch_hint)
+        return sorted(str(p) for p in folder.glob("*.jar"))
 
     def fetch(self, log, finish: Callable[[Path], None] | None = None) -> None:
         """Fetch the jars with Maven (then ``finish(folder)``); quick when they are there."""
-        if (self.folder / ".complete").exists():
+        if is_complete(self.folder):
             return
         mvn = shutil.which("mvn")
         if not mvn:

@@ -167,7 +167,7 @@ def harness_dir() -> Path:
 def harness_command() -> list[str]:
     """The java command line that runs the MLeap JVM harness."""
     where = harness_dir()
-    if not (where / ".complete").exists():
+    if not jars.is_complete(where):
         raise JarsMissing("mleap-runtime harness", where, MLEAP_RUNTIME.fetch_hint)
     cp = os.pathsep.join([str(where)] + MLEAP_RUNTIME.classpath())
     return [jars.java_executable(), "-Xss16m", "-cp", cp, "MleapHarness"]
@@ -175,7 +175,7 @@ def harness_command() -> list[str]:
 
 def _compile_harness(log) -> None:
     where = harness_dir()
-    if (where / ".complete").exists():
+    if jars.is_complete(where):
         return
     javac = jars.jdk_tool("javac")
     if not javac:
