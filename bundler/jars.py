@@ -21,6 +21,7 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -91,9 +92,14 @@ class JarSet:
     pom: Path
     fetch_hint: str = FETCH_HINT
 
+    @cached_property
+    def pom_digest(self) -> str:
+        return digest(self.pom)
+
     @property
     def folder(self) -> Path:
-        return cache_dir() / "jars" / f"{self.name}-{digest(self.pom)}"
+        """Read anew each time: the cache's place may change (LEAPSERVE_CACHE), the pom does not."""
+        return cache_dir() / "jars" / f"{self.name}-{self.pom_digest}"
 
     def classpath(self) -> list[str]:
         """The set's jars; raises JarsMissing when the set is not (completely) there."""
