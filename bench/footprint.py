@@ -40,6 +40,7 @@ sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from tests.support.bundles import RF_ZIP, airbnb_record  # noqa: E402
 from tests.support.dockerfile import build_context  # noqa: E402
+from tests.support.processes import proc_status  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 
 INSTALL = REPO / "deploy" / "image" / "install-serving.sh"
@@ -79,10 +80,9 @@ def compressed_bytes(path: Path) -> int:
 
 def proc_stats(pid: int) -> dict:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    status = {line.split(":")[0]: line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-              if line.startswith(("VmRSS", "VmHWM"))}
+    status = proc_status(pid)
     return {"cpu": (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
-            "rss_mb": int(status["VmRSS"]) / 1024, "hwm_mb": int(status["VmHWM"]) / 1024}
+            "rss_mb": int(status["VmRSS"].split()[0]) / 1024, "hwm_mb": int(status["VmHWM"].split()[0]) / 1024}
 
 
 def measure_once(leapserve: Path, model_args: list[str], calls: int, record: dict, nice: int = 0) -> dict:

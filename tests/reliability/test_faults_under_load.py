@@ -22,7 +22,7 @@ import grpc
 import pytest
 
 from tests.support.bundles import LR_ZIP, RF_ZIP, airbnb_record, edit_json, write_zip
-from tests.support.processes import server_pid_threads
+from tests.support.processes import server_thread_count
 from leapserve.v1 import model_service_pb2 as admin_pb
 from leapserve.v1 import model_service_pb2_grpc as admin_grpc
 from leapserve.v1 import prediction_pb2 as pb
@@ -246,7 +246,7 @@ def _cancellations(start_server, tmp_path, rounds: int, figures):
     threads, streams = 4, 3
     server = start_server("--model", f"lin={target}", "--reload-interval", "0", "--threads", threads,
                           "--max-concurrent-streams", streams, "--log-level", "warning")
-    baseline = server_pid_threads(server)
+    baseline = server_thread_count(server)
     outcomes = {"cancelled mid-stream": 0, "deadline mid-stream": 0, "deadline before answer": 0,
                 "cancelled unary": 0, "batch past its deadline": 0}
 
@@ -336,9 +336,9 @@ def _cancellations(start_server, tmp_path, rounds: int, figures):
         for call in calls:
             assert list(call) == []
     deadline = time.monotonic() + 10
-    while server_pid_threads(server) > baseline + threads and time.monotonic() < deadline:
+    while server_thread_count(server) > baseline + threads and time.monotonic() < deadline:
         time.sleep(0.2)
-    after = server_pid_threads(server)
+    after = server_thread_count(server)
     assert after <= baseline + threads, (baseline, after)
     assert server.proc.poll() is None and server.health() == "SERVING"
     assert "Traceback" not in server.log()

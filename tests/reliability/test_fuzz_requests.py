@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.bundles import FIXTURES, LR_ZIP, RF_ZIP, airbnb_record, json_lr_entries, pb_lr_entries, write_zip
-from tests.support.processes import server_pid_threads
+from tests.support.processes import server_thread_count
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 from leapserve.v1 import value_pb2
@@ -69,7 +69,7 @@ def fuzz_server(start_module_server, tmp_path_factory):
                                  "--max-concurrent-streams", "0", "--max-message-size", "16M",
                                  "--max-batch-rows", "2000")
     assert_all_workers_free(server)  # also brings the thread pool to its full size
-    server.baseline_threads = server_pid_threads(server)
+    server.baseline_threads = server_thread_count(server)
     return server
 
 
@@ -393,9 +393,9 @@ def _check_server_after(server, tally):
     # after the warm-up (the pool at its full size).
     assert_all_workers_free(server)
     deadline = time.monotonic() + 10
-    while server_pid_threads(server) > server.baseline_threads and time.monotonic() < deadline:
+    while server_thread_count(server) > server.baseline_threads and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert server_pid_threads(server) <= server.baseline_threads
+    assert server_thread_count(server) <= server.baseline_threads
 
 
 def test_v1_fuzzed_requests(fuzz_server, pipelines, figures):

@@ -21,7 +21,7 @@ import grpc
 import pytest
 
 from tests.support.bundles import RF_ZIP, airbnb_record, write_zip
-from tests.support.processes import server_pid_threads, server_rss_kib
+from tests.support.processes import server_rss_kib, server_thread_count
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 from tests.support.traffic import LinClients, lin_entries
@@ -96,7 +96,7 @@ def _soak(start_server, tmp_path, seconds: float, warmup: float, figures):
         stats = clients.stop()
         for t in rf_threads:
             t.join(30)
-    threads_after = server_pid_threads(server)
+    threads_after = server_thread_count(server)
     assert stats.failures == 0, stats.errors
     assert counts["rf failures"] == 0, errors[:5]
     after = [rss for t, rss in samples if t >= warmup]

@@ -32,17 +32,20 @@ def descendants() -> dict[int, list[str]]:
     return found
 
 
-def server_pid_threads(server) -> int:
+def proc_status(pid: int) -> dict[str, str]:
+    """The fields of /proc/PID/status, name -> value as written ("Threads" -> "4", "VmRSS" -> "1234 kB")."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value.strip()
+    return fields
+
+
+def server_thread_count(server) -> int:
     """Threads of a server process (a tests.support.servers.ServerProcess)."""
-    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
-        if line.startswith("Threads:"):
-            return int(line.split()[1])
-    raise AssertionError("no Threads line")
+    return int(proc_status(server.proc.pid)["Threads"])
 
 
 def server_rss_kib(server) -> int:
     """Resident memory of a server process, in KiB."""
-    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS line")
+    return int(proc_status(server.proc.pid)["VmRSS"].split()[0])
