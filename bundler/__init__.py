@@ -1,4 +1,6 @@
-"""leapserve's training side: a Spark session with MLeap's jars, bundle export and verification.
+"""leapserve's training side: a Spark session with MLeap's jars, bundle export and verification, and
+batch scoring (score: a Spark DataFrame scored with a bundle by the leapserve runtime in Spark's
+executors).
 
 Importing this package does not start or import Spark; the functions below do, when called.
 """

@@ -1,5 +1,5 @@
 """Watching a Spark job from the driver while it runs: the tasks of its active stages (Spark's
-status tracker) and the rows read so far (a counts accumulator of ``bundler.scoring``).
+status tracker) and the rows read so far (a counts accumulator of leapserve.bundler.scoring).
 
     with JobWatcher(spark.sparkContext, counter, report):   # report(done, total, rows)
         scored.write.parquet(path)
