@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .codec import ModelCodec
 from leapserve.runtime import ScoringError, load_bundle
+
+from .codec import ModelCodec
 
 
 @dataclass(frozen=True)

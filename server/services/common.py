@@ -14,8 +14,9 @@ import uuid
 
 import grpc
 
-from ..errors import DeadlineExceeded, ServeError
 from leapserve.runtime.errors import RowSkipped, ScoringError
+
+from ..errors import DeadlineExceeded, ServeError
 
 log = logging.getLogger("leapserve.server")
 

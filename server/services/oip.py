@@ -20,10 +20,11 @@ import numpy as np
 from leapserve.oip import inference_pb2 as pb
 from leapserve.oip import inference_pb2_grpc as pb_grpc
 
+from leapserve.runtime.errors import InvalidInput
+
 from ..errors import BadRequest, LimitExceeded, ModelUnavailable
 from ..registry import Registry, version_key
 from ..tensors import datatype_of, fill_contents, input_column, output_tensor, tensor_raw, tensor_shape
-from leapserve.runtime.errors import InvalidInput
 from .common import check_deadline, failure_of
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name

@@ -10,10 +10,11 @@ import numpy as np
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 
+from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError
+
 from ..codec import delimited, pass_through, string_field
 from ..errors import LimitExceeded, ModelNotFound, RowsInvalid, ServeError
 from ..registry import Registry, version_key
-from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError
 from ..wire import (BATCH_COUNT_TAGS, OUTCOME_INVALID, OUTCOME_SKIPPED, RESPONSE_OUTPUTS, ROW_OUTPUTS,
                     TAG_BATCH_MODEL, TAG_BATCH_REQUEST_ID, TAG_BATCH_RESULTS, TAG_BATCH_VERSION,
                     TAG_RESPONSE_MODEL, TAG_RESPONSE_REQUEST_ID, TAG_RESPONSE_VERSION, TAG_ROW_STATUS, varint)
