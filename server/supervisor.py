@@ -75,7 +75,9 @@ def supervise(config: ServeConfig) -> int:
 
     def bury(p) -> None:
         if metrics_dir is not None and p.pid is not None:
-            mark_worker_dead(p.pid, metrics_dir)
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(p.pid, metrics_dir)
 
     procs = [start(i) for i in range(config.workers)]
     also = ""
@@ -153,9 +155,3 @@ def serve_multiprocess(directory: str, host: str, port: int):
     collectors = CollectorRegistry()
     MultiProcessCollector(collectors, path=directory)
     return start_http_server(port, addr=host, registry=collectors)
-
-
-def mark_worker_dead(pid: int, directory: str) -> None:
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(pid, directory)
