@@ -151,6 +151,19 @@ def _overlapping(tmp: Path) -> Path:
     return path
 
 
+def _shifted_central_directory(tmp: Path) -> Path:
+    """The RF bundle with the end record's central directory offset raised by 1 MB: zipfile takes
+    the difference for bytes prepended to the archive and shifts every local header offset by
+    -1 MB, before the start of the file."""
+    path = write_zip(tmp / "bundle.zip", rf())
+    data = bytearray(path.read_bytes())
+    end = data.rindex(b"PK\x05\x06")
+    offset, = struct.unpack_from("<I", data, end + 16)
+    struct.pack_into("<I", data, end + 16, offset + (1 << 20))
+    path.write_bytes(bytes(data))
+    return path
+
+
 def unicode_path_field(tmp: Path, entry: str, payload: bytes) -> Path:
     """The RF bundle with an Info-ZIP Unicode Path extra field (0x7075) holding ``payload`` on
     ``entry``: zipfile reads it from Python 3.12 on (a field naming the entry anew renames it; a
@@ -216,6 +229,8 @@ ZIP_CASES = [
          "larger than the limit", "bundle.zip!/root/model.json"),
     Case("zip bomb: overlapping entries (a compressed size reaching into the next entry)", _overlapping,
          "entry overlaps the next one", "bundle.zip!/root/model.json"),
+    Case("zip: central directory offset past the data (local headers before the archive's start)",
+         _shifted_central_directory, "before the start of the archive", "bundle.zip!/bundle.json"),
     Case("zip bomb: 256 MB of zeros in a tree file (default limits)",
          _raw(lambda: _rf_members(replace={f"{RF}/tree0/tree.json": (
              f"{RF}/tree0/tree.json", zeros_deflated(256 << 20, 1), zipfile.ZIP_DEFLATED, 0, 256 << 20)})),
