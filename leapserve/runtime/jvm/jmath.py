@@ -12,7 +12,7 @@ import math
 import struct
 import sys
 from fractions import Fraction
-from operator import mul
+from operator import itemgetter, mul
 
 import numpy as np
 
@@ -220,6 +220,8 @@ if sys.version_info < (3, 12):
     def seq_sparse_dot(indices, values, y) -> float:
         """Sum of values[k] * y[indices[k]], left to right from 0.0 (a sparse vector's stored
         entries against a dense one, as Spark's sparse loops)."""
+        if len(indices) > 1:  # itemgetter gathers at C speed (of one index it returns the entry itself)
+            return sum(map(mul, values, itemgetter(*indices)(y)), 0.0)
         return sum([v * y[i] for i, v in zip(indices, values)], 0.0)
 else:
     def seq_sum(values) -> float:
