@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput
 from ..jvm.format import java_double_str, java_float_str
-from ..jvm.jmath import fma, java_floor, seq_sum, to_float32
+from ..jvm.jmath import ML_EPSILON, TWO_52, fma, java_floor, seq_sparse_dot, seq_sum, to_float32
 from ..jvm.murmur3 import hash_string
 from ..model import OpModel, check_batch_width, check_vector, frozen
 from ..registry import op
@@ -284,15 +284,12 @@ def load_min_hash_lsh(node) -> MinHashLSHModel:
 
 # --- bucketed_random_projection_lsh -----------------------------------------------------------
 
-EPSILON = 2.220446049250313e-16
-
-
 def _near_edge(scaled: float, bound: float, terms: int) -> bool:
     """Whether the floor of ``scaled`` could change with the rounding of its sum: within the
     summation error bound of an integer, or so large that floor keeps every last bit."""
     if not math.isfinite(scaled):
         return False
-    return abs(scaled) >= 4503599627370496.0 or abs(scaled - round(scaled)) <= (terms + 2) * EPSILON * bound
+    return abs(scaled) >= TWO_52 or abs(scaled - round(scaled)) <= (terms + 2) * ML_EPSILON * bound
 
 
 @dataclass(frozen=True)
@@ -317,9 +314,9 @@ class BucketedRandomProjectionLSHModel(OpModel):
         with Math.fma, which shows only near a bucket edge: there the fma sum is computed."""
         alpha = 1.0 / self.bucket_length
         if isinstance(x, SparseVector):
-            pairs = list(zip(x.indices, x.values))
+            indices, values = x.indices, x.values
             # Spark's sparse loop stores sum * alpha + beta * y with beta = y = 0.0: -0.0 becomes 0.0
-            return [java_floor(seq_sum([v * u[i] for i, v in pairs]) * alpha + 0.0) for u in self.unit_vectors]
+            return [java_floor(seq_sparse_dot(indices, values, u) * alpha + 0.0) for u in self.unit_vectors]
         out = []
         for u in self.unit_vectors:
             products = [v * w for v, w in zip(x, u)]
@@ -356,9 +353,9 @@ class BucketedRandomProjectionLSHModel(OpModel):
                 out = np.floor(scaled)
                 # BLAS sums in its own order: rows where that could move the floor are redone
                 # the way Spark computes them.
-                edge = np.isfinite(scaled) & ((np.abs(scaled) >= 4503599627370496.0)
+                edge = np.isfinite(scaled) & ((np.abs(scaled) >= TWO_52)
                                               | (np.abs(scaled - np.round(scaled))
-                                                 <= (size + 2) * EPSILON * abs(alpha) * bound))
+                                                 <= (size + 2) * ML_EPSILON * abs(alpha) * bound))
             for r in np.nonzero(edge.any(axis=1))[0]:
                 x = X.row(int(r)) if isinstance(X, SparseBatch) else X[r].tolist()
                 out[r] = self.hash_function(x)
