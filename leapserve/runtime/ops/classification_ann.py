@@ -17,13 +17,12 @@ removed); bundles follow MLeap's layout (attributes ``layers``, ``weights``, ``t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import BundleError
-from ..jvm.jmath import MIN_DOUBLE, java_exp, seq_dot
+from ..jvm.jmath import MIN_DOUBLE, div_by_zero, java_exp, seq_dot, seq_sum, seq_sum_arrays
 from ..model import ProbabilisticClassifier, frozen, read_thresholds, sigmoid
 from ..registry import op
 from ..vectors import SparseBatch, SparseVector, argmax, argmax_rows
@@ -39,11 +38,9 @@ def softmax(raw) -> list[float]:
         if v > top:
             top = v
     exps = [java_exp(v - top) for v in raw]
-    total = 0.0
-    for e in exps:
-        total += e
+    total = seq_sum(exps)
     if total == 0.0:
-        return [math.nan if e == 0.0 or e != e else math.copysign(math.inf, e) for e in exps]
+        return [div_by_zero(e, total) for e in exps]
     return [e / total for e in exps]
 
 
@@ -53,10 +50,7 @@ def softmax_rows(R: np.ndarray) -> np.ndarray:
         for j in range(R.shape[1]):
             top = np.where(R[:, j] > top, R[:, j], top)
         E = np.exp(R - top[:, None])
-        total = np.zeros(R.shape[0])
-        for j in range(R.shape[1]):
-            total = total + E[:, j]
-        return E / total[:, None]
+        return E / seq_sum_arrays(E.T)[:, None]
 
 
 @dataclass(frozen=True, eq=False)

@@ -34,7 +34,8 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInput, ScoringError
 from ..jvm.commons_math import MersenneTwister, digamma_array, gamma_samples
-from ..jvm.jmath import ML_EPSILON, div_by_zero, java_exp, java_max, java_sqrt, seq_dot, seq_sparse_dot, seq_sum
+from ..jvm.jmath import (ML_EPSILON, div_by_zero, java_exp, java_max, java_sqrt, seq_dot, seq_sparse_dot, seq_sum,
+                         seq_sum_arrays)
 from ..model import OpModel, check_batch_width, check_vector, frozen
 from ..registry import op
 from ..types import INT, vector
@@ -566,10 +567,7 @@ class GaussianMixtureModel(OpModel):
                 else:
                     q = np.zeros(n)
                 P[:, c] = ML_EPSILON + self.weights[c] * np.exp(self.log_constant[c] - 0.5 * q)
-            total = np.zeros(n)
-            for c in range(self.k):
-                total = total + P[:, c]
-            return P / total[:, None]
+            return P / seq_sum_arrays(P.T)[:, None]
 
     def batch_fn(self, outputs):
         order = tuple(outputs)
