@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import BundleError, InvalidInput
-from ..jvm.jmath import MIN_DOUBLE, java_exp, java_log1p, seq_dot, seq_sparse_dot, seq_sum
+from ..jvm.jmath import MIN_DOUBLE, java_exp, java_log, java_log1p, seq_dot, seq_sparse_dot, seq_sum
 from ..model import ProbabilisticClassifier, dot, dot_rows, frozen, matmul_t, read_thresholds
 from ..registry import op
 from ..vectors import SparseBatch, SparseVector
@@ -429,9 +429,9 @@ def complement_normalize(raw: list[float]) -> list[float]:
     for v in raw[1:]:
         top = top if top >= v else v
     total = 0.0
-    for v in raw:
+    for v in raw:  # left to right, as seq_sum would add them, without a list per record
         total += java_exp(v - top)
-    log_sum = (math.log(total) if total > 0.0 else (-math.inf if total == 0.0 else math.nan)) + top
+    log_sum = java_log(total) + top
     return [v - log_sum for v in raw]
 
 
