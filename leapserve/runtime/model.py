@@ -58,9 +58,8 @@ def check_batch_width(port: str, X, size: int) -> None:
 
 def dot(x, coefficients) -> float:
     """Spark's BLAS.dot of a row vector with a dense vector (sparse: active entries only), added
-    left to right. Spark's dense ddot (dev.ludovic.netlib's Java BLAS) adds in four lanes with
-    Math.fma, which may differ in the last bits; that is not reproduced (within 1e-9 of Spark, the
-    same on every Python)."""
+    left to right; for a dense row Spark's ddot adds in another order, not followed here (jmath's
+    note on Spark's dot products says why)."""
     if isinstance(x, SparseVector):
         return seq_sparse_dot(x.indices, x.values, coefficients)
     return seq_dot(x, coefficients)

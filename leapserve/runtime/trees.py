@@ -629,16 +629,13 @@ def leaf_table(trees: Sequence[Tree], offsets: np.ndarray, width: int | None, va
 
 
 # --- weighted sums (gradient-boosted trees) ---------------------------------------------------
-#
-# Spark's GBT models sum weight_i * prediction_i with BLAS ddot. Without a native BLAS that is
-# dev.ludovic.netlib's Java ddot: four running sums over blocks of four trees, combined as
-# 0.0 + (((s0 + s1) + s2) + s3), then the remaining (at most three) trees added one by one. We
-# keep that order; the JVM fuses each multiply-add (Math.fma), which Python cannot, so the last
-# bit may differ.
 
 def weighted_sum_code(trees: Sequence[Tree], weights: Sequence[float], result: str) -> dict:
     """compile_trees arguments (leaf, fallback, table, prologue, epilogue) computing the weighted
-    sum of the trees' predictions into the local ``result``."""
+    sum of the trees' predictions into the local ``result``, in the order of Spark's BLAS ddot
+    (jmath.ddot_sum_arrays, where jmath says which of Spark's dots follow which order): the first
+    trees in blocks of four add into the locals a0..a3 (tree t into a{t % 4}), which are combined,
+    then the remaining trees are added one by one."""
     count = len(trees)
     blocks = count - count % 4
 
@@ -658,19 +655,3 @@ def weighted_sum_code(trees: Sequence[Tree], weights: Sequence[float], result: s
     epilogue = [f"{result} = 0.0 + (((a0 + a1) + a2) + a3)" if blocks else f"{result} = 0.0"]
     epilogue += [f"{result} += b{j}" for j in range(count - blocks)]
     return dict(leaf=leaf, fallback=fallback, table=table, prologue=prologue, epilogue=epilogue)
-
-
-def weighted_sum_batch(P: np.ndarray) -> np.ndarray:
-    """The batch form of the ddot order above; P holds weight * prediction, shape (trees, rows)."""
-    count, n = P.shape
-    blocks = count - count % 4
-    if blocks:
-        acc = [np.zeros(n) for _ in range(4)]
-        for t in range(blocks):
-            acc[t % 4] += P[t]
-        total = 0.0 + (((acc[0] + acc[1]) + acc[2]) + acc[3])
-    else:
-        total = np.zeros(n)
-    for t in range(blocks, count):
-        total = total + P[t]
-    return total

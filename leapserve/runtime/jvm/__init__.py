@@ -8,7 +8,8 @@ Spark calls (commons-math's MersenneTwister and digamma, Spark's Murmur3). Each 
 reproduces one named Java, Scala or Spark function and says which.
 
 * ``jmath``: java.lang.Math (exp, log, floor, pow, min, ...), IEEE division, Math.fma, the float
-  and long views of a double, Scala's Double.MinValue, sums added left to right as Spark's loops.
+  and long views of a double, Scala's Double.MinValue, sums added left to right as Spark's loops
+  and in the lanes of netlib's ddot (with a note on which of Spark's dot products add how).
 * ``commons_math``: commons-math's MersenneTwister and Gamma.digamma, breeze's Gamma sampler.
 * ``murmur3``: Spark's Murmur3_x86_32.
 * ``text``: String.toLowerCase (Java 17) with the JDK's word breaks, String.length.

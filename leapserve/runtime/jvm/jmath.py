@@ -255,6 +255,47 @@ def seq_sum_arrays(P: np.ndarray) -> np.ndarray:
     return total
 
 
+# --- Spark's dot products ----------------------------------------------------------------------
+#
+# Spark's dot products add in one of two orders; which one each op here follows, and why:
+#
+# * Loops: Scala's sums, and the BLAS functions on sparse vectors (Spark's own loops over the
+#   stored entries), add left to right from 0.0, as seq_sum, seq_dot, seq_sparse_dot and
+#   seq_sum_arrays do; reproduced exactly.
+# * Dense BLAS: Spark's BLAS.dot of two dense vectors calls dev.ludovic.netlib's Java BLAS (the
+#   executors have no native one), whose ddot keeps four running sums over blocks of four
+#   entries, each step a fused multiply-add (Math.fma), combines them as
+#   0.0 + (((s0 + s1) + s2) + s3), then adds the remaining (at most three) entries one by one.
+#   - The GBT models' weighted sum of their trees' predictions (a ddot) keeps the four lanes,
+#     without the fma: ddot_sum_arrays on the batch path, and the same four locals in the code
+#     the trees compile for the row path (trees.weighted_sum_code). The lanes cost nothing
+#     there; the fma would cost a Fraction product per tree per record (fma above).
+#   - The linear models' BLAS.dot of a dense row with their coefficients (model.dot), and the
+#     ops' other dense dots, add left to right (seq_dot), without lanes or fma: within 1e-9 of
+#     Spark and the same on every Python; following ddot there is left for a later issue.
+#   - BucketedRandomProjectionLSH's dense gemv is one fma chain per hash: feature_hash adds left
+#     to right and redoes the chain with fma only where the floor of the hash could tell.
+#   Without the fma, these sums may differ from Spark's in the last bits.
+
+
+def ddot_sum_arrays(P: np.ndarray) -> np.ndarray:
+    """P[0] + P[1] + ... elementwise in the order of netlib's Java ddot, without its fma: four
+    running sums over blocks of four terms (term t into sum t % 4), combined as
+    0.0 + (((s0 + s1) + s2) + s3), then the remaining terms added one by one."""
+    count = P.shape[0]
+    blocks = count - count % 4
+    if blocks:
+        lanes = [np.zeros(P.shape[1:]) for _ in range(4)]
+        for t in range(blocks):
+            lanes[t % 4] += P[t]
+        total = 0.0 + (((lanes[0] + lanes[1]) + lanes[2]) + lanes[3])
+    else:
+        total = np.zeros(P.shape[1:])
+    for t in range(blocks, count):
+        total = total + P[t]
+    return total
+
+
 # --- numpy twins -------------------------------------------------------------------------------
 
 def round_batch(x: np.ndarray) -> np.ndarray:

@@ -26,11 +26,11 @@ from typing import Callable
 import numpy as np
 
 from ..errors import BundleError, ScoringError
-from ..jvm.jmath import seq_sum, seq_sum_arrays
+from ..jvm.jmath import ddot_sum_arrays, seq_sum, seq_sum_arrays
 from ..model import ProbabilisticClassifier, read_thresholds
 from ..registry import op
 from ..trees import (SMALL_BATCH, BatchTrees, Tree, compile_trees, leaf_table, literal, read_ensemble,
-                     read_num_features, read_tree, read_tree_weights, weighted_sum_batch, weighted_sum_code)
+                     read_num_features, read_tree, read_tree_weights, weighted_sum_code)
 from ..vectors import argmax, batch_rows
 
 ZERO_COUNTS = ("class counts sum to 0: Spark cannot normalize them to probabilities "
@@ -160,7 +160,7 @@ class GBTClassifierModel(TreeClassifier):
         return 1.0 if self.predict_raw(x)[1] > 0.0 else 0.0
 
     def predict_raw_leaves(self, leaves):
-        m = weighted_sum_batch(self.contributions.take(leaves))
+        m = ddot_sum_arrays(self.contributions.take(leaves))
         return np.column_stack([-m, m])
 
     def predict_batch(self, X):

@@ -6,7 +6,7 @@ Math as Spark's models (leaves hold ``[prediction]``):
 * RandomForestRegressionModel.predict: the plain mean of the trees' predictions, summed left to
   right then divided by the tree count (``tree_weights`` are ignored, as Spark does);
 * GBTRegressionModel.predict: ``sum_i tree_weights[i] * prediction_i`` (Spark's learning rate is in
-  the weights), in the order of Spark's BLAS ddot (see trees.weighted_sum_code).
+  the weights), in the order of Spark's BLAS ddot (see jmath.ddot_sum_arrays).
 
 Each model compiles, at load time, one Python function for the row path (see trees.compile_trees)
 and node arrays for the batch path (trees.BatchTrees).
@@ -19,11 +19,11 @@ from typing import Callable
 
 import numpy as np
 
-from ..jvm.jmath import seq_sum_arrays
+from ..jvm.jmath import ddot_sum_arrays, seq_sum_arrays
 from ..model import OpModel, check_batch_width
 from ..registry import op
 from ..trees import (SMALL_BATCH, BatchTrees, Tree, compile_trees, leaf_table, literal, read_ensemble,
-                     read_num_features, read_tree, read_tree_weights, weighted_sum_batch, weighted_sum_code)
+                     read_num_features, read_tree, read_tree_weights, weighted_sum_code)
 from ..types import DOUBLE, vector
 from ..vectors import batch_rows
 
@@ -92,7 +92,7 @@ class GBTRegressionModel(TreeRegressionModel):
     op_name = "gbt_regression"
 
     def predict_batch(self, X) -> np.ndarray:
-        return weighted_sum_batch(self.tree_outputs_batch(X))
+        return ddot_sum_arrays(self.tree_outputs_batch(X))
 
 
 def _build(cls, name: str, num_features: int, trees: tuple[Tree, ...], code: dict, weights=None, **extra):

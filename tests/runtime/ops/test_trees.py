@@ -699,6 +699,19 @@ def test_gbt_margin_edges(tmp_path):
     assert out["probability"].tolist() == [0.5, 0.5] and out["prediction"] == 0.0
 
 
+def test_gbt_sums_in_ddot_order(tmp_path):
+    """The row code compiled for a GBT and its batch path add the weighted predictions in Spark's
+    ddot order (jmath.ddot_sum_arrays): 2.5 for these trees, where left to right gives 1.5."""
+    values = [1e100, 1.0, 0.0, 0.0, -1e100, 1.0, 0.0, 0.0, 0.5]
+    subs = {f"tree{t}": ("decision_tree_regression", features_attrs(), [leaf(v)]) for t, v in enumerate(values)}
+    attrs = {"trees": {"type": "list", "string": list(subs)},
+             "tree_weights": {"type": "list", "double": [1.0] * len(values)}}
+    pipeline = load_bundle(write_bundle(tmp_path / "b", "gbt_regression", features_attrs(**attrs), None, subs))
+    assert pipeline.transform({"features": [0.0, 0.0, 0.0]})["prediction"] == 2.5
+    X = np.zeros((2 * tree_ops.SMALL_BATCH, 3))  # past SMALL_BATCH: the numpy path
+    assert pipeline.transform_batch({"features": X})["prediction"].tolist() == [2.5] * len(X)
+
+
 def test_generated_code_uses_only_numbers():
     """Bundle values reach the generated source only as validated ints and floats."""
     tree = tree_ops.parse_tree([cat(1, 3, [2.0], True), cont(0, math.inf), leaf(1e308), leaf(-math.inf),
