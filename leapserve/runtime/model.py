@@ -143,6 +143,19 @@ def require_ports(node, ports: Sequence[str]) -> None:
                           f"needed by op {node.op!r}", path=node.where())
 
 
+HANDLE_INVALID = ("error", "skip", "keep")
+
+
+def read_handle_invalid(node, allowed=HANDLE_INVALID, default: str = "error") -> str:
+    """The ``handle_invalid`` attribute (MLeap and Spark write it in lower case)."""
+    value = node.attrs.string("handle_invalid", default)
+    mode = (value or default).lower()
+    if mode not in allowed:
+        raise BundleError(f"attribute 'handle_invalid' must be one of {list(allowed)} for op "
+                          f"{node.op!r}, found {value!r}", path=node.attrs.where)
+    return mode
+
+
 def check_size(port: str, v, size: int) -> None:
     n = v.size if hasattr(v, "indices") else len(v)
     if n != size:

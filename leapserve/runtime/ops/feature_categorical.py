@@ -34,12 +34,10 @@ from itertools import repeat
 import numpy as np
 
 from ..errors import BundleError, InvalidInput, RowSkipped
-from ..model import OpModel, check_batch_width, check_vector, frozen
+from ..model import OpModel, check_batch_width, check_vector, frozen, read_handle_invalid
 from ..registry import op
 from ..types import DOUBLE, DOUBLE_LIST, STRING, STRING_LIST, vector
 from ..vectors import SparseBatch, SparseVector
-
-HANDLE_INVALID = ("error", "skip", "keep")
 
 
 class EveryPort(frozenset):
@@ -50,16 +48,6 @@ class EveryPort(frozenset):
 
 
 EVERY_PORT = EveryPort()
-
-
-def read_handle_invalid(node, allowed=HANDLE_INVALID, default: str = "error") -> str:
-    """The ``handle_invalid`` attribute (MLeap and Spark write it in lower case)."""
-    value = node.attrs.string("handle_invalid", default)
-    mode = (value or default).lower()
-    if mode not in allowed:
-        raise BundleError(f"attribute 'handle_invalid' must be one of {list(allowed)} for op "
-                          f"{node.op!r}, found {value!r}", path=node.attrs.where)
-    return mode
 
 
 def column_ports(node, n: int) -> tuple[tuple[str, ...], tuple[str, ...]]:

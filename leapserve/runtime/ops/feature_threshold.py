@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BundleError, InvalidInput, RowSkipped
-from ..model import OpModel, frozen
+from ..model import OpModel, frozen, read_handle_invalid
 from ..registry import op
 from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector, compressed, compressed_dense
-from .feature_categorical import read_handle_invalid
 
 
 # --- bucketizer -----------------------------------------------------------------------------
