@@ -388,9 +388,6 @@ def load_one_hot_encoder(node) -> OneHotEncoderModel:
     return OneHotEncoderModel(sizes, drop_last, mode == "keep", in_ports, out_ports)
 
 
-VECTOR_INDEXER_HANDLE_INVALID = ("error", "keep", "skip")
-
-
 # --- vector_indexer ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -500,10 +497,7 @@ def load_vector_indexer(node) -> VectorIndexerModel:
     if not 0 <= num_features < 1 << 31:
         raise BundleError(f"attribute 'num_features' must be a non-negative int, found {num_features}",
                           path=attrs.where)
-    handle_invalid = attrs.string("handle_invalid", "error") or "error"
-    if handle_invalid not in VECTOR_INDEXER_HANDLE_INVALID:
-        raise BundleError(f"attribute 'handle_invalid' must be one of {list(VECTOR_INDEXER_HANDLE_INVALID)}, "
-                          f"found {handle_invalid!r}", path=attrs.where)
+    handle_invalid = read_handle_invalid(node)
     maps, sizes, tables = [], {}, {}
     for feature in attrs.long_list("keys"):
         if not 0 <= feature < num_features:

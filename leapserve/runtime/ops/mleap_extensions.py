@@ -29,7 +29,7 @@ from ..errors import BundleError, InvalidInput
 from ..jvm.jmath import (java_ceil, java_cos, java_div, java_exp, java_floor, java_log, java_max, java_min, java_pow,
                          java_rem, java_round, java_sin, java_sqrt, java_tan, max_batch, min_batch, pow_batch,
                          round_batch)
-from ..model import OpModel
+from ..model import OpModel, read_handle_invalid
 from ..registry import op
 from ..types import DOUBLE, STRING, FieldType
 
@@ -260,9 +260,6 @@ def load_string_map(node) -> StringMapModel:
     values = attrs.double_list("values")
     if len(labels) != len(values):
         raise BundleError(f"'labels' has {len(labels)} entries but 'values' {len(values)}", path=attrs.where)
-    handle_invalid = attrs.string("handle_invalid", "error") or "error"
-    if handle_invalid not in ("error", "keep"):
-        raise BundleError(f"attribute 'handle_invalid' must be 'error' or 'keep', found {handle_invalid!r}",
-                          path=attrs.where)
+    handle_invalid = read_handle_invalid(node, ("error", "keep"))
     default = attrs.double("default_value", 0.0)
     return StringMapModel(dict(zip(labels, values)), handle_invalid == "keep", default)
