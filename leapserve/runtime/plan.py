@@ -501,14 +501,14 @@ def _nonfinite_rows(col, n: int):
 
 def _cast_batch(arr, have: FieldType, want: FieldType, col: str):
     if have.base == "string" and want.kind == "scalar" and want.base in NUMERIC_BASES:
-        arr = _parse_strings(arr, want, col)
+        return _parse_strings(arr, want, col)
     try:
         if want.kind == "scalar" and want.base in ("double", "float"):
             return np.asarray(arr, dtype=np.float64)
         if want.kind == "scalar" and want.base in ("int", "long", "short", "byte"):
             return np.asarray(arr).astype(np.int64)
     except (TypeError, ValueError, OverflowError):
-        # e.g. a string column read as a number: the row path's caster names the row and the value
+        # e.g. a list column read as a number: the row path's caster names the row and the value
         cast = caster(want, col)
         for r, v in enumerate(arr):
             try:
@@ -525,22 +525,26 @@ def _cast_batch(arr, have: FieldType, want: FieldType, col: str):
 
 
 def _parse_strings(arr, want: FieldType, col: str) -> np.ndarray:
-    """A string column's strings parsed as the row path's caster parses them (Java's rules, see
-    types.py); numpy would call Python's float() and int(), which take any digit of this Python's
-    Unicode version, "inf" and "1_000". "" and "null" (nulls to the caster) stay strings, which the
-    cast then refuses as before; other values are left to it."""
+    """A string column as a float64 or int64 column, each string parsed as the row path's caster
+    parses it (Java's rules, see types.py; numpy would call Python's float() and int(), which take
+    any digit of this Python's Unicode version, "inf" and "1_000"). The caster reads "" and "null"
+    as nulls, which the column cannot hold: like a string Java cannot parse, an InvalidInput naming
+    the row. A null string is NaN among doubles (as numpy read it) and refused among integers."""
     cast = caster(want, col)
-    out = np.empty(len(arr), dtype=object)
+    floating = want.base in ("double", "float")
+    out = np.empty(len(arr), dtype=np.float64 if floating else np.int64)
     for r, v in enumerate(arr):
-        if isinstance(v, str):
-            try:
-                parsed = cast(v)
-            except ScoringError as e:
-                e.row = r
-                raise
-            out[r] = v if parsed is None else parsed
-        else:
-            out[r] = v
+        if v is None and floating:
+            out[r] = np.nan
+            continue
+        try:
+            value = cast(v)
+            if value is None:
+                raise InvalidInput(col, str(want), "null" if v is None else f"string {v!r}")
+        except ScoringError as e:
+            e.row = r
+            raise
+        out[r] = value
     return out
 
 

@@ -90,3 +90,21 @@ def test_string_inputs_parse_as_java_on_both_paths(label_to_number):
         with pytest.raises(InvalidInput) as e:
             pipe.transform_batch({"i": ["0", bad]})
         assert e.value.field == "i" and e.value.row == 1
+
+
+def test_null_strings_between_stages_name_their_row(tmp_path):
+    """A label read as a number between stages by an op that takes nulls (the bucketizer): the row
+    path gives it a null for "" and "null"; a batch column of doubles cannot hold one, so the batch
+    path refuses the row, naming it and its value."""
+    nodes = [node("labels", "reverse_string_indexer", {"labels": {"type": "list", "string": ["2.5", "", "null"]}},
+                  inputs=[("input", "i")], outputs=[("output", "label")]),
+             node("buckets", "bucketizer", {"splits": {"type": "list", "double": [-1e300, 0.0, 1e300]},
+                                            "handle_invalid": {"string": "keep"}},
+                  inputs=[("input", "label")], outputs=[("output", "bucket")])]
+    pipe = load_bundle(write_bundle(tmp_path / "json", "json", nodes))
+    assert pipe.transform({"i": 1.0})["bucket"] is None
+    assert pipe.transform_batch({"i": np.array([0.0, 0.0])})["bucket"].tolist() == [1.0, 1.0]
+    for i, label in ((1, ""), (2, "null")):
+        with pytest.raises(InvalidInput) as e:
+            pipe.transform_batch({"i": np.array([0.0, float(i), 0.0])})
+        assert (e.value.field, e.value.expected, e.value.actual, e.value.row) == ("label", "double", f"string {label!r}", 1)
