@@ -287,9 +287,9 @@ class Pipeline:
                 values = {k: _take(v, fast) for k, v in values.items()}
             ctx = BatchContext(len(fast))
             for k, (st, fn, casts) in enumerate(steps):
-                args = [values[col] if want is None else _cast_batch(values[col], types[col], want, col)
-                        for col, want in casts]
                 try:
+                    args = [values[col] if want is None else _cast_batch(values[col], types[col], want, col)
+                            for col, want in casts]
                     outs = fn(ctx, *args)
                 except ScoringError as e:
                     if e.row is not None:

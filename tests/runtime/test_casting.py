@@ -108,3 +108,24 @@ def test_null_strings_between_stages_name_their_row(tmp_path):
         with pytest.raises(InvalidInput) as e:
             pipe.transform_batch({"i": np.array([0.0, float(i), 0.0])})
         assert (e.value.field, e.value.expected, e.value.actual, e.value.row) == ("label", "double", f"string {label!r}", 1)
+
+
+def test_cast_errors_between_stages_name_their_input_row(tmp_path):
+    """Rows with a null number take the row path apart from the others; a string cast between
+    stages in one of the others is reported at its row of the input, and at the stage that reads
+    it, as the row path reports it."""
+    nodes = [node("labels", "reverse_string_indexer", {"labels": {"type": "list", "string": ["2.5", "x"]}},
+                  inputs=[("input", "i")], outputs=[("output", "label")]),
+             node("abs", "math_unary", {"operation": {"string": "abs"}},
+                  inputs=[("input", "label")], outputs=[("output", "value")]),
+             node("buckets", "bucketizer", {"splits": {"type": "list", "double": [-1e300, 0.0, 1e300]},
+                                            "handle_invalid": {"string": "keep"}},
+                  inputs=[("input", "z")], outputs=[("output", "bucket")])]
+    pipe = load_bundle(write_bundle(tmp_path / "json", "json", nodes))
+    with pytest.raises(InvalidInput) as single:
+        pipe.transform({"i": 1.0, "z": 1.0})
+    with pytest.raises(InvalidInput) as batch:
+        pipe.transform_batch({"i": np.array([0.0, 0.0, 1.0]), "z": [None, 1.0, 1.0]})
+    assert batch.value.row == 2 and single.value.row is None
+    for e in (single.value, batch.value):
+        assert (e.field, e.actual, e.node, e.op) == ("label", "string 'x'", "abs", "math_unary")
