@@ -7,15 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.support.frames import vector_frame
+
 NAN, INF = float("nan"), float("inf")
-
-
-def frame(spark, vectors, first: int = 0):
-    from pyspark.ml.linalg import VectorUDT
-    from pyspark.sql.types import IntegerType, StructField, StructType
-
-    schema = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
-    return spark.createDataFrame([(first + i, v) for i, v in enumerate(vectors)], schema)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +34,7 @@ def score_rows(spark):
     vectors += [Vectors.dense([0.0] * 4), Vectors.sparse(4, [1], [3.0]), Vectors.sparse(4, [], []),
                 Vectors.sparse(4, [0, 3], [5.0, 0.5]), Vectors.dense([1e6, 0.0, 0.0, 1e-6]),
                 Vectors.dense([2.5, 2.5, 2.5, 2.5]), Vectors.dense([-0.0, 1.0, 2.0, 3.0])]
-    return frame(spark, vectors)
+    return vector_frame(spark, vectors)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +42,7 @@ def odd_rows(spark):
     """NaN and infinities (scored by most models), a negative feature (naive Bayes refuses it)."""
     from pyspark.ml.linalg import Vectors
 
-    return frame(spark, [Vectors.dense([NAN, 1.0, 1.0, 1.0]), Vectors.dense([INF, 1.0, 1.0, 1.0]),
+    return vector_frame(spark, [Vectors.dense([NAN, 1.0, 1.0, 1.0]), Vectors.dense([INF, 1.0, 1.0, 1.0]),
                          Vectors.dense([1.0, -INF, 1.0, 1.0]), Vectors.dense([-1.0, 2.0, 2.0, 2.0])], first=100)
 
 
@@ -56,4 +50,4 @@ def odd_rows(spark):
 def bad_rows(spark):
     from pyspark.ml.linalg import Vectors
 
-    return frame(spark, [None, Vectors.dense([1.0, 2.0, 3.0]), Vectors.sparse(5, [0], [1.0])], first=200)
+    return vector_frame(spark, [None, Vectors.dense([1.0, 2.0, 3.0]), Vectors.sparse(5, [0], [1.0])], first=200)

@@ -21,16 +21,15 @@ import pytest
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import LinearSVC, LogisticRegression, NaiveBayes
 from pyspark.ml.common import _py2java
-from pyspark.ml.linalg import Matrices, Vectors, VectorUDT
+from pyspark.ml.linalg import Matrices, Vectors
 from pyspark.ml.wrapper import JavaParams
-from pyspark.sql.types import IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import compare, record_from_row, spark_value
+from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity, spark_like
 from leapserve.runtime import BundleError, ScoringError, load_bundle
 from leapserve.runtime.registry import lookup
 
-FEATURES_SCHEMA = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
 COMBOS = (("raw", "prob"), ("raw", ""), ("", "prob"), ("", ""))  # rawPredictionCol, probabilityCol
 # Enough to reach every Spark function (raw2probability and raw2prediction, probability2prediction,
 # predict); "raw only" reaches the same functions as "raw + probability".
@@ -47,10 +46,6 @@ def spark_model(spark, java_class: str, *args):
         cls = getattr(cls, part)
     jargs = [a if isinstance(a, (str, int, float, bool)) else _py2java(sc, a) for a in args]
     return JavaParams._from_java(cls(*jargs))
-
-
-def features_df(spark, vectors):
-    return spark.createDataFrame([(i, v) for i, v in enumerate(vectors)], FEATURES_SCHEMA)
 
 
 def stage_variants(make, name: str, thresholds=(None,), combos=PATHS, probability=True):
@@ -142,7 +137,7 @@ def test_binary_logistic_regression(spark, tmp_path, binary_training):
     stages += stage_variants(lambda uid: lr_binary(spark, uid, [1.0, -1.0], 0.0), "tie", (None,))
     stages += stage_variants(lambda uid: lr_binary(spark, uid, [1.0, 0.0], 0.0), "edge", (0.3, 0.0, 1.0))
     stages += without_prediction(lambda uid: lr_binary(spark, uid, coefficients, intercept), "nopred")
-    report = assert_parity(PipelineModel(stages), features_df(spark, BINARY_ROWS), tmp_path)
+    report = assert_parity(PipelineModel(stages), vector_frame(spark, BINARY_ROWS), tmp_path)
     assert report.compared > 0 and report.errors == 0
     # the prediction paths of Spark really disagree on some rows: check that we saw it
     spark_rows = report.spark
@@ -153,15 +148,14 @@ def test_binary_logistic_regression(spark, tmp_path, binary_training):
 def test_binary_logistic_regression_fitted_pipeline_and_bad_rows(spark, tmp_path, binary_training):
     """A plain fitted model exported as Spark wrote it; null and wrong-size vectors are refused."""
     model = LogisticRegression(maxIter=30, threshold=0.4).fit(binary_training)
-    schema = FEATURES_SCHEMA
-    rows = spark.createDataFrame([(0, Vectors.dense([1.0, 2.0])), (1, None), (2, Vectors.dense([1.0, 2.0, 3.0])),
-                                  (3, Vectors.sparse(2, [0, 1], [0.5, -0.5]))], schema)
+    rows = vector_frame(spark, [Vectors.dense([1.0, 2.0]), None, Vectors.dense([1.0, 2.0, 3.0]),
+                                Vectors.sparse(2, [0, 1], [0.5, -0.5])])
     check_errors(model, rows, tmp_path, expect_errors=2)
 
 
 def test_constant_label_logistic_regression(spark, tmp_path):
     """Spark's constant-label models hold infinite intercepts; JSON bundles write them as null."""
-    rows = features_df(spark, [Vectors.dense([1.0, 2.0]), Vectors.dense([0.0, 0.0]), Vectors.sparse(2, [1], [3.0])])
+    rows = vector_frame(spark, [Vectors.dense([1.0, 2.0]), Vectors.dense([0.0, 0.0]), Vectors.sparse(2, [1], [3.0])])
     stages = []
     for i, label in enumerate((0.0, 1.0)):  # one class (-Inf intercept), two classes (+Inf)
         train = spark.createDataFrame([(Vectors.dense([float(j), 1.0]), label) for j in range(4)], ["features", "label"])
@@ -216,7 +210,7 @@ def test_multinomial_logistic_regression(spark, tmp_path, multiclass_training):
     stages += without_prediction(lambda uid: lr_multinomial(spark, uid, matrix, intercepts), "nopred")
     # and the fitted model itself (Spark may hold its coefficients row-major or sparse)
     stages.append(fitted.setRawPredictionCol("fr").setProbabilityCol("fp").setPredictionCol("fpred"))
-    report = assert_parity(PipelineModel(stages), features_df(spark, MULTI_ROWS), tmp_path)
+    report = assert_parity(PipelineModel(stages), vector_frame(spark, MULTI_ROWS), tmp_path)
     assert report.errors == 0
     # row 5 with threshold 0 on class 0: p0 == 0, so 0/0 is NaN and class 0 is not chosen
     assert report.spark[5]["tie_t1_noraw_prob_pred"] == 1.0
@@ -230,7 +224,7 @@ def test_two_class_multinomial_bundle_by_hand(spark, tmp_path, binary_training):
     matrix = fitted.coefficientMatrix.toArray()
     attrs = {"num_classes": ("long", 2), "coefficient_matrix": ("matrix", matrix),
              "intercept_vector": ("vector", fitted.interceptVector.toArray().tolist())}
-    rows = features_df(spark, BINARY_ROWS)
+    rows = vector_frame(spark, BINARY_ROWS)
     compare_hand_bundle(spark, tmp_path, fitted, "logistic_regression", attrs, rows, COMBOS)
 
 
@@ -267,11 +261,11 @@ def test_linear_svc(spark, tmp_path, binary_training):
     stages += stage_variants(lambda uid: svc_model(spark, uid, [1.0, -1.0], 0.0), "tie",
                              (None, 0.25), combos, probability=False)
     rows = BINARY_ROWS + [Vectors.dense([3.25, 3.0])]  # margin exactly 0.25 for the tie model
-    report = assert_parity(PipelineModel(stages), features_df(spark, rows), tmp_path)
+    report = assert_parity(PipelineModel(stages), vector_frame(spark, rows), tmp_path)
     assert report.errors == 0
     last = len(rows) - 1
     assert report.spark[last]["tie_t1_noraw_noprob_pred"] == 0.0  # strict >
-    bad = spark.createDataFrame([(0, Vectors.dense([1.0, 2.0])), (1, None)], FEATURES_SCHEMA)
+    bad = vector_frame(spark, [Vectors.dense([1.0, 2.0]), None])
     check_errors(fitted, bad, tmp_path / "bad", expect_errors=1)
 
 
@@ -314,7 +308,7 @@ def test_naive_bayes(spark, tmp_path, nb_training, model_types):
     if "bernoulli" not in model_types:  # any non-negative counts
         rows += [Vectors.dense([3.0, 0.5, 10.0]), Vectors.sparse(3, [0, 2], [2.0, 7.0]), Vectors.dense([1e3, 0.0, 0.0]),
                  Vectors.dense([1e308, 1e308, 0.0]), Vectors.dense([float("inf"), 1.0, 0.0])]
-    report = assert_parity(PipelineModel(stages), features_df(spark, rows), tmp_path)
+    report = assert_parity(PipelineModel(stages), vector_frame(spark, rows), tmp_path)
     assert report.errors == 0
 
 
@@ -325,7 +319,7 @@ def test_naive_bayes_refuses_what_spark_refuses(spark, tmp_path, nb_training, mo
     rows = [Vectors.dense([1.0, 0.0, 1.0]), Vectors.dense([1.0, -1.0, 0.0]), Vectors.sparse(3, [2], [-0.5]),
             Vectors.dense([float("nan"), 0.0, 0.0]), None, Vectors.dense([2.0, 0.0, 1.0]),
             Vectors.dense([0.5, 1.0, 0.0]), Vectors.sparse(3, [0], [3.0])]
-    report = assert_parity(PipelineModel(stages), features_df(spark, rows), tmp_path)
+    report = assert_parity(PipelineModel(stages), vector_frame(spark, rows), tmp_path)
     bernoulli = model_types == ("bernoulli",)
     assert report.errors == (7 if bernoulli else 4) * 2
     # the message names the field and what naive Bayes needs
@@ -349,7 +343,7 @@ def test_naive_bayes_zero_smoothing(spark, tmp_path, nb_training):
     sparse = [v for v in ZERO_ONE_ROWS if hasattr(v, "indices")] + [Vectors.sparse(3, [0], [2.0])]
     saw_nan = {}
     for name, rows in (("dense", dense), ("sparse", sparse)):
-        report = assert_parity(fitted, features_df(spark, rows), tmp_path / name)
+        report = assert_parity(fitted, vector_frame(spark, rows), tmp_path / name)
         assert report.errors == 0
         saw_nan[name] = any(math.isnan(x) for out in report.spark.values() for x in out["rawPrediction"])
     assert saw_nan == {"dense": True, "sparse": False}
@@ -365,7 +359,7 @@ def test_bernoulli_naive_bayes_zero_smoothing(spark, tmp_path, nb_training):
     dense = [v for v in ZERO_ONE_ROWS if not hasattr(v, "indices")] + [Vectors.dense([0.0, 1.0, 0.0])]
     sparse = [v for v in ZERO_ONE_ROWS if hasattr(v, "indices")] + [Vectors.sparse(3, [0], [1.0])]
     for name, rows in (("dense", dense), ("sparse", sparse)):
-        report = assert_parity(fitted, features_df(spark, rows), tmp_path / name)
+        report = assert_parity(fitted, vector_frame(spark, rows), tmp_path / name)
         assert report.errors == 0 and report.compared > 0
 
 
@@ -381,7 +375,7 @@ def test_gaussian_naive_bayes_bundle_by_hand(spark, tmp_path):
     attrs = {"num_classes": ("long", 3), "num_features": ("long", 2), "model_type": ("string", "gaussian"),
              "pi": ("vector", fitted.pi.toArray().tolist()), "theta": ("matrix", fitted.theta.toArray()),
              "sigma": ("matrix", fitted.sigma.toArray())}
-    rows = features_df(spark, [Vectors.dense([1.0, 2.0]), Vectors.dense([5.0, -1.0]), Vectors.dense([3.0, 3.0]),
+    rows = vector_frame(spark, [Vectors.dense([1.0, 2.0]), Vectors.dense([5.0, -1.0]), Vectors.dense([3.0, 3.0]),
                                Vectors.dense([-4.0, 2.0]), Vectors.sparse(2, [1], [3.0]), Vectors.sparse(2, [], []),
                                Vectors.dense([1e200, 0.0]), Vectors.dense([float("nan"), 1.0]),
                                Vectors.dense([float("inf"), 1.0])])

@@ -17,12 +17,12 @@ from pyspark.ml import Pipeline
 from pyspark.ml.clustering import (LDA, BisectingKMeans, GaussianMixture, GaussianMixtureModel, KMeans,
                                    KMeansModel)
 from pyspark.ml.feature import StandardScaler, VectorAssembler
-from pyspark.ml.linalg import Vectors, VectorUDT
-from pyspark.sql.types import IntegerType, StructField, StructType
+from pyspark.ml.linalg import Vectors
 
 from leapserve.bundler.export import export_bundle
 from tests.support.handmade import (check_against_spark, column_major, double, double_list, long, node,
                       string, tensor, write_bundle)
+from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, load_bundle
 from leapserve.runtime.jvm import commons_math
@@ -30,11 +30,6 @@ from leapserve.runtime.ops import clustering
 from leapserve.runtime.vectors import SparseBatch, SparseVector
 
 NAN, INF = float("nan"), float("inf")
-SCHEMA = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
-
-
-def frame(spark, vectors):
-    return spark.createDataFrame([(i, v) for i, v in enumerate(vectors)], SCHEMA)
 
 
 def dense_rows(dim: int, rnd: np.random.Generator, count: int):
@@ -105,9 +100,9 @@ def test_k_means_fitted(spark, tmp_path, blobs):
     rnd = np.random.default_rng(11)
     vectors = dense_rows(3, rnd, 30) + odd_rows(3) + [Vectors.dense(c) for c in model.clusterCenters()]
     vectors += sparse_rows(3, rnd, 20)  # a mixed column: the batch holds it as sparse rows
-    report = assert_parity(model, frame(spark, vectors), tmp_path / "good")
+    report = assert_parity(model, vector_frame(spark, vectors), tmp_path / "good")
     assert report.compared == 2 * len(vectors) and report.errors == 0
-    report = assert_parity(model, frame(spark, bad_rows(3)), tmp_path / "bad", formats=("json",))
+    report = assert_parity(model, vector_frame(spark, bad_rows(3)), tmp_path / "bad", formats=("json",))
     assert report.errors == 5
 
 
@@ -119,9 +114,9 @@ def test_k_means_ties_and_pruning(spark, tmp_path):
     points = [[1.0, 0.0], [0.0, 1.0], [1.0, 2.0], [2.0, 1.0], [0.5, 0.5], [1.5, 1.5], [-2.0, 0.25],
               [-1.0, 0.0], [3.0, 3.0], [0.0, 0.0], [1.0, 1.0], [0.5, 1.5], [-0.0, 0.0], [0.9999999999999999, 0.0],
               [1.0000000000000002, 0.0], [5e-324, 0.0]]
-    rows = frame(spark, [Vectors.dense(p) for p in points])
+    rows = vector_frame(spark, [Vectors.dense(p) for p in points])
     assert_parity(model, rows, tmp_path / "dense")
-    sparse = frame(spark, [Vectors.sparse(2, {i: v for i, v in enumerate(p) if v}) for p in points])
+    sparse = vector_frame(spark, [Vectors.sparse(2, {i: v for i, v in enumerate(p) if v}) for p in points])
     assert_parity(model, sparse, tmp_path / "sparse", formats=("protobuf",))
 
 
@@ -135,14 +130,14 @@ def test_k_means_without_statistics_and_one_center(spark, tmp_path):
     vectors = [Vectors.dense(c) for c in rnd.normal(0.0, 1.0, (12, dim)).round(3).tolist()]
     vectors += [Vectors.dense([NAN] + [0.0] * (dim - 1)), Vectors.dense([0.0] * dim), Vectors.dense(centers[7])]
     vectors += [Vectors.sparse(dim, [3, 500], [1.5, -2.0]), Vectors.sparse(dim, [], [])]
-    report = assert_parity(model, frame(spark, vectors), tmp_path / "big", formats=("json",))
+    report = assert_parity(model, vector_frame(spark, vectors), tmp_path / "big", formats=("json",))
     assert report.errors == 0
     pipeline = report.pipelines["json"]
     assert pipeline.stages[0].model.statistics is None
     assert pipeline.transform({"features": [NAN] + [0.0] * (dim - 1)})["prediction"] == 0
 
     single = kmeans_model(spark, [[1.0, 2.0]])
-    report = assert_parity(single, frame(spark, [Vectors.dense([5.0, 5.0]), Vectors.dense([NAN, 0.0]),
+    report = assert_parity(single, vector_frame(spark, [Vectors.dense([5.0, 5.0]), Vectors.dense([NAN, 0.0]),
                                                  Vectors.dense([0.0, 0.0])]), tmp_path / "single",
                            formats=("protobuf",))
     assert report.errors == 1  # with one center Spark still computes the distance: NaN fails
@@ -155,7 +150,7 @@ def test_k_means_cosine_measure_is_recorded(spark, tmp_path):
     vectors = [Vectors.dense(v) for v in ([2.0, 0.1, 0.0], [1.0, 1.0, 0.0], [0.1, 0.1, 3.0], [-1.0, 0.0, 0.0],
                                           [1.0, 2.0, 0.5], [0.0, 0.0, 0.0], [NAN, 1.0, 0.0], [5.0, 5.0, 5.0])]
     vectors += [Vectors.sparse(3, [1], [2.0]), Vectors.sparse(3, [], [])]
-    rows = frame(spark, vectors)
+    rows = vector_frame(spark, vectors)
     pipelines = []
     for fmt in ("json", "protobuf"):
         path = tmp_path / f"cosine-{fmt}.zip"
@@ -220,9 +215,9 @@ def test_bisecting_k_means(spark, tmp_path, blobs):
     model = BisectingKMeans(k=5, seed=3, minDivisibleClusterSize=1.0).fit(blobs)
     rnd = np.random.default_rng(5)
     vectors = dense_rows(3, rnd, 30) + odd_rows(3) + sparse_rows(3, rnd, 25)
-    report = assert_parity(model, frame(spark, vectors), tmp_path / "good")
+    report = assert_parity(model, vector_frame(spark, vectors), tmp_path / "good")
     assert report.errors == 0
-    report = assert_parity(model, frame(spark, bad_rows(3)), tmp_path / "bad", formats=("protobuf",))
+    report = assert_parity(model, vector_frame(spark, bad_rows(3)), tmp_path / "bad", formats=("protobuf",))
     assert report.errors == 5
 
 
@@ -230,7 +225,7 @@ def test_bisecting_k_means_single_points_and_one_cluster(spark, tmp_path):
     points = spark.createDataFrame([(Vectors.dense(v),) for v in ([0.0, 0.0], [10.0, 0.0], [10.0, 1.0], [-5.0, 9.0])],
                                    ["features"])
     model = BisectingKMeans(k=4, seed=1, minDivisibleClusterSize=1.0).fit(points)  # single-point clusters
-    rows = frame(spark, [Vectors.dense(v) for v in ([0.0, 0.0], [10.0, 0.5], [5.0, 0.0], [-5.0, 9.0], [2.5, 4.5],
+    rows = vector_frame(spark, [Vectors.dense(v) for v in ([0.0, 0.0], [10.0, 0.5], [5.0, 0.0], [-5.0, 9.0], [2.5, 4.5],
                                                   [7.5, 0.0], [100.0, -100.0])])
     assert_parity(model, rows, tmp_path / "four", formats=("json",))
     same = spark.createDataFrame([(Vectors.dense([1.0, 2.0]),)] * 4, ["features"])
@@ -242,13 +237,14 @@ def test_bisecting_k_means_single_points_and_one_cluster(spark, tmp_path):
 def test_bisecting_k_means_cosine_measure_is_recorded(spark, tmp_path, blobs):
     model = BisectingKMeans(k=4, seed=2, distanceMeasure="cosine").fit(blobs)
     rnd = np.random.default_rng(12)
-    rows = frame(spark, dense_rows(3, rnd, 20) + [Vectors.sparse(3, [2], [1.0]), Vectors.dense([-1.0, -1.0, 0.0])])
+    rows = vector_frame(spark, dense_rows(3, rnd, 20)
+                        + [Vectors.sparse(3, [2], [1.0]), Vectors.dense([-1.0, -1.0, 0.0])])
     path = tmp_path / "cosine.zip"
     record = export_bundle(model, rows, path, format="protobuf", force=True, verify=False)
     assert any("distance_measure" in note for note in record.fixups)
     compared, errors, _ = check_against_spark(load_bundle(path), model, rows, "cosine")
     assert errors == 0 and compared == 22
-    _, errors, _ = check_against_spark(load_bundle(path), model, frame(spark, [Vectors.dense([0.0, 0.0, 0.0])]),
+    _, errors, _ = check_against_spark(load_bundle(path), model, vector_frame(spark, [Vectors.dense([0.0, 0.0, 0.0])]),
                                        "zero")
     assert errors == 1  # Spark asserts a positive norm
 
@@ -281,12 +277,13 @@ def test_gaussian_mixture(spark, tmp_path, blobs):
     model = GaussianMixture(k=3, seed=2, tol=0.001).fit(blobs)
     rnd = np.random.default_rng(9)
     vectors = dense_rows(3, rnd, 30) + odd_rows(3) + sparse_rows(3, rnd, 12)
-    report = assert_parity(model, frame(spark, vectors), tmp_path / "good")
+    report = assert_parity(model, vector_frame(spark, vectors), tmp_path / "good")
     assert report.compared == 2 * len(vectors) * 2
-    report = assert_parity(model, frame(spark, bad_rows(3)[1:3]), tmp_path / "bad", formats=("json",))
+    report = assert_parity(model, vector_frame(spark, bad_rows(3)[1:3]), tmp_path / "bad", formats=("json",))
     assert report.errors == 2  # null, wrong size (NaN gives NaN probabilities)
     only = model.copy().setProbabilityCol("")
-    assert_parity(only, frame(spark, dense_rows(3, rnd, 10)), tmp_path / "prediction_only", formats=("protobuf",))
+    assert_parity(only, vector_frame(spark, dense_rows(3, rnd, 10)), tmp_path / "prediction_only",
+                  formats=("protobuf",))
 
 
 def gmm_model(spark, weights, gaussians) -> GaussianMixtureModel:
@@ -309,7 +306,7 @@ def test_gaussian_mixture_singular_covariances(spark, tmp_path):
     vectors = [Vectors.dense(v) for v in ([0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, -1.0, 0.0], [3.0, 3.0, 3.0],
                                           [3.0, 3.0, 3.1], [1.0, -1.0, 0.5], [0.0, 5.0, 0.0], [1e-7, 5.0, 0.0],
                                           [50.0, 50.0, 50.0], [1e200, 0.0, 0.0], [INF, 0.0, 0.0], [NAN, 0.0, 0.0])]
-    report = assert_parity(model, frame(spark, vectors), tmp_path)
+    report = assert_parity(model, vector_frame(spark, vectors), tmp_path)
     assert report.errors == 0 and report.compared == 2 * 2 * len(vectors)
     assert report.pipelines["json"].stages[0].model.root_inv[1].shape == (0, 3)  # no non-zero eigenvalue
 
@@ -374,11 +371,11 @@ def test_lda_topic_distribution(spark, tmp_path, lda_model):
     sparse = [Vectors.sparse(VOCAB, [1, 4], [3.0, 1.0]), Vectors.sparse(VOCAB, [], []),
               Vectors.sparse(VOCAB, [2], [0.0]), Vectors.sparse(VOCAB, [0, 5], [1.0, 40.0])]
     pipelines = [lda_bundle(tmp_path, fmt, attrs) for fmt in ("json", "protobuf")]
-    compared, errors, _ = check_against_spark(pipelines, lda_model, frame(spark, dense), "dense")
+    compared, errors, _ = check_against_spark(pipelines, lda_model, vector_frame(spark, dense), "dense")
     assert compared == 2 * len(dense) and errors == 0
-    compared, errors, _ = check_against_spark(pipelines, lda_model, frame(spark, sparse), "sparse")
+    compared, errors, _ = check_against_spark(pipelines, lda_model, vector_frame(spark, sparse), "sparse")
     assert compared == 2 * len(sparse) and errors == 0
-    compared, errors, _ = check_against_spark(pipelines, lda_model, frame(spark, [None]), "null")
+    compared, errors, _ = check_against_spark(pipelines, lda_model, vector_frame(spark, [None]), "null")
     assert errors == 2
 
 
@@ -389,15 +386,15 @@ def test_lda_document_sizes(spark, tmp_path, lda_model):
     cases = [Vectors.dense([1.0, 2.0]), Vectors.dense([1.0] * (VOCAB + 1)), Vectors.dense([0.0] * (VOCAB + 3)),
              Vectors.sparse(VOCAB + 4, [1, 3], [1.0, 2.0]), Vectors.sparse(VOCAB + 4, [2, VOCAB + 1], [1.0, 1.0]),
              Vectors.sparse(VOCAB + 4, [VOCAB + 2], [0.0]), Vectors.dense([])]
-    expected = {r["rid"]: r["topics"] for r in lda_model.transform(frame(spark, [cases[i] for i in (0, 2, 3, 5, 6)]))
-                .collect()}
+    scored = vector_frame(spark, [cases[i] for i in (0, 2, 3, 5, 6)])
+    expected = {r["rid"]: r["topics"] for r in lda_model.transform(scored).collect()}
     for rid, i in enumerate((0, 2, 3, 5, 6)):
         got = pipeline.transform({"features": cases[i].toArray() if i in (0, 2, 6) else
                                   SparseVector(cases[i].size, cases[i].indices.tolist(), cases[i].values.tolist())})
         assert np.allclose(got["topics"], expected[rid].toArray(), rtol=1e-9, atol=1e-12), i
     for i in (1, 4):  # past the vocabulary: Spark fails
         with pytest.raises(Exception):
-            lda_model.transform(frame(spark, [cases[i]])).collect()
+            lda_model.transform(vector_frame(spark, [cases[i]])).collect()
         v = cases[i]
         with pytest.raises(InvalidInput):
             pipeline.transform({"features": v.toArray() if i == 1 else SparseVector(v.size, v.indices.tolist(),
@@ -407,7 +404,7 @@ def test_lda_document_sizes(spark, tmp_path, lda_model):
 def test_lda_is_deterministic_given_the_seed(spark, lda_model):
     # Spark's transform draws the same initial gamma for every document (a fresh MersenneTwister
     # seeded with the model's seed each time): the result depends on the seed only.
-    rows = frame(spark, [Vectors.dense([1.0, 0.0, 3.0, 0.0, 2.0, 1.0])] * 2)
+    rows = vector_frame(spark, [Vectors.dense([1.0, 0.0, 3.0, 0.0, 2.0, 1.0])] * 2)
     first, second = [r["topics"].toArray() for r in lda_model.transform(rows).collect()]
     assert first.tolist() == second.tolist()
     again = lda_model.transform(rows).collect()[0]["topics"].toArray()

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.feature import IndexToString, OneHotEncoder, StringIndexer, StringIndexerModel, VectorIndexer
-from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.linalg import Vectors
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
+from tests.support.frames import vector_frame
 from tests.support.handmade import check_against_spark, node, write_bundle
 from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, DenseVector, InvalidInput, ScoringError, SparseVector, load_bundle
@@ -303,15 +303,6 @@ def test_one_hot_encoder_pipeline_fixture(fixtures_dir):
 
 # --- vector_indexer ------------------------------------------------------------------------
 
-def vector_frame(spark, vectors, label=None):
-    fields = [StructField("rid", IntegerType()), StructField("v", VectorUDT())]
-    rows = [(i, v) for i, v in enumerate(vectors)]
-    if label is not None:
-        fields.append(StructField("label", DoubleType()))
-        rows = [(i, v, y) for (i, v), y in zip(rows, label)]
-    return spark.createDataFrame(rows, StructType(fields))
-
-
 # f0 continuous; f1 categories {0, 1, 2}; f2 categories {-1.5, 3.0} (no zero: an implicit zero of
 # a sparse vector is left alone, an explicit one is invalid); f3 binary {0, 1}.
 TRAIN = [Vectors.dense([0.5, 0.0, -1.5, 0.0]), Vectors.dense([1.5, 1.0, 3.0, 1.0]),
@@ -334,7 +325,7 @@ SCORE = [
 
 @pytest.fixture(scope="module")
 def train_frame(spark):
-    return vector_frame(spark, TRAIN)
+    return vector_frame(spark, TRAIN, column="v")
 
 
 @pytest.mark.parity("vector_indexer")
@@ -345,7 +336,7 @@ def test_vector_indexer_parity(spark, tmp_path, train_frame, handle_invalid):
     assert set(model.categoryMaps) == {1, 2, 3}
     # Spark failing a job makes the harness score row by row: fewer rows for "error"
     score = SCORE if handle_invalid != "error" else [SCORE[i] for i in (0, 2, 3, 5, 7)]
-    report = assert_parity(model, vector_frame(spark, score), tmp_path)
+    report = assert_parity(model, vector_frame(spark, score, column="v"), tmp_path)
     invalid = 5 if handle_invalid != "error" else 3  # rows 2, 3, 7, 8, 10 of SCORE
     if handle_invalid == "keep":
         assert report.errors == 0 and report.skipped == 0
@@ -362,7 +353,7 @@ def test_vector_indexer_parity(spark, tmp_path, train_frame, handle_invalid):
 
 def test_vector_indexer_batch_layouts(spark, tmp_path, train_frame):
     model = VectorIndexer(inputCol="v", outputCol="indexed", maxCategories=3, handleInvalid="skip").fit(train_frame)
-    report = assert_parity(model, vector_frame(spark, SCORE[:1]), tmp_path, formats=("protobuf",))
+    report = assert_parity(model, vector_frame(spark, SCORE[:1], column="v"), tmp_path, formats=("protobuf",))
     pipeline = report.pipelines["protobuf"]
     dense = np.array([[7.0, 2.0, 3.0, 1.0], [1.0, 5.0, 3.0, 1.0], [0.0, 0.0, -1.5, 0.0]])
     result = pipeline.transform_batch({"v": dense})

@@ -10,13 +10,13 @@ import pytest
 from pyspark.ml import Pipeline
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.feature import BucketedRandomProjectionLSH, FeatureHasher, MinHashLSH
-from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.linalg import Vectors
 from pyspark.ml.regression import LinearRegression
-from pyspark.sql.types import IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
 from tests.support import golden
+from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity, spark_outcomes
 from leapserve.runtime import BundleError, ScoringError, SparseVector, load_bundle
 from tests.support.handmade import node, write_bundle
@@ -158,11 +158,6 @@ def lsh_parity(model, df, tmp_path, column="h"):
     return compared, errors
 
 
-def lsh_frame(spark, vectors):
-    schema = StructType([StructField("rid", IntegerType()), StructField("v", VectorUDT())])
-    return spark.createDataFrame(list(enumerate(vectors)), schema)
-
-
 LSH_VECTORS = [Vectors.sparse(8, [0, 3], [1.0, 1.0]), Vectors.dense([0.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0]),
                Vectors.sparse(8, [7], [5.0]), Vectors.dense([1.0] * 8), Vectors.sparse(8, [1, 2, 6], [0.0, -3.0, 0.5]),
                Vectors.dense([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1e-300])]
@@ -170,11 +165,13 @@ LSH_VECTORS = [Vectors.sparse(8, [0, 3], [1.0, 1.0]), Vectors.dense([0.0, 1.0, 0
 
 @pytest.mark.parity("min_hash_lsh")
 def test_min_hash_lsh_parity(spark, tmp_path):
-    model = MinHashLSH(inputCol="v", outputCol="h", numHashTables=5, seed=11).fit(lsh_frame(spark, LSH_VECTORS))
-    compared, errors = lsh_parity(model, lsh_frame(spark, LSH_VECTORS), tmp_path / "ok")
+    rows = vector_frame(spark, LSH_VECTORS, column="v")
+    model = MinHashLSH(inputCol="v", outputCol="h", numHashTables=5, seed=11).fit(rows)
+    compared, errors = lsh_parity(model, rows, tmp_path / "ok")
     assert compared == 2 * len(LSH_VECTORS) and errors == 0
     # no non-zero entry: Spark refuses (explicit zeros do not count)
-    bad = lsh_frame(spark, [Vectors.sparse(8, [], []), Vectors.sparse(8, [2], [0.0]), Vectors.dense([0.0] * 8)])
+    bad = vector_frame(spark, [Vectors.sparse(8, [], []), Vectors.sparse(8, [2], [0.0]), Vectors.dense([0.0] * 8)],
+                       column="v")
     compared, errors = lsh_parity(model, bad, tmp_path / "bad")
     assert errors == 6 and compared == 0
 
@@ -184,18 +181,19 @@ def test_min_hash_lsh_large_index_uses_64_bit_arithmetic(spark, tmp_path):
     in ints); the runtime follows Spark."""
     size = 5_000_000
     vectors = [Vectors.sparse(size, [4_999_999], [1.0]), Vectors.sparse(size, [3, 2_000_000], [1.0, 2.0])]
-    model = MinHashLSH(inputCol="v", outputCol="h", numHashTables=3, seed=3).fit(lsh_frame(spark, vectors))
-    compared, errors = lsh_parity(model, lsh_frame(spark, vectors), tmp_path)
+    rows = vector_frame(spark, vectors, column="v")
+    model = MinHashLSH(inputCol="v", outputCol="h", numHashTables=3, seed=3).fit(rows)
+    compared, errors = lsh_parity(model, rows, tmp_path)
     assert compared == 4 and errors == 0
 
 
 @pytest.mark.parity("bucketed_random_projection_lsh")
 def test_bucketed_random_projection_lsh_parity(spark, tmp_path):
     model = BucketedRandomProjectionLSH(inputCol="v", outputCol="h", numHashTables=4, bucketLength=0.7, seed=5) \
-        .fit(lsh_frame(spark, LSH_VECTORS))
+        .fit(vector_frame(spark, LSH_VECTORS, column="v"))
     score = LSH_VECTORS + [Vectors.sparse(8, [], []), Vectors.dense([1.0, NAN, 0, 0, 0, 0, 0, 0]),
                            Vectors.dense([1e308, 1e308, 1e308, 0, 0, 0, 0, 0]), Vectors.dense([-3.5] * 8)]
-    compared, errors = lsh_parity(model, lsh_frame(spark, score), tmp_path)
+    compared, errors = lsh_parity(model, vector_frame(spark, score, column="v"), tmp_path)
     assert compared == 2 * len(score) and errors == 0
 
 
@@ -205,10 +203,10 @@ def test_bucketed_random_projection_sign_of_zero(spark, tmp_path):
     keeps the sign of zero; a dense row's BLAS keeps -0.0, a sparse row's loop adds 0.0 to it."""
     one_d = [Vectors.dense([1.0]), Vectors.dense([-2.0])]
     model = BucketedRandomProjectionLSH(inputCol="v", outputCol="h", numHashTables=4, bucketLength=4.0, seed=5) \
-        .fit(lsh_frame(spark, one_d))
+        .fit(vector_frame(spark, one_d, column="v"))
     tiny = [Vectors.dense([-5e-324]), Vectors.sparse(1, [0], [-5e-324]), Vectors.dense([5e-324]),
             Vectors.sparse(1, [0], [5e-324]), Vectors.dense([0.0]), Vectors.dense([-0.0])]
-    df = lsh_frame(spark, tiny)
+    df = vector_frame(spark, tiny, column="v")
     expected = spark_outcomes(model, df)
     signs = {rid: [math.copysign(1.0, h[0]) for h in out["h"]] for rid, out in expected.items()}
     assert {s for rid in (0, 2) for s in signs[rid]} == {1.0, -1.0}  # the unit vectors are +1 and -1

@@ -9,41 +9,39 @@ import numpy as np
 import pytest
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.feature import MaxAbsScaler, MinMaxScaler, Normalizer, StandardScaler
-from pyspark.ml.linalg import Vectors, VectorUDT
-from pyspark.sql.types import IntegerType, StructField, StructType
+from pyspark.ml.linalg import Vectors
 
 from leapserve.bundler.compare import compare, record_from_row
+from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, SparseBatch, SparseVector, load_bundle
 from tests.support.handmade import write_bundle
 
 NAN, INF = float("nan"), float("inf")
-SCHEMA = StructType([StructField("rid", IntegerType()), StructField("v", VectorUDT())])
 
 
 @pytest.fixture(scope="module")
 def train(spark):
     # feature 1 is constant (std 0, range 0, maxAbs 0)
-    return spark.createDataFrame(
-        [(0, Vectors.dense([1.0, 0.0, 5.0, -2.0])), (1, Vectors.dense([3.0, 0.0, -5.0, 4.0])),
-         (2, Vectors.dense([2.0, 0.0, 1.0, -8.0])), (3, Vectors.sparse(4, [0], [2.5]))], SCHEMA)
+    return vector_frame(spark, [Vectors.dense([1.0, 0.0, 5.0, -2.0]), Vectors.dense([3.0, 0.0, -5.0, 4.0]),
+                                Vectors.dense([2.0, 0.0, 1.0, -8.0]), Vectors.sparse(4, [0], [2.5])], column="v")
 
 
 @pytest.fixture(scope="module")
 def rows(spark):
-    return spark.createDataFrame(
-        [(0, Vectors.dense([1.0, 0.0, -5.0, -8.0])),
-         (1, Vectors.sparse(4, [0, 2], [1.0, -3.0])),
-         (2, Vectors.dense([1.0, 2.0, NAN, 0.0])),
-         (3, Vectors.sparse(4, [1, 3], [NAN, 0.0])),      # NaN in the constant feature; a stored zero
-         (4, Vectors.dense([10.0, 0.0, -100.0, 1e300])),
-         (5, Vectors.sparse(4, [], [])),
-         (6, Vectors.dense([0.0, 0.0, 0.0, 0.0])),
-         (7, Vectors.dense([INF, -1.0, 0.5, 1e-300])),
-         (8, Vectors.sparse(4, [3], [-1e200])),
-         (9, Vectors.dense([1e200, 1e200, 0.0, 0.0])),
-         (10, None)],
-        SCHEMA)
+    return vector_frame(spark, [
+        Vectors.dense([1.0, 0.0, -5.0, -8.0]),
+        Vectors.sparse(4, [0, 2], [1.0, -3.0]),
+        Vectors.dense([1.0, 2.0, NAN, 0.0]),
+        Vectors.sparse(4, [1, 3], [NAN, 0.0]),      # NaN in the constant feature; a stored zero
+        Vectors.dense([10.0, 0.0, -100.0, 1e300]),
+        Vectors.sparse(4, [], []),
+        Vectors.dense([0.0, 0.0, 0.0, 0.0]),
+        Vectors.dense([INF, -1.0, 0.5, 1e-300]),
+        Vectors.sparse(4, [3], [-1e200]),
+        Vectors.dense([1e200, 1e200, 0.0, 0.0]),
+        None,
+    ], column="v")
 
 
 def scalers():

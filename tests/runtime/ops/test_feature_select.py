@@ -5,22 +5,13 @@ from __future__ import annotations
 import pytest
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import ChiSqSelector
-from pyspark.ml.linalg import Vectors, VectorUDT
-from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
+from pyspark.ml.linalg import Vectors
 
+from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity
 from leapserve.runtime import SparseVector
 
 NAN = float("nan")
-
-
-def vector_frame(spark, vectors, label=None):
-    fields = [StructField("rid", IntegerType()), StructField("v", VectorUDT())]
-    rows = [(i, v) for i, v in enumerate(vectors)]
-    if label is not None:
-        fields.append(StructField("label", DoubleType()))
-        rows = [(i, v, y) for (i, v), y in zip(rows, label)]
-    return spark.createDataFrame(rows, StructType(fields))
 
 
 # --- chi_sq_selector -----------------------------------------------------------------------
@@ -29,7 +20,8 @@ def vector_frame(spark, vectors, label=None):
 def test_chi_sq_selector_parity(spark, tmp_path):
     train = vector_frame(spark, [Vectors.dense([1.0, 0.0, 3.0, 2.0, 0.0]), Vectors.dense([0.0, 1.0, 3.0, 0.0, 5.0]),
                                  Vectors.dense([1.0, 0.0, 1.0, 2.0, 0.0]), Vectors.dense([0.0, 1.0, 1.0, 0.0, 5.0]),
-                                 Vectors.dense([1.0, 1.0, 3.0, 2.0, 0.0])], label=[1.0, 0.0, 1.0, 0.0, 1.0])
+                                 Vectors.dense([1.0, 1.0, 3.0, 2.0, 0.0])],
+                         column="v", label=[1.0, 0.0, 1.0, 0.0, 1.0])
     model = Pipeline(stages=[
         ChiSqSelector(featuresCol="v", outputCol="top2", labelCol="label", numTopFeatures=2),
         ChiSqSelector(featuresCol="v", outputCol="top4", labelCol="label", numTopFeatures=4),
@@ -38,7 +30,8 @@ def test_chi_sq_selector_parity(spark, tmp_path):
     assert len(selected[0]) == 2 and len(selected[1]) == 4
     score = vector_frame(spark, [Vectors.dense([1.0, 2.0, 3.0, 4.0, 5.0]), Vectors.sparse(5, [0, 4], [7.0, -1.0]),
                                  Vectors.sparse(5, [], []), Vectors.sparse(5, [1, 2, 3], [0.0, NAN, 2.0]),
-                                 Vectors.dense([0.0, 0.0, 0.0, 0.0, 0.0]), Vectors.dense([NAN, -0.0, 1e300, 0, 1])])
+                                 Vectors.dense([0.0, 0.0, 0.0, 0.0, 0.0]), Vectors.dense([NAN, -0.0, 1e300, 0, 1])],
+                         column="v")
     report = assert_parity(model, score, tmp_path)
     assert report.errors == 0 and report.compared == 2 * 6 * 2
     pipeline = report.pipelines["json"]

@@ -11,11 +11,12 @@ import numpy as np
 
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import IDF, CountVectorizer, HashingTF, Tokenizer, VectorAssembler, Word2Vec
-from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.linalg import Vectors
 from pyspark.ml.regression import LinearRegression
 from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
+from tests.support.frames import vector_frame
 from tests.support.handmade import node, write_bundle
 from tests.support.parity import assert_parity, spark_outcomes
 from leapserve.runtime import BundleError, ScoringError, load_bundle
@@ -209,17 +210,16 @@ def test_count_vectorizer_parity(spark, tmp_path):
 
 @pytest.mark.parity("idf")
 def test_idf_dense_and_sparse(spark, tmp_path):
-    schema = StructType([StructField("rid", IntegerType()), StructField("v", VectorUDT())])
-    train = spark.createDataFrame([(0, Vectors.dense([1.0, 0.0, 3.0, 0.0])), (1, Vectors.dense([0.0, 2.0, 1.0, 0.0])),
-                                   (2, Vectors.sparse(4, [2], [5.0])), (3, Vectors.dense([1.0, 1.0, 1.0, 0.0]))], schema)
+    train = vector_frame(spark, [Vectors.dense([1.0, 0.0, 3.0, 0.0]), Vectors.dense([0.0, 2.0, 1.0, 0.0]),
+                                 Vectors.sparse(4, [2], [5.0]), Vectors.dense([1.0, 1.0, 1.0, 0.0])], column="v")
     model = Pipeline(stages=[IDF(inputCol="v", outputCol="w0", minDocFreq=0),
                              IDF(inputCol="v", outputCol="w2", minDocFreq=2)]).fit(train)  # idf 0 below 2 docs
-    rows = spark.createDataFrame([
-        (0, Vectors.dense([1.0, 2.0, 3.0, 4.0])), (1, Vectors.sparse(4, [0, 3], [2.0, 0.0])),
-        (2, Vectors.sparse(4, [], [])), (3, Vectors.dense([float("nan"), 0.0, -1.0, float("inf")])),
-        (4, Vectors.sparse(4, [1, 3], [float("inf"), float("nan")]))], schema)
-    bad = spark.createDataFrame([(5, Vectors.dense([1.0, 2.0, 3.0, 4.0, 5.0])),  # longer than idf
-                                 (6, None)], schema)                              # null
+    rows = vector_frame(spark, [
+        Vectors.dense([1.0, 2.0, 3.0, 4.0]), Vectors.sparse(4, [0, 3], [2.0, 0.0]),
+        Vectors.sparse(4, [], []), Vectors.dense([float("nan"), 0.0, -1.0, float("inf")]),
+        Vectors.sparse(4, [1, 3], [float("inf"), float("nan")])], column="v")
+    bad = vector_frame(spark, [Vectors.dense([1.0, 2.0, 3.0, 4.0, 5.0]),  # longer than idf
+                               None], column="v", first=5)                # null
     report = parity_with_errors(model, rows, bad, tmp_path)
     out = report.pipelines["json"].transform({"v": SparseVector(4, [0, 3], [2.0, 0.0])})
     assert isinstance(out["w2"], SparseVector) and out["w2"].indices == (0, 3)  # stored entries kept

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
+from tests.support.frames import vector_frame
 from tests.support.handmade import node, tensor, write_bundle
 from tests.support.parity import assert_parity
 from leapserve.runtime import ScoringError, load_bundle
@@ -49,25 +50,20 @@ def parity_with_errors(model, rows, bad_rows, tmp_path, refused=None):
     return report
 
 
-def vector_frame(spark, rows):
-    schema = StructType([StructField("rid", IntegerType()), StructField("v", VectorUDT())])
-    return spark.createDataFrame(rows, schema)
-
-
 def sparse(n, entries):
     return Vectors.sparse(n, sorted(entries), [entries[k] for k in sorted(entries)])
 
 
-ROWS = [
-    (0, Vectors.dense([1.0, 2.0, 3.0, 4.0])), (1, sparse(4, {1: 4.0})), (2, sparse(4, {})),
-    (3, Vectors.dense([0.0, 0.0, 0.0, 0.0])), (4, Vectors.dense([-1.5, 0.5, 2.0, -3.0])),
-    (5, sparse(4, {0: 2.0, 2: -3.0})), (6, sparse(4, {0: 0.0, 3: 5.0})),  # an explicit zero, kept by Spark
-    (7, Vectors.dense([0.0, INF, 2.0, 1.0])),  # 0 * inf: 0 in Spark's expansion, NaN in a dot product
-    (8, Vectors.dense([NAN, 0.0, 1.0, 2.0])), (9, Vectors.dense([1e200, 1e200, 1e-200, -1e-300])),
-    (10, Vectors.dense([1e6, -1e-6, 3.5, 2.0])),
-    (11, sparse(4, {3: NAN})),               # NaN * an implicit zero: absent in Spark's sparse expansion
-    (12, sparse(4, {0: 0.0, 2: NAN})),       # NaN * a stored zero: NaN
-    (13, Vectors.dense([0.0, 0.0, NAN, 0.0])),
+ROWS = [  # rid = position
+    Vectors.dense([1.0, 2.0, 3.0, 4.0]), sparse(4, {1: 4.0}), sparse(4, {}),
+    Vectors.dense([0.0, 0.0, 0.0, 0.0]), Vectors.dense([-1.5, 0.5, 2.0, -3.0]),
+    sparse(4, {0: 2.0, 2: -3.0}), sparse(4, {0: 0.0, 3: 5.0}),  # an explicit zero, kept by Spark
+    Vectors.dense([0.0, INF, 2.0, 1.0]),  # 0 * inf: 0 in Spark's expansion, NaN in a dot product
+    Vectors.dense([NAN, 0.0, 1.0, 2.0]), Vectors.dense([1e200, 1e200, 1e-200, -1e-300]),
+    Vectors.dense([1e6, -1e-6, 3.5, 2.0]),
+    sparse(4, {3: NAN}),               # NaN * an implicit zero: absent in Spark's sparse expansion
+    sparse(4, {0: 0.0, 2: NAN}),       # NaN * a stored zero: NaN
+    Vectors.dense([0.0, 0.0, NAN, 0.0]),
 ]
 
 
@@ -75,9 +71,9 @@ ROWS = [
 def test_vector_ops_parity(spark, tmp_path):
     """pca, elementwise_product, vector_slicer and polynomial_expansion (degrees 2 and 3) on dense
     and sparse rows; wrong sizes and nulls are refused."""
-    train = vector_frame(spark, [(0, Vectors.dense([1.0, 2.0, 3.0, 0.5])), (1, Vectors.dense([0.0, 1.0, 5.0, 2.0])),
-                                 (2, Vectors.dense([2.0, -1.0, 0.5, 1.0])), (3, Vectors.dense([4.0, 0.0, 1.0, -3.0])),
-                                 (4, Vectors.dense([1.5, 2.5, -2.0, 0.0]))])
+    train = vector_frame(spark, [Vectors.dense([1.0, 2.0, 3.0, 0.5]), Vectors.dense([0.0, 1.0, 5.0, 2.0]),
+                                 Vectors.dense([2.0, -1.0, 0.5, 1.0]), Vectors.dense([4.0, 0.0, 1.0, -3.0]),
+                                 Vectors.dense([1.5, 2.5, -2.0, 0.0])], column="v")
     model = Pipeline(stages=[
         PCA(k=3, inputCol="v", outputCol="pc"),
         ElementwiseProduct(scalingVec=Vectors.dense([2.0, 0.0, -1.5, 1.0]), inputCol="v", outputCol="ep"),
@@ -89,9 +85,9 @@ def test_vector_ops_parity(spark, tmp_path):
     assert pca.pc.numRows == 4 and pca.pc.numCols == 3 and not pca.pc.isTransposed  # stored column-major
     # MLeap reads the input size of the slicer and the expansions off the first row (no size
     # metadata on this column), so the refused rows follow a good one.
-    bad = vector_frame(spark, [(20, Vectors.dense([1.0, 1.0, 1.0, 1.0])), (21, Vectors.dense([1.0, 2.0])),
-                               (22, sparse(5, {4: 1.0})), (23, None)])
-    report = parity_with_errors(model, vector_frame(spark, ROWS), bad, tmp_path, refused=3)
+    bad = vector_frame(spark, [Vectors.dense([1.0, 1.0, 1.0, 1.0]), Vectors.dense([1.0, 2.0]), sparse(5, {4: 1.0}),
+                               None], column="v", first=20)
+    report = parity_with_errors(model, vector_frame(spark, ROWS, column="v"), bad, tmp_path, refused=3)
     pipeline = report.pipelines["json"]
     out = pipeline.transform({"v": SparseVector(4, [1, 3], [4.0, 0.0])})
     assert isinstance(out["ep"], SparseVector) and out["ep"].indices == (1, 3)  # stays sparse, zeros kept
@@ -231,8 +227,8 @@ def test_dct_parity(spark, tmp_path):
     model = Pipeline(stages=[DCT(inputCol="v", outputCol="forward"),
                              DCT(inputCol="forward", outputCol="back", inverse=True),
                              DCT(inputCol="v", outputCol="inverse", inverse=True)]) \
-        .fit(vector_frame(spark, list(enumerate(vectors))))
-    report = assert_parity(model, vector_frame(spark, list(enumerate(vectors))), tmp_path)
+        .fit(vector_frame(spark, vectors, column="v"))
+    report = assert_parity(model, vector_frame(spark, vectors, column="v"), tmp_path)
     assert report.errors == 0 and report.compared == 2 * len(vectors) * 3
     assert report.max_difference < 1e-12
     out = report.pipelines["json"].transform({"v": SparseVector(5, [1], [1.0])})
@@ -249,7 +245,7 @@ def test_dct_matrix_is_orthonormal():
 def test_dct_one_element_and_bad_size(spark, tmp_path):
     vectors = [Vectors.dense([3.0]), Vectors.dense([-0.5])]
     model = DCT(inputCol="v", outputCol="o")
-    report = assert_parity(model, vector_frame(spark, list(enumerate(vectors))), tmp_path, formats=("json",))
+    report = assert_parity(model, vector_frame(spark, vectors, column="v"), tmp_path, formats=("json",))
     pipeline = report.pipelines["json"]
     with pytest.raises(ScoringError) as e:
         pipeline.transform({"v": [1.0, 2.0]})

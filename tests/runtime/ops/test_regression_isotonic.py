@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.linalg import Vectors
 from pyspark.ml.regression import IsotonicRegression, IsotonicRegressionModel
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
+from tests.support.frames import vector_frame
 from tests.support.handmade import double_list, long, node, write_bundle
 from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, load_bundle
@@ -20,15 +21,10 @@ from leapserve.runtime.ops.regression_isotonic import binary_search, binary_sear
 
 NAN, INF = float("nan"), float("inf")
 SCALAR = StructType([StructField("rid", IntegerType()), StructField("features", DoubleType())])
-VECTOR = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
 
 
 def scalars(spark, values, first=0):
     return spark.createDataFrame([(first + i, v) for i, v in enumerate(values)], SCALAR)
-
-
-def vectors(spark, values, first=0):
-    return spark.createDataFrame([(first + i, v) for i, v in enumerate(values)], VECTOR)
 
 
 def isotonic_model(spark, boundaries, predictions, isotonic=True) -> IsotonicRegressionModel:
@@ -85,18 +81,18 @@ def test_isotonic_vector_feature_index(spark, tmp_path):
     rows = [Vectors.dense([9.0, 2.5, 0.0]), Vectors.dense([0.0, 0.0, 0.0]), Vectors.sparse(3, [1], [4.5]),
             Vectors.sparse(3, [0, 2], [3.0, 3.0]), Vectors.dense([NAN, 3.0, 1.0]), Vectors.dense([1.0, NAN, 1.0]),
             Vectors.dense([0.0, 10.0, 0.0]), Vectors.sparse(3, [], [])]
-    report = assert_parity(model, vectors(spark, rows), tmp_path / "good")
+    report = assert_parity(model, vector_frame(spark, rows), tmp_path / "good")
     assert report.errors == 0
     st = report.pipelines["protobuf"].stages[0]
     assert st.model.feature_index == 1
     # Spark reads features(1) of any vector: longer ones score, a shorter one fails, null fails
     longer = [Vectors.dense([0.0, 3.5, 0.0, 7.0]), Vectors.sparse(10, [1, 9], [2.0, 1.0])]
     pipeline = report.pipelines["json"]
-    expected = [r["prediction"] for r in model.transform(vectors(spark, longer)).orderBy("rid").collect()]
+    expected = [r["prediction"] for r in model.transform(vector_frame(spark, longer)).orderBy("rid").collect()]
     got = [pipeline.transform({"features": [0.0, 3.5, 0.0, 7.0]})["prediction"],
            pipeline.transform({"features": {"size": 10, "indices": [1, 9], "values": [2.0, 1.0]}})["prediction"]]
     assert got == expected
-    report = assert_parity(model, vectors(spark, [Vectors.dense([1.0]), None], first=100), tmp_path / "bad",
+    report = assert_parity(model, vector_frame(spark, [Vectors.dense([1.0]), None], first=100), tmp_path / "bad",
                            formats=("json",))
     assert report.errors == 2
     with pytest.raises(InvalidInput):

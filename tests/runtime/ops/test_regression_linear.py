@@ -19,13 +19,13 @@ import pytest
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.common import _py2java
 from pyspark.ml.feature import VectorAssembler
-from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.linalg import Vectors
 from pyspark.ml.regression import GeneralizedLinearRegression, LinearRegression
 from pyspark.ml.wrapper import JavaParams
-from pyspark.sql.types import IntegerType, StructField, StructType
 
 from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
+from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, load_bundle
 
@@ -48,8 +48,6 @@ def test_linear_regression_parity(spark, tmp_path):
 
 
 # --- generalized_linear_regression -----------------------------------------------------------
-
-FEATURES_SCHEMA = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
 
 LINKS = {  # Spark's supportedFamilyAndLinkPairs
     "gaussian": ("identity", "log", "inverse"),
@@ -79,10 +77,6 @@ ROWS = [
     Vectors.dense([float("-inf"), 0.0]),
     Vectors.dense([float("nan"), 0.0]),
 ]
-
-
-def features_df(spark, vectors):
-    return spark.createDataFrame([(i, v) for i, v in enumerate(vectors)], FEATURES_SCHEMA)
 
 
 def glr_model(spark, uid, coefficients, intercept, family, link=None, link_col=None, prediction_col=None):
@@ -159,7 +153,7 @@ def test_every_family_and_link(spark, tmp_path, training):
         prediction_cols.append(f"{uid}_pred")
     # only the link_prediction output
     stages.append(glr_model(spark, "glr_link_only", [0.5, -0.25], 0.1, "poisson", "log", "link_only", ""))
-    report = run_parity(PipelineModel(stages), features_df(spark, ROWS), tmp_path)
+    report = run_parity(PipelineModel(stages), vector_frame(spark, ROWS), tmp_path)
     assert report.errors == 0
     bundle_outputs = set(report.pipelines["json"].outputs)
     assert "link_only" in bundle_outputs and "glr_link_only_pred" not in bundle_outputs
@@ -190,15 +184,14 @@ def test_fitted_models_with_every_link(spark, tmp_path, training):
                 stages.append(est.fit(training))
             except Exception as e:  # a link that does not fit this data: Spark's IRLS fails
                 pytest.fail(f"{family}/{link} did not fit: {str(e)[:200]}")
-    rows = features_df(spark, ROWS[:8])
+    rows = vector_frame(spark, ROWS[:8])
     report = assert_parity(PipelineModel(stages), rows, tmp_path)
     assert report.errors == 0
 
 
 def test_bad_rows(spark, tmp_path, training):
     model = GeneralizedLinearRegression(family="poisson", labelCol="count", linkPredictionCol="eta").fit(training)
-    rows = spark.createDataFrame([(0, Vectors.dense([1.0, 2.0])), (1, None), (2, Vectors.dense([1.0, 2.0, 3.0]))],
-                                 FEATURES_SCHEMA)
+    rows = vector_frame(spark, [Vectors.dense([1.0, 2.0]), None, Vectors.dense([1.0, 2.0, 3.0])])
     report = assert_parity(model, rows, tmp_path)
     assert report.errors == 2 * 2
 

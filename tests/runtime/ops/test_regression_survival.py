@@ -7,21 +7,16 @@ import math
 
 import numpy as np
 import pytest
-from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.linalg import Vectors
 from pyspark.ml.regression import AFTSurvivalRegression
-from pyspark.sql.types import IntegerType, StructField, StructType
 
+from tests.support.frames import vector_frame
 from tests.support.handmade import double, double_list, node, tensor, write_bundle
 from tests.support.parity import assert_parity
 from leapserve.runtime import load_bundle
 from leapserve.runtime.ops.regression_survival import quantile_factor
 
 NAN, INF = float("nan"), float("inf")
-VECTOR = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
-
-
-def vectors(spark, values, first=0):
-    return spark.createDataFrame([(first + i, v) for i, v in enumerate(values)], VECTOR)
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +39,11 @@ AFT_ROWS = [Vectors.dense([0.1, -0.2, 0.3]), Vectors.dense([0.0, 0.0, 0.0]), Vec
 def test_aft_with_quantiles(spark, tmp_path, aft_training):
     model = AFTSurvivalRegression(quantileProbabilities=[0.01, 0.25, 0.5, 0.99], quantilesCol="q",
                                   maxIter=30).fit(aft_training)
-    report = assert_parity(model, vectors(spark, AFT_ROWS), tmp_path / "good")
+    report = assert_parity(model, vector_frame(spark, AFT_ROWS), tmp_path / "good")
     assert report.errors == 0 and report.compared == 2 * len(AFT_ROWS) * 2
     st = report.pipelines["json"].stages[0]
     assert [p for p, _, _ in st.outputs] == ["prediction", "quantiles"]
-    report = assert_parity(model, vectors(spark, [None, Vectors.dense([1.0, 2.0])], first=100), tmp_path / "bad",
+    report = assert_parity(model, vector_frame(spark, [None, Vectors.dense([1.0, 2.0])], first=100), tmp_path / "bad",
                            formats=("protobuf",))
     assert report.errors == 2
 
@@ -56,7 +51,7 @@ def test_aft_with_quantiles(spark, tmp_path, aft_training):
 @pytest.mark.parity("aft_survival_regression")
 def test_aft_without_quantiles(spark, tmp_path, aft_training):
     model = AFTSurvivalRegression(maxIter=30).fit(aft_training)
-    report = assert_parity(model, vectors(spark, AFT_ROWS[:5]), tmp_path, formats=("json",))
+    report = assert_parity(model, vector_frame(spark, AFT_ROWS[:5]), tmp_path, formats=("json",))
     assert [p for p, _, _ in report.pipelines["json"].stages[0].outputs] == ["prediction"]
 
 

@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 from pyspark.ml import PipelineModel
 from pyspark.ml.classification import (DecisionTreeClassifier, GBTClassifier, RandomForestClassifier)
-from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.ml.linalg import Vectors
 from pyspark.ml.regression import DecisionTreeRegressor, GBTRegressor, RandomForestRegressor
 from pyspark.ml.wrapper import JavaParams
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, StructField, StructType
 
+from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity
 from leapserve.runtime import load_bundle, registry
 from leapserve.runtime import trees as tree_ops
@@ -173,9 +173,7 @@ def scoring_frame(spark, models):
                               float(rnd.randrange(4)), float(rnd.randrange(3))]))
     # No null vector here: Spark's UDF fails on it (NullPointerException), which would make the
     # harness score every row in a job of its own; test_wrong_size_and_null_vectors covers nulls.
-    rows = [(i, v) for i, v in enumerate(vectors)]
-    schema = StructType([StructField("rid", IntegerType()), StructField("features", VectorUDT())])
-    return spark.createDataFrame(rows, schema)
+    return vector_frame(spark, vectors)
 
 
 @pytest.fixture(scope="module")
