@@ -24,7 +24,7 @@ import numpy as np
 from leapserve.bundler.compare import compare, record_from_row, spark_value
 from leapserve.bundler.export import export_bundle
 from leapserve.runtime import RowSkipped, ScoringError, load_bundle
-from leapserve.runtime.vectors import DenseVector, SparseBatch
+from leapserve.runtime.vectors import DenseVector, SparseBatch, SparseVector
 from tests.support import golden
 
 FORMATS = ("json", "protobuf")
@@ -91,6 +91,32 @@ def assert_parity(model, df, tmp_path, *, formats=FORMATS, outputs=None, check_b
         report.errors += check.errors
         report.skipped += check.skipped
         report.max_difference = max(report.max_difference, check.max_difference)
+    return report
+
+
+def assert_same_layout(report, rows):
+    """Sparse where Spark's answer is sparse, dense where it is dense (the harness compares values)."""
+    for fmt, pipeline in report.pipelines.items():
+        inputs = list(pipeline.inputs)
+        for row in rows.collect():
+            expected = report.spark[row["rid"]]
+            if not isinstance(expected, dict):  # Spark refused or dropped the row
+                continue
+            for col, value in pipeline.transform(record_from_row(row, inputs)).items():
+                spark_sparse = isinstance(expected.get(col), SparseVector)
+                assert spark_sparse == isinstance(value, SparseVector), \
+                    f"[{fmt}] rid {row['rid']}, column {col!r}: Spark gave {expected.get(col)!r}, runtime {value!r}"
+
+
+def parity_with_errors(model, rows, bad_rows, tmp_path, refused=None):
+    """assert_parity on the good rows (with Spark's layout: assert_same_layout), then on the rows
+    Spark refuses (kept apart: a failing Spark job makes the harness score row by row, which is
+    slow). ``refused``: how many of bad_rows Spark refuses (all by default)."""
+    report = assert_parity(model, rows, tmp_path / "ok")
+    assert report.errors == 0 and report.compared > 0
+    assert_same_layout(report, rows)
+    bad = assert_parity(model, bad_rows, tmp_path / "bad")
+    assert bad.errors == 2 * (bad_rows.count() if refused is None else refused)
     return report
 
 

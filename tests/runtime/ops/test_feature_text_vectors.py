@@ -15,10 +15,9 @@ from pyspark.ml.linalg import Vectors
 from pyspark.ml.regression import LinearRegression
 from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
 
-from leapserve.bundler.compare import record_from_row
 from tests.support.frames import vector_frame
 from tests.support.handmade import node, write_bundle
-from tests.support.parity import assert_parity, spark_outcomes
+from tests.support.parity import assert_parity, assert_same_layout, parity_with_errors, spark_outcomes
 from leapserve.runtime import BundleError, ScoringError, load_bundle
 from leapserve.runtime.jvm.text import java_lower, python_lowers_otherwise
 from leapserve.runtime.ops.feature_text_vectors import _TermIndexCache, term_index
@@ -36,31 +35,6 @@ TEXTS = [
 ]
 CORPUS = ["hello world", "the quick brown fox", "the lazy dog", "hello hello the fox", "stra\u00dfe world",
           "\u03bf\u03b4\u03bf\u03c2 dog", "", "b a", "quick quick quick"]
-
-
-def assert_same_layout(report, rows):
-    """Sparse where Spark's answer is sparse, dense where it is dense (the harness compares values)."""
-    for fmt, pipeline in report.pipelines.items():
-        inputs = list(pipeline.inputs)
-        for row in rows.collect():
-            expected = report.spark[row["rid"]]
-            if not isinstance(expected, dict):  # Spark refused or dropped the row
-                continue
-            for col, value in pipeline.transform(record_from_row(row, inputs)).items():
-                spark_sparse = isinstance(expected.get(col), SparseVector)
-                assert spark_sparse == isinstance(value, SparseVector), \
-                    f"[{fmt}] rid {row['rid']}, column {col!r}: Spark gave {expected.get(col)!r}, runtime {value!r}"
-
-
-def parity_with_errors(model, rows, bad_rows, tmp_path):
-    """assert_parity on the good rows, then on the rows Spark refuses (kept apart: a failing
-    Spark job makes the harness score row by row, which is slow)."""
-    report = assert_parity(model, rows, tmp_path / "ok")
-    assert report.errors == 0 and report.compared > 0
-    assert_same_layout(report, rows)
-    bad = assert_parity(model, bad_rows, tmp_path / "bad")
-    assert bad.errors == 2 * bad_rows.count()
-    return report
 
 
 def text_frame(spark, texts, column="text"):

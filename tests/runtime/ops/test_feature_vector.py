@@ -13,41 +13,14 @@ from pyspark.ml.regression import LinearRegression
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-from leapserve.bundler.compare import record_from_row
 from tests.support.frames import vector_frame
 from tests.support.handmade import node, tensor, write_bundle
-from tests.support.parity import assert_parity
+from tests.support.parity import assert_parity, assert_same_layout, parity_with_errors
 from leapserve.runtime import ScoringError, load_bundle
 from leapserve.runtime.ops.feature_vector import dct_matrix, poly_size, poly_terms
 from leapserve.runtime.vectors import DenseVector, SparseVector
 
 NAN, INF = float("nan"), float("inf")
-
-
-def assert_same_layout(report, rows):
-    """Sparse where Spark's answer is sparse, dense where it is dense (the harness compares values)."""
-    for fmt, pipeline in report.pipelines.items():
-        inputs = list(pipeline.inputs)
-        for row in rows.collect():
-            expected = report.spark[row["rid"]]
-            if not isinstance(expected, dict):  # Spark refused or dropped the row
-                continue
-            for col, value in pipeline.transform(record_from_row(row, inputs)).items():
-                spark_sparse = isinstance(expected.get(col), SparseVector)
-                assert spark_sparse == isinstance(value, SparseVector), \
-                    f"[{fmt}] rid {row['rid']}, column {col!r}: Spark gave {expected.get(col)!r}, runtime {value!r}"
-
-
-def parity_with_errors(model, rows, bad_rows, tmp_path, refused=None):
-    """assert_parity on the good rows, then on the rows Spark refuses (kept apart: a failing
-    Spark job makes the harness score row by row, which is slow). ``refused``: how many of
-    bad_rows Spark refuses (all by default)."""
-    report = assert_parity(model, rows, tmp_path / "ok")
-    assert report.errors == 0 and report.compared > 0
-    assert_same_layout(report, rows)
-    bad = assert_parity(model, bad_rows, tmp_path / "bad")
-    assert bad.errors == 2 * (bad_rows.count() if refused is None else refused)
-    return report
 
 
 def sparse(n, entries):
