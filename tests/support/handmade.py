@@ -21,9 +21,7 @@ import zipfile
 from pathlib import Path
 
 from leapserve.bundleml import bundle_pb2 as pb
-from leapserve.bundler.compare import record_from_row
-from tests.support import golden
-from tests.support.parity import check_rows, spark_outcomes
+from tests.support.parity import check_pipelines, spark_outcomes
 
 NAN = float("nan")
 
@@ -269,14 +267,6 @@ def check_against_spark(pipelines, spark_model, df, label: str = "", *, columns:
     named apart. Returns (values compared, rows refused, rows dropped), summed over pipelines."""
     if not isinstance(pipelines, (list, tuple)):
         pipelines = [pipelines]
-    expected = spark_outcomes(spark_model, df)
-    rows = df.collect()
-    counts = [0, 0, 0]
-    for n, pipeline in enumerate(pipelines):
-        records = [(row["rid"], record_from_row(row, list(pipeline.inputs))) for row in rows]
-        check = check_rows(pipeline, records, expected, columns=columns, tag=f"{label}[{n}] ")
-        golden.record(pipeline, records, expected, columns=columns)
-        counts[0] += check.compared
-        counts[1] += check.errors
-        counts[2] += check.skipped
-    return tuple(counts)
+    tagged = {f"{label}[{n}] ": pipeline for n, pipeline in enumerate(pipelines)}
+    counts = check_pipelines(tagged, df.collect(), spark_outcomes(spark_model, df), columns=columns)
+    return counts.compared, counts.errors, counts.skipped

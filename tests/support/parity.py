@@ -31,14 +31,26 @@ FORMATS = ("json", "protobuf")
 
 
 @dataclass
-class ParityReport:
-    bundles: dict = field(default_factory=dict)      # format -> bundle path
-    pipelines: dict = field(default_factory=dict)    # format -> loaded Pipeline
-    spark: dict = field(default_factory=dict)        # rid -> dict of Spark's values | "error" | "skipped"
+class Counts:
+    """What a check against Spark found: values compared, rows refused and rows dropped (by both
+    Spark and the runtime), and the largest difference between doubles."""
     compared: int = 0
     errors: int = 0
     skipped: int = 0
     max_difference: float = 0.0
+
+    def add(self, other: "Counts") -> None:
+        self.compared += other.compared
+        self.errors += other.errors
+        self.skipped += other.skipped
+        self.max_difference = max(self.max_difference, other.max_difference)
+
+
+@dataclass
+class ParityReport(Counts):
+    bundles: dict = field(default_factory=dict)      # format -> bundle path
+    pipelines: dict = field(default_factory=dict)    # format -> loaded Pipeline
+    spark: dict = field(default_factory=dict)        # rid -> dict of Spark's values | "error" | "skipped"
 
 
 def spark_outcomes(model, df) -> dict:
@@ -75,23 +87,27 @@ def row_value(col, i):
 
 
 def assert_parity(model, df, tmp_path, *, formats=FORMATS, outputs=None, check_batch=True) -> ParityReport:
-    report = ParityReport()
-    report.spark = spark_outcomes(model, df)
-    input_rows = df.collect()
+    report = ParityReport(spark=spark_outcomes(model, df))
     for fmt in formats:
         path = tmp_path / f"bundle-{fmt}.zip"
         export_bundle(model, df, path, format=fmt, force=True, verify=False)
         report.bundles[fmt] = path
-        pipeline = load_bundle(path)
-        report.pipelines[fmt] = pipeline
-        records = [(row["rid"], record_from_row(row, list(pipeline.inputs))) for row in input_rows]
-        check = check_rows(pipeline, records, report.spark, outputs=outputs, tag=f"[{fmt}] ", batch=check_batch)
-        golden.record(pipeline, records, report.spark, outputs=outputs)
-        report.compared += check.compared
-        report.errors += check.errors
-        report.skipped += check.skipped
-        report.max_difference = max(report.max_difference, check.max_difference)
+        report.pipelines[fmt] = load_bundle(path)
+    tagged = {f"[{fmt}] ": pipeline for fmt, pipeline in report.pipelines.items()}
+    report.add(check_pipelines(tagged, df.collect(), report.spark, outputs=outputs, batch=check_batch))
     return report
+
+
+def check_pipelines(pipelines: dict, rows, expected: dict, *, outputs=None, columns=None, batch=True) -> Counts:
+    """Each pipeline (keyed by the tag its failures start with) answers ``rows`` (Spark Rows with
+    an int ``rid``) as ``expected`` (check_rows), and its records are recorded for the golden set
+    (golden.record, once per pipeline). Returns the counts summed over the pipelines."""
+    total = Counts()
+    for tag, pipeline in pipelines.items():
+        records = [(row["rid"], record_from_row(row, list(pipeline.inputs))) for row in rows]
+        total.add(check_rows(pipeline, records, expected, outputs=outputs, columns=columns, tag=tag, batch=batch))
+        golden.record(pipeline, records, expected, outputs=outputs, columns=columns)
+    return total
 
 
 def assert_same_layout(report, rows):
@@ -121,12 +137,8 @@ def parity_with_errors(model, rows, bad_rows, tmp_path, refused=None):
 
 
 @dataclass
-class RowCheck:
+class RowCheck(Counts):
     results: dict = field(default_factory=dict)  # rid -> the runtime's output dict | "error" | "skipped"
-    compared: int = 0
-    errors: int = 0
-    skipped: int = 0
-    max_difference: float = 0.0
 
 
 def check_rows(pipeline, records, expected, *, outputs=None, columns=None, tag="", batch=True) -> RowCheck:
