@@ -1,5 +1,6 @@
-"""Shared fixtures: the one Spark session (real Spark, real MLeap jars), MLeap's JVM harness, MLeap's
-fixture bundles and `leapserve serve` processes; the parity markers; the per-test time limit.
+"""Shared fixtures: the one Spark session (real Spark, real MLeap jars), MLeap's JVM harness and
+`leapserve serve` processes (MLeap's fixture bundles are tests.support.bundles' FIXTURES, RF_ZIP,
+LR_ZIP); the parity markers; the per-test time limit.
 
 Helpers live in the package tests.support (the repository root is on sys.path, see pyproject)."""
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.bundles import FIXTURES, RF_ZIP
+from tests.support.bundles import RF_ZIP
 from tests.support.servers import StartedServers
 
 
@@ -54,12 +55,9 @@ def mleap_jvm():
 
 
 @pytest.fixture(scope="session")
-def fixtures_dir() -> Path:
-    return FIXTURES
-
-
-@pytest.fixture(scope="session")
 def rf_bundle() -> Path:
+    """tests.support.bundles.RF_ZIP, which the other tests import: kept for tests/deploy/test_image.py
+    until it imports it too."""
     return RF_ZIP
 
 

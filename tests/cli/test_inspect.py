@@ -14,16 +14,16 @@ from leapserve.cli import main as cli_main
 from leapserve.cli.inspect import UNKNOWN, format_report
 from leapserve.runtime import BundleError, registry
 from leapserve.runtime.inspect import inspect_bundle
-from tests.support.bundles import entries_of, write_zip
+from tests.support.bundles import FIXTURES, LR_ZIP, RF_ZIP, entries_of, write_zip
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = ["airbnb.model.lr.zip", "airbnb.model.rf.zip", "demo.zip", "min_max_scaler_tf.zip",
+BUNDLES = ["airbnb.model.lr.zip", "airbnb.model.rf.zip", "demo.zip", "min_max_scaler_tf.zip",
             "one_hot_encoder_pipeline.zip"]
 
 
-@pytest.mark.parametrize("name", FIXTURES)
-def test_inspect_text(fixtures_dir, name):
-    report = inspect_bundle(fixtures_dir / name)
+@pytest.mark.parametrize("name", BUNDLES)
+def test_inspect_text(name):
+    report = inspect_bundle(FIXTURES / name)
     text = format_report(report)
     assert f"name     {report.info.name}" in text and "format   json" in text
     assert f"MLeap    {report.info.version}" in text
@@ -36,8 +36,8 @@ def test_inspect_text(fixtures_dir, name):
         assert UNKNOWN in text
 
 
-def test_inspect_cli_text_and_json(fixtures_dir, capsys):
-    path = fixtures_dir / "airbnb.model.lr.zip"
+def test_inspect_cli_text_and_json(capsys):
+    path = LR_ZIP
     assert cli_main(["inspect", str(path)]) == 0
     text = capsys.readouterr().out
     assert text.startswith(f"bundle   {path}\nname     pipeline_ed5135e9ca49\nformat   json\n"
@@ -57,10 +57,10 @@ def test_inspect_cli_text_and_json(fixtures_dir, capsys):
     assert data["supported"] == (not data["unsupported_ops"])
 
 
-def test_inspect_needs_no_spark(fixtures_dir):
+def test_inspect_needs_no_spark():
     code = ("import sys; from leapserve.cli import main; rc = main(['inspect', sys.argv[1]]); "
             "sys.exit(rc or (3 if 'pyspark' in sys.modules or 'py4j' in sys.modules else 0))")
-    proc = subprocess.run([sys.executable, "-c", code, str(fixtures_dir / "airbnb.model.rf.zip")],
+    proc = subprocess.run([sys.executable, "-c", code, str(RF_ZIP)],
                           capture_output=True, text=True, cwd=REPO, env={"PATH": "/nonexistent"})
     assert proc.returncode == 0, proc.stderr
     assert "random_forest_regression" in proc.stdout
@@ -73,9 +73,9 @@ DEMO_LR = "root/linear_regression_7a70b7fd-bd53-11e7-8c89-6c40089417e6.node"
 
 @pytest.mark.parametrize("broken", [{"bundle.json": None}, {f"{DEMO_LR}/model.json": b"{not json"}],
                          ids=["no-bundle-json", "bad-model-json"])
-def test_inspect_malformed(fixtures_dir, tmp_path, capsys, broken):
+def test_inspect_malformed(tmp_path, capsys, broken):
     """The runtime's error (it names the file at fault) on one line, exit 1."""
-    entries = {**entries_of(fixtures_dir / "demo.zip"), **broken}
+    entries = {**entries_of(FIXTURES / "demo.zip"), **broken}
     path = write_zip(tmp_path / "broken.zip", {k: v for k, v in entries.items() if v is not None})
     with pytest.raises(BundleError) as err:
         inspect_bundle(path)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 
+from tests.support.bundles import RF_ZIP
 from tests.support.servers import PYTHON, REPO, clean_env, free_port, run_cli
 
 
-def test_usage_errors(rf_bundle):
+def test_usage_errors():
     port = free_port()
     cases = [
         (["--metrics-port", port, "--port", port], "the same port as the gRPC API"),
@@ -17,17 +18,17 @@ def test_usage_errors(rf_bundle):
         (["--log-format", "xml"], "invalid choice"),
     ]
     for flags, message in cases:
-        r = run_cli("serve", "--model", f"rf={rf_bundle}", *flags)
+        r = run_cli("serve", "--model", f"rf={RF_ZIP}", *flags)
         assert r.returncode == 2 and message in r.stderr, (flags, r.stderr)
 
 
-def test_sizes_read_as_the_bundle_limits_are(rf_bundle):
+def test_sizes_read_as_the_bundle_limits_are():
     """--max-message-size and its variable take ASCII numbers only, on every Python (float() took
     Kawi digits from 3.12 on, and "1e400" overflowed)."""
     for size in ("\U00011f51M", "1e400", "inf"):
-        r = run_cli("serve", "--model", f"rf={rf_bundle}", "--max-message-size", size)
+        r = run_cli("serve", "--model", f"rf={RF_ZIP}", "--max-message-size", size)
         assert r.returncode == 2 and "--max-message-size: invalid size_in_bytes value" in r.stderr, (size, r.stderr)
-    r = run_cli("serve", "--model", f"rf={rf_bundle}", env={"LEAPSERVE_MAX_MESSAGE_SIZE": "1e400"})
+    r = run_cli("serve", "--model", f"rf={RF_ZIP}", env={"LEAPSERVE_MAX_MESSAGE_SIZE": "1e400"})
     assert r.returncode == 1 and "LEAPSERVE_MAX_MESSAGE_SIZE='1e400': is too large" in r.stderr, r.stderr
 
 
@@ -39,11 +40,11 @@ def test_versions_order_by_ascii_numbers():
     assert version_key("\U00011f51") == ((1, 0, "\U00011f51"),)
 
 
-def test_tracing_needs_opentelemetry(rf_bundle):
+def test_tracing_needs_opentelemetry():
     # The dev install has OpenTelemetry; a None entry in sys.modules makes the server see an
     # install without it, as importlib treats such a name as not importable.
     hide = "import runpy, sys; sys.modules['opentelemetry'] = None; runpy.run_module('leapserve.cli', run_name='__main__')"
-    r = subprocess.run([PYTHON, "-c", hide, "serve", "--model", f"rf={rf_bundle}"], cwd=REPO, capture_output=True,
+    r = subprocess.run([PYTHON, "-c", hide, "serve", "--model", f"rf={RF_ZIP}"], cwd=REPO, capture_output=True,
                        text=True, env=clean_env({"LEAPSERVE_TRACING": "1"}), timeout=60)
     assert r.returncode == 2 and "--tracing needs OpenTelemetry" in r.stderr, r.stderr
 

@@ -13,6 +13,7 @@ import grpc
 import pytest
 import yaml
 
+from tests.support.bundles import RF_ZIP
 from tests.support.metrics_text import scrape
 from tests.support.servers import REPO, ServerProcess, free_port, health_status, run_cli
 
@@ -136,14 +137,14 @@ def cpu(text: str) -> float:
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
-def test_a_server_with_the_containers_environment_answers_the_probes(path, rf_bundle, tmp_path):
+def test_a_server_with_the_containers_environment_answers_the_probes(path, tmp_path):
     _, spec = next(pods(path))
     c = leapserve_containers(spec)[0]
     env = {**IMAGE_ENV, **env_of(c)}
     # Move what the pod has to this machine: paths into tmp_path, ports to free ones, loopback only.
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copyfile(rf_bundle, models / "rf.zip")
+    shutil.copyfile(RF_ZIP, models / "rf.zip")
     port_map = {p["containerPort"]: free_port() for p in c["ports"]}
     port_map.setdefault(int(env.get("LEAPSERVE_PORT", 50051)), free_port())
     local = dict(env, LEAPSERVE_MODEL_DIR=str(models), LEAPSERVE_HOST="127.0.0.1",

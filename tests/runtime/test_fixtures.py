@@ -10,6 +10,7 @@ import pytest
 
 from tools.mleap_jvm import frame_column
 from leapserve.runtime import load_bundle
+from tests.support.bundles import FIXTURES, FRAME, RF_ZIP
 
 
 def frame_records(frame: dict) -> list[dict]:
@@ -21,9 +22,9 @@ def frame_of(fields: list[tuple[str, str]], rows: list[list]) -> dict:
     return {"schema": {"fields": [{"name": n, "type": t} for n, t in fields]}, "rows": rows}
 
 
-def airbnb_frame(fixtures_dir) -> dict:
+def airbnb_frame() -> dict:
     """The fixture's one row plus variations: other categories and other numbers."""
-    frame = json.loads((fixtures_dir / "frame.airbnb.json").read_text())
+    frame = json.loads(FRAME.read_text())
     base = frame["rows"][0]
     names = [f["name"] for f in frame["schema"]["fields"]]
     rows = [base]
@@ -62,15 +63,15 @@ def assert_same_as_mleap(mleap_jvm, bundle, frame, columns, tol=1e-9):
 
 
 @pytest.mark.parametrize("name", ["airbnb.model.lr.zip", "airbnb.model.rf.zip"])
-def test_airbnb_bundles(mleap_jvm, fixtures_dir, name):
-    bundle = fixtures_dir / name
-    frame = airbnb_frame(fixtures_dir)
+def test_airbnb_bundles(mleap_jvm, name):
+    bundle = FIXTURES / name
+    frame = airbnb_frame()
     model = assert_same_as_mleap(mleap_jvm, bundle, frame, ["price_prediction"])
     assert model.info.version == "0.8.0-SNAPSHOT"
     assert set(model.inputs) == {f["name"] for f in frame["schema"]["fields"]}
 
 
-def test_airbnb_rf_scores_as_spark_after_mleaps_reader(spark, fixtures_dir):
+def test_airbnb_rf_scores_as_spark_after_mleaps_reader(spark):
     """MLeap's own deserializer reads the forest fixture into a Spark PipelineModel; Spark's
     transform of the rows and ours agree on every column both produce. (The LR fixture cannot be
     read this way: MLeap 0.16's Spark reader fails on its one-hot encoder, "key not found:
@@ -80,8 +81,8 @@ def test_airbnb_rf_scores_as_spark_after_mleaps_reader(spark, fixtures_dir):
 
     from leapserve.bundler.compare import compare, spark_value
 
-    bundle = fixtures_dir / "airbnb.model.rf.zip"
-    frame = airbnb_frame(fixtures_dir)
+    bundle = RF_ZIP
+    frame = airbnb_frame()
     schema = ", ".join(f"`{f['name']}` {f['type']}" for f in frame["schema"]["fields"])
     spark_rows = PipelineModel.deserializeFromBundle(f"jar:file:{bundle}").transform(
         spark.createDataFrame([tuple(r) for r in frame["rows"]], schema)).collect()
@@ -98,14 +99,14 @@ def test_airbnb_rf_scores_as_spark_after_mleaps_reader(spark, fixtures_dir):
     assert compared >= len(spark_rows) * 2 and "price_prediction" in spark_rows[0].asDict()
 
 
-def test_sklearn_demo_bundle(mleap_jvm, fixtures_dir):
+def test_sklearn_demo_bundle(mleap_jvm):
     fields = [("demo:a", "double"), ("demo:c", "double"), ("demo:d", "double")]
     rows = [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-4.5, 10.0, 0.25]]
-    assert_same_as_mleap(mleap_jvm, fixtures_dir / "demo.zip", frame_of(fields, rows), ["demo:prediction"])
+    assert_same_as_mleap(mleap_jvm, FIXTURES / "demo.zip", frame_of(fields, rows), ["demo:prediction"])
 
 
-def test_sklearn_one_hot_encoder_pipeline(mleap_jvm, fixtures_dir):
-    model = load_bundle(fixtures_dir / "one_hot_encoder_pipeline.zip")
+def test_sklearn_one_hot_encoder_pipeline(mleap_jvm):
+    model = load_bundle(FIXTURES / "one_hot_encoder_pipeline.zip")
     (field,) = model.inputs
     labels = None
     for st in model.stages:
@@ -114,12 +115,12 @@ def test_sklearn_one_hot_encoder_pipeline(mleap_jvm, fixtures_dir):
     assert labels, "the fixture's string indexer has labels"
     rows = [[label] for label in labels]
     output = [col for col in model.outputs if "one_hot" in col][0]
-    assert_same_as_mleap(mleap_jvm, fixtures_dir / "one_hot_encoder_pipeline.zip",
+    assert_same_as_mleap(mleap_jvm, FIXTURES / "one_hot_encoder_pipeline.zip",
                          frame_of([(field, "string")], rows), [output])
 
 
-def test_min_max_scaler_legacy_bundle(mleap_jvm, fixtures_dir):
+def test_min_max_scaler_legacy_bundle(mleap_jvm):
     fields = [("dti", "double"), ("loan_amount", "double")]
     rows = [[0.1, 1000.0], [0.5, 25000.0], [-1.0, 0.0], [2.0, 1e6]]
-    assert_same_as_mleap(mleap_jvm, fixtures_dir / "min_max_scaler_tf.zip", frame_of(fields, rows),
+    assert_same_as_mleap(mleap_jvm, FIXTURES / "min_max_scaler_tf.zip", frame_of(fields, rows),
                          ["scaled_features"])

@@ -12,7 +12,7 @@ import pytest
 
 from leapserve.runtime import BundleError, load_bundle, registry
 from leapserve.runtime.inspect import inspect_bundle
-from tests.support.bundles import entries_of, write_zip
+from tests.support.bundles import FIXTURES, entries_of, write_zip
 
 # fixture -> (stage ops in pipeline order, required inputs in order, last output)
 EXPECTED = {
@@ -41,8 +41,8 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_inspect_fixture(fixtures_dir, name):
-    path = fixtures_dir / name
+def test_inspect_fixture(name):
+    path = FIXTURES / name
     ops, inputs, last = EXPECTED[name]
     report = inspect_bundle(path)
     assert report.info.format == "json"
@@ -71,18 +71,18 @@ def test_inspect_fixture(fixtures_dir, name):
             assert (ftype is None) == (not writer.supported), col
 
 
-def test_inspect_known_types(fixtures_dir):
+def test_inspect_known_types():
     # vector_assembler is among the runtime's first ops: its inputs are typed in every case
-    report = inspect_bundle(fixtures_dir / "demo.zip")
+    report = inspect_bundle(FIXTURES / "demo.zip")
     assert report.inputs == {"demo:a": "double", "demo:c": "double", "demo:d": "double"}
     assert report.outputs["unscaled_continuous_features"] == "vector[3]"
 
 
-def test_inspect_directory_and_uri(fixtures_dir, tmp_path):
-    with zipfile.ZipFile(fixtures_dir / "demo.zip") as z:
+def test_inspect_directory_and_uri(tmp_path):
+    with zipfile.ZipFile(FIXTURES / "demo.zip") as z:
         z.extractall(tmp_path / "demo")
-    from_zip = inspect_bundle(fixtures_dir / "demo.zip")
-    for source in (tmp_path / "demo", f"file:{tmp_path / 'demo'}", f"jar:file:{fixtures_dir / 'demo.zip'}"):
+    from_zip = inspect_bundle(FIXTURES / "demo.zip")
+    for source in (tmp_path / "demo", f"file:{tmp_path / 'demo'}", f"jar:file:{FIXTURES / 'demo.zip'}"):
         report = inspect_bundle(source)
         assert [(s.name, s.op, s.inputs, s.outputs) for s in report.stages] == \
             [(s.name, s.op, s.inputs, s.outputs) for s in from_zip.stages]
@@ -95,9 +95,9 @@ DEMO_LR = "root/linear_regression_7a70b7fd-bd53-11e7-8c89-6c40089417e6.node"
 DEMO_INNER = "root/pipeline_7a70b6f0-bd53-11e7-9103-6c40089417e6.node"
 
 
-def demo_variant(fixtures_dir, path, changes):
+def demo_variant(path, changes):
     """demo.zip with some entries replaced (bytes) or removed (None), written to path."""
-    entries = entries_of(fixtures_dir / "demo.zip")
+    entries = entries_of(FIXTURES / "demo.zip")
     for name, data in changes.items():
         if data is None:
             del entries[name]
@@ -106,8 +106,8 @@ def demo_variant(fixtures_dir, path, changes):
     return write_zip(path, entries)
 
 
-def _lr_without_coefficients(fixtures_dir) -> bytes:
-    doc = json.loads(entries_of(fixtures_dir / "demo.zip")[f"{DEMO_LR}/model.json"])
+def _lr_without_coefficients() -> bytes:
+    doc = json.loads(entries_of(FIXTURES / "demo.zip")[f"{DEMO_LR}/model.json"])
     del doc["attributes"]["coefficients"]
     return json.dumps(doc).encode()
 
@@ -124,19 +124,19 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
-def test_inspect_malformed(fixtures_dir, tmp_path, case):
+def test_inspect_malformed(tmp_path, case):
     changes, message = MALFORMED[case]
-    path = demo_variant(fixtures_dir, tmp_path / f"{case}.zip", changes)
+    path = demo_variant(tmp_path / f"{case}.zip", changes)
     with pytest.raises(BundleError) as err:
         inspect_bundle(path)
     assert message in str(err.value)
 
 
-def test_inspect_malformed_attributes_of_a_supported_op(fixtures_dir, tmp_path):
+def test_inspect_malformed_attributes_of_a_supported_op(tmp_path):
     if registry.lookup("linear_regression") is None:
         pytest.skip("linear_regression not supported")
-    path = demo_variant(fixtures_dir, tmp_path / "lr.zip",
-                        {f"{DEMO_LR}/model.json": _lr_without_coefficients(fixtures_dir)})
+    path = demo_variant(tmp_path / "lr.zip",
+                        {f"{DEMO_LR}/model.json": _lr_without_coefficients()})
     with pytest.raises(BundleError) as err:
         inspect_bundle(path)
     assert str(err.value).startswith(f"{path}!/{DEMO_LR}/model.json")

@@ -8,7 +8,7 @@ import time
 
 import grpc
 
-from tests.support.bundles import airbnb_record
+from tests.support.bundles import RF_ZIP, airbnb_record
 from tests.support.servers import predict_request, prediction_stub
 
 
@@ -20,10 +20,10 @@ def json_lines(text: str) -> list[dict]:
     return out
 
 
-def test_json_logs_model_events_and_request_ids(start_server, rf_bundle, tmp_path):
+def test_json_logs_model_events_and_request_ids(start_server, tmp_path):
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copyfile(rf_bundle, models / "rf.zip")
+    shutil.copyfile(RF_ZIP, models / "rf.zip")
     server = start_server("--model-dir", models, "--log-format", "json", "--log-level", "debug",
                           "--reload-interval", "0.2")
     record = airbnb_record()
@@ -54,8 +54,8 @@ def test_json_logs_model_events_and_request_ids(start_server, rf_bundle, tmp_pat
     assert {"listening", "serving", "shutdown", "stopping", "stopped"} <= {e["event"] for e in events}
 
 
-def test_text_logs_by_default_and_no_request_lines_at_info(start_server, rf_bundle):
-    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0")
+def test_text_logs_by_default_and_no_request_lines_at_info(start_server):
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0")
     with grpc.insecure_channel(server.address) as ch:
         prediction_stub(ch).Predict(predict_request("rf", airbnb_record(), request_id="quiet"), timeout=10)
     assert server.stop() == 0

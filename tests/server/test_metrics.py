@@ -8,7 +8,7 @@ import time
 import grpc
 import pytest
 
-from tests.support.bundles import LR_ZIP, airbnb_record
+from tests.support.bundles import LR_ZIP, RF_ZIP, airbnb_record
 from tests.support.metrics_text import samples, scrape, value
 from tests.support.servers import batch_request, free_port, predict_request, prediction_stub
 
@@ -22,10 +22,10 @@ def wait_for(predicate, timeout=30.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_request_row_and_model_metrics(start_server, rf_bundle, tmp_path):
+def test_request_row_and_model_metrics(start_server, tmp_path):
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copyfile(rf_bundle, models / "rf.zip")
+    shutil.copyfile(RF_ZIP, models / "rf.zip")
     metrics_port = free_port()
     server = start_server("--model-dir", models, "--metrics-port", metrics_port, "--reload-interval", "0.2")
     record = airbnb_record()
@@ -89,13 +89,13 @@ def test_request_row_and_model_metrics(start_server, rf_bundle, tmp_path):
     assert value(m, "leapserve_model_load_duration_seconds_count", model="rf") == 3
 
 
-def test_open_inference_protocol_rows(start_server, rf_bundle):
+def test_open_inference_protocol_rows(start_server):
     """ModelInfer through tritonclient: rows counted from the output tensors."""
     import numpy as np
 
     tritonclient = pytest.importorskip("tritonclient.grpc")
     metrics_port = free_port()
-    server = start_server("--model", f"rf={rf_bundle}", "--metrics-port", metrics_port, "--reload-interval", "0")
+    server = start_server("--model", f"rf={RF_ZIP}", "--metrics-port", metrics_port, "--reload-interval", "0")
     record = airbnb_record()
     client = tritonclient.InferenceServerClient(server.address)
     inputs = []
@@ -114,10 +114,10 @@ def test_open_inference_protocol_rows(start_server, rf_bundle):
     assert value(m, "leapserve_rows_total", model="rf", rpc="ModelInfer", outcome="ok") == 3
 
 
-def test_workers_metrics_are_summed(start_server, rf_bundle):
+def test_workers_metrics_are_summed(start_server):
     """--workers 2: each worker writes its values, the supervisor serves their sum."""
     metrics_port = free_port()
-    server = start_server("--model", f"rf={rf_bundle}", "--workers", "2", "--metrics-port", metrics_port,
+    server = start_server("--model", f"rf={RF_ZIP}", "--workers", "2", "--metrics-port", metrics_port,
                           "--reload-interval", "0")
     record = airbnb_record()
     for _ in range(8):  # a new connection each time: the kernel spreads them over the workers

@@ -12,7 +12,7 @@ import pytest
 
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from tests.support.bundles import airbnb_record, has_ops
+from tests.support.bundles import FIXTURES, LR_ZIP, RF_ZIP, airbnb_record, has_ops
 
 tritonclient_grpc = pytest.importorskip("tritonclient.grpc")
 from tritonclient.utils import InferenceServerException  # noqa: E402
@@ -44,19 +44,19 @@ def same(value_msg, expected) -> bool:
 
 
 @pytest.fixture(scope="module")
-def airbnb_server(start_module_server, fixtures_dir):
+def airbnb_server(start_module_server):
     if not has_ops(*AIRBNB_OPS):
         pytest.skip(f"the runtime lacks some of {AIRBNB_OPS}")
-    return start_module_server("--model", f"airbnb_rf={fixtures_dir / 'airbnb.model.rf.zip'}",
-                               "--model", f"airbnb_lr={fixtures_dir / 'airbnb.model.lr.zip'}")
+    return start_module_server("--model", f"airbnb_rf={RF_ZIP}",
+                               "--model", f"airbnb_lr={LR_ZIP}")
 
 
 @pytest.mark.parametrize("model", ["airbnb_rf", "airbnb_lr"])
-def test_airbnb_predict_matches_the_runtime(airbnb_server, fixtures_dir, model):
+def test_airbnb_predict_matches_the_runtime(airbnb_server, model):
     from leapserve.runtime import load_bundle
 
     record = airbnb_record()
-    expected = load_bundle(str(fixtures_dir / f"{model.replace('_', '.model.')}.zip")).transform(record)
+    expected = load_bundle(str(FIXTURES / f"{model.replace('_', '.model.')}.zip")).transform(record)
     stub = pb_grpc.PredictionServiceStub(airbnb_server.open_channel())
     req = pb.PredictRequest(model=model)
     fill(req.inputs, record)
@@ -76,14 +76,14 @@ def test_airbnb_predict_matches_the_runtime(airbnb_server, fixtures_dir, model):
     assert br.invalid_count == 1 and br.results[7].outcome == pb.RowResult.INVALID
     st = br.results[7].status
     assert st.field == "state" and "Atlantis" in st.actual and "labels" in st.expected
-    pipeline = load_bundle(str(fixtures_dir / f"{model.replace('_', '.model.')}.zip"))
+    pipeline = load_bundle(str(FIXTURES / f"{model.replace('_', '.model.')}.zip"))
     for i, row in enumerate(br.results):
         if i != 7:
             want = pipeline.transform(dict(record, bathrooms=float(i % 4)))["price_prediction"]
             assert row.outputs["price_prediction"].double_value == pytest.approx(want, abs=1e-9)
 
 
-def test_airbnb_unseen_label_is_invalid_argument(airbnb_server, fixtures_dir):
+def test_airbnb_unseen_label_is_invalid_argument(airbnb_server):
     stub = pb_grpc.PredictionServiceStub(airbnb_server.open_channel())
     req = pb.PredictRequest(model="airbnb_rf")
     fill(req.inputs, dict(airbnb_record(), state="Atlantis"))
@@ -94,7 +94,7 @@ def test_airbnb_unseen_label_is_invalid_argument(airbnb_server, fixtures_dir):
     assert "'state'" in err.details() and "Atlantis" in err.details() and "labels" in err.details()
 
 
-def test_airbnb_oip_with_strings(airbnb_server, fixtures_dir):
+def test_airbnb_oip_with_strings(airbnb_server):
     from leapserve.runtime import load_bundle
 
     record = airbnb_record()
@@ -111,7 +111,7 @@ def test_airbnb_oip_with_strings(airbnb_server, fixtures_dir):
         inp.set_data_from_numpy(arr)
         inputs.append(inp)
     result = client.infer("airbnb_rf", inputs)
-    want = load_bundle(str(fixtures_dir / "airbnb.model.rf.zip")).transform(record)
+    want = load_bundle(str(RF_ZIP)).transform(record)
     np.testing.assert_allclose(result.as_numpy("price_prediction"), [want["price_prediction"]] * n, atol=1e-9)
     np.testing.assert_array_equal(result.as_numpy("state_index"), [want["state_index"]] * n)
     client.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.support.bundles import airbnb_record
+from tests.support.bundles import RF_ZIP, airbnb_record
 from tests.support.servers import health_status, predict_request, prediction_stub
 
 
@@ -54,8 +54,8 @@ class Traffic:
             t.join(30)
 
 
-def test_sigterm_answers_every_request_sent_before_it(start_server, rf_bundle):
-    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--drain-seconds", "1.5",
+def test_sigterm_answers_every_request_sent_before_it(start_server):
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--drain-seconds", "1.5",
                           "--grace-period", "5")
     with Traffic(server.address) as traffic, grpc.insecure_channel(server.address) as probe:
         time.sleep(1.0)
@@ -86,13 +86,13 @@ def test_sigterm_answers_every_request_sent_before_it(start_server, rf_bundle):
     assert "SIGTERM: health NOT_SERVING; draining for 1.5 s" in log and "stopped" in log
 
 
-def test_calls_in_progress_finish_within_the_grace_period(start_server, rf_bundle):
+def test_calls_in_progress_finish_within_the_grace_period(start_server):
     """No drain: the server stops accepting at once, but a call already running completes. The
     call is a stream held open across the signal, so that it is surely in progress (a batch call
     may finish before the signal arrives)."""
     import queue
 
-    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--grace-period", "20")
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--grace-period", "20")
     outgoing: queue.Queue = queue.Queue()
 
     def requests():
@@ -117,8 +117,8 @@ def test_calls_in_progress_finish_within_the_grace_period(start_server, rf_bundl
     assert server.wait(30) == 0
 
 
-def test_sigint_stops_gracefully_and_a_second_signal_cuts_the_drain(start_server, rf_bundle):
-    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--drain-seconds", "60")
+def test_sigint_stops_gracefully_and_a_second_signal_cuts_the_drain(start_server):
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--drain-seconds", "60")
     server.signal(signal.SIGINT)
     time.sleep(0.5)
     assert server.proc.poll() is None  # draining
@@ -138,8 +138,8 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_supervisor_forwards_sigterm_and_exits_0(start_server, rf_bundle):
-    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--workers", "2",
+def test_supervisor_forwards_sigterm_and_exits_0(start_server):
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--workers", "2",
                           "--drain-seconds", "1", "--grace-period", "5")
     match = re.search(r"supervising 2 workers on \S+ \(pids (\d+), (\d+)\)", server.log())
     assert match, server.log()
@@ -163,14 +163,14 @@ def test_supervisor_forwards_sigterm_and_exits_0(start_server, rf_bundle):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
-def test_soak_repeated_shutdowns_under_load(start_server, rf_bundle, workers):
+def test_soak_repeated_shutdowns_under_load(start_server, workers):
     """Ten starts, each stopped by SIGTERM at a random moment of a steady load: not one request sent
     before the signal fails, and every stop exits 0."""
     import random
 
     rng = random.Random(workers)
     for _ in range(10):
-        server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--workers", workers,
+        server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--workers", workers,
                               "--drain-seconds", "1", "--grace-period", "5")
         with Traffic(server.address, clients=6) as traffic:
             time.sleep(rng.uniform(0.3, 2.0))

@@ -9,7 +9,7 @@ import time
 import grpc
 import pytest
 
-from tests.support.bundles import airbnb_record
+from tests.support.bundles import RF_ZIP, airbnb_record
 from tests.support.certificates import have_openssl, make_certificates
 from tests.support.servers import free_port, health_status, predict_request, prediction_stub, run_cli
 
@@ -37,10 +37,10 @@ def predict_ok(channel) -> bool:
         return False
 
 
-def test_tls_and_plaintext_side_listeners(start_server, rf_bundle, certs, tmp_path):
+def test_tls_and_plaintext_side_listeners(start_server, certs, tmp_path):
     port, health_port = free_port(), free_port()
     uds = tmp_path / "ls.sock"
-    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--tls-cert", certs["server"],
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--tls-cert", certs["server"],
                           "--tls-key", certs["server_key"], "--uds", uds, "--port", port, "--health-port", health_port,
                           wait=None, address=f"127.0.0.1:{health_port}")
     server.wait_health("SERVING")
@@ -70,13 +70,13 @@ def test_tls_and_plaintext_side_listeners(start_server, rf_bundle, certs, tmp_pa
     assert "(TLS)" in server.log()
 
 
-def test_mutual_tls_and_certificate_rotation(start_server, rf_bundle, certs, tmp_path):
+def test_mutual_tls_and_certificate_rotation(start_server, certs, tmp_path):
     live = tmp_path / "live"
     live.mkdir()
     for name in ("server", "server_key", "ca"):
         shutil.copyfile(certs[name], live / certs[name].name)
     port = free_port()
-    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--port", port,
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--port", port,
                           "--tls-cert", live / "server.pem", "--tls-key", live / "server.key",
                           "--tls-client-ca", live / "ca.pem", wait=None, address=f"127.0.0.1:{port}")
     address = f"127.0.0.1:{port}"
@@ -115,7 +115,7 @@ def test_mutual_tls_and_certificate_rotation(start_server, rf_bundle, certs, tmp
     assert "TLS files changed" in server.log()
 
 
-def test_bad_tls_settings_are_usage_errors(rf_bundle, certs, tmp_path):
+def test_bad_tls_settings_are_usage_errors(certs, tmp_path):
     cases = [
         (["--tls-cert", certs["server"]], "--tls-cert and --tls-key go together"),
         (["--tls-cert", certs["server"], "--tls-key", certs["client_key"]], "not a certificate and its private key"),
@@ -123,5 +123,5 @@ def test_bad_tls_settings_are_usage_errors(rf_bundle, certs, tmp_path):
          "no such file"),
     ]
     for flags, message in cases:
-        r = run_cli("serve", "--model", f"rf={rf_bundle}", "--port", free_port(), *flags)
+        r = run_cli("serve", "--model", f"rf={RF_ZIP}", "--port", free_port(), *flags)
         assert r.returncode == 2 and message in r.stderr, (flags, r.stderr)

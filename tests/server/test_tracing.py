@@ -5,19 +5,19 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from tests.support.bundles import airbnb_record
+from tests.support.bundles import RF_ZIP, airbnb_record
 from tests.support.servers import predict_request, prediction_stub
 
 pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is not installed (tracing is optional)")
 
 
-def test_spans_continue_the_callers_trace(start_server, rf_bundle):
+def test_spans_continue_the_callers_trace(start_server):
     import os
 
     env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "scorer-test"}
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    server = start_server("--model", f"rf={rf_bundle}", "--reload-interval", "0", "--tracing", env=env)
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--tracing", env=env)
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     with grpc.insecure_channel(server.address) as ch:
         prediction_stub(ch).Predict(predict_request("rf", airbnb_record()), timeout=10,

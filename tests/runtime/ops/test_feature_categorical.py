@@ -12,6 +12,7 @@ from pyspark.ml.feature import IndexToString, OneHotEncoder, StringIndexer, Stri
 from pyspark.ml.linalg import Vectors
 from pyspark.sql import functions as F
 
+from tests.support.bundles import FIXTURES
 from tests.support.frames import vector_frame
 from tests.support.handmade import check_against_spark, node, write_bundle
 from tests.support.parity import assert_parity
@@ -281,11 +282,11 @@ def test_one_hot_bad_attributes(tmp_path):
 
 # --- shared fixture (written by MLeap's scikit-learn support) ------------------------------
 
-def test_one_hot_encoder_pipeline_fixture(fixtures_dir):
+def test_one_hot_encoder_pipeline_fixture():
     """string_indexer (legacy ``labels``, keep, ``nullable_input``) then one_hot_encoder (legacy
     ``size`` 3 with drop_last and no handle_invalid: keep, width 3). Expected values from the spec:
     A, B, C -> 0, 1, 2 -> e0, e1, e2; anything else, null included, -> 3 -> the zero vector."""
-    pipeline = load_bundle(fixtures_dir / "one_hot_encoder_pipeline.zip")
+    pipeline = load_bundle(FIXTURES / "one_hot_encoder_pipeline.zip")
     assert dict(pipeline.inputs).keys() == {"col_1"}
     index, onehot = "col_1_label_le", "col_1_label_one_hot_encoded"
     assert pipeline.outputs[onehot].size == 3

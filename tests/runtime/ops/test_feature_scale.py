@@ -12,6 +12,7 @@ from pyspark.ml.feature import MaxAbsScaler, MinMaxScaler, Normalizer, StandardS
 from pyspark.ml.linalg import Vectors
 
 from leapserve.bundler.compare import compare, record_from_row
+from tests.support.bundles import FIXTURES
 from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity
 from leapserve.runtime import BundleError, InvalidInput, SparseBatch, SparseVector, load_bundle
@@ -125,10 +126,10 @@ def test_standard_scaler_without_mean_or_std(spark, tmp_path, train, rows):
     assert pipeline.transform({"v": None})["same"] is None
 
 
-def test_min_max_scaler_fixture(fixtures_dir):
+def test_min_max_scaler_fixture():
     """min_max_scaler_tf.zip: legacy bundle without minValue/maxValue (so 0 and 1), behind a vector
     assembler. Expected values from Spark's formula (x - min) * (1 / (max - min)), compressed."""
-    pipeline = load_bundle(fixtures_dir / "min_max_scaler_tf.zip")
+    pipeline = load_bundle(FIXTURES / "min_max_scaler_tf.zip")
     assert set(pipeline.inputs) == {"dti", "loan_amount"}
     lows, highs = [-0.01, 500.0], [32256.0, 1200000.0]
 

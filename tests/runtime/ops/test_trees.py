@@ -27,6 +27,7 @@ from pyspark.ml.regression import DecisionTreeRegressor, GBTRegressor, RandomFor
 from pyspark.ml.wrapper import JavaParams
 from pyspark.sql import functions as F
 
+from tests.support.bundles import FRAME, RF_ZIP
 from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity
 from leapserve.runtime import load_bundle, registry
@@ -334,15 +335,15 @@ def test_wrong_size_and_null_vectors(regressor_parity, classifier_parity):
 # --- the airbnb random forest fixture --------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def airbnb_spark(spark, fixtures_dir):
+def airbnb_spark(spark):
     from mleap.pyspark.spark_support import SimpleSparkSerializer
 
-    return SimpleSparkSerializer().deserializeFromBundle(f"jar:file:{fixtures_dir / 'airbnb.model.rf.zip'}")
+    return SimpleSparkSerializer().deserializeFromBundle(f"jar:file:{RF_ZIP}")
 
 
-def test_airbnb_forest_submodel(spark, fixtures_dir, airbnb_spark):
+def test_airbnb_forest_submodel(spark, airbnb_spark):
     """The forest node on its own against Spark's RandomForestRegressionModel read by MLeap."""
-    source = open_source(fixtures_dir / "airbnb.model.rf.zip")
+    source = open_source(RF_ZIP)
     node = NodeDef(source, "json", "root/rfr_5af14f58ae5f.node")
     model = registry.lookup(node.op).loader(node)
     assert len(model.trees) == 20 and model.num_features == 13
@@ -373,14 +374,14 @@ def test_airbnb_forest_submodel(spark, fixtures_dir, airbnb_spark):
 
 
 @pytest.mark.parity("random_forest_regression", "string_indexer", "vector_assembler", "standard_scaler")
-def test_airbnb_full_pipeline(spark, fixtures_dir, airbnb_spark):
+def test_airbnb_full_pipeline(spark, airbnb_spark):
     """The whole airbnb RF bundle (string indexers, assemblers, scaler, forest) against Spark."""
     needed = ("string_indexer", "vector_assembler", "standard_scaler")
     missing = [op for op in needed if registry.lookup(op) is None]
     if missing:
         pytest.skip(f"ops not available yet: {missing}")
-    pipeline = load_bundle(fixtures_dir / "airbnb.model.rf.zip")
-    frame = json.loads((fixtures_dir / "frame.airbnb.json").read_text())
+    pipeline = load_bundle(RF_ZIP)
+    frame = json.loads(FRAME.read_text())
     names = [f["name"] for f in frame["schema"]["fields"]]
     base = dict(zip(names, frame["rows"][0]))
     records = [base, {**base, "state": "CA", "room_type": "Private room", "square_feet": 400.0},
