@@ -4,6 +4,7 @@ into a fresh virtual environment, and used from an application folder that holds
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from leapserve.runtime import load_bundle
+from tests.support.bundles import LR_ZIP, airbnb_record
+
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO / "tests" / "fixtures" / "mleap" / "airbnb.model.lr.zip"
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 # Where each folder's modules land in the wheel (pyproject's package-dir).
 FOLDERS = {"leapserve": "leapserve", "server": "leapserve/server", "bundler": "leapserve/bundler"}
@@ -89,30 +92,30 @@ def app_env(app: Path, with_pythonpath: bool) -> dict:
     return env
 
 
-SCORE = f"""
-import json, leapserve
-model = leapserve.load_bundle({str(FIXTURE)!r})
-frame = json.load(open({str(FIXTURE.parent / 'frame.airbnb.json')!r}))
-names = [f["name"] for f in frame["schema"]["fields"]]
-record = {{n: v for n, v in zip(names, frame["rows"][0]) if n in model.inputs}}
-print(round(model.transform(record)["price_prediction"], 6))
+# argv: the bundle, the record as JSON; prints the prediction exactly (repr).
+SCORE = """
+import json, sys, leapserve
+print(repr(leapserve.load_bundle(sys.argv[1]).transform(json.loads(sys.argv[2]))["price_prediction"]))
 import leapserve.server.app, leapserve.bundler, leapserve.cli  # every part imports (no pyspark needed)
 """
 
 
 @pytest.mark.parametrize("with_pythonpath", [False, True], ids=["cwd", "PYTHONPATH"])
 def test_import_and_score_from_an_application_folder(installed, with_pythonpath):
+    """The installed wheel scores the airbnb record exactly as the checkout does."""
     venv, app = installed
-    out = run(venv / "bin" / "python", "-c", SCORE, cwd=app, env=app_env(app, with_pythonpath))
+    record = airbnb_record()
+    out = run(venv / "bin" / "python", "-c", SCORE, LR_ZIP, json.dumps(record), cwd=app,
+              env=app_env(app, with_pythonpath))
     assert out.returncode == 0, out.stderr
-    assert float(out.stdout.split()[0]) > 0
+    assert float(out.stdout.split()[0]) == load_bundle(LR_ZIP).transform(record)["price_prediction"]
 
 
 @pytest.mark.parametrize("with_pythonpath", [False, True], ids=["cwd", "PYTHONPATH"])
 def test_console_script_from_an_application_folder(installed, with_pythonpath):
     venv, app = installed
     env = app_env(app, with_pythonpath)
-    shown = run(venv / "bin" / "leapserve", "inspect", FIXTURE, cwd=app, env=env)
+    shown = run(venv / "bin" / "leapserve", "inspect", LR_ZIP, cwd=app, env=env)
     assert shown.returncode == 0, shown.stderr
     assert "price_prediction" in shown.stdout
     helped = run(venv / "bin" / "leapserve", "--help", cwd=app, env=env)
