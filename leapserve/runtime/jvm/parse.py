@@ -25,17 +25,24 @@ from __future__ import annotations
 
 import math
 import re
-
-from .character_data import DIGIT_ZEROS
+from functools import lru_cache
 
 _TRIMMED = "".join(map(chr, range(0x21)))
 _PLAIN = "0123456789.+-eE"
 _DECIMAL = re.compile(r"([+-]?)(?:(NaN)|(Infinity)|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)[fFdD]?)")
 _HEXADECIMAL = re.compile(r"([+-]?0[xX](?:[0-9a-fA-F]+\.?|[0-9a-fA-F]*\.[0-9a-fA-F]+)[pP][+-]?[0-9]+)[fFdD]?")
-# Java 17's decimal digits in UTF-16 units beyond ASCII -> their ASCII digit (a str.translate table).
-_DIGITS_TO_ASCII = {zero + k: 0x30 + k for zero in DIGIT_ZEROS if zero != 0x30 and zero + 9 <= 0xFFFF for k in range(10)}
-_DIGITS = frozenset("0123456789") | frozenset(map(chr, _DIGITS_TO_ASCII))
 _LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
+
+
+@lru_cache(maxsize=None)
+def _java_digits() -> tuple[dict, frozenset]:
+    """Java 17's decimal digits in UTF-16 units: a str.translate table taking those beyond ASCII to
+    their ASCII digit, and the set of them all. Built on first use from character_data, which is
+    imported only then: only text beyond ASCII needs it."""
+    from .character_data import DIGIT_ZEROS
+
+    to_ascii = {zero + k: 0x30 + k for zero in DIGIT_ZEROS if zero != 0x30 and zero + 9 <= 0xFFFF for k in range(10)}
+    return to_ascii, frozenset("0123456789") | frozenset(map(chr, to_ascii))
 
 
 def java_trim(text: str) -> str:
@@ -74,7 +81,7 @@ def parse_long(text: str) -> int | None:
         return int(text)
     digits = text[1:] if text[:1] in ("+", "-") else text
     if not digits.isascii():
-        digits = digits.translate(_DIGITS_TO_ASCII)
+        digits = digits.translate(_java_digits()[0])
     if not (digits.isascii() and digits.isdigit()):  # ASCII isdigit: 0-9 only; also refuses ""
         return None
     digits = digits.lstrip("0")
@@ -88,4 +95,5 @@ def all_digits(text: str) -> bool:
     """Scala's ``text.forall(_.isDigit)``: every UTF-16 unit a digit to Character.isDigit (true for "")."""
     if text.isascii():
         return text.isdigit() or not text
-    return all(ch in _DIGITS for ch in text)
+    digits = _java_digits()[1]
+    return all(ch in digits for ch in text)

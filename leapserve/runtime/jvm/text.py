@@ -24,18 +24,33 @@ from functools import lru_cache
 
 import numpy as np
 
-from .character_data import CATEGORIES, CATEGORY_STARTS, LOWERCASE
-
 JAVA_WHITESPACE = " \t\n\x0b\f\r"  # what Java's regex \s matches (and ASCII.isSpace): ASCII only
 
 _SIGMA = "\u03a3"
-_JAVA_LOWER = {chr(cp): low for cp, low in LOWERCASE.items()}  # String.toLowerCase of one character
+
+
+# Java's tables (character_data, 70 KB) are imported on first use: only text beyond ASCII needs them.
+
+@lru_cache(maxsize=None)
+def _category_runs() -> tuple[tuple, str]:
+    from .character_data import CATEGORIES, CATEGORY_STARTS
+
+    return CATEGORY_STARTS, CATEGORIES
+
+
+@lru_cache(maxsize=None)
+def _java_lower_table() -> dict[str, str]:
+    """String.toLowerCase of each character it changes, alone."""
+    from .character_data import LOWERCASE
+
+    return {chr(cp): low for cp, low in LOWERCASE.items()}
 
 
 def java_category(cp: int) -> str:
     """Java 17's Character.getType(cp) as Unicode's two-letter category (Cn: unknown to Java)."""
-    i = bisect_right(CATEGORY_STARTS, cp) - 1
-    return CATEGORIES[2 * i:2 * i + 2]
+    starts, categories = _category_runs()
+    i = bisect_right(starts, cp) - 1
+    return categories[2 * i:2 * i + 2]
 
 
 @lru_cache(maxsize=None)
@@ -45,6 +60,9 @@ def python_lowers_otherwise() -> frozenset[str]:
     own mappings differ on 3.11 to 3.13). Every code point is lowered at once and compared with
     Java's table (about 15 ms, once per process, on the first non-ASCII text lowercased); the
     sigma, whose Java answer depends on its neighbours, is left out."""
+    from .character_data import LOWERCASE
+
+    java_lower_table = _java_lower_table()
     several = [cp for cp, low in LOWERCASE.items() if len(low) > 1]  # U+0130: "i\u0307"
     stand_in = np.zeros(0x110000, dtype=bool)  # code points a space stands for in the bulk
     stand_in[0xD800:0xE000] = True  # surrogates, which UTF-32 cannot hold
@@ -62,7 +80,7 @@ def python_lowers_otherwise() -> frozenset[str]:
     else:  # this Python lowercases some other character to several: compare one by one
         candidates = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
     return frozenset(ch for ch in map(chr, candidates)
-                     if ch != _SIGMA and ch.lower() != _JAVA_LOWER.get(ch, ch))
+                     if ch != _SIGMA and ch.lower() != java_lower_table.get(ch, ch))
 
 
 def _find_lowered_otherwise(text: str):
@@ -340,7 +358,7 @@ def java_lower(text: str) -> str:
     out = []
     utf16 = None
     offset = 0  # UTF-16 offset, as Java indexes the string
-    java_lower_char = _JAVA_LOWER.get
+    java_lower_char = _java_lower_table().get
     for ch in text:
         if ch == _SIGMA:
             if utf16 is None:

@@ -3,12 +3,17 @@ Java 17's character categories (Unicode 13), not Python's Unicode database (14.0
 3.12, 15.1 on 3.13), and characters Java 17 does not know stay as they are. The expected strings
 are Java 17.0.15's answers. Needs no Spark: runs under every Python the runtime supports."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from leapserve.runtime.jvm.character_data import LOWERCASE
 from leapserve.runtime.jvm.text import java_category, java_lower, python_lowers_otherwise
 
 SIGMA = "\u03a3"
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("text, java", [
@@ -50,3 +55,24 @@ def test_every_code_point_lowers_as_in_java_17():
     assert java_lower(SIGMA) == "\u03c3"
     for ch in python_lowers_otherwise():
         assert ch != ch.lower() and java_lower(ch) == ch and java_lower("x" + ch + "y") == "x" + ch + "y"
+
+
+def test_java_tables_load_on_first_use():
+    """character_data (Java's tables, 70 KB) is imported only when text beyond ASCII needs it: not
+    by importing the runtime, loading and scoring a bundle with ASCII text, or lowercasing it."""
+    code = """if True:
+        import sys
+        from leapserve.runtime import load_bundle, supported_ops
+        from leapserve.runtime.jvm.parse import all_digits, parse_long
+        from leapserve.runtime.jvm.text import java_lower
+        from tests.support.bundles import RF_ZIP, airbnb_record
+        supported_ops()
+        load_bundle(RF_ZIP).transform(airbnb_record())
+        assert java_lower("ABC") == "abc" and parse_long("42") == 42 and all_digits("42")
+        loaded = "leapserve.runtime.jvm.character_data" in sys.modules
+        assert parse_long("\\u0663") == 3
+        print(loaded, "leapserve.runtime.jvm.character_data" in sys.modules)
+    """
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False", "True"]
