@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import BundleError
-from ..jvm.jmath import MAX_DOUBLE, java_div, java_exp
+from ..jvm.jmath import MAX_DOUBLE, div_by_zero, java_exp
 from ..model import OpModel, check_batch_width, check_vector, dot, dot_rows, frozen
 from ..registry import op
 from ..types import DOUBLE, vector
@@ -72,12 +72,17 @@ EPSILON = 1e-16  # Spark's GeneralizedLinearRegression.epsilon
 SQRT2 = math.sqrt(2.0)
 
 
+def _inverse(eta: float) -> float:
+    """Inverse.unlink: 1 / eta, with the JVM's division by zero."""
+    return 1.0 / eta if eta != 0.0 else div_by_zero(1.0, eta)
+
+
 # Link.unlink as Spark computes it (row: float -> float; batch: array -> array).
 UNLINK: dict[str, tuple[Callable, Callable]] = {
     "identity": (lambda eta: eta, lambda eta: eta),
     "logit": (lambda eta: 1.0 / (1.0 + java_exp(-1.0 * eta)), lambda eta: 1.0 / (1.0 + np.exp(-1.0 * eta))),
     "log": (java_exp, np.exp),
-    "inverse": (lambda eta: java_div(1.0, eta), lambda eta: 1.0 / eta),
+    "inverse": (_inverse, lambda eta: 1.0 / eta),
     # breeze's Gaussian(0, 1).cdf
     "probit": (lambda eta: 0.5 * (1.0 + math.erf((eta - 0.0) / (SQRT2 * 1.0))),
                lambda eta: 0.5 * (1.0 + np.array([math.erf(v) for v in ((eta - 0.0) / (SQRT2 * 1.0)).tolist()],
