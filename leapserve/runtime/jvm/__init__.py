@@ -15,4 +15,8 @@ reproduces one named Java, Scala or Spark function and says which.
 * ``text``: String.toLowerCase (Java 17) with the JDK's word breaks, String.length.
 * ``regex``: java.util.regex patterns translated to Python's ``re``; Pattern.split, Matcher.find.
 * ``format``: Double.toString and Float.toString.
+* ``parse``: Double.parseDouble, Long.parseLong, String.trim and Character.isDigit.
+* ``character_data``: Java 17's character tables (Character.getType, Character.digit,
+  String.toLowerCase per code point), generated from Java by tools/character_data; read by
+  ``text`` and ``parse`` on first use.
 """
