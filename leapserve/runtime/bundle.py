@@ -70,15 +70,16 @@ def _nests_too_deeply(text: str) -> bool:
 
 def _parse_json(text: str, where: str, what: str = "invalid JSON"):
     """json.loads with every way it fails on hostile text turned into a BundleError naming the file:
-    bad syntax or encoding, integers of more than 4300 digits (ValueError), nesting deeper than
-    MAX_JSON_DEPTH (or deep enough to exhaust the parser's recursion: RecursionError)."""
+    bad syntax, integers of more than 4300 digits (ValueError), nesting deeper than MAX_JSON_DEPTH
+    (or deep enough to exhaust the parser's recursion: RecursionError). The text is decoded
+    already: the callers turn bad UTF-8 into their own BundleError or replacement characters."""
     if _nests_too_deeply(text):
         raise BundleError(f"{what} (nested too deeply: more than {MAX_JSON_DEPTH} levels)", path=where)
     try:
         return json.loads(text)
     except RecursionError:
         raise BundleError(f"{what} (nested too deeply)", path=where) from None
-    except (UnicodeDecodeError, ValueError) as e:
+    except ValueError as e:
         raise BundleError(f"{what} ({e})", path=where) from None
 
 
