@@ -6,17 +6,18 @@
     model.outputs                         # fields the pipeline adds: name -> FieldType
     model.transform(record)               # one record -> dict of the added fields
     model.transform_batch(columns)        # columns -> BatchResult (field -> numpy column)
+
+``leapserve`` re-exports these names (its _RUNTIME_NAMES, imported on first use).
 """
 
-from .errors import (  # noqa: F401
-    BundleError,
-    InvalidInput,
-    MissingInput,
-    RowSkipped,
-    ScoringError,
-    UnsupportedOpError,
-)
-from .plan import BatchResult, Pipeline, Stage, load_bundle  # noqa: F401
-from .registry import supported_ops  # noqa: F401
-from .types import FieldType  # noqa: F401
-from .vectors import DenseVector, SparseBatch, SparseVector  # noqa: F401
+from .errors import BundleError, InvalidInput, MissingInput, RowSkipped, ScoringError, UnsupportedOpError
+from .plan import BatchResult, Pipeline, Stage, load_bundle
+from .registry import supported_ops
+from .types import FieldType
+from .vectors import DenseVector, SparseBatch, SparseVector
+
+__all__ = [
+    "load_bundle", "supported_ops", "Pipeline", "Stage", "BatchResult", "FieldType",
+    "DenseVector", "SparseVector", "SparseBatch",
+    "BundleError", "ScoringError", "InvalidInput", "MissingInput", "RowSkipped", "UnsupportedOpError",
+]
