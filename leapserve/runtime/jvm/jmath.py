@@ -176,13 +176,6 @@ def to_float32(v) -> float:
         return math.copysign(math.inf, v)
 
 
-def float_to_int_bits(x: float) -> int:
-    """Java Float.floatToIntBits (NaN canonicalized to 0x7fc00000), as a signed int."""
-    if x != x:
-        return 0x7FC00000
-    return struct.unpack("<i", struct.pack("<f", x))[0]
-
-
 CANONICAL_NAN_BITS = 0x7FF8000000000000
 
 

@@ -8,8 +8,6 @@ Spark's ``Platform.getInt`` reads on x86 and ARM machines).
 * ``hash_unsafe_bytes``: Spark's legacy variant (``hashUnsafeBytes``, HashingTF before Spark 3):
   each trailing byte is sign-extended (Java ``byte`` -> ``int``) and mixed as a block of its own,
   with the full ``mixH1`` step.
-* ``hash_int`` / ``hash_long``: Spark's ``hashInt`` / ``hashLong`` (a long is mixed as its low
-  word then its high word, finalized with length 8).
 
 ``nonnegative_mod`` is Spark's ``Utils.nonNegativeMod``: the bucket of a signed hash.
 """
@@ -36,10 +34,6 @@ def _blocks(data: bytes, count: int) -> tuple:
         if count <= 256:  # long inputs are rare: keep the table small
             _UNPACK[count] = unpack
     return unpack(data)
-
-
-def _signed(h: int) -> int:
-    return h - 0x100000000 if h & 0x80000000 else h
 
 
 # The two byte hashes are written out in full (no helper calls): they are the hot path of
@@ -98,38 +92,6 @@ def hash_unsafe_bytes(data: bytes, seed: int = 42) -> int:
     h = (h * _F2) & _MASK
     h ^= h >> 16
     return h - 0x100000000 if h & 0x80000000 else h
-
-
-def _fmix(h: int, length: int) -> int:
-    h ^= length
-    h ^= h >> 16
-    h = (h * _F1) & _MASK
-    h ^= h >> 13
-    h = (h * _F2) & _MASK
-    h ^= h >> 16
-    return h
-
-
-def _mix(h: int, k: int) -> int:
-    k = (k * _C1) & _MASK
-    k = ((k << 15) | (k >> 17)) & _MASK
-    k = (k * _C2) & _MASK
-    h ^= k
-    h = ((h << 13) | (h >> 19)) & _MASK
-    return (h * 5 + _N) & _MASK
-
-
-def hash_int(value: int, seed: int = 42) -> int:
-    """Spark's Murmur3_x86_32.hashInt of a Java int (value is taken modulo 2^32)."""
-    return _signed(_fmix(_mix(seed & _MASK, value & _MASK), 4))
-
-
-def hash_long(value: int, seed: int = 42) -> int:
-    """Spark's Murmur3_x86_32.hashLong of a Java long (value is taken modulo 2^64)."""
-    v = value & 0xFFFFFFFFFFFFFFFF
-    h = _mix(seed & _MASK, v & _MASK)
-    h = _mix(h, v >> 32)
-    return _signed(_fmix(h, 8))
 
 
 def hash_string(text: str, seed: int = 42, version: int = 2) -> int:

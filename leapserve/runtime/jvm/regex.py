@@ -113,10 +113,6 @@ class _JavaRegexTranslator:
     def error(self, what: str) -> UnsupportedRegex:
         return UnsupportedRegex(f"{what} (at offset {self.i} of the Java regex {self.p!r})")
 
-    def at_end(self) -> bool:
-        self.skip_comments()
-        return self.i >= len(self.p)
-
     def skip_comments(self) -> None:
         if "x" not in self.flags:
             return

@@ -1,14 +1,13 @@
-"""MurmurHash3 x86_32 as Spark computes it: standard (hashUnsafeBytes2), legacy (hashUnsafeBytes),
-hashInt, hashLong; checked against published vectors, values read off Spark's source, and Spark's
-own class in the JVM."""
+"""MurmurHash3 x86_32 as Spark computes it: standard (hashUnsafeBytes2) and legacy (hashUnsafeBytes);
+checked against published vectors, values read off Spark's source, and Spark's own class in the
+JVM."""
 
 import random
 
 import pytest
 
-from leapserve.runtime.jvm.jmath import double_to_long_bits, float_to_int_bits
-from leapserve.runtime.jvm.murmur3 import (hash_int, hash_long, hash_string, hash_unsafe_bytes, hash_unsafe_bytes2,
-                                           nonnegative_mod)
+from leapserve.runtime.jvm.jmath import double_to_long_bits
+from leapserve.runtime.jvm.murmur3 import hash_string, hash_unsafe_bytes, hash_unsafe_bytes2, nonnegative_mod
 
 
 def signed(x: int) -> int:
@@ -58,11 +57,7 @@ def test_legacy_variant_from_spark_source():
         assert hash_unsafe_bytes(data, 42) != hash_unsafe_bytes2(data, 42)
 
 
-def test_int_long_and_bits():
-    assert hash_int(0, 42) == hash_int(1 << 32, 42)
-    assert hash_long(-1, 42) == hash_long((1 << 64) - 1, 42)
-    assert float_to_int_bits(1.0) == 0x3F800000 and float_to_int_bits(-2.0) == -0x40000000
-    assert float_to_int_bits(float("nan")) == 0x7FC00000
+def test_bits_and_buckets():
     assert double_to_long_bits(1.0) == 0x3FF0000000000000 and double_to_long_bits(float("nan")) == 0x7FF8000000000000
     assert nonnegative_mod(-7, 5) == 3 and nonnegative_mod(7, 5) == 2 and nonnegative_mod(-10, 5) == 0
 
@@ -77,10 +72,6 @@ def test_against_spark_jvm(spark):
         seed = rng.choice([42, 0, -1, 123456789, -(1 << 31)])
         assert hash_unsafe_bytes(data, seed) == murmur.hashUnsafeBytes(bytearray(data), offset, len(data), seed)
         assert hash_unsafe_bytes2(data, seed) == murmur.hashUnsafeBytes2(bytearray(data), offset, len(data), seed)
-        hasher = murmur(seed)
-        i, long_value = rng.randint(-(1 << 31), (1 << 31) - 1), rng.randint(-(1 << 63), (1 << 63) - 1)
-        assert hash_int(i, seed) == hasher.hashInt(i)
-        assert hash_long(long_value, seed) == hasher.hashLong(long_value)
     for x in (0.0, -0.0, 1.5, -3.25e10, float("inf"), 5e-324):
         assert double_to_long_bits(x) == jvm.java.lang.Double.doubleToLongBits(x)
 
