@@ -39,7 +39,6 @@ _POSIX = {  # \p{Name}: Java's POSIX classes are ASCII only
     "Space": _SPACE,
 }
 _FLAG_LETTERS = "idmsuxU"
-_COMMENT_SPACE = JAVA_WHITESPACE  # Java's ASCII.isSpace, skipped in COMMENTS mode
 
 
 def _normalize(ranges):
@@ -119,7 +118,7 @@ class _JavaRegexTranslator:
         p = self.p
         while self.i < len(p):
             ch = p[self.i]
-            if ch in _COMMENT_SPACE:
+            if ch in JAVA_WHITESPACE:  # Java's ASCII.isSpace, skipped in COMMENTS mode
                 self.i += 1
             elif ch == "#":
                 ends = "\n" if "d" in self.flags else _LINE_TERMINATORS
