@@ -34,15 +34,20 @@ def test_pyproject_declares_this_python_and_others():
     assert project["requires-python"] == f">={min(declared_versions(), key=lambda v: int(v.split('.')[1]))}"
 
 
+@pytest.fixture(scope="module")
+def ours() -> dict:
+    """This Python's answers to the golden set, worked out once for every other version."""
+    return {case.name: golden.outputs(case) for case in golden.cases()}
+
+
 @pytest.mark.parametrize("version", OTHERS)
-def test_same_answers_as_this_python(version):
+def test_same_answers_as_this_python(version, ours):
     python = REPO / f".venv-py{version}" / "bin" / "python"
     assert python.exists(), f"no Python {version} environment at {python.parent.parent}: run `make setup`"
     run = subprocess.run([str(python), "-m", "tests.support.golden"], cwd=REPO, capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     theirs = json.loads(run.stdout)
-    ours = {case.name: golden.outputs(case) for case in golden.cases()}
     assert theirs.keys() == ours.keys()
     differ = sorted(name for name in ours if theirs[name] != ours[name])
     assert not differ, f"Python {version} answers differently in {len(differ)} cases: {differ[:10]}"
