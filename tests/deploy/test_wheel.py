@@ -48,8 +48,16 @@ def wheel(tmp_path_factory) -> Path:
     built = run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                 "--wheel-dir", work / "dist", work / "src")
     assert built.returncode == 0, built.stderr
+    (work / "build.log").write_text(built.stdout + built.stderr)
     (path,) = (work / "dist").glob("leapserve-*.whl")
     return path
+
+
+def test_the_wheel_builds_without_warnings(wheel):
+    """setuptools warns of folders it would leave out or that look like packages it was not told of
+    (a data folder not listed in pyproject.toml): users building the image see those warnings."""
+    log = (wheel.parents[1] / "build.log").read_text()
+    assert "Warning" not in log, log
 
 
 def test_the_wheel_holds_leapserve_alone(wheel):
