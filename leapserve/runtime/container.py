@@ -418,11 +418,13 @@ class ZipSource(BundleSource):
     def _check_no_overlap(self, info: zipfile.ZipInfo, relpath: str) -> None:
         """Refuse an entry whose compressed data, after its local header, runs past where the next
         entry begins (the test of zipfile's open from 3.11.8/3.12.2/3.13 on), or whose local
-        header lies before the archive's start (zipfile shifts every offset by the bytes it finds
-        before the central directory, and a damaged end record makes that shift negative)."""
-        if info.header_offset < 0:
-            raise BundleError(f"entry's local header offset is {info.header_offset}, before the start of the "
-                              "archive (a damaged central directory)", path=self.where(relpath))
+        header lies outside the entries' data: before the archive's start (zipfile shifts every
+        offset by the bytes it finds before the central directory, and a damaged end record makes
+        that shift negative) or past the central directory (a ZIP64 field can say up to 2^64 - 1,
+        where seeking fails)."""
+        if not 0 <= info.header_offset < self._zip.start_dir:
+            raise BundleError(f"entry's local header offset is {info.header_offset}, outside the entries' data "
+                              f"(0 to {self._zip.start_dir}): a damaged central directory", path=self.where(relpath))
         with self._zip._lock:  # the archive's file is shared with zipfile's readers
             self._zip.fp.seek(info.header_offset)
             header = self._zip.fp.read(_LOCAL_HEADER.size)

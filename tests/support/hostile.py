@@ -164,6 +164,28 @@ def _shifted_central_directory(tmp: Path) -> Path:
     return path
 
 
+def _zip64_header_offset(tmp: Path) -> Path:
+    """The RF bundle with bundle.json's local header offset set to 2^63 by a ZIP64 extra field
+    (0x0001) in its central directory record, which zipfile takes as it is."""
+    path = write_zip(tmp / "bundle.zip", rf())
+    data = bytearray(path.read_bytes())
+    end = data.rindex(b"PK\x05\x06")
+    cd_size, cd_offset = struct.unpack_from("<II", data, end + 12)
+    record = cd_offset
+    while True:  # find bundle.json's record
+        name_length, extra_length, comment_length = struct.unpack_from("<3H", data, record + 28)
+        if data[record + 46:record + 46 + name_length] == b"bundle.json":
+            break
+        record += 46 + name_length + extra_length + comment_length
+    struct.pack_into("<I", data, record + 42, 0xFFFFFFFF)
+    struct.pack_into("<H", data, record + 30, extra_length + 12)
+    at = record + 46 + name_length + extra_length
+    data[at:at] = struct.pack("<HHQ", 0x0001, 8, 1 << 63)
+    struct.pack_into("<I", data, end + 12 + 12, cd_size + 12)  # the end record, 12 bytes further on
+    path.write_bytes(bytes(data))
+    return path
+
+
 def unicode_path_field(tmp: Path, entry: str, payload: bytes) -> Path:
     """The RF bundle with an Info-ZIP Unicode Path extra field (0x7075) holding ``payload`` on
     ``entry``: zipfile reads it from Python 3.12 on (a field naming the entry anew renames it; a
@@ -230,7 +252,9 @@ ZIP_CASES = [
     Case("zip bomb: overlapping entries (a compressed size reaching into the next entry)", _overlapping,
          "entry overlaps the next one", "bundle.zip!/root/model.json"),
     Case("zip: central directory offset past the data (local headers before the archive's start)",
-         _shifted_central_directory, "before the start of the archive", "bundle.zip!/bundle.json"),
+         _shifted_central_directory, "outside the entries' data", "bundle.zip!/bundle.json"),
+    Case("zip: ZIP64 local header offset of 2^63", _zip64_header_offset, "offset is 9223372036854775808, outside",
+         "bundle.zip!/bundle.json"),
     Case("zip bomb: 256 MB of zeros in a tree file (default limits)",
          _raw(lambda: _rf_members(replace={f"{RF}/tree0/tree.json": (
              f"{RF}/tree0/tree.json", zeros_deflated(256 << 20, 1), zipfile.ZIP_DEFLATED, 0, 256 << 20)})),
