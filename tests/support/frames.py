@@ -15,5 +15,5 @@ def vector_frame(spark, vectors, *, column: str = "features", first: int = 0, la
     rows = [(first + i, v) for i, v in enumerate(vectors)]
     if label is not None:
         fields.append(StructField("label", DoubleType()))
-        rows = [(*row, y) for row, y in zip(rows, label)]
+        rows = [(*row, y) for row, y in zip(rows, label, strict=True)]
     return spark.createDataFrame(rows, StructType(fields))
