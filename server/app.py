@@ -5,8 +5,9 @@ listens on (TCP and/or a Unix domain socket):
 
 * leapserve.v1.PredictionService, and leapserve.v1.ModelService when admin is enabled;
 * inference.GRPCInferenceService (Open Inference Protocol / KServe v2);
-* grpc.health.v1.Health: "" and each service name are SERVING once every configured model is
-  loaded and warmed; ``model:NAME`` is SERVING while every version of NAME serves its latest
+* grpc.health.v1.Health: "" and each service name are SERVING while the registry is ready (at least
+  one model serving, and every required one: named by --model or found at start; see
+  Registry.readiness), each change logged with its reason; ``model:NAME`` is SERVING while every version of NAME serves its latest
   bundle (NOT_SERVING after a failed load or reload, even when an older copy still serves);
 * server reflection (grpcio-reflection).
 
@@ -128,12 +129,14 @@ class HealthReporter:
 
         serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
         with self._lock:
-            ready = self.registry.ready()
+            ready, why = self.registry.readiness()
             if ready and not self._was_ready:
                 age = process_age()
                 count = self.registry.served_count()
                 log.info("SERVING: %d model version(s) loaded, %.2f s after the process started", count, age,
                          extra={"event": "serving", "models": count, "seconds_since_start": round(age, 3)})
+            elif self._was_ready and not ready:
+                log.warning("NOT_SERVING: %s", why, extra={"event": "not_serving", "reason": why})
             self._was_ready = ready
             for s in self.services:
                 self.health.set(s, serving if ready else not_serving)

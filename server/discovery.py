@@ -6,6 +6,9 @@
   with a single ``.zip`` or a single bundle directory) or ``VERSION.zip``.
 * Hidden files, ``__pycache__`` and files being written or left by editors (``.tmp``, ``.part``,
   ``.partial``, ``.swp``, ``~``) are not bundles.
+* A folder that cannot be read (an NFS or CSI hiccup: EIO, ESTALE; a folder renamed away or
+  replaced by a file; permissions) makes the scan fail (``ScanError``), never look empty: the
+  registry keeps what it serves instead of unloading every model of an unreadable folder.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from pathlib import Path
 
 DEFAULT_VERSION = "1"  # the version of a bundle named without one
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".swp", "~")
+
+
+class ScanError(OSError):
+    """A folder of bundles could not be read: what the scan found is incomplete."""
 
 
 def is_bundle_dir(path: Path) -> bool:
@@ -39,39 +46,48 @@ def _version_bundle(entry: Path) -> Path | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def scan_versions(folder: Path) -> dict[str, Path]:
-    """version -> bundle path for a folder of versions."""
-    out: dict[str, Path] = {}
+def _list(folder: Path) -> list[Path]:
+    """The entries of a folder, sorted; ScanError when it cannot be listed."""
     try:
-        entries = sorted(folder.iterdir())
-    except OSError:
-        return out
-    for entry in entries:
+        return sorted(folder.iterdir())
+    except OSError as e:
+        raise ScanError(e.errno, f"cannot read {folder}: {e.strerror or e}") from e
+
+
+def scan_versions(folder: Path) -> dict[str, Path]:
+    """version -> bundle path for a folder of versions. ScanError if it cannot be read."""
+    out: dict[str, Path] = {}
+    for entry in _list(folder):
         if _ignored(entry):
             continue
-        bundle = _version_bundle(entry)
+        try:
+            bundle = _version_bundle(entry)
+            is_file = entry.is_file()
+        except OSError as e:  # EIO, ESTALE, EACCES on one entry: the scan is incomplete
+            raise ScanError(e.errno, f"cannot read {entry}: {e.strerror or e}") from e
         if bundle is not None:
-            version = entry.stem if entry.is_file() else entry.name
+            version = entry.stem if is_file else entry.name
             out.setdefault(version, bundle)
     return out
 
 
 def scan_model_dir(folder: Path) -> dict[str, dict[str, Path]]:
-    """name -> {version -> bundle path} for a model directory."""
+    """name -> {version -> bundle path} for a model directory. ScanError if it, or a folder of
+    versions in it, cannot be read."""
     models: dict[str, dict[str, Path]] = {}
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError:
-        return models
-    for entry in entries:
+    for entry in _list(folder):
         if _ignored(entry):
             continue
-        if entry.is_file():
+        try:
+            is_file, is_bundle, is_dir = entry.is_file(), is_bundle_dir(entry), entry.is_dir()
+        except OSError as e:
+            raise ScanError(e.errno, f"cannot read {entry}: {e.strerror or e}") from e
+        if is_file:
             if entry.suffix == ".zip":
                 models.setdefault(entry.stem, {DEFAULT_VERSION: entry})
-        elif is_bundle_dir(entry):
+        elif is_bundle:
             models.setdefault(entry.name, {DEFAULT_VERSION: entry})
-        elif entry.is_dir():
+        elif is_dir:
             versions = scan_versions(entry)
             if versions:
                 models.setdefault(entry.name, versions)

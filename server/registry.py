@@ -17,10 +17,18 @@ Where bundles come from:
 The default version of a model is the highest one loaded (numeric parts compare as numbers:
 10 > 9).
 
-A watcher thread polls every ``reload_interval`` seconds: new bundles are loaded, changed ones
+A watcher thread polls every ``reload_interval`` seconds: new bundles are loaded and changed ones
 reloaded once their size and time stamp have stayed the same for one interval (a half-written
 file is not picked up), bundles gone from a scanned folder are unloaded. A bundle that fails to
-load leaves the previous copy serving; the failure is logged and kept in the slot's ``error``.
+load leaves the previous copy serving; the failure is logged and kept in the slot's ``error``. A
+scan that fails (a folder that cannot be read) unloads nothing: it is logged and kept in
+``scan_error`` until a scan succeeds again.
+
+Readiness (``readiness``): the models are in (the first load is done), at least one model version
+serves, and every *required* version has a copy to serve. Required are the bundles named by
+``--model`` and those found at start; a bundle that appears later (or a version LoadModel adds)
+serves once it loads, and while it cannot it shows only in its own model's health, never turning a
+ready server unready.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from .discovery import DEFAULT_VERSION, is_bundle_dir, scan_model_dir, scan_versions, signature
+from .discovery import DEFAULT_VERSION, ScanError, is_bundle_dir, scan_model_dir, scan_versions, signature
 from .errors import BadRequest, ModelNotFound, ModelUnavailable, PermissionDenied
 from .loading import Served, load_and_warm
 
@@ -46,7 +54,7 @@ class VersionSlot:
     """One version of a model and its loading state (changed only under the registry lock)."""
 
     __slots__ = ("name", "version", "path", "origin", "state", "error", "served", "signature", "pending",
-                 "generation", "missing_logged")
+                 "generation", "missing_logged", "required")
 
     def __init__(self, name: str, version: str, path: Path, origin: str):
         self.name = name
@@ -60,6 +68,7 @@ class VersionSlot:
         self.pending = None
         self.generation = 0
         self.missing_logged = False
+        self.required = False  # the server is not ready while a required version has no copy to serve
 
     def info(self, is_default: bool) -> dict:
         served = self.served
@@ -97,6 +106,8 @@ class Registry:
         self._listeners: list = []
         self._event_listeners: list = []
         self.after_initial_load: list = []  # callables run once the configured models are loaded
+        self._arriving: dict[tuple[str, str], tuple[Path, object]] = {}  # new bundles waiting to be stable
+        self.scan_error = ""  # why the last scan failed ("" once one succeeds)
         self._started = False
         self._initial_done = False
         self._stop = threading.Event()
@@ -111,7 +122,11 @@ class Registry:
             raise ValueError(f"invalid model name {name!r}")
         if not p.exists():
             raise ValueError(f"model {name!r}: no such file or directory: {p}")
-        if not (p.is_file() or is_bundle_dir(p) or scan_versions(p)):
+        try:
+            versions = p.is_file() or is_bundle_dir(p) or scan_versions(p)
+        except OSError as e:
+            raise ValueError(f"model {name!r}: {e}") from None
+        if not versions:
             raise ValueError(f"model {name!r}: {p} is neither a bundle nor a folder of versions")
         for other, v, _ in self._explicit:
             if other == name and (v or DEFAULT_VERSION) == (version or DEFAULT_VERSION):
@@ -207,11 +222,25 @@ class Registry:
         raise ModelNotFound(f"model {name!r} has no version {version!r}")
 
     def ready(self) -> bool:
-        """Every known version loaded and warmed (a failed reload keeps an older copy: ready)."""
+        return self.readiness()[0]
+
+    def readiness(self) -> tuple[bool, str]:
+        """(ready, why not): the first load done, at least one version serving, and every required
+        version (named by --model or found at start) with a copy to serve (a failed reload keeps an
+        older copy: ready). A bundle found later that fails to load does not count."""
         if not self._initial_done:
-            return False
+            return False, "loading the configured models"
         with self._lock:
-            return all(s.served is not None for slots in self._models.values() for s in slots.values())
+            missing = [s for slots in self._models.values() for s in slots.values()
+                       if s.required and s.served is None]
+            if missing:
+                s = missing[0]
+                more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+                return False, (f"model {s.name} version {s.version} has no copy to serve: {s.state.lower()}"
+                               + (f": {s.error}" if s.error else "") + more)
+            if not any(s.served is not None for slots in self._models.values() for s in slots.values()):
+                return False, "no model loaded"
+            return True, ""
 
     def model_healthy(self, name: str) -> bool:
         """Every version of the model serving its latest bundle (no load failure pending)."""
@@ -221,38 +250,90 @@ class Registry:
 
     # --- loading ---------------------------------------------------------------------------
 
-    def _discover(self) -> dict[tuple[str, str], tuple[Path, str]]:
-        """(name, version) -> (bundle path, origin) for every bundle the configuration names."""
+    def _discover(self) -> tuple[dict[tuple[str, str], tuple[Path, str]], list[str]]:
+        """((name, version) -> (bundle path, origin) for every bundle the configuration names,
+        the folders that could not be read). With any of the latter, what was found is incomplete."""
         found: dict[tuple[str, str], tuple[Path, str]] = {}
+        errors: list[str] = []
         explicit_names = set()
         for name, version, path in self._explicit:
             explicit_names.add(name)
-            if path.is_file() or is_bundle_dir(path):
-                found[(name, version or DEFAULT_VERSION)] = (path, "cli")
-            else:
-                for v, bundle in scan_versions(path).items():
-                    found.setdefault((name, v), (bundle, "scan"))
+            try:
+                if path.is_file() or is_bundle_dir(path):
+                    found[(name, version or DEFAULT_VERSION)] = (path, "cli")
+                    continue
+                versions = scan_versions(path)
+            except OSError as e:
+                errors.append(f"model {name}: {e}")
+                continue
+            for v, bundle in versions.items():
+                found.setdefault((name, v), (bundle, "scan"))
         if self.model_dir is not None:
-            for name, versions in scan_model_dir(self.model_dir).items():
+            try:
+                scanned = scan_model_dir(self.model_dir)
+            except OSError as e:
+                errors.append(str(e))
+                scanned = {}
+            for name, versions in scanned.items():
                 if name in explicit_names:
                     continue  # --model wins over a file of the same name in --model-dir
                 for v, bundle in versions.items():
                     found.setdefault((name, v), (bundle, "scan"))
-        return found
+        return found, errors
 
-    def _sync_slots(self, found) -> list[VersionSlot]:
-        """Add slots for new bundles, drop slots whose scanned bundle is gone; returns new slots."""
+    def _scan_result(self, errors: list[str]) -> bool:
+        """Log a scan's failure (once while it lasts) and its recovery; True when it was complete."""
+        if errors:
+            error = "; ".join(errors)
+            if not self.scan_error:
+                log.error("scanning the models failed, keeping every loaded model until a scan succeeds: %s",
+                          error, extra={"event": "model_scan_failed", "error": error})
+            self.scan_error = error
+            return False
+        if self.scan_error:
+            log.warning("scanning the models works again (it failed: %s)", self.scan_error,
+                        extra={"event": "model_scan_recovered", "error": self.scan_error})
+            self.scan_error = ""
+        return True
+
+    def _stable_new(self, found) -> dict:
+        """What of ``found`` may become a new slot now: everything before the first load is done;
+        after it, a new bundle once its signature has stayed the same for one interval (a bundle
+        still being copied into the folder is not read half-written, as with changed ones)."""
+        if not self._initial_done:
+            return found
+        with self._lock:
+            known = {(name, v) for name, slots in self._models.items() for v in slots}
+        out = {}
+        arriving = {}
+        for key, (path, origin) in found.items():
+            if key in known or key in self._unloaded:
+                out[key] = (path, origin)
+                continue
+            sig = signature(path)
+            if sig is not None and self._arriving.get(key) == (path, sig):
+                out[key] = (path, origin)
+            else:
+                arriving[key] = (path, sig)
+        self._arriving = arriving
+        return out
+
+    def _sync_slots(self, found, complete: bool = True) -> list[VersionSlot]:
+        """Add slots for new bundles, drop slots whose scanned bundle is gone (only after a complete
+        scan); returns new slots."""
         new = []
         gone: list[tuple[str, str]] = []
         changed = False
+        candidates = self._stable_new(found)
         with self._lock:
-            for (name, version), (path, origin) in found.items():
+            for (name, version), (path, origin) in candidates.items():
                 if (name, version) in self._unloaded:
                     continue
                 slots = self._models.setdefault(name, {})
                 slot = slots.get(version)
                 if slot is None:
                     slot = VersionSlot(name, version, path, origin)
+                    slot.required = origin == "cli" or not self._initial_done
                     slots[version] = slot
                     new.append(slot)
                     changed = True
@@ -262,7 +343,7 @@ class Registry:
                 slots = self._models[name]
                 for version in list(slots):
                     slot = slots[version]
-                    if slot.origin == "scan" and (name, version) not in found:
+                    if slot.origin == "scan" and (name, version) not in found and complete:
                         log.warning("model %s version %s: bundle %s is gone, unloading", name, version, slot.path,
                                     extra={"event": "model_unloaded", "model": name, "version": version,
                                            "path": str(slot.path)})
@@ -348,7 +429,8 @@ class Registry:
 
     def load_initial(self) -> None:
         """Discover and load every configured bundle (in the calling thread)."""
-        new = self._sync_slots(self._discover())
+        found, errors = self._discover()
+        new = self._sync_slots(found, self._scan_result(errors))
         for slot in new:
             self._load(slot)
         self._initial_done = True
@@ -356,7 +438,8 @@ class Registry:
 
     def poll_once(self) -> None:
         """One round of the watcher: new bundles, gone bundles, changed bundles."""
-        new = self._sync_slots(self._discover())
+        found, errors = self._discover()
+        new = self._sync_slots(found, self._scan_result(errors))
         for slot in new:
             self._load(slot)
         with self._lock:

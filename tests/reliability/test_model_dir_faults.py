@@ -1,0 +1,170 @@
+"""The model directory misbehaving under a real server (`leapserve serve --model-dir`, loopback):
+
+* a scan that fails (the folder renamed away, replaced by a file, unreadable: what an NFS or CSI
+  hiccup looks like from the server) keeps every loaded model serving and is logged, once, with its
+  recovery; a directory emptied for real unloads its models and the server turns NOT_SERVING;
+* a new bundle still being copied into the folder is not read until it has stopped changing, and
+  neither it nor a broken new bundle turns a ready server NOT_SERVING: only its own ``model:NAME``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+
+import grpc
+
+from leapserve.v1 import prediction_pb2 as pb
+from leapserve.v1 import prediction_pb2_grpc as pb_grpc
+from tests.support.bundles import write_zip
+from tests.support.traffic import lin_entries, wait_until
+
+INTERVAL = "0.1"
+
+
+def _predict(stub, model: str, a: float = 1.0, b: float = 2.0) -> float:
+    req = pb.PredictRequest(model=model)
+    req.inputs["a"].double_value = a
+    req.inputs["b"].double_value = b
+    return stub.Predict(req, timeout=10).outputs["prediction"].double_value
+
+
+class _Watch:
+    """A thread checking, every 20 ms until stop(), that the models answer (version k answers
+    k * (1 + a + 2b) = 6k) and that the server's health stays SERVING."""
+
+    def __init__(self, server, models: dict[str, int]):
+        self.server, self.models = server, models
+        self.errors: list[str] = []
+        self.requests = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        with grpc.insecure_channel(self.server.address) as ch:
+            stub = pb_grpc.PredictionServiceStub(ch)
+            while not self._stop.is_set():
+                for name, k in self.models.items():
+                    try:
+                        got = _predict(stub, name)
+                        if got != 6.0 * k:
+                            self.errors.append(f"{name}: {got}, not {6.0 * k}")
+                    except grpc.RpcError as e:
+                        self.errors.append(f"{name}: {e.code().name}: {e.details()}")
+                    self.requests += 1
+                health = self.server.health()
+                if health != "SERVING":
+                    self.errors.append(f"health {health}")
+                time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(30)
+
+
+def test_failed_scan_keeps_the_models(start_server, tmp_path, figures):
+    models = tmp_path / "models"
+    (models / "ver" / "3").mkdir(parents=True)
+    write_zip(models / "lin.zip", lin_entries(1))
+    write_zip(models / "ver" / "3" / "bundle.zip", lin_entries(3))
+    server = start_server("--model-dir", models, "--reload-interval", INTERVAL)
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    away = tmp_path / "models.away"
+    faults = []
+
+    def fault(name, break_it, repair):
+        with _Watch(server, {"lin": 1, "ver": 3}) as watch:
+            break_it()
+            wait_until(lambda: server.log().count("scanning the models failed") > len(faults), 10, "the failure logged")
+            time.sleep(1.0)  # ten rounds of the watcher on the broken folder
+            names = {m.name for m in stub.ListModels(pb.ListModelsRequest(), timeout=10).models}
+            repair()
+            wait_until(lambda: server.log().count("scanning the models works again") > len(faults), 10,
+                       "the recovery logged")
+            time.sleep(0.3)
+        assert watch.errors == [], (name, watch.errors[:5])
+        assert names == {"lin", "ver"}, name
+        faults.append((name, watch.requests))
+
+    # the folder renamed away and back (a remount, an operator's mv)
+    fault("renamed", lambda: models.rename(away), lambda: away.rename(models))
+
+    # the folder replaced by a file
+
+    def replace_with_file():
+        models.rename(away)
+        models.write_bytes(b"not a folder")
+
+    def restore():
+        models.unlink()
+        away.rename(models)
+
+    fault("a file", replace_with_file, restore)
+
+    if os.geteuid() != 0:  # root reads whatever the mode says
+        fault("unreadable", lambda: models.chmod(0), lambda: models.chmod(0o755))
+        fault("version folder unreadable", lambda: (models / "ver").chmod(0), lambda: (models / "ver").chmod(0o755))
+
+    log = server.log()
+    assert log.count("scanning the models failed") == len(faults)  # once per failure, not once per round
+    assert "unloading" not in log and "NOT_SERVING" not in log
+
+    # Emptied for real: the models go, and a server without a model is not ready (and says why).
+    (models / "lin.zip").unlink()
+    (models / "ver" / "3" / "bundle.zip").unlink()
+    server.wait_health("NOT_SERVING", timeout=10)
+    assert "NOT_SERVING: no model loaded" in server.log()
+    write_zip(models / "lin.zip", lin_entries(2))
+    server.wait_health("SERVING", timeout=10)
+    assert _predict(stub, "lin") == 12.0
+    figures(faults=[f[0] for f in faults], requests=sum(f[1] for f in faults))
+
+
+def test_new_bundles_wait_until_stable_and_never_turn_readiness_off(start_server, tmp_path, figures):
+    models = tmp_path / "models"
+    models.mkdir()
+    write_zip(models / "lin.zip", lin_entries(1))
+    server = start_server("--model-dir", models, "--reload-interval", INTERVAL)
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    buffer = io.BytesIO()
+    write_zip(buffer, lin_entries(4))
+    data = buffer.getvalue()
+
+    with _Watch(server, {"lin": 1}) as watch:
+        # A new bundle copied slowly into the folder (64 bytes every 30 ms: several rounds of the
+        # watcher see it half-written): not read before it is complete.
+        with open(models / "late.zip", "wb") as f:
+            for i in range(0, len(data), 64):
+                f.write(data[i:i + 64])
+                f.flush()
+                time.sleep(0.03)
+        wait_until(lambda: server.health("model:late") == "SERVING", 10, "late loaded")
+        assert _predict(stub, "late") == 24.0
+
+        # A broken new bundle: refused, shown under its own name, the server stays SERVING.
+        (models / "broken.zip").write_bytes(b"this is not a zip file")
+        wait_until(lambda: "broken.zip failed" in server.log(), 10, "the failure logged")
+        time.sleep(0.3)
+        assert server.health("model:broken") == "NOT_SERVING"
+        versions = stub.GetModelMetadata(pb.GetModelMetadataRequest(model="broken"), timeout=10).versions
+        assert versions[0].state == pb.FAILED and "broken.zip" in versions[0].error
+
+        # A broken new version of a served model: the model's health shows it, the server's does not.
+        (models / "ver" / "1").mkdir(parents=True)
+        write_zip(models / "ver" / "1" / "bundle.zip", lin_entries(5))
+        wait_until(lambda: server.health("model:ver") == "SERVING", 10, "ver loaded")
+        (models / "ver" / "2.zip").write_bytes(b"garbage")
+        wait_until(lambda: server.health("model:ver") == "NOT_SERVING", 10, "ver's broken version shown")
+        time.sleep(0.3)
+    assert watch.errors == [], watch.errors[:5]
+    log = server.log()
+    assert "late.zip failed" not in log  # never read half-written
+    assert "generation 1" in log and "NOT_SERVING" not in log
+    assert stub.GetModelMetadata(pb.GetModelMetadataRequest(model="late"), timeout=10).versions[0].generation == 1
+    figures(requests=watch.requests, bundle_bytes=len(data))
