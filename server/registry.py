@@ -29,15 +29,24 @@ serves, and every *required* version has a copy to serve. Required are the bundl
 ``--model`` and those found at start; a bundle that appears later (or a version LoadModel adds)
 serves once it loads, and while it cannot it shows only in its own model's health, never turning a
 ready server unready.
+
+Memory: once the first load is done the server freezes the garbage collector's view of the process
+(``gc.freeze()``: no full pass walks the models in the middle of a request). A model's compiled row
+programs are reference cycles (a function whose globals hold it and the stage models it calls), so
+a frozen copy replaced by a reload or dropped by an unload would stay for ever: once such a copy is
+no longer used by any request, the registry unfreezes, collects and freezes again
+(``_release_replaced``, after the swap or unload and on every watcher round).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from .discovery import DEFAULT_VERSION, ScanError, is_bundle_dir, scan_model_dir, scan_versions, signature
@@ -108,6 +117,8 @@ class Registry:
         self.after_initial_load: list = []  # callables run once the configured models are loaded
         self._arriving: dict[tuple[str, str], tuple[Path, object]] = {}  # new bundles waiting to be stable
         self.scan_error = ""  # why the last scan failed ("" once one succeeds)
+        self._replaced: list = []  # weak references to copies replaced or unloaded while gc is frozen
+        self._replaced_lock = threading.Lock()
         self._started = False
         self._initial_done = False
         self._stop = threading.Event()
@@ -348,6 +359,7 @@ class Registry:
                                     extra={"event": "model_unloaded", "model": name, "version": version,
                                            "path": str(slot.path)})
                         del slots[version]
+                        self._forget(slot.served)
                         gone.append((name, version))
                         changed = True
                     elif slot.origin == "cli" and not slot.path.exists():
@@ -365,7 +377,33 @@ class Registry:
             self._event("unloaded", name, version)
         if changed:
             self._notify()
+        if gone:
+            self._release_replaced()
         return new
+
+    def _forget(self, served: Served | None) -> None:
+        """A copy no longer served (replaced or unloaded): to be collected once no request holds it."""
+        if served is not None and gc.get_freeze_count():
+            with self._replaced_lock:
+                self._replaced.append(weakref.ref(served))
+
+    def _release_replaced(self) -> None:
+        """Free the replaced copies no request holds any more: they were frozen with the rest of the
+        process (gc.freeze), and their compiled programs are reference cycles only a collection
+        frees. Unfreeze, collect, freeze again: one full collection per reload or unload, in the
+        watcher's (or the admin call's) thread, never in a request's."""
+        with self._replaced_lock:
+            if not self._replaced:
+                return
+            alive = [r for r in self._replaced if r() is not None]
+            if len(alive) == len(self._replaced):
+                return  # every replaced copy still finishes some request: next round
+            self._replaced = alive
+            if not gc.get_freeze_count():
+                return
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
 
     def _load(self, slot: VersionSlot) -> str | None:
         """Load, warm and swap in one slot's bundle. Returns the error, or None."""
@@ -402,6 +440,7 @@ class Registry:
                 if self._models.get(slot.name, {}).get(slot.version) is not slot:
                     return None  # unloaded while loading
                 slot.generation += 1
+                self._forget(slot.served)
                 slot.served = Served(slot.name, slot.version, str(path), pipeline, codec, time.time(),
                                      slot.generation)
                 slot.state = READY
@@ -418,6 +457,7 @@ class Registry:
                             "generation": slot.generation})
             self._event("reloaded" if reloaded else "loaded", slot.name, slot.version, seconds)
             self._notify()
+            self._release_replaced()
             return None
 
     def _notify(self) -> None:
@@ -453,6 +493,7 @@ class Registry:
                 self._load(slot)
             else:
                 slot.pending = sig
+        self._release_replaced()  # copies still busy when they were replaced
 
     def start(self) -> None:
         """Load everything in a background thread, then watch for changes."""
@@ -542,7 +583,7 @@ class Registry:
                 raise ModelNotFound(f"model {name!r} has no version {version!r}")
             versions = [version] if version else sorted(slots, key=version_key)
             for v in versions:
-                del slots[v]
+                self._forget(slots.pop(v).served)
                 self._unloaded.add((name, v))
             if not slots:
                 del self._models[name]
@@ -552,4 +593,5 @@ class Registry:
         for v in versions:
             self._event("unloaded", name, v)
         self._notify()
+        self._release_replaced()
         return versions
