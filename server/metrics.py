@@ -15,7 +15,7 @@ from gRPC. What they count (labels in braces):
   ``leapserve_model_unloads_total{model,version}``,
   ``leapserve_model_load_duration_seconds{model}`` (histogram: reading, building and warming).
 * ``leapserve_models_loaded``: model versions serving a loaded copy; ``leapserve_ready``: 1 when
-  every configured model is loaded (health SERVING), else 0; ``leapserve_build_info{version}``.
+  the server is ready (health SERVING: Registry.readiness), else 0; ``leapserve_build_info{version}``.
 * The client library's ``process_*`` (resident memory, CPU, open files) and ``python_*`` series
   (single-process servers only).
 
@@ -212,7 +212,7 @@ class Metrics:
                                       registry=r)
         self.models_loaded = Gauge("leapserve_models_loaded", "Model versions serving a loaded copy",
                                    registry=r, multiprocess_mode="livemax")
-        self.ready = Gauge("leapserve_ready", "1 when every configured model is loaded and warmed",
+        self.ready = Gauge("leapserve_ready", "1 when the server is ready (health SERVING)",
                            registry=r, multiprocess_mode="livemin")
         info = Gauge("leapserve_build_info", "leapserve's version", ("version",), registry=r,
                      multiprocess_mode="livemax")
