@@ -89,14 +89,42 @@ def _as_text(name: str, b: bytes) -> str:
         raise InvalidInput(name, "UTF-8 text", f"bytes {b[:20]!r}") from None
 
 
+MAX_DIMENSION = 2_147_483_647  # Spark's largest vector size; also the most elements in one tensor
+_INTEGER_CONTENTS = {"INT8", "INT16", "UINT8", "UINT16"}  # carried in 32-bit contents: range-checked
+
+
+def check_shape(tensor) -> int:
+    """The element count of a tensor's shape, after checking every dimension (non-negative, at most
+    MAX_DIMENSION) and their product (at most MAX_DIMENSION), before anything is allocated."""
+    name = tensor.name
+    shape = list(tensor.shape)
+    if any(d < 0 for d in shape):
+        raise InvalidInput(name, "a shape of non-negative sizes", f"shape {shape}")
+    if any(d > MAX_DIMENSION for d in shape):
+        raise InvalidInput(name, f"dimensions of at most {MAX_DIMENSION} each", f"shape {shape}")
+    count = math.prod(shape) if shape else 1
+    if count > MAX_DIMENSION:
+        raise InvalidInput(name, f"at most {MAX_DIMENSION} elements in all", f"{count} (shape {shape})")
+    return count
+
+
+def _typed_integers(name: str, datatype: str, values, dtype: np.dtype) -> np.ndarray:
+    """int_contents / uint_contents (32-bit on the wire) as a narrower type, refusing values out of its range."""
+    wide = np.array(values, dtype=np.int64)
+    info = np.iinfo(dtype)
+    bad = np.flatnonzero((wide < info.min) | (wide > info.max))
+    if bad.size:
+        i = int(bad[0])
+        raise InvalidInput(name, f"{datatype} values ({info.min} to {info.max})", f"{int(wide[i])} (element {i})")
+    return wide.astype(dtype)
+
+
 def tensor_elements(tensor, raw: bytes | None):
     """(numpy array or list of bytes, element count) of an input tensor, from raw or typed contents."""
     name = tensor.name
     datatype = tensor.datatype
     shape = list(tensor.shape)
-    if any(d < 0 for d in shape):
-        raise InvalidInput(name, "a shape of non-negative sizes", f"shape {shape}")
-    count = math.prod(shape) if shape else 1
+    count = check_shape(tensor)
     if datatype == "BYTES":
         if raw is not None:
             return deserialize_bytes(raw, count, name), count
@@ -118,6 +146,8 @@ def tensor_elements(tensor, raw: bytes | None):
     values = getattr(tensor.contents, field)
     if len(values) != count:
         raise InvalidInput(name, f"{count} elements for shape {shape}", f"{len(values)}")
+    if datatype in _INTEGER_CONTENTS:
+        return _typed_integers(name, datatype, values, dtype), count
     return np.array(values, dtype=dtype), count
 
 

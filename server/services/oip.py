@@ -96,6 +96,11 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
                              "raw contents need one entry per input")
         columns = {}
         n = None
+        for tensor in request.inputs:  # the row limit, from the shapes alone: nothing is built yet
+            shape = list(tensor.shape)
+            if shape and shape[0] > self.max_batch_rows:
+                raise LimitExceeded(f"{shape[0]} records in one ModelInfer (input {tensor.name!r}, shape {shape}); "
+                                    f"the limit is {self.max_batch_rows}")
         for i, tensor in enumerate(request.inputs):
             ftype = codec.inputs.get(tensor.name)
             if ftype is None:
@@ -103,8 +108,6 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             col, rows = input_column(ftype, tensor, raw[i] if raw else None)
             if n is None:
                 n = rows
-                if n > self.max_batch_rows:
-                    raise LimitExceeded(f"{n} records in one ModelInfer; the limit is {self.max_batch_rows}")
             elif rows != n:
                 raise InvalidInput(tensor.name, f"{n} records like the other inputs", f"{rows} (shape {list(tensor.shape)})")
             columns[tensor.name] = col
