@@ -56,6 +56,7 @@ class ServeConfig:
     threads: int = 4
     max_message_size: int = 64 * 1024 * 1024
     max_batch_rows: int = 100_000
+    max_response_bytes: int | None = None  # largest ModelInfer answer; None: max_message_size
     max_concurrent_rpcs: int = 1000
     reload_interval: float = 2.0
     admin: bool = False
@@ -187,7 +188,9 @@ def build_server(config: ServeConfig, registry, observer=None):
         registry, max_batch_rows=config.max_batch_rows, max_stream_requests=config.max_stream_requests,
         max_concurrent_streams=streams), prediction.SERVICE_NAME), server)
     inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-        observed(oip.InferenceService(registry, max_batch_rows=config.max_batch_rows), oip.SERVICE_NAME), server)
+        observed(oip.InferenceService(
+        registry, max_batch_rows=config.max_batch_rows,
+        max_response_bytes=config.max_response_bytes or config.max_message_size), oip.SERVICE_NAME), server)
     services = [prediction.SERVICE_NAME, oip.SERVICE_NAME]
     if config.admin:
         if not config.admin_token:

@@ -206,6 +206,34 @@ def _json_list(name: str, text: str):
     return value
 
 
+def output_size(ftype: FieldType, col, n: int) -> tuple[str, list[int], int | None]:
+    """(datatype, shape, bytes) of the tensor output_tensor would build, without building it; bytes
+    is None for BYTES tensors (their size is known once built, and no larger than the strings the
+    pipeline made). A sparse vector column is measured as the dense tensor it becomes."""
+    if ftype.kind == "tensor" or (isinstance(col, np.ndarray) and col.ndim == 2) or isinstance(col, SparseBatch):
+        if isinstance(col, SparseBatch):
+            width = col.size
+        elif isinstance(col, np.ndarray) and col.dtype != object:
+            width = col.shape[1] if col.ndim == 2 else (col.size // n if n else 0)
+        else:
+            first = next((v for v in col if v is not None), None)
+            width = (first.size if isinstance(first, SparseVector) else len(first)) if first is not None \
+                else (ftype.size or 0)
+        datatype = "FP32" if ftype.base == "float" else "FP64"
+        return datatype, [n, int(width)], n * int(width) * NUMPY_OF_DATATYPE[datatype].itemsize
+    datatype = "BYTES" if ftype.kind == "list" else datatype_of(ftype)
+    if datatype == "BYTES":
+        return datatype, [n], None
+    return datatype, [n], n * NUMPY_OF_DATATYPE[datatype].itemsize
+
+
+def tensor_nbytes(datatype: str, data) -> int:
+    """The size of a built tensor's contents (BYTES: each element and its 4-byte length)."""
+    if datatype == "BYTES":
+        return sum(len(b) for b in data) + 4 * len(data)
+    return int(np.asarray(data).nbytes)
+
+
 def output_tensor(ftype: FieldType, col, n: int, skipped: np.ndarray | None):
     """(datatype, shape, numpy array or list of bytes) of an output column."""
     if ftype.kind == "tensor" or (isinstance(col, np.ndarray) and col.ndim == 2) or isinstance(col, SparseBatch):

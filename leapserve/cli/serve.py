@@ -72,6 +72,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "RESOURCE_EXHAUSTED [LEAPSERVE_MAX_MESSAGE_SIZE]")
     p.add_argument("--max-batch-rows", type=int, default=env("--max-batch-rows", 100_000, int), metavar="N",
                    help="most records in one PredictBatch or ModelInfer (default 100000) [LEAPSERVE_MAX_BATCH_ROWS]")
+    p.add_argument("--max-response-bytes", type=size_in_bytes, default=env("--max-response-bytes", None, size_in_bytes),
+                   metavar="BYTES",
+                   help="largest ModelInfer answer, checked before its tensors are built (default: "
+                        "--max-message-size); larger ones fail with RESOURCE_EXHAUSTED naming the output, "
+                        "and unnamed intermediate outputs are left out first [LEAPSERVE_MAX_RESPONSE_BYTES]")
     p.add_argument("--max-concurrent-rpcs", type=int, default=env("--max-concurrent-rpcs", 1000, int), metavar="N",
                    help="calls in progress per process before new ones fail with RESOURCE_EXHAUSTED "
                         "(default 1000; 0: no limit) [LEAPSERVE_MAX_CONCURRENT_RPCS]")
@@ -137,7 +142,8 @@ def config_from_args(args):
     return ServeConfig(
         models=list(models), model_dir=args.model_dir, host=args.host, port=args.port, uds=args.uds,
         workers=args.workers, threads=args.threads, max_message_size=args.max_message_size,
-        max_batch_rows=args.max_batch_rows, max_concurrent_rpcs=args.max_concurrent_rpcs,
+        max_batch_rows=args.max_batch_rows, max_response_bytes=args.max_response_bytes,
+        max_concurrent_rpcs=args.max_concurrent_rpcs,
         reload_interval=args.reload_interval, admin=args.admin, admin_paths=list(admin_paths),
         admin_token=args.admin_token, max_stream_requests=args.max_stream_requests,
         max_concurrent_streams=args.max_concurrent_streams,

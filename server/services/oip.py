@@ -24,7 +24,8 @@ from leapserve.runtime.errors import InvalidInput
 
 from ..errors import BadRequest, LimitExceeded, ModelUnavailable
 from ..registry import Registry, version_key
-from ..tensors import datatype_of, fill_contents, input_column, output_tensor, tensor_raw, tensor_shape
+from ..tensors import (datatype_of, fill_contents, input_column, output_size, output_tensor, tensor_nbytes, tensor_raw,
+                       tensor_shape)
 from .common import check_deadline, failure_of
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
@@ -39,9 +40,11 @@ def _server_version() -> str:
 
 
 class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, registry: Registry, *, max_batch_rows: int = 100_000):
+    def __init__(self, registry: Registry, *, max_batch_rows: int = 100_000,
+                 max_response_bytes: int = 64 * 1024 * 1024):
         self.registry = registry
         self.max_batch_rows = max_batch_rows
+        self.max_response_bytes = max_response_bytes
         self.version = _server_version()
 
     def ServerLive(self, request, context):
@@ -116,19 +119,59 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         if n is None:
             n = len(result.skipped)
         names = list(dict.fromkeys(wanted)) if wanted else list(codec.output_names)
+        sizes = {name: output_size(codec.outputs[name], result[name], n) for name in names}
+        omitted = []
+        if wanted is None and _known_bytes(sizes, names) > self.max_response_bytes:
+            # Unnamed intermediate columns (a HashingTF's 262,144 features, densified) are what makes
+            # the answer huge: leave them out and keep what the pipeline ends with.
+            final = _final_outputs(served.pipeline)
+            omitted = [name for name in names if name not in final]
+            names = [name for name in names if name in final]
+        self._check_size(sizes, names, _known_bytes(sizes, names))
         skipped = result.skipped if result.skipped.any() else None
         response = pb.ModelInferResponse(model_name=request.model_name, model_version=served.version, id=request.id)
         use_raw = bool(raw)
+        total = _known_bytes(sizes, names)
         for name in names:
             datatype, shape, data = output_tensor(codec.outputs[name], result[name], n, skipped)
+            if sizes[name][2] is None:  # BYTES: measured once built
+                nbytes = tensor_nbytes(datatype, data)
+                sizes[name] = (datatype, shape, nbytes)
+                total += nbytes
+                self._check_size(sizes, names, total)
             out = response.outputs.add(name=name, datatype=datatype, shape=shape)
             if use_raw:
                 response.raw_output_contents.append(tensor_raw(datatype, data))
             else:
                 fill_contents(out.contents, datatype, data)
+        if omitted:
+            response.parameters["omitted_outputs"].string_param = ",".join(omitted)
         if skipped is not None:
             response.parameters["skipped_rows"].string_param = ",".join(map(str, np.nonzero(skipped)[0].tolist()))
         return response
+
+    def _check_size(self, sizes: dict, names: list[str], total: int) -> None:
+        limit = self.max_response_bytes
+        if total <= limit:
+            return
+        known = [name for name in names if sizes[name][2] is not None]
+        name = max(known, key=lambda k: sizes[k][2])
+        datatype, shape, nbytes = sizes[name]
+        what = f"output {name!r} of shape {shape} ({datatype}) would be {nbytes:,} bytes"
+        if nbytes <= limit:
+            what = f"the outputs would be {total:,} bytes in all (the largest: {what})"
+        raise LimitExceeded(f"{what}; the response limit is {limit:,} bytes (--max-response-bytes)")
+
+
+def _known_bytes(sizes: dict, names: list[str]) -> int:
+    return sum(sizes[name][2] or 0 for name in names)
+
+
+def _final_outputs(pipeline) -> set[str]:
+    """The columns the pipeline adds that no later stage reads (its results, not its intermediates)."""
+    read = {col for stage in pipeline.stages for _, col, _ in stage.inputs}
+    final = {name for name in pipeline.outputs if name not in read}
+    return final or set(pipeline.outputs)
 
 
 __all__ = ["InferenceService", "SERVICE_NAME"]

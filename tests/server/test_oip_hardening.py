@@ -97,6 +97,46 @@ def peak_rss_kib(server) -> int:
         return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
 
 
+# --- item 2: wide sparse outputs -------------------------------------------------------------
+
+def test_unnamed_outputs_leave_out_wide_intermediate_columns(server, stub):
+    """No outputs named, 500 rows through a 262,144-feature HashingTF: the dense tf column would be
+    1 GB. The answer holds the pipeline's final output and says what it left out; the server's
+    peak memory stays far below the size of the tensor it did not build."""
+    before = peak_rss_kib(server)
+    for raw in (True, False):
+        resp = stub.ModelInfer(text_request(raw=raw), timeout=60)
+        assert [o.name for o in resp.outputs] == ["prediction"]
+        assert list(resp.outputs[0].shape) == [ROWS]
+        values = (np.frombuffer(resp.raw_output_contents[0], dtype="<f8") if raw
+                  else np.array(resp.outputs[0].contents.fp64_contents))
+        np.testing.assert_array_equal(values, np.full(ROWS, 1.5))
+        assert resp.parameters["omitted_outputs"].string_param == "words,tf"
+    assert peak_rss_kib(server) - before < 200 * 1024
+
+
+def test_requested_wide_output_is_refused_before_it_is_built(server, stub):
+    before = peak_rss_kib(server)
+    err = refused(stub, text_request(outputs=["tf"]), grpc.StatusCode.RESOURCE_EXHAUSTED)
+    size = ROWS * WIDE * 8
+    assert err.details() == (f"output 'tf' of shape [{ROWS}, {WIDE}] (FP64) would be {size:,} bytes; "
+                             f"the response limit is 67,108,864 bytes (--max-response-bytes)")
+    assert peak_rss_kib(server) - before < 200 * 1024
+    # one row of the same output fits (2 MiB, under the client's 4 MiB), and is the right vector
+    small = stub.ModelInfer(text_request(outputs=["tf", "prediction"], rows=1), timeout=30)
+    assert [list(o.shape) for o in small.outputs] == [[1, WIDE], [1]]
+    tf = np.frombuffer(small.raw_output_contents[0], dtype="<f8").reshape(1, WIDE)
+    assert tf.sum(axis=1).tolist() == [6.0]
+
+
+def test_wide_final_output_is_refused_too(server, stub):
+    req = service_pb2.ModelInferRequest(model_name="words")
+    req.inputs.add(name="words", datatype="BYTES", shape=[1, 2]).contents.bytes_contents.extend([b"a", b"b"])
+    resp = stub.ModelInfer(req, timeout=30)
+    assert list(resp.outputs[0].shape) == [1, 16]
+    assert "omitted_outputs" not in resp.parameters
+
+
 # --- item 4: shapes checked before anything is built -----------------------------------------
 
 def test_huge_shapes_are_refused_before_building(server, stub):
