@@ -25,6 +25,22 @@ LEVELS = ("debug", "info", "warning", "error")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 
 
+MAX_LOGGED_TEXT = 200
+
+
+def client_text(value, limit: int = MAX_LOGGED_TEXT) -> str:
+    """A string a client sent (request id, model name, parameter), fit for a log line: escaped the
+    way repr escapes (a newline becomes ``\\n``, so no client can forge a line) and cut to ``limit``
+    characters, with the full length said."""
+    text = value if isinstance(value, str) else str(value)
+    cut = text[:limit]
+    if not cut.isprintable():
+        cut = repr(cut)[1:-1]
+    if len(text) > limit:
+        cut += f"... ({len(text)} characters)"
+    return cut
+
+
 def _utc(created: float) -> str:
     seconds = int(created)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((created - seconds) * 1000):03d}Z"

@@ -42,6 +42,7 @@ from importlib import metadata
 
 from leapserve.v1 import prediction_pb2
 
+from .logs import client_text
 from .services.common import request_id_of
 from .wire import BATCH_COUNT_TAGS
 
@@ -330,7 +331,7 @@ class Observer:
                         elif code == "INVALID_ARGUMENT" and rows == "one":
                             c[3].inc()
                 if log_requests:
-                    rid = request_id(request, context)
+                    rid = client_text(request_id(request, context))
                     log.debug("%s model=%s version=%s code=%s %.3f ms request_id=%s", rpc, model, version, code,
                               elapsed * 1000, rid,
                               extra={"event": "request", "rpc": rpc, "model": model, "version": version,
@@ -374,7 +375,7 @@ class Observer:
                     elif code == "INVALID_ARGUMENT":
                         c[3].inc()
                 if log_requests:
-                    rid = request_id(request, context) if request is not None else ""
+                    rid = client_text(request_id(request, context)) if request is not None else ""
                     log.debug("%s model=%s version=%s code=%s %.3f ms request_id=%s", rpc, model, version, code,
                               elapsed * 1000, rid,
                               extra={"event": "request", "rpc": rpc, "model": model, "version": version,

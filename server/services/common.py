@@ -17,6 +17,7 @@ import grpc
 from leapserve.runtime.errors import RowSkipped, ScoringError
 
 from ..errors import DeadlineExceeded, ServeError
+from ..logs import client_text
 
 log = logging.getLogger("leapserve.server")
 
@@ -114,7 +115,8 @@ def request_id_of(request_id: str, context) -> str:
 
 def internal_failure(e: BaseException, request_id: str, context, rpc: str) -> Failure:
     rid = request_id_of(request_id, context)
-    log.error("%s failed (request id %s): %s: %s", rpc, rid, type(e).__name__, e, exc_info=e)
+    log.error("%s failed (request id %s): %s: %s", rpc, client_text(rid), type(e).__name__,
+              client_text(e, 1000), exc_info=e)
     return Failure(grpc.StatusCode.INTERNAL, f"internal error (request id {rid})")
 
 

@@ -63,3 +63,12 @@ def test_text_logs_by_default_and_no_request_lines_at_info(start_server):
     assert "model rf version 1: loaded and warmed" in text
     assert "SERVING: 1 model version(s) loaded" in text
     assert "quiet" not in text and not text.lstrip().startswith("{")
+
+
+def test_client_text_is_escaped_and_truncated():
+    from leapserve.server.logs import client_text
+
+    assert client_text("req-42") == "req-42"
+    assert client_text("a\nb\r\x1b[31m\u202e") == "a\\nb\\r\\x1b[31m\\u202e"
+    assert client_text("x" * 500) == "x" * 200 + "... (500 characters)"
+    assert "\n" not in client_text("\n" * 1000) and len(client_text("\n" * 1000)) < 450

@@ -184,3 +184,23 @@ def test_integers_out_of_range_are_invalid_argument(server, stub, datatype, fiel
     assert dict(err.trailing_metadata()) == {"leapserve-field": "a", "leapserve-expected": expected,
                                              "leapserve-actual": actual}
     assert "Traceback" not in server.log() and "OverflowError" not in server.log()
+
+
+# --- item 6: client strings in log lines ------------------------------------------------------
+
+def test_request_ids_cannot_forge_log_lines(server, stub):
+    forged = "x\n2026-01-01 00:00:00,000 ERROR [1] leapserve.server: FORGED " + "y" * 1000
+    req = service_pb2.ModelInferRequest(model_name="lr", id=forged)
+    req.inputs.add(name="a", datatype="FP64", shape=[1]).contents.fp64_contents.append(1.0)
+    req.inputs.add(name="b", datatype="FP64", shape=[1]).contents.fp64_contents.append(1.0)
+    assert stub.ModelInfer(req, timeout=10).id == forged  # the answer carries the id as it came
+    req.id = ""
+    stub.ModelInfer(req, timeout=10, metadata=(("x-request-id", "h" + "FORGED-HEADER" * 100),))
+    log = server.log()
+    lines = [line for line in log.splitlines() if "FORGED" in line]
+    assert lines and all(not line.lstrip().startswith(("2026-01-01", "FORGED")) for line in lines)
+    assert any("request_id=x\\n2026-01-01 00:00:00,000 ERROR" in line for line in lines)
+    assert any("request_id=hFORGED-HEADER" in line for line in lines)
+    for line in lines:
+        rid = line.split("request_id=", 1)[1]
+        assert len(rid) < 260 and "y" * 250 not in rid
