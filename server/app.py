@@ -31,11 +31,11 @@ import os
 import signal
 import threading
 import time
-from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .logs import setup_logging
+from .transport import DEFAULT_REQUEST_READ_TIMEOUT
 
 log = logging.getLogger("leapserve.server")
 
@@ -58,6 +58,7 @@ class ServeConfig:
     max_batch_rows: int = 100_000
     max_response_bytes: int | None = None  # largest ModelInfer answer; None: max_message_size
     max_concurrent_rpcs: int = 1000
+    request_read_timeout: float = DEFAULT_REQUEST_READ_TIMEOUT  # seconds to a unary call's request; 0: none
     reload_interval: float = 2.0
     admin: bool = False
     admin_paths: list[str] = field(default_factory=list)
@@ -156,22 +157,24 @@ def build_server(config: ServeConfig, registry, observer=None):
     """The grpc.Server with every service added (not bound, not started), and its health parts.
     ``observer`` (server/metrics.py) wraps the handlers with metrics, request logs and spans."""
     import grpc
-    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+    from grpc_health.v1 import health, health_pb2
     from grpc_reflection.v1alpha import reflection
 
     from leapserve.oip import inference_pb2_grpc
     from leapserve.v1 import model_service_pb2_grpc
 
     from .services import admin, oip, prediction
+    from .transport import RequestThreads, channel_options, health_handler, health_threads
 
     options = [
         ("grpc.max_receive_message_length", config.max_message_size),
         ("grpc.max_send_message_length", config.max_message_size),
         # Several workers share the port; a lone server must instead fail when it is taken.
         ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
+        *channel_options(),  # keepalive, idle connections, calls per connection
     ]
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="leapserve-rpc"),
+        RequestThreads(config.threads, config.request_read_timeout, thread_name_prefix="leapserve-rpc"),
         options=options,
         maximum_concurrent_rpcs=config.max_concurrent_rpcs or None,
     )
@@ -201,8 +204,10 @@ def build_server(config: ServeConfig, registry, observer=None):
         services.append(admin.SERVICE_NAME)
     health_servicer = health.HealthServicer(
         experimental_non_blocking=True,
-        experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="leapserve-health"))
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        experimental_thread_pool=RequestThreads(2, config.request_read_timeout, thread_name_prefix="leapserve-watch"))
+    # Check on threads of its own: it answers while stalled or slow calls hold every request thread.
+    server.add_generic_rpc_handlers(
+        (health_handler(health_servicer, health_threads(config.request_read_timeout, "leapserve-health")),))
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection([*services, health_name, reflection.SERVICE_NAME], server)
     # "liveness" is SERVING from the start until shutdown, whatever the models do: a liveness probe
@@ -231,11 +236,12 @@ def build_health_server(config: ServeConfig, health_servicer):
     """A plaintext listener serving only grpc.health.v1 (kubelet's gRPC probes speak no TLS; the
     scoring API can then stay on loopback, a Unix socket or TLS)."""
     import grpc
-    from grpc_health.v1 import health_pb2_grpc
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="leapserve-probe"),
-                         options=[("grpc.so_reuseport", 1 if config.workers > 1 else 0)])
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    from .transport import channel_options, health_handler, health_threads
+
+    threads = health_threads(config.request_read_timeout, "leapserve-probe")
+    server = grpc.server(threads, options=[("grpc.so_reuseport", 1 if config.workers > 1 else 0), *channel_options()])
+    server.add_generic_rpc_handlers((health_handler(health_servicer, threads),))
     return server
 
 

@@ -80,6 +80,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-concurrent-rpcs", type=int, default=env("--max-concurrent-rpcs", 1000, int), metavar="N",
                    help="calls in progress per process before new ones fail with RESOURCE_EXHAUSTED "
                         "(default 1000; 0: no limit) [LEAPSERVE_MAX_CONCURRENT_RPCS]")
+    p.add_argument("--request-read-timeout", type=float, default=env("--request-read-timeout", 10.0, float),
+                   metavar="SECONDS", help="a call whose request message has not been read this long after it "
+                   "started is cancelled with DEADLINE_EXCEEDED, freeing its request thread (default 10; 0: no "
+                   "limit; PredictStream's messages are not bounded) [LEAPSERVE_REQUEST_READ_TIMEOUT]")
     p.add_argument("--reload-interval", type=float, default=env("--reload-interval", 2.0, float), metavar="SECONDS",
                    help="how often to look for new or changed bundles (default 2; 0 turns hot reload off) "
                         "[LEAPSERVE_RELOAD_INTERVAL]")
@@ -146,7 +150,7 @@ def config_from_args(args):
         max_concurrent_rpcs=args.max_concurrent_rpcs,
         reload_interval=args.reload_interval, admin=args.admin, admin_paths=list(admin_paths),
         admin_token=args.admin_token, max_stream_requests=args.max_stream_requests,
-        max_concurrent_streams=args.max_concurrent_streams,
+        max_concurrent_streams=args.max_concurrent_streams, request_read_timeout=args.request_read_timeout,
         grace=args.grace, drain_seconds=args.drain_seconds, log_level=args.log_level, log_format=args.log_format,
         metrics_port=args.metrics_port, metrics_host=args.metrics_host, health_port=args.health_port,
         health_host=args.health_host, tls_cert=args.tls_cert, tls_key=args.tls_key,
@@ -167,6 +171,8 @@ def check_config(config) -> str | None:
         return problem
     if config.max_stream_requests < 0 or (config.max_concurrent_streams or 0) < 0:
         return "--max-stream-requests and --max-concurrent-streams cannot be negative"
+    if not config.request_read_timeout >= 0:  # NaN too
+        return f"--request-read-timeout {config.request_read_timeout}: expected seconds >= 0 (0: no limit)"
     if config.model_dir and not os.path.isdir(config.model_dir):
         return f"--model-dir {config.model_dir}: not a directory"
     if config.workers < 1:

@@ -16,6 +16,7 @@ def test_usage_errors():
         (["--metrics-port", "9999", "--health-port", "9999"], "must differ"),
         (["--drain-seconds", "-1"], "cannot be negative"),
         (["--log-format", "xml"], "invalid choice"),
+        (["--request-read-timeout", "-1"], "--request-read-timeout -1.0: expected seconds >= 0"),
     ]
     for flags, message in cases:
         r = run_cli("serve", "--model", f"rf={RF_ZIP}", *flags)
@@ -80,7 +81,7 @@ def test_environment_sets_the_operations_flags(monkeypatch):
     env = {"LEAPSERVE_MODEL": "rf=x.zip", "LEAPSERVE_DRAIN_SECONDS": "2.5", "LEAPSERVE_GRACE": "7",
            "LEAPSERVE_LOG_FORMAT": "json", "LEAPSERVE_METRICS_PORT": "9095", "LEAPSERVE_METRICS_HOST": "0.0.0.0",
            "LEAPSERVE_HEALTH_PORT": "50052", "LEAPSERVE_TLS_CERT": "c.pem", "LEAPSERVE_TLS_KEY": "k.pem",
-           "LEAPSERVE_TLS_CLIENT_CA": "ca.pem", "LEAPSERVE_TRACING": "yes"}
+           "LEAPSERVE_TLS_CLIENT_CA": "ca.pem", "LEAPSERVE_TRACING": "yes", "LEAPSERVE_REQUEST_READ_TIMEOUT": "2.5"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     p = argparse.ArgumentParser()
@@ -88,6 +89,7 @@ def test_environment_sets_the_operations_flags(monkeypatch):
     config = serve.config_from_args(p.parse_args([]))
     assert (config.drain_seconds, config.grace, config.log_format) == (2.5, 7.0, "json")  # LEAPSERVE_GRACE: old name
     assert (config.metrics_port, config.metrics_host, config.health_port) == (9095, "0.0.0.0", 50052)
+    assert config.request_read_timeout == 2.5
     assert (config.tls_cert, config.tls_key, config.tls_client_ca, config.tracing) == ("c.pem", "k.pem", "ca.pem", True)
     monkeypatch.setenv("LEAPSERVE_GRACE_PERIOD", "3")
     p = argparse.ArgumentParser()
