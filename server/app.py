@@ -171,7 +171,7 @@ def build_server(config: ServeConfig, registry, observer=None):
         ("grpc.max_send_message_length", config.max_message_size),
         # Several workers share the port; a lone server must instead fail when it is taken.
         ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
-        *channel_options(),  # keepalive, idle connections, calls per connection
+        *channel_options(),  # keepalive, idle connections
     ]
     server = grpc.server(
         RequestThreads(config.threads, config.request_read_timeout, thread_name_prefix="leapserve-rpc"),

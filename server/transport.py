@@ -1,7 +1,6 @@
 """What one connection and one call may hold on the server (docs/reliability.md, Connections).
 
-* Connections: keepalive pings find dead peers, idle connections are closed, and one connection
-  may open at most MAX_STREAMS_PER_CONNECTION calls at once (more wait in the client).
+* Connections: keepalive pings find dead peers, idle connections are closed.
 * Calls: grpc's synchronous server reads a unary call's request message on the request thread the
   call was given, and waits for it as long as the client likes. A client that sends headers and
   never a message would hold every request thread (and freeze health Check with them).
@@ -36,7 +35,9 @@ HEALTH_THREADS = 8
 KEEPALIVE_TIME_MS = 60_000  # ping a connection quiet for a minute...
 KEEPALIVE_TIMEOUT_MS = 20_000  # ...and close it when the ping is not answered within 20 s
 MAX_CONNECTION_IDLE_MS = 300_000  # close connections without calls for 5 minutes (clients reconnect)
-MAX_STREAMS_PER_CONNECTION = 100  # calls open at once on one connection (HTTP/2 SETTINGS)
+# No grpc.max_concurrent_streams: with it set (100), grpc's server refused streams under load with
+# RST_STREAM REFUSED_STREAM, which clients did not retry (test_faults_under_load.py: thousands of
+# UNAVAILABLE). Calls per process stay bounded by --max-concurrent-rpcs.
 
 # grpc/_server.py submits _unary_response_in_pool(rpc_event, state, behavior, unary_request, ...)
 _CALL_TASKS = ("_unary_response_in_pool", "_stream_response_in_pool")
@@ -44,12 +45,11 @@ _UNARY_READ = "unary_request"
 
 
 def channel_options() -> list[tuple[str, int]]:
-    """Server options for keepalive, idle connections and calls per connection."""
+    """Server options for keepalive and idle connections."""
     return [
         ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
         ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
         ("grpc.max_connection_idle_ms", MAX_CONNECTION_IDLE_MS),
-        ("grpc.max_concurrent_streams", MAX_STREAMS_PER_CONNECTION),
     ]
 
 
@@ -71,14 +71,12 @@ class _Watchdog:
                         f"({setting}), none read (none sent, or every thread busy)")
         self._waits: collections.deque[_Wait] = collections.deque()
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        # started now, not on the first call: a server's threads are all there once it listens
+        threading.Thread(target=self._run, name=name, daemon=True).start()
 
     def watch(self, call) -> _Wait:
         wait = _Wait(time.monotonic() + self.timeout, call)
         with self._cond:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
             self._waits.append(wait)
             if len(self._waits) == 1:
                 self._cond.notify()
