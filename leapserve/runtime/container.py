@@ -19,6 +19,9 @@ LEAPSERVE_MAX_BUNDLE_FILE_BYTES           128 MiB     bytes of one file of a bun
 LEAPSERVE_MAX_BUNDLE_BYTES                1 GiB       bytes read from one bundle in all (and the
                                                       largest zip file accepted)
 LEAPSERVE_MAX_BUNDLE_ENTRIES              100000      entries of a zip / files read from a directory
+                                                      (records counted in the central directory)
+LEAPSERVE_MAX_BUNDLE_RATIO                1000        inflated / compressed bytes of a zip entry past
+                                                      its first MiB
 LEAPSERVE_MAX_BUNDLE_DEPTH                64          folders in a path inside a bundle
 LEAPSERVE_MAX_ATTRIBUTE_LENGTH            16777216    values in one attribute list or tensor
 LEAPSERVE_MAX_TREE_NODES                  1048576     nodes in one tree file
@@ -48,6 +51,13 @@ _READ_CHUNK = 1 << 20
 # A zip entry's local header: signature, versions, flags, method, time, date, CRC, sizes, and the
 # lengths of the name and extra field that follow it.
 _LOCAL_HEADER = struct.Struct("<4s5HI2I2H")
+# A central directory record: 46 bytes, then a name, an extra field and a comment of up to 65535
+# bytes each (their lengths at offsets 28, 30 and 32).
+_CENTRAL_RECORD = 46
+_CENTRAL_RECORD_MOST = _CENTRAL_RECORD + 3 * 0xFFFF
+# An entry may inflate to this many bytes whatever its compression ratio (small files compress
+# well: a JSON list of zeros deflates about 680:1).
+RATIO_FREE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Limits:
     max_depth: int = 64
     max_attribute_length: int = 1 << 24
     max_tree_nodes: int = 1 << 20
+    max_ratio: int = 1000
 
 
 ENV_VARS = {
@@ -69,6 +80,7 @@ ENV_VARS = {
     "max_depth": "LEAPSERVE_MAX_BUNDLE_DEPTH",
     "max_attribute_length": "LEAPSERVE_MAX_ATTRIBUTE_LENGTH",
     "max_tree_nodes": "LEAPSERVE_MAX_TREE_NODES",
+    "max_ratio": "LEAPSERVE_MAX_BUNDLE_RATIO",
 }
 
 
@@ -333,19 +345,63 @@ class ZipSource(BundleSource):
         if size is not None and size > lim.max_total_bytes:
             raise BundleError(f"zip archive is {size} bytes, over the limit of {lim.max_total_bytes} bytes "
                               "(LEAPSERVE_MAX_BUNDLE_BYTES)", path=self.description)
-        # The entry count is read from the end record before Python builds an object per entry.
+        # The entry count is read from the end record, and the records of the central directory
+        # counted, before Python builds an object per entry.
         try:
             if size is None:
-                end = zipfile._EndRecData(zip_path)
+                self._check_central_directory(zip_path, None)
                 zip_path.seek(0)
             else:
                 with open(zip_path, "rb") as fh:
-                    end = zipfile._EndRecData(fh)
+                    self._check_central_directory(fh, size)
+        except OSError:
+            pass  # ZipFile will say what is wrong
+
+    def _check_central_directory(self, fh, size: int | None) -> None:
+        """Refuse an archive whose end record declares too many entries, or a central directory
+        larger than the entries it declares can fill (each record is at most 46 bytes and three
+        fields of 65535) or than the archive itself, or whose central directory holds more records
+        than allowed, whatever its end record says: zipfile reads the whole central directory and
+        builds an object per record, counting nothing."""
+        lim = self.limits
+        try:
+            end = zipfile._EndRecData(fh)
         except Exception:  # a damaged end record: ZipFile will say so
-            end = None
-        if end and end[zipfile._ECD_ENTRIES_TOTAL] > lim.max_entries:
-            raise BundleError(f"zip archive declares {end[zipfile._ECD_ENTRIES_TOTAL]} entries, over the limit "
+            return
+        if not end:
+            return
+        declared = end[zipfile._ECD_ENTRIES_TOTAL]
+        if declared > lim.max_entries:
+            raise BundleError(f"zip archive declares {declared} entries, over the limit "
                               f"of {lim.max_entries} (LEAPSERVE_MAX_BUNDLE_ENTRIES)", path=self.description)
+        cd_size = end[zipfile._ECD_SIZE]
+        if size is None:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+        most = max(declared, end[zipfile._ECD_ENTRIES_THIS_DISK]) * _CENTRAL_RECORD_MOST
+        if cd_size > min(most, size):
+            raise BundleError(f"zip archive's central directory is {cd_size} bytes, more than the "
+                              f"{declared} entries it declares can fill ({most} bytes) or the archive holds "
+                              f"({size} bytes)", path=self.description)
+        start = end[zipfile._ECD_LOCATION] - cd_size
+        if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+            start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+        if start < 0:
+            return  # zipfile: "Bad offset for central directory"
+        fh.seek(start)
+        records, pos = 0, 0
+        while pos + _CENTRAL_RECORD <= cd_size:
+            header = fh.read(_CENTRAL_RECORD)
+            if len(header) != _CENTRAL_RECORD or header[:4] != b"PK\x01\x02":
+                return  # zipfile: "Truncated central directory", "Bad magic number..."
+            records += 1
+            if records > lim.max_entries:
+                raise BundleError(f"zip archive's central directory holds more than {lim.max_entries} entries "
+                                  f"(it declares {declared}; LEAPSERVE_MAX_BUNDLE_ENTRIES)", path=self.description)
+            name, extra, comment = struct.unpack_from("<3H", header, 28)
+            skip = name + extra + comment
+            fh.seek(skip, os.SEEK_CUR)
+            pos += _CENTRAL_RECORD + skip
 
     def _index(self) -> None:
         lim = self.limits
@@ -399,21 +455,32 @@ class ZipSource(BundleSource):
         self._check_no_overlap(info, relpath)
         # The declared size is checked first (cheap) but not trusted: the read itself is bounded.
         self._charge(relpath, info.file_size)
+        # The compressed size is real (the entry's data lie within the archive: checked above).
+        most = max(RATIO_FREE_BYTES, info.compress_size * self.limits.max_ratio)
+        if info.file_size > most:
+            raise BundleError(self._ratio_message(info, f"{info.file_size} bytes (declared)"), path=self.where(relpath))
         budget = self._budget()
         try:
             with self._zip.open(info) as fh:
-                data = fh.read(budget + 1)
+                data = fh.read(min(budget, most) + 1)
         except Exception as e:
             # BadZipFile (bad CRC, truncated data), zlib errors, RuntimeError (encrypted entries),
             # NotImplementedError (unknown compression methods), ...
             raise BundleError(f"cannot be read from the archive ({type(e).__name__}: {e})",
                               path=self.where(relpath)) from None
+        if len(data) > most:
+            raise BundleError(self._ratio_message(info, f"more than {most} bytes"), path=self.where(relpath))
         if len(data) > budget:
             raise BundleError(f"entry inflates past {budget} bytes (declared {info.file_size}): over the "
                               "LEAPSERVE_MAX_BUNDLE_FILE_BYTES / LEAPSERVE_MAX_BUNDLE_BYTES limits",
                               path=self.where(relpath))
         self.bytes_read += len(data)
         return data
+
+    def _ratio_message(self, info: zipfile.ZipInfo, inflated: str) -> str:
+        return (f"entry inflates {info.compress_size} compressed bytes to {inflated}, over the compression "
+                f"ratio limit of {self.limits.max_ratio}:1 for entries past {RATIO_FREE_BYTES} bytes "
+                "(LEAPSERVE_MAX_BUNDLE_RATIO)")
 
     def _check_no_overlap(self, info: zipfile.ZipInfo, relpath: str) -> None:
         """Refuse an entry whose compressed data, after its local header, runs past where the next

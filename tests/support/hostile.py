@@ -201,6 +201,35 @@ def unicode_path_field(tmp: Path, entry: str, payload: bytes) -> Path:
     return path
 
 
+def _padded_json(name: str, padding: int):
+    """The RF bundle with ``padding`` spaces after the JSON of ``name`` (valid JSON; deflated
+    1028:1, honest sizes and checksum)."""
+    def members():
+        data = rf()[name] + b" " * padding
+        return _rf_members(replace={name: deflated_member(name, data)})
+    return _raw(members)
+
+
+def declaring(path: Path, entries: int) -> Path:
+    """Rewrite the end record (and the zip64 one, if any) of ``path`` to declare ``entries``
+    entries; the central directory keeps all its records."""
+    data = bytearray(path.read_bytes())
+    end = data.rindex(b"PK\x05\x06")
+    if data.rfind(b"PK\x06\x06") >= 0:
+        end64 = data.rindex(b"PK\x06\x06")
+        struct.pack_into("<QQ", data, end64 + 24, entries, entries)
+    else:
+        struct.pack_into("<HH", data, end + 8, entries, entries)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _declaring(entries_fn, entries: int, stored=False):
+    def build(tmp: Path):
+        return declaring(_zip(entries_fn, stored=stored)(tmp), entries)
+    return build
+
+
 def _truncated(fraction):
     def build(tmp: Path):
         full = write_zip(tmp / "full.zip", rf()).read_bytes()
@@ -271,6 +300,18 @@ ZIP_CASES = [
     Case("100 000 tiny entries (default limits)",
          _zip(lambda: [*rf().items(), *((f"junk/{i}", b"") for i in range(100_001))], stored=True),
          "over the limit of 100000", "bundle.zip"),
+    Case("zip bomb: 64 MB of JSON in 63 KB (compression ratio over 1000:1)",
+         _padded_json(f"{SCALER}/model.json", 64 << 20),
+         "over the compression ratio limit of 1000:1", f"bundle.zip!/{SCALER}/model.json"),
+    Case("zip: compression ratio over LEAPSERVE_MAX_BUNDLE_RATIO=100",
+         _padded_json(f"{SCALER}/model.json", 4 << 20), "over the compression ratio limit of 100:1",
+         f"bundle.zip!/{SCALER}/model.json", env={"LEAPSERVE_MAX_BUNDLE_RATIO": "100"}),
+    Case("zip bomb: central directory of 100 001 entries, end record declaring 1",
+         _declaring(lambda: [*rf().items(), *((f"junk/{i}", b"") for i in range(100_001))], 1, stored=True),
+         "central directory is", "bundle.zip"),
+    Case("zip: central directory holds more entries than declared, over LEAPSERVE_MAX_BUNDLE_ENTRIES=50",
+         _declaring(rf, 10), "central directory holds more than 50 entries (it declares 10", "bundle.zip",
+         env={"LEAPSERVE_MAX_BUNDLE_ENTRIES": "50"}),
     Case("deep folder nesting", _zip(lambda: {**rf(), "a/" * 100 + "x.json": b"{}"}),
          "nested deeper than 64 folders", "bundle.zip"),
     Case("nested zips (42.zip-like, never opened)", _nested_zips, "bundle.json: file is missing", "l3.zip"),
@@ -540,8 +581,8 @@ def lr_pb() -> dict:
     return pb_lr_entries([1.0, 2.0, 3.0], 0.5)
 
 
-def _pb_coefficients(tensor: pb.Tensor):
-    return _zip(lambda: pb_lr_entries([], 0.0, coefficients_tensor=tensor))
+def _pb_coefficients(tensor: pb.Tensor, stored=False):
+    return _zip(lambda: pb_lr_entries([], 0.0, coefficients_tensor=tensor), stored=stored)
 
 
 def _string_tensor_truncated() -> pb.Tensor:
@@ -566,7 +607,7 @@ PROTOBUF_CASES = [
     Case("protobuf: tensor of unknown base type", _pb_coefficients(pb.Tensor(base=77, value=b"\x00" * 8)),
          "unknown base type", "root/lr.node/model.pb"),
     Case("protobuf: 2M coefficients over LEAPSERVE_MAX_ATTRIBUTE_LENGTH=1M",
-         _pb_coefficients(pb.Tensor(base=pb.DOUBLE, value=bytes(16 << 20))), "over the limit of 1048576",
+         _pb_coefficients(pb.Tensor(base=pb.DOUBLE, value=bytes(16 << 20)), stored=True), "over the limit of 1048576",
          "root/lr.node/model.pb", env={"LEAPSERVE_MAX_ATTRIBUTE_LENGTH": "1M"}),
 ]
 
