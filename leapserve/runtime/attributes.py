@@ -71,17 +71,20 @@ def _int64(text: str) -> int | None:
 
 
 DEFAULT_MAX_LENGTH = 1 << 24
+DEFAULT_MAX_VECTOR_SIZE = 1 << 24
 
 
 class Attributes:
     """The attributes of one model.json / model.pb, read with the types the op expects."""
 
-    def __init__(self, raw: dict[str, Any], where: str, *, max_length: int | None = None):
+    def __init__(self, raw: dict[str, Any], where: str, *, max_length: int | None = None,
+                 max_vector_size: int | None = None):
         if not isinstance(raw, dict):
             raise BundleError(f"attributes must be an object, found {type(raw).__name__}", path=where)
         self.raw = raw
         self.where = where
         self.max_length = max_length if max_length is not None else DEFAULT_MAX_LENGTH
+        self.max_vector_size = max_vector_size if max_vector_size is not None else DEFAULT_MAX_VECTOR_SIZE
 
     def _check_length(self, name: str, count: int) -> None:
         if count > self.max_length:
@@ -147,6 +150,23 @@ class Attributes:
         return v
 
     int = long
+
+    def size(self, name: str, default=_MISSING) -> int:
+        """A size attribute (a vector's width, a number of features, an input size): an integer no
+        larger than LEAPSERVE_MAX_VECTOR_SIZE. A size is a promise of memory that no data in the
+        bundle backs (20 000 000 in 600 bytes), so every op reads its sizes here; the op checks
+        the lower bound itself."""
+        n = self.long(name, default)
+        if n is None:
+            return n
+        return self.check_size(n, f"attribute {name!r}")
+
+    def check_size(self, n: int, what: str) -> int:
+        """Refuse a vector width ``n`` (``what``: what holds it, for the message) over the limit."""
+        if n > self.max_vector_size:
+            raise BundleError(f"{what}: a vector of {n} values, over the limit of {self.max_vector_size} "
+                              "(LEAPSERVE_MAX_VECTOR_SIZE)", path=self.where)
+        return n
 
     def boolean(self, name: str, default=_MISSING) -> bool:
         v = self._scalar(name, default, ("boolean",), False)
@@ -320,6 +340,8 @@ class Attributes:
         dims = None
         if "tensorShape" in value:
             dims = tuple(_dims(value["tensorShape"], lambda msg: self._err(name, msg)))
+            for d in dims:
+                self.check_size(d, f"attribute {name!r}")
         return DataShape(value["base"], bool(value.get("isNullable", False)), dims)
 
 

@@ -144,8 +144,9 @@ class ModelDir:
         if not isinstance(op, str) or not op:
             raise BundleError(f"'op' must be a non-empty string, found {op!r}", path=source.where(model_file))
         self.op = op
-        self.attrs = Attributes(attrs, source.where(model_file),
-                                max_length=source_limits(source).max_attribute_length)
+        lim = source_limits(source)
+        self.attrs = Attributes(attrs, source.where(model_file), max_length=lim.max_attribute_length,
+                                max_vector_size=lim.max_vector_size)
 
     def where(self, name: str | None = None) -> str:
         return self.source.where(f"{self.path}/{name}" if name else self.path)

@@ -25,6 +25,8 @@ LEAPSERVE_MAX_BUNDLE_RATIO                1000        inflated / compressed byte
 LEAPSERVE_MAX_BUNDLE_DEPTH                64          folders in a path inside a bundle
 LEAPSERVE_MAX_ATTRIBUTE_LENGTH            16777216    values in one attribute list or tensor
 LEAPSERVE_MAX_TREE_NODES                  1048576     nodes in one tree file
+LEAPSERVE_MAX_VECTOR_SIZE                 16777216    the width of a vector a bundle declares (a
+                                                      size attribute, a data shape, an op's output)
 ========================================  ==========  =============================================
 """
 
@@ -71,6 +73,7 @@ class Limits:
     max_attribute_length: int = 1 << 24
     max_tree_nodes: int = 1 << 20
     max_ratio: int = 1000
+    max_vector_size: int = 1 << 24
 
 
 ENV_VARS = {
@@ -81,6 +84,7 @@ ENV_VARS = {
     "max_attribute_length": "LEAPSERVE_MAX_ATTRIBUTE_LENGTH",
     "max_tree_nodes": "LEAPSERVE_MAX_TREE_NODES",
     "max_ratio": "LEAPSERVE_MAX_BUNDLE_RATIO",
+    "max_vector_size": "LEAPSERVE_MAX_VECTOR_SIZE",
 }
 
 

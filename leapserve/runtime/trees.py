@@ -235,7 +235,7 @@ def read_tree(model_dir, *, num_features: int, leaf_size: int, class_counts: boo
 
 
 def read_num_features(node) -> int:
-    n = node.attrs.long("num_features")
+    n = node.attrs.size("num_features")
     if n < 0:
         raise BundleError(f"attribute 'num_features' must be non-negative, found {n}", path=node.attrs.where)
     return n

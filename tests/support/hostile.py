@@ -539,6 +539,49 @@ ATTRIBUTE_CASES = [
 ]
 
 
+def one_op_entries(op: str, attrs: dict) -> dict:
+    """A JSON bundle whose pipeline runs one op, ``x`` -> ``y`` through ports input and output."""
+    def dump(doc):
+        return json.dumps(doc).encode()
+    return {
+        "bundle.json": dump({"uid": "00000000-0000-0000-0000-000000000000", "name": "one", "format": "json",
+                             "version": "0.16.0", "timestamp": "2024-01-01T00:00:00"}),
+        "root/model.json": dump({"op": "pipeline", "attributes": {"nodes": {"type": "list", "string": ["op"]}}}),
+        "root/node.json": dump({"name": "pipeline", "shape": {"inputs": [], "outputs": []}}),
+        "root/op.node/model.json": dump({"op": op, "attributes": attrs}),
+        "root/op.node/node.json": dump({"name": "op", "shape": {"inputs": [{"port": "input", "name": "x"}],
+                                                                "outputs": [{"port": "output", "name": "y"}]}}),
+    }
+
+
+_OVER_SIZE = "over the limit of 16777216 (LEAPSERVE_MAX_VECTOR_SIZE)"
+
+# Sizes a few bytes long that would make the server allocate gigabytes (warm-up records, lookup
+# tables, the terms of an expansion): refused where the op reads them.
+SIZE_CASES = [
+    Case("size bomb: vector_slicer input_size 20 000 000",
+         _zip(lambda: one_op_entries("vector_slicer", {"indices": {"type": "list", "long": [0]},
+                                                       "input_size": {"long": 20_000_000}})),
+         "attribute 'input_size': a vector of 20000000 values, " + _OVER_SIZE, "bundle.zip!/root/op.node/model.json"),
+    Case("size bomb: chi_sq_selector input_size 20 000 000",
+         _zip(lambda: one_op_entries("chi_sq_selector", {"filter_indices": {"type": "list", "long": [0]},
+                                                         "input_size": {"long": 20_000_000}})),
+         "attribute 'input_size': a vector of 20000000 values", "bundle.zip!/root/op.node/model.json"),
+    Case("size bomb: hashing_term_frequency num_features 20 000 000",
+         _zip(lambda: one_op_entries("hashing_term_frequency", {"num_features": {"long": 20_000_000},
+                                                                "binary": {"boolean": False}})),
+         "attribute 'num_features': a vector of 20000000 values", "bundle.zip!/root/op.node/model.json"),
+    Case("size bomb: polynomial_expansion of 1000 features to degree 3 (167 668 500 terms)",
+         _zip(lambda: one_op_entries("polynomial_expansion", {"degree": {"long": 3}, "input_size": {"long": 1000}})),
+         "polynomial_expansion of 1000 features to degree 3: a vector of 167668500 values", "root/op.node/model.json"),
+    Case("size bomb: random forest num_features 20 000 000", _set_attr(RF, "num_features", {"long": 20_000_000}),
+         "attribute 'num_features': a vector of 20000000 values, " + _OVER_SIZE, f"bundle.zip!/{RF}/model.json"),
+    Case("size: assembler output over LEAPSERVE_MAX_VECTOR_SIZE=5", _zip(rf),
+         "vector_assembler: the output: a vector of 8 values, over the limit of 5",
+         f"bundle.zip!/{FP}/continuous_feature_assembler.node/model.json", env={"LEAPSERVE_MAX_VECTOR_SIZE": "5"}),
+]
+
+
 # --- trees -----------------------------------------------------------------------------------------
 
 T0 = f"{RF}/tree0"
@@ -612,7 +655,7 @@ PROTOBUF_CASES = [
 ]
 
 
-ALL_CASES = ZIP_CASES + DIR_CASES + FILE_CASES + ATTRIBUTE_CASES + TREE_CASES + PROTOBUF_CASES
+ALL_CASES = ZIP_CASES + DIR_CASES + FILE_CASES + ATTRIBUTE_CASES + SIZE_CASES + TREE_CASES + PROTOBUF_CASES
 
 
 def case_by_id(case_id: str) -> Case:

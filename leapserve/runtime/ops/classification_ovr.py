@@ -107,7 +107,7 @@ def load_one_vs_rest(node) -> OneVsRestModel:
                           "spark-extension OneVsRest, whose prediction rule (by probability[1]) is not "
                           "Spark's; only Spark's OneVsRestModel is supported", path=node.where())
     k = attrs.long("num_classes")
-    num_features = attrs.long("num_features")
+    num_features = attrs.size("num_features")
     if k < 1 or num_features < 0:
         raise BundleError(f"num_classes {k} and num_features {num_features}: need at least one class",
                           path=attrs.where)

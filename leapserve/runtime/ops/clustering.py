@@ -750,7 +750,7 @@ class LDAModel(OpModel):
 def load_lda(node) -> LDAModel:
     """Local LDA model: topic distribution by Spark's online variational inference."""
     attrs = node.attrs
-    vocab = attrs.long("vocabSize")
+    vocab = attrs.size("vocabSize")
     alpha = attrs.double_list("docConcentration")
     topics = attrs.matrix("topicMatrix")  # vocab x k, column-major
     if topics.shape[0] != vocab or topics.shape[1] != len(alpha) or not len(alpha):

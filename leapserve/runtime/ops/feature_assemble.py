@@ -178,5 +178,6 @@ def load_vector_assembler(node) -> VectorAssemblerModel:
         else:
             raise BundleError(f"input_shapes: {port} must be a scalar or a 1-D tensor of known size, "
                               f"found {shape}", path=node.attrs.where)
+    node.attrs.check_size(sum(1 if n is None else n for n in sizes), "vector_assembler: the output")
     return VectorAssemblerModel(ports, tuple(sizes))
 

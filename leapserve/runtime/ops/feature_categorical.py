@@ -373,10 +373,10 @@ def load_one_hot_encoder(node) -> OneHotEncoderModel:
     drop_last = attrs.boolean("drop_last", True)
     if "size" in attrs and "category_sizes" not in attrs:
         # Spark 2 era: one column; without handle_invalid, keep when the last category is dropped
-        sizes = (attrs.long("size"),)
+        sizes = (attrs.size("size"),)
         default = "keep" if drop_last else "error"
     else:
-        sizes = tuple(attrs.int_list("category_sizes"))
+        sizes = tuple(attrs.check_size(k, "attribute 'category_sizes'") for k in attrs.int_list("category_sizes"))
         default = "error"
     if not sizes:
         raise BundleError("one_hot_encoder has no columns ('category_sizes' is empty)", path=attrs.where)
@@ -493,7 +493,7 @@ class VectorIndexerModel(OpModel):
 def load_vector_indexer(node) -> VectorIndexerModel:
     """VectorIndexerModel: categorical features mapped to category indices."""
     attrs = node.attrs
-    num_features = attrs.long("num_features")
+    num_features = attrs.size("num_features")
     if not 0 <= num_features < 1 << 31:
         raise BundleError(f"attribute 'num_features' must be a non-negative int, found {num_features}",
                           path=attrs.where)

@@ -172,7 +172,7 @@ class FeatureHasherModel(OpModel):
 def load_feature_hasher(node) -> FeatureHasherModel:
     """FeatureHasher: numeric values at murmur3(name), categories as 1.0 at murmur3(name=value)."""
     attrs = node.attrs
-    num_features = attrs.long("num_features")
+    num_features = attrs.size("num_features")
     if not 0 < num_features < 1 << 31:
         raise BundleError(f"attribute 'num_features' must be a positive int, found {num_features}",
                           path=attrs.where)
@@ -276,7 +276,7 @@ def load_min_hash_lsh(node) -> MinHashLSHModel:
                           path=attrs.where)
     if any(not 0 <= v < 1 << 31 for v in a + b):  # Spark draws them in [0, 2038074743)
         raise BundleError("random coefficients must be non-negative 32-bit ints", path=attrs.where)
-    size = attrs.int("input_size")
+    size = attrs.size("input_size")
     if not 0 <= size <= HASH_PRIME:
         raise BundleError(f"attribute 'input_size' must be in [0, {HASH_PRIME}], found {size}", path=attrs.where)
     return MinHashLSHModel(tuple(zip(a, b)), size, frozen(a, dtype=np.int64), frozen(b, dtype=np.int64))
@@ -369,7 +369,7 @@ def load_bucketed_random_projection_lsh(node) -> BucketedRandomProjectionLSHMode
 
     Spark's output column holds the same hashes as an array of one-element vectors."""
     attrs = node.attrs
-    size = attrs.int("input_size")
+    size = attrs.size("input_size")
     tensors = attrs.tensor_list("random_unit_vectors")
     vectors = []
     for t in tensors:

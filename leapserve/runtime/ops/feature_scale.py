@@ -360,7 +360,7 @@ def load_normalizer(node) -> NormalizerModel:
     if not p >= 1.0:
         raise BundleError(f"attribute 'p_norm' must be at least 1 (Spark's Vectors.norm), found {p}",
                           path=node.attrs.where)
-    size = node.attrs.int("input_size")
+    size = node.attrs.size("input_size")
     if size < 0:
         raise BundleError(f"attribute 'input_size' must not be negative, found {size}", path=node.attrs.where)
     return NormalizerModel(p, size)

@@ -85,7 +85,7 @@ def load_chi_sq_selector(node) -> ChiSqSelectorModel:
     """ChiSqSelectorModel: keep the selected features."""
     attrs = node.attrs
     selected = attrs.long_list("filter_indices")
-    input_size = attrs.int("input_size")
+    input_size = attrs.size("input_size")
     if any(b <= a for a, b in zip(selected, selected[1:])):
         raise BundleError("attribute 'filter_indices' must be strictly increasing (Spark sorts them)",
                           path=attrs.where)

@@ -185,7 +185,7 @@ def _counted(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def load_hashing_term_frequency(node) -> HashingTermFrequencyModel:
     """HashingTF: term counts bucketed by MurmurHash3 (hashUnsafeBytesVersion 2, or legacy 1)."""
     attrs = node.attrs
-    num_features = attrs.long("num_features")
+    num_features = attrs.size("num_features")
     if num_features <= 0 or num_features >= 1 << 31:
         raise BundleError(f"attribute 'num_features' must be a positive int, found {num_features}",
                           path=attrs.where)

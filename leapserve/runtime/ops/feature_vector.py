@@ -158,7 +158,7 @@ class DCTModel(OpModel):
 def load_dct(node) -> DCTModel:
     """DCT: orthonormal DCT-II, or DCT-III when inverse."""
     attrs = node.attrs
-    size = attrs.int("input_size")
+    size = attrs.size("input_size")
     if not 1 <= size <= 1 << 16:
         raise BundleError(f"attribute 'input_size' must be in [1, 65536], found {size}", path=attrs.where)
     inverse = attrs.boolean("inverse", False)
@@ -268,7 +268,7 @@ def load_vector_slicer(node) -> VectorSlicerModel:
     """VectorSlicer: the entries at the given indices (named features resolved at save time)."""
     attrs = node.attrs
     selected = tuple(attrs.long_list("indices", [])) + tuple(attrs.int_list("named_indices", []))
-    size = attrs.int("input_size")
+    size = attrs.size("input_size")
     if not selected:
         raise BundleError("vector_slicer selects no feature (Spark requires at least one)", path=attrs.where)
     if len(set(selected)) != len(selected):
@@ -391,13 +391,14 @@ class PolynomialExpansionModel(OpModel):
 def load_polynomial_expansion(node) -> PolynomialExpansionModel:
     """PolynomialExpansion: all monomials of degree 1..degree, in Spark's order."""
     attrs = node.attrs
-    degree, size = attrs.long("degree"), attrs.long("input_size")
+    degree, size = attrs.long("degree"), attrs.size("input_size")
     if degree < 1 or size < 0:
         raise BundleError(f"polynomial_expansion needs degree >= 1 and input_size >= 0, found "
                           f"degree {degree}, input_size {size}", path=attrs.where)
     if comb(size + degree, degree) > 2**31 - 1:
         raise BundleError(f"polynomial_expansion of {size} features to degree {degree} exceeds "
                           f"Spark's limit of 2^31 - 1 outputs", path=attrs.where)
+    attrs.check_size(comb(size + degree, degree) - 1, f"polynomial_expansion of {size} features to degree {degree}")
     return PolynomialExpansionModel(degree, size, tuple(poly_terms(size, degree)))
 
 
@@ -570,4 +571,8 @@ def load_interaction(node) -> InteractionModel:
             offs.append(total)
             total += m
         offsets.append(tuple(offs))
+    width = 1
+    for nf in specs:
+        width *= attrs.check_size(sum(nf), "interaction: an input's encoded width")
+    attrs.check_size(width, "interaction: the output")
     return InteractionModel(tuple(specs), tuple(vectors), tuple(offsets))
