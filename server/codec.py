@@ -21,6 +21,7 @@ import numpy as np
 
 from leapserve.v1 import value_pb2
 
+from leapserve.runtime.container import Limits, limits
 from leapserve.runtime.errors import InvalidInput
 from leapserve.runtime.types import FieldType
 from leapserve.runtime.vectors import DenseVector, SparseBatch, SparseVector
@@ -33,19 +34,32 @@ Value = value_pb2.Value
 _SCALAR_KINDS = frozenset({"double_value", "float_value", "int_value", "bool_value", "string_value", "bytes_value"})
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 MAX_VECTOR_SIZE = (1 << 31) - 1
+_TEXT_KINDS = frozenset({"string_value", "bytes_value"})
+
+
+def string_too_long(name: str, most: int, length: int, unit: str = "characters") -> InvalidInput:
+    """A request string over LEAPSERVE_MAX_STRING_LENGTH: the field, the limit, the length."""
+    return InvalidInput(name, f"a string of at most {most} {unit} (LEAPSERVE_MAX_STRING_LENGTH)",
+                        f"a string of {length} {unit}")
 
 
 # --- leapserve.v1.Value -> Python ------------------------------------------------------------
 
-def decode_value(name: str, v):
-    """A Value as the plain Python value the runtime casts (None for null or an empty Value)."""
+def decode_value(name: str, v, max_string: int | None = None):
+    """A Value as the plain Python value the runtime casts (None for null or an empty Value);
+    strings longer than ``max_string`` (default: LEAPSERVE_MAX_STRING_LENGTH) are refused."""
+    if max_string is None:
+        max_string = limits().max_string_length
     kind = v.WhichOneof("kind")
     if kind in _SCALAR_KINDS:
-        return getattr(v, kind)
+        x = getattr(v, kind)
+        if kind in _TEXT_KINDS and len(x) > max_string:
+            raise string_too_long(name, max_string, len(x), "characters" if kind == "string_value" else "bytes")
+        return x
     if kind == "vector_value":
         return decode_vector(name, v.vector_value)
     if kind == "list_value":
-        return [decode_value(name, x) for x in v.list_value.values]
+        return [decode_value(name, x, max_string) for x in v.list_value.values]
     return None
 
 
@@ -224,6 +238,8 @@ def column_rows(col, n: int) -> list:
 class ModelCodec:
     """Everything about a pipeline's fields that answering a request needs, decided once."""
 
+    max_string_length: int = Limits.max_string_length  # the default, until __init__ reads the environment
+
     def __init__(self, pipeline):
         self.inputs: dict[str, FieldType] = dict(pipeline.inputs)
         self.outputs: dict[str, FieldType] = dict(pipeline.outputs)
@@ -232,17 +248,22 @@ class ModelCodec:
         self.setters: dict[str, Callable] = {name: setter_for(t) for name, t in self.outputs.items()}
         self.default_encoders: tuple = tuple(self.setters.items())
         self._wire: dict[tuple, WireEncoder] = {}
+        # Read with the model's other limits, when it is loaded (a malformed value stops the server at start).
+        self.max_string_length: int = limits().max_string_length
 
     def decode_record(self, fields: Mapping) -> dict:
         """A protobuf map of field -> Value as a record (fields the pipeline does not read are
         decoded too: cheaper than looking each wanted one up, and harmless)."""
         record = {}
+        most = self.max_string_length
         for name, v in fields.items():
             kind = v.WhichOneof("kind")
             if kind in _SCALAR_KINDS:
-                record[name] = getattr(v, kind)
+                x = record[name] = getattr(v, kind)
+                if kind in _TEXT_KINDS and len(x) > most:
+                    raise string_too_long(name, most, len(x), "characters" if kind == "string_value" else "bytes")
             else:
-                record[name] = decode_value(name, v)
+                record[name] = decode_value(name, v, most)
         return record
 
     def encoders(self, wanted: Sequence[str] | None) -> tuple:

@@ -18,9 +18,12 @@ import struct
 
 import numpy as np
 
+from leapserve.runtime.container import limits
 from leapserve.runtime.errors import InvalidInput
 from leapserve.runtime.types import FieldType
 from leapserve.runtime.vectors import SparseBatch, SparseVector
+
+from .codec import string_too_long
 
 
 NUMPY_OF_DATATYPE = {
@@ -82,7 +85,9 @@ def serialize_bytes(items) -> bytes:
     return b"".join(parts)
 
 
-def _as_text(name: str, b: bytes) -> str:
+def _as_text(name: str, b: bytes, most: int) -> str:
+    if len(b) > most:
+        raise string_too_long(name, most, len(b), "bytes")
     try:
         return b.decode("utf-8")
     except UnicodeDecodeError:
@@ -151,9 +156,11 @@ def tensor_elements(tensor, raw: bytes | None):
     return np.array(values, dtype=dtype), count
 
 
-def input_column(ftype: FieldType, tensor, raw: bytes | None):
-    """An input tensor as a runtime batch column; returns (column, record count)."""
+def input_column(ftype: FieldType, tensor, raw: bytes | None, max_string: int | None = None):
+    """An input tensor as a runtime batch column; returns (column, record count). BYTES elements
+    longer than ``max_string`` bytes (default: LEAPSERVE_MAX_STRING_LENGTH) are refused."""
     name = tensor.name
+    most = limits().max_string_length if max_string is None else max_string
     shape = list(tensor.shape)
     data, count = tensor_elements(tensor, raw)
     if not shape:
@@ -170,7 +177,7 @@ def input_column(ftype: FieldType, tensor, raw: bytes | None):
         return np.asarray(data, dtype=np.float64).reshape(n, shape[1]), n
     if ftype.kind == "list":
         if is_bytes:
-            rows = [_as_text(name, b) for b in data]
+            rows = [_as_text(name, b, most) for b in data]
             if len(shape) == 2 and shape[1] != 1 or len(shape) > 2:
                 width = count // n if n else 0
                 return _object_rows([rows[i * width:(i + 1) * width] for i in range(n)]), n
@@ -183,9 +190,12 @@ def input_column(ftype: FieldType, tensor, raw: bytes | None):
         raise InvalidInput(name, f"a shape of [n] or [n, 1] for {ftype}", f"shape {shape}")
     if is_bytes:
         if ftype.base == "byte_string":
+            for b in data:
+                if len(b) > most:
+                    raise string_too_long(name, most, len(b), "bytes")
             return _object_rows(list(data)), n
         texts = np.empty(n, dtype=object)
-        texts[:] = [_as_text(name, b) for b in data]
+        texts[:] = [_as_text(name, b, most) for b in data]
         return texts, n
     return np.ascontiguousarray(data).reshape(n), n
 

@@ -27,6 +27,10 @@ LEAPSERVE_MAX_ATTRIBUTE_LENGTH            16777216    values in one attribute li
 LEAPSERVE_MAX_TREE_NODES                  1048576     nodes in one tree file
 LEAPSERVE_MAX_VECTOR_SIZE                 16777216    the width of a vector a bundle declares (a
                                                       size attribute, a data shape, an op's output)
+LEAPSERVE_MAX_TEXT_CACHE_BYTES            4 MiB       bytes of the strings one text op remembers
+                                                      (stop words, HashingTF, FeatureHasher)
+LEAPSERVE_MAX_STRING_LENGTH               1 MiB       characters of one string in a request (the
+                                                      server refuses longer ones: INVALID_ARGUMENT)
 ========================================  ==========  =============================================
 """
 
@@ -74,6 +78,8 @@ class Limits:
     max_tree_nodes: int = 1 << 20
     max_ratio: int = 1000
     max_vector_size: int = 1 << 24
+    max_text_cache_bytes: int = 4 << 20
+    max_string_length: int = 1 << 20
 
 
 ENV_VARS = {
@@ -85,6 +91,8 @@ ENV_VARS = {
     "max_tree_nodes": "LEAPSERVE_MAX_TREE_NODES",
     "max_ratio": "LEAPSERVE_MAX_BUNDLE_RATIO",
     "max_vector_size": "LEAPSERVE_MAX_VECTOR_SIZE",
+    "max_text_cache_bytes": "LEAPSERVE_MAX_TEXT_CACHE_BYTES",
+    "max_string_length": "LEAPSERVE_MAX_STRING_LENGTH",
 }
 
 

@@ -20,14 +20,38 @@ functions call ``ctx.skip(mask, port, reason)`` instead and fill those rows with
 from __future__ import annotations
 
 import math
+import sys
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .container import Limits, limits
 from .errors import BundleError, InvalidInput
 from .jvm.jmath import div_by_zero, seq_dot, seq_sparse_dot
 from .types import DOUBLE, FieldType, vector
 from .vectors import SparseBatch, SparseVector, argmax, argmax_rows, nonfinite_rows
+
+
+# --- the text ops' caches ----------------------------------------------------------------------
+# Stop words, HashingTF and FeatureHasher remember what they computed for each string (tokens
+# repeat a lot). Each cache holds at most TEXT_CACHE_ENTRIES strings and
+# LEAPSERVE_MAX_TEXT_CACHE_BYTES bytes (Python's size of the string, plus CACHE_ENTRY_BYTES for
+# its slot and value); a string costing more than 1/64 of that is computed every time, never kept.
+# When a cache is full it starts afresh.
+
+TEXT_CACHE_ENTRIES = 1 << 16
+CACHE_ENTRY_BYTES = 100
+
+
+def text_cache_bytes(node) -> int:
+    """The byte budget of one text cache of ``node``'s op (the limits of the bundle it comes from)."""
+    lim = getattr(getattr(node, "source", None), "limits", None)
+    return (lim if isinstance(lim, Limits) else limits()).max_text_cache_bytes
+
+
+def cache_cost(key) -> int:
+    """What keeping ``key`` in a text cache costs, in bytes."""
+    return sys.getsizeof(key) + CACHE_ENTRY_BYTES
 
 
 def frozen(values, dtype=np.float64) -> np.ndarray:

@@ -108,7 +108,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             ftype = codec.inputs.get(tensor.name)
             if ftype is None:
                 continue  # a field the pipeline does not read, as in Predict
-            col, rows = input_column(ftype, tensor, raw[i] if raw else None)
+            col, rows = input_column(ftype, tensor, raw[i] if raw else None, codec.max_string_length)
             if n is None:
                 n = rows
             elif rows != n:

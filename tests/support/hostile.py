@@ -539,8 +539,8 @@ ATTRIBUTE_CASES = [
 ]
 
 
-def one_op_entries(op: str, attrs: dict) -> dict:
-    """A JSON bundle whose pipeline runs one op, ``x`` -> ``y`` through ports input and output."""
+def one_op_entries(op: str, attrs: dict, port: str = "input") -> dict:
+    """A JSON bundle whose pipeline runs one op, ``x`` -> ``y`` through ports ``port`` and output."""
     def dump(doc):
         return json.dumps(doc).encode()
     return {
@@ -549,7 +549,7 @@ def one_op_entries(op: str, attrs: dict) -> dict:
         "root/model.json": dump({"op": "pipeline", "attributes": {"nodes": {"type": "list", "string": ["op"]}}}),
         "root/node.json": dump({"name": "pipeline", "shape": {"inputs": [], "outputs": []}}),
         "root/op.node/model.json": dump({"op": op, "attributes": attrs}),
-        "root/op.node/node.json": dump({"name": "op", "shape": {"inputs": [{"port": "input", "name": "x"}],
+        "root/op.node/node.json": dump({"name": "op", "shape": {"inputs": [{"port": port, "name": "x"}],
                                                                 "outputs": [{"port": "output", "name": "y"}]}}),
     }
 

@@ -31,7 +31,7 @@ from ..errors import BundleError, InvalidInput
 from ..jvm.format import java_double_str, java_float_str
 from ..jvm.jmath import ML_EPSILON, TWO_52, fma, java_floor, seq_sparse_dot, seq_sum, to_float32
 from ..jvm.murmur3 import hash_string
-from ..model import OpModel, check_batch_width, check_vector, frozen
+from ..model import TEXT_CACHE_ENTRIES, OpModel, cache_cost, check_batch_width, check_vector, frozen, text_cache_bytes
 from ..registry import op
 from ..types import FieldType, vector
 from ..vectors import SparseBatch, SparseVector
@@ -62,15 +62,18 @@ def _jvm_text(base: str):
 
 class _BucketCache:
     """value -> bucket of "name=value" for one categorical column, remembered (values repeat).
-    Keys tell -0.0 from 0.0 and collapse NaNs, since the JVM prints them differently / alike."""
+    Keys tell -0.0 from 0.0 and collapse NaNs, since the JVM prints them differently / alike.
+    Bounded in entries and bytes (see model.py: the text ops' caches)."""
 
-    __slots__ = ("prefix", "text", "num_features", "cache")
+    __slots__ = ("prefix", "text", "num_features", "cache", "max_bytes", "bytes")
 
-    def __init__(self, name: str, base: str, num_features: int):
+    def __init__(self, name: str, base: str, num_features: int, max_bytes: int):
         self.prefix = name + "="
         self.text = _jvm_text(base)
         self.num_features = num_features
         self.cache: dict = {}
+        self.max_bytes = max_bytes
+        self.bytes = 0
 
     def bucket(self, v) -> int:
         key = v
@@ -79,9 +82,14 @@ class _BucketCache:
         i = self.cache.get(key)
         if i is None:
             i = hash_string(self.prefix + self.text(v), 42, 2) % self.num_features
-            if len(self.cache) >= 1 << 16:
+            cost = cache_cost(key)
+            if cost > self.max_bytes >> 6:
+                return i
+            if len(self.cache) >= TEXT_CACHE_ENTRIES or self.bytes + cost > self.max_bytes:
                 self.cache.clear()
+                self.bytes = 0
             self.cache[key] = i
+            self.bytes += cost
         return i
 
 
@@ -191,13 +199,16 @@ def load_feature_hasher(node) -> FeatureHasherModel:
             raise BundleError(f"input {name!r} must be a scalar, found a {shape.base}", path=attrs.where)
     categorical = frozenset(attrs.string_list("categorical_cols", []))
     real, caches = [], []
+    # The op's cache budget, shared by its categorical columns.
+    hashed = sum(1 for name, base in zip(names, bases) if not (base in NUMERIC and name not in categorical))
+    budget = text_cache_bytes(node) // max(hashed, 1)
     for name, base in zip(names, bases):
         if base in NUMERIC and name not in categorical:
             real.append(hash_string(name, 42, 2) % num_features)
             caches.append(None)
         else:
             real.append(None)
-            caches.append(_BucketCache(name, base, num_features))
+            caches.append(_BucketCache(name, base, num_features, budget))
     return FeatureHasherModel(num_features, tuple(names), tuple(bases), categorical, tuple(real), tuple(caches))
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import BundleError, InvalidInput
 from ..jvm.regex import compile_java_regex, java_tokenizers
 from ..jvm.text import JAVA_WHITESPACE, java_lower, utf16_length
-from ..model import OpModel
+from ..model import TEXT_CACHE_ENTRIES, OpModel, cache_cost, text_cache_bytes
 from ..registry import op
 from ..types import STRING, STRING_LIST, FieldType
 
@@ -210,19 +210,26 @@ def _lower(s):
 class _StopWordCache:
     """token -> whether it is a stop word once lowercased, remembered (tokens repeat a lot)."""
 
-    __slots__ = ("stop", "known")
+    __slots__ = ("stop", "known", "max_bytes", "bytes")
 
-    def __init__(self, stop: frozenset):
+    def __init__(self, stop: frozenset, max_bytes: int):
         self.stop = stop
         self.known: dict = {}
+        self.max_bytes = max_bytes  # see model.py: the text ops' caches
+        self.bytes = 0
 
     def is_stop(self, token: str) -> bool:
         hit = self.known.get(token)
         if hit is None:
             hit = _lower(token) in self.stop
-            if len(self.known) >= 1 << 16:
+            cost = cache_cost(token)
+            if cost > self.max_bytes >> 6:
+                return hit
+            if len(self.known) >= TEXT_CACHE_ENTRIES or self.bytes + cost > self.max_bytes:
                 self.known = {}  # a new dict: readers holding the old one stay consistent
+                self.bytes = 0
             self.known[token] = hit
+            self.bytes += cost
         return hit
 
 
@@ -256,7 +263,7 @@ def load_stopwords_remover(node) -> StopWordsRemoverModel:
     words = tuple(attrs.string_list("stop_words"))
     case_sensitive = attrs.boolean("case_sensitive", False)
     stop = frozenset(words) if case_sensitive else frozenset(_lower(w) for w in words)
-    return StopWordsRemoverModel(words, case_sensitive, stop, _StopWordCache(stop))
+    return StopWordsRemoverModel(words, case_sensitive, stop, _StopWordCache(stop, text_cache_bytes(node)))
 
 
 # --- ngram -------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import BundleError, InvalidInput
 from ..jvm.jmath import java_div, seq_dot
 from ..jvm.murmur3 import hash_string
-from ..model import OpModel, frozen
+from ..model import TEXT_CACHE_ENTRIES, OpModel, cache_cost, frozen, text_cache_bytes
 from ..registry import op
 from ..types import STRING_LIST, vector
 from ..vectors import SparseBatch, SparseVector
@@ -66,25 +66,33 @@ class _TermIndexCache:
     """Term -> bucket, remembered across records (tokens repeat a lot). Two generations of plain
     dicts approximate least-recently-used eviction while a hit costs one dict lookup: a term that
     misses the young generation is promoted from the old one (or hashed), and when the young one
-    is full it becomes the old one, dropping the terms not used during a whole generation."""
+    is full (entries, or half the cache's bytes) it becomes the old one, dropping the terms not used
+    during a whole generation (see model.py: the text ops' caches)."""
 
-    __slots__ = ("young", "old", "limit", "index_of")
+    __slots__ = ("young", "old", "limit", "index_of", "max_bytes", "young_bytes")
 
-    def __init__(self, index_of, limit: int = 1 << 16):
+    def __init__(self, index_of, max_bytes: int, limit: int = TEXT_CACHE_ENTRIES):
         self.young: dict = {}
         self.old: dict = {}
         self.limit = limit
         self.index_of = index_of
+        self.max_bytes = max_bytes
+        self.young_bytes = 0
 
     def lookup(self, term) -> int:
         i = self.old.get(term)
         if i is None:
             i = self.index_of(term)
+        cost = cache_cost(term)
+        if cost > self.max_bytes >> 6:
+            return i
         young = self.young
-        if len(young) >= self.limit:
+        if len(young) >= self.limit or self.young_bytes + cost > self.max_bytes >> 1:
             self.old = young
             young = self.young = {}
+            self.young_bytes = 0
         young[term] = i
+        self.young_bytes += cost
         return i
 
 
@@ -193,7 +201,7 @@ def load_hashing_term_frequency(node) -> HashingTermFrequencyModel:
     if version not in (1, 2):
         raise BundleError(f"attribute 'hashUnsafeBytesVersion' must be 1 or 2, found {version}",
                           path=attrs.where)
-    cache = _TermIndexCache(lambda term: term_index(term, num_features, version))
+    cache = _TermIndexCache(lambda term: term_index(term, num_features, version), text_cache_bytes(node))
     return HashingTermFrequencyModel(num_features, attrs.boolean("binary", False), version, cache)
 
 

@@ -154,7 +154,7 @@ def test_hashing_tf_legacy_hash_version(spark, mleap_jvm, tmp_path):
 
 
 def test_term_cache_eviction_keeps_answers():
-    cache = _TermIndexCache(lambda t: term_index(t, 97, 2), limit=8)
+    cache = _TermIndexCache(lambda t: term_index(t, 97, 2), 1 << 20, limit=8)
     terms = [f"w{i % 23}" for i in range(500)] + [None]
     for t in terms:
         i = cache.young.get(t)
