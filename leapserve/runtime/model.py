@@ -54,6 +54,31 @@ def cache_cost(key) -> int:
     return sys.getsizeof(key) + CACHE_ENTRY_BYTES
 
 
+class TextCache:
+    """key -> value, remembered within the budget above. Readers look up ``values`` themselves (one
+    dict lookup on the hot path) and ``keep`` what they computed on a miss; a full cache starts
+    afresh with a new dict, so that readers holding the old one stay consistent."""
+
+    __slots__ = ("values", "max_bytes", "bytes")
+
+    def __init__(self, max_bytes: int):
+        self.values: dict = {}
+        self.max_bytes = max_bytes
+        self.bytes = 0
+
+    def keep(self, key, value):
+        """Remember ``value`` for ``key`` (unless the key alone costs over 1/64 of the budget); returns ``value``."""
+        cost = cache_cost(key)
+        if cost > self.max_bytes >> 6:
+            return value
+        if len(self.values) >= TEXT_CACHE_ENTRIES or self.bytes + cost > self.max_bytes:
+            self.values = {}
+            self.bytes = 0
+        self.values[key] = value
+        self.bytes += cost
+        return value
+
+
 def frozen(values, dtype=np.float64) -> np.ndarray:
     """A read-only numpy copy, so models stay immutable once loaded."""
     arr = np.array(values, dtype=dtype)

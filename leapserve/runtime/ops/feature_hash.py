@@ -31,7 +31,7 @@ from ..errors import BundleError, InvalidInput
 from ..jvm.format import java_double_str, java_float_str
 from ..jvm.jmath import ML_EPSILON, TWO_52, fma, java_floor, seq_sparse_dot, seq_sum, to_float32
 from ..jvm.murmur3 import hash_string
-from ..model import TEXT_CACHE_ENTRIES, OpModel, cache_cost, check_batch_width, check_vector, frozen, text_cache_bytes
+from ..model import OpModel, TextCache, check_batch_width, check_vector, frozen, text_cache_bytes
 from ..registry import op
 from ..types import FieldType, vector
 from ..vectors import SparseBatch, SparseVector
@@ -60,36 +60,25 @@ def _jvm_text(base: str):
     return lambda v: str(int(v))
 
 
-class _BucketCache:
+class _BucketCache(TextCache):
     """value -> bucket of "name=value" for one categorical column, remembered (values repeat).
-    Keys tell -0.0 from 0.0 and collapse NaNs, since the JVM prints them differently / alike.
-    Bounded in entries and bytes (see model.py: the text ops' caches)."""
+    Keys tell -0.0 from 0.0 and collapse NaNs, since the JVM prints them differently / alike."""
 
-    __slots__ = ("prefix", "text", "num_features", "cache", "max_bytes", "bytes")
+    __slots__ = ("prefix", "text", "num_features")
 
     def __init__(self, name: str, base: str, num_features: int, max_bytes: int):
+        super().__init__(max_bytes)
         self.prefix = name + "="
         self.text = _jvm_text(base)
         self.num_features = num_features
-        self.cache: dict = {}
-        self.max_bytes = max_bytes
-        self.bytes = 0
 
     def bucket(self, v) -> int:
         key = v
         if isinstance(v, float) and (v != v or v == 0.0):
             key = ("special", repr(v))
-        i = self.cache.get(key)
+        i = self.values.get(key)
         if i is None:
-            i = hash_string(self.prefix + self.text(v), 42, 2) % self.num_features
-            cost = cache_cost(key)
-            if cost > self.max_bytes >> 6:
-                return i
-            if len(self.cache) >= TEXT_CACHE_ENTRIES or self.bytes + cost > self.max_bytes:
-                self.cache.clear()
-                self.bytes = 0
-            self.cache[key] = i
-            self.bytes += cost
+            i = self.keep(key, hash_string(self.prefix + self.text(v), 42, 2) % self.num_features)
         return i
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import BundleError, InvalidInput
 from ..jvm.regex import compile_java_regex, java_tokenizers
 from ..jvm.text import JAVA_WHITESPACE, java_lower, utf16_length
-from ..model import TEXT_CACHE_ENTRIES, OpModel, cache_cost, text_cache_bytes
+from ..model import OpModel, TextCache, text_cache_bytes
 from ..registry import op
 from ..types import STRING, STRING_LIST, FieldType
 
@@ -207,29 +207,19 @@ def _lower(s):
     return s.lower() if s.isascii() else java_lower(s)
 
 
-class _StopWordCache:
+class _StopWordCache(TextCache):
     """token -> whether it is a stop word once lowercased, remembered (tokens repeat a lot)."""
 
-    __slots__ = ("stop", "known", "max_bytes", "bytes")
+    __slots__ = ("stop",)
 
     def __init__(self, stop: frozenset, max_bytes: int):
+        super().__init__(max_bytes)
         self.stop = stop
-        self.known: dict = {}
-        self.max_bytes = max_bytes  # see model.py: the text ops' caches
-        self.bytes = 0
 
     def is_stop(self, token: str) -> bool:
-        hit = self.known.get(token)
+        hit = self.values.get(token)
         if hit is None:
-            hit = _lower(token) in self.stop
-            cost = cache_cost(token)
-            if cost > self.max_bytes >> 6:
-                return hit
-            if len(self.known) >= TEXT_CACHE_ENTRIES or self.bytes + cost > self.max_bytes:
-                self.known = {}  # a new dict: readers holding the old one stay consistent
-                self.bytes = 0
-            self.known[token] = hit
-            self.bytes += cost
+            hit = self.keep(token, _lower(token) in self.stop)
         return hit
 
 
@@ -251,7 +241,7 @@ class StopWordsRemoverModel(_TextOp):
         is_stop = cache.is_stop
 
         def remove(terms):
-            get = cache.known.get
+            get = cache.values.get
             return [t for t in terms if t is None or not (h if (h := get(t)) is not None else is_stop(t))]
         return remove
 
