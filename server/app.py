@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .logs import setup_logging
-from .transport import DEFAULT_REQUEST_READ_TIMEOUT
 
 log = logging.getLogger("leapserve.server")
 
@@ -58,7 +57,7 @@ class ServeConfig:
     max_batch_rows: int = 100_000
     max_response_bytes: int | None = None  # largest ModelInfer answer; None: max_message_size
     max_concurrent_rpcs: int = 1000
-    request_read_timeout: float = DEFAULT_REQUEST_READ_TIMEOUT  # seconds to a unary call's request; 0: none
+    request_read_timeout: float = 10.0  # seconds to a unary call's request (transport.py); 0: none
     reload_interval: float = 2.0
     admin: bool = False
     admin_paths: list[str] = field(default_factory=list)

@@ -29,7 +29,6 @@ import grpc
 
 log = logging.getLogger("leapserve.server")
 
-DEFAULT_REQUEST_READ_TIMEOUT = 10.0  # seconds from a call's arrival to its request message
 HEALTH_READ_TIMEOUT = 1.0  # the same for health Check: probes send their request with the headers
 HEALTH_THREADS = 8
 KEEPALIVE_TIME_MS = 60_000  # ping a connection quiet for a minute...
