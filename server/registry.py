@@ -526,7 +526,12 @@ class Registry:
     def _check_admin_path(self, path: str) -> Path:
         if not path:
             raise BadRequest("a path is required")
-        p = Path(path).expanduser()
+        if path.startswith("~"):
+            # Never expanded for a client: it would name the server's home directories (and an
+            # unknown user made Path.expanduser raise: INTERNAL).
+            raise BadRequest(f"path {path!r}: expected an absolute path or one relative to the model "
+                             "directory; a leading '~' is not expanded")
+        p = Path(path)
         if not p.is_absolute() and self.model_dir is not None:
             p = self.model_dir / p
         p = p.resolve()

@@ -78,3 +78,19 @@ def test_load_and_unload(start_server, bundles, tmp_path):
         admin.UnloadModel(admin_pb.UnloadModelRequest(model="new"), timeout=10)
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     assert server.health("leapserve.v1.ModelService") == "SERVING"
+
+
+def test_load_model_never_expands_a_tilde(start_server, tmp_path):
+    """`~`, `~user` and `~nosuchuser` paths are refused as arguments (INTERNAL before: Path.expanduser
+    raised for an unknown user); the server never looks into a home directory for a client."""
+    models = tmp_path / "models"
+    models.mkdir()
+    server = start_server("--model-dir", models, "--admin", "--reload-interval", "0", wait="listening")
+    admin = admin_grpc.ModelServiceStub(server.open_channel())
+    for path in ("~nosuchuser-leapserve/m.zip", "~root/m.zip", "~/m.zip", "~"):
+        with pytest.raises(grpc.RpcError) as info:
+            admin.LoadModel(admin_pb.LoadModelRequest(model="m", path=path), timeout=30)
+        err = info.value
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (path, err.code(), err.details())
+        assert "path" in err.details() and repr(path) in err.details() and "~" in err.details()
+    assert "Traceback" not in server.log()
