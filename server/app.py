@@ -51,6 +51,7 @@ class ServeConfig:
     host: str = DEFAULT_HOST
     port: int | None = None  # None: DEFAULT_PORT, unless only a Unix socket is asked for
     uds: str | None = None
+    uds_mode: int = 0o660  # permission bits of the socket file, set right after binding
     workers: int = 1
     threads: int = 4
     max_message_size: int = 64 * 1024 * 1024
@@ -244,6 +245,21 @@ def build_health_server(config: ServeConfig, health_servicer):
     return server
 
 
+def bind_unix_socket(server, address: str, mode: int) -> int:
+    """Bind ``unix:PATH`` (grpc creates the file here, not at start) and give the file ``mode``. The
+    umask is 077 while grpc creates it, so no one but its owner can connect before the chmod."""
+    previous = os.umask(0o077)
+    try:
+        port = server.add_insecure_port(address)
+    finally:
+        os.umask(previous)
+    path = address[len("unix:"):]
+    if port:
+        os.chmod(path, mode)  # an OSError here stops the server (run_server)
+    log.debug("unix socket %s: mode %o", path, mode)
+    return port
+
+
 def make_observer(config: ServeConfig, registry):
     from .metrics import Metrics, Observer, make_tracer
 
@@ -318,11 +334,16 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
         try:
             if credentials is not None and not uds:
                 port = server.add_secure_port(address, credentials)
+            elif uds:
+                port = bind_unix_socket(server, address, config.uds_mode)
             else:
                 port = server.add_insecure_port(address)
         except RuntimeError as e:
             port = 0
             log.debug("binding %s: %s", address, e)
+        except OSError as e:  # the socket's mode could not be set
+            log.error("cannot set mode %o on the Unix socket %s: %s", config.uds_mode, address, e)
+            return 1
         if not uds and port == 0:
             log.error("cannot listen on %s (address in use or not available)", address)
             return 1

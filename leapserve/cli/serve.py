@@ -39,6 +39,19 @@ def parse_model(spec: str) -> tuple[str, str | None, str]:
     return name, version, path
 
 
+class ModeError(argparse.ArgumentTypeError, ValueError):
+    """A bad --uds-mode (a ValueError too, so that LEAPSERVE_UDS_MODE reports it like other variables)."""
+
+
+def octal_mode(text: str) -> int:
+    """660, 0660, 0o600: file permission bits, in octal."""
+    raw = text.strip().lower()
+    digits = raw[2:] if raw.startswith("0o") else raw
+    if not digits or any(c not in "01234567" for c in digits) or int(digits, 8) > 0o777:
+        raise ModeError(f"{text!r}: expected permission bits in octal, 000 to 777 (e.g. 660 or 0600)")
+    return int(digits, 8)
+
+
 # --- the command ---------------------------------------------------------------------------
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "no TCP) [LEAPSERVE_PORT]")
     p.add_argument("--uds", default=env("--uds"), metavar="PATH",
                    help="also (or, without --port, only) listen on this Unix domain socket [LEAPSERVE_UDS]")
+    p.add_argument("--uds-mode", type=octal_mode, default=env("--uds-mode", 0o660, octal_mode), metavar="MODE",
+                   help="permissions of the --uds socket file, in octal (default 660: its owner and group "
+                        "may connect, whatever the umask) [LEAPSERVE_UDS_MODE]")
     p.add_argument("--workers", type=int, default=env("--workers", 1, int), metavar="N",
                    help="server processes sharing the TCP port through SO_REUSEPORT (default 1) "
                         "[LEAPSERVE_WORKERS]")
@@ -144,7 +160,7 @@ def config_from_args(args):
     models = args.model if args.model is not None else [parse_model(s) for s in env_list("--model")]
     admin_paths = args.admin_path if args.admin_path is not None else env_list("--admin-path")
     return ServeConfig(
-        models=list(models), model_dir=args.model_dir, host=args.host, port=args.port, uds=args.uds,
+        models=list(models), model_dir=args.model_dir, host=args.host, port=args.port, uds=args.uds, uds_mode=args.uds_mode,
         workers=args.workers, threads=args.threads, max_message_size=args.max_message_size,
         max_batch_rows=args.max_batch_rows, max_response_bytes=args.max_response_bytes,
         max_concurrent_rpcs=args.max_concurrent_rpcs,

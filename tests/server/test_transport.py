@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import stat
 import tempfile
 import threading
 import time
@@ -108,6 +109,31 @@ def test_environment_variables(start_server, bundles):
     assert predict(server.address, "b").outputs["prediction"].double_value == pytest.approx(v2_expected(1, 2))
     out = run_cli("health", env={"LEAPSERVE_ADDRESS": server.address})
     assert out.returncode == 0
+
+
+@pytest.mark.parametrize("flag, env, mode", [
+    ((), None, 0o660),  # the default, whatever the umask (0755 with umask 022 before)
+    (("--uds-mode", "600"), None, 0o600),
+    ((), {"LEAPSERVE_UDS_MODE": "0666"}, 0o666),
+    (("--uds-mode", "0640"), {"LEAPSERVE_UDS_MODE": "0666"}, 0o640),  # the flag wins
+])
+def test_unix_socket_mode(start_server, tmp_path, flag, env, mode):
+    models = tmp_path / "models"
+    models.mkdir()
+    folder = Path(tempfile.mkdtemp(prefix="ls-"))
+    sock = folder / "s.sock"
+    server = start_server("--model-dir", models, *flag, uds=sock, env=env, wait="listening")
+    st = os.stat(sock)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == mode, oct(st.st_mode)
+    assert server.stop() == 0
+    assert not sock.exists()
+    folder.rmdir()
+
+
+def test_unix_socket_mode_usage_errors(tmp_path):
+    for value in ("9", "rw", "1000", "-1"):
+        out = run_cli("serve", "--model-dir", tmp_path, "--uds", tmp_path / "s", "--uds-mode", value)
+        assert out.returncode == 2 and "--uds-mode" in out.stderr and value in out.stderr, out.stderr
 
 
 def test_usage_errors(bundles, tmp_path):
