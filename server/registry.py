@@ -535,13 +535,23 @@ class Registry:
         if not p.is_absolute() and self.model_dir is not None:
             p = self.model_dir / p
         p = p.resolve()
+        # Answers name the path as the client gave it, never where it resolved (a link's target, the
+        # model directory's absolute path).
         if not any(p == root or root in p.parents for root in self.admin_roots):
-            raise PermissionDenied(f"{p} is outside the model directory and the configured admin paths")
+            raise PermissionDenied(f"path {path!r}: expected a path inside the model directory or the "
+                                   "configured admin paths; it is outside them")
         if not p.exists():
-            raise ModelNotFound(f"no such file or directory: {p}")
+            raise ModelNotFound(f"path {path!r}: no such file or directory")
         if not (p.is_file() or is_bundle_dir(p)):
-            raise BadRequest(f"{p} is not a bundle (a zip file or a directory holding bundle.json)")
+            raise BadRequest(f"path {path!r}: expected a bundle (a zip file or a directory holding "
+                             "bundle.json); it is neither")
         return p
+
+    def _without_roots(self, text: str) -> str:
+        """``text`` with the allowed roots' absolute prefixes left out (paths shown relative to them)."""
+        for root in sorted(self.admin_roots, key=lambda r: len(str(r)), reverse=True):
+            text = text.replace(str(root) + os.sep, "").replace(str(root), ".")
+        return text
 
     def admin_load(self, name: str, version: str, path: str) -> dict:
         """LoadModel: load (or replace) one version from an allowed path; returns its info."""
@@ -576,7 +586,8 @@ class Registry:
                             del self._models[name]
                     self._rebuild_routes()
                 self._notify()
-            raise BadRequest(f"model {name!r} version {version!r} cannot be loaded from {p}: {error}")
+            raise BadRequest(f"model {name!r} version {version!r} cannot be loaded from path {path!r}: "
+                             f"{self._without_roots(error)}")
         return self.slot_state(name, version)
 
     def admin_unload(self, name: str, version: str) -> list[str]:

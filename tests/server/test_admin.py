@@ -94,3 +94,29 @@ def test_load_model_never_expands_a_tilde(start_server, tmp_path):
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (path, err.code(), err.details())
         assert "path" in err.details() and repr(path) in err.details() and "~" in err.details()
     assert "Traceback" not in server.log()
+
+
+def test_load_model_errors_show_no_server_paths(start_server, tmp_path):
+    """Refusals name the path as the client gave it, never where the server resolved it (a link's
+    target, the model directory's absolute path); a bundle's own error loses the roots' prefix."""
+    models, outside = tmp_path / "models", tmp_path / "secret-place"
+    models.mkdir()
+    outside.mkdir()
+    (outside / "hidden-name.zip").write_bytes(b"not a bundle")
+    (models / "link.zip").symlink_to(outside / "hidden-name.zip")
+    (models / "bad.zip").write_bytes(b"not a bundle")
+    (models / "empty-dir").mkdir()
+    server = start_server("--model-dir", models, "--admin", "--reload-interval", "0", wait="listening")
+    admin = admin_grpc.ModelServiceStub(server.open_channel())
+    for path, code in (("link.zip", grpc.StatusCode.PERMISSION_DENIED),
+                       ("missing.zip", grpc.StatusCode.NOT_FOUND),
+                       ("empty-dir", grpc.StatusCode.INVALID_ARGUMENT),
+                       ("bad.zip", grpc.StatusCode.INVALID_ARGUMENT),
+                       (str(outside / "hidden-name.zip"), grpc.StatusCode.PERMISSION_DENIED)):
+        with pytest.raises(grpc.RpcError) as info:
+            admin.LoadModel(admin_pb.LoadModelRequest(model="m", path=path), timeout=30)
+        err = info.value
+        assert err.code() == code, (path, err.code(), err.details())
+        assert repr(path) in err.details(), (path, err.details())
+        shown = err.details().replace(repr(path), "")
+        assert str(tmp_path) not in shown and "hidden-name" not in shown, (path, err.details())
