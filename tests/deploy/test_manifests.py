@@ -5,6 +5,7 @@ ones), and every probe, port and socket the manifest names is checked against it
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 from pathlib import Path
@@ -125,6 +126,57 @@ def test_manifest_is_consistent(path):
             env = {**IMAGE_ENV, **env_of(c)}
             for port in doc["spec"]["ports"]:
                 assert names[port["targetPort"]] == int(env.get("LEAPSERVE_PORT", 50051))
+
+
+# docs/deploy.md, "Memory": what one server needs at worst, in MiB.
+BASE_MIB = 80  # the process and its models (bench/footprint.py: 75 MB with one forest, 80 MB with ten)
+DECODE_FACTOR = 20  # a request in flight takes this many times its size (bench/batch_memory.py: 17-21x with its answer)
+
+
+def serve_setting(env: dict[str, str], flag: str):
+    """The value `leapserve serve` takes for FLAG with this environment (its own default if unset)."""
+    from leapserve.cli import serve
+    from leapserve.cli.environment import env_name
+
+    p = argparse.ArgumentParser()
+    serve.add_arguments(p)
+    action = next(a for a in p._actions if flag in a.option_strings)
+    text = env.get(env_name(flag))
+    return action.default if text is None else action.type(text)
+
+
+def required_memory_mib(env: dict[str, str]) -> float:
+    workers = serve_setting(env, "--workers")
+    threads = serve_setting(env, "--threads")
+    message = serve_setting(env, "--max-message-size") / 2**20
+    response = serve_setting(env, "--max-response-bytes")
+    # Every answer is also bounded by the message size (the server's send limit).
+    response = message if response is None else min(response / 2**20, message)
+    return workers * (BASE_MIB + threads * (DECODE_FACTOR * message + response))
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_memory_limit_covers_the_concurrency_the_manifest_allows(path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("LEAPSERVE_"):
+            monkeypatch.delenv(name)
+    for _, spec in pods(path):
+        c = leapserve_containers(spec)[0]
+        env = {**IMAGE_ENV, **env_of(c)}
+        # The settings the formula reads are spelled out, not left to defaults that may change.
+        for key in ("LEAPSERVE_THREADS", "LEAPSERVE_MAX_MESSAGE_SIZE", "LEAPSERVE_MAX_BATCH_ROWS"):
+            assert key in env_of(c), key
+        limit = memory_mb(c["resources"]["limits"]["memory"])
+        need = required_memory_mib(env)
+        assert need <= limit, f"{path.name}: needs {need:.0f} MiB at worst, limit {limit:.0f} MiB"
+        # Not wildly oversized either: a limit is what the scheduler may have to find.
+        assert limit <= 1.5 * need, f"{path.name}: limit {limit:.0f} MiB, needs {need:.0f} MiB"
+
+
+def test_memory_formula_for_the_servers_defaults():
+    """The defaults (64M messages, 4 threads) need far more than a small pod: the manifests must set limits."""
+    need = required_memory_mib({})
+    assert need == BASE_MIB + 4 * (DECODE_FACTOR * 64 + 64)  # 5,456 MiB: docs/deploy.md says so
 
 
 def memory_mb(text: str) -> float:
