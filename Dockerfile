@@ -41,11 +41,13 @@ LABEL org.opencontainers.image.title="leapserve" \
       org.opencontainers.image.base.name="${PYTHON_IMAGE}"
 
 # A fixed uid in group 0: platforms that run containers under a random uid (OpenShift) keep group 0,
-# so what the server may write is group-writable.
+# so what the server may write is group-writable: /run/leapserve (its Unix socket) and nothing else.
+# /models belongs to root and is read-only to the server: bundles are mounted there (read-only), and
+# a server that could write its own models could be made to serve other ones.
 RUN useradd --uid 10001 --gid 0 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin leapserve \
  && mkdir -p /models /run/leapserve \
- && chown 10001:0 /models /run/leapserve \
- && chmod 0775 /models /run/leapserve
+ && chown root:root /models && chmod 0755 /models \
+ && chown 10001:0 /run/leapserve && chmod 0775 /run/leapserve
 
 COPY --from=build /opt/leapserve /opt/leapserve
 

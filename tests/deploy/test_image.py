@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -77,6 +78,51 @@ def test_final_stage_structure(dockerfile):
     copies = final.all("COPY")
     assert copies and all(c.options().get("from") == build.name for c in copies)
     assert [c.args.split()[-2:] for c in copies] == [["/opt/leapserve", "/opt/leapserve"]]
+
+
+def file_modes(stage) -> dict[str, tuple[str, int]]:
+    """path -> (owner "uid:gid", mode) after the stage's RUN mkdir / chown / chmod commands (folders a
+    RUN creates start as root:root 0755, as mkdir makes them)."""
+    names = {"root": "0", "leapserve": "10001"}
+    files: dict[str, tuple[str, int]] = {}
+    for run in stage.all("RUN"):
+        for command in run.args.split("&&"):
+            words = shlex.split(command)
+            if not words:
+                continue
+            paths = [w for w in words[1:] if w.startswith("/")]
+            if words[0] == "mkdir":
+                for path in paths:
+                    files.setdefault(path, ("0:0", 0o755))
+            elif words[0] == "chown":
+                user, _, group = [w for w in words[1:] if not w.startswith("-")][0].partition(":")
+                owner = f"{names.get(user, user)}:{names.get(group, group) or '0'}"
+                for path in paths:
+                    files[path] = (owner, files.get(path, ("0:0", 0o755))[1])
+            elif words[0] == "chmod":
+                mode = int([w for w in words[1:] if not w.startswith("-")][0], 8)
+                for path in paths:
+                    files[path] = (files.get(path, ("0:0", 0o755))[0], mode)
+    return files
+
+
+def test_models_are_read_only_to_the_runtime_user(dockerfile):
+    _, stages = dockerfile
+    final = stages[-1]
+    uid, gid = final.all("USER")[-1].args.split(":")
+    files = file_modes(final)
+    owner, mode = files["/models"]
+    # Not the runtime user's, and not writable by its group (group 0) nor by anyone else.
+    assert owner.split(":")[0] not in (uid, "leapserve") and owner.split(":")[0] == "0", owner
+    assert not mode & 0o022, oct(mode)
+    # The socket's folder is the one place it writes (group-writable: a random uid keeps group 0).
+    owner, mode = files["/run/leapserve"]
+    assert owner == f"{uid}:{gid}" and mode & 0o020, (owner, oct(mode))
+    # Nothing copied into /models, nor given to the user there some other way.
+    for i in final.all("COPY") + final.all("ADD"):
+        assert not i.args.split()[-1].startswith("/models"), i.args
+        assert "chown" not in i.options() and "chmod" not in i.options(), i.args
+    assert not any(i.args.startswith("/models") for i in final.all("VOLUME"))
 
 
 def test_build_stage_copies_only_the_serving_sources(dockerfile):
