@@ -19,16 +19,21 @@ from tests.support.metrics_text import scrape
 from tests.support.servers import REPO, ServerProcess, free_port, health_status, run_cli
 
 DEPLOY = REPO / "deploy" / "kubernetes"
-MANIFESTS = sorted(DEPLOY.glob("*.yaml"))
 
 
 def documents(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+# The examples that run leapserve; networkpolicy.yaml goes with them.
+MANIFESTS = sorted(p for p in DEPLOY.glob("*.yaml") if any(d["kind"] in WORKLOADS for d in documents(p)))
+NETWORK_POLICY = DEPLOY / "networkpolicy.yaml"
+
+
 def pods(path: Path):
     for doc in documents(path):
-        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+        if doc["kind"] in WORKLOADS:
             yield doc, doc["spec"]["template"]["spec"]
 
 
@@ -177,6 +182,77 @@ def test_memory_formula_for_the_servers_defaults():
     """The defaults (64M messages, 4 threads) need far more than a small pod: the manifests must set limits."""
     need = required_memory_mib({})
     assert need == BASE_MIB + 4 * (DECODE_FACTOR * 64 + 64)  # 5,456 MiB: docs/deploy.md says so
+
+
+def all_containers(spec: dict) -> list[dict]:
+    return spec.get("initContainers", []) + spec.get("containers", [])
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_pods_hold_no_token_and_containers_no_privilege(path):
+    for _, spec in pods(path):
+        # Nothing in these pods calls the Kubernetes API.
+        assert spec.get("automountServiceAccountToken") is False
+        pod_security = spec.get("securityContext", {})
+        assert pod_security.get("runAsNonRoot") is True
+        for c in all_containers(spec):
+            security = c.get("securityContext", {})
+            assert security.get("allowPrivilegeEscalation") is False, c["name"]
+            assert security.get("capabilities", {}).get("drop") == ["ALL"], c["name"]
+            assert not security.get("capabilities", {}).get("add"), c["name"]
+            assert not security.get("privileged"), c["name"]
+            assert security.get("runAsNonRoot", pod_security.get("runAsNonRoot")) is True, c["name"]
+            assert security.get("runAsUser", pod_security.get("runAsUser")) != 0, c["name"]
+        for c in spec.get("initContainers", []):
+            # Init containers (the one that fetches bundles too) have a read-only root filesystem.
+            assert c.get("securityContext", {}).get("readOnlyRootFilesystem") is True, c["name"]
+
+
+def policy_ports(rule: dict) -> set[int]:
+    return {p["port"] for p in rule.get("ports", [])}
+
+
+def test_network_policy_opens_the_api_to_its_clients_and_the_metrics_to_monitoring():
+    policies = [d for d in documents(NETWORK_POLICY) if d["kind"] == "NetworkPolicy"]
+    assert all(d["apiVersion"] == "networking.k8s.io/v1" for d in policies)
+    covered = set()
+    for path in MANIFESTS:
+        for deployment, spec in pods(path):
+            labels = deployment["spec"]["template"]["metadata"]["labels"]
+            mine = [p for p in policies if p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()]
+            assert len(mine) == 1, (path.name, [p["metadata"]["name"] for p in mine])
+            policy = mine[0]["spec"]
+            covered.add(mine[0]["metadata"]["name"])
+            assert "Ingress" in policy["policyTypes"]
+            c = leapserve_containers(spec)[0]
+            env = {**IMAGE_ENV, **env_of(c)}
+            metrics = int(env["LEAPSERVE_METRICS_PORT"])
+            health = int(env.get("LEAPSERVE_HEALTH_PORT", 0))
+            api = None if "LEAPSERVE_UDS" in env else int(env.get("LEAPSERVE_PORT", 50051))
+            container_ports = {p["containerPort"] for a in all_containers(spec) for p in a.get("ports", [])}
+            for rule in policy["ingress"]:
+                ports = policy_ports(rule)
+                assert ports, "a rule without ports opens every port"
+                assert ports <= container_ports, ports - container_ports
+                assert health not in ports, "the health port is the kubelet's"
+                sources = rule["from"]
+                assert sources and all("ipBlock" not in s for s in sources)
+                if metrics in ports:
+                    assert ports == {metrics}
+                    assert sources == [{"namespaceSelector": {"matchLabels": {
+                        "kubernetes.io/metadata.name": "monitoring"}}}]
+                if api is not None and api in ports:
+                    # Only the application's pods, in this namespace, and only when labelled as clients.
+                    assert ports == {api}
+                    assert all(set(s) == {"podSelector"} and s["podSelector"].get("matchLabels") for s in sources)
+            opened = set().union(*(policy_ports(r) for r in policy["ingress"]))
+            assert metrics in opened
+            if api is None:
+                # A sidecar's API is its Unix socket: no leapserve port but the metrics is opened.
+                assert opened & {p["containerPort"] for p in c["ports"]} == {metrics}
+            else:
+                assert api in opened
+    assert covered == {p["metadata"]["name"] for p in policies}
 
 
 def memory_mb(text: str) -> float:
