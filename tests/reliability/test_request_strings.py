@@ -120,7 +120,9 @@ def test_default_string_limit_is_one_mebibyte(monkeypatch):
 def test_oip_bytes_over_the_limit_are_refused(monkeypatch):
     from leapserve.runtime.types import STRING
     from leapserve.server.tensors import input_column
-    from leapserve.oip import inference_pb2 as oip_pb2
+    # tritonclient's messages, not leapserve.oip's: both define inference.* in protobuf's one
+    # descriptor pool, so importing ours here breaks every later test that imports tritonclient's
+    from tritonclient.grpc import service_pb2 as oip_pb2
 
     tensor = oip_pb2.ModelInferRequest.InferInputTensor(name="state", datatype="BYTES", shape=[2])
     tensor.contents.bytes_contents.extend([b"NY", b"x" * 11])
