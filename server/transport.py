@@ -53,22 +53,23 @@ def channel_options() -> list[tuple[str, int]]:
 
 
 class _Wait:
-    __slots__ = ("deadline", "call", "done")
+    __slots__ = ("deadline", "call")
 
     def __init__(self, deadline: float, call):
-        self.deadline, self.call, self.done = deadline, call, False
+        self.deadline, self.call = deadline, call
 
 
 class _Watchdog:
     """One thread that cancels the calls whose request message is late. Every wait of one watchdog
-    has the same timeout, so deadlines come in order: a queue, no heap."""
+    has the same timeout, so deadlines come in order of arrival: an ordered dict, oldest first, from
+    which a call leaves as soon as its request is read (only calls still waiting are held)."""
 
     def __init__(self, timeout: float, name: str, setting: str):
         self.timeout = timeout
         self.name = name
         self.details = (f"request message: expected within {timeout:g} s of the call's start "
                         f"({setting}), none read (none sent, or every thread busy)")
-        self._waits: collections.deque[_Wait] = collections.deque()
+        self._waits: collections.OrderedDict[_Wait, None] = collections.OrderedDict()
         self._cond = threading.Condition()
         # started now, not on the first call: a server's threads are all there once it listens
         threading.Thread(target=self._run, name=name, daemon=True).start()
@@ -76,28 +77,32 @@ class _Watchdog:
     def watch(self, call) -> _Wait:
         wait = _Wait(time.monotonic() + self.timeout, call)
         with self._cond:
-            self._waits.append(wait)
+            self._waits[wait] = None
             if len(self._waits) == 1:
                 self._cond.notify()
         return wait
+
+    def release(self, wait: _Wait) -> None:
+        """The call's request was read (or its reading failed): no longer watched."""
+        with self._cond:
+            self._waits.pop(wait, None)
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._waits:
                     self._cond.wait()
-                wait = self._waits[0]
+                wait = next(iter(self._waits))
                 late = wait.deadline - time.monotonic()
-                if late > 0 and not wait.done:
+                if late > 0:
                     self._cond.wait(late)
                     continue
-                self._waits.popleft()
-            if not wait.done:
-                log.info("call cancelled: %s", self.details, extra={"event": "request_read_timeout"})
-                try:
-                    wait.call.cancel(grpc.StatusCode.DEADLINE_EXCEEDED.value[0], self.details)
-                except Exception:  # the call may be over already
-                    log.debug("cancelling a late call", exc_info=True)
+                self._waits.popitem(last=False)
+            log.info("call cancelled: %s", self.details, extra={"event": "request_read_timeout"})
+            try:
+                wait.call.cancel(grpc.StatusCode.DEADLINE_EXCEEDED.value[0], self.details)
+            except Exception:  # the call may be over already
+                log.debug("cancelling a late call", exc_info=True)
 
 
 class RequestThreads(futures.ThreadPoolExecutor):
@@ -113,13 +118,14 @@ class RequestThreads(futures.ThreadPoolExecutor):
     def submit(self, fn, /, *args, **kwargs):
         if self._watchdog is not None and _is_unary_call(args):
             task, rpc_event, state, behavior, read_request, *rest = args
-            wait = self._watchdog.watch(rpc_event.call)
+            watchdog = self._watchdog
+            wait = watchdog.watch(rpc_event.call)
 
             def read_within_bound():
                 try:
                     return read_request()
                 finally:
-                    wait.done = True
+                    watchdog.release(wait)
 
             args = (task, rpc_event, state, behavior, read_within_bound, *rest)
         return super().submit(fn, *args, **kwargs)
