@@ -5,8 +5,8 @@
   call was given, and waits for it as long as the client likes. A client that sends headers and
   never a message would hold every request thread (and freeze health Check with them).
   RequestThreads bounds that wait: a call whose request message has not been read
-  ``read_timeout`` seconds after the call arrived is cancelled (DEADLINE_EXCEEDED), which frees its
-  thread. Stream requests (PredictStream) are not bounded here: their handler runs at once and
+  ``read_timeout`` seconds after a thread started reading it is cancelled (DEADLINE_EXCEEDED),
+  which frees its thread. Stream requests (PredictStream) are not bounded here: their handler runs at once and
   waits between messages on purpose; --max-concurrent-streams bounds the threads they hold.
 * Health Check runs on threads of its own (health_handler), so that it answers whatever the
   request threads are doing.
@@ -67,8 +67,8 @@ class _Watchdog:
     def __init__(self, timeout: float, name: str, setting: str):
         self.timeout = timeout
         self.name = name
-        self.details = (f"request message: expected within {timeout:g} s of the call's start "
-                        f"({setting}), none read (none sent, or every thread busy)")
+        self.details = (f"request message: expected within {timeout:g} s of a request thread taking up the call "
+                        f"({setting}), none read (headers came, no message)")
         self._waits: collections.OrderedDict[_Wait, None] = collections.OrderedDict()
         self._cond = threading.Condition()
         # started now, not on the first call: a server's threads are all there once it listens
@@ -118,10 +118,12 @@ class RequestThreads(futures.ThreadPoolExecutor):
     def submit(self, fn, /, *args, **kwargs):
         if self._watchdog is not None and _is_unary_call(args):
             task, rpc_event, state, behavior, read_request, *rest = args
-            watchdog = self._watchdog
-            wait = watchdog.watch(rpc_event.call)
+            watchdog, call = self._watchdog, rpc_event.call
 
             def read_within_bound():
+                # timed from when a thread starts reading: a call queued behind busy threads holds
+                # none, and its client's deadline (or --max-concurrent-rpcs) bounds that wait
+                wait = watchdog.watch(call)
                 try:
                     return read_request()
                 finally:
