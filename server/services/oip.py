@@ -148,6 +148,13 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             response.parameters["omitted_outputs"].string_param = ",".join(omitted)
         if skipped is not None:
             response.parameters["skipped_rows"].string_param = ",".join(map(str, np.nonzero(skipped)[0].tolist()))
+        # The estimate above counts the tensors' data; names, framing, varints of negative integers
+        # and skipped_rows come on top, and past grpc's own send limit the client would get its
+        # generic error instead of this one.
+        size = response.ByteSize()
+        if size > self.max_response_bytes:
+            raise LimitExceeded(f"the answer would be {size:,} bytes with its framing and parameters; the response "
+                                f"limit is {self.max_response_bytes:,} bytes (--max-response-bytes)")
         return response
 
     def _check_size(self, sizes: dict, names: list[str], total: int) -> None:
