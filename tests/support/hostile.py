@@ -103,6 +103,17 @@ def _rf_members(extra=(), replace: dict | None = None):
     return out + list(extra)
 
 
+def _central_record(data: bytearray, name: str) -> int:
+    """Where ``name``'s record starts in the central directory of the zip ``data``."""
+    end = data.rindex(b"PK\x05\x06")
+    record, = struct.unpack_from("<I", data, end + 16)
+    while True:
+        name_length, extra_length, comment_length = struct.unpack_from("<3H", data, record + 28)
+        if data[record + 46:record + 46 + name_length] == name.encode():
+            return record
+        record += 46 + name_length + extra_length + comment_length
+
+
 def _patch_method(tmp: Path) -> Path:
     """The RF bundle with root/model.json's compression method set to 99 (unknown), in its local
     header and in its central directory record."""
@@ -111,12 +122,8 @@ def _patch_method(tmp: Path) -> Path:
     with zipfile.ZipFile(path) as z:
         info = z.getinfo("root/model.json")
     data[info.header_offset + 8:info.header_offset + 10] = (99).to_bytes(2, "little")
-    pos = data.find(b"PK\x01\x02")
-    while pos >= 0:
-        n = int.from_bytes(data[pos + 28:pos + 30], "little")
-        if data[pos + 46:pos + 46 + n] == b"root/model.json":
-            data[pos + 10:pos + 12] = (99).to_bytes(2, "little")
-        pos = data.find(b"PK\x01\x02", pos + 4)
+    pos = _central_record(data, "root/model.json")
+    data[pos + 10:pos + 12] = (99).to_bytes(2, "little")
     path.write_bytes(bytes(data))
     return path
 
@@ -140,13 +147,9 @@ def _overlapping(tmp: Path) -> Path:
     (Python 3.11.8, 3.12.2, 3.13 and later do; 3.11.7 and 3.12.1 do not)."""
     path = write_zip(tmp / "bundle.zip", rf())
     data = bytearray(path.read_bytes())
-    pos = data.find(b"PK\x01\x02")
-    while pos >= 0:
-        n = int.from_bytes(data[pos + 28:pos + 30], "little")
-        if data[pos + 46:pos + 46 + n] == b"root/model.json":
-            size = int.from_bytes(data[pos + 20:pos + 24], "little")
-            data[pos + 20:pos + 24] = (size + 16).to_bytes(4, "little")
-        pos = data.find(b"PK\x01\x02", pos + 4)
+    pos = _central_record(data, "root/model.json")
+    size = int.from_bytes(data[pos + 20:pos + 24], "little")
+    data[pos + 20:pos + 24] = (size + 16).to_bytes(4, "little")
     path.write_bytes(bytes(data))
     return path
 
@@ -170,13 +173,9 @@ def _zip64_header_offset(tmp: Path) -> Path:
     path = write_zip(tmp / "bundle.zip", rf())
     data = bytearray(path.read_bytes())
     end = data.rindex(b"PK\x05\x06")
-    cd_size, cd_offset = struct.unpack_from("<II", data, end + 12)
-    record = cd_offset
-    while True:  # find bundle.json's record
-        name_length, extra_length, comment_length = struct.unpack_from("<3H", data, record + 28)
-        if data[record + 46:record + 46 + name_length] == b"bundle.json":
-            break
-        record += 46 + name_length + extra_length + comment_length
+    cd_size, = struct.unpack_from("<I", data, end + 12)
+    record = _central_record(data, "bundle.json")
+    name_length, extra_length = struct.unpack_from("<2H", data, record + 28)
     struct.pack_into("<I", data, record + 42, 0xFFFFFFFF)
     struct.pack_into("<H", data, record + 30, extra_length + 12)
     at = record + 46 + name_length + extra_length
