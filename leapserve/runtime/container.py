@@ -31,6 +31,8 @@ LEAPSERVE_MAX_TEXT_CACHE_BYTES            4 MiB       bytes of the strings one t
                                                       (stop words, HashingTF, FeatureHasher)
 LEAPSERVE_MAX_STRING_LENGTH               1 MiB       characters of one string in a request (the
                                                       server refuses longer ones: INVALID_ARGUMENT)
+LEAPSERVE_REGEX_TIMEOUT_MS                1000        milliseconds a bundle's regular expression may
+                                                      spend on one string (RegexTokenizer)
 ========================================  ==========  =============================================
 """
 
@@ -68,7 +70,8 @@ RATIO_FREE_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class Limits:
-    """How much of a bundle the runtime agrees to read (see the module docstring)."""
+    """How much of a bundle the runtime agrees to read, and what its ops may spend on a request
+    (see the module docstring)."""
 
     max_file_bytes: int = MAX_FILE_BYTES
     max_total_bytes: int = 1 << 30
@@ -80,6 +83,7 @@ class Limits:
     max_vector_size: int = 1 << 24
     max_text_cache_bytes: int = 4 << 20
     max_string_length: int = 1 << 20
+    regex_timeout_ms: int = 1000
 
 
 ENV_VARS = {
@@ -93,6 +97,7 @@ ENV_VARS = {
     "max_vector_size": "LEAPSERVE_MAX_VECTOR_SIZE",
     "max_text_cache_bytes": "LEAPSERVE_MAX_TEXT_CACHE_BYTES",
     "max_string_length": "LEAPSERVE_MAX_STRING_LENGTH",
+    "regex_timeout_ms": "LEAPSERVE_REGEX_TIMEOUT_MS",
 }
 
 

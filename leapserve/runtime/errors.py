@@ -56,6 +56,12 @@ class InvalidInput(ScoringError):
         super().__init__(f"expected {expected}, got {actual}", field=field, row=row)
 
 
+class TimeLimitExceeded(InvalidInput):
+    """A value an op gave up on after its time budget (a bundle's regex on this text). Unlike other
+    bad input it ends the whole request: scoring the remaining rows one by one to find the other
+    bad ones could cost the budget again for each row."""
+
+
 class MissingInput(ScoringError):
     def __init__(self, field: str, expected: str, *, row: int | None = None):
         self.expected = expected

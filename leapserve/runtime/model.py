@@ -43,10 +43,15 @@ TEXT_CACHE_ENTRIES = 1 << 16
 CACHE_ENTRY_BYTES = 100
 
 
-def text_cache_bytes(node) -> int:
-    """The byte budget of one text cache of ``node``'s op (the limits of the bundle it comes from)."""
+def bundle_limits(node) -> Limits:
+    """The limits of the bundle ``node`` comes from (those in force when it has none)."""
     lim = getattr(getattr(node, "source", None), "limits", None)
-    return (lim if isinstance(lim, Limits) else limits()).max_text_cache_bytes
+    return lim if isinstance(lim, Limits) else limits()
+
+
+def text_cache_bytes(node) -> int:
+    """The byte budget of one text cache of ``node``'s op."""
+    return bundle_limits(node).max_text_cache_bytes
 
 
 def cache_cost(key) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 
-from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError
+from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError, TimeLimitExceeded
 
 from ..codec import delimited, pass_through, string_field
 from ..errors import LimitExceeded, ModelNotFound, RowsInvalid, ServeError
@@ -175,6 +175,9 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
             columns = {name: [records[i][name] for i in valid] for name in required}
             try:
                 result = pipeline.transform_batch(columns, wanted)
+            except TimeLimitExceeded as e:
+                e.row = valid[e.row] if e.row is not None else None
+                raise
             except ScoringError:
                 result = None
             if result is not None:
@@ -193,6 +196,9 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                         check_deadline(context)
                     try:
                         rows_out[i] = transform(records[i], wanted)
+                    except TimeLimitExceeded as e:
+                        e.row = i
+                        raise
                     except RowSkipped as e:
                         skipped[i] = Failure(grpc.StatusCode.INVALID_ARGUMENT, f"row {i} skipped: {e.reason}",
                                              e.field or "")

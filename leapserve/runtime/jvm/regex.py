@@ -1,4 +1,4 @@
-"""Java regular expressions (java.util.regex.Pattern) served by Python's ``re``.
+"""Java regular expressions (java.util.regex.Pattern), translated to Python's ``re`` syntax.
 
 A Java pattern is translated once into a Python ``re`` pattern that needs no flags: Java's
 ASCII-only ``\\d \\s \\w``, its dot (which stops at every line terminator), ``^ $ \\Z`` and ASCII
@@ -6,11 +6,21 @@ case-insensitivity are spelled out as explicit classes and lookarounds. Construc
 cannot reproduce faithfully (``\\b``, Unicode properties, class unions and intersections, Unicode
 case folding, ...) raise UnsupportedRegex naming the construct. ``java_split`` and
 ``java_find_all`` are ``Pattern.split`` (limit 0) and ``Matcher.find`` over a whole string.
+
+The translation is compiled by ``re`` (what ``re`` refuses is refused) and run by the ``regex``
+package, which takes the same syntax with the same meaning but, unlike ``re``, can stop a match
+after a time budget and releases the GIL while matching: a pattern from a bundle that backtracks
+catastrophically on some input (``(a|aa)+b`` on 40 characters) costs one request its budget
+instead of stalling every thread of the process. Java has no such bound.
 """
 
 from __future__ import annotations
 
 import re
+from functools import partial
+from time import monotonic
+
+import regex
 
 from ..errors import BundleError
 from .text import JAVA_WHITESPACE
@@ -489,13 +499,14 @@ def translate_java_regex(pattern: str) -> str:
     return _JavaRegexTranslator(pattern).translate()
 
 
-def compile_java_regex(pattern: str, where: str | None = None) -> re.Pattern:
+def compile_java_regex(pattern: str, where: str | None = None) -> regex.Pattern:
     try:
         source = translate_java_regex(pattern)
-        return re.compile(source)
+        re.compile(source)  # re decides what is served: the translation and its parity tests are re's
+        return regex.compile(source)
     except UnsupportedRegex as e:
         raise BundleError(f"regex cannot be served: {e}", path=where) from None
-    except re.error as e:
+    except (re.error, regex.error) as e:
         raise BundleError(f"regex {pattern!r} has no Python equivalent ({e})", path=where) from None
     except RecursionError:
         raise BundleError(f"regex {pattern!r} is nested too deeply", path=where) from None
@@ -538,7 +549,7 @@ def java_split(search, text: str) -> list[str]:
     return out
 
 
-def _min_width(compiled: re.Pattern) -> int:
+def _min_width(compiled) -> int:
     """The fewest characters a match can span (0 when unknown)."""
     try:
         from re import _parser  # CPython's own pattern parser
@@ -547,19 +558,64 @@ def _min_width(compiled: re.Pattern) -> int:
         return 0
 
 
-def java_tokenizers(compiled: re.Pattern):
-    """(split, find_all) functions with Java's semantics for this pattern. A pattern that never
-    matches the empty string finds exactly what Python's C loops find, so they are used directly."""
+_ONE_CHARACTER = {"LITERAL", "NOT_LITERAL", "IN", "ANY"}
+_REPEATS = {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"}
+
+
+def cannot_backtrack(source: str) -> bool:
+    """Whether a translated pattern is single characters in a row of which only the last may
+    repeat (``\\s+``, ``[,;]``, ``,\\s*``): it matches or fails at each position without ever
+    going back, so a search costs at most the pattern's length per character of text. Anything
+    else may backtrack (``\\s*,`` is already quadratic on a long run of spaces)."""
+    try:
+        from re import _parser  # CPython's own pattern parser
+        items = list(_parser.parse(source))
+    except Exception:  # pragma: no cover - another Python: assume the worst
+        return False
+
+    def one_character(item) -> bool:
+        return str(item[0]) in _ONE_CHARACTER
+
+    if not items or all(map(one_character, items)):
+        return True
+    *head, (last_op, last_arg) = items
+    if not all(map(one_character, head)) or str(last_op) not in _REPEATS:
+        return False
+    repeated = list(last_arg[2])
+    return len(repeated) == 1 and one_character(repeated[0])
+
+
+def java_tokenizers(compiled: regex.Pattern, seconds: float):
+    """(split, find_all) functions with Java's semantics for this pattern, each spending at most
+    ``seconds`` on one text (TimeoutError past that). A pattern that cannot backtrack needs no
+    budget and runs on ``re``: the ``regex`` package reads a clock (a system call, about 0.6 us)
+    for each match once given a timeout, which made Spark's default ``\\s+`` six times slower. A
+    pattern that never matches the empty string finds exactly what the engine's own C loops find,
+    so they are used directly."""
+    if cannot_backtrack(compiled.pattern):
+        compiled, budget = re.compile(compiled.pattern), {}
+    else:
+        budget = {"timeout": seconds}
     search = compiled.search
+
+    def within_budget():
+        if not budget:
+            return search
+        deadline = monotonic() + seconds  # one budget for the whole text, however many searches
+        return lambda text, pos: search(text, pos, timeout=max(deadline - monotonic(), 1e-6))
+
+    def split_slowly(text):
+        return java_split(within_budget(), text)
+
     if _min_width(compiled) == 0:
-        return (lambda text: java_split(search, text)), (lambda text: java_find_all(search, text))
-    if compiled.groups:
-        finditer = compiled.finditer
+        return split_slowly, (lambda text: java_find_all(within_budget(), text))
+    if compiled.groups:  # split and findall would return the groups
+        finditer = partial(compiled.finditer, **budget)
 
         def find_all(text):
             return [m.group() for m in finditer(text)]
-        return (lambda text: java_split(search, text)), find_all
-    split, findall = compiled.split, compiled.findall
+        return split_slowly, find_all
+    split = partial(compiled.split, **budget)
 
     def split_text(text):
         parts = split(text)
@@ -567,4 +623,4 @@ def java_tokenizers(compiled: re.Pattern):
             while parts and not parts[-1]:
                 parts.pop()
         return parts
-    return split_text, findall
+    return split_text, partial(compiled.findall, **budget)

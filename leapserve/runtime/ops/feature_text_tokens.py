@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from itertools import repeat
 
 import numpy as np
+import regex
 
-from ..errors import BundleError, InvalidInput
+from ..errors import BundleError, InvalidInput, ScoringError, TimeLimitExceeded
 from ..jvm.regex import compile_java_regex, java_tokenizers
 from ..jvm.text import JAVA_WHITESPACE, java_lower, utf16_length
-from ..model import OpModel, TextCache, text_cache_bytes
+from ..model import OpModel, TextCache, bundle_limits, text_cache_bytes
 from ..registry import op
 from ..types import STRING, STRING_LIST, FieldType
 
@@ -115,7 +116,11 @@ class _TextOp(OpModel):
             for r, value in enumerate(values):
                 if value is None:
                     raise _null("input", what, row=r)
-                out.append(apply(value))
+                try:
+                    out.append(apply(value))
+                except ScoringError as e:
+                    e.row = r
+                    raise
             return (_object_column(out),)
         return run
 
@@ -162,7 +167,8 @@ class RegexTokenizerModel(_TextOp):
     gaps: bool
     min_token_length: int
     to_lowercase: bool
-    compiled: re.Pattern = field(compare=False, repr=False)
+    timeout_ms: int
+    compiled: regex.Pattern = field(compare=False, repr=False)
 
     op_name = "regex_tokenizer"
     input_type = STRING
@@ -170,11 +176,20 @@ class RegexTokenizerModel(_TextOp):
 
     @property
     def tokens(self):
-        split, find_all = java_tokenizers(self.compiled)
+        split, find_all = java_tokenizers(self.compiled, self.timeout_ms / 1000)
         cut = split if self.gaps else find_all
+        pattern, timeout_ms = self.pattern, self.timeout_ms
+
+        def cut_in_time(text):
+            try:
+                return cut(text)
+            except TimeoutError:
+                raise TimeLimitExceeded("input", f"a string the pattern {pattern!r} tokenizes within {timeout_ms} ms "
+                                   "(LEAPSERVE_REGEX_TIMEOUT_MS)",
+                                   f"a string of {len(text)} characters still being tokenized after {timeout_ms} ms") from None
         if not self.to_lowercase:
-            return cut
-        return lambda text: cut(text.lower() if text.isascii() else java_lower(text))
+            return cut_in_time
+        return lambda text: cut_in_time(text.lower() if text.isascii() else java_lower(text))
 
     @property
     def apply(self):
@@ -188,7 +203,9 @@ class RegexTokenizerModel(_TextOp):
 
 @op("regex_tokenizer", family="feature")
 def load_regex_tokenizer(node) -> RegexTokenizerModel:
-    """RegexTokenizer: Java regex split (gaps) or find-all, min token length, lowercasing."""
+    """RegexTokenizer: Java regex split (gaps) or find-all, min token length, lowercasing.
+
+    Unlike Java, one string may take the pattern at most LEAPSERVE_REGEX_TIMEOUT_MS (see jvm.regex)."""
     attrs = node.attrs
     pattern = attrs.string("regex")
     gaps = attrs.boolean("match_gaps", True)
@@ -196,7 +213,8 @@ def load_regex_tokenizer(node) -> RegexTokenizerModel:
     if min_length < 0:
         raise BundleError(f"attribute 'token_min_length' must be >= 0, found {min_length}", path=attrs.where)
     compiled = compile_java_regex(pattern, attrs.where)
-    return RegexTokenizerModel(pattern, gaps, min_length, attrs.boolean("lowercase_text", True), compiled)
+    return RegexTokenizerModel(pattern, gaps, min_length, attrs.boolean("lowercase_text", True),
+                               bundle_limits(node).regex_timeout_ms, compiled)
 
 
 # --- stopwords_remover -------------------------------------------------------------------------

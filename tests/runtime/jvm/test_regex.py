@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from leapserve.runtime.jvm.regex import UnsupportedRegex, translate_java_regex
+from leapserve.runtime.jvm.regex import UnsupportedRegex, cannot_backtrack, translate_java_regex
 
 ELEVEN_GROUPS = "(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)"
 
@@ -32,3 +32,15 @@ def test_ascii_counts_and_back_references():
     assert re.compile(translate_java_regex(ELEVEN_GROUPS + "\\11")).fullmatch("abcdefghijkk")
     assert re.compile(translate_java_regex("\\D\\S\\W")).fullmatch("a!b") is None
     assert re.compile(translate_java_regex("\\D\\S\\W")).fullmatch("a!!")
+
+
+@pytest.mark.parametrize("pattern, expected", [
+    (r"\s+", True), (r"\W+", True), (r"[,;]", True), (r",\s*", True), (r"\.|,", True), (r"(?i)ab", True),
+    ("", True), (r"x*?", True),
+    (r"\s*,", False), (r"(a|aa)+b", False), (r"(a)\1", False), (r"\d+(?:\.\d+)?", False), (r"(?m)^\w", False),
+    (r"(?:ab)+", False),
+])
+def test_which_patterns_run_without_a_budget(pattern, expected):
+    """Only single characters in a row, the last of which may repeat, skip the time budget: they
+    cannot backtrack, whatever the text (tests/reliability/test_bundle_regex.py times the others)."""
+    assert cannot_backtrack(translate_java_regex(pattern)) is expected

@@ -16,8 +16,8 @@ from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
 from tests.support.parity import assert_parity, spark_outcomes
 from leapserve.runtime import BundleError, ScoringError, load_bundle, registry
-from leapserve.runtime.jvm.regex import (UnsupportedRegex, java_find_all, java_split, java_tokenizers,
-                                        translate_java_regex)
+from leapserve.runtime.jvm.regex import (UnsupportedRegex, compile_java_regex, java_find_all, java_split,
+                                        java_tokenizers, translate_java_regex)
 from leapserve.runtime.jvm.text import utf16_length
 from leapserve.runtime.ops.feature_text_tokens import tokenize
 
@@ -99,9 +99,9 @@ def test_java_regex_translation_matches_the_jvm(spark):
     compared = 0
     for source in REGEXES:
         java = jpattern.compile(source)
-        compiled = re.compile(translate_java_regex(source))
+        compiled = compile_java_regex(source)  # translated, then run by the regex package
         search = compiled.search
-        fast_split, fast_find_all = java_tokenizers(compiled)  # C loops when no empty match is possible
+        fast_split, fast_find_all = java_tokenizers(compiled, 1.0)  # C loops when no empty match is possible
         for text in REGEX_TEXTS:
             # Known residue: Java finds zero-width matches inside a surrogate pair (UTF-16), so an
             # empty-matching pattern splits astral characters there; Python works on code points.

@@ -1,0 +1,112 @@
+"""A bundle's regular expression that backtracks catastrophically on some input (issue 13, item 5).
+
+RegexTokenizer's pattern comes from the bundle, the text from the client. Before the fix the pattern
+ran on Python's ``re``, which holds the GIL and cannot be stopped: ``(a|aa)+b`` on 40 characters
+would run for days and every thread of the process, health included, stopped with it. Now one
+string may take the pattern LEAPSERVE_REGEX_TIMEOUT_MS (1000 ms by default); past that the request
+gets INVALID_ARGUMENT naming the field, the pattern and the budget, and the process keeps answering
+while it waits (the ``regex`` package releases the GIL while matching).
+
+The ``regex`` package counts the budget in the process's CPU time: on a machine shared with other
+work a budget of 0.3 s can take a few seconds of wall time, hence the loose bounds below; without the
+budget these calls would not end for days.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import pytest
+
+from leapserve.runtime import load_bundle
+from leapserve.runtime.errors import InvalidInput
+from tests.support.bundles import write_zip
+from tests.support.hostile import one_op_entries
+from tests.support.servers import batch_request, health_status, predict_request, prediction_stub
+
+EVIL = "(a|aa)+b"   # exponential in the run of a's when no b follows
+EVIL_TEXT = "a" * 40  # 2^40 paths: days of backtracking without a bound
+
+
+def _tokenizer_zip(path, pattern: str, gaps: bool):
+    attrs = {"regex": {"string": pattern}, "match_gaps": {"boolean": gaps}}
+    return write_zip(path, one_op_entries("regex_tokenizer", attrs))
+
+
+@pytest.mark.parametrize("pattern, gaps", [
+    (EVIL, False),            # find-all through the engine's own loop
+    (EVIL, True),             # split through the engine's own loop
+    ("(?:(a|aa)+b)?", True),  # may match empty: one search per position, one budget for them all
+])
+def test_a_backtracking_pattern_stops_within_its_budget(pattern, gaps, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEAPSERVE_REGEX_TIMEOUT_MS", "300")
+    pipeline = load_bundle(_tokenizer_zip(tmp_path / "b.zip", pattern, gaps))
+    assert pipeline.transform({"x": "aab xab"})["y"] == (["aab", "ab"] if not gaps else pipeline.transform(
+        {"x": "aab xab"})["y"])
+    start = time.monotonic()
+    with pytest.raises(InvalidInput) as e:
+        pipeline.transform({"x": EVIL_TEXT})
+    seconds = time.monotonic() - start
+    assert seconds < 10, f"the pattern ran {seconds:.2f} s on one string: expected it stopped after 0.3 s"
+    assert e.value.field == "x"
+    assert e.value.expected == f"a string the pattern {pattern!r} tokenizes within 300 ms (LEAPSERVE_REGEX_TIMEOUT_MS)"
+    assert e.value.actual == "a string of 40 characters still being tokenized after 300 ms"
+
+
+def test_a_batch_stops_at_its_first_slow_row(tmp_path, monkeypatch):
+    """Fifty slow rows cost one budget, not fifty (15 s at least): the batch fails at the first,
+    naming its row."""
+    monkeypatch.setenv("LEAPSERVE_REGEX_TIMEOUT_MS", "300")
+    pipeline = load_bundle(_tokenizer_zip(tmp_path / "b.zip", EVIL, False))
+    start = time.monotonic()
+    with pytest.raises(InvalidInput) as e:
+        pipeline.transform_batch({"x": ["aab"] * 3 + [EVIL_TEXT] * 50})
+    assert time.monotonic() - start < 10
+    assert (e.value.row, e.value.field) == (3, "x")
+
+
+def test_the_server_answers_invalid_argument_and_health_meanwhile(start_server, tmp_path, figures):
+    bundle = _tokenizer_zip(tmp_path / "tok.zip", EVIL, False)
+    server = start_server("--model", f"tok={bundle}", "--threads", "2", "--reload-interval", "0",
+                          env={"LEAPSERVE_REGEX_TIMEOUT_MS": "1500"})
+    stub = prediction_stub(server.open_channel())
+    outcome = {}
+
+    def slow_call():
+        start = time.monotonic()
+        try:
+            stub.Predict(predict_request("tok", {"x": EVIL_TEXT}), timeout=30)
+            outcome["code"] = "OK"
+        except grpc.RpcError as e:
+            outcome["code"], outcome["details"] = e.code().name, e.details()
+        outcome["seconds"] = time.monotonic() - start
+
+    caller = threading.Thread(target=slow_call)
+    caller.start()
+    time.sleep(0.3)  # the pattern is running
+    health_times = []
+    while caller.is_alive() and len(health_times) < 5:
+        start = time.monotonic()
+        with grpc.insecure_channel(server.address) as ch:
+            assert health_status(ch, timeout=1.0) == "SERVING"
+        health_times.append(time.monotonic() - start)
+        time.sleep(0.1)
+    caller.join(30)
+    assert health_times and max(health_times) < 0.5, f"health Check took {health_times} s while the pattern ran"
+    assert outcome["code"] == "INVALID_ARGUMENT", outcome
+    assert "'x'" in outcome["details"] and EVIL in outcome["details"] and "LEAPSERVE_REGEX_TIMEOUT_MS" in outcome["details"]
+    assert outcome["seconds"] < 20, outcome
+
+    start = time.monotonic()
+    with pytest.raises(grpc.RpcError) as e:
+        stub.PredictBatch(batch_request("tok", [{"x": "aab"}] + [{"x": EVIL_TEXT}] * 50), timeout=30)
+    batch_seconds = time.monotonic() - start
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and batch_seconds < 20, (e.value, batch_seconds)
+    assert "row 1" in e.value.details(), e.value.details()
+    reply = stub.Predict(predict_request("tok", {"x": "aab ab"}), timeout=5)
+    assert reply.outputs
+    assert server.proc.poll() is None
+    figures(budget_ms=1500, predict_s=round(outcome["seconds"], 2), batch_of_51_s=round(batch_seconds, 2),
+            health_checks=len(health_times), health_max_s=round(max(health_times), 4))
