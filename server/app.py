@@ -48,6 +48,7 @@ LIVENESS_SERVICE = "liveness"
 class ServeConfig:
     models: list[tuple[str, str | None, str]] = field(default_factory=list)  # (name, version, path)
     model_dir: str | None = None
+    default_versions: dict[str, str] = field(default_factory=dict)  # --default-version NAME=VERSION
     host: str = DEFAULT_HOST
     port: int | None = None  # None: DEFAULT_PORT, unless only a Unix socket is asked for
     uds: str | None = None
@@ -221,7 +222,7 @@ def make_registry(config: ServeConfig):
     from .registry import Registry
 
     registry = Registry(reload_interval=config.reload_interval, model_dir=config.model_dir,
-                        admin_roots=tuple(config.admin_paths))
+                        admin_roots=tuple(config.admin_paths), default_versions=config.default_versions)
     for name, version, path in config.models:
         registry.add_model(name, path, version)
     return registry

@@ -14,8 +14,13 @@ Where bundles come from:
   a bundle holds versions (the layouts: server/discovery.py).
 * LoadModel (admin API), from paths inside the model directory or the configured admin paths.
 
-The default version of a model is the highest one loaded (numeric parts compare as numbers:
-10 > 9).
+The default version of a model is the one pinned (``--default-version NAME=VERSION``, else a
+``default_version`` file in its folder of versions), else the highest one loaded (the order:
+discovery.version_key, numbers as numbers above other names). While a pinned version has no copy to
+serve, a request without a version is refused (UNAVAILABLE): the operator chose that version, most
+likely to roll back, and another one must not answer in its place. Versions, pins and notes on
+what a scan passed over (layout mistakes: discovery.py) come from discovery.describe_models; each
+note is logged once (WARNING) and shown by ListModels.
 
 A watcher thread polls every ``reload_interval`` seconds: new bundles are loaded and changed ones
 reloaded once their size and time stamp have stayed the same for one interval (a half-written
@@ -43,13 +48,13 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import re
 import threading
 import time
 import weakref
 from pathlib import Path
 
-from .discovery import DEFAULT_VERSION, ScanError, is_bundle_dir, scan_model_dir, scan_versions, signature
+from .discovery import (DEFAULT_VERSION, ScanError, describe_models, is_bundle_dir, scan_versions, signature,
+                        version_key)
 from .errors import BadRequest, ModelNotFound, ModelUnavailable, PermissionDenied
 from .loading import Served, load_and_warm
 
@@ -88,19 +93,13 @@ class VersionSlot:
         }
 
 
-def version_key(version: str):
-    """Order versions with their numeric parts as numbers ("10" > "9", "1.10" > "1.9"); only ASCII
-    digits are numbers (Python's \\d and isdigit take other scripts' digits, Kawi's from 3.12 on)."""
-    return tuple((0, int(p), "") if p[0] in "0123456789" else (1, 0, p)
-                 for p in re.findall(r"[0-9]+|[^0-9]+", version))
-
-
 # --- the registry ----------------------------------------------------------------------------
 
 class Registry:
     def __init__(self, *, reload_interval: float = 2.0, model_dir: str | os.PathLike | None = None,
-                 admin_roots: tuple = ()):
+                 admin_roots: tuple = (), default_versions: dict | None = None):
         self.reload_interval = reload_interval
+        self.default_versions = dict(default_versions or {})  # name -> version (--default-version)
         self.model_dir = Path(model_dir).resolve() if model_dir else None
         roots = [Path(p).resolve() for p in admin_roots]
         if self.model_dir is not None:
@@ -117,6 +116,9 @@ class Registry:
         self.after_initial_load: list = []  # callables run once the configured models are loaded
         self._arriving: dict[tuple[str, str], tuple[Path, object]] = {}  # new bundles waiting to be stable
         self.scan_error = ""  # why the last scan failed ("" once one succeeds)
+        self._pins: dict[str, tuple[str, str]] = {}  # name -> (pinned version, pinned by)
+        self._notes: dict[str, list[str]] = {}  # name -> notes of the last scan (discovery.py)
+        self._logged_notes: set[str] = set()
         self._replaced: list = []  # weak references to copies replaced or unloaded while gc is frozen
         self._replaced_lock = threading.Lock()
         self._started = False
@@ -134,11 +136,12 @@ class Registry:
         if not p.exists():
             raise ValueError(f"model {name!r}: no such file or directory: {p}")
         try:
-            versions = p.is_file() or is_bundle_dir(p) or scan_versions(p)
+            scan = None if p.is_file() or is_bundle_dir(p) else scan_versions(p)
         except OSError as e:
             raise ValueError(f"model {name!r}: {e}") from None
-        if not versions:
-            raise ValueError(f"model {name!r}: {p} is neither a bundle nor a folder of versions")
+        if scan is not None and not scan.versions:
+            raise ValueError(f"model {name!r}: {p} is neither a bundle nor a folder of versions"
+                             + "".join(f"; {note}" for note in scan.notes))
         for other, v, _ in self._explicit:
             if other == name and (v or DEFAULT_VERSION) == (version or DEFAULT_VERSION):
                 raise ValueError(f"model {name!r} version {version or DEFAULT_VERSION} is given twice")
@@ -169,6 +172,11 @@ class Registry:
         default, served, known = route
         if not version:
             if default is None:
+                pin = self._pins.get(name)
+                if pin is not None:
+                    raise ModelUnavailable(f"model {name!r}: its default version {pin[0]} (pinned by {pin[1]}) "
+                                           f"is not ready ({self._why(name, pin[0])}); name a version to use "
+                                           "another one")
                 raise ModelUnavailable(f"model {name!r} is not ready ({self._why(name)})")
             return default
         s = served.get(version)
@@ -201,13 +209,17 @@ class Registry:
             for v, slot in sorted(slots.items(), key=lambda kv: version_key(kv[0])):
                 if version is None or v == version:
                     parts.append(f"version {v}: {slot.state.lower()}" + (f": {slot.error}" if slot.error else ""))
-        return "; ".join(parts) or "no version"
+        return "; ".join(parts) or ("no such version" if version is not None else "no version")
 
     def _rebuild_routes(self) -> None:
         routes = {}
         for name, slots in self._models.items():
             served = {v: s.served for v, s in slots.items() if s.served is not None}
-            default = served[max(served, key=version_key)] if served else None
+            pin = self._pins.get(name)
+            if pin is not None:
+                default = served.get(pin[0])
+            else:
+                default = served[max(served, key=version_key)] if served else None
             routes[name] = (default, served, frozenset(slots))
         self._routes = routes
 
@@ -254,42 +266,82 @@ class Registry:
             return True, ""
 
     def model_healthy(self, name: str) -> bool:
-        """Every version of the model serving its latest bundle (no load failure pending)."""
+        """Every version of the model serving its latest bundle (no load failure pending), and its
+        pinned default version (if any) among them."""
+        return not self.model_trouble(name)
+
+    def model_trouble(self, name: str) -> str:
+        """Why the model is not healthy ("" when it is): the versions at fault."""
         with self._lock:
             slots = self._models.get(name, {})
-            return bool(slots) and all(s.served is not None and not s.error for s in slots.values())
+            if not slots:
+                return "no version"
+            bad = [f"version {v}: " + ("reload failed, the previous copy serves: " + s.error if s.served is not None
+                                       else s.state.lower() + (f": {s.error}" if s.error else ""))
+                   for v, s in sorted(slots.items(), key=lambda kv: version_key(kv[0]))
+                   if s.served is None or s.error]
+            pin = self._pins.get(name)
+            if pin is not None and pin[0] not in slots:
+                bad.append(f"its pinned default version {pin[0]} ({pin[1]}) does not exist")
+            return "; ".join(bad)
+
+    def model_loading(self, name: str) -> bool:
+        """Every version of the model is being loaded for the first time."""
+        with self._lock:
+            slots = self._models.get(name, {})
+            return bool(slots) and all(s.state == LOADING for s in slots.values())
+
+    def initial_load_done(self) -> bool:
+        return self._initial_done
+
+    def pinned_default(self, name: str) -> str:
+        """The model's pinned default version ("" when none is pinned)."""
+        pin = self._pins.get(name)
+        return pin[0] if pin is not None else ""
+
+    def notes(self, name: str | None = None) -> list[str]:
+        """The notes of the last scan on model ``name``; with None, those on names the registry
+        does not serve (their model has no version)."""
+        with self._lock:
+            if name is not None:
+                return list(self._notes.get(name, ()))
+            return [n for model, notes in sorted(self._notes.items()) if model not in self._models for n in notes]
 
     # --- loading ---------------------------------------------------------------------------
 
     def _discover(self) -> tuple[dict[tuple[str, str], tuple[Path, str]], list[str]]:
         """((name, version) -> (bundle path, origin) for every bundle the configuration names,
-        the folders that could not be read). With any of the latter, what was found is incomplete."""
-        found: dict[tuple[str, str], tuple[Path, str]] = {}
-        errors: list[str] = []
-        explicit_names = set()
-        for name, version, path in self._explicit:
-            explicit_names.add(name)
-            try:
-                if path.is_file() or is_bundle_dir(path):
-                    found[(name, version or DEFAULT_VERSION)] = (path, "cli")
-                    continue
-                versions = scan_versions(path)
-            except OSError as e:
-                errors.append(f"model {name}: {e}")
-                continue
-            for v, bundle in versions.items():
-                found.setdefault((name, v), (bundle, "scan"))
-        if self.model_dir is not None:
-            try:
-                scanned = scan_model_dir(self.model_dir)
-            except OSError as e:
-                errors.append(str(e))
-                scanned = {}
-            for name, versions in scanned.items():
-                if name in explicit_names:
-                    continue  # --model wins over a file of the same name in --model-dir
-                for v, bundle in versions.items():
-                    found.setdefault((name, v), (bundle, "scan"))
+        the folders that could not be read). With any of the latter, what was found is incomplete.
+        Takes in the pinned default versions and the notes (logging each new note once)."""
+        plans, errors = describe_models([(n, v, p) for n, v, p in self._explicit], self.model_dir,
+                                        self.default_versions)
+        found = {(name, v): where for name, plan in plans.items() for v, where in plan.versions.items()}
+        pins = {name: (plan.pinned, plan.pinned_by) for name, plan in plans.items() if plan.pinned is not None}
+        notes = {name: plan.notes for name, plan in plans.items() if plan.notes}
+        current = {n for ns in notes.values() for n in ns}
+        for name, ns in sorted(notes.items()):
+            for note in ns:
+                if note not in self._logged_notes:
+                    log.warning("%s", note, extra={"event": "model_layout_note", "model": name, "note": note})
+        pins_changed = False
+        with self._lock:
+            self._logged_notes = current  # a note that goes and comes back is logged again
+            self._notes = notes
+            if pins != self._pins:
+                pins_changed = True
+                for name in sorted(set(pins) | set(self._pins)):
+                    if pins.get(name) != self._pins.get(name):
+                        if name in pins:
+                            log.info("model %s: default version pinned to %s (%s)", name, pins[name][0],
+                                     pins[name][1], extra={"event": "model_default_pinned", "model": name,
+                                                           "version": pins[name][0], "pinned_by": pins[name][1]})
+                        else:
+                            log.info("model %s: default version no longer pinned: the highest loaded one serves",
+                                     name, extra={"event": "model_default_unpinned", "model": name})
+                self._pins = pins
+                self._rebuild_routes()
+        if pins_changed:
+            self._notify()
         return found, errors
 
     def _scan_result(self, errors: list[str]) -> bool:

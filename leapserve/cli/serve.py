@@ -39,6 +39,14 @@ def parse_model(spec: str) -> tuple[str, str | None, str]:
     return name, version, path
 
 
+def parse_default_version(spec: str) -> tuple[str, str]:
+    """NAME=VERSION."""
+    name, sep, version = spec.partition("=")
+    if not sep or not name.strip() or not version.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VERSION, got {spec!r}")
+    return name.strip(), version.strip()
+
+
 class ModeError(argparse.ArgumentTypeError, ValueError):
     """A bad --uds-mode (a ValueError too, so that LEAPSERVE_UDS_MODE reports it like other variables)."""
 
@@ -103,6 +111,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reload-interval", type=float, default=env("--reload-interval", 2.0, float), metavar="SECONDS",
                    help="how often to look for new or changed bundles (default 2; 0 turns hot reload off) "
                         "[LEAPSERVE_RELOAD_INTERVAL]")
+    p.add_argument("--default-version", action="append", type=parse_default_version, metavar="NAME=VERSION",
+                   help="pin model NAME's default version (the one a request without a version gets); wins over "
+                        "a default_version file in the model's folder. Repeatable. (default: none: the highest "
+                        "loaded version) [LEAPSERVE_DEFAULT_VERSION]")
     p.add_argument("--admin", action="store_true", default=env_bool("--admin"),
                    help="serve leapserve.v1.ModelService (LoadModel/UnloadModel); off by default [LEAPSERVE_ADMIN]")
     p.add_argument("--admin-token", default=env("--admin-token"), metavar="TOKEN",
@@ -159,6 +171,8 @@ def config_from_args(args):
 
     models = args.model if args.model is not None else [parse_model(s) for s in env_list("--model")]
     admin_paths = args.admin_path if args.admin_path is not None else env_list("--admin-path")
+    pins = (args.default_version if args.default_version is not None
+            else [parse_default_version(s) for s in env_list("--default-version")])
     return ServeConfig(
         models=list(models), model_dir=args.model_dir, host=args.host, port=args.port, uds=args.uds, uds_mode=args.uds_mode,
         workers=args.workers, threads=args.threads, max_message_size=args.max_message_size,
@@ -171,6 +185,7 @@ def config_from_args(args):
         metrics_port=args.metrics_port, metrics_host=args.metrics_host, health_port=args.health_port,
         health_host=args.health_host, tls_cert=args.tls_cert, tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca, tracing=args.tracing,
+        default_versions=dict(pins),
     )
 
 

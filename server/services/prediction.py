@@ -284,8 +284,11 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                     continue  # unloaded meanwhile
                 m = response.models.add(name=name)
                 m.default_version = next((v["version"] for v in versions if v["is_default"]), "")
+                m.pinned_default_version = self.registry.pinned_default(name)
                 for info in versions:
                     fill_version_info(m.versions.add(), info)
+                m.notes.extend(self.registry.notes(name))
+            response.notes.extend(self.registry.notes())
             return response
         except Exception as e:
             failure = failure_of(e, "", context, "ListModels")

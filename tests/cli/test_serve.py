@@ -36,9 +36,11 @@ def test_sizes_read_as_the_bundle_limits_are():
 def test_versions_order_by_ascii_numbers():
     from leapserve.server.registry import version_key
 
-    assert sorted(["10", "9", "1.10", "1.9", "v2"], key=version_key) == ["1.9", "1.10", "9", "10", "v2"]
-    # a Kawi digit is no number (Python 3.12's isdigit says it is): the version sorts as text
-    assert version_key("\U00011f51") == ((1, 0, "\U00011f51"),)
+    # numbers as numbers, above every other name (docs/serving.md, "Versions")
+    assert sorted(["10", "9", "1.10", "1.9", "v2", "2024-06-01"], key=version_key) == \
+        ["1.9", "1.10", "2024-06-01", "v2", "9", "10"]
+    # a Kawi digit is no number (Python 3.12's isdigit says it is): the version is a name, below "0"
+    assert version_key("\U00011f51") < version_key("0")
 
 
 def test_tracing_needs_opentelemetry():

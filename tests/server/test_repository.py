@@ -1,0 +1,139 @@
+"""Model repository semantics under a real server (`leapserve serve`, loopback): the order of
+versions and the pinned default, layout mistakes made visible (docs/serving.md, "Versions").
+
+Bundles are hand-made (tests/support/bundles.py) and loaded by the real runtime: version k of the
+linear model answers k * (1 + a + 2b), so an answer says which copy gave it.
+"""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from leapserve.v1 import prediction_pb2 as pb
+from leapserve.v1 import prediction_pb2_grpc as pb_grpc
+from tests.support.bundles import write_zip
+from tests.support.traffic import lin_entries, wait_until
+
+INTERVAL = "0.1"
+
+
+def lin(path, k: int):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_zip(path, lin_entries(k))
+
+
+def predict(stub, model, version=""):
+    req = pb.PredictRequest(model=model, version=version)
+    req.inputs["a"].double_value = 1.0
+    req.inputs["b"].double_value = 2.0
+    return stub.Predict(req, timeout=10)
+
+
+def answer(stub, model, version=""):
+    """(version that answered, k of the copy that answered)."""
+    r = predict(stub, model, version)
+    return r.version, r.outputs["prediction"].double_value / 6.0
+
+
+def listed(stub):
+    reply = stub.ListModels(pb.ListModelsRequest(), timeout=10)
+    return {m.name: m for m in reply.models}, list(reply.notes)
+
+
+def test_version_order_layout_notes_and_answering_version(start_server, tmp_path):
+    models = tmp_path / "models"
+    for k in (1, 2, 10, 11):
+        lin(models / "mass" / f"{k}.zip", k)
+    lin(models / "mass" / "2024-06-01.zip", 3)
+    lin(models / "mass" / "v3.zip", 3)
+    lin(models / "new" / "bundle.zip", 4)  # meant as model "new", not as a version named "bundle"
+    lin(models / "two" / "5" / "a.zip", 5)
+    lin(models / "two" / "5" / "b.zip", 6)
+    lin(models / "two" / "6.zip", 6)
+    lin(models / "hidden" / "1.zip", 7)
+    pinned_elsewhere = lin(tmp_path / "elsewhere" / "hidden.zip", 8)
+    server = start_server("--model-dir", models, "--model", f"hidden={pinned_elsewhere}",
+                          "--reload-interval", INTERVAL)
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+
+    # Numbers order as numbers; names that are not numbers are not served from a folder, and say so.
+    found, notes = listed(stub)
+    assert set(found) == {"mass", "two", "hidden"}
+    mass = found["mass"]
+    assert [v.version for v in mass.versions] == ["1", "2", "10", "11"]
+    assert mass.default_version == "11" and mass.pinned_default_version == ""
+    assert [v.version for v in mass.versions if v.is_default] == ["11"]
+    for name in ("2024-06-01.zip", "v3.zip"):
+        assert any(str(models / "mass" / name) in n and "not served" in n and "not one" in n
+                   for n in mass.notes), (name, list(mass.notes))
+    # A version folder holding two bundles: the version is left out, the others serve.
+    assert [v.version for v in found["two"].versions] == ["6"]
+    assert any(str(models / "two" / "5") in n and "2 bundles (a.zip, b.zip)" in n for n in found["two"].notes)
+    # --model hides the directory's model of the same name: said, with the versions it hides.
+    assert [v.version for v in found["hidden"].versions] == ["1"]
+    assert answer(stub, "hidden") == ("1", 8.0)
+    assert any(str(models / "hidden") in n and f"--model hidden={pinned_elsewhere}" in n and "versions: 1" in n
+               for n in found["hidden"].notes), list(found["hidden"].notes)
+    # A model with nothing served: the note is in the reply's own notes.
+    assert any(str(models / "new" / "bundle.zip") in n and "not served" in n for n in notes), notes
+    log = server.log()
+    for path in (models / "mass" / "2024-06-01.zip", models / "mass" / "v3.zip", models / "new" / "bundle.zip",
+                 models / "two" / "5", models / "hidden"):
+        assert any("WARNING" in line and str(path) in line for line in log.splitlines()), path
+    assert log.count(str(models / "new" / "bundle.zip")) == 1  # logged once, not on every scan
+
+    # Every kind of answer says which version answered.
+    assert answer(stub, "mass") == ("11", 11.0)
+    assert answer(stub, "mass", "2") == ("2", 2.0)
+    batch = pb.PredictBatchRequest(model="mass")
+    rec = batch.records.add()
+    rec.fields["a"].double_value, rec.fields["b"].double_value = 1.0, 2.0
+    assert stub.PredictBatch(batch, timeout=10).version == "11"
+    streamed = list(stub.PredictStream(iter([pb.PredictRequest(model="mass", inputs=rec.fields)]), timeout=10))
+    assert [r.version for r in streamed] == ["11"]
+
+    # A default_version file pins the default; the pin shows and is logged.
+    (models / "mass" / "default_version").write_text("2\n")
+    wait_until(lambda: answer(stub, "mass") == ("2", 2.0), 10, "pinned version 2")
+    found, _ = listed(stub)
+    assert found["mass"].default_version == "2" and found["mass"].pinned_default_version == "2"
+    assert f"model mass: default version pinned to 2 ({models / 'mass' / 'default_version'})" in server.log()
+
+    # A pin on a version that does not exist: requests without a version are refused (another version
+    # must not answer in place of the one the operator chose), the model's health says so.
+    (models / "mass" / "default_version").write_text("7")
+    wait_until(lambda: server.health("model:mass") == "NOT_SERVING", 10, "pin to a missing version")
+    with pytest.raises(grpc.RpcError) as info:
+        predict(stub, "mass")
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "default version 7 (pinned by" in info.value.details(), info.value.details()
+    assert answer(stub, "mass", "10") == ("10", 10.0)
+    found, _ = listed(stub)
+    assert any("default version 7 is pinned" in n and "no such version" in n for n in found["mass"].notes)
+
+    # The pin gone: the highest version serves again.
+    (models / "mass" / "default_version").unlink()
+    wait_until(lambda: server.health("model:mass") == "SERVING", 10, "pin removed")
+    assert answer(stub, "mass") == ("11", 11.0)
+    assert "model mass: default version no longer pinned" in server.log()
+    assert server.stop() == 0
+
+
+def test_default_version_flag_and_variable(start_server, tmp_path):
+    models = tmp_path / "models"
+    for k in (1, 2, 3):
+        lin(models / "mass" / f"{k}.zip", k)
+    (models / "mass" / "default_version").write_text("1")
+    server = start_server("--model-dir", models, "--default-version", "mass=2", "--reload-interval", "0")
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    assert answer(stub, "mass") == ("2", 2.0)  # the flag wins over the file
+    assert listed(stub)[0]["mass"].pinned_default_version == "2"
+    assert server.stop() == 0
+
+    server = start_server("--model-dir", models, "--reload-interval", "0", env={"LEAPSERVE_DEFAULT_VERSION": "mass=3"})
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    assert answer(stub, "mass") == ("3", 3.0)
+    assert server.stop() == 0
+
+
