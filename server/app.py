@@ -49,6 +49,7 @@ class ServeConfig:
     models: list[tuple[str, str | None, str]] = field(default_factory=list)  # (name, version, path)
     model_dir: str | None = None
     default_versions: dict[str, str] = field(default_factory=dict)  # --default-version NAME=VERSION
+    allow_schema_change: bool = False
     host: str = DEFAULT_HOST
     port: int | None = None  # None: DEFAULT_PORT, unless only a Unix socket is asked for
     uds: str | None = None
@@ -222,7 +223,8 @@ def make_registry(config: ServeConfig):
     from .registry import Registry
 
     registry = Registry(reload_interval=config.reload_interval, model_dir=config.model_dir,
-                        admin_roots=tuple(config.admin_paths), default_versions=config.default_versions)
+                        admin_roots=tuple(config.admin_paths), default_versions=config.default_versions,
+                        allow_schema_change=config.allow_schema_change)
     for name, version, path in config.models:
         registry.add_model(name, path, version)
     return registry

@@ -45,6 +45,13 @@ class PermissionDenied(ServeError):
     code = "PERMISSION_DENIED"
 
 
+class PreconditionFailed(ServeError):
+    """A request the server's present state forbids (a LoadModel that would change a served model's
+    inputs without allow_schema_change)."""
+
+    code = "FAILED_PRECONDITION"
+
+
 class LimitExceeded(ServeError):
     code = "RESOURCE_EXHAUSTED"
 

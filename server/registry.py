@@ -22,6 +22,11 @@ likely to roll back, and another one must not answer in its place. Versions, pin
 what a scan passed over (layout mistakes: discovery.py) come from discovery.describe_models; each
 note is logged once (WARNING) and shown by ListModels.
 
+A reload that changes the inputs a model's pipeline reads (names or types: another pipeline copied
+over the bundle) is refused like a failed load, the previous copy serving on, unless the registry
+allows it (``allow_schema_change``: ``--allow-schema-change``) or LoadModel asks for it. A new
+version may read other inputs: it is a new slot, compared with nothing.
+
 A watcher thread polls every ``reload_interval`` seconds: new bundles are loaded and changed ones
 reloaded once their size and time stamp have stayed the same for one interval (a half-written
 file is not picked up), bundles gone from a scanned folder are unloaded. A bundle that fails to
@@ -55,7 +60,7 @@ from pathlib import Path
 
 from .discovery import (DEFAULT_VERSION, ScanError, describe_models, is_bundle_dir, scan_versions, signature,
                         version_key)
-from .errors import BadRequest, ModelNotFound, ModelUnavailable, PermissionDenied
+from .errors import BadRequest, ModelNotFound, ModelUnavailable, PermissionDenied, PreconditionFailed
 from .loading import Served, load_and_warm
 
 log = logging.getLogger("leapserve.registry")
@@ -93,13 +98,38 @@ class VersionSlot:
         }
 
 
+def input_schema(pipeline) -> dict[str, str]:
+    """What a client must send: input name -> type (as GetModelMetadata shows it)."""
+    return {name: str(ftype) for name, ftype in pipeline.inputs.items()}
+
+
+def schema_change(old: dict[str, str], new: dict[str, str]) -> str:
+    """How the inputs changed, in words ("" when they did not)."""
+    parts = []
+    gone = [n for n in old if n not in new]
+    added = [n for n in new if n not in old]
+    retyped = [f"{n} {old[n]} -> {new[n]}" for n in old if n in new and old[n] != new[n]]
+    if gone:
+        parts.append("inputs gone: " + ", ".join(gone))
+    if added:
+        parts.append("new inputs: " + ", ".join(added))
+    if retyped:
+        parts.append("inputs retyped: " + ", ".join(retyped))
+    return "; ".join(parts)
+
+
+class SchemaChanged(Exception):
+    """A reload would change the inputs a served copy reads."""
+
+
 # --- the registry ----------------------------------------------------------------------------
 
 class Registry:
     def __init__(self, *, reload_interval: float = 2.0, model_dir: str | os.PathLike | None = None,
-                 admin_roots: tuple = (), default_versions: dict | None = None):
+                 admin_roots: tuple = (), default_versions: dict | None = None, allow_schema_change: bool = False):
         self.reload_interval = reload_interval
         self.default_versions = dict(default_versions or {})  # name -> version (--default-version)
+        self.allow_schema_change = allow_schema_change
         self.model_dir = Path(model_dir).resolve() if model_dir else None
         roots = [Path(p).resolve() for p in admin_roots]
         if self.model_dir is not None:
@@ -457,14 +487,23 @@ class Registry:
             gc.collect()
             gc.freeze()
 
-    def _load(self, slot: VersionSlot) -> str | None:
-        """Load, warm and swap in one slot's bundle. Returns the error, or None."""
+    def _load(self, slot: VersionSlot, allow_schema_change: bool = False) -> str | None:
+        """Load, warm and swap in one slot's bundle. Returns the error, or None. A copy whose inputs
+        differ from the served copy's is refused unless allowed (here or by the registry)."""
         with self._load_lock:
             path = slot.path
             sig = signature(path)
             started = time.monotonic()
             try:
                 pipeline, codec = load_and_warm(path)
+                previous = slot.served
+                if previous is not None and not (allow_schema_change or self.allow_schema_change):
+                    change = schema_change(input_schema(previous.pipeline), input_schema(pipeline))
+                    if change:
+                        raise SchemaChanged(
+                            f"the new bundle reads other inputs than generation {previous.generation} ({change}); "
+                            "refused: serve it as a new version, or allow the change (--allow-schema-change, "
+                            "or LoadModel with allow_schema_change)")
             except Exception as e:  # a bad bundle must never stop the server or its watcher
                 error = f"{type(e).__name__}: {e}"
                 with self._lock:
@@ -605,8 +644,9 @@ class Registry:
             text = text.replace(str(root) + os.sep, "").replace(str(root), ".")
         return text
 
-    def admin_load(self, name: str, version: str, path: str) -> dict:
-        """LoadModel: load (or replace) one version from an allowed path; returns its info."""
+    def admin_load(self, name: str, version: str, path: str, allow_schema_change: bool = False) -> dict:
+        """LoadModel: load (or replace) one version from an allowed path; returns its info.
+        ``allow_schema_change``: the new copy may read other inputs than the one it replaces."""
         if not name or "/" in name:
             raise BadRequest(f"invalid model name {name!r}")
         p = self._check_admin_path(path)
@@ -627,7 +667,7 @@ class Registry:
             self._unloaded.discard((name, version))
             self._rebuild_routes()
         self._notify()
-        error = self._load(slot)
+        error = self._load(slot, allow_schema_change)
         if error is not None:
             if created:
                 with self._lock:
@@ -638,8 +678,9 @@ class Registry:
                             del self._models[name]
                     self._rebuild_routes()
                 self._notify()
-            raise BadRequest(f"model {name!r} version {version!r} cannot be loaded from path {path!r}: "
-                             f"{self._without_roots(error)}")
+            refusal = PreconditionFailed if error.startswith(SchemaChanged.__name__ + ":") else BadRequest
+            raise refusal(f"model {name!r} version {version!r} cannot be loaded from path {path!r}: "
+                          f"{self._without_roots(error)}")
         return self.slot_state(name, version)
 
     def admin_unload(self, name: str, version: str) -> list[str]:

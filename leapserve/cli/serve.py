@@ -115,6 +115,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="pin model NAME's default version (the one a request without a version gets); wins over "
                         "a default_version file in the model's folder. Repeatable. (default: none: the highest "
                         "loaded version) [LEAPSERVE_DEFAULT_VERSION]")
+    p.add_argument("--allow-schema-change", action="store_true", default=env_bool("--allow-schema-change"),
+                   help="accept a reloaded bundle that reads other inputs than the copy it replaces (refused by "
+                        "default: the previous copy keeps serving) [LEAPSERVE_ALLOW_SCHEMA_CHANGE]")
     p.add_argument("--admin", action="store_true", default=env_bool("--admin"),
                    help="serve leapserve.v1.ModelService (LoadModel/UnloadModel); off by default [LEAPSERVE_ADMIN]")
     p.add_argument("--admin-token", default=env("--admin-token"), metavar="TOKEN",
@@ -185,7 +188,7 @@ def config_from_args(args):
         metrics_port=args.metrics_port, metrics_host=args.metrics_host, health_port=args.health_port,
         health_host=args.health_host, tls_cert=args.tls_cert, tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca, tracing=args.tracing,
-        default_versions=dict(pins),
+        default_versions=dict(pins), allow_schema_change=args.allow_schema_change,
     )
 
 

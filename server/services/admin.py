@@ -76,7 +76,8 @@ class ModelService(pb_grpc.ModelServiceServicer):
                 _check_text("model name", request.model, MAX_NAME_LENGTH)
                 _check_text("version", request.version, MAX_NAME_LENGTH)
                 _check_text("path", request.path, MAX_PATH_LENGTH, slash_ok=True)
-                info = self.registry.admin_load(request.model, request.version, request.path)
+                info = self.registry.admin_load(request.model, request.version, request.path,
+                                                 allow_schema_change=request.allow_schema_change)
                 response = pb.LoadModelResponse(model=request.model)
                 fill_version_info(response.version, info)
                 return response

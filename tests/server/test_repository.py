@@ -1,5 +1,6 @@
 """Model repository semantics under a real server (`leapserve serve`, loopback): the order of
-versions and the pinned default, layout mistakes made visible (docs/serving.md, "Versions").
+versions and the pinned default, layout mistakes made visible, reloads that would change a model's
+inputs (docs/serving.md, "Versions" and "Upgrade and roll back a model").
 
 Bundles are hand-made (tests/support/bundles.py) and loaded by the real runtime: version k of the
 linear model answers k * (1 + a + 2b), so an answer says which copy gave it.
@@ -10,9 +11,11 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from leapserve.v1 import model_service_pb2 as admin_pb
+from leapserve.v1 import model_service_pb2_grpc as admin_grpc
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-from tests.support.bundles import write_zip
+from tests.support.bundles import json_lr_entries, write_zip
 from tests.support.traffic import lin_entries, wait_until
 
 INTERVAL = "0.1"
@@ -21,6 +24,12 @@ INTERVAL = "0.1"
 def lin(path, k: int):
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_zip(path, lin_entries(k))
+
+
+def other_inputs(path):
+    """A model reading a and c (not b): another pipeline copied over the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_zip(path, json_lr_entries([1.0, 1.0], 0.0, inputs=("a", "c")))
 
 
 def predict(stub, model, version=""):
@@ -134,6 +143,70 @@ def test_default_version_flag_and_variable(start_server, tmp_path):
     server = start_server("--model-dir", models, "--reload-interval", "0", env={"LEAPSERVE_DEFAULT_VERSION": "mass=3"})
     stub = pb_grpc.PredictionServiceStub(server.open_channel())
     assert answer(stub, "mass") == ("3", 3.0)
+    assert server.stop() == 0
+
+
+def test_reload_that_changes_inputs_is_refused(start_server, tmp_path):
+    models = tmp_path / "models"
+    lin(models / "m.zip", 1)
+    lin(models / "ver" / "1.zip", 1)
+    server = start_server("--model-dir", models, "--reload-interval", INTERVAL)
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    assert answer(stub, "m") == ("1", 1.0)
+
+    # Another pipeline copied over the file: refused and logged, the previous copy keeps serving.
+    other_inputs(models / "m.zip")
+    wait_until(lambda: server.health("model:m") == "NOT_SERVING", 10, "refused reload")
+    assert answer(stub, "m") == ("1", 1.0)
+    info = stub.GetModelMetadata(pb.GetModelMetadataRequest(model="m"), timeout=10)
+    assert [f.name for f in info.inputs] == ["a", "b"]
+    assert info.versions[0].state == pb.READY and info.versions[0].generation == 1
+    assert "inputs gone: b" in info.versions[0].error and "new inputs: c" in info.versions[0].error
+    assert "--allow-schema-change" in info.versions[0].error
+    log = server.log()
+    assert "model m version 1: reloading" in log and "SchemaChanged" in log
+    assert server.health() == "SERVING"
+
+    # A reload keeping the inputs is taken as before.
+    lin(models / "m.zip", 2)
+    wait_until(lambda: server.health("model:m") == "SERVING", 10, "same-schema reload")
+    assert answer(stub, "m") == ("1", 2.0)
+
+    # A new version may read other inputs.
+    other_inputs(models / "ver" / "2.zip")
+    wait_until(lambda: listed(stub)[0]["ver"].default_version == "2", 10, "version 2 loaded")
+    info = stub.GetModelMetadata(pb.GetModelMetadataRequest(model="ver"), timeout=10)
+    assert [f.name for f in info.inputs] == ["a", "c"] and not any(v.error for v in info.versions)
+    assert server.stop() == 0
+
+
+def test_schema_change_overrides(start_server, tmp_path):
+    models = tmp_path / "models"
+    lin(models / "m.zip", 1)
+    server = start_server("--model-dir", models, "--reload-interval", INTERVAL, "--allow-schema-change")
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    other_inputs(models / "m.zip")
+    wait_until(lambda: [f.name for f in stub.GetModelMetadata(pb.GetModelMetadataRequest(model="m"), timeout=10)
+                        .inputs] == ["a", "c"], 10, "allowed reload")
+    assert server.health("model:m") == "SERVING"
+    assert server.stop() == 0
+
+    # LoadModel: refused (FAILED_PRECONDITION) unless it asks for the change.
+    lin(models / "m.zip", 1)
+    other_inputs(tmp_path / "models" / "other.zip.tmp")  # a name the scan passes over
+    server = start_server("--model-dir", models, "--reload-interval", "0", "--admin")
+    admin = admin_grpc.ModelServiceStub(server.open_channel())
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    with pytest.raises(grpc.RpcError) as info:
+        admin.LoadModel(admin_pb.LoadModelRequest(model="m", path="other.zip.tmp"), timeout=30)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "inputs gone: b" in info.value.details() and "allow_schema_change" in info.value.details()
+    assert answer(stub, "m") == ("1", 1.0)
+    r = admin.LoadModel(admin_pb.LoadModelRequest(model="m", path="other.zip.tmp", allow_schema_change=True),
+                        timeout=30)
+    assert r.version.generation == 2 and r.version.state == pb.READY
+    info = stub.GetModelMetadata(pb.GetModelMetadataRequest(model="m"), timeout=10)
+    assert [f.name for f in info.inputs] == ["a", "c"]
     assert server.stop() == 0
 
 
