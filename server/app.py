@@ -125,8 +125,10 @@ class HealthReporter:
         self.registry = registry
         self.services = ["", *services]
         self.models: set[str] = set()
+        self._model_state: dict[str, tuple[bool, str]] = {}  # (serving, why not) last logged per model
         self._lock = threading.Lock()
         self._was_ready = False
+        self._why = ""
 
     def update(self) -> None:
         from grpc_health.v1 import health_pb2
@@ -139,18 +141,39 @@ class HealthReporter:
                 count = self.registry.served_count()
                 log.info("SERVING: %d model version(s) loaded, %.2f s after the process started", count, age,
                          extra={"event": "serving", "models": count, "seconds_since_start": round(age, 3)})
-            elif self._was_ready and not ready:
+            elif not ready and why != self._why and (self._was_ready or self.registry.initial_load_done()):
+                # Also while never ready: a bad bundle at start keeps the server NOT_SERVING, and the
+                # line says which model holds it there (and again whenever the reason changes).
                 log.warning("NOT_SERVING: %s", why, extra={"event": "not_serving", "reason": why})
             self._was_ready = ready
+            self._why = why
             for s in self.services:
                 self.health.set(s, serving if ready else not_serving)
             names = set(self.registry.model_names())
-            for name in names:
-                self.health.set(MODEL_HEALTH_PREFIX + name,
-                                serving if self.registry.model_healthy(name) else not_serving)
-            for gone in self.models - names:
+            for name in sorted(names):
+                trouble = self.registry.model_trouble(name)
+                self._log_model(name, not trouble, trouble)
+                self.health.set(MODEL_HEALTH_PREFIX + name, not_serving if trouble else serving)
+            for gone in sorted(self.models - names):
+                self._log_model(gone, False, "no longer served")
                 self.health.set(MODEL_HEALTH_PREFIX + gone, not_serving)
             self.models |= names
+
+    def _log_model(self, name: str, serving: bool, why: str) -> None:
+        """One line per change of a model's health entry (the first status set counts as one), and
+        per change of the reason while NOT_SERVING (loading, then failed: the line says why)."""
+        state = (serving, "" if serving else why)
+        if self._model_state.get(name) == state:
+            return
+        if name not in self._model_state and not serving and self.registry.model_loading(name):
+            return  # being loaded for the first time: its SERVING (or the failure) is the first line
+        self._model_state[name] = state
+        service = MODEL_HEALTH_PREFIX + name
+        if serving:
+            log.info("%s SERVING", service, extra={"event": "model_serving", "model": name})
+        else:
+            log.warning("%s NOT_SERVING: %s", service, why,
+                        extra={"event": "model_not_serving", "model": name, "reason": why})
 
 
 # --- one server process ----------------------------------------------------------------------

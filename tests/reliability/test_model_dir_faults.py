@@ -165,6 +165,9 @@ def test_new_bundles_wait_until_stable_and_never_turn_readiness_off(start_server
     assert watch.errors == [], watch.errors[:5]
     log = server.log()
     assert "late.zip failed" not in log  # never read half-written
-    assert "generation 1" in log and "NOT_SERVING" not in log
+    assert "generation 1" in log and ": NOT_SERVING:" not in log  # the server's own health never turned
+    # Each model's health changes are logged, naming the model and why.
+    assert "model:broken NOT_SERVING: version 1: failed: BundleError" in log
+    assert "model:ver NOT_SERVING: version 2: failed" in log and "model:late SERVING" in log
     assert stub.GetModelMetadata(pb.GetModelMetadataRequest(model="late"), timeout=10).versions[0].generation == 1
     figures(requests=watch.requests, bundle_bytes=len(data))

@@ -1,6 +1,7 @@
 """Model repository semantics under a real server (`leapserve serve`, loopback): the order of
 versions and the pinned default, layout mistakes made visible, reloads that would change a model's
-inputs (docs/serving.md, "Versions" and "Upgrade and roll back a model").
+inputs, and a log line for every health change (docs/serving.md, "Versions" and "Upgrade and roll
+back a model").
 
 Bundles are hand-made (tests/support/bundles.py) and loaded by the real runtime: version k of the
 linear model answers k * (1 + a + 2b), so an answer says which copy gave it.
@@ -120,12 +121,14 @@ def test_version_order_layout_notes_and_answering_version(start_server, tmp_path
     assert answer(stub, "mass", "10") == ("10", 10.0)
     found, _ = listed(stub)
     assert any("default version 7 is pinned" in n and "no such version" in n for n in found["mass"].notes)
+    assert "model:mass NOT_SERVING: its pinned default version 7" in server.log()
 
     # The pin gone: the highest version serves again.
     (models / "mass" / "default_version").unlink()
     wait_until(lambda: server.health("model:mass") == "SERVING", 10, "pin removed")
     assert answer(stub, "mass") == ("11", 11.0)
     assert "model mass: default version no longer pinned" in server.log()
+    assert "model:mass SERVING" in server.log().split("model:mass NOT_SERVING")[-1]
     assert server.stop() == 0
 
 
@@ -165,6 +168,7 @@ def test_reload_that_changes_inputs_is_refused(start_server, tmp_path):
     assert "--allow-schema-change" in info.versions[0].error
     log = server.log()
     assert "model m version 1: reloading" in log and "SchemaChanged" in log
+    assert "model:m NOT_SERVING: version 1: reload failed, the previous copy serves" in log
     assert server.health() == "SERVING"
 
     # A reload keeping the inputs is taken as before.
@@ -210,3 +214,24 @@ def test_schema_change_overrides(start_server, tmp_path):
     assert server.stop() == 0
 
 
+def test_health_changes_are_logged_naming_the_model(start_server, tmp_path):
+    models = tmp_path / "models"
+    lin(models / "good.zip", 1)
+    (models / "broken.zip").write_bytes(b"not a zip")
+    server = start_server("--model-dir", models, "--reload-interval", INTERVAL, wait="listening")
+    # Never ready: the line says which model holds the server back.
+    wait_until(lambda: "NOT_SERVING: model broken version 1 has no copy to serve" in server.log(), 20,
+               "the server's NOT_SERVING logged")
+    log = server.log()
+    assert "model:broken NOT_SERVING: version 1: failed" in log
+    assert "model:good SERVING" in log
+    assert "model:good NOT_SERVING" not in log  # loading for the first time is no change to log
+
+    lin(models / "broken.zip", 2)
+    server.wait_health("SERVING", timeout=20)
+    wait_until(lambda: "model:broken SERVING" in server.log(), 10, "broken fixed")
+    assert "SERVING: 2 model version(s) loaded" in server.log()
+
+    (models / "good.zip").unlink()
+    wait_until(lambda: "model:good NOT_SERVING: no longer served" in server.log(), 10, "good removed")
+    assert server.stop() == 0
