@@ -3,7 +3,9 @@
     leapserve predict --address localhost:50051 --model penguins --json '{"bill_length_mm": 39.1, ...}'
     leapserve predict --address unix:/tmp/leapserve.sock --model m --file records.jsonl
 
-One JSON object per input record, one line of outputs per record. In JSON, a list is a list value
+One JSON object per input record, one line of outputs per record. Which model version answered is
+said on standard error ("model NAME version V answered"; again whenever it changes), so that
+standard output holds only the outputs. In JSON, a list is a list value
 (or a dense vector, for vector fields), {"values": [...]} a dense vector and {"size": n,
 "indices": [...], "values": [...]} a sparse one.
 """
@@ -58,6 +60,20 @@ def _outputs_json(out_map) -> dict:
     return {k: value_to_json(v) for k, v in out_map.items()}
 
 
+class VersionNote:
+    """Says on standard error which version answered, once, and again whenever it changes (a
+    reload or a new default between two batches)."""
+
+    def __init__(self, model: str):
+        self.model = model
+        self.last = None
+
+    def __call__(self, version: str) -> None:
+        if version != self.last:
+            self.last = version
+            print(f"leapserve predict: model {self.model} version {version} answered", file=sys.stderr)
+
+
 def _rpc_error(e) -> str:
     return f"{e.code().name}: {e.details()}"
 
@@ -89,6 +105,7 @@ def run(args) -> int:
             except grpc.RpcError as e:
                 print(f"leapserve predict: {_rpc_error(e)}", file=sys.stderr)
                 return 1
+            VersionNote(args.model)(response.version)
             print(json.dumps(_outputs_json(response.outputs)))
             return 0
         return _run_file(args, stub, pb, outputs)
@@ -101,6 +118,7 @@ def _run_file(args, stub, pb, outputs) -> int:
 
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
     failed = 0
+    answered = VersionNote(args.model)
     try:
         chunk: list[dict] = []
         lines = (line for line in stream)
@@ -131,6 +149,7 @@ def _run_file(args, stub, pb, outputs) -> int:
             except grpc.RpcError as e:
                 print(f"leapserve predict: {_rpc_error(e)}", file=sys.stderr)
                 return 1
+            answered(response.version)
             for row in response.results:
                 if row.outcome == pb.RowResult.OK:
                     print(json.dumps(_outputs_json(row.outputs)))

@@ -9,6 +9,8 @@ linear model answers k * (1 + a + 2b), so an answer says which copy gave it.
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
 
@@ -17,6 +19,7 @@ from leapserve.v1 import model_service_pb2_grpc as admin_grpc
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 from tests.support.bundles import json_lr_entries, write_zip
+from tests.support.servers import run_cli
 from tests.support.traffic import lin_entries, wait_until
 
 INTERVAL = "0.1"
@@ -102,6 +105,10 @@ def test_version_order_layout_notes_and_answering_version(start_server, tmp_path
     assert stub.PredictBatch(batch, timeout=10).version == "11"
     streamed = list(stub.PredictStream(iter([pb.PredictRequest(model="mass", inputs=rec.fields)]), timeout=10))
     assert [r.version for r in streamed] == ["11"]
+    r = run_cli("predict", "--address", server.address, "--model", "mass", "--json", '{"a": 1, "b": 2}')
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["prediction"] == 66.0
+    assert "model mass version 11 answered" in r.stderr
 
     # A default_version file pins the default; the pin shows and is logged.
     (models / "mass" / "default_version").write_text("2\n")
