@@ -192,7 +192,7 @@ class ModelPlan:
         return max(self.versions, key=version_key) if self.versions else None
 
 
-def describe_models(models=(), model_dir: Path | None = None, default_versions: dict | None = None
+def describe_models(models=(), model_dir: str | os.PathLike | None = None, default_versions: dict | None = None
                     ) -> tuple[dict[str, ModelPlan], list[str]]:
     """What a server with these settings would serve, without loading anything: name -> ModelPlan,
     and the folders that could not be read (with any of them, the plans are incomplete).
@@ -203,7 +203,10 @@ def describe_models(models=(), model_dir: Path | None = None, default_versions: 
     plans: dict[str, ModelPlan] = {}
     errors: list[str] = []
     explicit: dict[str, Path] = {}
+    if model_dir is not None:
+        model_dir = Path(model_dir)
     for name, version, path in models:
+        path = Path(path)
         plan = plans.setdefault(name, ModelPlan())
         explicit.setdefault(name, path)
         try:
