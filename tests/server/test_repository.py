@@ -109,6 +109,11 @@ def test_version_order_layout_notes_and_answering_version(start_server, tmp_path
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["prediction"] == 66.0
     assert "model mass version 11 answered" in r.stderr
+    r = run_cli("predict", "--address", server.address, "--model", "mass", "--version", "2", "--file", "-",
+                input='{"a": 1, "b": 2}\n{"a": 0, "b": 0}\n')
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(line)["prediction"] for line in r.stdout.splitlines()] == [12.0, 2.0]
+    assert r.stderr.count("model mass version 2 answered") == 1
 
     # A default_version file pins the default; the pin shows and is logged.
     (models / "mass" / "default_version").write_text("2\n")
