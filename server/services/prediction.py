@@ -14,7 +14,7 @@ from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError, Tim
 
 from ..codec import delimited, pass_through, string_field
 from ..errors import LimitExceeded, ModelNotFound, RowsInvalid, ServeError
-from ..registry import Registry, version_key
+from ..registry import UNKNOWN_LABEL, Registry, version_key
 from ..wire import (BATCH_COUNT_TAGS, OUTCOME_INVALID, OUTCOME_SKIPPED, RESPONSE_OUTPUTS, ROW_OUTPUTS,
                     TAG_BATCH_MODEL, TAG_BATCH_REQUEST_ID, TAG_BATCH_RESULTS, TAG_BATCH_VERSION,
                     TAG_RESPONSE_MODEL, TAG_RESPONSE_REQUEST_ID, TAG_RESPONSE_VERSION, TAG_ROW_STATUS, varint)
@@ -128,8 +128,11 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                     yield self._predict(request, context)
                 except Exception as e:
                     failure = failure_of(e, request.request_id, context, "PredictStream")
-                    response = pb.PredictResponse(model=request.model, version=request.version,
-                                                  request_id=request.request_id)
+                    # The version that refused, as far as one did (the default one for an empty version).
+                    _, refused_by = self.registry.metric_labels(request.model, request.version)
+                    response = pb.PredictResponse(
+                        model=request.model, request_id=request.request_id,
+                        version=request.version if refused_by == UNKNOWN_LABEL else refused_by)
                     failure.fill(response.status)
                     yield response
         finally:

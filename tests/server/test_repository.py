@@ -105,6 +105,8 @@ def test_version_order_layout_notes_and_answering_version(start_server, tmp_path
     assert stub.PredictBatch(batch, timeout=10).version == "11"
     streamed = list(stub.PredictStream(iter([pb.PredictRequest(model="mass", inputs=rec.fields)]), timeout=10))
     assert [r.version for r in streamed] == ["11"]
+    refused = list(stub.PredictStream(iter([pb.PredictRequest(model="mass")]), timeout=10))  # no inputs
+    assert refused[0].status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and refused[0].version == "11"
     r = run_cli("predict", "--address", server.address, "--model", "mass", "--json", '{"a": 1, "b": 2}')
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["prediction"] == 66.0
