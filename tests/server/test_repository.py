@@ -49,6 +49,24 @@ def answer(stub, model, version=""):
     return r.version, r.outputs["prediction"].double_value / 6.0
 
 
+def oip_answer(address, model):
+    """(model_version, prediction) of an OIP ModelInfer without a version, through tritonclient."""
+    import numpy as np
+    import tritonclient.grpc as triton
+
+    client = triton.InferenceServerClient(url=address)
+    try:
+        inputs = []
+        for name, value in (("a", 1.0), ("b", 2.0)):
+            tensor = triton.InferInput(name, [1], "FP64")
+            tensor.set_data_from_numpy(np.array([value], dtype=np.float64))
+            inputs.append(tensor)
+        result = client.infer(model, inputs)
+        return result.get_response().model_version, float(result.as_numpy("prediction")[0])
+    finally:
+        client.close()
+
+
 def listed(stub):
     reply = stub.ListModels(pb.ListModelsRequest(), timeout=10)
     return {m.name: m for m in reply.models}, list(reply.notes)
@@ -107,6 +125,7 @@ def test_version_order_layout_notes_and_answering_version(start_server, tmp_path
     assert [r.version for r in streamed] == ["11"]
     refused = list(stub.PredictStream(iter([pb.PredictRequest(model="mass")]), timeout=10))  # no inputs
     assert refused[0].status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and refused[0].version == "11"
+    assert oip_answer(server.address, "mass") == ("11", 66.0)
     r = run_cli("predict", "--address", server.address, "--model", "mass", "--json", '{"a": 1, "b": 2}')
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["prediction"] == 66.0
