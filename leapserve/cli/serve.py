@@ -174,8 +174,12 @@ def config_from_args(args):
 
     models = args.model if args.model is not None else [parse_model(s) for s in env_list("--model")]
     admin_paths = args.admin_path if args.admin_path is not None else env_list("--admin-path")
-    pins = (args.default_version if args.default_version is not None
-            else [parse_default_version(s) for s in env_list("--default-version")])
+    pins = args.default_version
+    if pins is None:
+        try:
+            pins = [parse_default_version(s) for s in env_list("--default-version")]
+        except argparse.ArgumentTypeError as e:
+            raise SystemExit(f"leapserve: LEAPSERVE_DEFAULT_VERSION: {e}") from None
     return ServeConfig(
         models=list(models), model_dir=args.model_dir, host=args.host, port=args.port, uds=args.uds, uds_mode=args.uds_mode,
         workers=args.workers, threads=args.threads, max_message_size=args.max_message_size,

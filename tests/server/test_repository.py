@@ -181,6 +181,12 @@ def test_default_version_flag_and_variable(start_server, tmp_path):
     assert answer(stub, "mass") == ("3", 3.0)
     assert server.stop() == 0
 
+    r = run_cli("serve", "--model-dir", models, env={"LEAPSERVE_DEFAULT_VERSION": "mass"})
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "LEAPSERVE_DEFAULT_VERSION: expected NAME=VERSION, got 'mass'" in r.stderr
+    r = run_cli("serve", "--model-dir", models, "--default-version", "mass=")
+    assert r.returncode == 2 and "--default-version: expected NAME=VERSION, got 'mass='" in r.stderr, r.stderr
+
 
 def test_reload_that_changes_inputs_is_refused(start_server, tmp_path):
     models = tmp_path / "models"
