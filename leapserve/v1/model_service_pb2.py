@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from leapserve.v1 import prediction_pb2 as leapserve_dot_v1_dot_prediction__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n leapserve/v1/model_service.proto\x12\x0cleapserve.v1\x1a\x1dleapserve/v1/prediction.proto\"]\n\x10LoadModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x1b\n\x13\x61llow_schema_change\x18\x04 \x01(\x08\"N\n\x11LoadModelResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12*\n\x07version\x18\x02 \x01(\x0b\x32\x19.leapserve.v1.VersionInfo\"4\n\x12UnloadModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"6\n\x13UnloadModelResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\t2\xb0\x01\n\x0cModelService\x12L\n\tLoadModel\x12\x1e.leapserve.v1.LoadModelRequest\x1a\x1f.leapserve.v1.LoadModelResponse\x12R\n\x0bUnloadModel\x12 .leapserve.v1.UnloadModelRequest\x1a!.leapserve.v1.UnloadModelResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n leapserve/v1/model_service.proto\x12\x0cleapserve.v1\x1a\x1dleapserve/v1/prediction.proto\"]\n\x10LoadModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x1b\n\x13\x61llow_schema_change\x18\x04 \x01(\x08\"N\n\x11LoadModelResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12*\n\x07version\x18\x02 \x01(\x0b\x32\x19.leapserve.v1.VersionInfo\"4\n\x12UnloadModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"6\n\x13UnloadModelResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\t2\xb0\x01\n\x0cModelService\x12L\n\tLoadModel\x12\x1e.leapserve.v1.LoadModelRequest\x1a\x1f.leapserve.v1.LoadModelResponse\x12R\n\x0bUnloadModel\x12 .leapserve.v1.UnloadModelRequest\x1a!.leapserve.v1.UnloadModelResponseBC\n\x10\x64\x65v.leapserve.v1P\x01Z-leapserve.dev/gen/go/leapserve/v1;leapservev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leapserve.v1.model_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\020dev.leapserve.v1P\001Z-leapserve.dev/gen/go/leapserve/v1;leapservev1'
   _globals['_LOADMODELREQUEST']._serialized_start=81
   _globals['_LOADMODELREQUEST']._serialized_end=174
   _globals['_LOADMODELRESPONSE']._serialized_start=176

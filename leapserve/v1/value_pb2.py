@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18leapserve/v1/value.proto\x12\x0cleapserve.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa7\x02\n\x05Value\x12\x16\n\x0c\x64ouble_value\x18\x01 \x01(\x01H\x00\x12\x15\n\x0b\x66loat_value\x18\x02 \x01(\x02H\x00\x12\x13\n\tint_value\x18\x03 \x01(\x03H\x00\x12\x14\n\nbool_value\x18\x04 \x01(\x08H\x00\x12\x16\n\x0cstring_value\x18\x05 \x01(\tH\x00\x12\x15\n\x0b\x62ytes_value\x18\x06 \x01(\x0cH\x00\x12,\n\x0cvector_value\x18\x07 \x01(\x0b\x32\x14.leapserve.v1.VectorH\x00\x12-\n\nlist_value\x18\x08 \x01(\x0b\x32\x17.leapserve.v1.ListValueH\x00\x12\x30\n\nnull_value\x18\t \x01(\x0e\x32\x1a.google.protobuf.NullValueH\x00\x42\x06\n\x04kind\"7\n\x06Vector\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12\x0f\n\x07indices\x18\x02 \x03(\x03\x12\x0e\n\x06values\x18\x03 \x03(\x01\"0\n\tListValue\x12#\n\x06values\x18\x01 \x03(\x0b\x32\x13.leapserve.v1.Valueb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18leapserve/v1/value.proto\x12\x0cleapserve.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa7\x02\n\x05Value\x12\x16\n\x0c\x64ouble_value\x18\x01 \x01(\x01H\x00\x12\x15\n\x0b\x66loat_value\x18\x02 \x01(\x02H\x00\x12\x13\n\tint_value\x18\x03 \x01(\x03H\x00\x12\x14\n\nbool_value\x18\x04 \x01(\x08H\x00\x12\x16\n\x0cstring_value\x18\x05 \x01(\tH\x00\x12\x15\n\x0b\x62ytes_value\x18\x06 \x01(\x0cH\x00\x12,\n\x0cvector_value\x18\x07 \x01(\x0b\x32\x14.leapserve.v1.VectorH\x00\x12-\n\nlist_value\x18\x08 \x01(\x0b\x32\x17.leapserve.v1.ListValueH\x00\x12\x30\n\nnull_value\x18\t \x01(\x0e\x32\x1a.google.protobuf.NullValueH\x00\x42\x06\n\x04kind\"7\n\x06Vector\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12\x0f\n\x07indices\x18\x02 \x03(\x03\x12\x0e\n\x06values\x18\x03 \x03(\x01\"0\n\tListValue\x12#\n\x06values\x18\x01 \x03(\x0b\x32\x13.leapserve.v1.ValueBC\n\x10\x64\x65v.leapserve.v1P\x01Z-leapserve.dev/gen/go/leapserve/v1;leapservev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'leapserve.v1.value_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\020dev.leapserve.v1P\001Z-leapserve.dev/gen/go/leapserve/v1;leapservev1'
   _globals['_VALUE']._serialized_start=73
   _globals['_VALUE']._serialized_end=368
   _globals['_VECTOR']._serialized_start=370
