@@ -1,0 +1,25 @@
+module leapserve.dev/examples/go
+
+go 1.26.0
+
+// The stubs generated from protos/ (go_package leapserve.dev/gen/go/...) are written to gen/.
+replace leapserve.dev/gen/go => ./gen
+
+tool (
+	google.golang.org/grpc/cmd/protoc-gen-go-grpc
+	google.golang.org/protobuf/cmd/protoc-gen-go
+)
+
+require (
+	google.golang.org/grpc v1.85.0
+	leapserve.dev/gen/go v0.0.0-00010101000000-000000000000
+)
+
+require (
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.6.2 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
