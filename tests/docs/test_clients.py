@@ -2,8 +2,8 @@
 stubs from protos/ with the protos' java_package / go_package, build, and score a record against a
 real server on loopback, with the answer the native runtime gives.
 
-Builds go to the cache (LEAPSERVE_CACHE, else ~/.cache/leapserve/examples), one folder per digest of
-the example's sources and the protos, so a rerun only runs the client; Maven's and Go's own caches
+Builds go to the cache ($LEAPSERVE_CACHE/examples, else ~/.cache/leapserve/examples), one folder
+per digest of the example's sources and the protos, so a rerun only runs the client; Maven's and Go's own caches
 (~/.m2, Go's module and build caches) keep the first build of a new digest short. A missing
 toolchain (java, mvn, go) skips its test; a toolchain that is there but fails (a download refused,
 a compile error) fails it.
@@ -38,13 +38,10 @@ def _needs(*tools: str) -> None:
 
 
 def _cached_build(kind: str, sources: list[Path], build) -> Path:
-    """The build folder of these sources (built once per digest); older builds of ``kind`` go."""
-    root = cache_dir() / "examples"
-    where = root / f"{kind}-{digest(*sources)}"
+    """The build folder of these sources, built once per digest. Builds of other digests are left
+    alone: the cache is shared by every checkout on the machine, whose protos may differ."""
+    where = cache_dir() / "examples" / f"{kind}-{digest(*sources)}"
     build_once(where, build)
-    for old in root.glob(f"{kind}-*"):
-        if old != where and not old.name.startswith("."):
-            shutil.rmtree(old, ignore_errors=True)
     return where
 
 
@@ -63,8 +60,7 @@ def _build_java() -> Path:
               f"-Dbuild.dir={out / 'target'}", f"-Dprotos.dir={PROTOS}",
               "compile", "dependency:build-classpath", f"-Dmdep.outputFile={out / 'classpath.txt'}"])
 
-    where = _cached_build("java", sources, build)
-    return where
+    return _cached_build("java", sources, build)
 
 
 def _java_client(where: Path, *args) -> list[str]:
@@ -89,6 +85,7 @@ def _build_go() -> Path:
               "--go_out=gen", "--go_opt=module=leapserve.dev/gen/go",
               "--go-grpc_out=gen", "--go-grpc_opt=module=leapserve.dev/gen/go", *V1_PROTOS], cwd=out)
         _run(["go", "build", "-o", "predict-client", "."], cwd=out)
+        shutil.rmtree(out / "bin")  # the protoc plugins: only the client is run later
 
     return _cached_build("go", sources, build)
 
