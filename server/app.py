@@ -50,6 +50,7 @@ class ServeConfig:
     model_dir: str | None = None
     default_versions: dict[str, str] = field(default_factory=dict)  # --default-version NAME=VERSION
     allow_schema_change: bool = False
+    show_paths: bool = False  # absolute bundle paths in what clients see (default: relative to the roots)
     host: str = DEFAULT_HOST
     port: int | None = None  # None: DEFAULT_PORT, unless only a Unix socket is asked for
     uds: str | None = None
@@ -247,7 +248,7 @@ def make_registry(config: ServeConfig):
 
     registry = Registry(reload_interval=config.reload_interval, model_dir=config.model_dir,
                         admin_roots=tuple(config.admin_paths), default_versions=config.default_versions,
-                        allow_schema_change=config.allow_schema_change)
+                        allow_schema_change=config.allow_schema_change, show_paths=config.show_paths)
     for name, version, path in config.models:
         registry.add_model(name, path, version)
     return registry

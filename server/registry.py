@@ -126,8 +126,10 @@ class SchemaChanged(Exception):
 
 class Registry:
     def __init__(self, *, reload_interval: float = 2.0, model_dir: str | os.PathLike | None = None,
-                 admin_roots: tuple = (), default_versions: dict | None = None, allow_schema_change: bool = False):
+                 admin_roots: tuple = (), default_versions: dict | None = None, allow_schema_change: bool = False,
+                 show_paths: bool = False):
         self.reload_interval = reload_interval
+        self.show_paths = show_paths
         self.default_versions = dict(default_versions or {})  # name -> version (--default-version)
         self.allow_schema_change = allow_schema_change
         self.model_dir = Path(model_dir).resolve() if model_dir else None
@@ -239,7 +241,7 @@ class Registry:
             for v, slot in sorted(slots.items(), key=lambda kv: version_key(kv[0])):
                 if version is None or v == version:
                     parts.append(f"version {v}: {slot.state.lower()}" + (f": {slot.error}" if slot.error else ""))
-        return "; ".join(parts) or ("no such version" if version is not None else "no version")
+        return self.for_clients("; ".join(parts)) or ("no such version" if version is not None else "no version")
 
     def _rebuild_routes(self) -> None:
         routes = {}
@@ -265,8 +267,11 @@ class Registry:
             if slots is None:
                 raise ModelNotFound(f"unknown model {name!r}")
             default = self._routes.get(name, (None,))[0]
-            return [slot.info(default is not None and default.version == v)
-                    for v, slot in sorted(slots.items(), key=lambda kv: version_key(kv[0]))]
+            infos = [slot.info(default is not None and default.version == v)
+                     for v, slot in sorted(slots.items(), key=lambda kv: version_key(kv[0]))]
+        for info in infos:
+            info["path"], info["error"] = self.for_clients(info["path"]), self.for_clients(info["error"])
+        return infos
 
     def slot_state(self, name: str, version: str) -> dict:
         for info in self.versions(name):
@@ -331,11 +336,13 @@ class Registry:
 
     def notes(self, name: str | None = None) -> list[str]:
         """The notes of the last scan on model ``name``; with None, those on names the registry
-        does not serve (their model has no version)."""
+        does not serve (their model has no version). Paths in them as clients see them (for_clients)."""
         with self._lock:
             if name is not None:
-                return list(self._notes.get(name, ()))
-            return [n for model, notes in sorted(self._notes.items()) if model not in self._models for n in notes]
+                notes = list(self._notes.get(name, ()))
+            else:
+                notes = [n for model, notes in sorted(self._notes.items()) if model not in self._models for n in notes]
+        return [self.for_clients(n) for n in notes]
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -643,6 +650,18 @@ class Registry:
         for root in sorted(self.admin_roots, key=lambda r: len(str(r)), reverse=True):
             text = text.replace(str(root) + os.sep, "").replace(str(root), ".")
         return text
+
+    def for_clients(self, text: str) -> str:
+        """``text`` as clients may see it: bundle paths relative to the model directory and admin
+        paths, a --model bundle elsewhere by its file name (the server's layout is not theirs to
+        know), unless the operator asked for --show-paths."""
+        if self.show_paths or not text:
+            return text
+        folders = {str(p.parent) for _, _, p in self._explicit} | {str(p.resolve().parent) for _, _, p in self._explicit}
+        for folder in sorted(folders, key=len, reverse=True):
+            if folder != os.sep:
+                text = text.replace(folder + os.sep, "")
+        return self._without_roots(text)
 
     def admin_load(self, name: str, version: str, path: str, allow_schema_change: bool = False) -> dict:
         """LoadModel: load (or replace) one version from an allowed path; returns its info.

@@ -118,6 +118,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-schema-change", action="store_true", default=env_bool("--allow-schema-change"),
                    help="accept a reloaded bundle that reads other inputs than the copy it replaces (refused by "
                         "default: the previous copy keeps serving) [LEAPSERVE_ALLOW_SCHEMA_CHANGE]")
+    p.add_argument("--show-paths", action="store_true", default=env_bool("--show-paths"),
+                   help="show clients bundle paths as the server sees them (absolute) in metadata, ListModels and "
+                        "errors; by default they are relative to the model directory and admin paths, and a "
+                        "--model bundle outside them is shown by its file name [LEAPSERVE_SHOW_PATHS]")
     p.add_argument("--admin", action="store_true", default=env_bool("--admin"),
                    help="serve leapserve.v1.ModelService (LoadModel/UnloadModel); off by default [LEAPSERVE_ADMIN]")
     p.add_argument("--admin-token", default=env("--admin-token"), metavar="TOKEN",
@@ -192,7 +196,7 @@ def config_from_args(args):
         metrics_port=args.metrics_port, metrics_host=args.metrics_host, health_port=args.health_port,
         health_host=args.health_host, tls_cert=args.tls_cert, tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca, tracing=args.tracing,
-        default_versions=dict(pins), allow_schema_change=args.allow_schema_change,
+        default_versions=dict(pins), allow_schema_change=args.allow_schema_change, show_paths=args.show_paths,
     )
 
 

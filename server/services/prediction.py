@@ -274,7 +274,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         info = pipeline.info
         b = response.bundle
         b.uid, b.name, b.format, b.bundle_version, b.timestamp = info.uid, info.name, info.format, info.version, info.timestamp
-        b.path = served.path
+        b.path = self.registry.for_clients(served.path)
         return response
 
     def ListModels(self, request, context):

@@ -120,3 +120,47 @@ def test_load_model_errors_show_no_server_paths(start_server, tmp_path):
         assert repr(path) in err.details(), (path, err.details())
         shown = err.details().replace(repr(path), "")
         assert str(tmp_path) not in shown and "hidden-name" not in shown, (path, err.details())
+
+
+def _shown_paths(stub) -> list[str]:
+    """Every path and error ListModels, GetModelMetadata and a refused Predict show a client."""
+    shown = []
+    for m in stub.ListModels(pb.ListModelsRequest(), timeout=10).models:
+        shown += list(m.notes) + [t for v in m.versions for t in (v.path, v.error)]
+        if any(v.state == pb.READY for v in m.versions):
+            shown.append(stub.GetModelMetadata(pb.GetModelMetadataRequest(model=m.name), timeout=10).bundle.path)
+    with pytest.raises(grpc.RpcError) as info:
+        predict(stub, "broken")
+    return shown + [info.value.details()]
+
+
+def test_clients_see_paths_relative_to_the_roots(start_server, bundles, tmp_path):
+    """Metadata, ListModels and errors show bundle paths relative to the model directory, a
+    --model bundle elsewhere by its file name (issue 13, item 13); --show-paths shows them whole."""
+    models, elsewhere = tmp_path / "models", tmp_path / "private-place"
+    for folder in (models / "good", models / "broken", elsewhere):
+        folder.mkdir(parents=True)
+    copy_bundle(bundles["lr_v1"], models / "good" / "1.zip")
+    (models / "broken" / "1.zip").write_bytes(b"not a bundle")
+    copy_bundle(bundles["lr_v2"], elsewhere / "solo.zip")
+    args = ("--model-dir", models, "--model", f"solo={elsewhere / 'solo.zip'}", "--reload-interval", "0")
+
+    server = start_server(*args, wait="listening")
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    server.wait_health("SERVING", "model:good")
+    shown = _shown_paths(stub)
+    assert not [t for t in shown if str(tmp_path) in t or "private-place" in t], shown
+    versions = {m.name: m.versions[0] for m in stub.ListModels(pb.ListModelsRequest(), timeout=10).models}
+    assert (versions["good"].path, versions["broken"].path, versions["solo"].path) == (
+        "good/1.zip", "broken/1.zip", "solo.zip")
+    assert "broken/1.zip" in versions["broken"].error and "broken/1.zip" in shown[-1], shown
+    assert str(tmp_path) in server.log()  # the operator's log keeps the whole paths
+    server.stop()
+
+    server = start_server(*args, "--show-paths", wait="listening")
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    server.wait_health("SERVING", "model:good")
+    versions = {m.name: m.versions[0] for m in stub.ListModels(pb.ListModelsRequest(), timeout=10).models}
+    assert versions["good"].path == str((models / "good" / "1.zip").resolve())
+    assert versions["solo"].path == str(elsewhere / "solo.zip")
+    assert str(models.resolve()) in _shown_paths(stub)[-1]
