@@ -6,6 +6,9 @@ input are ScoringError, a ValueError that names the field, what was expected and
 
 from __future__ import annotations
 
+import difflib
+from typing import Iterable, Sequence
+
 
 class RuntimeErrorBase(Exception):
     """Base of every error the runtime raises on purpose."""
@@ -29,8 +32,9 @@ class UnsupportedOpError(BundleError):
 
 
 class ScoringError(RuntimeErrorBase, ValueError):
-    """Bad input for scoring. ``field`` is the input or column at fault (None when not one field);
-    ``row`` is the row of a batch (None for a single record)."""
+    """Bad input for scoring. ``field`` is the input or column at fault (None when not one field;
+    several fields at fault are joined by ", ", as MissingInput does); ``row`` is the row of a
+    batch (None for a single record)."""
 
     def __init__(self, message: str, *, field: str | None = None, row: int | None = None):
         super().__init__(message)
@@ -43,8 +47,41 @@ class ScoringError(RuntimeErrorBase, ValueError):
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.field is not None:
-            where.append(f"field {self.field!r}")
+            where.append(naming(self))
         return f"{', '.join(where)}: {self.detail}" if where else self.detail
+
+
+def naming(e: ScoringError) -> str:
+    """How a message names the field(s) of an error: "field 'a'" or "fields 'a', 'b'"."""
+    fields = getattr(e, "fields", None) or (e.field,)
+    if len(fields) > 1:
+        return "fields " + ", ".join(repr(f) for f in fields)
+    return f"field {fields[0]!r}"
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
+    """The known name that ``name`` most likely meant: the same but for case, else one a small typo
+    away (difflib's ratio of at least 0.8 on lower-cased names); None when none is close."""
+    known = [k for k in known if k != name]
+    low = name.lower()
+    for k in known:
+        if k.lower() == low:
+            return k
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(low, list(lowered), n=1, cutoff=0.8)
+    return lowered[close[0]] if close else None
+
+
+def some_of(items: Sequence, shown: int = 5) -> str:
+    """A few items of a long list, then how many more: "'a', 'b', 'c' and 17 more"."""
+    head = ", ".join(_short_repr(x) for x in items[:shown])
+    rest = len(items) - shown
+    return f"{head} and {rest} more" if rest > 0 else head
+
+
+def _short_repr(x) -> str:
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class InvalidInput(ScoringError):
@@ -63,10 +100,38 @@ class TimeLimitExceeded(InvalidInput):
 
 
 class MissingInput(ScoringError):
-    def __init__(self, field: str, expected: str, *, row: int | None = None):
-        self.expected = expected
+    """Required inputs absent from a record (or columns absent from a batch). ``missing`` is each
+    (field, expected type) in the pipeline's order; ``fields`` names them all and ``field`` joins
+    them. ``sent`` are the names the record did hold: one that differs from a missing field only
+    by case or a small typo is suggested ("did you mean 'island'?")."""
+
+    def __init__(self, field: str, expected: str, *, row: int | None = None,
+                 missing: Sequence[tuple[str, str]] = (), sent: Iterable[str] = ()):
+        missing = list(missing) or [(field, expected)]
+        self.fields = tuple(f for f, _ in missing)
+        self.expected = expected if len(missing) == 1 else ", ".join(f"{f}: {t}" for f, t in missing)
         self.actual = "nothing"
-        super().__init__(f"required input is missing (expected {expected})", field=field, row=row)
+        sent = [s for s in sent if isinstance(s, str) and s not in self.fields]
+        hints = []
+        for f in self.fields:
+            guess = _sent_for(f, sent)
+            if guess is not None:
+                hints.append(f"{guess!r} was sent: did you mean {f!r}?")
+        if len(missing) == 1:
+            message = f"required input is missing (expected {expected})"
+        else:
+            message = f"{len(missing)} required inputs are missing (expected {self.expected})"
+        if hints:
+            message += "; " + "; ".join(hints)
+        super().__init__(message, field=", ".join(self.fields), row=row)
+
+
+def _sent_for(field: str, sent: Sequence[str]) -> str | None:
+    """The name among ``sent`` that is ``field`` but for case or a small typo."""
+    for s in sent:
+        if did_you_mean(s, [field]) == field:
+            return s
+    return None
 
 
 class RowSkipped(ScoringError):

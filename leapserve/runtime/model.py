@@ -187,6 +187,12 @@ class OpModel:
     def batch_fn(self, outputs: Sequence[str]) -> Callable:
         raise NotImplementedError
 
+    def null_probe_inputs(self, port: str) -> dict:
+        """Values for the ports other than ``port`` with which the op scores a row, when the plan
+        tries a null at ``port`` to learn whether the op takes it (ports left out get zeros or
+        empty text); ops that refuse such plain values give their own."""
+        return {}
+
 
 def require_ports(node, ports: Sequence[str]) -> None:
     """Fail at load time, naming the node, if a port the op reads is not wired."""

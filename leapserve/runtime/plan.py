@@ -9,6 +9,7 @@ looked up). Batches run each stage once over numpy columns.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -19,7 +20,8 @@ import numpy as np
 from . import registry
 from .bundle import BundleInfo, NodeDef, leaf_nodes, read_root
 from .container import open_source
-from .errors import BundleError, InvalidInput, MissingInput, RowSkipped, ScoringError, UnsupportedOpError, describe
+from .errors import (BundleError, InvalidInput, MissingInput, RowSkipped, ScoringError, UnsupportedOpError, describe,
+                     did_you_mean)
 from .jvm.format import java_double_str
 from .model import BatchContext, OpModel
 from .types import NUMERIC_BASES, FieldType, caster, to_string
@@ -138,6 +140,15 @@ class Pipeline:
                 types[col] = ftype
                 outputs[col] = ftype
         self._types = types
+        # column -> the input fields it is computed from (an input: itself)
+        lineage: dict[str, tuple[str, ...]] = {col: (col,) for col in inputs}
+        for st in self.stages:
+            sources = tuple(dict.fromkeys(f for _, col, _ in st.inputs for f in lineage.get(col, ())))
+            for _, col, _ in st.outputs:
+                lineage[col] = sources
+        self.lineage: Mapping[str, tuple[str, ...]] = MappingProxyType(lineage)
+        self._nullable: dict[tuple, tuple[frozenset, frozenset]] = {}
+        self._null_effects: dict[tuple[int, str], frozenset | None] = {}  # (id of a stage, port)
         self.inputs: Mapping[str, FieldType] = MappingProxyType(inputs)
         self.outputs: Mapping[str, FieldType] = MappingProxyType(outputs)
         self._row_programs: dict[tuple, object] = {}
@@ -149,6 +160,64 @@ class Pipeline:
         """Output columns holding indices, labels or class predictions (compared exactly)."""
         return frozenset(col for st in self.stages for port, col, _ in st.outputs
                          if port in st.model.discrete_outputs or st.outputs and _is_text(st, port))
+
+    @property
+    def nullable_inputs(self) -> frozenset:
+        """The input fields that accept a null when every output is computed (``accepts_null``)."""
+        return self._null_analysis(tuple(self.outputs))[0]
+
+    @property
+    def nullable_outputs(self) -> frozenset:
+        """The output columns that can be null: those that a null in a nullable input makes null."""
+        return self._null_analysis(tuple(self.outputs))[1]
+
+    def accepts_null(self, outputs: Sequence[str] | None = None) -> frozenset:
+        """The input fields that accept a null when the given outputs (all by default) are
+        computed: every stage the null reaches (through the nulls that stages make of it) takes it,
+        as in Spark (an imputer, a string indexer with handle_invalid "keep" or "skip", a one-hot
+        encoder passing a null vector on to a stage that takes one, ...). ``inputs``' own
+        ``nullable`` says only what the cast accepts."""
+        return self._null_analysis(self._wanted(outputs))[0]
+
+    def schema(self, name: str) -> FieldType:
+        """The type of an input or output field with ``nullable`` as scoring all outputs behaves."""
+        ftype = self._types[name]
+        nullable = name in (self.nullable_inputs if name in self.inputs else self.nullable_outputs)
+        return dataclasses.replace(ftype, nullable=nullable)
+
+    def _null_analysis(self, wanted: tuple[str, ...]) -> tuple[frozenset, frozenset]:
+        found = self._nullable.get(wanted)
+        if found is not None:
+            return found
+        active, needed = self._active(wanted)
+        accepted, null_outputs = set(), set()
+        for name, ftype in self.inputs.items():
+            if name not in needed or not ftype.nullable:  # not read, or the cast refuses it
+                continue
+            null_cols = {name}
+            for st in active:
+                for port, col, _ in st.inputs:
+                    if col not in null_cols:
+                        continue
+                    key = (id(st), port)
+                    if key not in self._null_effects:
+                        self._null_effects[key] = _null_effect(st, port)
+                    effect = self._null_effects[key]
+                    if effect is None:
+                        break
+                    null_cols |= effect
+                else:
+                    continue
+                break
+            else:
+                accepted.add(name)
+                null_outputs |= null_cols & set(wanted)
+        found = (frozenset(accepted), frozenset(null_outputs))
+        with self._lock:
+            if len(self._nullable) > 64:  # output selections come from clients: keep this bounded
+                self._nullable.clear()
+            self._nullable[wanted] = found
+        return found
 
     # --- public API ------------------------------------------------------------------------
 
@@ -182,9 +251,17 @@ class Pipeline:
         if outputs is None:
             return tuple(self.outputs)
         wanted = tuple(dict.fromkeys(outputs))
-        for name in wanted:
-            if name not in self.outputs:
-                raise ScoringError(f"unknown output; this pipeline adds {sorted(self.outputs)}", field=name)
+        unknown = [name for name in wanted if name not in self.outputs]
+        if unknown:
+            hints = [f"did you mean {guess!r} for {name!r}?" for name in unknown
+                     if (guess := did_you_mean(name, self.outputs)) is not None]
+            noun = "unknown output" if len(unknown) == 1 else f"{len(unknown)} unknown outputs"
+            e = ScoringError(f"{noun}; this pipeline adds {sorted(self.outputs)}"
+                             + ("; " + "; ".join(hints) if hints else ""), field=", ".join(unknown))
+            e.fields = tuple(unknown)
+            e.expected = f"outputs among {sorted(self.outputs)}"
+            e.actual = ", ".join(repr(name) for name in unknown)
+            raise e
         return wanted
 
     def _compile(self, key, cache, build):
@@ -218,14 +295,14 @@ class Pipeline:
                 slot[col] = f"v{len(slot)}"
             return slot[col]
 
-        ns: dict[str, object] = {"MISSING": _MISSING, "MissingInput": MissingInput,
-                                 "ScoringError": ScoringError, "locate": _locator(active)}
+        ns: dict[str, object] = {"MISSING": _MISSING, "missing": _missing_check(required),
+                                 "ScoringError": ScoringError, "locate": _locator(active, self.lineage)}
         lines = ["def run(rec):", "    st = -1", "    try:"]
         for i, (name, ftype) in enumerate(required):
-            ns[f"F{i}"], ns[f"T{i}"], ns[f"C{i}"] = name, str(ftype), caster(ftype, name)
+            ns[f"F{i}"], ns[f"C{i}"] = name, caster(ftype, name)
             v = var(name)
             lines += [f"        {v} = rec.get(F{i}, MISSING)",
-                      f"        if {v} is MISSING: raise MissingInput(F{i}, T{i})"]
+                      f"        if {v} is MISSING: raise missing(rec)"]
             exact = _ALREADY_CAST.get((ftype.kind, ftype.base))
             if exact is not None:  # skip the caster call for values that already have the type
                 ns[f"E{i}"] = exact
@@ -254,7 +331,7 @@ class Pipeline:
                 items.append(f"O{i}: {var(col)}")
         lines += [f"        return {{{', '.join(items)}}}",
                   "    except ScoringError as e:",
-                  "        raise locate(e, st)"]
+                  "        raise locate(e, st, rec)"]
         exec(compile("\n".join(lines), f"<leapserve plan {self.info.name}>", "exec"), ns)
         return ns["run"]
 
@@ -267,17 +344,18 @@ class Pipeline:
             casts = [(col, want) if _needs_cast(self._types[col], want) else (col, None)
                      for _, col, want in st.inputs]
             steps.append((st, fn, casts))
-        locate = _locator(active)
+        locate = _locator(active, self.lineage)
         row_program = self._build_row_program(wanted)
         types = self._types
+        missing = _missing_check(required)
 
         def run(columns: Mapping) -> BatchResult:
+            if any(name not in columns for name, _ in required):
+                raise missing(columns)
             n = _batch_length(columns, [name for name, _ in required])
             values: dict[str, object] = {}
             null_rows = np.zeros(n, dtype=bool)
             for name, ftype in required:
-                if name not in columns:
-                    raise MissingInput(name, str(ftype))
                 arr, nulls = _to_batch(name, ftype, columns[name], n)
                 values[name] = arr
                 if nulls is not None:
@@ -294,7 +372,10 @@ class Pipeline:
                 except ScoringError as e:
                     if e.row is not None:
                         e.row = int(fast[e.row])
-                    raise locate(e, k)
+                    record = None
+                    if e.row is not None:
+                        record = {name: _element(columns[name], e.row) for name, _ in required}
+                    raise locate(e, k, record)
                 for (_, col, _), arr in zip(st.outputs, outs):
                     values[col] = arr
             skipped = np.zeros(n, dtype=bool)
@@ -325,18 +406,82 @@ class Pipeline:
         return run
 
 
+def _null_effect(st: Stage, port: str) -> frozenset | None:
+    """What a null at ``port`` does to stage ``st``: None when the stage refuses it (an error), else
+    the columns it makes null (empty when it takes the null in: imputes it, indexes it, drops the
+    row). Found by scoring one row with the null and, at the other ports, the op's sample values."""
+    samples = st.model.null_probe_inputs(port)
+    args = []
+    for p, _, ftype in st.inputs:
+        if p == port:
+            args.append(None)
+        elif p in samples:
+            args.append(samples[p])
+        else:
+            args.append(_sample_value(ftype))
+    try:
+        out = st.model.row_fn(tuple(p for p, _, _ in st.outputs))(*args)
+    except RowSkipped as e:
+        return frozenset() if e.field == port else None
+    except Exception:  # a refusal, or a value at another port the op did not take: not known to work
+        return None
+    return frozenset(col for (_, col, _), v in zip(st.outputs, out) if v is None)
+
+
+def _sample_value(ftype: FieldType):
+    """An ordinary value of a type (zeros, empty text), to stand at the ports not probed."""
+    if ftype.kind == "scalar":
+        if ftype.base in ("double", "float"):
+            return 0.0
+        if ftype.base == "boolean":
+            return False
+        if ftype.base == "string":
+            return ""
+        if ftype.base == "byte_string":
+            return b""
+        return 0
+    if ftype.is_vector:
+        return [0.0] * (ftype.size if ftype.size is not None else 1)
+    if ftype.kind == "list":
+        return []
+    return None
+
+
 def _is_text(st: Stage, port: str) -> bool:
     return any(p == port and t.base == "string" for p, _, t in st.outputs)
 
 
-def _locator(active: list[Stage]):
-    def locate(err: ScoringError, step: int) -> ScoringError:
+def _missing_check(required: list[tuple[str, FieldType]]):
+    """The MissingInput of a record (or batch columns) lacking required inputs: names every one."""
+    def missing(rec: Mapping) -> MissingInput:
+        absent = [(name, str(ftype)) for name, ftype in required if name not in rec]
+        return MissingInput(absent[0][0], absent[0][1], missing=absent, sent=list(rec))
+    return missing
+
+
+def _is_null_input(v) -> bool:
+    """A value the casters read as null (as types.py does: None, and "" or "null" for a number)."""
+    return v is None or (type(v) is str and v in ("", "null"))
+
+
+def _locator(active: list[Stage], lineage: Mapping[str, tuple[str, ...]]):
+    """Names the column of a stage's error instead of its port, and the stage. A null refused at a
+    column that no client sends (a stage made it null) is blamed on the input field whose null led
+    there, when ``record`` shows it: the client cannot know the internal column."""
+    def locate(err: ScoringError, step: int, record: Mapping | None = None) -> ScoringError:
         if step >= 0 and not hasattr(err, "node"):
             st = active[step]
             if err.field is not None:
                 col = st.column_of(err.field)
                 if col is not None:
                     err.field = col
+                    sources = lineage.get(col, ())
+                    if getattr(err, "actual", None) == "null" and record is not None and col not in sources:
+                        sent = [f for f in sources if _is_null_input(record.get(f))]
+                        if sent:
+                            err.field = sent[0]
+                            err.detail += (f" (the null input {sent[0]!r} became a null in column {col!r}, "
+                                           f"which stage {st.name!r} reads)")
             err.node = st.name
             err.op = st.op
         return err

@@ -33,7 +33,7 @@ from itertools import repeat
 
 import numpy as np
 
-from ..errors import BundleError, InvalidInput, RowSkipped
+from ..errors import BundleError, InvalidInput, RowSkipped, some_of
 from ..model import OpModel, check_batch_width, check_vector, frozen, read_handle_invalid
 from ..registry import op
 from ..types import DOUBLE, DOUBLE_LIST, STRING, STRING_LIST, vector
@@ -96,7 +96,11 @@ class StringIndexerModel(OpModel):
         if self.handle_invalid == "skip":
             raise RowSkipped(port, what)
         raise InvalidInput(port, f"one of the {len(self.labels[k])} labels seen in training "
-                                 f"(handle_invalid='error')", what)
+                                 f"(handle_invalid='error'): {some_of(self.labels[k])}", what)
+
+    def null_probe_inputs(self, port):
+        # "" is seldom a label: with "error" the probe must not fail at another column first
+        return {p: column[0] for p, column in zip(self.in_ports, self.labels) if p != port and column}
 
     def row_fn(self, outputs):
         picks = [self.out_ports.index(o) for o in outputs]

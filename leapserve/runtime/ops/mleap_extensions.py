@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import BundleError, InvalidInput
+from ..errors import BundleError, InvalidInput, some_of
 from ..jvm.jmath import (java_ceil, java_cos, java_div, java_exp, java_floor, java_log, java_max, java_min, java_pow,
                          java_rem, java_round, java_sin, java_sqrt, java_tan, max_batch, min_batch, pow_batch,
                          round_batch)
@@ -221,13 +221,16 @@ class StringMapModel(OpModel):
     def output_ports(self):
         return [("output", DOUBLE)]
 
+    def known_labels(self) -> str:
+        """What an error expects: the labels the map knows, a few of them then their count."""
+        return f"one of the {len(self.labels)} known labels (handle_invalid is 'error'): {some_of(list(self.labels))}"
+
     def map_label(self, label) -> float:
         value = self.labels.get(label) if label is not None else None
         if value is None:
             if self.keep_invalid:
                 return self.default_value
-            raise InvalidInput("input", "a known label (handle_invalid is 'error')",
-                               "null" if label is None else f"unknown label {label!r}")
+            raise InvalidInput("input", self.known_labels(), "null" if label is None else f"unknown label {label!r}")
         return value
 
     def row_fn(self, outputs):
@@ -244,7 +247,7 @@ class StringMapModel(OpModel):
                 value = get(label) if label is not None else None
                 if value is None:
                     if not keep:
-                        raise InvalidInput("input", "a known label (handle_invalid is 'error')",
+                        raise InvalidInput("input", self.known_labels(),
                                            "null" if label is None else f"unknown label {label!r}", row=r)
                     value = default
                 out[r] = value

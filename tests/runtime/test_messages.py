@@ -1,0 +1,155 @@
+"""Errors that say what to do next, from the runtime itself (what `leapserve predict`, bundler.score
+and the server show), and the truth of ``nullable``: bundles written by hand, and the golden set's
+records with nulls, as Spark answered them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from leapserve.runtime import InvalidInput, MissingInput, ScoringError, load_bundle
+from tests.support import golden
+from tests.support.handmade import double, string, tensor, write_bundle
+
+SCALAR = {"base": "scalar", "isNullable": True}
+
+
+def shapes(*items) -> dict:
+    return {"type": "list", "data_shape": list(items)}
+
+
+def lr_nodes(inputs=("island", "depth")) -> list[dict]:
+    """island, depth -> assembler -> linear regression."""
+    return [
+        {"name": "assembler", "op": "vector_assembler", "attrs": {"input_shapes": shapes(*[SCALAR] * len(inputs))},
+         "inputs": [(f"input{i}", c) for i, c in enumerate(inputs)], "outputs": [("output", "features")]},
+        {"name": "lr", "op": "linear_regression",
+         "attrs": {"coefficients": tensor([1.0] * len(inputs)), "intercept": double(0.5)},
+         "inputs": [("features", "features")], "outputs": [("prediction", "prediction")]},
+    ]
+
+
+@pytest.fixture(scope="module")
+def lr(tmp_path_factory):
+    return load_bundle(write_bundle(tmp_path_factory.mktemp("lr") / "b", "json", lr_nodes()))
+
+
+def test_missing_inputs_are_named_all_at_once(lr):
+    for score in (lambda rec: lr.transform(rec), lambda rec: lr.transform_batch({k: [v] for k, v in rec.items()})):
+        with pytest.raises(MissingInput) as e:
+            score({"other": 1.0})
+        assert e.value.fields == ("island", "depth") and e.value.field == "island, depth"
+        assert e.value.expected == "island: double, depth: double" and e.value.actual == "nothing"
+        assert str(e.value).startswith("fields 'island', 'depth': 2 required inputs are missing")
+        with pytest.raises(MissingInput) as e:
+            score({"island": 1.0})
+        assert e.value.fields == ("depth",) and str(e.value) == "field 'depth': required input is missing (expected double)"
+
+
+@pytest.mark.parametrize("sent", ["Island", "ISLAND", "islnd", "iseland"])
+def test_a_name_off_by_case_or_a_typo_is_suggested(lr, sent):
+    for score in (lambda rec: lr.transform(rec), lambda rec: lr.transform_batch({k: [v] for k, v in rec.items()})):
+        with pytest.raises(MissingInput) as e:
+            score({sent: 1.0, "depth": 2.0})
+        assert e.value.field == "island" and e.value.expected == "double"
+        assert f"{sent!r} was sent: did you mean 'island'?" in str(e.value)
+
+
+def test_a_name_far_from_any_input_gets_no_suggestion(lr):
+    with pytest.raises(MissingInput) as e:
+        lr.transform({"colour": 1.0, "depth": 2.0})
+    assert "did you mean" not in str(e.value)
+
+
+def test_unknown_outputs_are_named_all_with_a_suggestion(lr):
+    with pytest.raises(ScoringError) as e:
+        lr.transform({"island": 1.0, "depth": 2.0}, outputs=["Prediction", "zzz", "features"])
+    assert e.value.field == "Prediction, zzz" and e.value.actual == "'Prediction', 'zzz'"
+    assert e.value.expected == "outputs among ['features', 'prediction']"
+    assert "did you mean 'prediction' for 'Prediction'?" in str(e.value)
+    assert "for 'zzz'" not in str(e.value)
+
+
+@pytest.fixture(scope="module")
+def bucketed(tmp_path_factory):
+    """depth -> bucketizer (a null gives a null bucket) -> assembler (refuses a null) -> regression."""
+    nodes = lr_nodes(("island", "depth_bucket"))
+    bucketizer = {"name": "bucketizer", "op": "bucketizer",
+                  "attrs": {"splits": {"type": "list", "double": [None, 0.0, None]}, "handle_invalid": string("keep")},
+                  "inputs": [("input", "depth")], "outputs": [("output", "depth_bucket")]}
+    return load_bundle(write_bundle(tmp_path_factory.mktemp("bucketed") / "b", "json", [bucketizer, *nodes]))
+
+
+def test_a_null_refused_at_an_internal_column_names_the_field_sent(bucketed):
+    assert bucketed.transform({"island": 1.0, "depth": 2.0})["prediction"] == 2.5
+    for depth in (None, ""):
+        with pytest.raises(InvalidInput) as e:
+            bucketed.transform({"island": 1.0, "depth": depth})
+        assert e.value.field == "depth" and e.value.actual == "null" and "nulls" in e.value.expected
+        assert "the null input 'depth' became a null in column 'depth_bucket'" in str(e.value)
+    with pytest.raises(InvalidInput) as e:
+        bucketed.transform_batch({"island": [1.0, 1.0], "depth": [2.0, None]})
+    assert e.value.field == "depth" and e.value.row == 1 and e.value.actual == "null"
+    # a null sent in a field the refusing stage reads itself is named as before
+    with pytest.raises(InvalidInput) as e:
+        bucketed.transform({"island": None, "depth": 2.0})
+    assert e.value.field == "island" and "became a null" not in str(e.value)
+
+
+def test_nullable_follows_the_nulls_stages_make(bucketed):
+    assert bucketed.nullable_inputs == frozenset()  # the assembler refuses the bucketizer's null
+    assert bucketed.accepts_null(["depth_bucket"]) == frozenset({"depth"})
+    assert bucketed.schema("depth").nullable is False
+    assert bucketed.inputs["depth"].nullable is True  # the cast itself takes it: the stages refuse it
+
+
+def indexer_nodes(mode: str, labels) -> list[dict]:
+    return [{"name": "indexer", "op": "string_indexer",
+             "attrs": {"labels_length": {"long": 2},
+                       "labels_array_0": {"type": "list", "string": list(labels)},
+                       "labels_array_1": {"type": "list", "string": ["x", "y"]},
+                       "handle_invalid": string(mode)},
+             "inputs": [("input0", "colour"), ("input1", "shape")],
+             "outputs": [("output0", "colour_index"), ("output1", "shape_index")]}]
+
+
+LABELS = [f"colour{i}" for i in range(12)]
+
+
+def test_an_unseen_label_names_some_known_labels_and_their_count(tmp_path):
+    pipeline = load_bundle(write_bundle(tmp_path / "b", "json", indexer_nodes("error", LABELS)))
+    with pytest.raises(InvalidInput) as e:
+        pipeline.transform({"colour": "mauve", "shape": "x"})
+    assert e.value.field == "colour" and e.value.actual == "unseen label 'mauve'"
+    assert e.value.expected == ("one of the 12 labels seen in training (handle_invalid='error'): "
+                                "'colour0', 'colour1', 'colour2', 'colour3', 'colour4' and 7 more")
+    with pytest.raises(InvalidInput) as e:
+        pipeline.transform_batch({"colour": ["colour1", "colour2"], "shape": ["x", "z"]})
+    assert e.value.field == "shape" and e.value.row == 1 and e.value.expected.endswith(": 'x', 'y'")
+
+
+@pytest.mark.parametrize("mode,nullable", [("error", False), ("keep", True), ("skip", True)])
+def test_string_indexer_inputs_take_a_null_unless_handle_invalid_is_error(tmp_path, mode, nullable):
+    pipeline = load_bundle(write_bundle(tmp_path / "b", "json", indexer_nodes(mode, LABELS)))
+    want = frozenset({"colour", "shape"}) if nullable else frozenset()
+    assert pipeline.nullable_inputs == want
+    assert [pipeline.schema(f).nullable for f in ("colour", "shape")] == [nullable, nullable]
+    assert pipeline.nullable_outputs == frozenset()  # an index, never null
+
+
+def test_nullable_is_what_spark_did_with_nulls():
+    """Every golden record with one null input field: Spark answered (or dropped the row) exactly
+    when the pipeline reports that field nullable for the outputs compared."""
+    checked = 0
+    for case in golden.cases():
+        pipeline = load_bundle(case / "bundle.zip")
+        outputs = json.loads((case / "case.json").read_text())["outputs"] or None
+        accepted = pipeline.accepts_null(outputs)
+        required = pipeline.required_inputs(outputs)
+        for _, record, answer in json.loads((case / "case.json").read_text())["rows"]:
+            nulls = [f for f in required if f in record and record[f] is None]
+            if len(nulls) == 1:
+                checked += 1
+                assert (nulls[0] in accepted) == (answer != "error"), (case.name, nulls[0], answer)
+    assert checked > 100
