@@ -10,29 +10,12 @@ import pytest
 
 from leapserve.runtime import InvalidInput, MissingInput, ScoringError, load_bundle
 from tests.support import golden
-from tests.support.handmade import double, string, tensor, write_bundle
-
-SCALAR = {"base": "scalar", "isNullable": True}
-
-
-def shapes(*items) -> dict:
-    return {"type": "list", "data_shape": list(items)}
-
-
-def lr_nodes(inputs=("island", "depth")) -> list[dict]:
-    """island, depth -> assembler -> linear regression."""
-    return [
-        {"name": "assembler", "op": "vector_assembler", "attrs": {"input_shapes": shapes(*[SCALAR] * len(inputs))},
-         "inputs": [(f"input{i}", c) for i, c in enumerate(inputs)], "outputs": [("output", "features")]},
-        {"name": "lr", "op": "linear_regression",
-         "attrs": {"coefficients": tensor([1.0] * len(inputs)), "intercept": double(0.5)},
-         "inputs": [("features", "features")], "outputs": [("prediction", "prediction")]},
-    ]
+from tests.support.handmade import assembled_lr_nodes, bucketed_lr_nodes, two_column_indexer_node, write_bundle
 
 
 @pytest.fixture(scope="module")
 def lr(tmp_path_factory):
-    return load_bundle(write_bundle(tmp_path_factory.mktemp("lr") / "b", "json", lr_nodes()))
+    return load_bundle(write_bundle(tmp_path_factory.mktemp("lr") / "b", "json", assembled_lr_nodes()))
 
 
 def test_missing_inputs_are_named_all_at_once(lr):
@@ -74,11 +57,7 @@ def test_unknown_outputs_are_named_all_with_a_suggestion(lr):
 @pytest.fixture(scope="module")
 def bucketed(tmp_path_factory):
     """depth -> bucketizer (a null gives a null bucket) -> assembler (refuses a null) -> regression."""
-    nodes = lr_nodes(("island", "depth_bucket"))
-    bucketizer = {"name": "bucketizer", "op": "bucketizer",
-                  "attrs": {"splits": {"type": "list", "double": [None, 0.0, None]}, "handle_invalid": string("keep")},
-                  "inputs": [("input", "depth")], "outputs": [("output", "depth_bucket")]}
-    return load_bundle(write_bundle(tmp_path_factory.mktemp("bucketed") / "b", "json", [bucketizer, *nodes]))
+    return load_bundle(write_bundle(tmp_path_factory.mktemp("bucketed") / "b", "json", bucketed_lr_nodes()))
 
 
 def test_a_null_refused_at_an_internal_column_names_the_field_sent(bucketed):
@@ -104,21 +83,11 @@ def test_nullable_follows_the_nulls_stages_make(bucketed):
     assert bucketed.inputs["depth"].nullable is True  # the cast itself takes it: the stages refuse it
 
 
-def indexer_nodes(mode: str, labels) -> list[dict]:
-    return [{"name": "indexer", "op": "string_indexer",
-             "attrs": {"labels_length": {"long": 2},
-                       "labels_array_0": {"type": "list", "string": list(labels)},
-                       "labels_array_1": {"type": "list", "string": ["x", "y"]},
-                       "handle_invalid": string(mode)},
-             "inputs": [("input0", "colour"), ("input1", "shape")],
-             "outputs": [("output0", "colour_index"), ("output1", "shape_index")]}]
-
-
 LABELS = [f"colour{i}" for i in range(12)]
 
 
 def test_an_unseen_label_names_some_known_labels_and_their_count(tmp_path):
-    pipeline = load_bundle(write_bundle(tmp_path / "b", "json", indexer_nodes("error", LABELS)))
+    pipeline = load_bundle(write_bundle(tmp_path / "b", "json", [two_column_indexer_node("error", LABELS)]))
     with pytest.raises(InvalidInput) as e:
         pipeline.transform({"colour": "mauve", "shape": "x"})
     assert e.value.field == "colour" and e.value.actual == "unseen label 'mauve'"
@@ -131,7 +100,7 @@ def test_an_unseen_label_names_some_known_labels_and_their_count(tmp_path):
 
 @pytest.mark.parametrize("mode,nullable", [("error", False), ("keep", True), ("skip", True)])
 def test_string_indexer_inputs_take_a_null_unless_handle_invalid_is_error(tmp_path, mode, nullable):
-    pipeline = load_bundle(write_bundle(tmp_path / "b", "json", indexer_nodes(mode, LABELS)))
+    pipeline = load_bundle(write_bundle(tmp_path / "b", "json", [two_column_indexer_node(mode, LABELS)]))
     want = frozenset({"colour", "shape"}) if nullable else frozenset()
     assert pipeline.nullable_inputs == want
     assert [pipeline.schema(f).nullable for f in ("colour", "shape")] == [nullable, nullable]

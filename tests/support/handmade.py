@@ -256,6 +256,47 @@ def _edit_model(folder: Path, attrs: dict) -> None:
     (folder / "model.pb").write_bytes(msg.SerializeToString())
 
 
+# --- small pipelines (node lists for write_bundle), for the error-message tests ---------------
+
+SCALAR_SHAPE = {"base": "scalar", "isNullable": True}
+
+
+def assembled_lr_nodes(inputs=("island", "depth")) -> list[dict]:
+    """Scalar inputs -> vector_assembler ("features") -> linear_regression ("prediction"): every
+    coefficient 1.0, intercept 0.5."""
+    shapes = {"type": "list", "data_shape": [SCALAR_SHAPE] * len(inputs)}
+    return [
+        node("assembler", "vector_assembler", {"input_shapes": shapes},
+             inputs=[(f"input{i}", c) for i, c in enumerate(inputs)], outputs=[("output", "features")]),
+        node("lr", "linear_regression", {"coefficients": tensor([1.0] * len(inputs)), "intercept": double(0.5)},
+             inputs=[("features", "features")], outputs=[("prediction", "prediction")]),
+    ]
+
+
+def bucketed_lr_nodes() -> list[dict]:
+    """depth -> bucketizer (handle_invalid "keep": a null gives a null bucket) -> "depth_bucket",
+    which with island goes to assembled_lr_nodes (the assembler refuses a null)."""
+    bucketizer = node("bucketizer", "bucketizer", {"splits": {"type": "list", "double": [None, 0.0, None]},
+                                                   "handle_invalid": string("keep")},
+                      inputs=[("input", "depth")], outputs=[("output", "depth_bucket")])
+    return [bucketizer, *assembled_lr_nodes(("island", "depth_bucket"))]
+
+
+def two_column_indexer_node(mode: str, colours, name: str = "indexer") -> dict:
+    """string_indexer of colour (the given labels) and shape ("x", "y") under handle_invalid ``mode``."""
+    return node(name, "string_indexer",
+                {"labels_length": long(2), "labels_array_0": {"type": "list", "string": list(colours)},
+                 "labels_array_1": {"type": "list", "string": ["x", "y"]}, "handle_invalid": string(mode)},
+                inputs=[("input0", "colour"), ("input1", "shape")],
+                outputs=[("output0", "colour_index"), ("output1", "shape_index")])
+
+
+def imputer_node(column: str, surrogate: float) -> dict:
+    """imputer of ``column`` (null or NaN -> ``surrogate``) into ``column``_filled."""
+    return node(f"impute_{column}", "imputer", {"surrogate_value": double(surrogate)},
+                inputs=[("input", column)], outputs=[("output", f"{column}_filled")])
+
+
 # --- comparing with Spark ---------------------------------------------------------------------
 
 
