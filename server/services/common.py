@@ -14,7 +14,7 @@ import uuid
 
 import grpc
 
-from leapserve.runtime.errors import RowSkipped, ScoringError
+from leapserve.runtime.errors import RowSkipped, ScoringError, naming
 
 from ..errors import DeadlineExceeded, ServeError
 from ..logs import client_text
@@ -85,7 +85,7 @@ def scoring_failure(e: ScoringError, row: int | None = None) -> Failure:
     if r is not None:
         where.append(f"row {r}")
     if field:
-        where.append(f"field {field!r}")
+        where.append(naming(e))
     node = getattr(e, "node", None)
     detail = e.detail
     if node:

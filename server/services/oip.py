@@ -20,7 +20,7 @@ import numpy as np
 from leapserve.oip import inference_pb2 as pb
 from leapserve.oip import inference_pb2_grpc as pb_grpc
 
-from leapserve.runtime.errors import InvalidInput
+from leapserve.runtime.errors import InvalidInput, MissingInput
 
 from ..errors import BadRequest, LimitExceeded, ModelUnavailable
 from ..registry import Registry, version_key
@@ -115,6 +115,10 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
                 raise InvalidInput(tensor.name, f"{n} records like the other inputs", f"{rows} (shape {list(tensor.shape)})")
             columns[tensor.name] = col
         wanted = [o.name for o in request.outputs] or None
+        required = served.pipeline.required_inputs(wanted)
+        if any(name not in columns for name in required):  # named all at once, with the tensors sent
+            absent = [(name, str(ftype)) for name, ftype in required.items() if name not in columns]
+            raise MissingInput(*absent[0], missing=absent, sent=[t.name for t in request.inputs])
         result = served.pipeline.transform_batch(columns, wanted)
         if n is None:
             n = len(result.skipped)

@@ -163,10 +163,9 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         records = [codec.decode_record(r.fields) for r in request.records]
         failures: dict[int, Failure] = {}
         for i, rec in enumerate(records):
-            for name, ftype in required.items():
-                if name not in rec:
-                    failures[i] = scoring_failure(MissingInput(name, str(ftype)), i)
-                    break
+            if any(name not in rec for name in required):
+                absent = [(name, str(ftype)) for name, ftype in required.items() if name not in rec]
+                failures[i] = scoring_failure(MissingInput(*absent[0], missing=absent, sent=rec), i)
         valid = [i for i in range(n) if i not in failures] if failures else list(range(n))
 
         # Score the valid rows as one batch; if the batch refuses, score them one by one to say
@@ -264,10 +263,10 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         except ServeError:
             return response  # not loaded: the versions say why
         pipeline = served.pipeline
-        for name, ftype in pipeline.inputs.items():
-            _fill_field(response.inputs.add(), name, ftype)
-        for name, ftype in pipeline.outputs.items():
-            _fill_field(response.outputs.add(), name, ftype)
+        for name in pipeline.inputs:
+            _fill_field(response.inputs.add(), name, pipeline.schema(name))
+        for name in pipeline.outputs:
+            _fill_field(response.outputs.add(), name, pipeline.schema(name))
         for st in pipeline.stages:
             response.stages.add(name=st.name, op=st.op, inputs=[c for _, c, _ in st.inputs],
                                 outputs=[c for _, c, _ in st.outputs])
