@@ -58,6 +58,8 @@ import time
 import weakref
 from pathlib import Path
 
+from leapserve.runtime.errors import did_you_mean, some_of
+
 from .discovery import (DEFAULT_VERSION, ScanError, describe_models, is_bundle_dir, scan_versions, signature,
                         version_key)
 from .errors import BadRequest, ModelNotFound, ModelUnavailable, PermissionDenied, PreconditionFailed
@@ -200,7 +202,7 @@ class Registry:
     def resolve(self, name: str, version: str = "") -> Served:
         route = self._routes.get(name)
         if route is None:
-            raise ModelNotFound(f"unknown model {name!r}")
+            raise self.unknown_model(name)
         default, served, known = route
         if not version:
             if default is None:
@@ -217,6 +219,18 @@ class Registry:
                 raise ModelUnavailable(f"model {name!r} version {version!r} is not ready ({self._why(name, version)})")
             raise ModelNotFound(f"model {name!r} has no version {version!r} (versions: {sorted(known, key=version_key)})")
         return s
+
+    def unknown_model(self, name: str) -> ModelNotFound:
+        """The error for a model name the registry does not know: it lists the models served (a few,
+        then a count) and suggests one that differs only by case or a small typo."""
+        names = sorted(self._models)  # a snapshot; no lock needed to read the keys
+        if not names:
+            return ModelNotFound(f"unknown model {name!r}: no model is served")
+        message = f"unknown model {name!r} (models: {some_of(names, 10)})"
+        guess = did_you_mean(name, names)
+        if guess is not None:
+            message += f"; did you mean {guess!r}?"
+        return ModelNotFound(message)
 
     def metric_labels(self, name: str, version: str) -> tuple[str, str]:
         """(model, version) labels of a request for (name, version): the version that serves it
@@ -265,7 +279,7 @@ class Registry:
         with self._lock:
             slots = self._models.get(name)
             if slots is None:
-                raise ModelNotFound(f"unknown model {name!r}")
+                raise self.unknown_model(name)
             default = self._routes.get(name, (None,))[0]
             infos = [slot.info(default is not None and default.version == v)
                      for v, slot in sorted(slots.items(), key=lambda kv: version_key(kv[0]))]
@@ -706,7 +720,7 @@ class Registry:
         with self._lock:
             slots = self._models.get(name)
             if slots is None:
-                raise ModelNotFound(f"unknown model {name!r}")
+                raise self.unknown_model(name)
             if version and version not in slots:
                 raise ModelNotFound(f"model {name!r} has no version {version!r}")
             versions = [version] if version else sorted(slots, key=version_key)
