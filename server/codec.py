@@ -22,7 +22,7 @@ import numpy as np
 from leapserve.v1 import value_pb2
 
 from leapserve.runtime.container import Limits, limits
-from leapserve.runtime.errors import InvalidInput
+from leapserve.runtime.errors import InvalidInput, describe
 from leapserve.runtime.types import FieldType
 from leapserve.runtime.vectors import DenseVector, SparseBatch, SparseVector
 
@@ -135,15 +135,30 @@ def _set_vector(msg, x) -> None:
     vec.values.extend(values)
 
 
-def encode_value(msg, x) -> None:
-    """Fill a Value from any Python value the runtime produces (or a client would send)."""
+class UnencodableValue(ValueError):
+    """A value that no leapserve.v1.Value holds: names the field, what a Value holds and what came.
+    Not a ScoringError: from a pipeline's output it is the server's fault, not the client's."""
+
+    def __init__(self, field: str | None, expected: str, actual: str):
+        self.field, self.expected, self.actual = field, expected, actual
+        where = f"field {field!r}: " if field is not None else ""
+        super().__init__(f"{where}cannot encode the value as a leapserve.v1.Value: expected {expected}, got {actual}")
+
+
+_ENCODABLE = ("null, a boolean, a 64-bit integer, a number, a string, bytes, a list, or a vector "
+              '({"values": [...]} with optional "indices" and "size")')
+
+
+def encode_value(msg, x, field: str | None = None) -> None:
+    """Fill a Value from any Python value the runtime produces (or a client would send); what
+    cannot be encoded raises UnencodableValue naming ``field``."""
     if x is None:
         msg.null_value = 0
     elif isinstance(x, bool):
         msg.bool_value = x
     elif isinstance(x, int):
         if not _INT64_MIN <= x <= _INT64_MAX:
-            raise ValueError(f"integer {x} does not fit in 64 bits")
+            raise UnencodableValue(field, "an integer that fits in 64 bits", f"integer {x}")
         msg.int_value = x
     elif isinstance(x, float):
         msg.double_value = x
@@ -157,25 +172,33 @@ def encode_value(msg, x) -> None:
         if x.ndim == 1 and x.dtype.kind in "fiu":
             _set_vector(msg, x.astype(np.float64, copy=False))
         else:
-            encode_value(msg, x.tolist())
+            encode_value(msg, x.tolist(), field)
     elif isinstance(x, np.generic):
-        encode_value(msg, x.item())
+        encode_value(msg, x.item(), field)
     elif isinstance(x, (list, tuple)):
         values = msg.list_value.values
         msg.list_value.SetInParent()
         for item in x:
-            encode_value(values.add(), item)
+            encode_value(values.add(), item, field)
     elif isinstance(x, dict) and "values" in x:
-        vec = msg.vector_value
+        _encode_vector_mapping(msg.vector_value, x, field)
+    else:
+        raise UnencodableValue(field, _ENCODABLE, describe(x))
+
+
+def _encode_vector_mapping(vec, x: dict, field: str | None) -> None:
+    """A vector given as {"values": [...], "indices": [...], "size": n} (indices and size optional)."""
+    try:
         values = [float(v) for v in x["values"]]
         if x.get("indices") is not None:
             vec.size = int(x.get("size", 0))
             vec.indices.extend(int(i) for i in x["indices"])
         else:
             vec.size = len(values)
-        vec.values.extend(values)
-    else:
-        raise ValueError(f"cannot encode a {type(x).__name__} as a leapserve.v1.Value")
+    except (TypeError, ValueError, OverflowError):  # protobuf's range errors are ValueErrors too
+        raise UnencodableValue(field, 'a vector: "values" a list of numbers, "indices" a list of integers, '
+                                      '"size" an integer', describe(x)) from None
+    vec.values.extend(values)
 
 
 def setter_for(ftype: FieldType) -> Callable:
@@ -213,9 +236,10 @@ def value_to_json(v):
     return None
 
 
-def json_to_value(msg, x) -> None:
-    """A JSON value from the command line: objects with "values" are vectors, lists are lists."""
-    encode_value(msg, x)
+def json_to_value(msg, x, field: str | None = None) -> None:
+    """A JSON value from the command line: objects with "values" are vectors, lists are lists; what
+    cannot be a Value raises UnencodableValue (a ValueError) naming ``field``."""
+    encode_value(msg, x, field)
 
 
 # --- columns of a batch ----------------------------------------------------------------------
@@ -275,7 +299,10 @@ class ModelCodec:
 
     def encode_outputs(self, out_map, result: Mapping, wanted: Sequence[str] | None = None) -> None:
         for name, setter in self.encoders(wanted):
-            setter(out_map[name], result[name])
+            try:
+                setter(out_map[name], result[name])
+            except UnencodableValue as e:
+                raise _named(e, name) from None
 
     def wire(self, wanted: Sequence[str] | None, tags: MapTags) -> "WireEncoder":
         """The wire encoder of the wanted outputs (all by default) as the map field of ``tags``."""
@@ -318,6 +345,11 @@ def _wire_fallback(x) -> bytes:
     msg = Value()
     encode_value(msg, x)
     return msg.SerializeToString()
+
+
+def _named(error: UnencodableValue, name: str) -> UnencodableValue:
+    """The same error naming the output field it came from (the encoders do not know it)."""
+    return UnencodableValue(name, error.expected, error.actual)
 
 
 def _wire_double(x) -> bytes:
@@ -416,7 +448,10 @@ class WireEncoder:
         tag = self.entry_tag
         parts = []
         for name, prefix, enc in self.fields:
-            value = enc(result[name])
+            try:
+                value = enc(result[name])
+            except UnencodableValue as e:
+                raise _named(e, name) from None
             entry = prefix + varint(len(value)) + value
             parts.append(tag + varint(len(entry)) + entry)
         return b"".join(parts)
@@ -427,7 +462,11 @@ class WireEncoder:
         entry_lists = []
         for name, prefix, _ in self.fields:
             entries = []
-            for value in wire_column(types[name], columns[name], n):
+            try:
+                values = wire_column(types[name], columns[name], n)
+            except UnencodableValue as e:
+                raise _named(e, name) from None
+            for value in values:
                 entry = prefix + varint(len(value)) + value
                 entries.append(tag + varint(len(entry)) + entry)
             entry_lists.append(entries)

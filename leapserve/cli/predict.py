@@ -51,7 +51,7 @@ def _fill(fields, record: dict) -> None:
     from leapserve.server.codec import json_to_value
 
     for key, value in record.items():
-        json_to_value(fields[key], value)
+        json_to_value(fields[key], value, key)
 
 
 def _outputs_json(out_map) -> dict:
