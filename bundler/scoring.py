@@ -467,7 +467,9 @@ def _reason(err, batch, row: int, positions: dict) -> tuple[str, object]:
             value = batch.column(positions[field])[row].as_py()
             parts.append(f"field {field!r} = {_short(value)}")
         else:
-            parts.append(f"field {field!r}")
+            from leapserve.runtime.errors import naming
+
+            parts.append(naming(err))  # "fields 'a', 'b'" when several are at fault
     node = getattr(err, "node", None)
     if node is not None:
         parts.append(f"stage {node!r} ({getattr(err, 'op', '?')})")
