@@ -5,7 +5,7 @@
 
 The report lists the bundle's info (name, format, MLeap version), each leaf stage in pipeline order
 (name, op, input and output columns, whether the leapserve runtime implements the op), the
-pipeline's required input fields and its outputs. When every op is supported, types come from the
+pipeline's required input fields (and which of them accept a null) and its outputs. When every op is supported, types come from the
 compiled pipeline (``load_bundle(path).inputs``/``.outputs``), so they are exactly what serving will
 check. Otherwise each supported stage is loaded on its own for its port types, and the columns
 touched only by unsupported ops have type None (`leapserve inspect` shows "unknown").
@@ -40,6 +40,8 @@ class BundleReport:
     stages: list[StageInfo]
     inputs: dict[str, str | None]    # required input column -> type (None: unknown)
     outputs: dict[str, str | None]   # column the pipeline adds -> type (None: unknown)
+    # the inputs that accept a null (Pipeline.nullable_inputs); None when an op is unsupported
+    nullable_inputs: list[str] | None = None
 
     @property
     def unsupported_ops(self) -> list[str]:
@@ -61,6 +63,7 @@ class BundleReport:
                         "inputs": st.inputs, "outputs": st.outputs} for st in self.stages],
             "inputs": self.inputs,
             "outputs": self.outputs,
+            "nullable_inputs": self.nullable_inputs,
         }
 
 
@@ -109,4 +112,6 @@ def inspect_bundle(path) -> BundleReport:
         pipeline = load_bundle(path)
         inputs = {col: str(t) for col, t in pipeline.inputs.items()}
         outputs = {col: str(t) for col, t in pipeline.outputs.items()}
+        nullable = [col for col in pipeline.inputs if col in pipeline.nullable_inputs]
+        return BundleReport(description, info, stages, inputs, outputs, nullable)
     return BundleReport(description, info, stages, inputs, outputs)

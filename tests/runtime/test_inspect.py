@@ -141,3 +141,12 @@ def test_inspect_malformed_attributes_of_a_supported_op(tmp_path):
         inspect_bundle(path)
     assert str(err.value).startswith(f"{path}!/{DEMO_LR}/model.json")
     assert "coefficients" in str(err.value)
+
+
+@pytest.mark.parametrize("name,nullable", [("one_hot_encoder_pipeline.zip", ["col_1"]),  # indexer "keep"
+                                           ("airbnb.model.lr.zip", []), ("demo.zip", [])])
+def test_inspect_names_the_inputs_that_take_a_null(name, nullable):
+    report = inspect_bundle(FIXTURES / name)
+    assert report.nullable_inputs == nullable and report.to_json()["nullable_inputs"] == nullable
+    if nullable:  # and scoring takes the null
+        assert load_bundle(FIXTURES / name).transform({c: None for c in nullable})
