@@ -252,8 +252,9 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         for info in versions:
             fill_version_info(response.versions.add(), info)
         if request.version:
-            if request.version not in {v["version"] for v in versions}:
-                raise ModelNotFound(f"model {request.model!r} has no version {request.version!r}")
+            known = [v["version"] for v in versions]  # lowest first, as resolve lists them
+            if request.version not in known:
+                raise ModelNotFound(f"model {request.model!r} has no version {request.version!r} (versions: {known})")
             wanted = request.version
         else:
             wanted = default or max((v["version"] for v in versions), key=version_key)

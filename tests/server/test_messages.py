@@ -106,6 +106,9 @@ def test_an_unknown_model_lists_the_models_served(stub):
     code, message, _ = status_of(rpc_error(stub.GetModelMetadata, pb.GetModelMetadataRequest(model="zebra")))
     assert code == grpc.StatusCode.NOT_FOUND
     assert message == "unknown model 'zebra' (models: 'bucketed', 'lenient', 'penguins', 'strict')"
+    code, message, _ = status_of(rpc_error(stub.GetModelMetadata, pb.GetModelMetadataRequest(model="penguins",
+                                                                                             version="2")))
+    assert code == grpc.StatusCode.NOT_FOUND and message == "model 'penguins' has no version '2' (versions: ['1'])"
     status = stream_status(stub, predict_request("zebra", {}))
     assert status.code == grpc.StatusCode.NOT_FOUND.value[0] and "models: 'bucketed', 'lenient'" in status.message
 
