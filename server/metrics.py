@@ -208,6 +208,13 @@ class Metrics:
                                 ("model", "version", "stage"), registry=r)
         self.unloads = Counter("leapserve_model_unloads", "Model versions unloaded", ("model", "version"),
                                registry=r)
+        self.scan_failures = Counter("leapserve_model_scan_failures",
+                                     "Scans of the model directory that failed (the loaded models kept serving)",
+                                     registry=r)
+        self.scan_failing = Gauge("leapserve_model_scan_failing",
+                                  "1 while scanning the model directory fails (an NFS or CSI hiccup, a renamed "
+                                  "folder): bundles changed meanwhile are not seen", registry=r,
+                                  multiprocess_mode="livemax")
         self.load_seconds = Histogram("leapserve_model_load_duration_seconds",
                                       "Time to read, build and warm a bundle", ("model",), buckets=LOAD_BUCKETS,
                                       registry=r)
@@ -222,6 +229,13 @@ class Metrics:
     # --- registry hooks ----------------------------------------------------------------------
 
     def on_model_event(self, event: str, name: str, version: str, seconds: float) -> None:
+        if event == "scan_failed":
+            self.scan_failures.inc()
+            self.scan_failing.set(1)
+            return
+        if event == "scan_recovered":
+            self.scan_failing.set(0)
+            return
         if event == "loaded":
             self.loads.labels(name, version).inc()
         elif event == "reloaded":

@@ -186,8 +186,10 @@ class Registry:
         self._listeners.append(fn)
 
     def add_event_listener(self, fn) -> None:
-        """fn(event, name, version, seconds) after each load attempt and unload (metrics); event is
-        "loaded", "reloaded", "load_failed", "reload_failed" or "unloaded"."""
+        """fn(event, name, version, seconds), for metrics: after each load attempt and unload
+        ("loaded", "reloaded", "load_failed", "reload_failed", "unloaded"), and after each failed scan
+        of the models and the first that works again ("scan_failed", "scan_recovered"; no name or
+        version)."""
         self._event_listeners.append(fn)
 
     def _event(self, event: str, name: str, version: str, seconds: float = 0.0) -> None:
@@ -403,8 +405,10 @@ class Registry:
                 log.error("scanning the models failed, keeping every loaded model until a scan succeeds: %s",
                           error, extra={"event": "model_scan_failed", "error": error})
             self.scan_error = error
+            self._event("scan_failed", "", "")
             return False
         if self.scan_error:
+            self._event("scan_recovered", "", "")
             log.warning("scanning the models works again (it failed: %s)", self.scan_error,
                         extra={"event": "model_scan_recovered", "error": self.scan_error})
             self.scan_error = ""

@@ -19,6 +19,8 @@ import grpc
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 from tests.support.bundles import write_zip
+from tests.support.metrics_text import samples, scrape, value
+from tests.support.servers import free_port
 from tests.support.traffic import lin_entries, wait_until
 
 INTERVAL = "0.1"
@@ -73,9 +75,11 @@ def test_failed_scan_keeps_the_models(start_server, tmp_path, figures):
     (models / "ver" / "3").mkdir(parents=True)
     write_zip(models / "lin.zip", lin_entries(1))
     write_zip(models / "ver" / "3" / "bundle.zip", lin_entries(3))
-    server = start_server("--model-dir", models, "--reload-interval", INTERVAL)
+    metrics_port = free_port()
+    server = start_server("--model-dir", models, "--reload-interval", INTERVAL, "--metrics-port", metrics_port)
     stub = pb_grpc.PredictionServiceStub(server.open_channel())
     away = tmp_path / "models.away"
+    scan_metrics = []  # (failing, failures) while broken, then after the repair
     faults = []
 
     def fault(name, break_it, repair):
@@ -84,10 +88,15 @@ def test_failed_scan_keeps_the_models(start_server, tmp_path, figures):
             wait_until(lambda: server.log().count("scanning the models failed") > len(faults), 10, "the failure logged")
             time.sleep(1.0)  # ten rounds of the watcher on the broken folder
             names = {m.name for m in stub.ListModels(pb.ListModelsRequest(), timeout=10).models}
+            broken = samples(scrape(metrics_port))
             repair()
             wait_until(lambda: server.log().count("scanning the models works again") > len(faults), 10,
                        "the recovery logged")
             time.sleep(0.3)
+            repaired = samples(scrape(metrics_port))
+            scan_metrics.append((value(broken, "leapserve_model_scan_failing"),
+                                 value(repaired, "leapserve_model_scan_failing"),
+                                 value(broken, "leapserve_model_scan_failures_total")))
         assert watch.errors == [], (name, watch.errors[:5])
         assert names == {"lin", "ver"}, name
         faults.append((name, watch.requests))
@@ -111,6 +120,10 @@ def test_failed_scan_keeps_the_models(start_server, tmp_path, figures):
         fault("unreadable", lambda: models.chmod(0), lambda: models.chmod(0o755))
         fault("version folder unreadable", lambda: (models / "ver").chmod(0), lambda: (models / "ver").chmod(0o755))
 
+    # the failure shows in the metrics while it lasts: a gauge at 1, a counter of failed scans growing
+    assert all(failing == 1 and after == 0 for failing, after, _ in scan_metrics), scan_metrics
+    counts = [count for _, _, count in scan_metrics]
+    assert counts[0] >= 5 and counts == sorted(counts), scan_metrics  # ten rounds per fault, counted
     log = server.log()
     assert log.count("scanning the models failed") == len(faults)  # once per failure, not once per round
     assert "unloading" not in log and "NOT_SERVING" not in log
