@@ -14,6 +14,10 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+class EnvironmentValueError(ValueError):
+    """A LEAPSERVE_* variable that does not hold what its flag takes (a usage error, exit 2)."""
+
+
 def env_name(flag: str) -> str:
     return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
 
@@ -26,7 +30,7 @@ def env(flag: str, default=None, convert=str):
     try:
         return convert(raw)
     except ValueError as e:
-        raise SystemExit(f"leapserve: {env_name(flag)}={raw!r}: {e}") from None
+        raise EnvironmentValueError(f"{env_name(flag)}={raw!r}: {e}") from None
 
 
 def env_list(flag: str) -> list[str]:
@@ -45,7 +49,7 @@ def env_bool(flag: str) -> bool:
         return True
     if low in _FALSE:
         return False
-    raise SystemExit(f"leapserve: {env_name(flag)}={raw!r}: expected 1/0, true/false or yes/no")
+    raise EnvironmentValueError(f"{env_name(flag)}={raw!r}: expected 1/0, true/false or yes/no")
 
 
 def _connect_host(host: str | None) -> str:

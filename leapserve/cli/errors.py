@@ -1,11 +1,18 @@
-"""How the training side's commands (export, score) report a failure: one line on stderr, exit
-code 1; ``--debug`` adds the Python traceback and the Java stack trace."""
+"""How the commands report a failure: one line on stderr, ``leapserve COMMAND: error: MESSAGE``
+(argparse's own usage errors have the same form), and the exit codes they share; ``--debug`` adds
+the Python traceback (and, on the training side, the Java stack trace)."""
 
 from __future__ import annotations
 
 import sys
 import traceback
 from contextlib import contextmanager
+
+# Exit codes shared by the commands (each command's --help lists the ones it uses).
+OK = 0
+FAILURE = 1      # what was asked for failed: a refused record, a bundle that cannot serve, NOT_SERVING
+USAGE = 2        # the command line, a LEAPSERVE_* variable or an input file is wrong (argparse's code)
+UNREACHABLE = 3  # no answer from the server at the address tried
 
 
 class CommandError(Exception):
@@ -14,6 +21,15 @@ class CommandError(Exception):
     def __init__(self, message: str, java_trace: str | None = None):
         super().__init__(message)
         self.java_trace = java_trace
+
+
+def error_line(command: str | None, message: str) -> str:
+    """The one line every command prints for an error."""
+    return f"leapserve {command}: error: {message}" if command else f"leapserve: error: {message}"
+
+
+def print_error(command: str, message: str) -> None:
+    print(error_line(command, one_line(message)), file=sys.stderr)
 
 
 @contextmanager
@@ -33,6 +49,15 @@ def one_line(text: str, limit: int = 600) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def unexpected_failure(command: str, error: BaseException, debug: bool) -> int:
+    """A failure no command foresaw: its type and message in one line, the traceback with --debug."""
+    if debug:
+        traceback.print_exception(error)
+    print(error_line(command, f"unexpected failure: {one_line(f'{type(error).__name__}: {error}')} "
+                              f"(run with --debug for the full trace)"), file=sys.stderr)
+    return FAILURE
+
+
 def report_failure(command: str, error: BaseException, debug: bool, note: str = "") -> int:
     """Print why ``leapserve <command>`` failed, in one line on stderr, and return exit code 1.
     The training side's errors and the command's own say what is wrong as they are (``note``
@@ -48,5 +73,6 @@ def report_failure(command: str, error: BaseException, debug: bool, note: str = 
     else:
         detail = spark_failure(error) or f"{type(error).__name__}: {error}"
         message = f"unexpected failure: {one_line(detail)} (run with --debug for the full trace)"
-    print(f"leapserve {command}: error: {message}", file=sys.stderr)
-    return 1
+    print(error_line(command, message), file=sys.stderr)
+    return FAILURE
+
