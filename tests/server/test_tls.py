@@ -62,7 +62,7 @@ def test_tls_and_plaintext_side_listeners(start_server, certs, tmp_path):
     r = run_cli("health", "--address", address, "--tls-ca", certs["ca"])
     assert (r.returncode, r.stdout.strip()) == (0, "SERVING"), r.stderr
     r = run_cli("health", "--address", address)
-    assert r.returncode == 1 and "UNREACHABLE" in r.stderr
+    assert r.returncode == 3 and "UNREACHABLE" in r.stderr
     r = run_cli("predict", "--address", address, "--tls-ca", certs["ca"], "--model", "rf",
                 "--json", json.dumps(airbnb_record()), "--output", "price_prediction")
     assert r.returncode == 0, r.stderr
@@ -94,7 +94,7 @@ def test_mutual_tls_and_certificate_rotation(start_server, certs, tmp_path):
                 "--tls-key", certs["client_key"])
     assert (r.returncode, r.stdout.strip()) == (0, "SERVING"), r.stderr
     r = run_cli("health", "--address", address, "--tls-ca", certs["ca"])
-    assert r.returncode == 1
+    assert r.returncode == 3  # the handshake fails: no answer
 
     # Rotation: the other CA's server certificate and client CA replace the files; new connections
     # use them without a restart.

@@ -72,9 +72,9 @@ def test_cli_predict_and_health_over_unix_socket(uds_server):
     out = run_cli("health", "--address", f"unix:{sock}", "--service", "model:lr")
     assert out.returncode == 0
     out = run_cli("health", "--address", f"unix:{sock}", "--service", "model:nope")
-    assert out.returncode == 1 and "UNKNOWN_SERVICE" in out.stderr
+    assert out.returncode == 4 and "UNKNOWN_SERVICE" in out.stderr  # exit codes: tests/cli/test_health.py
     out = run_cli("health", "--address", f"unix:{sock}.missing", "--timeout", "1")
-    assert out.returncode == 1 and "UNREACHABLE" in out.stderr
+    assert out.returncode == 3 and "UNREACHABLE" in out.stderr
 
 
 def test_workers_share_the_port_and_stop_together(start_server, bundles):

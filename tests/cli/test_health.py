@@ -1,0 +1,47 @@
+"""`leapserve health` as a probe runs it (the real command) against real servers on loopback: a
+distinct exit code for each answer, and an error line naming the address it tried."""
+
+from __future__ import annotations
+
+from tests.support.bundles import RF_ZIP
+from tests.support.servers import free_port, run_cli
+
+
+def health(*args):
+    return run_cli("health", *args, "--timeout", "5")
+
+
+def test_exit_codes_tell_the_answers_apart(start_server, tmp_path):
+    good = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0")
+    r = health("--address", good.address)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "SERVING\n", "")
+
+    r = health("--address", good.address, "--service", "model:nope")
+    assert r.returncode == 4 and r.stdout == "", r.stderr
+    assert r.stderr.startswith(f"leapserve health: error: UNKNOWN_SERVICE: {good.address} knows no health "
+                               f"service 'model:nope'"), r.stderr
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "broken.zip").write_bytes(b"not a zip")
+    bad = start_server("--model-dir", models, "--reload-interval", "0", wait="listening")
+    bad.wait_health("NOT_SERVING")
+    r = health("--address", bad.address)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == f"leapserve health: error: NOT_SERVING: the server at {bad.address} is not serving\n"
+    r = health("--address", bad.address, "--service", "model:broken", "--quiet")
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", "")
+
+    address = f"127.0.0.1:{free_port()}"
+    r = run_cli("health", "--address", address, "--timeout", "1")
+    assert r.returncode == 3 and r.stdout == ""
+    assert r.stderr.startswith(f"leapserve health: error: UNREACHABLE: no answer from {address} within 1 s "
+                               f"(UNAVAILABLE: "), r.stderr
+    assert len(r.stderr.splitlines()) == 1
+
+
+def test_exit_codes_are_documented():
+    text = run_cli("health", "--help").stdout
+    for line in ("0  SERVING", "1  the server answers NOT_SERVING", "2  usage", "3  unreachable",
+                 "4  the server does not know --service"):
+        assert line in text
