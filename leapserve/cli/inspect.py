@@ -1,38 +1,176 @@
-"""leapserve inspect PATH [--json]: what a bundle holds, without Spark or Java."""
+"""`leapserve inspect`: what a bundle holds, and whether `leapserve serve` can serve it; a
+pre-deploy check that needs no Spark, no Java and no server.
+
+    leapserve inspect PATH [--json]             # one bundle
+    leapserve inspect --model-dir DIR [--json]  # what `serve --model-dir DIR` would serve
+
+For one bundle: its info, stages, required inputs (with types) and outputs, each StringIndexer's
+labels and handle_invalid, and whether it is servable: every op implemented, and the bundle loads
+and warms up as the server loads it (server/loading.py). A folder saved by Spark's model.save is
+named as such, with the `leapserve export` command that makes a bundle of it.
+
+For a model directory: the models, versions and default versions the server's own registry
+(server/registry.py, with server/discovery.py's scan) finds and loads there, each version
+servable or not and why; the registry's warnings about the layout are shown too.
+
+Exit codes: 0 servable (every version, with --model-dir), 1 not (the report says why; the last
+line on stderr is the error), 2 usage.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import one_line
+from .errors import FAILURE, OK, USAGE, one_line, print_error
 
 if TYPE_CHECKING:  # the runtime (numpy) is imported only when the command runs
     from leapserve.runtime.inspect import BundleReport
 
-HELP = "show a bundle's info, stages, required inputs (with types) and outputs; no Spark or Java needed"
+HELP = "show a bundle's stages, inputs and outputs, and whether it can be served; no Spark or Java needed"
+DEBUG_HELP = "on failure, show the Python traceback"
+EPILOG = """\
+exit codes:
+  0  servable (with --model-dir: every version of every model)
+  1  not servable: unreadable or malformed, an op the runtime lacks, fails to load; a Spark model
+     folder rather than a bundle; with --model-dir, no bundle found or a version that cannot serve
+  2  usage: wrong arguments, --model-dir not a directory
+
+environment:
+  LEAPSERVE_MAX_BUNDLE_BYTES, LEAPSERVE_MAX_BUNDLE_FILE_BYTES, LEAPSERVE_MAX_BUNDLE_ENTRIES,
+  LEAPSERVE_MAX_BUNDLE_RATIO, LEAPSERVE_MAX_BUNDLE_DEPTH, LEAPSERVE_MAX_ATTRIBUTE_LENGTH,
+  LEAPSERVE_MAX_TREE_NODES, LEAPSERVE_MAX_VECTOR_SIZE, LEAPSERVE_MAX_TEXT_CACHE_BYTES,
+  LEAPSERVE_MAX_STRING_LENGTH
+                    limits on bundles, as serve applies them (docs/reliability.md)
+"""
+
+SHOWN_LABELS = 20  # labels per column in the text report (--json lists them all)
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("path", metavar="PATH", help="bundle: .zip file, directory, or jar:file:/file: URI")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("path", metavar="PATH", nargs="?",
+                      help="bundle: .zip file, directory, or jar:file:/file: URI")
+    what.add_argument("--model-dir", metavar="DIR",
+                      help="show what `leapserve serve --model-dir DIR` would serve (names, versions, default "
+                           "version, servable or why not), without serving")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def run(args) -> int:
+    debug = getattr(args, "debug", False)
+    if args.model_dir is not None:
+        return _run_model_dir(args, debug)
+    return _run_bundle(args, debug)
+
+
+# --- one bundle ------------------------------------------------------------------------------
+
+@dataclass
+class IndexerColumn:
+    input: str
+    output: str
+    labels: list[str]
+
+
+@dataclass
+class IndexerInfo:
+    stage: str
+    handle_invalid: str
+    columns: list[IndexerColumn] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"stage": self.stage, "handle_invalid": self.handle_invalid,
+                "columns": [{"input": c.input, "output": c.output, "labels": c.labels} for c in self.columns]}
+
+
+def string_indexers(path) -> list[IndexerInfo]:
+    """Each string_indexer stage's labels (per column) and handle_invalid, in pipeline order, read
+    by the runtime's own op loader."""
+    from leapserve.runtime import registry
+    from leapserve.runtime.bundle import leaf_nodes, read_root
+    from leapserve.runtime.container import open_source
+
+    out = []
+    with open_source(path) as src:
+        _, root = read_root(src)
+        for node in leaf_nodes(root):
+            if node.op != "string_indexer":
+                continue
+            model = registry.lookup(node.op).loader(node)
+            ins = {s.port: s.name for s in node.inputs}
+            outs = {s.port: s.name for s in node.outputs}
+            info = IndexerInfo(node.name, model.handle_invalid)
+            for labels, in_port, out_port in zip(model.labels, model.in_ports, model.out_ports):
+                info.columns.append(IndexerColumn(ins.get(in_port, in_port), outs.get(out_port, out_port),
+                                                  list(labels)))
+            out.append(info)
+    return out
+
+
+def serving_problem(path) -> str | None:
+    """Why the server would fail to load the bundle (load and warm-up, as it does), or None."""
+    from leapserve.server.loading import load_and_warm
+
+    try:
+        load_and_warm(path)
+    except Exception as e:  # what the registry records for a failed load
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def spark_model_class(path: str) -> str | None:
+    """The class a folder saved by Spark's model.save holds, or None if it is no such folder."""
+    from leapserve.bundler.saved_model import saved_class
+
+    folder = Path(path).expanduser()
+    if not folder.is_dir() or (folder / "bundle.json").exists() or not (folder / "metadata").is_dir():
+        return None
+    try:
+        return saved_class(folder)
+    except Exception:  # no readable Spark metadata: not a saved Spark model
+        return None
+
+
+def _run_bundle(args, debug: bool) -> int:
     from leapserve.runtime.errors import BundleError
     from leapserve.runtime.inspect import inspect_bundle
 
+    cls = spark_model_class(args.path)
+    if cls is not None:
+        print_error("inspect", f"{args.path} is a Spark ML model saved by model.save ({cls}), not an MLeap "
+                               f"bundle; make a bundle of it with `leapserve export --spark-model {args.path} "
+                               f"--sample DATA --output model.zip`, then inspect that")
+        return FAILURE
     try:
         report = inspect_bundle(args.path)
+        indexers = string_indexers(args.path)
     except BundleError as e:
-        if getattr(args, "debug", False):
+        if debug:
             traceback.print_exc()
-        print(f"leapserve inspect: error: {one_line(e)}", file=sys.stderr)
-        return 1
-    print(report_json(report) if args.json else format_report(report))
-    return 0
+        print_error("inspect", str(e))
+        return FAILURE
+    problem = None
+    if report.complete:
+        problem = serving_problem(args.path)
+    else:
+        problem = (f"the leapserve runtime does not implement op(s) {', '.join(report.unsupported_ops)}")
+    if args.json:
+        data = report.to_json()
+        data["string_indexers"] = [ix.to_json() for ix in indexers]
+        data["servable"] = problem is None
+        data["not_servable_reason"] = problem or ""
+        print(json.dumps(data, indent=2))
+    else:
+        print(format_report(report, indexers, problem))
+    if problem is not None:
+        print_error("inspect", f"{args.path} is not servable: {problem}")
+        return FAILURE
+    return OK
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -48,7 +186,24 @@ def _columns(sockets: dict[str, str]) -> str:
     return ", ".join(sockets.values()) if sockets else "-"
 
 
-def format_report(report: BundleReport) -> str:
+def _labels(labels: list[str]) -> str:
+    shown = ", ".join(json.dumps(label, ensure_ascii=False) for label in labels[:SHOWN_LABELS])
+    more = len(labels) - SHOWN_LABELS
+    return shown + (f", ... and {more} more (--json lists them all)" if more > 0 else "")
+
+
+def format_indexers(indexers: list[IndexerInfo]) -> list[str]:
+    lines = ["", f"string indexers ({len(indexers)}):"]
+    for ix in indexers:
+        lines.append(f"  {ix.stage}  handle_invalid={ix.handle_invalid}")
+        for col in ix.columns:
+            lines.append(f"    {col.input} -> {col.output}: {len(col.labels)} label(s): {_labels(col.labels)}")
+    return lines
+
+
+def format_report(report: BundleReport, indexers: list[IndexerInfo] | None = None,
+                  problem: str | None = None) -> str:
+    """The report as text; ``problem``: why the bundle is not servable (None: it is)."""
     info = report.info
     lines = [
         f"bundle   {report.path}",
@@ -69,12 +224,109 @@ def format_report(report: BundleReport) -> str:
     lines += [f"  {col:<{width}}  {_type(t)}" for col, t in report.inputs.items()]
     lines += ["", f"outputs ({len(report.outputs)}):"]
     lines += [f"  {col:<{width}}  {_type(t)}" for col, t in report.outputs.items()]
+    if indexers:
+        lines += format_indexers(indexers)
+    lines.append("")
     if not report.complete:
-        lines += ["", f"NOT SERVABLE: the leapserve runtime does not implement op(s) "
-                      f"{', '.join(report.unsupported_ops)} (marked [unsupported op]); "
-                      f"types shown as '{UNKNOWN}' are known only to those stages."]
+        lines.append(f"NOT SERVABLE: the leapserve runtime does not implement op(s) "
+                     f"{', '.join(report.unsupported_ops)} (marked [unsupported op]); "
+                     f"types shown as '{UNKNOWN}' are known only to those stages.")
+    elif problem is not None:
+        lines.append(f"NOT SERVABLE: {problem}")
+    else:
+        lines.append("servable: every op is implemented; the bundle loads and warms up as `leapserve serve` loads it")
     return "\n".join(lines)
 
 
 def report_json(report: BundleReport) -> str:
     return json.dumps(report.to_json(), indent=2)
+
+
+# --- a model directory ---------------------------------------------------------------------
+
+class _Collect:
+    """The registry's WARNING log lines while it scans and loads (the layout mistakes it reports)."""
+
+    def __init__(self):
+        import logging
+
+        self.lines: list[str] = []
+        self.handler = logging.Handler(logging.WARNING)
+        self.handler.emit = self._emit
+        self.logger = logging.getLogger("leapserve.registry")
+
+    def _emit(self, record) -> None:
+        import logging
+
+        if record.levelno == logging.WARNING:  # errors are the load failures, shown per version
+            self.lines.append(record.getMessage())
+
+    def __enter__(self):
+        self._propagate = self.logger.propagate
+        self.logger.addHandler(self.handler)
+        self.logger.propagate = False
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+        self.logger.propagate = self._propagate
+
+
+def scan_model_dir(model_dir: str) -> dict:
+    """What `serve --model-dir DIR` would serve, found and loaded by the server's registry:
+    {"model_dir", "models": [{"name", "default_version", "versions": [{"version", "path",
+    "servable", "error", "is_default"}]}], "warnings", "scan_error", "servable"}."""
+    from leapserve.server.registry import Registry
+
+    registry = Registry(reload_interval=0, model_dir=model_dir)
+    with _Collect() as log:
+        registry.load_initial()
+    models = []
+    for name in registry.model_names():
+        versions = [{"version": v["version"], "path": v["path"], "servable": v["state"] == "READY" and not v["error"],
+                     "error": v["error"], "is_default": v["is_default"]} for v in registry.versions(name)]
+        default = next((v["version"] for v in versions if v["is_default"]), "")
+        models.append({"name": name, "default_version": default, "versions": versions})
+    servable = (bool(models) and not registry.scan_error
+                and all(v["servable"] for m in models for v in m["versions"]))
+    return {"model_dir": str(registry.model_dir), "models": models, "warnings": log.lines,
+            "scan_error": registry.scan_error, "servable": servable}
+
+
+def format_model_dir(found: dict) -> str:
+    models = found["models"]
+    lines = [f"model directory  {found['model_dir']}", f"models ({len(models)}):"]
+    width = max((len(v["version"]) for m in models for v in m["versions"]), default=0)
+    for m in models:
+        default = (f"default version {m['default_version']}" if m["default_version"]
+                   else "no default version: no version can serve")
+        lines.append(f"  {m['name']}  ({default})")
+        for v in m["versions"]:
+            state = "servable" if v["servable"] else f"NOT SERVABLE: {one_line(v['error'])}"
+            mark = "  [default]" if v["is_default"] else ""
+            lines.append(f"    version {v['version']:<{width}}  {v['path']}{mark}")
+            lines.append(f"      {state}")
+    for w in found["warnings"]:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def _run_model_dir(args, debug: bool) -> int:
+    folder = Path(args.model_dir).expanduser()
+    if not folder.is_dir():
+        print_error("inspect", f"--model-dir {args.model_dir}: not a directory")
+        return USAGE
+    found = scan_model_dir(str(folder))
+    print(json.dumps(found, indent=2) if args.json else format_model_dir(found))
+    if found["scan_error"]:
+        print_error("inspect", f"--model-dir {args.model_dir}: {found['scan_error']}")
+        return FAILURE
+    if not found["models"]:
+        print_error("inspect", f"--model-dir {args.model_dir}: no bundle found (DIR/NAME.zip, DIR/NAME/ holding "
+                               f"bundle.json, or DIR/NAME/VERSION/ for versions): serve would serve nothing")
+        return FAILURE
+    bad = [f"{m['name']} version {v['version']}" for m in found["models"] for v in m["versions"] if not v["servable"]]
+    if bad:
+        print_error("inspect", f"--model-dir {args.model_dir}: not servable: {', '.join(bad)}")
+        return FAILURE
+    return OK

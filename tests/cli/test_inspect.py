@@ -14,7 +14,7 @@ from leapserve.cli import main as cli_main
 from leapserve.cli.inspect import UNKNOWN, format_report
 from leapserve.runtime import BundleError, registry
 from leapserve.runtime.inspect import inspect_bundle
-from tests.support.bundles import FIXTURES, LR_ZIP, RF_ZIP, entries_of, write_zip
+from tests.support.bundles import FIXTURES, LR_ZIP, RF_ZIP, edit_json, entries_of, write_zip
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = ["airbnb.model.lr.zip", "airbnb.model.rf.zip", "demo.zip", "min_max_scaler_tf.zip",
@@ -92,3 +92,121 @@ def test_inspect_not_a_bundle(tmp_path, capsys):
     assert capsys.readouterr().err == f"leapserve inspect: error: {junk}: neither a bundle directory nor a zip archive\n"
     assert cli_main(["inspect", str(tmp_path / "none")]) == 1
     assert capsys.readouterr().err == f"leapserve inspect: error: {tmp_path / 'none'}: no such file or directory\n"
+
+
+# --- a pre-deploy check ------------------------------------------------------------------------
+
+def leapserve(*args):
+    """The real command, in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "leapserve.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+
+
+def test_not_servable_exits_1(tmp_path):
+    """An op the runtime lacks: the report still prints (marked), then one error line, exit 1."""
+    entries = edit_json(entries_of(FIXTURES / "demo.zip"), f"{DEMO_LR}/model.json",
+                        lambda doc: doc.update(op="made_up_regression"))
+    path = write_zip(tmp_path / "unsupported.zip", entries)
+    r = leapserve("inspect", path)
+    assert r.returncode == 1
+    assert "[unsupported op]" in r.stdout and "NOT SERVABLE: the leapserve runtime does not implement op(s) " \
+                                              "made_up_regression" in r.stdout
+    assert r.stderr == (f"leapserve inspect: error: {path} is not servable: the leapserve runtime does not "
+                        f"implement op(s) made_up_regression\n")
+    r = leapserve("inspect", path, "--json")
+    data = json.loads(r.stdout)
+    assert r.returncode == 1 and data["servable"] is False and "made_up_regression" in data["not_servable_reason"]
+    r = leapserve("inspect", LR_ZIP)
+    assert (r.returncode, r.stderr) == (0, "")
+    assert r.stdout.rstrip().endswith("servable: every op is implemented; the bundle loads and warms up as "
+                                      "`leapserve serve` loads it")
+
+
+def test_string_indexers_labels_and_handle_invalid():
+    r = leapserve("inspect", LR_ZIP)
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert "string indexers (5):" in text
+    assert "  string_indexer_room_type  handle_invalid=error\n" \
+           "    room_type -> room_type_index: 3 label(s): \"Entire home/apt\", \"Private room\", \"Shared room\"\n" in text
+    r = leapserve("inspect", LR_ZIP, "--json")
+    indexers = json.loads(r.stdout)["string_indexers"]
+    assert [ix["stage"] for ix in indexers] == ["string_indexer_room_type", "string_indexer_host_is_superhost",
+                                                "string_indexer_cancellation_policy", "string_indexer_instant_bookable",
+                                                "string_indexer_state"]
+    state = indexers[-1]
+    assert state["handle_invalid"] == "error" and state["columns"] == [
+        {"input": "state", "output": "state_index",
+         "labels": ["Other", "NY", "CA", "London", "Berlin", "IL", "TX", "WA", "DC", "OR"]}]
+
+
+def test_many_labels_are_cut_short_in_text(tmp_path):
+    labels = [f"city{i}" for i in range(25)]
+    entries = edit_json(entries_of(FIXTURES / "one_hot_encoder_pipeline.zip"), _indexer_model(),
+                        lambda doc: doc["attributes"].update(labels={"type": "list", "string": labels}))
+    path = write_zip(tmp_path / "many.zip", entries)
+    r = leapserve("inspect", path)
+    line = next(x for x in r.stdout.splitlines() if "25 label(s)" in x)
+    assert line.endswith('"city19", ... and 5 more (--json lists them all)')
+    r = leapserve("inspect", path, "--json")
+    assert json.loads(r.stdout)["string_indexers"][0]["columns"][0]["labels"] == labels
+
+
+def _indexer_model() -> str:
+    return next(name for name in entries_of(FIXTURES / "one_hot_encoder_pipeline.zip")
+                if name.startswith("root/string_indexer_") and name.endswith("/model.json"))
+
+
+def test_spark_model_folder_points_at_export(tmp_path):
+    """A folder as Spark's model.save writes it (metadata/part-00000; tests/cli/test_export.py
+    checks a folder Spark really wrote) is no bundle: say so and how to make one."""
+    folder = tmp_path / "spark-model"
+    (folder / "metadata").mkdir(parents=True)
+    (folder / "metadata" / "part-00000").write_text('{"class":"org.apache.spark.ml.PipelineModel"}\n')
+    r = leapserve("inspect", folder)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (f"leapserve inspect: error: {folder} is a Spark ML model saved by model.save "
+                        f"(org.apache.spark.ml.PipelineModel), not an MLeap bundle; make a bundle of it with "
+                        f"`leapserve export --spark-model {folder} --sample DATA --output model.zip`, then "
+                        f"inspect that\n")
+
+
+# --- --model-dir ---------------------------------------------------------------------------
+
+def test_model_dir_shows_what_serve_would_serve(tmp_path):
+    models = tmp_path / "models"
+    (models / "mass").mkdir(parents=True)
+    for version in ("1", "2", "10"):
+        write_zip(models / "mass" / f"{version}.zip", entries_of(FIXTURES / "demo.zip"))
+    write_zip(models / "price.zip", entries_of(LR_ZIP))
+    r = leapserve("inspect", "--model-dir", models)
+    assert (r.returncode, r.stderr) == (0, ""), r.stderr
+    assert r.stdout.startswith(f"model directory  {models}\nmodels (2):\n  mass  (default version 10)\n")
+    assert f"    version 10  {models / 'mass' / '10.zip'}  [default]\n      servable\n" in r.stdout
+    assert f"  price  (default version 1)\n    version 1   {models / 'price.zip'}  [default]\n" in r.stdout
+
+    (models / "broken.zip").write_bytes(b"not a zip")
+    r = leapserve("inspect", "--model-dir", models, "--json")
+    assert r.returncode == 1
+    found = json.loads(r.stdout)
+    assert [m["name"] for m in found["models"]] == ["broken", "mass", "price"]
+    broken, mass, _ = found["models"]
+    assert broken["default_version"] == "" and not broken["versions"][0]["servable"]
+    assert "neither a bundle directory nor a zip archive" in broken["versions"][0]["error"]
+    assert mass["default_version"] == "10" and [v["version"] for v in mass["versions"]] == ["1", "2", "10"]
+    assert found["servable"] is False
+    assert r.stderr == f"leapserve inspect: error: --model-dir {models}: not servable: broken version 1\n"
+    r = leapserve("inspect", "--model-dir", models)
+    assert "  broken  (no default version: no version can serve)\n" in r.stdout
+    assert "      NOT SERVABLE: BundleError: " in r.stdout
+
+
+def test_model_dir_errors(tmp_path):
+    r = leapserve("inspect", "--model-dir", tmp_path)
+    assert r.returncode == 1 and r.stderr.startswith(f"leapserve inspect: error: --model-dir {tmp_path}: no bundle "
+                                                     f"found"), r.stderr
+    r = leapserve("inspect", "--model-dir", tmp_path / "none")
+    assert (r.returncode, r.stderr) == (2, f"leapserve inspect: error: --model-dir {tmp_path / 'none'}: not a "
+                                           f"directory\n")
+    r = leapserve("inspect", LR_ZIP, "--model-dir", tmp_path)
+    assert r.returncode == 2 and "not allowed with argument" in r.stderr
