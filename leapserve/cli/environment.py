@@ -14,6 +14,17 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+# The bundle and request limits the runtime reads (leapserve/runtime/container.py, docs/reliability.md),
+# as the --help of the commands that open bundles lists them.
+BUNDLE_LIMITS_HELP = """\
+  LEAPSERVE_MAX_BUNDLE_BYTES, LEAPSERVE_MAX_BUNDLE_FILE_BYTES, LEAPSERVE_MAX_BUNDLE_ENTRIES,
+  LEAPSERVE_MAX_BUNDLE_RATIO, LEAPSERVE_MAX_BUNDLE_DEPTH, LEAPSERVE_MAX_ATTRIBUTE_LENGTH,
+  LEAPSERVE_MAX_TREE_NODES, LEAPSERVE_MAX_VECTOR_SIZE, LEAPSERVE_MAX_TEXT_CACHE_BYTES,
+  LEAPSERVE_MAX_STRING_LENGTH
+                    limits on bundles and requests (docs/reliability.md)
+"""
+
+
 class EnvironmentValueError(ValueError):
     """A LEAPSERVE_* variable that does not hold what its flag takes (a usage error, exit 2)."""
 

@@ -12,9 +12,29 @@ import argparse
 import os
 import sys
 
-from .environment import env, env_bool, env_list
+from .environment import BUNDLE_LIMITS_HELP, env, env_bool, env_list
+from .errors import FAILURE, USAGE, print_error
 
 HELP = "serve bundles over gRPC (leapserve.v1 API, Open Inference Protocol, health, reflection)"
+DEBUG_HELP = "on a failure to start, show the Python traceback (per-request detail: --log-level debug)"
+EPILOG = """\
+exit codes:
+  0  stopped by SIGTERM or SIGINT
+  1  could not start: a port taken or not available, the Unix socket's mode cannot be set
+  2  usage: wrong arguments or LEAPSERVE_* variable, nothing to serve, a --model path or a TLS
+     file that cannot be used
+
+environment (a flag on the command line wins):
+  LEAPSERVE_<FLAG>  every flag above (dashes as underscores, e.g. LEAPSERVE_PORT=9000,
+                    LEAPSERVE_MODEL_DIR=/models; repeatable flags take a comma-separated list;
+                    switches 1/true/yes or 0/false/no), as shown in [brackets]
+""" + BUNDLE_LIMITS_HELP + """\
+  PROMETHEUS_MULTIPROC_DIR
+                    with --workers > 1 and --metrics-port: the folder the workers' metrics meet in
+                    (default: a temporary folder)
+  OTEL_SERVICE_NAME, OTEL_TRACES_EXPORTER and the other OTEL_* variables
+                    with --tracing: OpenTelemetry's exporter settings
+"""
 
 
 # --- argument types --------------------------------------------------------------------------
@@ -259,12 +279,66 @@ def check_config(config) -> str | None:
     return None
 
 
+def _listen_problem(host: str, port: int, reuseport: bool) -> str | None:
+    """Why nothing could listen on host:port, as gRPC would bind it (SO_REUSEADDR, and SO_REUSEPORT
+    with several workers), or None. Checked before gRPC binds: gRPC's own report of a taken port is
+    a log line of its C core on stderr before ours."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        return f"cannot resolve {host!r}: {e.strerror}"
+    failures = []
+    for family, kind, proto, _, sockaddr in infos:
+        try:
+            with socket.socket(family, kind, proto) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if reuseport and hasattr(socket, "SO_REUSEPORT"):
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                s.bind(sockaddr)
+                return None  # gRPC listens when one of the addresses binds
+        except OSError as e:
+            failures.append(e)
+    if not failures:
+        return None
+    e = failures[0]
+    if e.errno == errno.EADDRINUSE:
+        return "address already in use (another server on this port?)"
+    if e.errno == errno.EADDRNOTAVAIL:
+        return "address not available on this machine"
+    if e.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)"
+    return e.strerror or str(e)
+
+
+def check_ports(config) -> str | None:
+    """The first TCP port serve would listen on that it cannot, as an error message, or None."""
+    from leapserve.server.app import host_port
+
+    ports = [("--port", config.host, config.tcp_port(), config.workers > 1),
+             ("--health-port", config.health_host or config.host, config.health_port, config.workers > 1),
+             ("--metrics-port", config.metrics_host or config.host, config.metrics_port, False)]
+    for flag, host, port, reuseport in ports:
+        if not port:  # not asked for, or 0: a free port is picked
+            continue
+        problem = _listen_problem(host, port, reuseport)
+        if problem:
+            return f"cannot listen on {host_port(host, port)} ({flag}): {problem}"
+    return None
+
+
 def run(args) -> int:
     from leapserve.server.app import run as run_app
 
     config = config_from_args(args)
     problem = check_config(config)
     if problem:
-        print(f"leapserve serve: {problem}", file=sys.stderr)
-        return 2
+        print_error("serve", problem)
+        return USAGE
+    problem = check_ports(config)
+    if problem:
+        print_error("serve", problem)
+        return FAILURE
     return run_app(config)

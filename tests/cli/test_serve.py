@@ -99,3 +99,21 @@ def test_environment_sets_the_operations_flags(monkeypatch):
     serve.add_arguments(p)
     assert serve.config_from_args(p.parse_args([])).grace == 3.0
     assert serve.config_from_args(p.parse_args(["--grace", "4"])).grace == 4.0
+
+
+def test_a_taken_port_is_one_clear_line():
+    """Another program listens on the port: one error line (gRPC's C core logged its own line first),
+    for the API port, the health-only port and the metrics port alike."""
+    import socket
+
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        for flag in ("--port", "--health-port", "--metrics-port"):
+            ports = {"--port": str(free_port()), flag: str(taken)}
+            r = run_cli("serve", "--model", f"rf={RF_ZIP}", *[x for kv in ports.items() for x in kv])
+            assert (r.returncode, r.stdout) == (1, ""), r.stderr
+            assert r.stderr == (f"leapserve serve: error: cannot listen on 127.0.0.1:{taken} ({flag}): address "
+                                f"already in use (another server on this port?)\n")
