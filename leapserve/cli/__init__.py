@@ -61,10 +61,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     chosen = _chosen_command(argv) if argv is not None else None
     for name in COMMANDS:
         module = importlib.import_module(f"leapserve.cli.{name}")
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=getattr(module, "EPILOG", None),
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=module.EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help=getattr(module, "DEBUG_HELP", "on failure, show the Python traceback"))
+                       help=module.DEBUG_HELP)
         if argv is None or chosen in (None, name):
             try:
                 module.add_arguments(p)

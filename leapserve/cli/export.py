@@ -1,12 +1,13 @@
 """leapserve export: a saved Spark PipelineModel -> an MLeap bundle, with MLeap's own serializer.
 
-    leapserve export --spark-model DIR --sample DATA --out PATH [--format json|protobuf]
+    leapserve export --spark-model DIR --sample DATA --output PATH [--format json|protobuf]
                      [--force] [--verify] [--json]
 
 Everything a user can get wrong is checked before Spark starts where possible (paths, model
 metadata, existing output), so those mistakes cost no JVM start-up. Each error is one line on
 stderr and exit code 1; ``--debug`` adds the traceback and the Java stack trace. pyspark is
-imported only inside ``run`` so that the other commands never load it.
+imported only inside ``run`` so that the other commands never load it. ``--out`` is the old name of
+``--output`` (options.py).
 """
 
 from __future__ import annotations
@@ -16,10 +17,24 @@ import math
 import sys
 from pathlib import Path
 
-from .errors import CommandError, argument, report_failure
+from .errors import USAGE, CommandError, argument, print_error, report_failure
+from .options import add_old_name
 from .progress import Progress
 
 HELP = "export a saved Spark PipelineModel as an MLeap bundle (needs pyspark and Java)"
+DEBUG_HELP = "on failure, show the Python traceback and the Java stack trace"
+EPILOG = """\
+exit codes:
+  0  exported (with a warning on stderr if the runtime and Spark disagree and --verify is not given)
+  1  the export failed, or --verify found a difference
+  2  usage: wrong arguments
+
+environment:
+  JAVA_HOME                      the Java that runs Spark (else java on PATH)
+  LEAPSERVE_CACHE                where the MLeap jars are (else $XDG_CACHE_HOME/leapserve, ~/.cache/leapserve)
+  LEAPSERVE_SPARK_MASTER         Spark master (default local[2])
+  LEAPSERVE_SPARK_DRIVER_MEMORY  Spark driver memory (default 2g)
+"""
 
 
 def add_arguments(parser) -> None:
@@ -28,8 +43,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sample", required=True, metavar="DATA",
                         help="rows as given to model.transform: a parquet file or folder, or a CSV file "
                              "with a header row (types inferred)")
-    parser.add_argument("--out", required=True, metavar="PATH",
-                        help="bundle to write: a .zip file, a directory, or a jar:file: URI")
+    parser.add_argument("--output", metavar="PATH",
+                        help="bundle to write: a .zip file, a directory, or a jar:file: URI (required)")
+    add_old_name(parser, "--out", "--output", metavar="PATH")
     parser.add_argument("--format", choices=("json", "protobuf"), default="json",
                         help="serialization format of the bundle (default: json)")
     parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
@@ -98,7 +114,7 @@ def _export(args, progress: Progress):
         saved_model.check_pipeline_model(model_dir)
     with argument("--sample"):
         data_format = datasets.data_format(sample_path)
-    _, out_path, _ = bundle_location(args.out)
+    _, out_path, _ = bundle_location(args.output)
     if out_path.exists() and not args.force:
         raise OutputExists(str(out_path))
 
@@ -112,7 +128,7 @@ def _export(args, progress: Progress):
     progress.step(f"reading the sample ({data_format}) from {sample_path}")
     with argument("--sample"):
         sample = datasets.read_dataset(spark, sample_path, data_format)
-    record = bundler.export_bundle(model, sample, args.out, format=args.format, force=args.force,
+    record = bundler.export_bundle(model, sample, args.output, format=args.format, force=args.force,
                                    verify=True if args.verify else None, progress=progress.step)
     cause = (record.verification or {}).get("spark_cause")
     if cause is not None:
@@ -126,13 +142,16 @@ def _export(args, progress: Progress):
 def run(args) -> int:
     from leapserve.bundler.errors import VerificationFailed
 
+    if args.output is None:
+        print_error("export", "the following arguments are required: --output")
+        return USAGE
     progress = Progress("leapserve export")
     try:
         with progress:
             record = _export(args, progress)
     except Exception as e:
         unverified = isinstance(e, VerificationFailed)
-        note = f" (the bundle was written to {args.out} but is not verified)" if unverified else ""
+        note = f" (the bundle was written to {args.output} but is not verified)" if unverified else ""
         return report_failure("export", e, getattr(args, "debug", False), note)
     if args.json:
         print(json.dumps(_jsonable(record.to_json()), indent=2))

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .environment import BUNDLE_LIMITS_HELP
 from .errors import FAILURE, OK, USAGE, one_line, print_error
 
 if TYPE_CHECKING:  # the runtime (numpy) is imported only when the command runs
@@ -41,12 +42,7 @@ exit codes:
   2  usage: wrong arguments, --model-dir not a directory
 
 environment:
-  LEAPSERVE_MAX_BUNDLE_BYTES, LEAPSERVE_MAX_BUNDLE_FILE_BYTES, LEAPSERVE_MAX_BUNDLE_ENTRIES,
-  LEAPSERVE_MAX_BUNDLE_RATIO, LEAPSERVE_MAX_BUNDLE_DEPTH, LEAPSERVE_MAX_ATTRIBUTE_LENGTH,
-  LEAPSERVE_MAX_TREE_NODES, LEAPSERVE_MAX_VECTOR_SIZE, LEAPSERVE_MAX_TEXT_CACHE_BYTES,
-  LEAPSERVE_MAX_STRING_LENGTH
-                    limits on bundles, as serve applies them (docs/reliability.md)
-"""
+""" + BUNDLE_LIMITS_HELP
 
 SHOWN_LABELS = 20  # labels per column in the text report (--json lists them all)
 

@@ -2,7 +2,7 @@
 runtime the server uses (leapserve.bundler.scoring).
 
     leapserve score --bundle model.zip --input rows.parquet --output scored.parquet
-                    [--master URL] [--outputs COL ...] [--on-error fail|null] [--force]
+                    [--master URL] [--select COL ...] [--on-error fail|null] [--force]
 
 Local mode by default (LEAPSERVE_SPARK_MASTER, else local[2]); ``--master`` runs on any Spark
 master (its executors need leapserve installed). The bundle and the paths are checked before Spark
@@ -16,20 +16,37 @@ vector, as dense values).
 
 The work is the training side's: leapserve.bundler.datasets reads and writes the data,
 leapserve.bundler.scoring scores it, leapserve.bundler.watch follows the job for the progress lines.
+``--outputs`` is the old name of ``--select`` (options.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
 
 from leapserve.bundler.datasets import FORMATS
 
+from .environment import BUNDLE_LIMITS_HELP
 from .errors import CommandError, argument, report_failure
+from .options import add_old_name, flat_names, names
 from .progress import Progress
 
 HELP = "score a parquet or CSV data set on Spark with a bundle (same runtime as the server)"
+DEBUG_HELP = "on failure, show the Python traceback and the Java stack trace"
+EPILOG = """\
+exit codes:
+  0  scored (the summary line is on stdout)
+  1  scoring failed (with --on-error fail: the first row the runtime refuses, by field, value and position)
+  2  usage: wrong arguments
+
+environment:
+  LEAPSERVE_SPARK_MASTER         --master
+  LEAPSERVE_SPARK_DRIVER_MEMORY  Spark driver memory (default 2g)
+  JAVA_HOME                      the Java that runs Spark (else java on PATH)
+  LEAPSERVE_CACHE                where the MLeap jars are (else $XDG_CACHE_HOME/leapserve, ~/.cache/leapserve)
+""" + BUNDLE_LIMITS_HELP
 
 
 def add_arguments(p) -> None:
@@ -38,23 +55,24 @@ def add_arguments(p) -> None:
     p.add_argument("--input", required=True, metavar="DATA",
                    help="rows to score: a parquet file or folder, or CSV with a header row (types inferred)")
     p.add_argument("--output", required=True, metavar="DATA", help="where to write the scored rows (a folder)")
-    p.add_argument("--input-format", choices=FORMATS, help="default: from the name (.csv) or the content")
+    p.add_argument("--input-format", choices=FORMATS,
+                   help="default: from the name (.csv) or the content")
     p.add_argument("--output-format", choices=FORMATS, help="default: csv if --output ends in .csv, else parquet")
-    p.add_argument("--outputs", nargs="+", metavar="COL",
-                   help="only these output columns (default: every column the pipeline adds)")
+    p.add_argument("--select", action="extend", nargs="+", metavar="COL", type=names,
+                   help="only these output columns (names separated by spaces or commas) "
+                        "(default: every column the pipeline adds)")
+    add_old_name(p, "--outputs", "--select", action=argparse._ExtendAction, nargs="+", type=names)
     p.add_argument("--master", metavar="URL",
                    help="Spark master (default: LEAPSERVE_SPARK_MASTER, else local[2])")
     p.add_argument("--on-error", choices=("fail", "null"), default="fail",
-                   help="a row the runtime refuses: fail the job (default) or write null outputs and an error column")
+                   help="a row the runtime refuses: fail the job, or write null outputs and an error column (default: fail)")
     p.add_argument("--error-column", default="score_error", metavar="NAME",
                    help="name of the error column with --on-error null (default: score_error)")
     p.add_argument("--force", action="store_true", help="replace --output if it exists")
 
 
 def _outputs(args) -> list[str] | None:
-    if not args.outputs:
-        return None
-    return [c.strip() for part in args.outputs for c in part.split(",") if c.strip()]
+    return flat_names(args.select) or None
 
 
 class _ShowProgress:

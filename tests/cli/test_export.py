@@ -86,17 +86,17 @@ def spark_runs(saved):
     r = saved
     runs = {
         "species": ["export", "--spark-model", r / "species-model", "--sample", r / "species.parquet",
-                    "--out", r / "out" / "species.zip"],
+                    "--output", r / "out" / "species.zip"],
         "linear": ["export", "--spark-model", r / "linear-model", "--sample", r / "linear.csv",
-                   "--out", r / "taken.zip", "--force", "--format", "protobuf", "--verify", "--json"],
+                   "--out", r / "taken.zip", "--force", "--format", "protobuf", "--verify", "--json"],  # --out: old name
         "not-serializable": ["export", "--spark-model", r / "sql-model", "--sample", r / "linear.csv",
-                             "--out", r / "out" / "sql.zip"],
+                             "--output", r / "out" / "sql.zip"],
         "missing-column": ["export", "--spark-model", r / "linear-model", "--sample", r / "no-b.parquet",
-                           "--out", r / "out" / "no-b.zip"],
+                           "--output", r / "out" / "no-b.zip"],
         "spark-refuses": ["export", "--spark-model", r / "linear-model", "--sample", r / "null-a.parquet",
-                          "--out", r / "out" / "null-a.zip"],
+                          "--output", r / "out" / "null-a.zip"],
         "mismatch-verify": ["export", "--spark-model", r / "keep-model", "--sample", r / "with-null.parquet",
-                            "--out", r / "out" / "keep-verified", "--verify"],
+                            "--output", r / "out" / "keep-verified", "--verify"],
     }
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(leapserve, *args) for name, args in runs.items()}
@@ -142,6 +142,7 @@ def test_export_protobuf_csv_verify_json_force(saved, spark_runs):
     assert record["outputs"] == ["features", "prediction"]
     assert record["verification"]["status"] == "ok" and record["verification"]["rows"] == 4
     assert out.read_bytes() != b"not mine"  # --force replaced it
+    assert proc.stderr.splitlines()[0] == "leapserve export: warning: --out is deprecated; use --output (same meaning)"
 
     shown = leapserve("inspect", out, "--json")
     assert shown.returncode == 0, shown.stderr
@@ -186,7 +187,7 @@ def test_sample_spark_cannot_transform(saved, spark_runs):
 
 def _export(saved, *extra, model="linear-model", sample="linear.csv", out="out/fast.zip", env=None):
     return leapserve("export", "--spark-model", saved / model, "--sample", saved / sample,
-                     "--out", saved / out, *extra, env=env)
+                     "--output", saved / out, *extra, env=env)
 
 
 def test_not_a_pipeline_model(saved):
@@ -238,14 +239,15 @@ def test_jars_missing(saved):
 
 def test_usage_errors(saved):
     proc = leapserve("export", "--spark-model", saved / "linear-model", "--sample", saved / "linear.csv")
-    assert proc.returncode == 2 and "the following arguments are required: --out" in proc.stderr
+    assert proc.returncode == 2
+    assert proc.stderr == "leapserve export: error: the following arguments are required: --output\n"
     proc = _export(saved, "--format", "xml")
     assert proc.returncode == 2 and "invalid choice: 'xml'" in proc.stderr
 
 
 def test_debug_shows_the_traceback(saved):
     proc = leapserve("--debug", "export", "--spark-model", saved / "nowhere", "--sample", saved / "linear.csv",
-                     "--out", saved / "out" / "x.zip")
+                     "--output", saved / "out" / "x.zip")
     assert proc.returncode == 1 and "Traceback" in proc.stderr
     assert proc.stderr.splitlines()[-1] == f"leapserve export: error: --spark-model {saved / 'nowhere'}: no such directory"
 
@@ -269,4 +271,13 @@ def test_inspect_errors(tmp_path):
     message = assert_one_error_line(leapserve("inspect", broken), "inspect")
     assert message.startswith(f"{broken}:")
     proc = leapserve("inspect")
-    assert proc.returncode == 2 and "required: PATH" in proc.stderr
+    assert proc.returncode == 2 and "one of the arguments PATH --model-dir is required" in proc.stderr
+
+
+def test_inspect_a_spark_model_folder(saved):
+    """A folder Spark's model.save wrote is no bundle: inspect says so and names the export command."""
+    message = assert_one_error_line(leapserve("inspect", saved / "species-model"), "inspect")
+    assert message == (f"{saved / 'species-model'} is a Spark ML model saved by model.save "
+                       f"(org.apache.spark.ml.PipelineModel), not an MLeap bundle; make a bundle of it with "
+                       f"`leapserve export --spark-model {saved / 'species-model'} --sample DATA --output model.zip`, "
+                       f"then inspect that")

@@ -4,7 +4,9 @@ grpc each take a tenth or more). The commands import those when they run."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +75,50 @@ def test_unexpected_failures_are_one_line(tmp_path):
         assert r.returncode == 1 and last == ("leapserve inspect: error: unexpected failure: RuntimeError: disk on "
                                               "fire (run with --debug for the full trace)"), r.stderr
         assert ("Traceback" in r.stderr) == bool(debug), r.stderr
+
+
+def _actions(name):
+    """The options of command ``name`` as its parser holds them (no LEAPSERVE_* variable set)."""
+    from leapserve.cli import build_parser
+
+    parser = build_parser([name])
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[name], [a for a in sub.choices[name]._actions if a.help != argparse.SUPPRESS]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_default_is_shown(name, monkeypatch):
+    for key in [k for k in os.environ if k.startswith("LEAPSERVE_")]:
+        monkeypatch.delenv(key)
+    _, actions = _actions(name)
+    for action in actions:
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS, "==SUPPRESS=="):
+            assert "default" in action.help, f"{name} {action.option_strings[0]}: default {action.default!r} not shown"
+
+
+# Every environment variable each command reads (found by reading the code: os.environ and
+# leapserve.cli.environment), which its --help must name.
+READS = {
+    "export": ["JAVA_HOME", "LEAPSERVE_CACHE", "LEAPSERVE_SPARK_MASTER", "LEAPSERVE_SPARK_DRIVER_MEMORY"],
+    "score": ["JAVA_HOME", "LEAPSERVE_CACHE", "LEAPSERVE_SPARK_MASTER", "LEAPSERVE_SPARK_DRIVER_MEMORY",
+              "LEAPSERVE_MAX_BUNDLE_BYTES"],
+    "inspect": ["LEAPSERVE_MAX_BUNDLE_BYTES", "LEAPSERVE_MAX_TREE_NODES", "LEAPSERVE_MAX_STRING_LENGTH"],
+    "serve": ["LEAPSERVE_PORT", "LEAPSERVE_MODEL_DIR", "LEAPSERVE_MAX_BUNDLE_BYTES", "PROMETHEUS_MULTIPROC_DIR",
+              "OTEL_TRACES_EXPORTER"],
+    "predict": ["LEAPSERVE_ADDRESS", "LEAPSERVE_UDS", "LEAPSERVE_HOST", "LEAPSERVE_PORT", "LEAPSERVE_MODEL_NAME",
+                "LEAPSERVE_TIMEOUT"],
+    "health": ["LEAPSERVE_ADDRESS", "LEAPSERVE_HEALTH_PORT", "LEAPSERVE_HEALTH_HOST", "LEAPSERVE_UDS",
+               "LEAPSERVE_HOST", "LEAPSERVE_PORT"],
+}
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_names_variables_exit_codes_and_debug(name):
+    r = run_leapserve(name, "--help")
+    text = " ".join(r.stdout.split())  # argparse wraps lines
+    for variable in READS[name]:
+        assert variable in text, f"leapserve {name} --help does not name {variable}"
+    assert "exit codes: 0 " in text and " 2 usage" in text
+    # --debug says what it shows for this command: Java stack traces only where Spark runs
+    debug = re.search(r"--debug (.*?) --", text).group(1)
+    assert ("Java" in debug) == (name in ("export", "score")), debug
