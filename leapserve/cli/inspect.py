@@ -20,7 +20,6 @@ line on stderr is the error), 2 usage.
 from __future__ import annotations
 
 import json
-import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,11 +149,10 @@ def _run_bundle(args, debug: bool) -> int:
             traceback.print_exc()
         print_error("inspect", str(e))
         return FAILURE
-    problem = None
     if report.complete:
         problem = serving_problem(args.path)
     else:
-        problem = (f"the leapserve runtime does not implement op(s) {', '.join(report.unsupported_ops)}")
+        problem = f"the leapserve runtime does not implement op(s) {', '.join(report.unsupported_ops)}"
     if args.json:
         data = report.to_json()
         data["string_indexers"] = [ix.to_json() for ix in indexers]
@@ -232,10 +230,6 @@ def format_report(report: BundleReport, indexers: list[IndexerInfo] | None = Non
     else:
         lines.append("servable: every op is implemented; the bundle loads and warms up as `leapserve serve` loads it")
     return "\n".join(lines)
-
-
-def report_json(report: BundleReport) -> str:
-    return json.dumps(report.to_json(), indent=2)
 
 
 # --- a model directory ---------------------------------------------------------------------

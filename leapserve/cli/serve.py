@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from .environment import BUNDLE_LIMITS_HELP, env, env_bool, env_list
 from .errors import FAILURE, USAGE, print_error
