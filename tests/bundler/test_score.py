@@ -517,7 +517,7 @@ def test_cli_parquet_and_csv(spark, cases, tmp_path, capsys):
     case.df.coalesce(1).write.csv(str(csv_in), header=True)
     csv_out = tmp_path / "out.csv"
     assert _cli("--bundle", case.bundle, "--input", csv_in, "--input-format", "csv", "--output", csv_out,
-                "--outputs", "prediction", "probability", "predicted_species") == 0
+                "--select", "prediction", "probability", "predicted_species") == 0
     rows = spark.read.csv(str(csv_out), header=True, inferSchema=True).collect()
     expected = by_rid(case.model.transform(case.df).collect())
     assert len(rows) == len(expected)
@@ -539,7 +539,7 @@ def test_cli_uris(spark, cases, tmp_path, capsys):
     case.df.write.parquet(str(src))
     out = tmp_path / "out.csv"
     assert _cli("--bundle", case.bundle, "--input", f"file://{src}", "--output", f"file://{out}",
-                "--outputs", "predicted_species") == 0, capsys.readouterr().err
+                "--outputs", "predicted_species") == 0, capsys.readouterr().err  # --outputs: the old name
     assert f"to file://{out} (csv)" in capsys.readouterr().out
     rows = spark.read.csv(str(out), header=True).collect()
     assert len(rows) == case.df.count()

@@ -251,7 +251,7 @@ def test_the_training_commands_say_what_to_install(serving_venv, rf_bundle, tmp_
     rows = tmp_path / "rows.csv"
     rows.write_text("bathrooms,bedrooms\n1.0,2.0\n")
     commands = {
-        "export": (["--spark-model", model, "--sample", rows, "--out", tmp_path / "model.zip"], "pyspark is"),
+        "export": (["--spark-model", model, "--sample", rows, "--output", tmp_path / "model.zip"], "pyspark is"),
         "score": (["--bundle", rf_bundle, "--input", rows, "--output", tmp_path / "scored"],
                   "pyspark, pyarrow and pandas are"),
     }
