@@ -83,6 +83,8 @@ def _record(text: str, where: str) -> dict:
         record = json.loads(text)
     except json.JSONDecodeError as e:
         raise RecordError(f"{where}: invalid JSON ({e})") from None
+    except RecursionError:  # Python's json parser recurses once per level
+        raise RecordError(f"{where}: JSON nested too deeply") from None
     if not isinstance(record, dict):
         raise RecordError(f"{where}: expected a JSON object, got {type(record).__name__}")
     return record

@@ -1,6 +1,9 @@
 """`leapserve --help` and every command's --help answer at once: they import none of the heavy
 packages (pyspark and py4j start nothing but take a second to import; numpy, pandas, pyarrow and
-grpc each take a tenth or more). The commands import those when they run."""
+grpc each take a tenth or more). The commands import those when they run.
+
+What --help says: every default, every environment variable the command reads, its exit codes, what
+--debug shows; and what every command shares: --version, one error form, no bare traceback."""
 
 from __future__ import annotations
 
@@ -64,7 +67,8 @@ def test_a_command_reads_only_its_own_variables(tmp_path):
 
 
 def test_unexpected_failures_are_one_line(tmp_path):
-    """Whatever goes wrong, no bare traceback: one line naming the exception, the trace with --debug."""
+    """Whatever goes wrong, no bare traceback: one line naming the exception, the trace with --debug.
+    No input is known to cause such a failure, so the test puts one in the command's place."""
     crash = ("import sys, leapserve.cli.inspect as i; from leapserve.cli import main\n"
              "def boom(args, debug): raise RuntimeError('disk on fire')\n"
              "i._run_bundle = boom\nsys.exit(main(sys.argv[1:]))")
@@ -78,20 +82,19 @@ def test_unexpected_failures_are_one_line(tmp_path):
 
 
 def _actions(name):
-    """The options of command ``name`` as its parser holds them (no LEAPSERVE_* variable set)."""
+    """The options of command ``name`` shown in its --help."""
     from leapserve.cli import build_parser
 
     parser = build_parser([name])
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices[name], [a for a in sub.choices[name]._actions if a.help != argparse.SUPPRESS]
+    return [a for a in sub.choices[name]._actions if a.help != argparse.SUPPRESS]
 
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_default_is_shown(name, monkeypatch):
     for key in [k for k in os.environ if k.startswith("LEAPSERVE_")]:
         monkeypatch.delenv(key)
-    _, actions = _actions(name)
-    for action in actions:
+    for action in _actions(name):
         if action.option_strings and action.default not in (None, False, argparse.SUPPRESS, "==SUPPRESS=="):
             assert "default" in action.help, f"{name} {action.option_strings[0]}: default {action.default!r} not shown"
 

@@ -104,6 +104,8 @@ def test_exit_codes(server, tmp_path):
     assert assert_one_error(r, 2) == "--json: expected a JSON object, got list"
     r = predict(server, "--model", "lr", "--json", '{"a": 1e999999, "b": 99999999999999999999999}')
     assert assert_one_error(r, 2) == "--json, field 'b': integer 99999999999999999999999 does not fit in 64 bits"
+    r = predict(server, "--model", "lr", "--json", "[" * 5000 + "]" * 5000)
+    assert assert_one_error(r, 2) == "--json: JSON nested too deeply"
     r = predict(server, "--model", "lr", "--json", "{}", "--batch-size", "0")
     assert assert_one_error(r, 2) == "--batch-size 0: expected at least 1"
     # 3: nothing answers at the address
