@@ -268,7 +268,7 @@ def scan_model_dir(model_dir: str) -> dict:
     "servable", "error", "is_default"}]}], "warnings", "scan_error", "servable"}."""
     from leapserve.server.registry import Registry
 
-    registry = Registry(reload_interval=0, model_dir=model_dir)
+    registry = Registry(reload_interval=0, model_dir=model_dir, show_paths=True)  # the operator sees all
     with _Collect() as log:
         registry.load_initial()
     models = []

@@ -97,7 +97,7 @@ def _fill(fields, record: dict, where: str) -> None:
         try:
             json_to_value(fields[key], value, key)
         except (ValueError, TypeError, OverflowError) as e:
-            raise RecordError(f"{where}, field {key!r}: {e}") from None
+            raise RecordError(f"{where}: {e}") from None  # the error names the field
 
 
 def _open(path: str):
