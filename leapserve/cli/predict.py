@@ -98,6 +98,8 @@ def _fill(fields, record: dict, where: str) -> None:
             json_to_value(fields[key], value, key)
         except (ValueError, TypeError, OverflowError) as e:
             raise RecordError(f"{where}: {e}") from None  # the error names the field
+        except RecursionError:  # parsed (Python 3.13's json goes deeper than 3.11's), too deep to send
+            raise RecordError(f"{where}: JSON nested too deeply") from None
 
 
 def _open(path: str):

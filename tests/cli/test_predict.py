@@ -107,8 +107,9 @@ def test_exit_codes(server, tmp_path):
     r = predict(server, "--model", "lr", "--json", '{"a": 1e999999, "b": 99999999999999999999999}')
     assert assert_one_error(r, 2) == ("--json: field 'b': cannot encode the value as a leapserve.v1.Value: expected an "
                                       "integer that fits in 64 bits, got integer 99999999999999999999999")
-    r = predict(server, "--model", "lr", "--json", "[" * 5000 + "]" * 5000)
-    assert assert_one_error(r, 2) == "--json: JSON nested too deeply"
+    for depth in (5000, 50000):  # Python 3.13's json parses 5000 levels, 3.11's and 3.12's do not
+        r = predict(server, "--model", "lr", "--json", '{"a": ' + "[" * depth + "]" * depth + "}")
+        assert assert_one_error(r, 2) == "--json: JSON nested too deeply"
     r = predict(server, "--model", "lr", "--json", "{}", "--batch-size", "0")
     assert assert_one_error(r, 2) == "--batch-size 0: expected at least 1"
     # 3: nothing answers at the address
