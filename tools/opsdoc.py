@@ -32,8 +32,6 @@ NOT_SUPPORTED = {
     "categorical_drilldown": "MLeap runtime only, not written by Spark",
     "sklearn_binarizer": "scikit-learn writer only",
     "sklearn_polynomial_expansion": "scikit-learn writer only",
-    "xgboost.classifier": "needs the XGBoost booster format",
-    "xgboost.regression": "needs the XGBoost booster format",
     "tensorflow": "needs TensorFlow",
 }
 

@@ -1,0 +1,258 @@
+"""XGBoost boosters: xgboost.classifier and xgboost.regression (the optional ``xgboost`` extra).
+
+The node's folder holds the booster in file ``xgboost.model``, in any format XGBoost writes: JSON,
+UBJSON (what leapserve's export writes) or the legacy binary format of XGBoost < 1.0 (what
+MLeap 0.13 wrote; XGBoost 2.x reads it, 3.x does not). Attributes: ``num_features`` (int),
+``num_classes`` (int, classifier only), ``tree_limit`` (int, 0 = every tree; like xgboost4j's
+treeLimit it counts trees, so boosting rounds = tree_limit / num_parallel_tree) and ``missing``
+(float, default NaN). Other attributes MLeap's writer adds (``objective``, ``thresholds``,
+``infer_batch_size``, ``use_external_memory``, ``allow_non_zero_for_missing``) do not change
+scores and are not read: neither MLeap's runtime nor xgboost.spark applies ``thresholds``.
+
+Scoring is XGBoost's own ``Booster.inplace_predict`` on the dense float64 features, as the
+transform of ``xgboost.spark``'s models calls it: sparse vectors are densified first (absent
+entries are 0.0, not missing); entries equal to ``missing`` (and NaN) are missing. From there the
+outputs follow that transform, in XGBoost's float32 arithmetic, then widened to doubles:
+
+* classifier, 2 classes: margin m (float32); raw_prediction = [-m, m]; probability = [1 - p, p]
+  with p = scipy's expit(m) when the objective is binary:logistic (bit for bit XGBoost's own
+  probability), else XGBoost's own prediction (MLeap's runtime rule: a reg:linear booster, as in
+  MLeap's pixar example, gives p = m); prediction = argmax of the probability (the first on ties).
+* classifier, k > 2 classes: raw_prediction = the k margins; probability = scipy's softmax of
+  them in float32 (xgboost.spark's rule; XGBoost's own softprob differs from it in the last float32
+  bit at most); prediction = argmax of the probability.
+* regression: prediction = XGBoost's own prediction (the objective's transform applied).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import BundleError
+from ..model import OpModel, check_batch_width, check_vector
+from ..registry import op
+from ..trees import read_num_features
+from ..types import DOUBLE, vector
+from ..vectors import SparseBatch, SparseVector
+
+BOOSTER_FILE = "xgboost.model"
+INSTALL_HINT = "pip install 'leapserve[xgboost]'"
+
+
+def import_xgboost(node):
+    """XGBoost's Python library, imported only when a bundle needs it (the plain install lacks it)."""
+    try:
+        import xgboost
+        import scipy.special  # noqa: F401  (an XGBoost dependency; expit and softmax come from it)
+    except ImportError as e:
+        raise BundleError(f"op {node.op!r} of node {node.name!r} needs XGBoost's Python library, which is "
+                          f"not installed here ({e}): install leapserve's extra with `{INSTALL_HINT}`",
+                          path=node.where()) from None
+    return xgboost
+
+
+def booster_format(data: bytes) -> str:
+    """The serialization of a booster file: "JSON", "UBJSON" or "legacy binary" (XGBoost < 1.0)."""
+    if data[:1] == b"{":
+        rest = data[1:].lstrip(b" \t\r\n")
+        # JSON: a quoted key or the closing brace; UBJSON: a type marker for the key's length
+        return "JSON" if rest[:1] in (b'"', b"}") else "UBJSON"
+    return "legacy binary"
+
+
+def load_booster(node):
+    """The node's booster, read by the installed XGBoost; returns (booster, its JSON config)."""
+    xgb = import_xgboost(node)
+    where = node.where(BOOSTER_FILE)
+    if not node.has_file(BOOSTER_FILE):
+        raise BundleError(f"op {node.op!r} needs its booster in file {BOOSTER_FILE!r}, which is missing",
+                          path=where)
+    data = node.read_file(BOOSTER_FILE)
+    fmt = booster_format(data)
+    booster = xgb.Booster()
+    try:
+        # verbosity 0: old boosters make XGBoost log deprecation warnings to stderr on each load
+        with xgb.config_context(verbosity=0):
+            booster.load_model(bytearray(data))
+            config = json.loads(booster.save_config())
+    except xgb.core.XGBoostError as e:
+        detail = str(e).strip().splitlines()
+        raise BundleError(f"the booster is in XGBoost's {fmt} format, which the installed XGBoost "
+                          f"{xgb.__version__} cannot read ({detail[0] if detail else 'no detail'}); "
+                          "XGBoost 2.x reads JSON, UBJSON and legacy binary, 3.x no legacy binary",
+                          path=where) from None
+    return booster, config
+
+
+def _param(config: dict, *keys: str, default: Any = None) -> Any:
+    for k in keys:
+        if not isinstance(config, dict) or k not in config:
+            return default
+        config = config[k]
+    return config
+
+
+def _parallel_trees(config: dict) -> int:
+    """Trees per boosting round (1 unless a forest is boosted); 0 for the linear booster."""
+    booster = _param(config, "learner", "gradient_booster", "name", default="gbtree")
+    if booster == "gblinear":
+        return 0
+    if booster == "dart":
+        n = _param(config, "learner", "gradient_booster", "gbtree", "gbtree_model_param", "num_parallel_tree")
+    else:
+        n = _param(config, "learner", "gradient_booster", "gbtree_model_param", "num_parallel_tree")
+    try:
+        return max(1, int(n))
+    except (TypeError, ValueError):
+        return 1
+
+
+def read_iteration_end(node, config: dict) -> int:
+    """``tree_limit`` as the end of XGBoost's iteration range (0 = every round), as XGBoost turns
+    the old ntree_limit into rounds: divided by the trees per round."""
+    limit = node.attrs.long("tree_limit", 0)
+    if limit < 0:
+        raise BundleError(f"attribute 'tree_limit' must be at least 0, found {limit}", path=node.attrs.where)
+    per_round = _parallel_trees(config)
+    return limit // per_round if limit and per_round else 0
+
+
+def read_booster_model(node) -> dict:
+    """What both ops read: the booster, its objective, and the checked attributes."""
+    num_features = read_num_features(node)
+    booster, config = load_booster(node)
+    have = booster.num_features()
+    if have != num_features:
+        raise BundleError(f"attribute 'num_features' is {num_features} but the booster in {BOOSTER_FILE!r} "
+                          f"was trained on {have} features", path=node.attrs.where)
+    return dict(
+        num_features=num_features, booster=booster,
+        objective=str(_param(config, "learner", "objective", "name", default="")),
+        booster_classes=int(_param(config, "learner", "learner_model_param", "num_class", default="0") or 0),
+        iteration_end=read_iteration_end(node, config),
+        missing=node.attrs.double("missing", math.nan),
+    )
+
+
+def dense_rows(X) -> np.ndarray:
+    """A batch column of vectors as the dense float64 rows xgboost.spark hands to XGBoost."""
+    if isinstance(X, SparseBatch):
+        return X.toarray()
+    return np.asarray(X, dtype=np.float64)
+
+
+def dense_row(x) -> np.ndarray:
+    if isinstance(x, SparseVector):
+        return x.toarray().reshape(1, -1)
+    return np.asarray(x, dtype=np.float64).reshape(1, -1)
+
+
+@dataclass(frozen=True, eq=False)
+class BoosterModel(OpModel):
+    num_features: int
+    booster: Any            # xgboost.Booster; inplace_predict is safe from several threads
+    objective: str
+    iteration_end: int
+    missing: float
+
+    def input_ports(self):
+        return [("features", vector(self.num_features))]
+
+    def predict_array(self, X: np.ndarray, kind: str) -> np.ndarray:
+        """XGBoost's float32 predictions ("margin" or "value") for dense rows X."""
+        return self.booster.inplace_predict(X, predict_type=kind, missing=self.missing,
+                                            iteration_range=(0, self.iteration_end), validate_features=False)
+
+    def outputs(self, X: np.ndarray, wanted) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def row_fn(self, outputs):
+        order = list(outputs)
+        size = self.num_features
+
+        def run(x):
+            check_vector("features", x, size)
+            values = self.outputs(dense_row(x), order)
+            return tuple(values[o][0].tolist() if values[o].ndim > 1 else float(values[o][0]) for o in order)
+        return run
+
+    def batch_fn(self, outputs):
+        order = list(outputs)
+        size = self.num_features
+
+        def run(ctx, X):
+            check_batch_width("features", X, size)
+            values = self.outputs(dense_rows(X), order)
+            return tuple(values[o] for o in order)
+        return run
+
+
+@dataclass(frozen=True, eq=False)
+class XGBoostClassifierModel(BoosterModel):
+    num_classes: int
+
+    op_name = "xgboost.classifier"
+    discrete_outputs = frozenset({"prediction"})
+
+    def output_ports(self):
+        k = self.num_classes
+        return [("raw_prediction", vector(k)), ("probability", vector(k)), ("prediction", DOUBLE)]
+
+    def outputs(self, X, wanted):
+        from scipy.special import expit, softmax
+
+        margins = self.predict_array(X, "margin")
+        if self.num_classes == 2:
+            m = margins.reshape(-1)
+            if self.objective == "binary:logistic":
+                p = expit(m)
+            else:
+                p = self.predict_array(X, "value").reshape(-1)
+            raw = np.column_stack((-m, m))
+            probability = np.column_stack((1.0 - p, p))
+        else:
+            raw = margins.reshape(X.shape[0], self.num_classes)
+            probability = softmax(raw, axis=1)
+        values = {"raw_prediction": raw.astype(np.float64), "probability": probability.astype(np.float64),
+                  "prediction": np.argmax(probability, axis=1).astype(np.float64)}
+        return {o: values[o] for o in wanted}
+
+
+@dataclass(frozen=True, eq=False)
+class XGBoostRegressionModel(BoosterModel):
+    op_name = "xgboost.regression"
+
+    def output_ports(self):
+        return [("prediction", DOUBLE)]
+
+    def outputs(self, X, wanted):
+        return {"prediction": self.predict_array(X, "value").reshape(X.shape[0], -1)[:, 0].astype(np.float64)}
+
+
+@op("xgboost.classifier", family="classification")
+def load_xgboost_classifier(node) -> XGBoostClassifierModel:
+    """XGBoost classifier (XGBoost's own scoring): margins, then xgboost.spark's probabilities."""
+    common = read_booster_model(node)
+    k = node.attrs.long("num_classes")
+    if k < 2:
+        raise BundleError(f"attribute 'num_classes' must be at least 2, found {k}", path=node.attrs.where)
+    have = common.pop("booster_classes")
+    # a binary booster has one margin (num_class 0 or 1), a multi-class one num_class margins
+    margins = 1 if have in (0, 1) else have
+    if (k == 2) != (margins == 1) or (margins > 1 and margins != k):
+        raise BundleError(f"attribute 'num_classes' is {k} but the booster in {BOOSTER_FILE!r} has "
+                          f"num_class {have}", path=node.attrs.where)
+    return XGBoostClassifierModel(num_classes=k, **common)
+
+
+@op("xgboost.regression", family="regression")
+def load_xgboost_regression(node) -> XGBoostRegressionModel:
+    """XGBoost regression (XGBoost's own scoring): the objective's prediction."""
+    common = read_booster_model(node)
+    common.pop("booster_classes")
+    return XGBoostRegressionModel(**common)

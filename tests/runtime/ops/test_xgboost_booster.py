@@ -1,0 +1,173 @@
+"""XGBoost ops without Spark: MLeap's pixar bundle (MLeap 0.13, legacy binary booster) against
+XGBoost's own predictions, booster formats, missing values, and the errors a bad node gets."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from leapserve.runtime import BundleError, InvalidInput, SparseVector, UnsupportedOpError, load_bundle
+from tests.support.bundles import FIXTURES, edit_json, entries_of, jdump, write_zip
+
+xgb = pytest.importorskip("xgboost")
+
+PIXAR = FIXTURES / "pixar_movie_mleap_bundle.zip"
+XGB_NODE = "root/xgbc_fcc70362ee8d.node"
+BOOSTER = f"{XGB_NODE}/xgboost.model"
+FEATURES = "__assembler_features_col"
+
+
+def pixar_xgboost_only(tmp_path, *, booster: bytes | None = None, attrs: dict | None = None,
+                       name: str = "pixar_xgb.zip"):
+    """The pixar bundle without its third-party assembler: a pipeline of the xgboost node alone,
+    fed the assembler's output column directly."""
+    entries = {k: v for k, v in entries_of(PIXAR).items() if "SparseVectorAssembler" not in k}
+    entries = edit_json(entries, "root/model.json",
+                        lambda d: d["attributes"]["nodes"].update(string=["xgbc_fcc70362ee8d"]))
+    if booster is not None:
+        entries[BOOSTER] = booster
+    if attrs is not None:
+        entries = edit_json(entries, f"{XGB_NODE}/model.json", lambda d: d["attributes"].update(attrs))
+    return write_zip(tmp_path / name, entries)
+
+
+def own_booster() -> "xgb.Booster":
+    b = xgb.Booster()
+    with xgb.config_context(verbosity=0):
+        b.load_model(bytearray(entries_of(PIXAR)[BOOSTER]))
+    return b
+
+
+# Rows: plain values, missing values (NaN), zeros, a sparse vector (its absent entries are 0.0)
+ROWS = [[1.0, 2.0], [4.0, 100.0], [3.9, 90.0], [np.nan, 3.0], [5.0, np.nan], [np.nan, np.nan],
+        [0.0, 0.0], [2.0, 500.0]]
+
+
+def test_pixar_bundle_refuses_its_third_party_assembler():
+    with pytest.raises(UnsupportedOpError, match="sparse_vector_assembler") as e:
+        load_bundle(PIXAR)
+    assert e.value.node == "SparseVectorAssembler_307725d8f842"
+
+
+@pytest.mark.parametrize("fmt", ["legacy binary", "JSON", "UBJSON"])
+def test_pixar_booster_matches_xgboost(tmp_path, fmt):
+    """MLeap's runtime rule for this reg:linear booster: p = XGBoost's prediction (here the margin);
+    raw [-m, m]; probability [1 - p, p]. Every booster format XGBoost writes gives the same numbers."""
+    own = own_booster()
+    data = {"legacy binary": None, "JSON": bytes(own.save_raw("json")), "UBJSON": bytes(own.save_raw("ubj"))}[fmt]
+    model = load_bundle(pixar_xgboost_only(tmp_path, booster=data))
+    assert set(model.outputs) == {"rawPrediction", "probability", "prediction"}
+
+    X = np.array(ROWS)
+    margin = own.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True).astype(np.float64)
+    value = own.predict(xgb.DMatrix(X, missing=np.nan)).astype(np.float64)
+    assert np.array_equal(margin, value)  # reg:linear
+    want_p = (1.0 - value.astype(np.float32)).astype(np.float64)
+
+    records = [{FEATURES: [float(v) for v in row]} for row in ROWS]
+    batch = model.transform_batch({FEATURES: records_column(records)})
+    for i, record in enumerate(records):
+        one = model.transform(record)
+        for got in (one, {k: batch[k][i] for k in batch}):
+            assert list(np.asarray(got["rawPrediction"], dtype=float)) == [-margin[i], margin[i]]
+            assert list(np.asarray(got["probability"], dtype=float)) == [want_p[i], value[i]]
+            assert got["prediction"] == float(np.argmax([np.float32(want_p[i]), np.float32(value[i])]))
+
+
+def records_column(records):
+    return [r[FEATURES] for r in records]
+
+
+def test_sparse_vectors_are_densified(tmp_path):
+    """xgboost.spark hands XGBoost dense rows: a sparse vector's absent entries are 0.0, not missing."""
+    model = load_bundle(pixar_xgboost_only(tmp_path))
+    sparse = model.transform({FEATURES: SparseVector(2, [1], [3.0])})
+    dense = model.transform({FEATURES: [0.0, 3.0]})
+    missing = model.transform({FEATURES: [np.nan, 3.0]})
+    assert sparse["rawPrediction"] == dense["rawPrediction"]
+    assert sparse["rawPrediction"] != missing["rawPrediction"]
+
+
+def test_missing_attribute_marks_missing_values(tmp_path):
+    """Entries equal to the `missing` attribute are missing, as XGBoost treats them."""
+    own = own_booster()
+    plain = load_bundle(pixar_xgboost_only(tmp_path))
+    zero_missing = load_bundle(pixar_xgboost_only(tmp_path, attrs={"missing": {"float": 0.0}}, name="z.zip"))
+    # MLeap omits a 0.0 scalar: an empty value must still read as 0.0, not as the default NaN
+    omitted = load_bundle(pixar_xgboost_only(tmp_path, attrs={"missing": {}}, name="o.zip"))
+    row = [0.0, 3.0]
+    want = float(own.inplace_predict(np.array([row]), missing=0.0, predict_type="margin")[0])
+    assert want != float(own.inplace_predict(np.array([row]), predict_type="margin")[0])
+    assert zero_missing.transform({FEATURES: row})["rawPrediction"][1] == want
+    assert omitted.transform({FEATURES: row})["rawPrediction"][1] == want
+    assert plain.transform({FEATURES: row})["rawPrediction"][1] != want
+
+
+def test_tree_limit_counts_trees(tmp_path):
+    own = own_booster()
+    model = load_bundle(pixar_xgboost_only(tmp_path, attrs={"tree_limit": {"int": 3}}))
+    row = [4.0, 100.0]
+    want = float(own.inplace_predict(np.array([row]), predict_type="margin", iteration_range=(0, 3))[0])
+    assert want != float(own.inplace_predict(np.array([row]), predict_type="margin")[0])
+    assert model.transform({FEATURES: row})["rawPrediction"][1] == want
+
+
+def test_bad_input_names_the_field(tmp_path):
+    model = load_bundle(pixar_xgboost_only(tmp_path))
+    with pytest.raises(InvalidInput) as e:
+        model.transform({FEATURES: [1.0, 2.0, 3.0]})
+    assert e.value.field == FEATURES
+    assert "vector of size 2" in str(e.value) and "size 3" in str(e.value)
+
+
+@pytest.mark.parametrize("attrs, message", [
+    ({"num_features": {"int": 3}}, "'num_features' is 3 but the booster .* 2 features"),
+    ({"num_classes": {"int": 3}}, "'num_classes' is 3 but the booster .* num_class 0"),
+    ({"num_classes": {"int": 1}}, "'num_classes' must be at least 2, found 1"),
+    ({"tree_limit": {"int": -1}}, "'tree_limit' must be at least 0, found -1"),
+])
+def test_bad_attributes_are_refused(tmp_path, attrs, message):
+    with pytest.raises(BundleError, match=message):
+        load_bundle(pixar_xgboost_only(tmp_path, attrs=attrs))
+
+
+def test_unreadable_booster_names_its_format(tmp_path):
+    with pytest.raises(BundleError, match=r"xgboost\.model: the booster is in XGBoost's JSON format, which "
+                                          r"the installed XGBoost [0-9.]+ cannot read"):
+        load_bundle(pixar_xgboost_only(tmp_path, booster=b'{"learner": 1}'))
+    with pytest.raises(BundleError, match="XGBoost's legacy binary format"):
+        load_bundle(pixar_xgboost_only(tmp_path, booster=b"\x00\x01garbage", name="g.zip"))
+
+
+def test_missing_booster_file(tmp_path):
+    entries = {k: v for k, v in entries_of(pixar_xgboost_only(tmp_path)).items() if k != BOOSTER}
+    with pytest.raises(BundleError, match="'xgboost.model', which is missing"):
+        load_bundle(write_zip(tmp_path / "nobooster.zip", entries))
+
+
+def test_without_xgboost_the_error_names_the_extra(tmp_path):
+    """A server without the extra refuses the bundle, saying what to install (XGBoost hidden from
+    a fresh interpreter, as when it is not installed)."""
+    bundle = pixar_xgboost_only(tmp_path)
+    code = (
+        "import sys\n"
+        "class Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'xgboost' or name.startswith('xgboost.'):\n"
+        "            raise ImportError('No module named ' + repr(name))\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        "from leapserve.runtime import load_bundle, BundleError\n"
+        "try:\n"
+        f"    load_bundle({str(bundle)!r})\n"
+        "except BundleError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "op 'xgboost.classifier' of node 'xgbc_fcc70362ee8d' needs XGBoost's Python library" in out.stdout
+    assert "pip install 'leapserve[xgboost]'" in out.stdout
