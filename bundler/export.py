@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlparse
 from .errors import (BundlerError, MissingColumns, OutputExists, StageNotSerializable, VerificationFailed,
                      java_root_cause)
 from .session import spark_session
+from .xgboost_stages import add_xgboost_nodes, check_xgboost_stage, xgboost_node, xgboost_op
 
 FORMATS = ("json", "protobuf")
 
@@ -414,7 +415,13 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
 
     spark = spark_session()
     stages = pipeline_stages(model)
-    check_stages(stages)
+    # xgboost.spark models have no JVM object: MLeap writes the others, the export adds them after
+    xgboost_ops = {st.uid: op for st in stages if (op := xgboost_op(st)) is not None}
+    jvm_stages = [st for st in stages if st.uid not in xgboost_ops]
+    check_stages(jvm_stages)
+    for st in stages:
+        if st.uid in xgboost_ops:
+            check_xgboost_stage(st)
     missing = {c: uid for c, uid in required_columns(stages).items() if c not in dataset.columns}
     if missing:
         raise MissingColumns(missing)
@@ -429,11 +436,20 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     transformed = model.transform(dataset)
     say(f"writing {format} bundle with MLeap's serializer")
     serializer = spark._jvm.ml.combust.mleap.spark.SimpleSparkSerializer()
+    written = model
+    if xgboost_ops:
+        from pyspark.ml import PipelineModel
+
+        written = PipelineModel(jvm_stages)
+        written.uid = model.uid  # the bundle keeps the fitted model's name
     try:
-        serializer.serializeToBundleWithFormat(java_model(model), uri, transformed._jdf,
+        serializer.serializeToBundleWithFormat(java_model(written), uri, transformed._jdf,
                                                _format_object(spark, format))
     except Py4JJavaError as e:
-        raise _java_error(e, stages) from None
+        raise _java_error(e, jvm_stages) from None
+    if xgboost_ops:
+        nodes = [xgboost_node(st, xgboost_ops[st.uid]) for st in stages if st.uid in xgboost_ops]
+        add_xgboost_nodes(fs_path, is_zip, format, [st.uid for st in stages], nodes)
 
     fixups = apply_fixups(fs_path, is_zip, stages, root=model)
     described = describe_bundle(fs_path, dataset)

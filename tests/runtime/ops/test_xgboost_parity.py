@@ -1,0 +1,91 @@
+"""XGBoost's PySpark estimators (xgboost.spark) in a pipeline: exported as MLeap's XGBoost ops, both
+formats, scored by the runtime exactly as Spark's own transform scores them, and served once."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tests.support.parity import assert_parity
+
+pytest.importorskip("xgboost")
+
+NAN = float("nan")
+CITIES = ["paris", "lyon", "nice", "lille"]
+
+
+@pytest.fixture(scope="module")
+def frame(spark):
+    """Small data: a category, a vector of three measures (some NaN: missing for XGBoost; the
+    assembler passes NaN inside vectors), a number, three targets."""
+    from pyspark.ml.linalg import Vectors
+
+    rnd = np.random.default_rng(5)
+    rows = []
+    for rid in range(120):
+        city = CITIES[rid % 4] if rid % 13 else None  # None: StringIndexer's "keep" bucket
+        x = rnd.normal(0.0, 1.0, 4).round(3).tolist()
+        if rid % 7 == 0:
+            x[rid % 3] = NAN
+        if rid % 11 == 0:
+            x = [0.0, 0.0, 0.0, x[3]]  # the assembler writes such rows sparse
+        score = (x[0] if not math.isnan(x[0]) else 0.0) + (0.5 * x[1] if not math.isnan(x[1]) else 0.0) \
+            + (rid % 4) * 0.3 + 0.2 * x[3]
+        measures = Vectors.sparse(3, [], []) if rid % 17 == 0 else Vectors.dense(x[:3])
+        rows.append((rid, city, measures, x[3], float(score > 0.4),
+                     ["low", "mid", "high"][int(score > 0) + int(score > 1)], round(score * 10.0, 3)))
+    return spark.createDataFrame(rows, ["rid", "city", "measures", "x3", "label", "level", "target"])
+
+
+def features(stages_after):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import StringIndexer, VectorAssembler
+
+    return Pipeline(stages=[
+        StringIndexer(inputCol="city", outputCol="city_index", handleInvalid="keep"),
+        VectorAssembler(inputCols=["city_index", "measures", "x3"], outputCol="features"),
+        *stages_after])
+
+
+def small(cls, **kw):
+    return cls(features_col="features", n_estimators=6, max_depth=3, num_workers=1, **kw)
+
+
+@pytest.mark.parity("xgboost.classifier", "string_indexer", "vector_assembler")
+def test_binary_classifier(spark, frame, tmp_path):
+    from xgboost.spark import SparkXGBClassifier
+
+    model = features([small(SparkXGBClassifier, label_col="label")]).fit(frame)
+    report = assert_parity(model, frame, tmp_path)
+    assert report.compared > 0 and report.errors == 0
+    # exact, not merely within 1e-9: the runtime runs XGBoost's float32 arithmetic as Spark's transform does
+    assert report.max_difference == 0.0
+
+
+@pytest.mark.parity("xgboost.classifier", "string_indexer", "vector_assembler", "reverse_string_indexer")
+def test_multiclass_classifier_with_labels(spark, frame, tmp_path):
+    from pyspark.ml.feature import IndexToString, StringIndexer
+    from xgboost.spark import SparkXGBClassifier
+
+    labels = StringIndexer(inputCol="level", outputCol="level_index").fit(frame)
+    data = labels.transform(frame)
+    model = features([small(SparkXGBClassifier, label_col="level_index"),
+                      IndexToString(inputCol="prediction", outputCol="predicted_level",
+                                    labels=labels.labels)]).fit(data)
+    report = assert_parity(model, frame, tmp_path)
+    assert report.compared > 0 and report.errors == 0
+    assert report.max_difference == 0.0
+    pipeline = report.pipelines["json"]
+    assert set(pipeline.outputs) >= {"rawPrediction", "probability", "prediction", "predicted_level"}
+
+
+@pytest.mark.parity("xgboost.regression", "string_indexer", "vector_assembler")
+def test_regressor(spark, frame, tmp_path):
+    from xgboost.spark import SparkXGBRegressor
+
+    model = features([small(SparkXGBRegressor, label_col="target")]).fit(frame)
+    report = assert_parity(model, frame, tmp_path)
+    assert report.compared > 0 and report.errors == 0
+    assert report.max_difference == 0.0
