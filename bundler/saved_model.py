@@ -38,13 +38,35 @@ def saved_class(model_dir: Path) -> str:
                             f"(metadata/part-*); save the fitted pipeline with model.save(path)")
 
 
+# A PipelineModel with Python-only stages is saved by PySpark under this class; the export
+# writes those stages when they are XGBoost's PySpark models (bundler/xgboost_stages.py).
+PYTHON_PIPELINE_MODEL_CLASS = "pyspark.ml.pipeline.PipelineModel"
+EXPORTABLE_PYTHON_STAGES = ("xgboost.spark.",)
+
+
+def _python_only_stages(model_dir: Path) -> list[str]:
+    """The classes of the saved stages that neither the JVM nor the export knows."""
+    stages = model_dir / "stages"
+    found = []
+    for stage in sorted(stages.iterdir()) if stages.is_dir() else []:
+        cls = saved_class(stage)
+        if not cls.startswith("org.apache.spark.") and not cls.startswith(EXPORTABLE_PYTHON_STAGES):
+            found.append(cls)
+    return found
+
+
 def check_pipeline_model(model_dir: Path) -> None:
     """Refuse, saying what to do instead, a directory that does not hold a saved PipelineModel."""
     cls = saved_class(model_dir)
     if cls == PIPELINE_MODEL_CLASS:
         return
+    if cls == PYTHON_PIPELINE_MODEL_CLASS and not _python_only_stages(model_dir):
+        return
     if cls == "org.apache.spark.ml.Pipeline":
         hint = "it is an unfitted Pipeline; fit it and save the PipelineModel"
+    elif cls == PYTHON_PIPELINE_MODEL_CLASS:
+        hint = (f"it has Python-only stages that MLeap cannot export: "
+                f"{', '.join(_python_only_stages(model_dir))}")
     elif cls.startswith("pyspark."):
         hint = (f"it was saved by Python ({cls}), which means it has Python-only stages "
                 f"that MLeap cannot export")

@@ -89,3 +89,42 @@ def test_regressor(spark, frame, tmp_path):
     report = assert_parity(model, frame, tmp_path)
     assert report.compared > 0 and report.errors == 0
     assert report.max_difference == 0.0
+
+
+def test_saved_pipeline_exported_and_served(spark, frame, tmp_path, start_server, capsys):
+    """Training to serving: a saved pipeline ending in SparkXGBClassifier goes through `leapserve
+    export` (its sample checked against Spark) and `leapserve serve`, and gRPC Predict answers with
+    Spark's numbers."""
+    from xgboost.spark import SparkXGBClassifier
+
+    from leapserve.cli import main as cli_main
+    from leapserve.server.codec import decode_value
+    from tests.support.servers import predict_request, prediction_stub
+
+    model = features([small(SparkXGBClassifier, label_col="label")]).fit(frame)
+    model.save(str(tmp_path / "spark-model"))
+    inputs = frame.select("rid", "city", "measures", "x3")
+    inputs.write.parquet(str(tmp_path / "sample.parquet"))
+    bundle = tmp_path / "xgb.zip"
+    # the CLI's code in this process, so that it finds the Spark session running (a new JVM would
+    # double the test's time)
+    code = cli_main(["export", "--spark-model", str(tmp_path / "spark-model"), "--sample",
+                     str(tmp_path / "sample.parquet"), "--out", str(bundle), "--format", "protobuf", "--verify"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.out + printed.err
+    assert "xgboost.classifier" in printed.out
+
+    expected = {r["rid"]: r for r in model.transform(inputs).collect()}
+    server = start_server("--model", f"xgb={bundle}")
+    with server.open_channel() as channel:
+        stub = prediction_stub(channel)
+        for rid in (0, 7, 11, 13, 17, 40):  # missing values, sparse rows, the unseen-city bucket
+            row = expected[rid]
+            record = {"city": row["city"], "measures": [float(v) for v in row["measures"].toArray()],
+                      "x3": row["x3"]}
+            answer = stub.Predict(predict_request("xgb", record), timeout=30)
+            got = {k: decode_value(k, v) for k, v in answer.outputs.items()}
+            assert got["prediction"] == row["prediction"]
+            for col in ("rawPrediction", "probability"):
+                values = got[col].toarray() if hasattr(got[col], "toarray") else np.asarray(got[col])
+                assert values.tolist() == row[col].toArray().tolist(), (rid, col)
