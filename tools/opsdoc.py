@@ -36,6 +36,42 @@ NOT_SUPPORTED = {
 }
 
 
+XGBOOST_LAYOUT = """\
+## XGBoost nodes (`xgboost.classifier`, `xgboost.regression`)
+
+The layout MLeap's xgboost4j-spark writer uses, which leapserve's export writes too (for
+`xgboost.spark`'s SparkXGBClassifierModel and SparkXGBRegressorModel) and its runtime reads. Scoring
+needs the `xgboost` extra (`pip install 'leapserve[xgboost]'`); without it such a bundle fails to
+load with a message naming the extra.
+
+```
+<name>.node/
+  node.json | node.pb     # input port features; outputs raw_prediction, prediction, probability
+                          # (classifier; each only when Spark's column name is set) or prediction
+  model.json | model.pb   # op and attributes below
+  xgboost.model           # the booster: JSON, UBJSON (what leapserve writes) or XGBoost's legacy
+                          # binary format (MLeap 0.13; read by XGBoost 2.x, refused by 3.x)
+```
+
+| attribute | type | meaning |
+|---|---|---|
+| `num_features` | int | width of the features vector; must equal the booster's |
+| `num_classes` | int | classifier only: 2 (one margin) or the booster's num_class |
+| `tree_limit` | int | trees scored, 0 = all; boosting rounds = tree_limit / num_parallel_tree (xgboost4j's treeLimit). The export writes the best round of early stopping when there is one |
+| `missing` | float | the value XGBoost treats as missing (default NaN; NaN is always missing) |
+| `objective` | string | classifier: the booster's objective (informative; the runtime reads it from the booster) |
+
+MLeap's writer adds `thresholds`, `infer_batch_size`, `use_external_memory` and
+`allow_non_zero_for_missing`; they change no score leapserve computes and are not read (neither
+MLeap's runtime nor xgboost.spark applies thresholds). The runtime scores dense rows with XGBoost's
+`inplace_predict` as xgboost.spark's transform does (a sparse vector's absent entries are 0.0, not
+missing), then: binary classifier raw [-m, m] and probability [1 - p, p] with p = expit(m) for
+binary:logistic (XGBoost's own p for other objectives, MLeap's rule); multi-class probability =
+softmax of the margins in float32; prediction = argmax of the probability; regression = XGBoost's
+prediction. All of it in XGBoost's float32, widened to doubles: Spark's numbers, bit for bit.
+"""
+
+
 def _marker_ops(node) -> list[str]:
     """Op names of a `pytest.mark.parity(...)` expression, else []."""
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parity"
@@ -94,6 +130,7 @@ def render() -> str:
         else:
             shown = "<br>".join(f"`{t}`" for t in cited) if cited else "**none**"
         lines.append(f"| `{name}` | {info.family} | `{module}` | {info.summary} | {shown} |")
+    lines += ["", XGBOOST_LAYOUT.rstrip("\n")]
     lines += ["", "## MLeap ops leapserve does not read", "",
               "A bundle holding one of these fails to load, naming the op, the node and its path.", "",
               "| op | why |", "|---|---|"]
