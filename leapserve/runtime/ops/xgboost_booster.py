@@ -82,10 +82,9 @@ def load_booster(node):
             config = json.loads(booster.save_config())
     except xgb.core.XGBoostError as e:
         detail = str(e).strip().splitlines()
-        raise BundleError(f"the booster is in XGBoost's {fmt} format, which the installed XGBoost "
-                          f"{xgb.__version__} cannot read ({detail[0] if detail else 'no detail'}); "
-                          "XGBoost 2.x reads JSON, UBJSON and legacy binary, 3.x no legacy binary",
-                          path=where) from None
+        raise BundleError(f"XGBoost {xgb.__version__} cannot read the booster (XGBoost's {fmt} format): "
+                          f"{detail[0] if detail else 'no detail'} (XGBoost 2.x reads JSON, UBJSON and "
+                          "legacy binary; 3.x no legacy binary)", path=where) from None
     return booster, config
 
 
@@ -122,6 +121,93 @@ def read_iteration_end(node, config: dict) -> int:
     return limit // per_round if limit and per_round else 0
 
 
+# XGBoost trusts the trees it loads: a child index out of range or a split on a feature past the
+# row segfaults the process when it predicts, and a cycle never ends. Bundles are untrusted, so
+# the trees are checked (in XGBoost's own JSON form of the loaded booster) before any scoring.
+
+def _int_list(tree: dict, key: str, n: int, where: str) -> list[int]:
+    values = tree.get(key)
+    if not isinstance(values, list) or len(values) != n or not all(isinstance(v, int) for v in values):
+        raise BundleError(f"the booster's tree has a malformed {key!r} (expected {n} integers)", path=where)
+    return values
+
+
+def check_tree(tree: dict, num_features: int, where: str) -> None:
+    """One tree of the booster's JSON: every child in range and reached once from the root, every
+    split on a feature of the row, categorical splits within their category list."""
+    param = tree.get("tree_param") or {}
+    try:
+        n = int(param.get("num_nodes"))
+        leaf_size = int(param.get("size_leaf_vector", 1))
+    except (TypeError, ValueError):
+        raise BundleError("the booster's tree has no valid num_nodes", path=where) from None
+    if n < 1:
+        raise BundleError(f"the booster's tree has {n} nodes", path=where)
+    if leaf_size > 1:
+        raise BundleError("the booster has vector leaves (multi_strategy multi_output_tree), which the "
+                          "ops do not describe", path=where)
+    left = _int_list(tree, "left_children", n, where)
+    right = _int_list(tree, "right_children", n, where)
+    feature = _int_list(tree, "split_indices", n, where)
+    split_type = tree.get("split_type") or [0] * n
+    if len(split_type) != n or len(tree.get("split_conditions") or []) != n \
+            or len(tree.get("default_left") or []) != n or len(tree.get("base_weights") or []) != n:
+        raise BundleError("the booster's tree has arrays of unequal lengths", path=where)
+    categorical = dict(zip(tree.get("categories_nodes") or [], zip(tree.get("categories_segments") or [],
+                                                                    tree.get("categories_sizes") or [])))
+    n_categories = len(tree.get("categories") or [])
+    seen = [False] * n
+    stack = [0]
+    while stack:
+        i = stack.pop()
+        if seen[i]:
+            raise BundleError(f"the booster's tree reaches node {i} twice (a cycle or a shared child)", path=where)
+        seen[i] = True
+        if left[i] == -1 and right[i] == -1:
+            continue
+        for child in (left[i], right[i]):
+            if not 0 < child < n:
+                raise BundleError(f"the booster's tree node {i} has child {child}, outside 1..{n - 1}", path=where)
+            stack.append(child)
+        if not 0 <= feature[i] < num_features:
+            raise BundleError(f"the booster's tree node {i} splits on feature {feature[i]}, outside "
+                              f"0..{num_features - 1}", path=where)
+        if split_type[i] == 1:
+            segment, size = categorical.get(i, (-1, -1))
+            if not (0 <= segment and 0 <= size and segment + size <= n_categories):
+                raise BundleError(f"the booster's tree node {i} has a malformed category list", path=where)
+
+
+def check_booster(booster, num_features: int, where: str) -> None:
+    """The loaded booster's trees (or linear weights) are safe for XGBoost to predict with."""
+    try:
+        doc = json.loads(bytes(booster.save_raw("json")))
+        gb = doc["learner"]["gradient_booster"]
+        name = gb["name"]
+        model = gb["gbtree"]["model"] if name == "dart" else gb["model"]
+    except (KeyError, TypeError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise BundleError(f"the booster's structure is not what XGBoost writes ({type(e).__name__}: {first})",
+                          path=where) from None
+    if name == "gblinear":
+        return  # XGBoost checks the weights' count against the features and groups itself
+    trees = model.get("trees")
+    info = model.get("tree_info")
+    if not isinstance(trees, list) or not isinstance(info, list) or len(info) != len(trees):
+        raise BundleError("the booster's trees and tree_info disagree", path=where)
+    groups = max(1, int(_param(doc, "learner", "learner_model_param", "num_class", default="0") or 0))
+    if not all(isinstance(g, int) and 0 <= g < groups for g in info):
+        raise BundleError(f"the booster's tree_info names an output group outside 0..{groups - 1}", path=where)
+    bounds = model.get("iteration_indptr")
+    if bounds is not None and (not isinstance(bounds, list) or not bounds or bounds[0] != 0
+                               or bounds[-1] != len(trees) or any(a > b for a, b in zip(bounds, bounds[1:]))):
+        raise BundleError("the booster's iteration_indptr does not partition its trees", path=where)
+    for tree in trees:
+        if not isinstance(tree, dict):
+            raise BundleError("the booster holds a tree that is not an object", path=where)
+        check_tree(tree, num_features, where)
+
+
 def read_booster_model(node) -> dict:
     """What both ops read: the booster, its objective, and the checked attributes."""
     num_features = read_num_features(node)
@@ -130,11 +216,16 @@ def read_booster_model(node) -> dict:
     if have != num_features:
         raise BundleError(f"attribute 'num_features' is {num_features} but the booster in {BOOSTER_FILE!r} "
                           f"was trained on {have} features", path=node.attrs.where)
+    check_booster(booster, num_features, node.where(BOOSTER_FILE))
+    iteration_end = read_iteration_end(node, config)
+    if iteration_end > booster.num_boosted_rounds():
+        raise BundleError(f"attribute 'tree_limit' asks for {iteration_end} boosting rounds but the booster has "
+                          f"{booster.num_boosted_rounds()}", path=node.attrs.where)
     return dict(
         num_features=num_features, booster=booster,
         objective=str(_param(config, "learner", "objective", "name", default="")),
         booster_classes=int(_param(config, "learner", "learner_model_param", "num_class", default="0") or 0),
-        iteration_end=read_iteration_end(node, config),
+        iteration_end=iteration_end,
         missing=node.attrs.double("missing", math.nan),
     )
 

@@ -137,10 +137,10 @@ def test_bad_attributes_are_refused(tmp_path, attrs, message):
 
 
 def test_unreadable_booster_names_its_format(tmp_path):
-    with pytest.raises(BundleError, match=r"xgboost\.model: the booster is in XGBoost's JSON format, which "
-                                          r"the installed XGBoost [0-9.]+ cannot read"):
+    with pytest.raises(BundleError, match=r"xgboost\.model: XGBoost [0-9.]+ cannot read the booster "
+                                          r"\(XGBoost's JSON format\)"):
         load_bundle(pixar_xgboost_only(tmp_path, booster=b'{"learner": 1}'))
-    with pytest.raises(BundleError, match="XGBoost's legacy binary format"):
+    with pytest.raises(BundleError, match=r"\(XGBoost's legacy binary format\)"):
         load_bundle(pixar_xgboost_only(tmp_path, booster=b"\x00\x01garbage", name="g.zip"))
 
 
@@ -171,3 +171,37 @@ def test_without_xgboost_the_error_names_the_extra(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "op 'xgboost.classifier' of node 'xgbc_fcc70362ee8d' needs XGBoost's Python library" in out.stdout
     assert "pip install 'leapserve[xgboost]'" in out.stdout
+
+
+def corrupted(edit) -> bytes:
+    """The pixar booster as XGBoost's JSON, edited by edit(first tree)."""
+    doc = json.loads(bytes(own_booster().save_raw("json")))
+    edit(doc["learner"]["gradient_booster"]["model"]["trees"][0])
+    return json.dumps(doc).encode()
+
+
+def _cycle(tree):
+    tree["left_children"][2] = 2  # node 2 (a split) back to itself
+
+
+def _shared_child(tree):
+    tree["left_children"][2] = tree["right_children"][0]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t["left_children"].__setitem__(0, 99999), "node 0 has child 99999, outside 1..4"),
+    (lambda t: t["split_indices"].__setitem__(0, 1000000), "node 0 splits on feature 1000000, outside 0..1"),
+    (_cycle, "reaches node 2 twice"),
+    (_shared_child, "twice"),
+    (lambda t: t["split_type"].__setitem__(0, 1), "structure is not what XGBoost writes"),
+])
+def test_unsafe_trees_are_refused(tmp_path, edit, message):
+    """Trees XGBoost would follow out of its arrays (a segfault when predicting) or round in
+    circles (a stall) fail to load instead."""
+    with pytest.raises(BundleError, match=message):
+        load_bundle(pixar_xgboost_only(tmp_path, booster=corrupted(edit)))
+
+
+def test_tree_limit_past_the_booster(tmp_path):
+    with pytest.raises(BundleError, match="'tree_limit' asks for 8 boosting rounds but the booster has 7"):
+        load_bundle(pixar_xgboost_only(tmp_path, attrs={"tree_limit": {"int": 8}}))
