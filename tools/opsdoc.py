@@ -69,6 +69,12 @@ missing), then: binary classifier raw [-m, m] and probability [1 - p, p] with p 
 binary:logistic (XGBoost's own p for other objectives, MLeap's rule); multi-class probability =
 softmax of the margins in float32; prediction = argmax of the probability; regression = XGBoost's
 prediction. All of it in XGBoost's float32, widened to doubles: Spark's numbers, bit for bit.
+
+XGBoost trusts the boosters it reads (a bad child index crashes the process when it predicts, some
+legacy binary files keep its reader busy for minutes), so leapserve has XGBoost read the file in a
+child process (at most 60 s), loads only the booster XGBoost re-serialized there, and checks
+every tree (children in range and reached once, splits on features of the row) before scoring:
+a malformed booster fails to load with the reason, it cannot crash or stall the server.
 """
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +67,48 @@ def booster_format(data: bytes) -> str:
     return "legacy binary"
 
 
+# XGBoost's readers trust the file too: a few changed bytes in a legacy binary booster made its
+# reader run for minutes, and a reader that crashes takes the process with it. So a child process
+# reads the untrusted file and hands back the booster as XGBoost re-serializes it (UBJSON); this
+# process only ever reads what XGBoost itself wrote, then checks its trees (check_booster).
+READ_TIMEOUT_S = 60.0
+_READ_IN_CHILD = """\
+import sys
+import xgboost
+booster = xgboost.Booster()
+with xgboost.config_context(verbosity=0):
+    booster.load_model(bytearray(sys.stdin.buffer.read()))
+    sys.stdout.buffer.write(bytes(booster.save_raw("ubj")))
+"""
+
+
+def _child_error(stderr: bytes) -> str:
+    """The first line of XGBoost's error in the child's traceback."""
+    lines = stderr.decode("utf-8", "replace").splitlines()
+    for line in lines:
+        if "XGBoostError:" in line:
+            return line.split("XGBoostError:", 1)[1].strip()
+    return lines[-1].strip() if lines else "no detail"
+
+
+def read_untrusted(xgb, data: bytes, fmt: str, where: str) -> bytes:
+    """The booster in ``data`` re-serialized as UBJSON by XGBoost in a child process."""
+    try:
+        done = subprocess.run([sys.executable, "-I", "-c", _READ_IN_CHILD], input=data, capture_output=True,
+                              timeout=READ_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise BundleError(f"XGBoost {xgb.__version__} did not finish reading the booster (XGBoost's {fmt} "
+                          f"format) within {READ_TIMEOUT_S:g} s", path=where) from None
+    if done.returncode < 0:
+        raise BundleError(f"XGBoost {xgb.__version__} crashed reading the booster (XGBoost's {fmt} format, "
+                          f"signal {-done.returncode})", path=where)
+    if done.returncode != 0:
+        raise BundleError(f"XGBoost {xgb.__version__} cannot read the booster (XGBoost's {fmt} format): "
+                          f"{_child_error(done.stderr)} (XGBoost 2.x reads JSON, UBJSON and legacy binary; "
+                          "3.x no legacy binary)", path=where)
+    return done.stdout
+
+
 def load_booster(node):
     """The node's booster, read by the installed XGBoost; returns (booster, its JSON config)."""
     xgb = import_xgboost(node)
@@ -74,17 +118,16 @@ def load_booster(node):
                           path=where)
     data = node.read_file(BOOSTER_FILE)
     fmt = booster_format(data)
+    written = read_untrusted(xgb, data, fmt, where)
     booster = xgb.Booster()
     try:
-        # verbosity 0: old boosters make XGBoost log deprecation warnings to stderr on each load
         with xgb.config_context(verbosity=0):
-            booster.load_model(bytearray(data))
+            booster.load_model(bytearray(written))
             config = json.loads(booster.save_config())
     except xgb.core.XGBoostError as e:
-        detail = str(e).strip().splitlines()
-        raise BundleError(f"XGBoost {xgb.__version__} cannot read the booster (XGBoost's {fmt} format): "
-                          f"{detail[0] if detail else 'no detail'} (XGBoost 2.x reads JSON, UBJSON and "
-                          "legacy binary; 3.x no legacy binary)", path=where) from None
+        detail = (str(e).strip().splitlines() or ["no detail"])[0]
+        raise BundleError(f"XGBoost {xgb.__version__} cannot read back the booster it re-serialized: {detail}",
+                          path=where) from None
     return booster, config
 
 

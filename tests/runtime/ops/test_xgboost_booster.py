@@ -193,7 +193,7 @@ def _shared_child(tree):
     (lambda t: t["split_indices"].__setitem__(0, 1000000), "node 0 splits on feature 1000000, outside 0..1"),
     (_cycle, "reaches node 2 twice"),
     (_shared_child, "twice"),
-    (lambda t: t["split_type"].__setitem__(0, 1), "structure is not what XGBoost writes"),
+    (lambda t: t["split_type"].__setitem__(0, 1), "cannot read the booster .*Check failed"),
 ])
 def test_unsafe_trees_are_refused(tmp_path, edit, message):
     """Trees XGBoost would follow out of its arrays (a segfault when predicting) or round in
@@ -205,3 +205,16 @@ def test_unsafe_trees_are_refused(tmp_path, edit, message):
 def test_tree_limit_past_the_booster(tmp_path):
     with pytest.raises(BundleError, match="'tree_limit' asks for 8 boosting rounds but the booster has 7"):
         load_bundle(pixar_xgboost_only(tmp_path, attrs={"tree_limit": {"int": 8}}))
+
+
+def test_booster_that_xgboost_reads_forever(tmp_path, monkeypatch):
+    """One changed byte in the pixar booster (a size in its legacy binary format) makes XGBoost's
+    reader run on for minutes: the child process reading it is stopped and the load refused."""
+    from leapserve.runtime.ops import xgboost_booster
+
+    monkeypatch.setattr(xgboost_booster, "READ_TIMEOUT_S", 5.0)
+    data = bytearray(entries_of(PIXAR)[BOOSTER])
+    data[663] = 59
+    with pytest.raises(BundleError, match=r"did not finish reading the booster \(XGBoost's legacy binary format\) "
+                                          r"within 5 s"):
+        load_bundle(pixar_xgboost_only(tmp_path, booster=bytes(data)))
