@@ -43,6 +43,9 @@ from ..types import DOUBLE, vector
 from ..vectors import SparseBatch, SparseVector
 
 BOOSTER_FILE = "xgboost.model"
+# XGBoost is handed dense rows (as xgboost.spark does); a sparse batch is densified in slices of
+# at most this many values (32 MB of doubles)
+DENSE_BATCH_VALUES = 1 << 22
 INSTALL_HINT = "pip install 'leapserve[xgboost]'"
 
 
@@ -321,8 +324,15 @@ class BoosterModel(OpModel):
 
         def run(ctx, X):
             check_batch_width("features", X, size)
-            values = self.outputs(dense_rows(X), order)
-            return tuple(values[o] for o in order)
+            n = X.shape[0]
+            if not isinstance(X, SparseBatch) or n * size <= DENSE_BATCH_VALUES:
+                values = self.outputs(dense_rows(X), order)
+                return tuple(values[o] for o in order)
+            # wide sparse rows are densified a slice at a time, so memory stays bounded
+            step = max(1, DENSE_BATCH_VALUES // max(size, 1))
+            parts = [self.outputs(X.take(np.arange(a, min(a + step, n))).toarray(), order)
+                     for a in range(0, n, step)]
+            return tuple(np.concatenate([p[o] for p in parts]) for o in order)
         return run
 
 

@@ -218,3 +218,20 @@ def test_booster_that_xgboost_reads_forever(tmp_path, monkeypatch):
     with pytest.raises(BundleError, match=r"did not finish reading the booster \(XGBoost's legacy binary format\) "
                                           r"within 5 s"):
         load_bundle(pixar_xgboost_only(tmp_path, booster=bytes(data)))
+
+
+def test_sparse_batches_are_densified_in_slices(tmp_path, monkeypatch):
+    """A batch of sparse rows is scored a slice at a time (bounded memory), with the same answers."""
+    from leapserve.runtime import SparseBatch
+    from leapserve.runtime.ops import xgboost_booster
+
+    model = load_bundle(pixar_xgboost_only(tmp_path))
+    rows = [SparseVector(2, [1], [3.0]), SparseVector(2, [0], [4.5]), SparseVector(2, [], []),
+            SparseVector(2, [0, 1], [5.0, 90.0]), SparseVector(2, [0, 1], [np.nan, 1.0])]
+    whole = model.transform_batch({FEATURES: SparseBatch.from_rows(2, rows)})
+    monkeypatch.setattr(xgboost_booster, "DENSE_BATCH_VALUES", 4)  # two rows a slice
+    sliced = model.transform_batch({FEATURES: SparseBatch.from_rows(2, rows)})
+    for col in ("rawPrediction", "probability", "prediction"):
+        assert np.array_equal(np.asarray(whole[col]), np.asarray(sliced[col]))
+    for i, row in enumerate(rows):
+        assert list(np.asarray(sliced["rawPrediction"])[i]) == list(model.transform({FEATURES: row})["rawPrediction"])
