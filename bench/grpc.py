@@ -14,7 +14,10 @@ weighs on both alike (ratios are medians of per-round ratios). Measured in one r
   p50 / p99 latency at concurrency 1, throughput at concurrency 8 and 32 with 1 and 2 workers;
 * PredictBatch of 1,000 records: rows per second;
 * Spark local mode on the same penguins pipeline (the fitted Spark model): one record, and 1,000
-  records, each as createDataFrame + transform + collect.
+  records, each as createDataFrame + transform + collect;
+* with the xgboost extra, the same for the penguins' features into XGBoost's SparkXGBClassifier
+  (100 trees of depth 6 per class; built into build/examples/penguins_xgb/ when missing): Predict
+  p50 / p99, PredictBatch rows per second, and Spark local mode.
 
 Targets: Predict p50 within 1.3x of the empty handler's p50, p99 under 2 ms, at least 4,000
 single-record requests per second on 2 cores, PredictBatch above Spark local mode's rows per second.
@@ -46,6 +49,10 @@ from tests.support.servers import ServerProcess, free_port  # noqa: E402
 
 EXAMPLE_DIR = REPO / "build" / "examples" / "penguins_species"
 EXAMPLE_BUNDLE = EXAMPLE_DIR / "bundle-json.zip"
+# The penguins example's features into XGBoost's SparkXGBClassifier (100 trees of depth 6 per
+# class), measured when the xgboost extra is installed
+XGB_DIR = REPO / "build" / "examples" / "penguins_xgb"
+XGB_BUNDLE = XGB_DIR / "bundle-json.zip"
 PREDICT = "/leapserve.v1.PredictionService/Predict"
 PREDICT_BATCH = "/leapserve.v1.PredictionService/PredictBatch"
 
@@ -105,10 +112,11 @@ def batch_request(model: str, records: list[dict]) -> bytes:
 
 # --- processes --------------------------------------------------------------------------------------
 
-def leapserve_server(workers: int, logs: Path) -> ServerProcess:
+def leapserve_server(workers: int, logs: Path, xgb: bool = False) -> ServerProcess:
     port = free_port()
+    extra = ["--model", f"xgb={XGB_BUNDLE}"] if xgb else []
     return ServerProcess(["--port", port, "--workers", workers, "--reload-interval", "0", "--log-level", "warning",
-                          "--model", f"rf={RF_ZIP}", "--model", f"penguins={EXAMPLE_BUNDLE}"],
+                          "--model", f"rf={RF_ZIP}", "--model", f"penguins={EXAMPLE_BUNDLE}", *extra],
                          logs / f"leapserve-{workers}.log", f"127.0.0.1:{port}")
 
 
@@ -244,19 +252,20 @@ def throughput(address: str, payload: Path, concurrency: int, duration: float, c
 
 # --- Spark ---------------------------------------------------------------------------------------
 
-def spark_numbers(runs: int) -> dict:
+def spark_numbers(runs: int, model_dir: Path = EXAMPLE_DIR / "spark-model",
+                  outputs=("prediction", "probability", "predicted_species")) -> dict:
     from leapserve import bundler
     from pyspark.ml import PipelineModel
 
     spark = bundler.spark_session()
-    model = PipelineModel.load(str(EXAMPLE_DIR / "spark-model"))
+    model = PipelineModel.load(str(model_dir))
     columns = list(PENGUIN)
     schema = ("island string, sex string, bill_length_mm double, bill_depth_mm double, "
               "flipper_length_mm double, body_mass_g double")
 
     def score(records):
         df = spark.createDataFrame([tuple(r[c] for c in columns) for r in records], schema)
-        return model.transform(df).select("prediction", "probability", "predicted_species").collect()
+        return model.transform(df).select(*outputs).collect()
 
     for _ in range(3):
         score([PENGUIN])
@@ -285,6 +294,35 @@ def ensure_example() -> None:
                    cwd=REPO, check=True)
 
 
+def ensure_xgb_example() -> bool:
+    """The XGBoost pipeline's saved Spark model and bundle (built with Spark when missing); False
+    without the xgboost extra."""
+    try:
+        from xgboost.spark import SparkXGBClassifier
+    except ImportError:
+        print("no XGBoost pipeline: needs pip install 'leapserve[xgboost]'", file=sys.stderr)
+        return False
+    if XGB_BUNDLE.exists() and (XGB_DIR / "spark-model").exists():
+        return True
+    print("building the XGBoost penguins pipeline (Spark) ...", file=sys.stderr)
+    from leapserve import bundler
+    from leapserve.bundler.examples import penguins_species
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.feature import StringIndexer
+
+    spark = bundler.spark_session()
+    example, data = penguins_species.train(spark)
+    features = PipelineModel(stages=example.stages[:5])  # indexers, one-hot, assembler, scaler
+    labelled = StringIndexer(inputCol="species", outputCol="label").fit(data).transform(data)
+    xgb = SparkXGBClassifier(features_col="features", label_col="label", n_estimators=100, max_depth=6,
+                             num_workers=1).fit(features.transform(labelled))
+    model = PipelineModel(stages=[*features.stages, xgb])
+    XGB_DIR.mkdir(parents=True, exist_ok=True)
+    model.write().overwrite().save(str(XGB_DIR / "spark-model"))
+    bundler.export_bundle(model, data, XGB_BUNDLE, force=True)
+    return True
+
+
 def pooled(runs: list[dict]) -> dict:
     times = sorted(t for r in runs for t in r["times"])
     return {"p50": times[len(times) // 2], "p99": times[min(len(times) - 1, int(len(times) * 0.99))]}
@@ -297,6 +335,7 @@ def measure(args) -> list[tuple[str, str, str]]:
     import tempfile
 
     ensure_example()
+    has_xgb = ensure_xgb_example()
     rounds = 3 if args.quick else 6
     count, warmup, duration = (300, 50, 1.0) if args.quick else (800, 100, 2.0)
     tmp = Path(tempfile.mkdtemp(prefix="leapserve-bench-"))
@@ -304,22 +343,26 @@ def measure(args) -> list[tuple[str, str, str]]:
     pg = write_payload(tmp, "pg", predict_request("penguins", PENGUIN))
     rf_batch = write_payload(tmp, "rf_batch", batch_request("rf", airbnb_records(1000)))
     pg_batch = write_payload(tmp, "pg_batch", batch_request("penguins", penguin_records(1000)))
+    xg = write_payload(tmp, "xg", predict_request("xgb", PENGUIN))
+    xg_batch = write_payload(tmp, "xg_batch", batch_request("xgb", penguin_records(1000)))
     ms = lambda s: f"{s * 1000:.3f} ms"  # noqa: E731
     say = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
     rows: list[tuple[str, str, str]] = []
-    lat = {key: [] for key in ("empty_rf", "empty_pg", "rf", "pg")}
+    lat = {key: [] for key in ("empty_rf", "empty_pg", "rf", "pg", "xgb")}
     thr = {}
 
     say("empty-handler server and leapserve --workers 1, side by side ...")
-    with empty_server(tmp) as empty, leapserve_server(1, tmp) as leap:
+    with empty_server(tmp) as empty, leapserve_server(1, tmp, xgb=has_xgb) as leap:
         wait_serving(empty, leap)
         for r in range(rounds):
             say(f"  round {r + 1}/{rounds}")
             for key, srv, payload in (("empty_rf", empty, rf), ("rf", leap, rf),
-                                      ("empty_pg", empty, pg), ("pg", leap, pg)):
+                                      ("empty_pg", empty, pg), ("pg", leap, pg),
+                                      *((("xgb", leap, xg),) if has_xgb else ())):
                 lat[key].append(run_client("--client-latency", srv.address, PREDICT, payload, count, warmup))
         batch = {name: run_client("--client-latency", leap.address, PREDICT_BATCH, payload, 10, 2)
-                 for name, payload in (("rf", rf_batch), ("pg", pg_batch))}
+                 for name, payload in (("rf", rf_batch), ("pg", pg_batch),
+                                       *((("xgb", xg_batch),) if has_xgb else ()))}
         for c in (8, 32):
             for r in range(max(2, rounds // 2)):
                 thr.setdefault(("empty", c), []).append(throughput(empty.address, rf, c, duration))
@@ -341,6 +384,10 @@ def measure(args) -> list[tuple[str, str, str]]:
                      "floor"))
         rows.append((f"Predict {label}: p50 / p99 (c=1)", f"{ms(m['p50'])} / {ms(m['p99'])}",
                      f"p50 {ratio(key, base):.2f}x empty (target <= 1.3x); p99 target < 2 ms"))
+    if has_xgb:
+        m = pooled(lat["xgb"])
+        rows.append(("Predict penguins XGBoost (100 trees, depth 6): p50 / p99 (c=1)",
+                     f"{ms(m['p50'])} / {ms(m['p99'])}", f"p50 {ratio('xgb', 'empty_pg'):.2f}x empty"))
     for c in (8, 32):
         e = statistics.median(thr[("empty", c)])
         rows.append((f"empty handler: requests/s (c={c})", f"{e:,.0f}", "floor"))
@@ -353,6 +400,10 @@ def measure(args) -> list[tuple[str, str, str]]:
     pg_rows = 1000 / batch["pg"]["p50"]
     rows.append(("PredictBatch airbnb RF, 1,000 records: rows/s", f"{rf_rows:,.0f}", f"{ms(batch['rf']['p50'])} per call"))
     rows.append(("PredictBatch penguins, 1,000 records: rows/s", f"{pg_rows:,.0f}", f"{ms(batch['pg']['p50'])} per call"))
+    if has_xgb:
+        xg_rows = 1000 / batch["xgb"]["p50"]
+        rows.append(("PredictBatch penguins XGBoost, 1,000 records: rows/s", f"{xg_rows:,.0f}",
+                     f"{ms(batch['xgb']['p50'])} per call"))
     if not args.skip_spark:
         say("Spark local mode ...")
         spark = spark_numbers(10 if args.quick else 40)
@@ -361,6 +412,13 @@ def measure(args) -> list[tuple[str, str, str]]:
                      f"{spark['one_p50'] / pg_p50:.0f}x leapserve Predict"))
         rows.append(("Spark local mode, penguins, 1,000 records: rows/s", f"{spark['rows_per_s']:,.0f}",
                      f"PredictBatch penguins is {pg_rows / spark['rows_per_s']:.1f}x (target > 1x)"))
+        if has_xgb:
+            sx = spark_numbers(10 if args.quick else 40, XGB_DIR / "spark-model", ("prediction", "probability"))
+            xg_p50 = pooled(lat["xgb"])["p50"]
+            rows.append(("Spark local mode, penguins XGBoost, one record: latency p50", ms(sx["one_p50"]),
+                         f"{sx['one_p50'] / xg_p50:.0f}x leapserve Predict"))
+            rows.append(("Spark local mode, penguins XGBoost, 1,000 records: rows/s", f"{sx['rows_per_s']:,.0f}",
+                         f"PredictBatch penguins XGBoost is {xg_rows / sx['rows_per_s']:.1f}x"))
     return rows
 
 

@@ -5,7 +5,9 @@
 For each model (the airbnb RF and LR fixtures written by MLeap, the example pipelines, and four
 fitted on the spot: a one-vs-rest and a multi-layer perceptron on the penguins' features, a
 StandardScaler alone on those features (the cost of a one-op pipeline, almost no arithmetic), and
-Tokenizer + HashingTF + IDF + LogisticRegression) it measures, on the same machine and in the same
+Tokenizer + HashingTF + IDF + LogisticRegression; and, with the xgboost extra, XGBoost's
+SparkXGBClassifier of 100 trees of depth 6 on the penguins' features, which MLeap's JVM harness
+cannot score: its MLeap columns read n/a) it measures, on the same machine and in the same
 invocation:
 
 * native single record: ``Pipeline.transform(record)`` (best round, microseconds per record);
@@ -121,7 +123,7 @@ def fitted_workload(name: str, bundle: Path, model, sample, rows: int, rng, spar
 # perceptron on the penguins' features, the floor of one-op pipelines (a StandardScaler alone on
 # the perceptron's 8-value input vector: one vector in, one out, almost no arithmetic), and a
 # text pipeline.
-FITTED = ("penguins_ovr", "penguins_mlp", "penguins_scaler", "text_tfidf_lr")
+FITTED = ("penguins_ovr", "penguins_mlp", "penguins_scaler", "text_tfidf_lr", "penguins_xgb")
 
 
 @functools.lru_cache(maxsize=1)  # fitted once for the three penguin workloads
@@ -183,6 +185,24 @@ def fitted_workloads(names, rows: int, rng, spark, folder: Path) -> list:
         bundle = folder / "text_tfidf_lr.zip"
         bundler.export_bundle(model, sample, bundle, force=True)
         works.append(fitted_workload("text_tfidf_lr", bundle, model, sample, rows, rng, spark))
+    if "penguins_xgb" in names:
+        try:
+            from xgboost.spark import SparkXGBClassifier
+        except ImportError:
+            print("skipping penguins_xgb: needs pip install 'leapserve[xgboost]'", file=sys.stderr)
+            return works
+        from pyspark.ml import PipelineModel
+
+        features, data, train = penguin_features(spark)
+        # XGBoost's own PySpark estimator, 100 trees of depth 6 per class, after the penguins' features
+        xgb = SparkXGBClassifier(features_col="features", label_col="label", n_estimators=100, max_depth=6,
+                                 num_workers=1).fit(train)
+        model = PipelineModel(stages=[*features.stages, xgb])
+        bundle = folder / "penguins_xgb.zip"
+        bundler.export_bundle(model, data, bundle, force=True)
+        work = fitted_workload("penguins_xgb", bundle, model, data, rows, rng, spark)
+        work["jvm"] = False  # the MLeap JVM harness has no XGBoost runtime (mleap-xgboost-runtime)
+        works.append(work)
     return works
 
 
@@ -288,7 +308,8 @@ def main(argv=None) -> int:
     results = []
     for work in works:
         print(f"measuring {work['name']} ...", file=sys.stderr)
-        res = {"name": work["name"], "native": native(work, args.seconds), "jvm": jvm(work, args.seconds)}
+        res = {"name": work["name"], "native": native(work, args.seconds),
+               "jvm": jvm(work, args.seconds) if work.get("jvm", True) else None}
         res["spark"] = None if args.no_spark else spark_local(work, spark, args.seconds)
         results.append(res)
 
@@ -305,9 +326,11 @@ def main(argv=None) -> int:
         n, j, s = r["native"], r["jvm"], r["spark"] or {}
         srow = s.get("row")
         spark_ratio = "n/a" if srow is None else f"{srow / n['row']:,.0f}x"
+        jvm_cells = ("n/a | n/a | n/a | n/a" if j is None else
+                     f"{fmt_us(j['row'])} | {fmt_us(j['frame'])} | {n['row'] / j['frame']:.2f}x | "
+                     f"{n['row'] / j['row']:.2f}x")
         print(f"| {r['name']} | {fmt_us(n['row'])} (final output only: {fmt_us(n['row_final'])}) | "
-              f"{fmt_us(j['row'])} | {fmt_us(j['frame'])} | {n['row'] / j['frame']:.2f}x | "
-              f"{n['row'] / j['row']:.2f}x | {fmt_us(srow)} | {spark_ratio} |")
+              f"{jvm_cells} | {fmt_us(srow)} | {spark_ratio} |")
     print("\n| model | native transform_batch | MLeap LeapFrame batch | Spark local batch | rows/s: native / Spark | "
           "rows/s: native / MLeap |")
     print("|---|---|---|---|---|---|")
@@ -315,8 +338,10 @@ def main(argv=None) -> int:
         n, j, s = r["native"], r["jvm"], r["spark"] or {}
         sb = s.get("batch_rows_per_s")
         spark_ratio = "n/a" if not sb else f"{n['batch_rows_per_s'] / sb:.2f}x"
-        print(f"| {r['name']} | {fmt_rate(n['batch_rows_per_s'])} | {fmt_rate(j['batch_rows_per_s'])} | "
-              f"{fmt_rate(sb)} | {spark_ratio} | {n['batch_rows_per_s'] / j['batch_rows_per_s']:.2f}x |")
+        jb = None if j is None else j["batch_rows_per_s"]
+        mleap_ratio = "n/a" if jb is None else f"{n['batch_rows_per_s'] / jb:.2f}x"
+        print(f"| {r['name']} | {fmt_rate(n['batch_rows_per_s'])} | {fmt_rate(jb)} | "
+              f"{fmt_rate(sb)} | {spark_ratio} | {mleap_ratio} |")
     notes = [f"{r['name']}: {r['spark']['note']}" for r in results if r["spark"] and r["spark"].get("note")]
     for note in notes:
         print(f"\nnote: {note}")
