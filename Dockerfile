@@ -5,6 +5,7 @@
 # only when called). Under 250 MB (docs/deploy.md says how that is measured).
 #
 #   docker build -t leapserve .
+#   docker build --build-arg EXTRAS=xgboost -t leapserve:xgboost .   # XGBoost models too (docs/export.md)
 #   docker run --rm -p 50051:50051 -p 9095:9095 -v "$PWD/models:/models:ro" leapserve
 #
 # Arguments go to `leapserve serve`; every setting is also a LEAPSERVE_* variable
@@ -24,7 +25,9 @@ COPY leapserve ./leapserve
 COPY server ./server
 COPY bundler ./bundler
 COPY deploy/image/install-serving.sh /usr/local/bin/install-serving.sh
-RUN sh /usr/local/bin/install-serving.sh /opt/leapserve /src
+# Extras added to the serving install: "" (the default image) or "xgboost" (XGBoost's CPU build)
+ARG EXTRAS=""
+RUN EXTRAS="${EXTRAS}" sh /usr/local/bin/install-serving.sh /opt/leapserve /src
 
 # --- the image ------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
