@@ -50,7 +50,7 @@ def features(stages_after):
 
 
 def small(cls, **kw):
-    return cls(features_col="features", n_estimators=6, max_depth=3, num_workers=1, **kw)
+    return cls(**{"features_col": "features", "n_estimators": 6, "max_depth": 3, "num_workers": 1, **kw})
 
 
 @pytest.mark.parity("xgboost.classifier", "string_indexer", "vector_assembler")
@@ -128,3 +128,23 @@ def test_saved_pipeline_exported_and_served(spark, frame, tmp_path, start_server
             for col in ("rawPrediction", "probability"):
                 values = got[col].toarray() if hasattr(got[col], "toarray") else np.asarray(got[col])
                 assert values.tolist() == row[col].toArray().tolist(), (rid, col)
+
+
+def test_settings_the_ops_cannot_express_are_refused(spark, frame, tmp_path):
+    """Refused before anything is written, naming the stage and the setting."""
+    from pyspark.ml import PipelineModel
+
+    from leapserve.bundler.errors import StageNotSerializable
+    from leapserve.bundler.export import export_bundle
+    from xgboost.spark import SparkXGBRegressor
+
+    model = features([small(SparkXGBRegressor, label_col="target", n_estimators=2)]).fit(frame)
+    booster_stage = model.stages[-1]
+    for param, value, reason in (("enable_sparse_data_optim", True, "absent entries as missing"),
+                                 ("base_margin_col", "x3", "base_margin_col has no MLeap port"),
+                                 ("iteration_range", (1, 2), "not starting at 0")):
+        stage = booster_stage.copy({booster_stage.getParam(param): value})
+        with pytest.raises(StageNotSerializable, match=reason) as e:
+            export_bundle(PipelineModel(model.stages[:-1] + [stage]), frame, tmp_path / "x.zip", verify=False)
+        assert e.value.stage_uid == booster_stage.uid
+        assert not (tmp_path / "x.zip").exists()
