@@ -82,13 +82,27 @@ def test_multiclass_classifier_with_labels(spark, frame, tmp_path):
 
 
 @pytest.mark.parity("xgboost.regression", "string_indexer", "vector_assembler")
-def test_regressor(spark, frame, tmp_path):
+def test_regressor_with_early_stopping(spark, frame, tmp_path):
+    """Early stopping: Spark's transform scores up to the best round, which the bundle records as
+    tree_limit."""
+    from pyspark.sql import functions as F
     from xgboost.spark import SparkXGBRegressor
 
-    model = features([small(SparkXGBRegressor, label_col="target")]).fit(frame)
+    from leapserve.runtime.bundle import leaf_nodes, read_root
+    from leapserve.runtime.container import open_source
+
+    training = frame.withColumn("validation", (F.col("rid") % 4) == 0)
+    model = features([small(SparkXGBRegressor, label_col="target", n_estimators=60, learning_rate=0.8,
+                            validation_indicator_col="validation", early_stopping_rounds=2)]).fit(training)
+    best = model.stages[-1]._xgb_sklearn_model.best_iteration
+    assert best + 1 < model.stages[-1].get_booster().num_boosted_rounds()  # it did stop early
     report = assert_parity(model, frame, tmp_path)
     assert report.compared > 0 and report.errors == 0
     assert report.max_difference == 0.0
+    for path in report.bundles.values():
+        with open_source(path) as src:
+            node = [n for n in leaf_nodes(read_root(src)[1]) if n.op == "xgboost.regression"][0]
+            assert node.attrs.long("tree_limit") == best + 1
 
 
 def test_saved_pipeline_exported_and_served(spark, frame, tmp_path, start_server, capsys):
