@@ -57,11 +57,20 @@ def small(cls, **kw):
 def test_binary_classifier(spark, frame, tmp_path):
     from xgboost.spark import SparkXGBClassifier
 
+    from leapserve import bundler
+
     model = features([small(SparkXGBClassifier, label_col="label")]).fit(frame)
     report = assert_parity(model, frame, tmp_path)
     assert report.compared > 0 and report.errors == 0
     # exact, not merely within 1e-9: the runtime runs XGBoost's float32 arithmetic as Spark's transform does
     assert report.max_difference == 0.0
+    # batch scoring on Spark (bundler.score: the runtime in Spark's Python workers) gives the same
+    scored = {r["rid"]: r for r in bundler.score(frame, report.bundles["protobuf"]).collect()}
+    for rid, want in report.spark.items():
+        got = scored[rid]
+        assert got["prediction"] == want["prediction"]
+        for col in ("rawPrediction", "probability"):
+            assert got[col].toArray().tolist() == list(want[col]), (rid, col)
 
 
 @pytest.mark.parity("xgboost.classifier", "string_indexer", "vector_assembler", "reverse_string_indexer")
