@@ -4,7 +4,8 @@ SparkXGBClassifierModel and SparkXGBRegressorModel live in Python only, so MLeap
 (which walks JVM stages) cannot see them. The export hands MLeap the pipeline without them, then
 adds one node per XGBoost model to the root pipeline, at the model's place among the stages, in the
 layout MLeap's xgboost4j-spark writer uses (docs/ops.md): the booster in ``xgboost.model`` (UBJSON,
-which XGBoost 1.6 and later reads, MLeap's JVM runtime included), attributes ``num_features``,
+which XGBoost reads from 1.6 on; MLeap's JVM runtime has xgboost4j 2.0, untried here because the
+tests' MLeap harness has no XGBoost runtime), attributes ``num_features``,
 ``num_classes`` (classifier), ``tree_limit``, ``missing`` and ``objective`` (classifier).
 """
 
