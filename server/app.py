@@ -219,12 +219,13 @@ def build_server(config: ServeConfig, registry, observer=None):
     inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
         observed(oip.InferenceService(
         registry, max_batch_rows=config.max_batch_rows,
-        max_response_bytes=config.max_response_bytes or config.max_message_size), oip.SERVICE_NAME), server)
+        max_response_bytes=config.max_response_bytes or config.max_message_size,
+        admin=config.admin, admin_token=config.admin_token), oip.SERVICE_NAME), server)
     services = [prediction.SERVICE_NAME, oip.SERVICE_NAME]
     if config.admin:
         if not config.admin_token:
-            log.warning("the admin API (LoadModel/UnloadModel) is on without --admin-token: any client that "
-                        "reaches this server can load and unload models")
+            log.warning("the admin API (LoadModel/UnloadModel, OIP RepositoryModelLoad/Unload) is on without "
+                        "--admin-token: any client that reaches this server can load and unload models")
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
             observed(admin.ModelService(registry, token=config.admin_token), admin.SERVICE_NAME), server)
         services.append(admin.SERVICE_NAME)

@@ -69,6 +69,10 @@ RPCS = {
         "ServerLive": (None, None, None),
         "ServerReady": (None, None, None),
         "ServerMetadata": (None, None, None),
+        # The repository calls are counted without model labels: a load may name a model not served yet.
+        "RepositoryIndex": (None, None, None),
+        "RepositoryModelLoad": (None, None, None),
+        "RepositoryModelUnload": (None, None, None),
     },
     "leapserve.v1.ModelService": {
         "LoadModel": ("model", "version", None),
