@@ -96,7 +96,7 @@ def client(admin_server):
 
 
 @pytest.fixture(scope="module")
-def stub(admin_server):
+def stub(admin_server, client):  # client: once the model directory is loaded
     return service_pb2_grpc.GRPCInferenceServiceStub(admin_server.open_channel())
 
 
