@@ -59,7 +59,8 @@ def rpc_refusal(call, request, metadata=(("authorization", f"Bearer {TOKEN}"),))
 @pytest.fixture(scope="module")
 def layout(bundles, tmp_path_factory):
     """models/: lr.zip (one bundle), multi/1.zip + multi/2/ (a folder of versions), broken/1.zip (not
-    a bundle); extra/ (an admin path): other.zip, versions/1.zip + 3.zip; outside/v2.zip."""
+    a bundle); extra/ (an admin path): other.zip, versions/1.zip + 3.zip, bad.zip (not a bundle);
+    outside/v2.zip."""
     root = tmp_path_factory.mktemp("repository")
     models, extra, outside = root / "models", root / "extra", root / "outside"
     for d in (models, models / "multi", models / "broken", extra, extra / "versions", outside):
@@ -72,6 +73,7 @@ def layout(bundles, tmp_path_factory):
     copy_bundle(bundles["lr_v1"], extra / "versions" / "1.zip")
     copy_bundle(bundles["lr_v2"], extra / "versions" / "3.zip")
     copy_bundle(bundles["lr_v2"], outside / "v2.zip")
+    (extra / "bad.zip").write_bytes(b"not a bundle either")
     return {"models": models, "extra": extra, "outside": outside}
 
 
@@ -212,6 +214,13 @@ def test_load_refusals(client, stub, layout):
                       service_pb2.RepositoryModelLoadRequest(model_name="lr", repository_name="models"))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "repository_name" in err.details()
     assert served(client, "lr")
+    # a bad bundle over a served version: the old copy serves on, READY with the failure as its reason
+    err = load("lr", path=("string_param", "../extra/bad.zip"))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "'../extra/bad.zip'" in err.details()
+    assert infer_prediction(client, "lr") == pytest.approx(v1_expected(1, 2))
+    (lr,) = [e for e in index(client) if e[0] == "lr"]
+    assert lr[:3] == ("lr", "1", "READY") and lr[3].startswith("reload failed, the previous copy serves: ")
+    assert "bad.zip" in lr[3] and str(layout["extra"]) not in lr[3]
 
 
 def test_unload_refusals(client, stub):
