@@ -38,7 +38,7 @@ from leapserve.runtime.errors import InvalidInput, MissingInput
 
 from ..discovery import is_bundle_dir, scan_model_dir, scan_versions
 from ..errors import BadRequest, LimitExceeded, ModelNotFound, ModelUnavailable, PermissionDenied, ServeError
-from ..registry import FAILED, LOADING, READY, Registry, version_key
+from ..registry import LOADING, READY, Registry, version_key
 from ..tensors import (datatype_of, fill_contents, input_column, output_size, output_tensor, tensor_nbytes, tensor_raw,
                        tensor_shape)
 from .admin import MAX_NAME_LENGTH, MAX_PATH_LENGTH, admin_token_failure
@@ -191,7 +191,6 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             what = f"the outputs would be {total:,} bytes in all (the largest: {what})"
         raise LimitExceeded(f"{what}; the response limit is {limit:,} bytes (--max-response-bytes)")
 
-
     # --- the repository extension -----------------------------------------------------------
 
     def RepositoryIndex(self, request, context):
@@ -328,7 +327,6 @@ def _index_state(info: dict) -> tuple[str, str]:
         return INDEX_READY, (f"reload failed, the previous copy serves: {info['error']}" if info["error"] else "")
     if info["state"] == LOADING:
         return INDEX_LOADING, ""
-    assert info["state"] == FAILED
     return INDEX_UNAVAILABLE, info["error"] or "failed to load"
 
 
