@@ -9,7 +9,8 @@ a mounted Secret) is picked up without a restart; connections already open keep 
 
 Client: ``--tls`` (trust the system's CAs), ``--tls-ca FILE`` (trust this CA), ``--tls-cert FILE
 --tls-key FILE`` (present a client certificate), ``--tls-server-name NAME`` (the name to check the
-server's certificate against, when it differs from the address's host).
+server's certificate against, when it differs from the address's host), turned into a channel by
+leapserve.client.open_channel, which the Python client uses too.
 """
 
 from __future__ import annotations
@@ -122,23 +123,20 @@ def add_client_arguments(p) -> None:
                    help="check the server's certificate against NAME instead of the address's host")
 
 
-def client_tls_wanted(args) -> bool:
-    return bool(getattr(args, "tls", False) or getattr(args, "tls_ca", None) or getattr(args, "tls_cert", None))
+def client_tls_options(args) -> dict:
+    """The client TLS flags as leapserve.client.open_channel's keywords ({} for plaintext); a
+    certificate without its key (or the reverse) is a ValueError naming the flags."""
+    if args is None or not (getattr(args, "tls", False) or getattr(args, "tls_ca", None)
+                            or getattr(args, "tls_cert", None)):
+        return {}
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    return {"tls": True, "ca": args.tls_ca, "cert": args.tls_cert, "key": args.tls_key,
+            "server_name": args.tls_server_name}
 
 
 def client_channel(address: str, args=None, options=()):
     """A channel to address: plaintext, or TLS when the client TLS flags ask for it."""
-    import grpc
+    from leapserve.client import open_channel
 
-    options = list(options)
-    if args is None or not client_tls_wanted(args):
-        return grpc.insecure_channel(address, options=options)
-    if bool(args.tls_cert) != bool(args.tls_key):
-        raise ValueError("--tls-cert and --tls-key go together")
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=_read(args.tls_ca) if args.tls_ca else None,
-        private_key=_read(args.tls_key) if args.tls_key else None,
-        certificate_chain=_read(args.tls_cert) if args.tls_cert else None)
-    if args.tls_server_name:
-        options.append(("grpc.ssl_target_name_override", args.tls_server_name))
-    return grpc.secure_channel(address, credentials, options=options)
+    return open_channel(address, **client_tls_options(args), options=options)
