@@ -75,7 +75,7 @@ def selected(args) -> list[str]:
 # --- records in ------------------------------------------------------------------------------
 
 class RecordError(ValueError):
-    """A record the command cannot send (not JSON, not an object, a value with no encoding)."""
+    """A line or --json that is not a record (not JSON, not a JSON object)."""
 
 
 def _record(text: str, where: str) -> dict:
@@ -88,18 +88,6 @@ def _record(text: str, where: str) -> dict:
     if not isinstance(record, dict):
         raise RecordError(f"{where}: expected a JSON object, got {type(record).__name__}")
     return record
-
-
-def _fill(fields, record: dict, where: str) -> None:
-    from leapserve.server.codec import json_to_value
-
-    for key, value in record.items():
-        try:
-            json_to_value(fields[key], value, key)
-        except (ValueError, TypeError, OverflowError) as e:
-            raise RecordError(f"{where}: {e}") from None  # the error names the field
-        except RecursionError:  # parsed (Python 3.13's json goes deeper than 3.11's), too deep to send
-            raise RecordError(f"{where}: JSON nested too deeply") from None
 
 
 def _open(path: str):
@@ -135,35 +123,24 @@ def _lines(stream):
 
 # --- outputs -------------------------------------------------------------------------------
 
-class OutputOrder:
-    """The order outputs are printed in: --select's, else the pipeline's (from GetModelMetadata,
-    asked once per version that answers; a protobuf map keeps no order)."""
+def _json_value(x):
+    """An output as JSON-friendly Python: dense vectors and lists as lists, sparse vectors as
+    {"size", "indices", "values"}, bytes as base64."""
+    from leapserve.runtime.vectors import SparseVector
 
-    def __init__(self, stub, pb, model: str, wanted: list[str], timeout: float):
-        self.stub, self.pb, self.model, self.timeout = stub, pb, model, timeout
-        self.wanted = wanted
-        self._pipeline: dict[str, list[str]] = {}
+    if isinstance(x, SparseVector):
+        return {"size": x.size, "indices": list(x.indices), "values": list(x.values)}
+    if isinstance(x, (list, tuple)):  # a DenseVector is a tuple
+        return [_json_value(v) for v in x]
+    if isinstance(x, bytes):
+        import base64
 
-    def names(self, version: str) -> list[str]:
-        if self.wanted:
-            return self.wanted
-        if version not in self._pipeline:
-            import grpc
+        return base64.b64encode(x).decode("ascii")
+    return x
 
-            try:
-                meta = self.stub.GetModelMetadata(self.pb.GetModelMetadataRequest(model=self.model, version=version),
-                                                  timeout=self.timeout)
-                self._pipeline[version] = [f.name for f in meta.outputs]
-            except grpc.RpcError:  # printed in the order received, rather than not at all
-                self._pipeline[version] = []
-        return self._pipeline[version]
 
-    def json(self, out_map, version: str) -> dict:
-        from leapserve.server.codec import value_to_json
-
-        order = self.names(version)
-        keys = [k for k in order if k in out_map] + [k for k in out_map if k not in order]
-        return {k: value_to_json(out_map[k]) for k in keys}
+def _json_outputs(outputs: dict) -> str:
+    return json.dumps({k: _json_value(v) for k, v in outputs.items()})
 
 
 class VersionNote:
@@ -180,17 +157,14 @@ class VersionNote:
             print(f"leapserve predict: model {self.model} version {version} answered", file=sys.stderr)
 
 
-def _rpc_error(e) -> str:
-    return f"{e.code().name}: {e.details()}"
-
-
 def _call_failed(e, where: str, address: str) -> int:
+    """A leapserve.client.CallError of the whole call: exit 3 when nothing answered, else 1."""
     import grpc
 
-    if e.code() == grpc.StatusCode.UNAVAILABLE:
-        print_error("predict", f"{where}no answer from {address}: {_rpc_error(e)}")
+    if e.code == grpc.StatusCode.UNAVAILABLE:
+        print_error("predict", f"{where}no answer from {address}: {e}")
         return UNREACHABLE
-    print_error("predict", f"{where}{_rpc_error(e)}")
+    print_error("predict", f"{where}{e}")
     return FAILURE
 
 
@@ -205,7 +179,8 @@ def _row_message(message: str, index: int, line: int) -> str:
 # --- the command -----------------------------------------------------------------------------
 
 def run(args) -> int:
-    from leapserve.server.tls import client_channel
+    from leapserve.client import Client
+    from leapserve.server.tls import client_tls_options
 
     if args.batch_size < 1:
         print_error("predict", f"--batch-size {args.batch_size}: expected at least 1")
@@ -222,52 +197,54 @@ def run(args) -> int:
             return USAGE
     try:
         try:
-            channel = client_channel(args.address, args)
+            client = Client(args.address, timeout=args.timeout, **client_tls_options(args))
         except (OSError, ValueError) as e:  # unreadable TLS files
             print_error("predict", str(e))
             return USAGE
-        with channel:
+        with client:
             if stream is None:
-                return _run_one(args, channel)
-            return _run_file(args, channel, stream)
+                return _run_one(args, client)
+            return _run_file(args, client, stream)
     finally:
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()
 
 
-def _run_one(args, channel) -> int:
-    import grpc
+def _run_one(args, client) -> int:
+    from leapserve.client import CallError, NestedTooDeeply
 
-    from leapserve.v1 import prediction_pb2 as pb
-    from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-
-    stub = pb_grpc.PredictionServiceStub(channel)
-    wanted = selected(args)
-    request = pb.PredictRequest(model=args.model, version=args.version, outputs=wanted)
     try:
-        _fill(request.inputs, _record(args.json, "--json"), "--json")
+        record = _record(args.json, "--json")
+        answer = client.predict(args.model, record, outputs=selected(args), version=args.version)
     except RecordError as e:
         print_error("predict", str(e))
         return USAGE
-    try:
-        response = stub.Predict(request, timeout=args.timeout)
-    except grpc.RpcError as e:
+    except NestedTooDeeply:  # parsed (Python 3.13's json goes deeper than 3.11's), too deep to send
+        print_error("predict", "--json: JSON nested too deeply")
+        return USAGE
+    except (ValueError, TypeError) as e:  # a value no leapserve.v1.Value holds: the error names the field
+        print_error("predict", f"--json: {e}")
+        return USAGE
+    except CallError as e:
         return _call_failed(e, "", args.address)
-    VersionNote(args.model)(response.version)
-    order = OutputOrder(stub, pb, args.model, wanted, args.timeout)
-    print(json.dumps(order.json(response.outputs, response.version)))
+    VersionNote(args.model)(answer.version)
+    print(_json_outputs(answer.outputs))
     return OK
 
 
-def _run_file(args, channel, stream) -> int:
-    import grpc
+def _row_error(answer, index: int, line: int) -> str:
+    """Why the record of ``line`` (``index`` in its batch) has no outputs."""
+    from leapserve.client import NestedTooDeeply
 
-    from leapserve.v1 import prediction_pb2 as pb
-    from leapserve.v1 import prediction_pb2_grpc as pb_grpc
+    if isinstance(answer.error.__cause__, NestedTooDeeply):
+        return f"line {line}: JSON nested too deeply"
+    return _row_message(answer.error.message, index, line)
 
-    stub = pb_grpc.PredictionServiceStub(channel)
+
+def _run_file(args, client, stream) -> int:
+    from leapserve.client import CallError
+
     wanted = selected(args)
-    order = OutputOrder(stub, pb, args.model, wanted, args.timeout)
     answered = VersionNote(args.model)
     failed: list[int] = []
     count = 0
@@ -281,40 +258,33 @@ def _run_file(args, channel, stream) -> int:
                 break
         if not chunk:
             break
-        request = pb.PredictBatchRequest(model=args.model, version=args.version, outputs=wanted)
-        sent: list[int] = []  # line number of each record in the request
-        for k, (number, item) in enumerate(chunk):
-            if isinstance(item, RecordError):
-                continue
+        given = [(number, item) for number, item in chunk if not isinstance(item, RecordError)]
+        answers = {}
+        if given:
             try:
-                _fill(request.records.add().fields, item, f"line {number}")
-            except RecordError as e:
-                del request.records[-1]
-                chunk[k] = (number, e)
-                continue
-            sent.append(number)
-        results = {}
-        if sent:
-            try:
-                response = stub.PredictBatch(request, timeout=args.timeout)
-            except grpc.RpcError as e:
-                where = f"line {sent[0]}: " if len(sent) == 1 else f"lines {sent[0]}-{sent[-1]}: "
-                return _call_failed(e, where, args.address)
-            answered(response.version)
-            results = dict(zip(sent, enumerate(response.results)))
+                results = client.predict_batch(args.model, [item for _, item in given], outputs=wanted,
+                                               version=args.version)
+            except CallError as e:
+                first, last = given[0][0], given[-1][0]
+                return _call_failed(e, f"line {first}: " if len(given) == 1 else f"lines {first}-{last}: ",
+                                    args.address)
+            version = next((r.version for r in results if r.version), None)
+            if version is not None:
+                answered(version)
+            answers = {number: (index, r) for index, ((number, _), r) in enumerate(zip(given, results))}
         for number, item in chunk:
             count += 1
             if isinstance(item, RecordError):
                 failed.append(number)
                 print(json.dumps({"error": str(item), "line": number}))
                 continue
-            index, row = results[number]
-            if row.outcome == pb.RowResult.OK:
-                print(json.dumps(order.json(row.outputs, response.version)))
+            index, answer = answers[number]
+            if answer.ok:
+                print(_json_outputs(answer.outputs))
             else:
                 failed.append(number)
-                kind = "skipped" if row.outcome == pb.RowResult.SKIPPED else "error"
-                print(json.dumps({kind: _row_message(row.status.message, index, number), "line": number}))
+                kind = "skipped" if answer.skipped else "error"
+                print(json.dumps({kind: _row_error(answer, index, number), "line": number}))
         sys.stdout.flush()
     if failed:
         shown = ", ".join(map(str, failed[:10])) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
