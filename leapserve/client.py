@@ -352,7 +352,7 @@ class Client:
         # server) or the CallError that kept it from being sent. Filled by gRPC's thread reading
         # ``requests``, read here; a record's entry is in place before its request goes out.
         pending: collections.deque = collections.deque()
-        failure: list[BaseException] = []
+        failure: list[Exception] = []
 
         def requests():
             try:
@@ -364,7 +364,7 @@ class Client:
                         continue
                     pending.append(i)
                     yield request
-            except BaseException as e:  # the caller's iterable failed: end the stream, re-raised below
+            except Exception as e:  # the caller's iterable failed: end the stream, re-raised below
                 failure.append(e)
 
         deadline = self._deadline(timeout)
@@ -385,10 +385,10 @@ class Client:
             raise CallError.from_rpc_error(e) from None
         finally:
             responses.cancel()  # a caller that stops iterating early ends the stream
-        if failure:
-            raise failure[0]
         while pending:  # records after the last one sent, all refused here
             yield Prediction(model, "", error=pending.popleft())
+        if failure:
+            raise failure[0]
 
     # --- about the models and the server ---
 

@@ -155,8 +155,17 @@ def test_stream_answers_in_order(client, bundles):
     rf = leapserve.load_bundle(bundles["rf"])
     for answer in client.predict_stream("rf", [airbnb_record()] * 3):
         same(answer.outputs, rf.transform(airbnb_record()))
-    with pytest.raises(ZeroDivisionError):  # the caller's iterable failed: its error, once the stream ended
-        list(client.predict_stream("lr", (1 / 0 for _ in range(1))))
+    # The caller's iterable fails: the records it gave are answered, then its error is raised.
+    def failing():
+        yield {"a": 1.0, "b": 2.0}
+        yield {"a": object(), "b": 2.0}
+        raise ZeroDivisionError("the records ran out")
+
+    answers = []
+    with pytest.raises(ZeroDivisionError, match="ran out"):
+        for answer in client.predict_stream("lr", failing()):
+            answers.append(answer)
+    assert [a.ok for a in answers] == [True, False] and answers[0].outputs["prediction"] == 21.5
 
 
 def test_metadata_models_and_health(client, bundles):
