@@ -99,6 +99,46 @@ def test_predict_equals_the_runtimes_transform(client, bundles):
         same(client.predict("vec", {"features": features}).outputs, expected)
 
 
+# Cases of the golden set (tests/support/golden.py): bundles exported by MLeap with records and the
+# answers Spark gave them, with lists, sparse vectors, refused rows and rows Spark drops.
+GOLDEN_CASES = ["test_feature_text_vectors--test_tokenizer_count_vectorizer_idf_pipeline--1",
+                "test_feature_categorical--test_one_hot_encoder-error-False--1",
+                "test_feature_threshold--test_bucketizer-skip--1"]
+
+
+def test_batches_and_streams_get_sparks_answers(start_server):
+    """Spark's recorded answers come back through the client: refused rows refused, dropped rows
+    skipped, the others equal (discrete outputs exactly, doubles as the parity tests hold them)."""
+    from tests.support.golden import GOLDEN, load_case
+    from tests.support.parity import compare
+
+    folders = {f"case{i}": GOLDEN / case for i, case in enumerate(GOLDEN_CASES)}
+    loaded = {name: load_case(folder) for name, folder in folders.items()}
+    server = start_server(*(a for name, folder in folders.items() for a in ("--model", f"{name}={folder / 'bundle.zip'}")),
+                          "--reload-interval", "0")
+    with Client(server.address) as c:
+        for name, (pipeline, records, expected, outputs, columns) in loaded.items():
+            rows = c.predict_batch(name, [record for _, record in records], outputs=outputs)
+            streamed = list(c.predict_stream(name, [record for _, record in records], outputs=outputs))
+            assert [a.ok for a in streamed] == [r.ok for r in rows], name
+            kinds = set()
+            for (rid, _), row, answer in zip(records, rows, streamed):
+                want = expected[rid]
+                kinds.add(want if isinstance(want, str) else "ok")
+                if want == "error":
+                    assert row.error.code == grpc.StatusCode.INVALID_ARGUMENT and not row.skipped, (name, rid)
+                    continue
+                if want == "skipped":
+                    assert row.skipped and row.error is not None, (name, rid, row)
+                    continue
+                assert row.ok and list(row.outputs) == outputs, (name, rid, row)
+                for out in outputs:
+                    for got in (row.outputs[out], answer.outputs[out]):
+                        diff = compare(want[columns.get(out, out)], got, exact=out in pipeline.discrete_outputs)
+                        assert diff.equal, (name, rid, out, diff.detail)
+            assert "ok" in kinds
+
+
 def test_unix_socket(server, bundles):
     rf = leapserve.load_bundle(bundles["rf"])
     with Client(f"unix:{server.uds}") as c:
