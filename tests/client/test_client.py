@@ -114,8 +114,8 @@ def test_batches_and_streams_get_sparks_answers(start_server):
 
     folders = {f"case{i}": GOLDEN / case for i, case in enumerate(GOLDEN_CASES)}
     loaded = {name: load_case(folder) for name, folder in folders.items()}
-    server = start_server(*(a for name, folder in folders.items() for a in ("--model", f"{name}={folder / 'bundle.zip'}")),
-                          "--reload-interval", "0")
+    models = [a for name, folder in folders.items() for a in ("--model", f"{name}={folder / 'bundle.zip'}")]
+    server = start_server(*models, "--reload-interval", "0")
     with Client(server.address) as c:
         for name, (pipeline, records, expected, outputs, columns) in loaded.items():
             rows = c.predict_batch(name, [record for _, record in records], outputs=outputs)
