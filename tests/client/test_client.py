@@ -15,7 +15,7 @@ import pytest
 
 import leapserve
 from leapserve import DenseVector, SparseVector
-from leapserve.client import CallError, Client, Prediction
+from leapserve.client import CallError, Client, NestedTooDeeply, Prediction
 from tests.support import handmade
 from tests.support.bundles import FIXTURES, RF_ZIP, airbnb_record, json_lr_entries, write_zip
 from tests.support.certificates import have_openssl, make_certificates
@@ -241,6 +241,13 @@ def test_errors_carry_code_message_and_field(client):
     assert (e.value.code, e.value.field) == (grpc.StatusCode.NOT_FOUND, None)
     with pytest.raises(ValueError, match="field 'b': cannot encode"):  # nothing is sent
         client.predict("lr", {"a": 1, "b": 1 << 70})
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(NestedTooDeeply, match="field 'a'"):
+        client.predict("lr", {"a": deep, "b": 1})
+    rows = client.predict_batch("lr", [{"a": deep, "b": 1}, {"a": 1, "b": 1}])
+    assert isinstance(rows[0].error.__cause__, NestedTooDeeply) and rows[0].error.field == "a" and rows[1].ok
     with Client(f"127.0.0.1:{free_port()}", timeout=5) as nobody:
         with pytest.raises(CallError) as e:
             nobody.predict("lr", {"a": 1, "b": 2})
