@@ -169,7 +169,8 @@ def _call_failed(e, where: str, address: str) -> int:
 
 
 def _row_message(message: str, index: int, line: int) -> str:
-    """The server's message about record ``index`` of a batch, naming the record's line instead."""
+    """The message about record ``index`` of a batch ("row N ...", from the server or the client),
+    naming the record's line instead."""
     m = _ROW.match(message)
     if m and int(m.group(1)) == index:
         return f"line {line}" + message[m.end():]
