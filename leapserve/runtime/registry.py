@@ -19,16 +19,17 @@ class OpInfo:
     loader: Callable
     module: str
     summary: str
+    extra: str | None = None  # the optional extra (pip install leapserve[EXTRA]) whose library scores it
 
 
-def op(name: str, *, family: str):
-    """Register ``loader(node) -> OpModel`` for the op ``name``."""
+def op(name: str, *, family: str, extra: str | None = None):
+    """Register ``loader(node) -> OpModel`` for the op ``name`` (``extra``: see OpInfo)."""
 
     def register(loader: Callable) -> Callable:
         if name in _LOADERS:
             raise RuntimeError(f"op {name!r} registered twice ({_LOADERS[name].module}, {loader.__module__})")
         doc = (loader.__doc__ or "").strip().splitlines()
-        _LOADERS[name] = OpInfo(name, family, loader, loader.__module__, doc[0] if doc else "")
+        _LOADERS[name] = OpInfo(name, family, loader, loader.__module__, doc[0] if doc else "", extra)
         return loader
 
     return register

@@ -381,7 +381,7 @@ class XGBoostRegressionModel(BoosterModel):
         return {"prediction": self.predict_array(X, "value").reshape(X.shape[0], -1)[:, 0].astype(np.float64)}
 
 
-@op("xgboost.classifier", family="classification")
+@op("xgboost.classifier", family="classification", extra="xgboost")
 def load_xgboost_classifier(node) -> XGBoostClassifierModel:
     """XGBoost classifier (XGBoost's own scoring): margins, then xgboost.spark's probabilities."""
     common = read_booster_model(node)
@@ -397,7 +397,7 @@ def load_xgboost_classifier(node) -> XGBoostClassifierModel:
     return XGBoostClassifierModel(num_classes=k, **common)
 
 
-@op("xgboost.regression", family="regression")
+@op("xgboost.regression", family="regression", extra="xgboost")
 def load_xgboost_regression(node) -> XGBoostRegressionModel:
     """XGBoost regression (XGBoost's own scoring): the objective's prediction."""
     common = read_booster_model(node)
