@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/regex_budget.py [--rounds 5] [--seconds 1]
 
-A bundle's pattern that could backtrack runs on the ``regex`` package with a time budget per string;
+A bundle's pattern that could backtrack runs on the ``regex`` package with a CPU time budget (one
+per call, the op makes a CpuBudget per record or batch: here one per string, the worst case);
 one that cannot (single characters, only the last repeating: Spark's default ``\s+``) still runs on
 Python's ``re`` (leapserve/runtime/jvm/regex.py). Before, every pattern ran on ``re``, unbounded. For
 a few tokenizer patterns and texts of a sentence and of a paragraph, this measures microseconds per
@@ -21,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from leapserve.runtime.jvm.regex import (cannot_backtrack, compile_java_regex, java_tokenizers,  # noqa: E402
-                                        translate_java_regex)
+from leapserve.runtime.jvm.regex import (CpuBudget, cannot_backtrack, compile_java_regex,  # noqa: E402
+                                        java_tokenizers, translate_java_regex)
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, again and again; 42 times!"
 TEXTS = {"sentence (72 chars)": SENTENCE, "paragraph (1440 chars)": (SENTENCE + " ") * 20}
@@ -49,8 +50,9 @@ def main() -> None:
     for pattern, gaps in PATTERNS:
         plain = re.compile(translate_java_regex(pattern))
         before = plain.split if gaps else plain.findall
-        split, find_all = java_tokenizers(compile_java_regex(pattern), 1.0)
-        now = split if gaps else find_all
+        split, find_all, bounded = java_tokenizers(compile_java_regex(pattern))
+        cut = split if gaps else find_all
+        now = (lambda text: cut(text, CpuBudget(1.0))) if bounded else (lambda text: cut(text, None))
         engine = "re" if cannot_backtrack(translate_java_regex(pattern)) else "regex+budget"
         for label, text in TEXTS.items():
             assert [t for t in before(text) if t] == [t for t in now(text) if t]

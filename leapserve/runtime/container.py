@@ -31,8 +31,9 @@ LEAPSERVE_MAX_TEXT_CACHE_BYTES            4 MiB       bytes of the strings one t
                                                       (stop words, HashingTF, FeatureHasher)
 LEAPSERVE_MAX_STRING_LENGTH               1 MiB       characters of one string in a request (the
                                                       server refuses longer ones: INVALID_ARGUMENT)
-LEAPSERVE_REGEX_TIMEOUT_MS                1000        milliseconds a bundle's regular expression may
-                                                      spend on one string (RegexTokenizer)
+LEAPSERVE_REGEX_TIMEOUT_MS                1000        milliseconds of CPU time a bundle's regular
+                                                      expression may spend per MiB of a call's text
+                                                      (RegexTokenizer)
 ========================================  ==========  =============================================
 """
 

@@ -2,10 +2,11 @@
 
 RegexTokenizer's pattern comes from the bundle, the text from the client. Before the fix the pattern
 ran on Python's ``re``, which holds the GIL and cannot be stopped: ``(a|aa)+b`` on 40 characters
-would run for days and every thread of the process, health included, stopped with it. Now one
-string may take the pattern LEAPSERVE_REGEX_TIMEOUT_MS (1000 ms by default); past that the request
-gets INVALID_ARGUMENT naming the field, the pattern and the budget, and the process keeps answering
-while it waits (the ``regex`` package releases the GIL while matching).
+would run for days and every thread of the process, health included, stopped with it. Now the
+strings of one call (a record or a batch) share LEAPSERVE_REGEX_TIMEOUT_MS of CPU time per MiB of
+their text (1000 ms by default); past that the request gets INVALID_ARGUMENT naming the field, the
+pattern and the budget, and the process keeps answering while it waits (the ``regex`` package
+releases the GIL while matching).
 
 The ``regex`` package counts the budget in the process's CPU time: on a machine shared with other
 work a budget of 0.3 s can take a few seconds of wall time, hence the loose bounds below; without the
@@ -39,20 +40,23 @@ def _tokenizer_zip(path, pattern: str, gaps: bool):
     (EVIL, False),            # find-all through the engine's own loop
     (EVIL, True),             # split through the engine's own loop
     ("(?:(a|aa)+b)?", True),  # may match empty: one search per position, one budget for them all
+    ("a{20000}", False),      # single characters, but 20000 of them tried at every position
 ])
 def test_a_backtracking_pattern_stops_within_its_budget(pattern, gaps, tmp_path, monkeypatch):
     monkeypatch.setenv("LEAPSERVE_REGEX_TIMEOUT_MS", "300")
     pipeline = load_bundle(_tokenizer_zip(tmp_path / "b.zip", pattern, gaps))
-    assert pipeline.transform({"x": "aab xab"})["y"] == (["aab", "ab"] if not gaps else pipeline.transform(
-        {"x": "aab xab"})["y"])
+    if pattern == EVIL and not gaps:
+        assert pipeline.transform({"x": "aab xab"})["y"] == ["aab", "ab"]
+    text = EVIL_TEXT if "{" not in pattern else "a" * 19999 + "b" + "a" * 300_000  # 20000 tries at each a
     start = time.monotonic()
     with pytest.raises(InvalidInput) as e:
-        pipeline.transform({"x": EVIL_TEXT})
+        pipeline.transform({"x": text})
     seconds = time.monotonic() - start
     assert seconds < 10, f"the pattern ran {seconds:.2f} s on one string: expected it stopped after 0.3 s"
     assert e.value.field == "x"
-    assert e.value.expected == f"a string the pattern {pattern!r} tokenizes within 300 ms (LEAPSERVE_REGEX_TIMEOUT_MS)"
-    assert e.value.actual == "a string of 40 characters still being tokenized after 300 ms"
+    assert e.value.expected == (f"text the pattern {pattern!r} tokenizes within 300 ms of CPU time per MiB "
+                                "(LEAPSERVE_REGEX_TIMEOUT_MS)")
+    assert e.value.actual == f"a string of {len(text)} characters still being tokenized when the call's 300 ms ran out"
 
 
 def test_a_batch_stops_at_its_first_slow_row(tmp_path, monkeypatch):
@@ -65,6 +69,24 @@ def test_a_batch_stops_at_its_first_slow_row(tmp_path, monkeypatch):
         pipeline.transform_batch({"x": ["aab"] * 3 + [EVIL_TEXT] * 50})
     assert time.monotonic() - start < 10
     assert (e.value.row, e.value.field) == (3, "x")
+
+
+def test_the_rows_of_a_batch_share_one_budget(tmp_path, monkeypatch):
+    """Rows that each stay under the budget (about 0.1 s of CPU each here) still end the batch
+    when together they pass it: a budget per string would let 100,000 of them run for hours."""
+    monkeypatch.setenv("LEAPSERVE_REGEX_TIMEOUT_MS", "300")
+    pipeline = load_bundle(_tokenizer_zip(tmp_path / "b.zip", EVIL, False))
+    one = "a" * 25
+    start = time.process_time()
+    pipeline.transform({"x": one})  # one row alone is within the budget
+    alone = time.process_time() - start
+    assert alone < 0.3, f"one row took {alone:.2f} s of CPU: the test needs it under the budget"
+    start = time.process_time()
+    with pytest.raises(InvalidInput) as e:
+        pipeline.transform_batch({"x": [one] * 40})
+    spent = time.process_time() - start
+    assert e.value.row is not None and e.value.row < 40 and spent < 1.0, (e.value.row, spent)
+    assert "the call's 300 ms ran out" in e.value.actual
 
 
 def test_the_server_answers_invalid_argument_and_health_meanwhile(start_server, tmp_path, figures):

@@ -17,8 +17,7 @@ instead of stalling every thread of the process. Java has no such bound.
 from __future__ import annotations
 
 import re
-from functools import partial
-from time import monotonic
+from time import process_time
 
 import regex
 
@@ -560,13 +559,15 @@ def _min_width(compiled) -> int:
 
 _ONE_CHARACTER = {"LITERAL", "NOT_LITERAL", "IN", "ANY"}
 _REPEATS = {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"}
+_MOST_CHARACTERS = 64  # a search tries at most this many characters at each position of the text
 
 
 def cannot_backtrack(source: str) -> bool:
-    """Whether a translated pattern is single characters in a row of which only the last may
-    repeat (``\\s+``, ``[,;]``, ``,\\s*``): it matches or fails at each position without ever
-    going back, so a search costs at most the pattern's length per character of text. Anything
-    else may backtrack (``\\s*,`` is already quadratic on a long run of spaces)."""
+    """Whether a translated pattern is at most 64 single characters in a row of which only the
+    last may repeat, at least 0 or 1 times (``\\s+``, ``[,;]``, ``,\\s*``): at each position of the
+    text it matches or fails after at most 64 characters without going back, so a search costs a
+    bounded amount per character of text. Anything else may backtrack (``\\s*,`` is already
+    quadratic on a long run of spaces, and so is ``a{50000}`` on a long run of a's)."""
     try:
         from re import _parser  # CPython's own pattern parser
         items = list(_parser.parse(source))
@@ -576,51 +577,85 @@ def cannot_backtrack(source: str) -> bool:
     def one_character(item) -> bool:
         return str(item[0]) in _ONE_CHARACTER
 
+    if len(items) > _MOST_CHARACTERS:
+        return False
     if not items or all(map(one_character, items)):
         return True
     *head, (last_op, last_arg) = items
     if not all(map(one_character, head)) or str(last_op) not in _REPEATS:
         return False
-    repeated = list(last_arg[2])
-    return len(repeated) == 1 and one_character(repeated[0])
+    least, _, repeated = last_arg
+    repeated = list(repeated)
+    return least <= 1 and len(repeated) == 1 and one_character(repeated[0])
 
 
-def java_tokenizers(compiled: regex.Pattern, seconds: float):
-    """(split, find_all) functions with Java's semantics for this pattern, each spending at most
-    ``seconds`` on one text (TimeoutError past that). A pattern that cannot backtrack needs no
-    budget and runs on ``re``: the ``regex`` package reads a clock (a system call, about 0.6 us)
-    for each match once given a timeout, which made Spark's default ``\\s+`` six times slower. A
-    pattern that never matches the empty string finds exactly what the engine's own C loops find,
-    so they are used directly."""
-    if cannot_backtrack(compiled.pattern):
-        compiled, budget = re.compile(compiled.pattern), {}
+class CpuBudget:
+    """CPU time a bundle's pattern may still spend, shared by the texts of one call. The regex
+    package counts a timeout in the process's CPU time (C's clock(): every thread's), so the
+    deadline is kept on that clock too (process_time)."""
+
+    __slots__ = ("seconds", "deadline")
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.deadline = process_time() + seconds
+
+    def left(self) -> float:
+        """Seconds left; TimeoutError when none are."""
+        left = self.deadline - process_time()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+
+def java_tokenizers(compiled: regex.Pattern):
+    """(split, find_all, bounded): functions ``(text, budget)`` with Java's semantics for this
+    pattern, spending at most what the CpuBudget has left (TimeoutError past that). ``bounded``
+    False: the pattern cannot backtrack, needs no budget (pass None) and runs on ``re``: the
+    ``regex`` package reads a clock (a system call, about 0.6 us) for each match once given a
+    timeout, which made Spark's default ``\\s+`` six times slower. A pattern that never matches
+    the empty string finds exactly what the engine's own C loops find, so they are used directly."""
+    bounded = not cannot_backtrack(compiled.pattern)
+    if not bounded:
+        compiled = re.compile(compiled.pattern)
+    search, split, findall, finditer = compiled.search, compiled.split, compiled.findall, compiled.finditer
+    if bounded:
+        def searcher(budget):
+            return lambda text, pos: search(text, pos, timeout=budget.left())
+
+        def split_all(text, budget):
+            return split(text, timeout=budget.left())
+
+        def find_all_at_once(text, budget):
+            return findall(text, timeout=budget.left())
+
+        def matches(text, budget):
+            return finditer(text, timeout=budget.left())
     else:
-        budget = {"timeout": seconds}
-    search = compiled.search
-
-    def within_budget():
-        if not budget:
+        def searcher(budget):
             return search
-        deadline = monotonic() + seconds  # one budget for the whole text, however many searches
-        return lambda text, pos: search(text, pos, timeout=max(deadline - monotonic(), 1e-6))
 
-    def split_slowly(text):
-        return java_split(within_budget(), text)
+        def split_all(text, budget):
+            return split(text)
+
+        def find_all_at_once(text, budget):
+            return findall(text)
+
+        def matches(text, budget):
+            return finditer(text)
+
+    def split_slowly(text, budget):
+        return java_split(searcher(budget), text)
 
     if _min_width(compiled) == 0:
-        return split_slowly, (lambda text: java_find_all(within_budget(), text))
+        return split_slowly, (lambda text, budget: java_find_all(searcher(budget), text)), bounded
     if compiled.groups:  # split and findall would return the groups
-        finditer = partial(compiled.finditer, **budget)
+        return split_slowly, (lambda text, budget: [m.group() for m in matches(text, budget)]), bounded
 
-        def find_all(text):
-            return [m.group() for m in finditer(text)]
-        return split_slowly, find_all
-    split = partial(compiled.split, **budget)
-
-    def split_text(text):
-        parts = split(text)
+    def split_text(text, budget):
+        parts = split_all(text, budget)
         if len(parts) > 1:  # with no match Java returns the text itself, even ""
             while parts and not parts[-1]:
                 parts.pop()
         return parts
-    return split_text, partial(compiled.findall, **budget)
+    return split_text, find_all_at_once, bounded

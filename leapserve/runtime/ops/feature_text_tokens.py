@@ -35,7 +35,7 @@ import numpy as np
 import regex
 
 from ..errors import BundleError, InvalidInput, ScoringError, TimeLimitExceeded
-from ..jvm.regex import compile_java_regex, java_tokenizers
+from ..jvm.regex import CpuBudget, compile_java_regex, java_tokenizers
 from ..jvm.text import JAVA_WHITESPACE, java_lower, utf16_length
 from ..model import OpModel, TextCache, bundle_limits, text_cache_bytes
 from ..registry import op
@@ -161,8 +161,16 @@ def load_tokenizer(node) -> TokenizerModel:
 
 # --- regex_tokenizer ---------------------------------------------------------------------------
 
+_MIB = 1 << 20
+
+
 @dataclass(frozen=True)
 class RegexTokenizerModel(_TextOp):
+    """A call (one record, or one batch) may spend LEAPSERVE_REGEX_TIMEOUT_MS of CPU time per MiB
+    of its text (at least that once) in a pattern that could backtrack: shared by its strings,
+    so neither one string nor many strings that each stay under a per-string bound can hold a
+    request thread for long (java.util.regex has no bound at all)."""
+
     pattern: str
     gaps: bool
     min_token_length: int
@@ -174,38 +182,71 @@ class RegexTokenizerModel(_TextOp):
     input_type = STRING
     input_what = "a string"
 
-    @property
-    def tokens(self):
-        split, find_all = java_tokenizers(self.compiled, self.timeout_ms / 1000)
+    def _tokenizer(self):
+        """(tokens(text, budget), bounded): the tokens of one text as Spark keeps them."""
+        split, find_all, bounded = java_tokenizers(self.compiled)
         cut = split if self.gaps else find_all
-        pattern, timeout_ms = self.pattern, self.timeout_ms
-
-        def cut_in_time(text):
-            try:
-                return cut(text)
-            except TimeoutError:
-                raise TimeLimitExceeded("input", f"a string the pattern {pattern!r} tokenizes within {timeout_ms} ms "
-                                   "(LEAPSERVE_REGEX_TIMEOUT_MS)",
-                                   f"a string of {len(text)} characters still being tokenized after {timeout_ms} ms") from None
-        if not self.to_lowercase:
-            return cut_in_time
-        return lambda text: cut_in_time(text.lower() if text.isascii() else java_lower(text))
-
-    @property
-    def apply(self):
-        tokens, min_length = self.tokens, self.min_token_length
+        if self.to_lowercase:
+            def lowered(text, budget):
+                return cut(text.lower() if text.isascii() else java_lower(text), budget)
+            cut_text = lowered
+        else:
+            cut_text = cut
+        min_length = self.min_token_length
         if min_length <= 0:
-            return tokens
+            return cut_text, bounded
         if min_length == 1:
-            return lambda text: [t for t in tokens(text) if t]
-        return lambda text: [t for t in tokens(text) if utf16_length(t) >= min_length]
+            return (lambda text, budget: [t for t in cut_text(text, budget) if t]), bounded
+        return (lambda text, budget: [t for t in cut_text(text, budget) if utf16_length(t) >= min_length]), bounded
+
+    def _out_of_time(self, text: str, budget: CpuBudget, row: int | None = None) -> TimeLimitExceeded:
+        return TimeLimitExceeded(
+            "input", f"text the pattern {self.pattern!r} tokenizes within {self.timeout_ms} ms of CPU time per MiB "
+            "(LEAPSERVE_REGEX_TIMEOUT_MS)",
+            f"a string of {len(text)} characters still being tokenized when the call's {budget.seconds * 1000:.0f} ms "
+            "ran out", row=row)
+
+    def _budget(self, characters: int) -> CpuBudget:
+        return CpuBudget(self.timeout_ms / 1000 * max(1.0, characters / _MIB))
+
+    def row_fn(self, outputs):
+        tokens, bounded = self._tokenizer()
+        what = self.input_what
+
+        def run(text):
+            if text is None:
+                raise _null("input", what)
+            budget = self._budget(len(text)) if bounded else None
+            try:
+                return (tokens(text, budget),)
+            except TimeoutError:
+                raise self._out_of_time(text, budget) from None
+        return run
+
+    def batch_fn(self, outputs):
+        tokens, bounded = self._tokenizer()
+        what = self.input_what
+
+        def run(ctx, col):
+            texts = _object_rows(col)
+            if None in texts:
+                raise _null("input", what, row=texts.index(None))
+            budget = self._budget(sum(map(len, texts))) if bounded else None
+            out = []
+            for r, text in enumerate(texts):
+                try:
+                    out.append(tokens(text, budget))
+                except TimeoutError:
+                    raise self._out_of_time(text, budget, r) from None
+            return (_object_column(out),)
+        return run
 
 
 @op("regex_tokenizer", family="feature")
 def load_regex_tokenizer(node) -> RegexTokenizerModel:
     """RegexTokenizer: Java regex split (gaps) or find-all, min token length, lowercasing.
 
-    Unlike Java, one string may take the pattern at most LEAPSERVE_REGEX_TIMEOUT_MS (see jvm.regex)."""
+    Unlike Java, a call's strings share a CPU time budget (see RegexTokenizerModel)."""
     attrs = node.attrs
     pattern = attrs.string("regex")
     gaps = attrs.boolean("match_gaps", True)
