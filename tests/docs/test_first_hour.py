@@ -42,7 +42,7 @@ class Step:
 def steps_of(text: str) -> list[Step]:
     steps: list[Step] = []
     for kind, body in ((m.group(1), m.group(2)) for m in FENCE.finditer(text)):
-        if kind in ("sh", "console"):
+        if kind == "sh":
             steps.append(Step(commands=logical_lines(body), expected=None))
         elif kind == "text" and steps and steps[-1].expected is None:
             steps[-1].expected = body.rstrip("\n").split("\n")
