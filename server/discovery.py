@@ -7,7 +7,9 @@
   folder is named by a number (ASCII digits: ``1``, ``10``, ``20240601``); any other name
   (``bundle.zip``, ``v3``, ``2024-06-01``) is not served, with a note (below).
 * A folder of versions may pin its model's default version: a file ``default_version`` in it holds
-  the version's name.
+  the version's name. A ``default_version`` that holds no version name (empty: ``echo 2 >
+  default_version`` truncates the file before it writes) is noted and left unread
+  (``FolderScan.pin_unread``): a running server keeps the version it pinned before.
 * Hidden files, ``__pycache__`` and files being written or left by editors (``.tmp``, ``.part``,
   ``.partial``, ``.swp``, ``~``) are not bundles.
 * A folder that cannot be read (an NFS or CSI hiccup: EIO, ESTALE; a folder renamed away or
@@ -90,12 +92,14 @@ def _list(folder: Path) -> list[Path]:
 @dataclass
 class FolderScan:
     """What one folder of versions (or one bundle) offers: version -> bundle, the default version
-    its ``default_version`` file pins (None: none), and notes on the entries passed over."""
+    its ``default_version`` file pins (None: none), and notes on the entries passed over.
+    ``pin_unread``: a ``default_version`` file is there but holds no version name."""
 
     path: Path
     versions: dict[str, Path] = field(default_factory=dict)
     pinned: str | None = None
     notes: list[str] = field(default_factory=list)
+    pin_unread: bool = False
 
 
 def _read_pin(path: Path, notes: list[str]) -> str | None:
@@ -109,7 +113,8 @@ def _read_pin(path: Path, notes: list[str]) -> str | None:
     except UnicodeDecodeError:
         text = ""
     if not text or len(raw) > _MAX_PIN_BYTES or any(c.isspace() for c in text):
-        notes.append(f"{path}: ignored: expected the name of one version (e.g. 2), got {raw[:40]!r}")
+        notes.append(f"{path}: ignored: expected the name of one version (e.g. 2), got {raw[:40]!r}; "
+                     "a running server keeps the default version it pinned before")
         return None
     return text
 
@@ -124,6 +129,7 @@ def scan_versions(folder: Path) -> FolderScan:
         try:
             if entry.name == DEFAULT_VERSION_FILE and entry.is_file():
                 scan.pinned = _read_pin(entry, scan.notes)
+                scan.pin_unread = scan.pinned is None
                 continue
             bundles = _bundles_in(entry)
             is_file = entry.is_file()
@@ -177,12 +183,14 @@ def scan_model_dir(folder: Path) -> dict[str, FolderScan]:
 class ModelPlan:
     """What a server serves of one model: version -> (bundle, origin: "cli" for a bundle named on the
     command line, "scan" for one found in a folder), the pinned default and where it was pinned,
-    and notes on what was passed over."""
+    and notes on what was passed over. ``pin_unread``: the ``default_version`` file that would pin it
+    (its path) holds no version name (see FolderScan), "" otherwise."""
 
     versions: dict[str, tuple[Path, str]] = field(default_factory=dict)
     pinned: str | None = None
     pinned_by: str = ""
     notes: list[str] = field(default_factory=list)
+    pin_unread: str = ""
 
     def default(self) -> str | None:
         """The version a request without one gets, as far as the files tell (the registry serves
@@ -249,6 +257,8 @@ def _merge(plan: ModelPlan, scan: FolderScan, name: str) -> None:
     plan.notes += scan.notes
     if scan.pinned is not None:
         plan.pinned, plan.pinned_by = scan.pinned, str(scan.path / DEFAULT_VERSION_FILE)
+    elif scan.pin_unread:
+        plan.pin_unread = str(scan.path / DEFAULT_VERSION_FILE)
 
 
 def signature(path: Path):

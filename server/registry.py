@@ -371,6 +371,21 @@ class Registry:
         found = {(name, v): where for name, plan in plans.items() for v, where in plan.versions.items()}
         pins = {name: (plan.pinned, plan.pinned_by) for name, plan in plans.items() if plan.pinned is not None}
         notes = {name: plan.notes for name, plan in plans.items() if plan.notes}
+        with self._lock:
+            previous_pins, previous_notes = dict(self._pins), dict(self._notes)
+        for name, plan in plans.items():
+            # A pin file read while being rewritten (empty) keeps the pin it held.
+            pin = previous_pins.get(name)
+            if plan.pinned is None and plan.pin_unread and pin is not None and pin[1] == plan.pin_unread:
+                pins[name] = pin
+        if errors:
+            # An incomplete scan (a folder that could not be read) does not tell which pins and notes
+            # are gone: like the models, they stay as last seen until a scan succeeds (an unpinned
+            # model would serve its highest version, most likely the one rolled back from).
+            for name, pin in previous_pins.items():
+                pins.setdefault(name, pin)
+            for name, ns in previous_notes.items():
+                notes.setdefault(name, ns)
         current = {n for ns in notes.values() for n in ns}
         for name, ns in sorted(notes.items()):
             for note in ns:

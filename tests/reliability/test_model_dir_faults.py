@@ -139,6 +139,52 @@ def test_failed_scan_keeps_the_models(start_server, tmp_path, figures):
     figures(faults=[f[0] for f in faults], requests=sum(f[1] for f in faults))
 
 
+def test_failed_scan_and_half_written_pin_keep_the_pinned_default(start_server, tmp_path):
+    """A model rolled back by its default_version file stays rolled back while a scan fails (before,
+    the incomplete scan dropped every pin: its highest version answered, the notes went from
+    ListModels), and while the pin file is empty (`echo 3 > default_version` truncates it first)."""
+    models = tmp_path / "models"
+    (models / "mass").mkdir(parents=True)
+    for k in (1, 2, 3):
+        write_zip(models / "mass" / f"{k}.zip", lin_entries(k))
+    write_zip(models / "mass" / "v4.zip", lin_entries(4))  # not served: a note
+    pin = models / "mass" / "default_version"
+    pin.write_text("2\n")
+    server = start_server("--model-dir", models, "--reload-interval", INTERVAL)
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    assert _predict(stub, "mass") == 12.0
+
+    def pinned_and_noted():
+        (mass,) = stub.ListModels(pb.ListModelsRequest(), timeout=10).models
+        return mass.pinned_default_version, [n for n in mass.notes if "v4.zip" in n]
+
+    away = tmp_path / "models.away"
+    with _Watch(server, {"mass": 2}) as watch:
+        models.rename(away)
+        wait_until(lambda: "scanning the models failed" in server.log(), 10, "the failure logged")
+        time.sleep(1.0)  # ten rounds of the watcher on the broken folder
+        during = pinned_and_noted()
+        away.rename(models)
+        wait_until(lambda: "scanning the models works again" in server.log(), 10, "the recovery logged")
+        time.sleep(0.3)
+    assert watch.errors == [], watch.errors[:5]
+    assert during[0] == "2" and len(during[1]) == 1, during
+    assert pinned_and_noted()[0] == "2"
+
+    with _Watch(server, {"mass": 2}) as watch:
+        pin.write_text("")
+        time.sleep(1.0)
+        (mass,) = stub.ListModels(pb.ListModelsRequest(), timeout=10).models
+    assert watch.errors == [], watch.errors[:5]
+    assert mass.pinned_default_version == "2"
+    assert any("default_version: ignored" in n and "keeps the default version it pinned before" in n
+               for n in mass.notes), list(mass.notes)
+    pin.write_text("3\n")
+    wait_until(lambda: _predict(stub, "mass") == 18.0, 10, "pinned to 3")
+    assert "no longer pinned" not in server.log()
+    assert server.stop() == 0
+
+
 def test_new_bundles_wait_until_stable_and_never_turn_readiness_off(start_server, tmp_path, figures):
     models = tmp_path / "models"
     models.mkdir()
