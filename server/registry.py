@@ -210,9 +210,9 @@ class Registry:
             if default is None:
                 pin = self._pins.get(name)
                 if pin is not None:
-                    raise ModelUnavailable(f"model {name!r}: its default version {pin[0]} (pinned by {pin[1]}) "
-                                           f"is not ready ({self._why(name, pin[0])}); name a version to use "
-                                           "another one")
+                    raise ModelUnavailable(self.for_clients(
+                        f"model {name!r}: its default version {pin[0]} (pinned by {pin[1]}) is not ready "
+                        f"({self._why(name, pin[0])}); name a version to use another one"))
                 raise ModelUnavailable(f"model {name!r} is not ready ({self._why(name)})")
             return default
         s = served.get(version)

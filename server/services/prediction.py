@@ -257,7 +257,10 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                 raise ModelNotFound(f"model {request.model!r} has no version {request.version!r} (versions: {known})")
             wanted = request.version
         else:
-            wanted = default or max((v["version"] for v in versions), key=version_key)
+            # The version a request without one gets: the pinned one even while it has no copy to
+            # serve (inputs left empty then: the versions say why), else the default.
+            wanted = (self.registry.pinned_default(request.model) or default
+                      or max((v["version"] for v in versions), key=version_key))
         response.version = wanted
         try:
             served = self.registry.resolve(request.model, wanted)

@@ -152,7 +152,11 @@ def test_version_order_layout_notes_and_answering_version(start_server, tmp_path
     with pytest.raises(grpc.RpcError) as info:
         predict(stub, "mass")
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "default version 7 (pinned by" in info.value.details(), info.value.details()
+    assert "default version 7 (pinned by mass/default_version)" in info.value.details(), info.value.details()
+    assert str(tmp_path) not in info.value.details()  # the pin file as clients see paths
+    # Metadata without a version describes the version such requests get: the pinned one, not loaded.
+    metadata = stub.GetModelMetadata(pb.GetModelMetadataRequest(model="mass"), timeout=10)
+    assert metadata.version == "7" and not metadata.inputs and not metadata.outputs
     assert answer(stub, "mass", "10") == ("10", 10.0)
     found, _ = listed(stub)
     assert any("default version 7 is pinned" in n and "no such version" in n for n in found["mass"].notes)
