@@ -31,8 +31,8 @@ A watcher thread polls every ``reload_interval`` seconds: new bundles are loaded
 reloaded once their size and time stamp have stayed the same for one interval (a half-written
 file is not picked up), bundles gone from a scanned folder are unloaded. A bundle that fails to
 load leaves the previous copy serving; the failure is logged and kept in the slot's ``error``. A
-scan that fails (a folder that cannot be read) unloads nothing: it is logged and kept in
-``scan_error`` until a scan succeeds again.
+scan that fails (a folder that cannot be read) unloads nothing and unpins nothing: it is logged and
+kept in ``scan_error`` until a scan succeeds again.
 
 Readiness (``readiness``): the models are in (the first load is done), at least one model version
 serves, and every *required* version has a copy to serve. Required are the bundles named by
