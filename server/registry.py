@@ -13,6 +13,8 @@ Where bundles come from:
 * ``--model-dir DIR``: every bundle in DIR is a model named after its file; a folder that is not
   a bundle holds versions (the layouts: server/discovery.py).
 * LoadModel (admin API), from paths inside the model directory or the configured admin paths.
+  Given the file a scanned version serves, it reloads it and the watcher keeps the version; given
+  another file, the version is the admin's (origin "admin"): scans no longer reload or unload it.
 
 The default version of a model is the one pinned (``--default-version NAME=VERSION``, else a
 ``default_version`` file in its folder of versions), else the highest one loaded (the order:
@@ -705,15 +707,23 @@ class Registry:
         with self._lock:
             slots = self._models.get(name, {})
             if not version:
+                pin = self._pins.get(name)
                 default = self._routes.get(name, (None,))[0]
-                version = default.version if default is not None else (
-                    max(slots, key=version_key) if slots else DEFAULT_VERSION)
+                if pin is not None:  # the version requests without one get, served or not
+                    version = pin[0]
+                elif default is not None:
+                    version = default.version
+                else:
+                    version = max(slots, key=version_key) if slots else DEFAULT_VERSION
             slot = slots.get(version)
             created = slot is None
+            before = None if created else (slot.path, slot.origin, slot.signature)
             if created:
                 slot = VersionSlot(name, version, p, "admin")
                 self._models.setdefault(name, {})[version] = slot
-            else:
+            elif slot.path.resolve() != p:
+                # Another file: the version is the admin's from now on (scans no longer reload or
+                # unload it). The same file (a forced reload) stays with whoever managed it.
                 slot.path = p
                 slot.origin = "admin"
             self._unloaded.discard((name, version))
@@ -730,6 +740,10 @@ class Registry:
                             del self._models[name]
                     self._rebuild_routes()
                 self._notify()
+            else:
+                with self._lock:
+                    if slot.path != before[0]:  # the copy serving (if any) is still the previous file's
+                        slot.path, slot.origin, slot.signature = before
             refusal = PreconditionFailed if error.startswith(SchemaChanged.__name__ + ":") else BadRequest
             raise refusal(f"model {name!r} version {version!r} cannot be loaded from path {path!r}: "
                           f"{self._without_roots(error)}")

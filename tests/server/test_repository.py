@@ -280,3 +280,48 @@ def test_health_changes_are_logged_naming_the_model(start_server, tmp_path):
     (models / "good.zip").unlink()
     wait_until(lambda: "model:good NOT_SERVING: no longer served" in server.log(), 10, "good removed")
     assert server.stop() == 0
+
+
+def test_load_model_takes_the_pin_and_leaves_the_watcher_its_files(start_server, tmp_path):
+    """LoadModel without a version replaces the pinned default version (the one requests without a
+    version get), even while it has no copy to serve. Given the file the watcher serves, LoadModel
+    reloads it and leaves it to the watcher (reloaded when it changes, unloaded when it goes); a
+    refused LoadModel leaves the version on its file."""
+    models = tmp_path / "models"
+    (models / "mass").mkdir(parents=True)
+    (models / "mass" / "1.zip").write_bytes(b"not a zip")
+    lin(models / "mass" / "2.zip", 2)
+    (models / "mass" / "default_version").write_text("1")
+    lin(models / "fixed.zip.tmp", 5)  # a name the scan passes over
+    lin(models / "m" / "1.zip", 1)
+    other_inputs(models / "other.zip.tmp")
+    server = start_server("--model-dir", models, "--reload-interval", INTERVAL, "--admin", wait="listening")
+    admin = admin_grpc.ModelServiceStub(server.open_channel())
+    stub = pb_grpc.PredictionServiceStub(server.open_channel())
+    wait_until(lambda: "m" in listed(stub)[0] and listed(stub)[0]["m"].versions[0].state == pb.READY, 20, "m")
+
+    r = admin.LoadModel(admin_pb.LoadModelRequest(model="mass", path="fixed.zip.tmp"), timeout=30)
+    assert r.version.version == "1" and r.version.state == pb.READY and r.version.is_default
+    assert answer(stub, "mass") == ("1", 5.0)
+    assert answer(stub, "mass", "2") == ("2", 2.0)
+
+    # Refused: the version stays on its file, and the watcher keeps reloading that file.
+    with pytest.raises(grpc.RpcError) as info:
+        admin.LoadModel(admin_pb.LoadModelRequest(model="m", version="1", path="other.zip.tmp"), timeout=30)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert listed(stub)[0]["m"].versions[0].path == "m/1.zip"
+    lin(models / "m" / "1.zip", 2)
+    wait_until(lambda: answer(stub, "m") == ("1", 2.0), 10, "the watcher's reload of m/1.zip")
+
+    # The watcher refuses another pipeline copied over the file; LoadModel of that file allows it.
+    other_inputs(models / "m" / "1.zip")
+    wait_until(lambda: server.health("model:m") == "NOT_SERVING", 10, "refused reload")
+    r = admin.LoadModel(admin_pb.LoadModelRequest(model="m", version="1", path="m/1.zip", allow_schema_change=True),
+                        timeout=30)
+    assert r.version.state == pb.READY and r.version.path == "m/1.zip"
+    metadata = stub.GetModelMetadata(pb.GetModelMetadataRequest(model="m"), timeout=10)
+    assert [f.name for f in metadata.inputs] == ["a", "c"]
+    # ... and the file is still the watcher's: removed, the version is unloaded.
+    (models / "m" / "1.zip").unlink()
+    wait_until(lambda: "m" not in listed(stub)[0], 10, "m unloaded with its file")
+    assert server.stop() == 0
