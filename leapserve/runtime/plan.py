@@ -153,6 +153,7 @@ class Pipeline:
         self.outputs: Mapping[str, FieldType] = MappingProxyType(outputs)
         self._row_programs: dict[tuple, object] = {}
         self._batch_programs: dict[tuple, object] = {}
+        self._required: dict[tuple | None, Mapping[str, FieldType]] = {}  # outputs asked for -> required_inputs
         self._lock = threading.Lock()
 
     @property
@@ -240,10 +241,19 @@ class Pipeline:
             program = self._compile(key, self._batch_programs, self._build_batch_program)
         return program(columns)
 
-    def required_inputs(self, outputs: Sequence[str] | None = None) -> dict[str, FieldType]:
-        """The input fields needed to compute the given outputs (all outputs by default)."""
-        _, needed = self._active(self._wanted(outputs))
-        return {name: t for name, t in self.inputs.items() if name in needed}
+    def required_inputs(self, outputs: Sequence[str] | None = None) -> Mapping[str, FieldType]:
+        """The input fields needed to compute the given outputs (all outputs by default), read-only.
+        Kept per output selection: the servers ask on every request."""
+        key = None if outputs is None else tuple(outputs)
+        found = self._required.get(key)
+        if found is None:
+            _, needed = self._active(self._wanted(outputs))
+            found = MappingProxyType({name: t for name, t in self.inputs.items() if name in needed})
+            with self._lock:
+                if len(self._required) > 64:  # output selections come from clients: keep this bounded
+                    self._required.clear()
+                self._required[key] = found
+        return found
 
     # --- compilation -----------------------------------------------------------------------
 
