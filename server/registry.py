@@ -145,6 +145,7 @@ class Registry:
         self._load_lock = threading.Lock()
         self._models: dict[str, dict[str, VersionSlot]] = {}
         self._explicit: list[tuple[str, str | None, Path]] = []  # (name, version, path) from --model
+        self._explicit_folders: list[str] = []  # their folders, longest first (for_clients)
         self._unloaded: set[tuple[str, str]] = set()
         self._routes: dict[str, tuple] = {}
         self._listeners: list = []
@@ -182,6 +183,11 @@ class Registry:
             if other == name and (v or DEFAULT_VERSION) == (version or DEFAULT_VERSION):
                 raise ValueError(f"model {name!r} version {version or DEFAULT_VERSION} is given twice")
         self._explicit.append((name, version, p))
+        # Where --model bundles are, as for_clients leaves them out (computed once: for_clients runs
+        # on every ListModels, metadata and UNAVAILABLE answer), longest first.
+        given = Path(path).expanduser().absolute()
+        folders = set(self._explicit_folders) | {str(p.parent), str(given.parent)}
+        self._explicit_folders = sorted((f for f in folders if f != os.sep), key=len, reverse=True)
 
     def add_listener(self, fn) -> None:
         """fn() is called (from any thread) after every change of a model's state."""
@@ -692,10 +698,8 @@ class Registry:
         know), unless the operator asked for --show-paths."""
         if self.show_paths or not text:
             return text
-        folders = {str(p.parent) for _, _, p in self._explicit} | {str(p.resolve().parent) for _, _, p in self._explicit}
-        for folder in sorted(folders, key=len, reverse=True):
-            if folder != os.sep:
-                text = text.replace(folder + os.sep, "")
+        for folder in self._explicit_folders:
+            text = text.replace(folder + os.sep, "")
         return self._without_roots(text)
 
     def admin_load(self, name: str, version: str, path: str, allow_schema_change: bool = False) -> dict:
