@@ -393,7 +393,8 @@ class Registry:
             for name, pin in previous_pins.items():
                 pins.setdefault(name, pin)
             for name, ns in previous_notes.items():
-                notes.setdefault(name, ns)
+                if name not in notes or not plans[name].versions:  # not seen (a --default-version alone)
+                    notes[name] = ns
         current = {n for ns in notes.values() for n in ns}
         for name, ns in sorted(notes.items()):
             for note in ns:
