@@ -144,9 +144,13 @@ class Pipeline:
         lineage: dict[str, tuple[str, ...]] = {col: (col,) for col in inputs}
         for st in self.stages:
             sources = tuple(dict.fromkeys(f for _, col, _ in st.inputs for f in lineage.get(col, ())))
-            for _, col, _ in st.outputs:
-                lineage[col] = sources
+            column_inputs = _column_inputs(st)
+            for port, col, _ in st.outputs:
+                lineage[col] = lineage.get(column_inputs[port], ()) if column_inputs else sources
         self.lineage: Mapping[str, tuple[str, ...]] = MappingProxyType(lineage)
+        # input fields some stage reads as a number (their "" and "null" are nulls there)
+        self._read_as_number = frozenset(col for st in self.stages for _, col, t in st.inputs
+                                         if col in inputs and t.kind == "scalar" and t.base in NUMERIC_BASES)
         self._nullable: dict[tuple, tuple[frozenset, frozenset]] = {}
         self._null_effects: dict[tuple[int, str], frozenset | None] = {}  # (id of a stage, port)
         self.inputs: Mapping[str, FieldType] = MappingProxyType(inputs)
@@ -306,7 +310,8 @@ class Pipeline:
             return slot[col]
 
         ns: dict[str, object] = {"MISSING": _MISSING, "missing": _missing_check(required),
-                                 "ScoringError": ScoringError, "locate": _locator(active, self.lineage)}
+                                 "ScoringError": ScoringError,
+                                 "locate": _locator(active, self.lineage, self._read_as_number)}
         lines = ["def run(rec):", "    st = -1", "    try:"]
         for i, (name, ftype) in enumerate(required):
             ns[f"F{i}"], ns[f"C{i}"] = name, caster(ftype, name)
@@ -354,7 +359,7 @@ class Pipeline:
             casts = [(col, want) if _needs_cast(self._types[col], want) else (col, None)
                      for _, col, want in st.inputs]
             steps.append((st, fn, casts))
-        locate = _locator(active, self.lineage)
+        locate = _locator(active, self.lineage, self._read_as_number)
         row_program = self._build_row_program(wanted)
         types = self._types
         missing = _missing_check(required)
@@ -457,6 +462,23 @@ def _sample_value(ftype: FieldType):
     return None
 
 
+def _column_inputs(st: Stage) -> dict[str, str] | None:
+    """For a multi-column op (MLeap's input0../output0.. ports: a string indexer, one-hot encoder,
+    imputer... of several columns), the input column each output port is computed from alone;
+    None for any other stage, whose every output depends on all its inputs."""
+    n = len(st.inputs)
+    ports = {p: col for p, col, _ in st.inputs}
+    if n < 2 or set(ports) != {f"input{i}" for i in range(n)}:
+        return None
+    paired = {}
+    for port, _, _ in st.outputs:
+        source = ports.get("input" + port[len("output"):]) if port.startswith("output") else None
+        if source is None:
+            return None
+        paired[port] = source
+    return paired
+
+
 def _is_text(st: Stage, port: str) -> bool:
     return any(p == port and t.base == "string" for p, _, t in st.outputs)
 
@@ -469,12 +491,13 @@ def _missing_check(required: list[tuple[str, FieldType]]):
     return missing
 
 
-def _is_null_input(v) -> bool:
-    """A value the casters read as null (as types.py does: None, and "" or "null" for a number)."""
-    return v is None or (type(v) is str and v in ("", "null"))
+def _is_null_input(v, read_as_number: bool) -> bool:
+    """A value the casters read as null (as types.py does: None, and "" or "null" for a number;
+    for an input only read as text they are text)."""
+    return v is None or (read_as_number and type(v) is str and v in ("", "null"))
 
 
-def _locator(active: list[Stage], lineage: Mapping[str, tuple[str, ...]]):
+def _locator(active: list[Stage], lineage: Mapping[str, tuple[str, ...]], read_as_number: frozenset):
     """Names the column of a stage's error instead of its port, and the stage. A null refused at a
     column that no client sends (a stage made it null) is blamed on the input field whose null led
     there, when ``record`` shows it: the client cannot know the internal column."""
@@ -487,7 +510,7 @@ def _locator(active: list[Stage], lineage: Mapping[str, tuple[str, ...]]):
                     err.field = col
                     sources = lineage.get(col, ())
                     if getattr(err, "actual", None) == "null" and record is not None and col not in sources:
-                        sent = [f for f in sources if _is_null_input(record.get(f))]
+                        sent = [f for f in sources if _is_null_input(record.get(f), f in read_as_number)]
                         if sent:
                             err.field = sent[0]
                             err.detail += (f" (the null input {sent[0]!r} became a null in column {col!r}, "

@@ -10,7 +10,8 @@ import pytest
 
 from leapserve.runtime import InvalidInput, MissingInput, ScoringError, load_bundle
 from tests.support import golden
-from tests.support.handmade import assembled_lr_nodes, bucketed_lr_nodes, two_column_indexer_node, write_bundle
+from tests.support.handmade import (assembled_lr_nodes, bucketed_lr_nodes, long, node, string, two_column_indexer_node,
+                                    write_bundle)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,58 @@ def test_a_null_refused_at_an_internal_column_names_the_field_sent(bucketed):
     with pytest.raises(InvalidInput) as e:
         bucketed.transform({"island": None, "depth": 2.0})
     assert e.value.field == "island" and "became a null" not in str(e.value)
+
+
+def _vectors(size: int) -> dict:
+    return {"base": "tensor", "tensorShape": {"dimensions": [{"size": size, "name": ""}]}}
+
+
+@pytest.fixture(scope="module")
+def two_column_encoder(tmp_path_factory):
+    """colour -> string indexer ("" is a label) -> colour_index; one one-hot encoder of two columns,
+    colour_index -> colour_vec and size -> size_vec (a null size gives a null vector) -> an
+    assembler, which refuses the null."""
+    indexer = node("idx", "string_indexer", {"labels_length": long(1), "handle_invalid": string("keep"),
+                                             "labels_array_0": {"type": "list", "string": ["", "red"]}},
+                   inputs=[("input0", "colour")], outputs=[("output0", "colour_index")])
+    encoder = node("ohe", "one_hot_encoder", {"category_sizes": {"type": "list", "long": [3, 3]},
+                                              "drop_last": {"boolean": False}, "handle_invalid": string("keep")},
+                   inputs=[("input0", "colour_index"), ("input1", "size")],
+                   outputs=[("output0", "colour_vec"), ("output1", "size_vec")])
+    assembler = node("assembler", "vector_assembler", {"input_shapes": {"type": "list", "data_shape": [_vectors(4)] * 2}},
+                     inputs=[("input0", "colour_vec"), ("input1", "size_vec")], outputs=[("output", "features")])
+    return load_bundle(write_bundle(tmp_path_factory.mktemp("encoder") / "b", "json", [indexer, encoder, assembler]))
+
+
+def test_each_column_of_a_multi_column_stage_has_its_own_lineage(two_column_encoder):
+    assert two_column_encoder.lineage["colour_vec"] == ("colour",)
+    assert two_column_encoder.lineage["size_vec"] == ("size",)
+    assert two_column_encoder.lineage["features"] == ("colour", "size")
+
+
+@pytest.mark.parametrize("colour", ["red", None, "", "null"])
+def test_a_null_is_blamed_on_the_field_whose_column_it_became(two_column_encoder, colour):
+    """A null colour is indexed (handle_invalid "keep"), and "" or "null" is a label of a text
+    input, not a null: only the null size became the null the assembler refuses."""
+    for score in (lambda rec: two_column_encoder.transform(rec),
+                  lambda rec: two_column_encoder.transform_batch({k: [v] for k, v in rec.items()})):
+        with pytest.raises(InvalidInput) as e:
+            score({"colour": colour, "size": None})
+        assert e.value.field == "size" and e.value.actual == "null"
+        assert "the null input 'size' became a null in column 'size_vec'" in str(e.value)
+
+
+def test_an_empty_text_read_as_a_number_downstream_is_a_null(tmp_path):
+    """depth is first read as text (a string indexer), then as a number by the bucketizer, where ""
+    is a null: the null the assembler refuses is still blamed on depth."""
+    indexer = node("idx", "string_indexer", {"labels_length": long(1), "handle_invalid": string("keep"),
+                                             "labels_array_0": {"type": "list", "string": ["1.0"]}},
+                   inputs=[("input0", "depth")], outputs=[("output0", "depth_index")])
+    pipeline = load_bundle(write_bundle(tmp_path / "b", "json", [indexer, *bucketed_lr_nodes()]))
+    assert pipeline.inputs["depth"].base == "string"
+    with pytest.raises(InvalidInput) as e:
+        pipeline.transform({"island": 1.0, "depth": ""}, outputs=["prediction"])
+    assert e.value.field == "depth" and "the null input 'depth' became a null in column 'depth_bucket'" in str(e.value)
 
 
 def test_nullable_follows_the_nulls_stages_make(bucketed):
