@@ -51,25 +51,68 @@ class ScoringError(RuntimeErrorBase, ValueError):
         return f"{', '.join(where)}: {self.detail}" if where else self.detail
 
 
+# Bounds on "did you mean": a request can send many names (or ask for many outputs), and a hint
+# must cost far less than reading them. Only this many names get a hint, each compared (difflib)
+# with the first HINT_CANDIDATES names of each length within TYPO_LENGTH of its own, and only
+# names of at most HINT_LONGEST characters are compared at all (case differences are found by
+# lookup among all names).
+HINTED_NAMES = 5
+HINT_CANDIDATES = 8
+TYPO_LENGTH = 2
+HINT_LONGEST = 64
+# Names listed in a message at most, then how many more.
+LISTED_NAMES = 20
+
+
 def naming(e: ScoringError) -> str:
-    """How a message names the field(s) of an error: "field 'a'" or "fields 'a', 'b'"."""
+    """How a message names the field(s) of an error: "field 'a'" or "fields 'a', 'b'" (the first
+    LISTED_NAMES, then how many more)."""
     fields = getattr(e, "fields", None) or (e.field,)
     if len(fields) > 1:
-        return "fields " + ", ".join(repr(f) for f in fields)
+        return "fields " + some_of(fields, LISTED_NAMES)
     return f"field {fields[0]!r}"
 
 
+class NameIndex:
+    """Names a client sent or a pipeline knows, indexed in one pass to tell which of them another
+    name meant. Only names that could match one of ``targets`` (a length near theirs) are kept, so
+    building it costs a length check per name; ``exclude`` are names never suggested."""
+
+    def __init__(self, names: Iterable, targets: Iterable[str] = (), exclude: Iterable[str] = ()):
+        excluded = set(exclude)
+        lengths = {len(t) + d for t in targets for d in range(-TYPO_LENGTH, TYPO_LENGTH + 1)}
+        self._by_lower: dict[str, str] = {}
+        self._by_length: dict[int, list[str]] = {}
+        for name in names:
+            if type(name) is not str or len(name) not in lengths or name in excluded:
+                continue
+            low = name.lower()
+            if low in self._by_lower:
+                continue
+            self._by_lower[low] = name
+            bucket = self._by_length.setdefault(len(low), [])
+            if len(bucket) < HINT_CANDIDATES:
+                bucket.append(low)
+
+    def meant(self, name: str) -> str | None:
+        """The indexed name ``name`` most likely meant: the same but for case, else one a small typo
+        away (difflib's ratio of at least 0.8 on lower-cased names, among the first HINT_CANDIDATES
+        names of each length within TYPO_LENGTH of its own); None when none is close."""
+        low = name.lower()
+        same = self._by_lower.get(low)
+        if same is not None and same != name:
+            return same
+        if len(low) > HINT_LONGEST:
+            return None
+        nearest_lengths = sorted(range(-TYPO_LENGTH, TYPO_LENGTH + 1), key=abs)
+        candidates = [c for d in nearest_lengths for c in self._by_length.get(len(low) + d, ()) if c != low]
+        close = difflib.get_close_matches(low, candidates, n=1, cutoff=0.8)
+        return self._by_lower[close[0]] if close else None
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str | None:
-    """The known name that ``name`` most likely meant: the same but for case, else one a small typo
-    away (difflib's ratio of at least 0.8 on lower-cased names); None when none is close."""
-    known = [k for k in known if k != name]
-    low = name.lower()
-    for k in known:
-        if k.lower() == low:
-            return k
-    lowered = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(low, list(lowered), n=1, cutoff=0.8)
-    return lowered[close[0]] if close else None
+    """The known name that ``name`` most likely meant (see NameIndex.meant); None when none is close."""
+    return NameIndex(known, [name], exclude=[name]).meant(name)
 
 
 def some_of(items: Sequence, shown: int = 5) -> str:
@@ -103,20 +146,19 @@ class MissingInput(ScoringError):
     """Required inputs absent from a record (or columns absent from a batch). ``missing`` is each
     (field, expected type) in the pipeline's order; ``fields`` names them all and ``field`` joins
     them. ``sent`` are the names the record did hold: one that differs from a missing field only
-    by case or a small typo is suggested ("did you mean 'island'?")."""
+    by case or a small typo is suggested ("did you mean 'island'?"), unless it is one of ``known``
+    (the pipeline's input fields: sent rightly, whatever it resembles). Only the first
+    HINTED_NAMES missing fields get a hint."""
 
     def __init__(self, field: str, expected: str, *, row: int | None = None,
-                 missing: Sequence[tuple[str, str]] = (), sent: Iterable[str] = ()):
+                 missing: Sequence[tuple[str, str]] = (), sent: Iterable[str] = (), known: Iterable[str] = ()):
         missing = list(missing) or [(field, expected)]
         self.fields = tuple(f for f, _ in missing)
         self.expected = expected if len(missing) == 1 else ", ".join(f"{f}: {t}" for f, t in missing)
         self.actual = "nothing"
-        sent = [s for s in sent if isinstance(s, str) and s not in self.fields]
-        hints = []
-        for f in self.fields:
-            guess = _sent_for(f, sent)
-            if guess is not None:
-                hints.append(f"{guess!r} was sent: did you mean {f!r}?")
+        hinted = self.fields[:HINTED_NAMES]
+        index = NameIndex(sent, hinted, exclude=(*self.fields, *known))
+        hints = [f"{guess!r} was sent: did you mean {f!r}?" for f in hinted if (guess := index.meant(f)) is not None]
         if len(missing) == 1:
             message = f"required input is missing (expected {expected})"
         else:
@@ -124,14 +166,6 @@ class MissingInput(ScoringError):
         if hints:
             message += "; " + "; ".join(hints)
         super().__init__(message, field=", ".join(self.fields), row=row)
-
-
-def _sent_for(field: str, sent: Sequence[str]) -> str | None:
-    """The name among ``sent`` that is ``field`` but for case or a small typo."""
-    for s in sent:
-        if did_you_mean(s, [field]) == field:
-            return s
-    return None
 
 
 class RowSkipped(ScoringError):

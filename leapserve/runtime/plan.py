@@ -20,8 +20,8 @@ import numpy as np
 from . import registry
 from .bundle import BundleInfo, NodeDef, leaf_nodes, read_root
 from .container import open_source
-from .errors import (BundleError, InvalidInput, MissingInput, RowSkipped, ScoringError, UnsupportedOpError, describe,
-                     did_you_mean)
+from .errors import (HINTED_NAMES, LISTED_NAMES, BundleError, InvalidInput, MissingInput, NameIndex, RowSkipped,
+                     ScoringError, UnsupportedOpError, describe, some_of)
 from .jvm.format import java_double_str
 from .model import BatchContext, OpModel
 from .types import NUMERIC_BASES, FieldType, caster, to_string
@@ -267,14 +267,20 @@ class Pipeline:
         wanted = tuple(dict.fromkeys(outputs))
         unknown = [name for name in wanted if name not in self.outputs]
         if unknown:
-            hints = [f"did you mean {guess!r} for {name!r}?" for name in unknown
-                     if (guess := did_you_mean(name, self.outputs)) is not None]
+            # The names come from the client, as many as it likes: only a few get a hint, and the
+            # message and ``field`` list only the first LISTED_NAMES (``fields`` has them all).
+            hinted = unknown[:HINTED_NAMES]
+            known = NameIndex(self.outputs, hinted)
+            hints = [f"did you mean {guess!r} for {name!r}?" for name in hinted
+                     if (guess := known.meant(name)) is not None]
             noun = "unknown output" if len(unknown) == 1 else f"{len(unknown)} unknown outputs"
+            listed = unknown[:LISTED_NAMES]
+            more = f" and {len(unknown) - len(listed)} more" if len(unknown) > len(listed) else ""
             e = ScoringError(f"{noun}; this pipeline adds {sorted(self.outputs)}"
-                             + ("; " + "; ".join(hints) if hints else ""), field=", ".join(unknown))
+                             + ("; " + "; ".join(hints) if hints else ""), field=", ".join(listed) + more)
             e.fields = tuple(unknown)
             e.expected = f"outputs among {sorted(self.outputs)}"
-            e.actual = ", ".join(repr(name) for name in unknown)
+            e.actual = some_of(unknown, LISTED_NAMES)
             raise e
         return wanted
 
@@ -309,7 +315,7 @@ class Pipeline:
                 slot[col] = f"v{len(slot)}"
             return slot[col]
 
-        ns: dict[str, object] = {"MISSING": _MISSING, "missing": _missing_check(required),
+        ns: dict[str, object] = {"MISSING": _MISSING, "missing": _missing_check(required, tuple(self.inputs)),
                                  "ScoringError": ScoringError,
                                  "locate": _locator(active, self.lineage, self._read_as_number)}
         lines = ["def run(rec):", "    st = -1", "    try:"]
@@ -362,7 +368,7 @@ class Pipeline:
         locate = _locator(active, self.lineage, self._read_as_number)
         row_program = self._build_row_program(wanted)
         types = self._types
-        missing = _missing_check(required)
+        missing = _missing_check(required, tuple(self.inputs))
 
         def run(columns: Mapping) -> BatchResult:
             if any(name not in columns for name, _ in required):
@@ -483,11 +489,12 @@ def _is_text(st: Stage, port: str) -> bool:
     return any(p == port and t.base == "string" for p, _, t in st.outputs)
 
 
-def _missing_check(required: list[tuple[str, FieldType]]):
-    """The MissingInput of a record (or batch columns) lacking required inputs: names every one."""
+def _missing_check(required: list[tuple[str, FieldType]], known: Sequence[str]):
+    """The MissingInput of a record (or batch columns) lacking required inputs: names every one.
+    ``known`` are all the pipeline's inputs, never suggested for a missing one."""
     def missing(rec: Mapping) -> MissingInput:
         absent = [(name, str(ftype)) for name, ftype in required if name not in rec]
-        return MissingInput(absent[0][0], absent[0][1], missing=absent, sent=list(rec))
+        return MissingInput(absent[0][0], absent[0][1], missing=absent, sent=rec, known=known)
     return missing
 
 

@@ -5,6 +5,7 @@ records with nulls, as Spark answered them."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -55,6 +56,60 @@ def test_unknown_outputs_are_named_all_with_a_suggestion(lr):
     assert "for 'zzz'" not in str(e.value)
 
 
+def test_an_input_sent_rightly_is_never_suggested_for_a_missing_one(tmp_path):
+    """bill_length_mm is an input of its own: it is no typo of the missing bill_depth_mm."""
+    nodes = assembled_lr_nodes(("bill_length_mm", "bill_depth_mm"))
+    pipeline = load_bundle(write_bundle(tmp_path / "b", "json", nodes))
+    for score in (lambda rec: pipeline.transform(rec),
+                  lambda rec: pipeline.transform_batch({k: [v] for k, v in rec.items()})):
+        with pytest.raises(MissingInput) as e:
+            score({"bill_length_mm": 40.0, "sex": "male"})
+        assert e.value.fields == ("bill_depth_mm",) and "did you mean" not in str(e.value)
+        with pytest.raises(MissingInput) as e:
+            score({"bill_length_mm": 40.0, "Bill_Depth_mm": 18.0})
+        assert "'Bill_Depth_mm' was sent: did you mean 'bill_depth_mm'?" in str(e.value)
+
+
+def _cpu_seconds(fn) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def _missing_message(pipeline, record) -> str:
+    with pytest.raises(MissingInput) as e:
+        pipeline.transform(record)
+    return str(e.value)
+
+
+def test_many_names_sent_cost_about_what_reading_them_costs(lr):
+    """100,000 names sent with the inputs missing: the hints cost no more than a few times building
+    the record of those names (comparing each with each missing field cost 200 times that), and a
+    typo or a case variant among them is still suggested (when among the first names sent of a
+    length near the field's: only so many are compared)."""
+    names = [f"f{i}" for i in range(100_000)]
+    record = dict.fromkeys(names, 1.0)
+    reading = _cpu_seconds(lambda: {name: 1.0 for name in names})
+    assert _cpu_seconds(lambda: _missing_message(lr, record)) < 10 * reading
+    assert "'islnd' was sent: did you mean 'island'?" in _missing_message(lr, {"islnd": 1.0, "depth": 2.0, **record})
+    assert "'Island' was sent: did you mean 'island'?" in _missing_message(lr, {**record, "Island": 1.0, "depth": 2.0})
+
+
+def test_many_unknown_outputs_are_counted_not_all_listed(lr):
+    wanted = ["Prediction"] + [f"o{i}" for i in range(999)]
+    with pytest.raises(ScoringError) as e:
+        lr.transform({"island": 1.0, "depth": 2.0}, outputs=wanted)
+    assert e.value.fields == tuple(wanted)
+    assert e.value.field == ", ".join(wanted[:20]) + " and 980 more"
+    assert e.value.actual == ", ".join(repr(w) for w in wanted[:20]) + " and 980 more"
+    message = str(e.value)
+    assert message.startswith("fields 'Prediction', 'o0', ") and "'o18' and 980 more: 1000 unknown outputs" in message
+    assert "did you mean 'prediction' for 'Prediction'?" in message and len(message) < 600
+
+
 @pytest.fixture(scope="module")
 def bucketed(tmp_path_factory):
     """depth -> bucketizer (a null gives a null bucket) -> assembler (refuses a null) -> regression."""
@@ -93,7 +148,8 @@ def two_column_encoder(tmp_path_factory):
                                               "drop_last": {"boolean": False}, "handle_invalid": string("keep")},
                    inputs=[("input0", "colour_index"), ("input1", "size")],
                    outputs=[("output0", "colour_vec"), ("output1", "size_vec")])
-    assembler = node("assembler", "vector_assembler", {"input_shapes": {"type": "list", "data_shape": [_vectors(4)] * 2}},
+    assembler = node("assembler", "vector_assembler",
+                     {"input_shapes": {"type": "list", "data_shape": [_vectors(4)] * 2}},
                      inputs=[("input0", "colour_vec"), ("input1", "size_vec")], outputs=[("output", "features")])
     return load_bundle(write_bundle(tmp_path_factory.mktemp("encoder") / "b", "json", [indexer, encoder, assembler]))
 
