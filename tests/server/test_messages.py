@@ -96,6 +96,18 @@ def test_unknown_outputs_are_named_with_a_suggestion(stub):
     assert meta["leapserve-expected"] == "outputs among ['features', 'prediction']"
 
 
+def test_many_unknown_outputs_are_counted_and_cheap_to_refuse(stub):
+    """The output names come from the client: 100,000 of them get a message (and metadata) listing
+    20, with the hint for the one near a real output, and no 1 MB answer."""
+    request = predict_request("penguins", {"island": 1.0, "depth": 2.0})
+    request.outputs.extend(["predicton"] + [f"o{i}" for i in range(99_999)])
+    code, message, meta = status_of(rpc_error(stub.Predict, request))
+    assert code == INVALID and "100000 unknown outputs" in message and len(message) < 600
+    assert "did you mean 'prediction' for 'predicton'?" in message
+    assert meta["leapserve-actual"] == "'predicton', " + ", ".join(f"'o{i}'" for i in range(19)) + " and 99980 more"
+    assert meta["leapserve-field"] == "predicton, " + ", ".join(f"o{i}" for i in range(19)) + " and 99980 more"
+
+
 # --- unknown models ------------------------------------------------------------------------------
 
 def test_an_unknown_model_lists_the_models_served(stub):
