@@ -11,8 +11,8 @@ import pytest
 
 from leapserve.runtime import InvalidInput, MissingInput, ScoringError, load_bundle
 from tests.support import golden
-from tests.support.handmade import (assembled_lr_nodes, bucketed_lr_nodes, long, node, string, two_column_indexer_node,
-                                    write_bundle)
+from tests.support.handmade import (assembled_lr_nodes, bucketed_lr_nodes, long, node, string, two_column_encoder_nodes,
+                                    two_column_indexer_node, write_bundle)
 
 
 @pytest.fixture(scope="module")
@@ -132,26 +132,9 @@ def test_a_null_refused_at_an_internal_column_names_the_field_sent(bucketed):
     assert e.value.field == "island" and "became a null" not in str(e.value)
 
 
-def _vectors(size: int) -> dict:
-    return {"base": "tensor", "tensorShape": {"dimensions": [{"size": size, "name": ""}]}}
-
-
 @pytest.fixture(scope="module")
 def two_column_encoder(tmp_path_factory):
-    """colour -> string indexer ("" is a label) -> colour_index; one one-hot encoder of two columns,
-    colour_index -> colour_vec and size -> size_vec (a null size gives a null vector) -> an
-    assembler, which refuses the null."""
-    indexer = node("idx", "string_indexer", {"labels_length": long(1), "handle_invalid": string("keep"),
-                                             "labels_array_0": {"type": "list", "string": ["", "red"]}},
-                   inputs=[("input0", "colour")], outputs=[("output0", "colour_index")])
-    encoder = node("ohe", "one_hot_encoder", {"category_sizes": {"type": "list", "long": [3, 3]},
-                                              "drop_last": {"boolean": False}, "handle_invalid": string("keep")},
-                   inputs=[("input0", "colour_index"), ("input1", "size")],
-                   outputs=[("output0", "colour_vec"), ("output1", "size_vec")])
-    assembler = node("assembler", "vector_assembler",
-                     {"input_shapes": {"type": "list", "data_shape": [_vectors(4)] * 2}},
-                     inputs=[("input0", "colour_vec"), ("input1", "size_vec")], outputs=[("output", "features")])
-    return load_bundle(write_bundle(tmp_path_factory.mktemp("encoder") / "b", "json", [indexer, encoder, assembler]))
+    return load_bundle(write_bundle(tmp_path_factory.mktemp("encoder") / "b", "json", two_column_encoder_nodes()))
 
 
 def test_each_column_of_a_multi_column_stage_has_its_own_lineage(two_column_encoder):

@@ -297,6 +297,27 @@ def imputer_node(column: str, surrogate: float) -> dict:
                 inputs=[("input", column)], outputs=[("output", f"{column}_filled")])
 
 
+def _vectors(size: int) -> dict:
+    return {"base": "tensor", "tensorShape": {"dimensions": [{"size": size, "name": ""}]}}
+
+
+def two_column_encoder_nodes() -> list[dict]:
+    """colour -> string indexer ("" is a label) -> colour_index; one one-hot encoder of two columns,
+    colour_index -> colour_vec and size -> size_vec (a null size gives a null vector) -> an
+    assembler, which refuses the null."""
+    indexer = node("idx", "string_indexer", {"labels_length": long(1), "handle_invalid": string("keep"),
+                                             "labels_array_0": {"type": "list", "string": ["", "red"]}},
+                   inputs=[("input0", "colour")], outputs=[("output0", "colour_index")])
+    encoder = node("ohe", "one_hot_encoder", {"category_sizes": {"type": "list", "long": [3, 3]},
+                                              "drop_last": {"boolean": False}, "handle_invalid": string("keep")},
+                   inputs=[("input0", "colour_index"), ("input1", "size")],
+                   outputs=[("output0", "colour_vec"), ("output1", "size_vec")])
+    assembler = node("assembler", "vector_assembler",
+                     {"input_shapes": {"type": "list", "data_shape": [_vectors(4)] * 2}},
+                     inputs=[("input0", "colour_vec"), ("input1", "size_vec")], outputs=[("output", "features")])
+    return [indexer, encoder, assembler]
+
+
 # --- comparing with Spark ---------------------------------------------------------------------
 
 
