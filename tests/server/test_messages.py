@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from leapserve.v1 import prediction_pb2 as pb
-from tests.support.handmade import (assembled_lr_nodes, bucketed_lr_nodes, imputer_node, two_column_indexer_node,
-                                    write_bundle)
+from tests.support.handmade import (assembled_lr_nodes, bucketed_lr_nodes, imputer_node, two_column_encoder_nodes,
+                                    two_column_indexer_node, write_bundle)
 from tests.support.servers import batch_request, prediction_stub, predict_request, run_cli
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -106,6 +106,26 @@ def test_many_unknown_outputs_are_counted_and_cheap_to_refuse(stub):
     assert "did you mean 'prediction' for 'predicton'?" in message
     assert meta["leapserve-actual"] == "'predicton', " + ", ".join(f"'o{i}'" for i in range(19)) + " and 99980 more"
     assert meta["leapserve-field"] == "predicton, " + ", ".join(f"o{i}" for i in range(19)) + " and 99980 more"
+
+
+def test_an_input_sent_rightly_is_not_suggested_and_a_null_is_blamed_on_its_own_field(start_server, tmp_path):
+    """bills: bill_length_mm and bill_depth_mm; encoder: a one-hot encoder of two columns (colour's
+    index and size), whose size column, null for a null size, the assembler refuses."""
+    bills_nodes = assembled_lr_nodes(("bill_length_mm", "bill_depth_mm"))
+    bills = write_bundle(tmp_path / "bills", "json", bills_nodes, zip_it=True)
+    encoder = write_bundle(tmp_path / "encoder", "json", two_column_encoder_nodes(), zip_it=True)
+    server = start_server("--model", f"bills={bills}", "--model", f"encoder={encoder}")
+    stub = prediction_stub(server.open_channel())
+    code, message, meta = status_of(rpc_error(stub.Predict, predict_request("bills", {"bill_length_mm": 40.0})))
+    assert code == INVALID and meta["leapserve-field"] == "bill_depth_mm" and "did you mean" not in message
+    out = run_cli("predict", "--address", server.address, "--model", "bills", "--json", '{"bill_length_mm": 40}')
+    assert out.returncode != 0 and "field 'bill_depth_mm': required input is missing" in out.stderr
+    assert "did you mean" not in out.stderr
+    for colour in (None, ""):
+        code, message, meta = status_of(rpc_error(stub.Predict, predict_request("encoder", {"colour": colour,
+                                                                                           "size": None})))
+        assert code == INVALID and meta["leapserve-field"] == "size" and meta["leapserve-actual"] == "null"
+        assert "the null input 'size' became a null in column 'size_vec'" in message
 
 
 # --- unknown models ------------------------------------------------------------------------------
