@@ -136,7 +136,8 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         required = served.pipeline.required_inputs(wanted)
         if any(name not in columns for name in required):  # named all at once, with the tensors sent
             absent = [(name, str(ftype)) for name, ftype in required.items() if name not in columns]
-            raise MissingInput(*absent[0], missing=absent, sent=[t.name for t in request.inputs])
+            raise MissingInput(*absent[0], missing=absent, sent=[t.name for t in request.inputs],
+                               known=served.pipeline.inputs)
         result = served.pipeline.transform_batch(columns, wanted)
         if n is None:
             n = len(result.skipped)

@@ -166,7 +166,8 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
             for name in required:  # a plain loop: the cheapest check per row; the list only on failure
                 if name not in rec:
                     absent = [(name, str(ftype)) for name, ftype in required.items() if name not in rec]
-                    failures[i] = scoring_failure(MissingInput(*absent[0], missing=absent, sent=rec), i)
+                    failures[i] = scoring_failure(MissingInput(*absent[0], missing=absent, sent=rec,
+                                                               known=pipeline.inputs), i)
                     break
         valid = [i for i in range(n) if i not in failures] if failures else list(range(n))
 

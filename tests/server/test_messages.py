@@ -121,6 +121,11 @@ def test_an_input_sent_rightly_is_not_suggested_and_a_null_is_blamed_on_its_own_
     out = run_cli("predict", "--address", server.address, "--model", "bills", "--json", '{"bill_length_mm": 40}')
     assert out.returncode != 0 and "field 'bill_depth_mm': required input is missing" in out.stderr
     assert "did you mean" not in out.stderr
+    # the same through PredictBatch, as `leapserve predict --file` sends it
+    out = run_cli("predict", "--address", server.address, "--model", "bills", "--file", "-",
+                  input='{"bill_length_mm": 40}\n')
+    assert out.returncode == 1 and "field 'bill_depth_mm': required input is missing" in out.stdout, out
+    assert "did you mean" not in out.stdout + out.stderr
     for colour in (None, ""):
         code, message, meta = status_of(rpc_error(stub.Predict, predict_request("encoder", {"colour": colour,
                                                                                            "size": None})))
