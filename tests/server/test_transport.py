@@ -166,8 +166,9 @@ def test_reflection_lists_services(lr_server):
                                             "ListModels"}
     assert svc.methods_by_name["Predict"].input_type.fields_by_name["inputs"].message_type.name == "InputsEntry"
     oip = pool.FindServiceByName("inference.GRPCInferenceService")
-    assert {"ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata",
-            "ModelInfer"} == {m.name for m in oip.methods}
+    assert {"ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer",
+            # the repository extension: always served (load and unload refuse without --admin)
+            "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload"} == {m.name for m in oip.methods}
 
 
 def test_concurrent_call_limit_is_resource_exhausted(start_server, bundles):
