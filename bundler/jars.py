@@ -7,7 +7,9 @@ test suite's MLeap runtime harness has its own, tools/mleap_jvm). Each set lands
 so an interrupted download is never mistaken for a finished one.
 
 Run ``python -m leapserve.bundler.jars fetch`` (``make jars`` does) to fetch them; it is a no-op when
-the jars are already there.
+the jars are already there. xgboost4j-spark's jars (``bundler/jvm/xgboost4j-spark.pom.xml``), needed
+only to export pipelines holding its Scala models, are an optional set: ``... fetch --xgboost4j``
+fetches them, and the session puts them on its classpath when they are there.
 """
 
 from __future__ import annotations
@@ -131,6 +133,14 @@ class JarSet:
 
 MLEAP_SPARK = JarSet("mleap-spark", JVM_DIR / "mleap-spark.pom.xml")
 
+XGBOOST4J_FETCH_HINT = "Fetch them with `python -m leapserve.bundler.jars fetch --xgboost4j`."
+XGBOOST4J_SPARK = JarSet("xgboost4j-spark", JVM_DIR / "xgboost4j-spark.pom.xml", XGBOOST4J_FETCH_HINT)
+
+
+def optional_classpath() -> list[str]:
+    """The optional sets' jars that are fetched (xgboost4j-spark's), for the session's classpath."""
+    return XGBOOST4J_SPARK.classpath() if is_complete(XGBOOST4J_SPARK.folder) else []
+
 
 def spark_registry_conf() -> Path:
     """A Typesafe config file that replaces MLeap's Spark op list by the ops that link on Spark 3.5.
@@ -171,20 +181,25 @@ def java_executable() -> str:
     return jdk_tool("java") or "java"
 
 
-def fetch(log=lambda msg: print(msg, file=sys.stderr)) -> None:
-    """Fetch MLeap's Spark jars; quick when they are in place."""
+def fetch(log=lambda msg: print(msg, file=sys.stderr), xgboost4j: bool = False) -> None:
+    """Fetch MLeap's Spark jars (and xgboost4j-spark's when asked); quick when they are in place."""
     MLEAP_SPARK.fetch(log, finish=_write_spark_registry_conf)
+    if xgboost4j:
+        XGBOOST4J_SPARK.fetch(log)
+
+
+USAGE = "usage: python -m leapserve.bundler.jars fetch [--xgboost4j] | path"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["fetch"]:
-        fetch()
+    if args[:1] == ["fetch"] and args[1:] in ([], ["--xgboost4j"]):
+        fetch(xgboost4j=args[1:] == ["--xgboost4j"])
         return 0
-    if args[:1] == ["path"]:
+    if args == ["path"]:
         print(cache_dir())
         return 0
-    print("usage: python -m leapserve.bundler.jars fetch|path", file=sys.stderr)
+    print(USAGE, file=sys.stderr)
     return 2
 
 
