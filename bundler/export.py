@@ -27,7 +27,8 @@ from urllib.parse import unquote, urlparse
 from .errors import (BundlerError, MissingColumns, OutputExists, StageNotSerializable, VerificationFailed,
                      java_root_cause)
 from .session import spark_session
-from .xgboost_stages import add_xgboost_nodes, check_xgboost_stage, xgboost_node, xgboost_op
+from .xgboost_stages import (add_xgboost_nodes, check_xgboost_stage, verification_tolerances, xgboost_node,
+                             xgboost_op)
 
 FORMATS = ("json", "protobuf")
 
@@ -336,11 +337,13 @@ def describe_bundle(fs_path: Path, dataset=None) -> dict:
 
 # --- verification --------------------------------------------------------------------------
 
-def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict:
-    """Score a sample with the native runtime and with Spark; report the largest difference."""
+def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100, tolerances: dict | None = None) -> dict:
+    """Score a sample with the native runtime and with Spark; report the largest difference.
+
+    tolerances: column -> tolerance for columns compared more loosely than within 1e-9."""
     from leapserve.runtime import BundleError, ScoringError, UnsupportedOpError, load_bundle
 
-    from .compare import RowReport, compare, record_from_row, spark_value
+    from .compare import TOLERANCE, RowReport, compare, record_from_row, spark_value
 
     try:
         pipeline = load_bundle(fs_path)
@@ -374,7 +377,8 @@ def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100) -> dict
         for col, value in got.items():
             if col not in expected:
                 continue
-            diff = compare(spark_value(expected[col]), value, exact=col in discrete)
+            diff = compare(spark_value(expected[col]), value, exact=col in discrete,
+                           tol=(tolerances or {}).get(col, TOLERANCE))
             report.compared_values += 1
             report.max_difference = max(report.max_difference, diff.magnitude)
             if not diff.equal:
@@ -461,7 +465,8 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     )
     if verify is not False:
         say("verifying: native runtime against Spark on a sample")
-        record.verification = verify_bundle(model, dataset, fs_path, sample_rows)
+        record.verification = verify_bundle(model, dataset, fs_path, sample_rows,
+                                            tolerances=verification_tolerances(stages))
         if verify and record.verification["status"] != "ok":
             v = record.verification
             detail = v.get("reason") or "; ".join(v.get("mismatches", []))

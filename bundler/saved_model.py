@@ -76,12 +76,38 @@ def check_pipeline_model(model_dir: Path) -> None:
     raise NotAPipelineModel(f"{model_dir} is not a saved PipelineModel: {hint}")
 
 
+def _holds_xgboost4j(model_dir: Path) -> bool:
+    """Whether a stage of the saved pipeline (nested pipelines too) is an xgboost4j-spark model."""
+    from .xgboost_stages import XGBOOST4J_CLASSES
+
+    stages = model_dir / "stages"
+    for stage in sorted(stages.iterdir()) if stages.is_dir() else []:
+        try:
+            cls = saved_class(stage)
+        except BundlerError:
+            continue
+        if cls in XGBOOST4J_CLASSES or (cls == PIPELINE_MODEL_CLASS and _holds_xgboost4j(stage)):
+            return True
+    return False
+
+
 def load_pipeline_model(model_dir: Path):
-    """The PipelineModel saved in ``model_dir``, loaded by Spark (the session must be running)."""
+    """The PipelineModel saved in ``model_dir``, loaded by Spark (the session must be running).
+
+    xgboost4j-spark's models, which PySpark cannot load, come wrapped (bundler/xgboost4j.py);
+    their jars must be on the session's classpath (BundlerError naming the fetch command if not)."""
     from py4j.protocol import Py4JJavaError
     from pyspark.ml import PipelineModel
 
     try:
+        if _holds_xgboost4j(model_dir):
+            from . import jars
+            from .xgboost4j import load_pipeline_with_xgboost4j
+
+            if not jars.is_complete(jars.XGBOOST4J_SPARK.folder):
+                raise BundlerError(f"{model_dir} holds xgboost4j-spark models, whose jars are not fetched. "
+                                   f"{jars.XGBOOST4J_FETCH_HINT}")
+            return load_pipeline_with_xgboost4j(str(model_dir.resolve()))
         return PipelineModel.load(str(model_dir.resolve()))
     except Py4JJavaError as e:
         raise BundlerError(f"{model_dir}: Spark cannot load it as a PipelineModel: {java_root_cause(e)}",

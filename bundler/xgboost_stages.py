@@ -1,4 +1,6 @@
-"""XGBoost's PySpark models (``xgboost.spark``) in an export, written as MLeap's XGBoost ops.
+"""XGBoost's Spark models in an export, written as MLeap's XGBoost ops: those of its PySpark API
+(``xgboost.spark``) and xgboost4j-spark's Scala models (reached through their JVM objects, see
+bundler/xgboost4j.py).
 
 SparkXGBClassifierModel and SparkXGBRegressorModel live in Python only, so MLeap's serializer
 (which walks JVM stages) cannot see them. The export hands MLeap the pipeline without them, then
@@ -7,6 +9,9 @@ layout MLeap's xgboost4j-spark writer uses (docs/ops.md): the booster in ``xgboo
 which XGBoost reads from 1.6 on; MLeap's JVM runtime has xgboost4j 2.0, untried here because the
 tests' MLeap harness has no XGBoost runtime), attributes ``num_features``,
 ``num_classes`` (classifier), ``tree_limit``, ``missing`` and ``objective`` (classifier).
+MLeap 0.16's serializer has no op for xgboost4j-spark's models either (that is mleap-xgboost-spark,
+built for other Spark and XGBoost versions), so they are written the same way, their booster taken
+from the JVM model.
 """
 
 from __future__ import annotations
@@ -21,10 +26,27 @@ from .errors import StageNotSerializable
 
 BOOSTER_FILE = "xgboost.model"
 _CLASSES = {"SparkXGBClassifierModel": "xgboost.classifier", "SparkXGBRegressorModel": "xgboost.regression"}
+XGBOOST4J_CLASSES = {
+    "ml.dmlc.xgboost4j.scala.spark.XGBoostClassificationModel": "xgboost.classifier",
+    "ml.dmlc.xgboost4j.scala.spark.XGBoostRegressionModel": "xgboost.regression",
+}
+
+
+def xgboost4j_class(stage) -> str | None:
+    """The Scala class of an xgboost4j-spark model's JVM object, or None for any other stage."""
+    java = getattr(stage, "_java_obj", None)
+    if java is None or not hasattr(java, "getClass"):
+        return None
+    name = java.getClass().getName()
+    return name if name in XGBOOST4J_CLASSES else None
 
 
 def xgboost_op(stage) -> str | None:
-    """The MLeap op an xgboost.spark model is written as, or None for any other stage."""
+    """The MLeap op an XGBoost model (xgboost.spark or xgboost4j-spark) is written as, or None for
+    any other stage."""
+    jvm_class = xgboost4j_class(stage)
+    if jvm_class is not None:
+        return XGBOOST4J_CLASSES[jvm_class]
     cls = type(stage)
     if not cls.__module__.startswith("xgboost.spark"):
         return None
@@ -35,17 +57,39 @@ def xgboost_op(stage) -> str | None:
 
 
 def _name(stage) -> str:
-    return f"{type(stage).__module__}.{type(stage).__name__}"
+    return xgboost4j_class(stage) or f"{type(stage).__module__}.{type(stage).__name__}"
 
 
 def _param(stage, name: str):
     return stage.getOrDefault(name) if stage.hasParam(name) and stage.isDefined(stage.getParam(name)) else None
 
 
+def _java_param(java, name: str):
+    """A JVM stage's param value (set or default), or None when it has no such param or value."""
+    if not java.hasParam(name):
+        return None
+    param = java.getParam(name)
+    return java.getOrDefault(param) if java.isDefined(param) else None
+
+
+def _check_xgboost4j_stage(stage) -> str | None:
+    java = stage._java_obj
+    if list(_java_param(java, "featuresCols") or []):
+        return "featuresCols (one column per feature) has no MLeap port; assemble the features into featuresCol"
+    for name, what in (("baseMarginCol", "baseMarginCol has no MLeap port"),
+                       ("leafPredictionCol", "leafPredictionCol (leaf indices) is not written"),
+                       ("contribPredictionCol", "contribPredictionCol (SHAP contributions) is not written")):
+        if _java_param(java, name):
+            return what
+    return None
+
+
 def check_xgboost_stage(stage) -> None:
     """Refuse, naming the stage, what the ops cannot express."""
     why = None
-    if _param(stage, "features_cols"):
+    if xgboost4j_class(stage) is not None:
+        why = _check_xgboost4j_stage(stage)
+    elif _param(stage, "features_cols"):
         why = "features_cols (one column per feature) has no MLeap port; assemble the features into featuresCol"
     elif _param(stage, "base_margin_col"):
         why = "base_margin_col has no MLeap port"
@@ -79,8 +123,56 @@ def _tree_limit(stage) -> int:
     return end * max(1, int(params.get("num_parallel_tree", 1)))
 
 
+# xgboost4j-spark 2.1's binary classifier gives probability [1 - p, p] with 1 - p computed in double
+# from the float32 p; the runtime computes it in float32 as xgboost.spark does. The two differ by the
+# float32 rounding of 1 - p, at most half a float32 ulp of a number below 1: 2^-25.
+XGBOOST4J_PROBABILITY_TOLERANCE = 2.0 ** -25
+
+
+def verification_tolerances(stages) -> dict[str, float]:
+    """Columns the export's verification compares more loosely than its 1e-9, with their
+    tolerance: the probability column of xgboost4j-spark's binary classifiers."""
+    found = {}
+    for st in stages:
+        if xgboost_op(st) == "xgboost.classifier" and xgboost4j_class(st) is not None \
+                and st._java_obj.numClasses() == 2:
+            column = _java_param(st._java_obj, "probabilityCol")
+            if column:
+                found[column] = XGBOOST4J_PROBABILITY_TOLERANCE
+    return found
+
+
+def _xgboost4j_node(stage, op: str) -> dict:
+    """xgboost_node for an xgboost4j-spark model: everything read from its JVM object."""
+    import xgboost
+
+    java = stage._java_obj
+    data = bytes(java.nativeBooster().toByteArray("ubj"))
+    booster = xgboost.Booster(model_file=bytearray(data))
+    attrs = {"num_features": {"int": int(booster.num_features())}}
+    if op == "xgboost.classifier":
+        attrs["num_classes"] = {"int": int(java.numClasses())}
+        ports = (("raw_prediction", "rawPredictionCol"), ("prediction", "predictionCol"),
+                 ("probability", "probabilityCol"))
+    else:
+        ports = (("prediction", "predictionCol"),)
+    outputs = [{"port": port, "name": column} for port, param in ports
+               if (column := _java_param(java, param))]  # no column is written for an empty name
+    # xgboost4j-spark's transform hands treeLimit to the booster's predict as a number of trees,
+    # which is what MLeap's tree_limit is (0: all of them)
+    attrs["tree_limit"] = {"int": int(_java_param(java, "treeLimit") or 0)}
+    missing = _java_param(java, "missing")
+    attrs["missing"] = {"float": math.nan if missing is None else float(missing)}
+    if op == "xgboost.classifier":
+        attrs["objective"] = {"string": json.loads(booster.save_config())["learner"]["objective"]["name"]}
+    return {"name": stage.uid, "op": op, "inputs": [{"port": "features", "name": _java_param(java, "featuresCol")}],
+            "outputs": outputs, "attributes": attrs, "booster": data}
+
+
 def xgboost_node(stage, op: str) -> dict:
     """The node's sockets, attributes (JSON form) and booster bytes."""
+    if xgboost4j_class(stage) is not None:
+        return _xgboost4j_node(stage, op)
     booster = stage.get_booster()
     sk = stage._xgb_sklearn_model
     attrs = {"num_features": {"int": int(booster.num_features())}}
