@@ -82,6 +82,21 @@ def test_saved_pipeline_exported_with_verification(job, name, op):
         assert verification["max_difference"] == 0.0
 
 
+def test_leapserve_export(job, tmp_path):
+    """The real command on the saved classifier pipeline: exported, verified against Spark."""
+    cli = Path(sys.executable).with_name("leapserve")
+    output = tmp_path / "model.zip"
+    done = subprocess.run([str(cli), "export", "--spark-model", job["classifier"]["from_saved"]["saved"],
+                           "--sample", job["sample"], "--output", str(output), "--format", "protobuf",
+                           "--verify", "--json"], capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-4000:]
+    record = json.loads(done.stdout)
+    assert [st["op"] for st in record["stages"]] == ["string_indexer", "vector_assembler", "xgboost.classifier"]
+    assert record["verification"]["status"] == "ok"
+    assert 0.0 < record["verification"]["max_difference"] <= 2.0 ** -25
+    assert output.is_file()
+
+
 def test_saved_pipeline_without_the_jars_names_the_fetch(tmp_path, monkeypatch):
     """Before Spark is asked anything: a saved pipeline holding xgboost4j-spark models, with their
     jars not fetched, is refused with the command that fetches them."""

@@ -4,7 +4,8 @@ trains an xgboost4j-spark binary classifier and a regressor through the JVM afte
 indexer and an assembler, exports each pipeline in both formats and scores every row with the
 runtime and with Spark's transform (tests/support/parity.py), saves both pipelines with
 ``model.save`` and exports them again as `leapserve export` does (loaded with
-bundler.saved_model, verified against Spark), and prints what it found as one JSON line.
+bundler.saved_model, verified against Spark), writes the rows as parquet (for the real
+`leapserve export` to run on), and prints what it found as one JSON line.
 
     python -m tests.bundler.xgboost4j_job OUT_DIR
 """
@@ -109,7 +110,10 @@ def main(out: Path) -> dict:
         check_pipeline_model(saved)
         loaded = load_pipeline_model(saved)
         record = export_bundle(loaded, df, out / name / "from-saved.zip", format="protobuf")
-        found[name]["from_saved"] = {"verification": record.verification, "stages": record.stages}
+        found[name]["from_saved"] = {"verification": record.verification, "stages": record.stages,
+                                     "saved": str(saved)}
+    df.write.parquet(str(out / "sample.parquet"))  # for `leapserve export --sample`
+    found["sample"] = str(out / "sample.parquet")
     return found
 
 
