@@ -372,7 +372,7 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
         except OSError as e:  # the socket's mode could not be set
             log.error("cannot set mode %o on the Unix socket %s: %s", config.uds_mode, address, e)
             return 1
-        if not uds and port == 0:
+        if port == 0:  # a socket in a missing folder binds nothing too
             log.error("cannot listen on %s (address in use or not available)", address)
             return 1
         if not uds:

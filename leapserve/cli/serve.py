@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from .environment import BUNDLE_LIMITS_HELP, env, env_bool, env_list
 from .errors import FAILURE, USAGE, print_error
@@ -19,7 +20,8 @@ DEBUG_HELP = "on a failure to start, show the Python traceback (per-request deta
 EPILOG = """\
 exit codes:
   0  stopped by SIGTERM or SIGINT
-  1  could not start: a port taken or not available, the Unix socket's mode cannot be set
+  1  could not start: a port taken or not available; the Unix socket in use by another server,
+     its folder missing, or its mode cannot be set
   2  usage: wrong arguments or LEAPSERVE_* variable, nothing to serve, a --model path or a TLS
      file that cannot be used
 
@@ -312,9 +314,52 @@ def _listen_problem(host: str, port: int, reuseport: bool) -> str | None:
     return e.strerror or str(e)
 
 
+def _socket_problem(path: str) -> str | None:
+    """Why serve cannot listen on the Unix socket at path, or None. gRPC would bind over a socket
+    file another server listens on (taking its clients) and, in a missing folder, log its own line
+    and serve nowhere; a socket file no one answers on is left over from a server that died: removed."""
+    import socket
+    import stat
+
+    target = Path(path).expanduser()
+    if not target.parent.is_dir():
+        return f"no such directory {target.parent}"
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return e.strerror or str(e)
+    if not stat.S_ISSOCK(mode):
+        return "a file that is not a socket is in the way (remove it, or choose another path)"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2.0)
+        try:
+            probe.connect(str(target))
+        except (ConnectionRefusedError, FileNotFoundError):  # stale: no one listens
+            pass
+        except OSError as e:
+            return e.strerror or str(e)
+        else:
+            return "address already in use (another server on this socket?)"
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        return f"cannot remove the stale socket file: {e.strerror or e}"
+    return None
+
+
 def check_ports(config) -> str | None:
-    """The first TCP port serve would listen on that it cannot, as an error message, or None."""
+    """The first TCP port or Unix socket serve would listen on that it cannot, as an error message,
+    or None."""
     from leapserve.server.app import host_port
+
+    if config.uds:
+        problem = _socket_problem(config.uds)
+        if problem:
+            return f"cannot listen on unix:{config.uds} (--uds): {problem}"
 
     ports = [("--port", config.host, config.tcp_port(), config.workers > 1),
              ("--health-port", config.health_host or config.host, config.health_port, config.workers > 1),

@@ -117,3 +117,38 @@ def test_a_taken_port_is_one_clear_line():
             assert (r.returncode, r.stdout) == (1, ""), r.stderr
             assert r.stderr == (f"leapserve serve: error: cannot listen on 127.0.0.1:{taken} ({flag}): address "
                                 f"already in use (another server on this port?)\n")
+
+
+def test_a_socket_in_a_missing_folder_is_one_clear_line(tmp_path):
+    """gRPC logged its own line, then served nowhere and never exited."""
+    path = tmp_path / "nodir" / "x.sock"
+    r = run_cli("serve", "--model", f"rf={RF_ZIP}", "--uds", path, timeout=30)
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    assert r.stderr == (f"leapserve serve: error: cannot listen on unix:{path} (--uds): no such directory "
+                        f"{path.parent}\n")
+
+
+def test_a_socket_in_use_is_not_taken_over(start_server, tmp_path):
+    """A second server on the same socket path replaced the file (the first one's clients then reached
+    it, and no one once it stopped); a socket file left by a server that died is reused."""
+    import socket
+
+    sock = tmp_path / "api.sock"
+    first = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", uds=sock)
+    r = run_cli("serve", "--model", f"rf={RF_ZIP}", "--uds", sock, timeout=30)
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    assert r.stderr == (f"leapserve serve: error: cannot listen on unix:{sock} (--uds): address already in use "
+                        f"(another server on this socket?)\n")
+    assert first.health() == "SERVING"
+
+    stale = tmp_path / "stale.sock"
+    with socket.socket(socket.AF_UNIX) as dead:  # bound, never listening: what a killed server leaves
+        dead.bind(str(stale))
+    start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", uds=stale)
+
+    plain = tmp_path / "plain.sock"
+    plain.write_text("not a socket")
+    r = run_cli("serve", "--model", f"rf={RF_ZIP}", "--uds", plain, timeout=30)
+    assert (r.returncode, r.stderr) == (1, f"leapserve serve: error: cannot listen on unix:{plain} (--uds): a file "
+                                           f"that is not a socket is in the way (remove it, or choose another "
+                                           f"path)\n")
