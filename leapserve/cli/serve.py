@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from .environment import BUNDLE_LIMITS_HELP, env, env_bool, env_list
+from .environment import BUNDLE_LIMITS_HELP, EnvironmentValueError, env, env_bool, env_list, env_name
 from .errors import FAILURE, USAGE, print_error
 
 HELP = "serve bundles over gRPC (leapserve.v1 API, Open Inference Protocol, health, reflection)"
@@ -194,17 +194,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           "configured by the standard OTEL_* variables) [LEAPSERVE_TRACING]")
 
 
+def env_items(flag: str, parse) -> list:
+    """A repeatable flag's comma-separated variable, each item read by the flag's own type; a bad
+    item is a usage error naming the variable (EnvironmentValueError, exit 2)."""
+    items = []
+    for item in env_list(flag):
+        try:
+            items.append(parse(item))
+        except argparse.ArgumentTypeError as e:
+            raw = os.environ.get(env_name(flag), "")
+            message = str(e)
+            if item == raw.strip():  # one item: the value is named once
+                message = message.removesuffix(f", got {item!r}")
+            raise EnvironmentValueError(f"{env_name(flag)}={raw!r}: {message}") from None
+    return items
+
+
+def default_version_pins(args) -> dict[str, str]:
+    """--default-version's pins, else LEAPSERVE_DEFAULT_VERSION's (serve and inspect read the same)."""
+    pins = args.default_version
+    return dict(pins if pins is not None else env_items("--default-version", parse_default_version))
+
+
 def config_from_args(args):
     from leapserve.server.app import ServeConfig
 
-    models = args.model if args.model is not None else [parse_model(s) for s in env_list("--model")]
+    models = args.model if args.model is not None else env_items("--model", parse_model)
     admin_paths = args.admin_path if args.admin_path is not None else env_list("--admin-path")
-    pins = args.default_version
-    if pins is None:
-        try:
-            pins = [parse_default_version(s) for s in env_list("--default-version")]
-        except argparse.ArgumentTypeError as e:
-            raise SystemExit(f"leapserve: LEAPSERVE_DEFAULT_VERSION: {e}") from None
+    pins = default_version_pins(args)
     return ServeConfig(
         models=list(models), model_dir=args.model_dir, host=args.host, port=args.port, uds=args.uds, uds_mode=args.uds_mode,
         workers=args.workers, threads=args.threads, max_message_size=args.max_message_size,
@@ -217,7 +234,7 @@ def config_from_args(args):
         metrics_port=args.metrics_port, metrics_host=args.metrics_host, health_port=args.health_port,
         health_host=args.health_host, tls_cert=args.tls_cert, tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca, tracing=args.tracing,
-        default_versions=dict(pins), allow_schema_change=args.allow_schema_change, show_paths=args.show_paths,
+        default_versions=pins, allow_schema_change=args.allow_schema_change, show_paths=args.show_paths,
     )
 
 

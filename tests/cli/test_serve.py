@@ -152,3 +152,18 @@ def test_a_socket_in_use_is_not_taken_over(start_server, tmp_path):
     assert (r.returncode, r.stderr) == (1, f"leapserve serve: error: cannot listen on unix:{plain} (--uds): a file "
                                            f"that is not a socket is in the way (remove it, or choose another "
                                            f"path)\n")
+
+
+def test_bad_list_variables_are_usage_errors():
+    """LEAPSERVE_MODEL and LEAPSERVE_DEFAULT_VERSION were an "unexpected failure" (exit 1) and a line of
+    another form; they are read as their flags are, and a bad one is a usage error naming it."""
+    cases = [
+        ({"LEAPSERVE_MODEL": "garbage"}, "LEAPSERVE_MODEL='garbage': expected NAME=PATH or NAME:VERSION=PATH"),
+        ({"LEAPSERVE_MODEL": f"rf={RF_ZIP},garbage"},
+         f"LEAPSERVE_MODEL='rf={RF_ZIP},garbage': expected NAME=PATH or NAME:VERSION=PATH, got 'garbage'"),
+        ({"LEAPSERVE_MODEL": f"rf={RF_ZIP}", "LEAPSERVE_DEFAULT_VERSION": "junk"},
+         "LEAPSERVE_DEFAULT_VERSION='junk': expected NAME=VERSION"),
+    ]
+    for env, message in cases:
+        r = run_cli("serve", "--port", "0", env=env, timeout=30)
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", f"leapserve serve: error: {message}\n"), env
