@@ -11,10 +11,12 @@ named as such, with the `leapserve export` command that makes a bundle of it.
 
 For a model directory: the models, versions and default versions the server's own registry
 (server/registry.py, with server/discovery.py's scan) finds and loads there, each version
-servable or not and why; the registry's warnings about the layout are shown too.
+servable or not and why, and whether requests without a version would be served (the pins of
+--default-version or LEAPSERVE_DEFAULT_VERSION and default_version files, read as serve reads
+them); the registry's warnings about the layout are shown too.
 
-Exit codes: 0 servable (every version, with --model-dir), 1 not (the report says why; the last
-line on stderr is the error), 2 usage.
+Exit codes: 0 servable (every version and default version, with --model-dir), 1 not (the report
+says why; the last line on stderr is the error), 2 usage.
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ EPILOG = """\
 exit codes:
   0  servable (with --model-dir: every version of every model)
   1  not servable: unreadable or malformed, an op the runtime lacks, fails to load; a Spark model
-     folder rather than a bundle; with --model-dir, no bundle found or a version that cannot serve
-  2  usage: wrong arguments, --model-dir not a directory
+     folder rather than a bundle; with --model-dir, no bundle found, a version that cannot serve,
+     or a model whose default version (a pinned one that does not exist) cannot serve
+  2  usage: wrong arguments or LEAPSERVE_* variable, --model-dir not a directory
 
 environment:
+  LEAPSERVE_DEFAULT_VERSION
+                    --default-version, as serve reads it (NAME=VERSION,NAME=VERSION)
 """ + BUNDLE_LIMITS_HELP
 
 SHOWN_LABELS = 20  # labels per column in the text report (--json lists them all)
@@ -53,6 +58,11 @@ def add_arguments(parser) -> None:
     what.add_argument("--model-dir", metavar="DIR",
                       help="show what `leapserve serve --model-dir DIR` would serve (names, versions, default "
                            "version, servable or why not), without serving")
+    from .serve import parse_default_version
+
+    parser.add_argument("--default-version", action="append", type=parse_default_version, metavar="NAME=VERSION",
+                        help="with --model-dir: the pins serve would be given (`serve --default-version`); win "
+                             "over a default_version file. Repeatable. (default: none) [LEAPSERVE_DEFAULT_VERSION]")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -132,6 +142,9 @@ def spark_model_class(path: str) -> str | None:
 
 
 def _run_bundle(args, debug: bool) -> int:
+    if args.default_version is not None:
+        print_error("inspect", "--default-version goes with --model-dir")
+        return USAGE
     from leapserve.runtime.errors import BundleError
     from leapserve.runtime.inspect import inspect_bundle
 
@@ -262,13 +275,28 @@ class _Collect:
         self.logger.propagate = self._propagate
 
 
-def scan_model_dir(model_dir: str) -> dict:
-    """What `serve --model-dir DIR` would serve, found and loaded by the server's registry:
-    {"model_dir", "models": [{"name", "default_version", "versions": [{"version", "path",
-    "servable", "error", "is_default"}]}], "warnings", "scan_error", "servable"}."""
+def _default_problem(versions: list[dict], pinned: str, pinned_by: str) -> str:
+    """Why requests without a version would be refused ("" when they would not)."""
+    if any(v["is_default"] and v["servable"] for v in versions):
+        return ""
+    if pinned and pinned not in {v["version"] for v in versions}:
+        return f"pinned default version {pinned} ({pinned_by}) does not exist"
+    if pinned:
+        return f"pinned default version {pinned} ({pinned_by}) cannot serve"
+    return "no version can serve"
+
+
+def scan_model_dir(model_dir: str, default_versions: dict[str, str] | None = None) -> dict:
+    """What `serve --model-dir DIR` (with ``default_versions``: its --default-version pins) would
+    serve, found and loaded by the server's registry: {"model_dir", "models": [{"name",
+    "default_version", "pinned_default_version", "default_problem", "versions": [{"version", "path",
+    "servable", "error", "is_default"}]}], "warnings", "scan_error", "servable"}. default_problem:
+    why a request without a version would be refused ("" when it would not)."""
     from leapserve.server.registry import Registry
 
-    registry = Registry(reload_interval=0, model_dir=model_dir, show_paths=True)  # the operator sees all
+    pins = dict(default_versions or {})
+    registry = Registry(reload_interval=0, model_dir=model_dir, show_paths=True,  # the operator sees all
+                        default_versions=pins)
     with _Collect() as log:
         registry.load_initial()
     models = []
@@ -276,9 +304,13 @@ def scan_model_dir(model_dir: str) -> dict:
         versions = [{"version": v["version"], "path": v["path"], "servable": v["state"] == "READY" and not v["error"],
                      "error": v["error"], "is_default": v["is_default"]} for v in registry.versions(name)]
         default = next((v["version"] for v in versions if v["is_default"]), "")
-        models.append({"name": name, "default_version": default, "versions": versions})
+        pinned = registry.pinned_default(name)
+        pinned_by = "--default-version" if name in pins else "its default_version file"
+        models.append({"name": name, "default_version": default, "pinned_default_version": pinned,
+                       "default_problem": _default_problem(versions, pinned, pinned_by), "versions": versions})
     servable = (bool(models) and not registry.scan_error
-                and all(v["servable"] for m in models for v in m["versions"]))
+                and all(v["servable"] for m in models for v in m["versions"])
+                and not any(m["default_problem"] for m in models))
     return {"model_dir": str(registry.model_dir), "models": models, "warnings": log.lines,
             "scan_error": registry.scan_error, "servable": servable}
 
@@ -288,8 +320,8 @@ def format_model_dir(found: dict) -> str:
     lines = [f"model directory  {found['model_dir']}", f"models ({len(models)}):"]
     width = max((len(v["version"]) for m in models for v in m["versions"]), default=0)
     for m in models:
-        default = (f"default version {m['default_version']}" if m["default_version"]
-                   else "no default version: no version can serve")
+        default = (f"default version {m['default_version']}" if not m["default_problem"]
+                   else f"no default version: {m['default_problem']}")
         lines.append(f"  {m['name']}  ({default})")
         for v in m["versions"]:
             state = "servable" if v["servable"] else f"NOT SERVABLE: {one_line(v['error'])}"
@@ -302,11 +334,13 @@ def format_model_dir(found: dict) -> str:
 
 
 def _run_model_dir(args, debug: bool) -> int:
+    from .serve import default_version_pins
+
     folder = Path(args.model_dir).expanduser()
     if not folder.is_dir():
         print_error("inspect", f"--model-dir {args.model_dir}: not a directory")
         return USAGE
-    found = scan_model_dir(str(folder))
+    found = scan_model_dir(str(folder), default_version_pins(args))
     print(json.dumps(found, indent=2) if args.json else format_model_dir(found))
     if found["scan_error"]:
         print_error("inspect", f"--model-dir {args.model_dir}: {found['scan_error']}")
@@ -316,6 +350,8 @@ def _run_model_dir(args, debug: bool) -> int:
                                f"bundle.json, or DIR/NAME/VERSION/ for versions): serve would serve nothing")
         return FAILURE
     bad = [f"{m['name']} version {v['version']}" for m in found["models"] for v in m["versions"] if not v["servable"]]
+    bad += [f"{m['name']} ({m['default_problem']}: requests without a version would be refused)"
+            for m in found["models"] if m["default_problem"] and any(v["servable"] for v in m["versions"])]
     if bad:
         print_error("inspect", f"--model-dir {args.model_dir}: not servable: {', '.join(bad)}")
         return FAILURE

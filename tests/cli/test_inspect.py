@@ -96,10 +96,12 @@ def test_inspect_not_a_bundle(tmp_path, capsys):
 
 # --- a pre-deploy check ------------------------------------------------------------------------
 
-def leapserve(*args):
-    """The real command, in a subprocess."""
+def leapserve(*args, env: dict | None = None):
+    """The real command, in a subprocess (without the caller's LEAPSERVE_* variables, plus ``env``)."""
+    from tests.support.servers import clean_env
+
     return subprocess.run([sys.executable, "-m", "leapserve.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, timeout=120)
+                          cwd=REPO, timeout=120, env=clean_env(env))
 
 
 def test_not_servable_exits_1(tmp_path):
@@ -210,3 +212,31 @@ def test_model_dir_errors(tmp_path):
                                            f"directory\n")
     r = leapserve("inspect", LR_ZIP, "--model-dir", tmp_path)
     assert r.returncode == 2 and "not allowed with argument" in r.stderr
+
+
+def test_model_dir_pinned_default_that_does_not_exist(tmp_path):
+    """serve would refuse every request without a version (and mark model:mass NOT_SERVING): inspect
+    says so and fails, reading the same pins serve reads (file, flag, variable)."""
+    models = tmp_path / "models"
+    (models / "mass").mkdir(parents=True)
+    for version in ("1", "10"):
+        write_zip(models / "mass" / f"{version}.zip", entries_of(FIXTURES / "demo.zip"))
+    (models / "mass" / "default_version").write_text("7\n")
+    r = leapserve("inspect", "--model-dir", models)
+    assert r.returncode == 1, r.stderr
+    assert "  mass  (no default version: pinned default version 7 (its default_version file) does not exist)\n" \
+        in r.stdout
+    assert r.stderr == (f"leapserve inspect: error: --model-dir {models}: not servable: mass (pinned default version "
+                        f"7 (its default_version file) does not exist: requests without a version would be "
+                        f"refused)\n")
+    # the flag and the variable win over the file, as they do for serve
+    assert leapserve("inspect", "--model-dir", models, "--default-version", "mass=1").returncode == 0
+    r = leapserve("inspect", "--model-dir", models, "--json", env={"LEAPSERVE_DEFAULT_VERSION": "mass=1"})
+    assert r.returncode == 0, r.stderr
+    mass = json.loads(r.stdout)["models"][0]
+    assert (mass["default_version"], mass["pinned_default_version"], mass["default_problem"]) == ("1", "1", "")
+    r = leapserve("inspect", "--model-dir", models, env={"LEAPSERVE_DEFAULT_VERSION": "mass=2"})
+    assert r.returncode == 1 and "pinned default version 2 (--default-version) does not exist" in r.stderr
+    r = leapserve("inspect", "--model-dir", models, env={"LEAPSERVE_DEFAULT_VERSION": "junk"})
+    assert (r.returncode, r.stderr) == (2, "leapserve inspect: error: LEAPSERVE_DEFAULT_VERSION='junk': expected "
+                                           "NAME=VERSION\n")
