@@ -31,9 +31,9 @@ EPILOG = """\
 exit codes:
   0  every record was scored
   1  a record was refused (its output line says why, with its line number), or the server
-     refused the call (unknown model or output, limits)
+     refused the call (unknown model or output, a model not ready, limits)
   2  usage: wrong arguments or LEAPSERVE_* variable, --file unreadable, --json not a JSON object
-  3  the server did not answer at --address
+  3  the server did not answer at --address (or not within --timeout)
 
 environment (a flag on the command line wins):
   LEAPSERVE_ADDRESS     --address; else LEAPSERVE_UDS, LEAPSERVE_HOST and LEAPSERVE_PORT, as serve reads them
@@ -157,12 +157,28 @@ class VersionNote:
             print(f"leapserve predict: model {self.model} version {version} answered", file=sys.stderr)
 
 
-def _call_failed(e, where: str, address: str) -> int:
-    """A leapserve.client.CallError of the whole call: exit 3 when nothing answered, else 1."""
+def _connected(client) -> bool:
+    """Whether the client's channel is connected to the server: an UNAVAILABLE then is the server's
+    answer (a model not ready), not gRPC's word for a server it could not reach."""
     import grpc
 
-    if e.code == grpc.StatusCode.UNAVAILABLE:
-        print_error("predict", f"{where}no answer from {address}: {e}")
+    try:
+        grpc.channel_ready_future(client._channel).result(timeout=0.5)
+    except grpc.FutureTimeoutError:
+        return False
+    return True
+
+
+def _call_failed(e, where: str, args, client) -> int:
+    """A leapserve.client.CallError of the whole call: exit 3 when nothing answered (in time), else 1
+    with the server's message."""
+    import grpc
+
+    if e.code == grpc.StatusCode.UNAVAILABLE and not _connected(client):
+        print_error("predict", f"{where}no answer from {args.address}: {e}")
+        return UNREACHABLE
+    if e.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        print_error("predict", f"{where}no answer from {args.address} within {args.timeout:g} s (--timeout)")
         return UNREACHABLE
     print_error("predict", f"{where}{e}")
     return FAILURE
@@ -227,7 +243,7 @@ def _run_one(args, client) -> int:
         print_error("predict", f"--json: {e}")
         return USAGE
     except CallError as e:
-        return _call_failed(e, "", args.address)
+        return _call_failed(e, "", args, client)
     VersionNote(args.model)(answer.version)
     print(_json_outputs(answer.outputs))
     return OK
@@ -268,7 +284,7 @@ def _run_file(args, client, stream) -> int:
             except CallError as e:
                 first, last = given[0][0], given[-1][0]
                 return _call_failed(e, f"line {first}: " if len(given) == 1 else f"lines {first}-{last}: ",
-                                    args.address)
+                                    args, client)
             version = next((r.version for r in results if r.version), None)
             if version is not None:
                 answered(version)

@@ -120,3 +120,17 @@ def test_exit_codes(server, tmp_path):
     text = run_cli("predict", "--help").stdout
     for code in ("0  every record was scored", "1  a record was refused", "2  usage", "3  the server did not answer"):
         assert code in text
+
+
+def test_a_server_that_answers_unavailable_is_not_unreachable(start_server, tmp_path):
+    """A model that is not ready is the server's answer (exit 1, its message), not "no answer" (3)."""
+    broken = tmp_path / "bad.zip"
+    broken.write_bytes(b"not a zip")
+    bad = start_server("--model", f"bad={broken}", "--reload-interval", "0", wait="listening")
+    r = run_cli("predict", "--address", bad.address, "--model", "bad", "--json", "{}", "--timeout", "10")
+    assert assert_one_error(r, 1).startswith("UNAVAILABLE: model 'bad' is not ready"), r.stderr
+
+
+def test_a_timeout_is_no_answer(server):
+    r = predict(server, "--model", "lr", "--json", '{"a": 1, "b": 2}', "--timeout", "0.000001")
+    assert assert_one_error(r, 3) == f"no answer from {server.address} within 1e-06 s (--timeout)"
