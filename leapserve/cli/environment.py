@@ -33,15 +33,24 @@ def env_name(flag: str) -> str:
     return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
 
 
-def env(flag: str, default=None, convert=str):
-    """The default of a flag: its LEAPSERVE_* variable when set, else ``default``."""
+# What a variable read by int or float must hold (Python's own messages name its functions).
+_EXPECTED = {int: "expected an integer", float: "expected a number of seconds"}
+
+
+def env(flag: str, default=None, convert=str, choices=None):
+    """The default of a flag: its LEAPSERVE_* variable when set, else ``default``. ``choices``: the
+    flag's choices, which the variable must be one of too."""
     raw = os.environ.get(env_name(flag))
     if raw is None:
         return default
+    if choices is not None and raw not in choices:
+        raise EnvironmentValueError(f"{env_name(flag)}={raw!r}: expected one of {', '.join(choices)}")
     try:
         return convert(raw)
     except ValueError as e:
-        raise EnvironmentValueError(f"{env_name(flag)}={raw!r}: {e}") from None
+        # The converters' messages may start with the value (as the flag's error shows it): said once.
+        why = _EXPECTED.get(convert) or str(e).removeprefix(f"{raw!r}: ")
+        raise EnvironmentValueError(f"{env_name(flag)}={raw!r}: {why}") from None
 
 
 def env_list(flag: str) -> list[str]:
@@ -73,6 +82,17 @@ def _connect_host(host: str | None) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
+def _env_port(flag: str) -> str | None:
+    """The port a LEAPSERVE_* variable names (as text), checked as serve checks it; None if unset."""
+    raw = os.environ.get(env_name(flag))
+    if not raw:
+        return None
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise EnvironmentValueError(f"{env_name(flag)}={raw!r}: expected a port number, 0 to 65535")
+    return str(int(text))
+
+
 def default_client_address(health: bool = False) -> str:
     """The address `leapserve predict` and `health` use by default: LEAPSERVE_ADDRESS, else the one
     the server's own LEAPSERVE_* variables describe (so that a container's HEALTHCHECK follows its
@@ -81,11 +101,11 @@ def default_client_address(health: bool = False) -> str:
     explicit = os.environ.get(env_name("--address"))
     if explicit:
         return explicit
-    health_port = os.environ.get(env_name("--health-port"))
+    health_port = _env_port("--health-port")
     if health and health_port:
         host = os.environ.get(env_name("--health-host")) or os.environ.get(env_name("--host"))
         return f"{_connect_host(host)}:{health_port}"
-    port = os.environ.get(env_name("--port"))
+    port = _env_port("--port")
     uds = os.environ.get(env_name("--uds"))
     if uds and not port:
         return f"unix:{uds}"

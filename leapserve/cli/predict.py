@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 
@@ -44,6 +45,17 @@ environment (a flag on the command line wins):
 _ROW = re.compile(r"row (\d+)(?=[ ,:])")  # how the server names a record of a batch (0-based)
 
 
+def seconds_above_zero(text: str) -> float:
+    """LEAPSERVE_TIMEOUT's value (the flag's is checked when the command runs, naming the flag)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:  # NaN too
+        raise ValueError("expected a number of seconds > 0")
+    return value
+
+
 def add_arguments(p) -> None:
     from leapserve.server.tls import add_client_arguments
 
@@ -62,7 +74,7 @@ def add_arguments(p) -> None:
     add_old_name(p, "--output", "--select", action=argparse._ExtendAction, type=names)  # its old name
     p.add_argument("--batch-size", type=int, default=1000, metavar="N",
                    help="records per PredictBatch call with --file (default 1000)")
-    p.add_argument("--timeout", type=float, default=env("--timeout", 30.0, float), metavar="SECONDS",
+    p.add_argument("--timeout", type=float, default=env("--timeout", 30.0, seconds_above_zero), metavar="SECONDS",
                    help="seconds per call (default 30) [LEAPSERVE_TIMEOUT]")
     add_client_arguments(p)
 

@@ -83,6 +83,9 @@ def octal_mode(text: str) -> int:
 
 # --- the command ---------------------------------------------------------------------------
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from leapserve.server.app import DEFAULT_HOST, DEFAULT_PORT
 
@@ -168,10 +171,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      default=env("--grace-period", env("--grace", 5.0, float), float), metavar="SECONDS",
                      help="then, how long calls in progress may take to finish before they are cancelled "
                           "(default 5) [LEAPSERVE_GRACE_PERIOD]")
-    ops.add_argument("--log-level", default=env("--log-level", "info"),
-                     choices=["debug", "info", "warning", "error"],
+    ops.add_argument("--log-level", default=env("--log-level", "info", choices=LOG_LEVELS), choices=LOG_LEVELS,
                      help="debug adds one line per request, with its request id (default info) [LEAPSERVE_LOG_LEVEL]")
-    ops.add_argument("--log-format", default=env("--log-format", "text"), choices=["text", "json"],
+    ops.add_argument("--log-format", default=env("--log-format", "text", choices=LOG_FORMATS), choices=LOG_FORMATS,
                      help="text lines, or one JSON object a line (default text) [LEAPSERVE_LOG_FORMAT]")
     ops.add_argument("--metrics-port", type=int, default=env("--metrics-port", None, int), metavar="PORT",
                      help="serve Prometheus metrics over HTTP on this port (/metrics); off by default "

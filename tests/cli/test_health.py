@@ -45,3 +45,21 @@ def test_exit_codes_are_documented():
     for line in ("0  SERVING", "1  the server answers NOT_SERVING", "2  usage", "3  unreachable",
                  "4  the server does not know --service"):
         assert line in text
+
+
+def test_a_bad_port_variable_is_a_usage_error():
+    """LEAPSERVE_PORT=abc was "UNREACHABLE ... Failed to parse port" (exit 3); the variables the client
+    commands find the server by are checked as serve checks them."""
+    for command in (["health"], ["predict", "--model", "m", "--json", "{}"]):
+        for var, value in (("LEAPSERVE_PORT", "abc"), ("LEAPSERVE_HEALTH_PORT", "70000")):
+            if var == "LEAPSERVE_HEALTH_PORT" and command[0] == "predict":
+                continue  # predict does not use the health-only port
+            r = run_cli(*command, env={var: value})
+            assert (r.returncode, r.stdout, r.stderr) == (
+                2, "", f"leapserve {command[0]}: error: {var}={value!r}: expected a port number, 0 to 65535\n")
+
+
+def test_a_bad_timeout_variable_names_the_variable():
+    r = run_cli("predict", "--model", "m", "--json", "{}", env={"LEAPSERVE_TIMEOUT": "-5"})
+    assert (r.returncode, r.stderr) == (2, "leapserve predict: error: LEAPSERVE_TIMEOUT='-5': expected a number of "
+                                           "seconds > 0\n")

@@ -62,8 +62,8 @@ def test_a_command_reads_only_its_own_variables(tmp_path):
     r = run_leapserve("inspect", str(RF_ZIP), env={"LEAPSERVE_PORT": "abc", "LEAPSERVE_TIMEOUT": "soon"})
     assert r.returncode == 0, r.stderr
     r = run_leapserve("predict", "--model", "m", "--json", "{}", env={"LEAPSERVE_TIMEOUT": "soon"})
-    assert (r.returncode, r.stderr) == (2, "leapserve predict: error: LEAPSERVE_TIMEOUT='soon': could not convert "
-                                           "string to float: 'soon'\n")
+    assert (r.returncode, r.stderr) == (2, "leapserve predict: error: LEAPSERVE_TIMEOUT='soon': expected a number of "
+                                           "seconds > 0\n")
 
 
 def test_unexpected_failures_are_one_line(tmp_path):

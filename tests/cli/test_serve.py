@@ -167,3 +167,19 @@ def test_bad_list_variables_are_usage_errors():
     for env, message in cases:
         r = run_cli("serve", "--port", "0", env=env, timeout=30)
         assert (r.returncode, r.stdout, r.stderr) == (2, "", f"leapserve serve: error: {message}\n"), env
+
+
+def test_variables_are_checked_as_their_flags_are():
+    """LEAPSERVE_LOG_FORMAT=xml and LEAPSERVE_LOG_LEVEL=loud were accepted (the flags refuse them); a
+    number or a mode that is none is said in words, the value named once."""
+    cases = [
+        ({"LEAPSERVE_LOG_FORMAT": "xml"}, "LEAPSERVE_LOG_FORMAT='xml': expected one of text, json"),
+        ({"LEAPSERVE_LOG_LEVEL": "loud"}, "LEAPSERVE_LOG_LEVEL='loud': expected one of debug, info, warning, error"),
+        ({"LEAPSERVE_PORT": "abc"}, "LEAPSERVE_PORT='abc': expected an integer"),
+        ({"LEAPSERVE_DRAIN_SECONDS": "abc"}, "LEAPSERVE_DRAIN_SECONDS='abc': expected a number of seconds"),
+        ({"LEAPSERVE_UDS_MODE": "999"},
+         "LEAPSERVE_UDS_MODE='999': expected permission bits in octal, 000 to 777 (e.g. 660 or 0600)"),
+    ]
+    for env, message in cases:
+        r = run_cli("serve", "--model", f"rf={RF_ZIP}", env=env, timeout=30)
+        assert (r.returncode, r.stdout, r.stderr) == (2, "", f"leapserve serve: error: {message}\n"), env
