@@ -17,6 +17,7 @@ import time
 
 from .environment import default_client_address
 from .errors import FAILURE, OK, UNREACHABLE, USAGE, print_error
+from .options import client_tls_problem
 
 HELP = "check a running server's health (exit 0 only when SERVING)"
 DEBUG_HELP = "on an unexpected failure, show the Python traceback"
@@ -94,7 +95,14 @@ def run(args) -> int:
     if not args.timeout > 0:
         print_error("health", f"--timeout {args.timeout}: expected seconds > 0")
         return USAGE
-    deadline = time.monotonic() + max(0.0, args.wait)
+    if not args.wait >= 0:  # NaN too
+        print_error("health", f"--wait {args.wait}: expected seconds >= 0 (0: ask once)")
+        return USAGE
+    problem = client_tls_problem(args)
+    if problem:
+        print_error("health", problem)
+        return USAGE
+    deadline = time.monotonic() + args.wait
     while True:
         try:
             status, detail = check_detail(args.address, args.service, args.timeout, args)

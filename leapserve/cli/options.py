@@ -46,3 +46,22 @@ def add_old_name(parser, old: str, new: str, *, action: type[argparse.Action] = 
     """``old`` as a hidden alias of the option ``new`` (same dest), with a deprecation note."""
     dest = new.lstrip("-").replace("-", "_")
     parser.add_argument(old, action=deprecated(action, new), dest=dest, help=argparse.SUPPRESS, **kwargs)
+
+
+def client_tls_problem(args) -> str | None:
+    """Why a client TLS file (predict and health: --tls-ca, --tls-cert, --tls-key) cannot be read,
+    naming the flag, or None."""
+    for flag in ("--tls-ca", "--tls-cert", "--tls-key"):
+        path = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        if not path:
+            continue
+        try:
+            with open(path, "rb"):
+                pass
+        except FileNotFoundError:
+            return f"{flag} {path}: no such file"
+        except IsADirectoryError:
+            return f"{flag} {path}: is a directory, not a PEM file"
+        except OSError as e:
+            return f"{flag} {path}: cannot read it: {e.strerror or e}"
+    return None

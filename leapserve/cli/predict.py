@@ -24,7 +24,7 @@ import sys
 
 from .environment import default_client_address, env
 from .errors import FAILURE, OK, UNREACHABLE, USAGE, one_line, print_error
-from .options import add_old_name, flat_names, names
+from .options import add_old_name, client_tls_problem, flat_names, names
 
 HELP = "score records with a running leapserve server and print the outputs"
 DEBUG_HELP = "on an unexpected failure, show the Python traceback"
@@ -216,6 +216,10 @@ def run(args) -> int:
         return USAGE
     if not args.timeout > 0:
         print_error("predict", f"--timeout {args.timeout}: expected seconds > 0")
+        return USAGE
+    problem = client_tls_problem(args)
+    if problem:
+        print_error("predict", problem)
         return USAGE
     stream = None
     if args.file is not None:

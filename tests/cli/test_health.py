@@ -63,3 +63,19 @@ def test_a_bad_timeout_variable_names_the_variable():
     r = run_cli("predict", "--model", "m", "--json", "{}", env={"LEAPSERVE_TIMEOUT": "-5"})
     assert (r.returncode, r.stderr) == (2, "leapserve predict: error: LEAPSERVE_TIMEOUT='-5': expected a number of "
                                            "seconds > 0\n")
+
+
+def test_tls_file_errors_name_the_flag(tmp_path):
+    """health said `[Errno 2] No such file or directory: 'nope.pem'`, naming no flag."""
+    missing = tmp_path / "nope.pem"
+    for command in (["health"], ["predict", "--model", "m", "--json", "{}"]):
+        for flag, path, why in (("--tls-ca", missing, "no such file"),
+                                ("--tls-ca", tmp_path, "is a directory, not a PEM file")):
+            r = run_cli(*command, "--address", f"127.0.0.1:{free_port()}", flag, path)
+            assert (r.returncode, r.stdout, r.stderr) == (2, "", f"leapserve {command[0]}: error: {flag} {path}: "
+                                                                 f"{why}\n"), r.stderr
+
+
+def test_a_negative_wait_is_a_usage_error():
+    r = run_cli("health", "--wait", "-1")
+    assert (r.returncode, r.stderr) == (2, "leapserve health: error: --wait -1.0: expected seconds >= 0 (0: ask once)\n")
