@@ -255,6 +255,8 @@ def check_config(config) -> str | None:
         return "--max-stream-requests and --max-concurrent-streams cannot be negative"
     if not config.request_read_timeout >= 0:  # NaN too
         return f"--request-read-timeout {config.request_read_timeout}: expected seconds >= 0 (0: no limit)"
+    if not config.reload_interval >= 0:  # NaN too
+        return f"--reload-interval {config.reload_interval}: expected seconds >= 0 (0: no hot reload)"
     if config.model_dir and not os.path.isdir(config.model_dir):
         return f"--model-dir {config.model_dir}: not a directory"
     if config.workers < 1:

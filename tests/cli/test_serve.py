@@ -17,6 +17,7 @@ def test_usage_errors():
         (["--drain-seconds", "-1"], "cannot be negative"),
         (["--log-format", "xml"], "invalid choice"),
         (["--request-read-timeout", "-1"], "--request-read-timeout -1.0: expected seconds >= 0"),
+        (["--reload-interval", "-1"], "--reload-interval -1.0: expected seconds >= 0 (0: no hot reload)"),
     ]
     for flags, message in cases:
         r = run_cli("serve", "--model", f"rf={RF_ZIP}", *flags)
