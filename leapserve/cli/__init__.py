@@ -23,6 +23,7 @@ from .errors import FAILURE, USAGE, error_line, unexpected_failure
 
 # Order shown in --help. Training-side commands import pyspark only when they run.
 COMMANDS = ("export", "score", "inspect", "serve", "predict", "health")
+CLIENT_COMMANDS = ("predict", "health")  # they talk to a server through gRPC
 
 
 def _version() -> str:
@@ -78,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
     debug = getattr(args, "debug", False)
+    if args.command in CLIENT_COMMANDS and not debug:
+        # gRPC's C core logs its own lines (a failed handshake, a port it cannot parse) on stderr
+        # before the command's one-line error; read when grpc is imported, which has not happened yet.
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         return args._run(args)
     except KeyboardInterrupt:

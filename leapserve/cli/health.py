@@ -20,7 +20,8 @@ from .errors import FAILURE, OK, UNREACHABLE, USAGE, print_error
 from .options import client_tls_problem
 
 HELP = "check a running server's health (exit 0 only when SERVING)"
-DEBUG_HELP = "on an unexpected failure, show the Python traceback"
+DEBUG_HELP = ("on an unexpected failure, show the Python traceback; and let gRPC log its own lines on stderr "
+              "(without it they are quiet, unless GRPC_VERBOSITY is set)")
 UNKNOWN_SERVICE_EXIT = 4
 EPILOG = f"""\
 exit codes:

@@ -27,7 +27,8 @@ from .errors import FAILURE, OK, UNREACHABLE, USAGE, one_line, print_error
 from .options import add_old_name, client_tls_problem, flat_names, names
 
 HELP = "score records with a running leapserve server and print the outputs"
-DEBUG_HELP = "on an unexpected failure, show the Python traceback"
+DEBUG_HELP = ("on an unexpected failure, show the Python traceback; and let gRPC log its own lines on stderr "
+              "(without it they are quiet, unless GRPC_VERBOSITY is set)")
 EPILOG = """\
 exit codes:
   0  every record was scored

@@ -386,7 +386,7 @@ def check_ports(config) -> str | None:
              ("--health-port", config.health_host or config.host, config.health_port, config.workers > 1),
              ("--metrics-port", config.metrics_host or config.host, config.metrics_port, False)]
     for flag, host, port, reuseport in ports:
-        if not port:  # not asked for, or 0: a free port is picked
+        if port is None:  # not asked for (port 0 is checked too: the host may not be this machine's)
             continue
         problem = _listen_problem(host, port, reuseport)
         if problem:

@@ -79,3 +79,12 @@ def test_tls_file_errors_name_the_flag(tmp_path):
 def test_a_negative_wait_is_a_usage_error():
     r = run_cli("health", "--wait", "-1")
     assert (r.returncode, r.stderr) == (2, "leapserve health: error: --wait -1.0: expected seconds >= 0 (0: ask once)\n")
+
+
+def test_grpc_logs_nothing_before_the_error_line(start_server):
+    """health --tls against a plaintext server: gRPC's C core logged `I... ssl_transport_security.cc
+    ... Handshake failed` before the command's line; --debug lets it speak."""
+    plain = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0")
+    r = run_cli("health", "--address", plain.address, "--tls", "--timeout", "2")
+    assert r.returncode == 3 and r.stdout == ""
+    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("leapserve health: error: "), r.stderr

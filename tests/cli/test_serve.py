@@ -184,3 +184,10 @@ def test_variables_are_checked_as_their_flags_are():
     for env, message in cases:
         r = run_cli("serve", "--model", f"rf={RF_ZIP}", env=env, timeout=30)
         assert (r.returncode, r.stdout, r.stderr) == (2, "", f"leapserve serve: error: {message}\n"), env
+
+
+def test_a_host_not_on_this_machine_is_one_clear_line():
+    """--port 0 skipped the check: gRPC logged its own line, then a log line, no `serve: error:`."""
+    r = run_cli("serve", "--model", f"rf={RF_ZIP}", "--host", "192.0.2.1", "--port", "0", timeout=30)
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", "leapserve serve: error: cannot listen on 192.0.2.1:0 "
+                                                         "(--port): address not available on this machine\n")
