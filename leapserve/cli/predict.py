@@ -5,9 +5,11 @@
 
 One JSON object per input record, one line of outputs per record, in the order of the records.
 Which model version answered is said on standard error ("model NAME version V answered"; again
-whenever it changes), so that standard output holds only the outputs. In JSON, a list is a list value (or a dense vector, for vector fields), {"values": [...]} a dense
-vector and {"size": n, "indices": [...], "values": [...]} a sparse one. The outputs of a line are
-in the order ``--select`` names them, else in the pipeline's order.
+whenever it changes), so that standard output holds only the outputs. In JSON, a list is a list
+value (or a dense vector, for vector fields), {"values": [...]} a dense vector and {"size": n,
+"indices": [...], "values": [...]} a sparse one; outputs print dense vectors as lists. NaN and
+infinities print as the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers). The
+outputs of a line are in the order ``--select`` names them, else in the pipeline's order.
 
 With ``--file``, records go to PredictBatch ``--batch-size`` at a time; a record the model refuses
 (or a line that is not a JSON object) prints {"error": "line N, ...", "line": N} in its place, N
@@ -136,13 +138,20 @@ def _lines(stream):
 
 # --- outputs -------------------------------------------------------------------------------
 
+NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
 def _json_value(x):
     """An output as JSON-friendly Python: dense vectors and lists as lists, sparse vectors as
-    {"size", "indices", "values"}, bytes as base64."""
+    {"size", "indices", "values"}, bytes as base64, NaN and infinities as the strings "NaN",
+    "Infinity", "-Infinity" (as protobuf's JSON mapping writes them: JSON has no such numbers, and
+    jq and most parsers refuse Python's NaN)."""
     from leapserve.runtime.vectors import SparseVector
 
+    if isinstance(x, float) and not math.isfinite(x):
+        return "NaN" if math.isnan(x) else NON_FINITE[x]
     if isinstance(x, SparseVector):
-        return {"size": x.size, "indices": list(x.indices), "values": list(x.values)}
+        return {"size": x.size, "indices": list(x.indices), "values": [_json_value(v) for v in x.values]}
     if isinstance(x, (list, tuple)):  # a DenseVector is a tuple
         return [_json_value(v) for v in x]
     if isinstance(x, bytes):
@@ -153,7 +162,7 @@ def _json_value(x):
 
 
 def _json_outputs(outputs: dict) -> str:
-    return json.dumps({k: _json_value(v) for k, v in outputs.items()})
+    return json.dumps({k: _json_value(v) for k, v in outputs.items()}, allow_nan=False)
 
 
 class VersionNote:

@@ -134,3 +134,15 @@ def test_a_server_that_answers_unavailable_is_not_unreachable(start_server, tmp_
 def test_a_timeout_is_no_answer(server):
     r = predict(server, "--model", "lr", "--json", '{"a": 1, "b": 2}', "--timeout", "0.000001")
     assert assert_one_error(r, 3) == f"no answer from {server.address} within 1e-06 s (--timeout)"
+
+
+def test_non_finite_numbers_print_as_valid_json(server):
+    """1e400 is infinity: the outputs printed NaN and Infinity, which JSON (and jq) refuse."""
+    r = predict(server, "--model", "lr", "--json", '{"a": 1e400, "b": 1}')
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout, parse_constant=lambda name: pytest.fail(f"{name} in {r.stdout}")) == \
+        {"features": ["Infinity", 1.0], "prediction": "Infinity"}
+    r = predict(server, "--model", "lr", "--file", "-", input='{"a": 1e400, "b": -1e400}\n')
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout, parse_constant=lambda name: pytest.fail(f"{name} in {r.stdout}")) == \
+        {"features": ["Infinity", "-Infinity"], "prediction": "NaN"}
