@@ -23,6 +23,30 @@ class CommandError(Exception):
         self.java_trace = java_trace
 
 
+class UsageError(CommandError):
+    """A mistake in what the command was given that it finds itself (a path that does not exist, a
+    malformed LEAPSERVE_* limit): one line, exit 2, as argparse's usage errors."""
+
+
+def missing_path(text: str, flag: str | None = None) -> str | None:
+    """"[FLAG ]PATH: no such file or directory" when the path (or the file a jar:file:/file: URI
+    names) does not exist, else None. The one rule of every command: a given path that does not
+    exist is a usage error (exit 2); one that exists but cannot serve or be read is a failure (1)."""
+    import os
+    from urllib.parse import unquote, urlparse
+
+    local = text
+    if local.startswith("jar:"):
+        local = local[len("jar:"):].split("!", 1)[0]
+    if local.startswith("file:"):
+        local = unquote(urlparse(local).path)
+    elif "://" in local:  # hdfs://, s3a://: only Spark can say
+        return None
+    if os.path.exists(os.path.expanduser(local)):
+        return None
+    return f"{flag + ' ' if flag else ''}{text}: no such file or directory"
+
+
 def error_line(command: str | None, message: str) -> str:
     """The one line every command prints for an error."""
     return f"leapserve {command}: error: {message}" if command else f"leapserve: error: {message}"
@@ -59,7 +83,8 @@ def unexpected_failure(command: str, error: BaseException, debug: bool) -> int:
 
 
 def report_failure(command: str, error: BaseException, debug: bool, note: str = "") -> int:
-    """Print why ``leapserve <command>`` failed, in one line on stderr, and return exit code 1.
+    """Print why ``leapserve <command>`` failed, in one line on stderr, and return exit code 1 (2
+    for a UsageError).
     The training side's errors and the command's own say what is wrong as they are (``note``
     appended); anything else is unexpected: its type or Java cause, the details behind --debug."""
     from leapserve.bundler.errors import BundlerError, spark_failure
@@ -74,5 +99,5 @@ def report_failure(command: str, error: BaseException, debug: bool, note: str = 
         detail = spark_failure(error) or f"{type(error).__name__}: {error}"
         message = f"unexpected failure: {one_line(detail)} (run with --debug for the full trace)"
     print(error_line(command, message), file=sys.stderr)
-    return FAILURE
+    return USAGE if isinstance(error, UsageError) else FAILURE
 

@@ -17,7 +17,7 @@ import math
 import sys
 from pathlib import Path
 
-from .errors import USAGE, CommandError, argument, print_error, report_failure
+from .errors import USAGE, CommandError, UsageError, argument, missing_path, print_error, report_failure
 from .options import add_old_name
 from .progress import Progress
 
@@ -26,8 +26,9 @@ DEBUG_HELP = "on failure, show the Python traceback and the Java stack trace"
 EPILOG = """\
 exit codes:
   0  exported (with a warning on stderr if the runtime and Spark disagree and --verify is not given)
-  1  the export failed, or --verify found a difference
-  2  usage: wrong arguments
+  1  the export failed (--output exists without --force, not a saved PipelineModel, ...), or
+     --verify found a difference
+  2  usage: wrong arguments, --spark-model or --sample does not exist
 
 environment:
   JAVA_HOME                      the Java that runs Spark (else java on PATH)
@@ -104,19 +105,23 @@ def summary(record) -> str:
 def _export(args, progress: Progress):
     from leapserve import bundler
     from leapserve.bundler import datasets, saved_model, session
-    from leapserve.bundler.errors import OutputExists
     from leapserve.bundler.export import bundle_location
 
     session.check_packages()  # a serving-only install: say what to install, before anything else
     model_dir = Path(args.spark_model).expanduser()
     sample_path = Path(args.sample).expanduser()
+    if not model_dir.exists():  # a path that does not exist: a usage error, as in every command
+        raise UsageError(f"--spark-model {args.spark_model}: no such directory")
+    problem = missing_path(args.sample, "--sample")
+    if problem:
+        raise UsageError(problem)
     with argument("--spark-model"):
         saved_model.check_pipeline_model(model_dir)
     with argument("--sample"):
         data_format = datasets.data_format(sample_path)
     _, out_path, _ = bundle_location(args.output)
     if out_path.exists() and not args.force:
-        raise OutputExists(str(out_path))
+        raise CommandError(f"--output {out_path} already exists; pass --force to replace it")
 
     progress.step("starting Spark")
     spark = bundler.spark_session()

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .environment import BUNDLE_LIMITS_HELP
-from .errors import FAILURE, OK, USAGE, one_line, print_error
+from .errors import FAILURE, OK, USAGE, missing_path, one_line, print_error
 
 if TYPE_CHECKING:  # the runtime (numpy) is imported only when the command runs
     from leapserve.runtime.inspect import BundleReport
@@ -41,7 +41,7 @@ exit codes:
   1  not servable: unreadable or malformed, an op the runtime lacks, fails to load; a Spark model
      folder rather than a bundle; with --model-dir, no bundle found, a version that cannot serve,
      or a model whose default version (a pinned one that does not exist) cannot serve
-  2  usage: wrong arguments or LEAPSERVE_* variable, --model-dir not a directory
+  2  usage: wrong arguments or LEAPSERVE_* variable, PATH does not exist, --model-dir not a directory
 
 environment:
   LEAPSERVE_DEFAULT_VERSION
@@ -67,7 +67,13 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from leapserve.runtime.container import check_limits_env
+
     debug = getattr(args, "debug", False)
+    problem = check_limits_env()  # LEAPSERVE_MAX_BUNDLE_* and friends: a usage error, as serve says
+    if problem:
+        print_error("inspect", problem)
+        return USAGE
     if args.model_dir is not None:
         return _run_model_dir(args, debug)
     return _run_bundle(args, debug)
@@ -148,6 +154,10 @@ def _run_bundle(args, debug: bool) -> int:
     from leapserve.runtime.errors import BundleError
     from leapserve.runtime.inspect import inspect_bundle
 
+    problem = missing_path(args.path)
+    if problem:
+        print_error("inspect", problem)
+        return USAGE
     cls = spark_model_class(args.path)
     if cls is not None:
         print_error("inspect", f"{args.path} is a Spark ML model saved by model.save ({cls}), not an MLeap "

@@ -29,7 +29,7 @@ from pathlib import Path
 from leapserve.bundler.datasets import FORMATS
 
 from .environment import BUNDLE_LIMITS_HELP
-from .errors import CommandError, argument, report_failure
+from .errors import CommandError, UsageError, argument, missing_path, report_failure
 from .options import add_old_name, flat_names, names
 from .progress import Progress
 
@@ -38,8 +38,9 @@ DEBUG_HELP = "on failure, show the Python traceback and the Java stack trace"
 EPILOG = """\
 exit codes:
   0  scored (the summary line is on stdout)
-  1  scoring failed (with --on-error fail: the first row the runtime refuses, by field, value and position)
-  2  usage: wrong arguments
+  1  the bundle cannot serve or the data cannot be read, or scoring failed (with --on-error fail:
+     the first row the runtime refuses, by field, value and position)
+  2  usage: wrong arguments or LEAPSERVE_* variable, --bundle or --input does not exist
 
 environment:
   LEAPSERVE_SPARK_MASTER         --master
@@ -93,24 +94,34 @@ class _ShowProgress:
 
 def _score(args, progress: Progress) -> str:
     from leapserve.bundler import datasets, session
-    from leapserve.bundler.errors import BundlerError, OutputExists, spark_failure
+    from leapserve.bundler.errors import BundlerError, spark_failure
     from leapserve.runtime import BundleError, ScoringError, load_bundle
 
     session.check_packages(session.SCORING_PACKAGES)  # a serving-only install: say what to install first
+    from leapserve.runtime.container import check_limits_env
+
+    for flag, path in (("--bundle", args.bundle), ("--input", args.input)):
+        problem = missing_path(path, flag)
+        if problem:
+            raise UsageError(problem)
+    problem = check_limits_env()  # LEAPSERVE_MAX_BUNDLE_* and friends
+    if problem:
+        raise UsageError(problem)
     in_path = datasets.location(args.input)
     out_path = datasets.location(args.output)
     with argument("--input"):
         fmt_in = datasets.data_format(in_path, args.input_format)
     fmt_out = datasets.output_format(out_path, args.output_format)
     if isinstance(out_path, Path) and out_path.exists() and not args.force:  # a URI: Spark refuses it
-        raise OutputExists(str(out_path))
+        raise CommandError(f"--output {out_path} already exists; pass --force to replace it")
     wanted = _outputs(args)
     try:  # the bundle is checked without Spark
         pipeline = load_bundle(args.bundle)
         if wanted:
             pipeline.required_inputs(wanted)
     except (BundleError, ScoringError) as e:
-        raise BundlerError(f"--bundle {args.bundle}: {e}") from None
+        message = str(e).removeprefix(f"{args.bundle}: ")  # the bundle's path, named once
+        raise BundlerError(f"--bundle {args.bundle}: {message}") from None
 
     if args.master:
         os.environ["LEAPSERVE_SPARK_MASTER"] = args.master

@@ -562,5 +562,5 @@ def test_cli_bad_rows(spark, strict, tmp_path, capsys):
     assert "1 dropped" in capsys.readouterr().out
     rows = {r["rid"]: r for r in spark.read.parquet(str(tmp_path / "o2")).collect()}
     assert set(rows) == {0, 1} and rows[1]["prediction"] is None and "purple" in rows[1]["score_error"]
-    assert _cli("--bundle", tmp_path / "missing.zip", "--input", src, "--output", tmp_path / "o3") == 1
+    assert _cli("--bundle", tmp_path / "missing.zip", "--input", src, "--output", tmp_path / "o3") == 2  # usage
     assert "no such file" in capsys.readouterr().err

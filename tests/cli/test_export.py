@@ -197,20 +197,20 @@ def test_not_a_pipeline_model(saved):
                        f"save that: PipelineModel(stages=[model]).save(path)")
     message = assert_one_error_line(_export(saved, model="."))
     assert "is not a saved PipelineModel: it has no Spark ML metadata" in message
-    message = assert_one_error_line(_export(saved, model="nowhere"))
+    message = assert_one_error_line(_export(saved, model="nowhere"), code=2)  # a path that does not exist: usage
     assert message == f"--spark-model {saved / 'nowhere'}: no such directory"
     message = assert_one_error_line(_export(saved, model="linear.csv"))
     assert "is a file, not a saved PipelineModel" in message
 
 
 def test_sample_missing(saved):
-    message = assert_one_error_line(_export(saved, sample="nothing.parquet"))
+    message = assert_one_error_line(_export(saved, sample="nothing.parquet"), code=2)
     assert message == f"--sample {saved / 'nothing.parquet'}: no such file or directory"
 
 
 def test_output_exists(saved):
     message = assert_one_error_line(_export(saved, out="linear.csv"))
-    assert message == f"output {saved / 'linear.csv'} already exists; pass --force (force=True) to replace it"
+    assert message == f"--output {saved / 'linear.csv'} already exists; pass --force to replace it"
     assert (saved / "linear.csv").read_text().startswith("a,b,y")
 
 
@@ -248,7 +248,7 @@ def test_usage_errors(saved):
 def test_debug_shows_the_traceback(saved):
     proc = leapserve("--debug", "export", "--spark-model", saved / "nowhere", "--sample", saved / "linear.csv",
                      "--output", saved / "out" / "x.zip")
-    assert proc.returncode == 1 and "Traceback" in proc.stderr
+    assert proc.returncode == 2 and "Traceback" in proc.stderr
     assert proc.stderr.splitlines()[-1] == f"leapserve export: error: --spark-model {saved / 'nowhere'}: no such directory"
 
 
@@ -264,7 +264,7 @@ def test_commands_import_no_spark():
 
 def test_inspect_errors(tmp_path):
     proc = leapserve("inspect", tmp_path / "nothing.zip")
-    message = assert_one_error_line(proc, "inspect")
+    message = assert_one_error_line(proc, "inspect", code=2)
     assert message == f"{tmp_path / 'nothing.zip'}: no such file or directory"
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04 not really")
