@@ -21,7 +21,9 @@ BUNDLE_LIMITS_HELP = """\
   LEAPSERVE_MAX_BUNDLE_RATIO, LEAPSERVE_MAX_BUNDLE_DEPTH, LEAPSERVE_MAX_ATTRIBUTE_LENGTH,
   LEAPSERVE_MAX_TREE_NODES, LEAPSERVE_MAX_VECTOR_SIZE, LEAPSERVE_MAX_TEXT_CACHE_BYTES,
   LEAPSERVE_MAX_STRING_LENGTH
-                    limits on bundles and requests (docs/reliability.md)
+                    limits on bundles and requests (docs/reliability.md); sizes as 1000, 64M, 1G
+  LEAPSERVE_REGEX_TIMEOUT_MS
+                    milliseconds a bundle's regular expression may spend on one string (default 1000)
 """
 
 

@@ -107,13 +107,13 @@ ENV_VARS = {
 _SIZE = re.compile(r"((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:E[+-]?[0-9]+)?)([KMG]?)(?:I?B)?")
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, example: str = "1000, 64M, 1G") -> int:
     """A size in bytes: 16777216, 16M, 64MiB, 1G, 1.5K. Raises ValueError saying what is wrong
-    ("is not a number (...)", "is too large", "must be positive"). Limits and the server's size
-    flags read sizes alike on every Python."""
+    ("is not a number (e.g. ``example``)", "is too large", "must be positive"). Limits and the
+    server's size flags read sizes alike on every Python."""
     m = _SIZE.fullmatch(text.strip().upper()) if text.isascii() else None
     if m is None:
-        raise ValueError("is not a number (e.g. 1000, 64M, 1G)")
+        raise ValueError(f"is not a number (e.g. {example})")
     factor = 1024 ** ("KMG".index(m.group(2)) + 1) if m.group(2) else 1
     size = float(m.group(1)) * factor
     if size == math.inf:
@@ -123,12 +123,16 @@ def parse_size(text: str) -> int:
     return int(size)
 
 
+# Examples for the limits that are no sizes (the error message's "e.g. ...").
+_EXAMPLES = {"LEAPSERVE_REGEX_TIMEOUT_MS": "500 or 2000, in milliseconds"}
+
+
 def _env_size(var: str, default: int) -> int:
     raw = os.environ.get(var)
     if raw is None or not raw.strip():
         return default
     try:
-        return parse_size(raw)
+        return parse_size(raw, _EXAMPLES.get(var, "1000, 64M, 1G"))
     except ValueError as e:
         raise BundleError(f"{var}={raw!r} {e}") from None
 

@@ -48,3 +48,10 @@ def test_a_malformed_limit_variable_is_a_usage_error(tmp_path):
     assert one_error(r, "score", 2) == message
     assert one_error(run_cli("serve", "--model", f"m={RF_ZIP}", env=env), "serve", 2) == message
 
+
+def test_the_regex_timeout_is_listed_and_its_error_fits():
+    """--help left LEAPSERVE_REGEX_TIMEOUT_MS out, and its error suggested 64M for milliseconds."""
+    for command in ("inspect", "serve", "score"):
+        assert "LEAPSERVE_REGEX_TIMEOUT_MS" in run_cli(command, "--help").stdout, command
+    r = run_cli("inspect", RF_ZIP, env={"LEAPSERVE_REGEX_TIMEOUT_MS": "soon"})
+    assert one_error(r, "inspect", 2) == "LEAPSERVE_REGEX_TIMEOUT_MS='soon' is not a number (e.g. 500 or 2000, in milliseconds)"
