@@ -13,7 +13,8 @@ For a model directory: the models, versions and default versions the server's ow
 (server/registry.py, with server/discovery.py's scan) finds and loads there, each version
 servable or not and why, and whether requests without a version would be served (the pins of
 --default-version or LEAPSERVE_DEFAULT_VERSION and default_version files, read as serve reads
-them); the registry's warnings about the layout are shown too.
+them); the registry's warnings about the layout are shown too (on stderr, `leapserve inspect:
+warning: ...`; in the JSON under "warnings").
 
 Exit codes: 0 servable (every version and default version, with --model-dir), 1 not (the report
 says why; the last line on stderr is the error), 2 usage.
@@ -22,6 +23,7 @@ says why; the last line on stderr is the error), 2 usage.
 from __future__ import annotations
 
 import json
+import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -338,8 +340,6 @@ def format_model_dir(found: dict) -> str:
             mark = "  [default]" if v["is_default"] else ""
             lines.append(f"    version {v['version']:<{width}}  {v['path']}{mark}")
             lines.append(f"      {state}")
-    for w in found["warnings"]:
-        lines.append(f"warning: {w}")
     return "\n".join(lines)
 
 
@@ -352,6 +352,9 @@ def _run_model_dir(args, debug: bool) -> int:
         return USAGE
     found = scan_model_dir(str(folder), default_version_pins(args))
     print(json.dumps(found, indent=2) if args.json else format_model_dir(found))
+    if not args.json:  # in the form of the other commands' warnings, before the error line if any
+        for w in found["warnings"]:
+            print(f"leapserve inspect: warning: {one_line(w)}", file=sys.stderr)
     if found["scan_error"]:
         print_error("inspect", f"--model-dir {args.model_dir}: {found['scan_error']}")
         return FAILURE
