@@ -44,8 +44,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sample", required=True, metavar="DATA",
                         help="rows as given to model.transform: a parquet file or folder, or a CSV file "
                              "with a header row (types inferred)")
-    parser.add_argument("--output", metavar="PATH",
-                        help="bundle to write: a .zip file, a directory, or a jar:file: URI (required)")
+    output = parser.add_argument("--output", metavar="PATH",
+                                 help="bundle to write: a .zip file, a directory, or a jar:file: URI (required)")
     add_old_name(parser, "--out", "--output", metavar="PATH")
     parser.add_argument("--format", choices=("json", "protobuf"), default="json",
                         help="serialization format of the bundle (default: json)")
@@ -53,6 +53,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--verify", action="store_true",
                         help="fail (exit 1) unless the leapserve runtime scores the sample exactly like Spark")
     parser.add_argument("--json", action="store_true", help="print the export record as JSON")
+    # --output is required, but argparse cannot require one of two names (--out, its old name, is
+    # checked in run): the usage line shows it as required all the same.
+    output.required = True
+    parser.usage = parser.format_usage().removeprefix("usage: ").replace(parser.prog, "%(prog)s", 1).rstrip()
+    output.required = False
 
 
 # --- output ----------------------------------------------------------------------------------

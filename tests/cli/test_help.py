@@ -125,3 +125,12 @@ def test_help_names_variables_exit_codes_and_debug(name):
     # --debug says what it shows for this command: Java stack traces only where Spark runs
     debug = re.search(r"--debug (.*?) --", text).group(1)
     assert ("Java" in debug) == (name in ("export", "score")), debug
+
+
+def test_export_usage_shows_output_as_required():
+    """--output is required (checked by the command, as its old name --out also sets it): the usage
+    line showed it in brackets as optional."""
+    usage = " ".join(run_leapserve("export", "--help").stdout.split("\n\n")[0].split())
+    assert " --output PATH " in usage and "[--output PATH]" not in usage, usage
+    r = run_leapserve("export", "--spark-model", "m", "--sample", "s")
+    assert (r.returncode, r.stderr) == (2, "leapserve export: error: the following arguments are required: --output\n")
