@@ -144,3 +144,15 @@ def test_go_client(demo_server):
     _check_answer(_run([client, demo_server.address, "demo", *_record_args()], timeout=60))
     _check_error(subprocess.run([str(client), demo_server.address, "demo", "demo:c=1"],
                                 capture_output=True, text=True, timeout=60))
+
+
+def test_java_and_go_print_alike(demo_server):
+    """The same lines from both clients: outputs sorted by name, numbers as Java prints a double (Go
+    printed 1 where Java printed 1.0, and Java kept the map's order)."""
+    _needs("java", "mvn", "go")
+    java = _run(_java_client(_build_java(), demo_server.address, "demo", *_record_args()), timeout=60).stdout
+    go = _run([_build_go() / "predict-client", demo_server.address, "demo", *_record_args()], timeout=60).stdout
+    assert java == go, (java, go)
+    names = list(_outputs(go))
+    assert names == sorted(names) and "demo:prediction" in names, go
+    assert all(re.fullmatch(r"-?\d+\.\d+", n) for n in re.split(r"[\s,\[\]]+", _outputs(go)["demo:prediction"]) if n), go

@@ -1,5 +1,5 @@
 // Command predict-client scores one record with leapserve's Predict and prints the outputs, one
-// "name = value" line each (docs/serving.md, "Go"):
+// "name = value" line each, sorted by name, as the Java client does (docs/serving.md, "Go"):
 //
 //	go run . 127.0.0.1:50051 MODEL FIELD=VALUE ...
 //
@@ -74,9 +74,9 @@ func parse(text string) *leapservev1.Value {
 func show(value *leapservev1.Value) string {
 	switch kind := value.GetKind().(type) {
 	case *leapservev1.Value_DoubleValue:
-		return strconv.FormatFloat(kind.DoubleValue, 'g', -1, 64)
+		return number(kind.DoubleValue, 64)
 	case *leapservev1.Value_FloatValue:
-		return strconv.FormatFloat(float64(kind.FloatValue), 'g', -1, 32)
+		return number(float64(kind.FloatValue), 32)
 	case *leapservev1.Value_IntValue:
 		return strconv.FormatInt(kind.IntValue, 10)
 	case *leapservev1.Value_BoolValue:
@@ -87,16 +87,39 @@ func show(value *leapservev1.Value) string {
 		v := kind.VectorValue
 		// Dense when there are no indices; sparse vectors keep their size, indices and values.
 		if len(v.GetIndices()) == 0 {
-			return fmt.Sprint(v.GetValues())
+			return numbers(v.GetValues())
 		}
-		return fmt.Sprintf("sparse(size=%d, indices=%v, values=%v)", v.GetSize(), v.GetIndices(), v.GetValues())
+		indices := make([]string, len(v.GetIndices()))
+		for i, index := range v.GetIndices() {
+			indices[i] = strconv.FormatInt(int64(index), 10)
+		}
+		return fmt.Sprintf("sparse(size=%d, indices=[%s], values=%s)", v.GetSize(), strings.Join(indices, ", "),
+			numbers(v.GetValues()))
 	case *leapservev1.Value_ListValue:
 		parts := make([]string, len(kind.ListValue.GetValues()))
 		for i, item := range kind.ListValue.GetValues() {
 			parts[i] = show(item)
 		}
-		return "[" + strings.Join(parts, " ") + "]"
+		return "[" + strings.Join(parts, ", ") + "]"
 	default:
 		return "null"
 	}
+}
+
+// number prints a double as the Java client does for everyday values: the shortest text that reads
+// back the same, with ".0" on whole numbers (1.0, not Go's 1), so both clients print alike.
+func number(x float64, bits int) string {
+	text := strconv.FormatFloat(x, 'g', -1, bits)
+	if !strings.ContainsAny(text, ".eIN") { // a whole number, not 1e+21, Inf or NaN
+		text += ".0"
+	}
+	return text
+}
+
+func numbers(values []float64) string {
+	parts := make([]string, len(values))
+	for i, x := range values {
+		parts[i] = number(x, 64)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }

@@ -10,10 +10,12 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Scores one record with leapserve's Predict and prints the outputs, one "name = value" line each.
+ * Scores one record with leapserve's Predict and prints the outputs, one "name = value" line each,
+ * sorted by name, as the Go client does.
  *
  * <pre>java ... dev.leapserve.examples.PredictClient 127.0.0.1:50051 MODEL FIELD=VALUE ...</pre>
  *
@@ -42,7 +44,8 @@ public final class PredictClient {
           .withDeadlineAfter(10, TimeUnit.SECONDS)
           .predict(request.build());
       System.out.println("model = " + response.getModel() + ", version = " + response.getVersion());
-      for (Map.Entry<String, Value> output : response.getOutputsMap().entrySet()) {
+      // Sorted by name (a protobuf map keeps no order), as the Go client prints them.
+      for (Map.Entry<String, Value> output : new TreeMap<>(response.getOutputsMap()).entrySet()) {
         System.out.println(output.getKey() + " = " + show(output.getValue()));
       }
     } catch (StatusRuntimeException e) {
