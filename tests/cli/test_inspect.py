@@ -90,7 +90,7 @@ def test_inspect_not_a_bundle(tmp_path, capsys):
     junk.write_text("hello")
     assert cli_main(["inspect", str(junk)]) == 1
     assert capsys.readouterr().err == f"leapserve inspect: error: {junk}: neither a bundle directory nor a zip archive\n"
-    assert cli_main(["inspect", str(tmp_path / "none")]) == 1
+    assert cli_main(["inspect", str(tmp_path / "none")]) == 2  # a path that does not exist: usage (test_paths.py)
     assert capsys.readouterr().err == f"leapserve inspect: error: {tmp_path / 'none'}: no such file or directory\n"
 
 
