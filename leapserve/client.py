@@ -264,6 +264,16 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
+    def connected(self, timeout: float = 0.5) -> bool:
+        """Whether the channel reaches the server (waiting up to ``timeout`` seconds): after an
+        UNAVAILABLE, True says the server answered it (a model not ready), False that gRPC could
+        not reach the server at all."""
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            return False
+        return True
+
     def __enter__(self) -> "Client":
         return self
 

@@ -179,24 +179,12 @@ class VersionNote:
             print(f"leapserve predict: model {self.model} version {version} answered", file=sys.stderr)
 
 
-def _connected(client) -> bool:
-    """Whether the client's channel is connected to the server: an UNAVAILABLE then is the server's
-    answer (a model not ready), not gRPC's word for a server it could not reach."""
-    import grpc
-
-    try:
-        grpc.channel_ready_future(client._channel).result(timeout=0.5)
-    except grpc.FutureTimeoutError:
-        return False
-    return True
-
-
 def _call_failed(e, where: str, args, client) -> int:
     """A leapserve.client.CallError of the whole call: exit 3 when nothing answered (in time), else 1
     with the server's message."""
     import grpc
 
-    if e.code == grpc.StatusCode.UNAVAILABLE and not _connected(client):
+    if e.code == grpc.StatusCode.UNAVAILABLE and not client.connected():
         print_error("predict", f"{where}no answer from {args.address}: {e}")
         return UNREACHABLE
     if e.code == grpc.StatusCode.DEADLINE_EXCEEDED:

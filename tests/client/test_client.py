@@ -252,6 +252,8 @@ def test_errors_carry_code_message_and_field(client):
         with pytest.raises(CallError) as e:
             nobody.predict("lr", {"a": 1, "b": 2})
         assert e.value.code == grpc.StatusCode.UNAVAILABLE
+        assert not nobody.connected(0.2)  # nothing answered: not the server's UNAVAILABLE
+    assert client.connected()
 
 
 def test_deadlines(server):
