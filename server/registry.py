@@ -663,7 +663,9 @@ class Registry:
 
     # --- admin -----------------------------------------------------------------------------
 
-    def _check_admin_path(self, path: str) -> Path:
+    def allowed_path(self, path: str) -> Path:
+        """``path`` resolved (relative to the model directory), when it lies inside the model
+        directory or an admin path; BadRequest or PermissionDenied naming it as the client gave it."""
         if not path:
             raise BadRequest("a path is required")
         if path.startswith("~"):
@@ -680,6 +682,11 @@ class Registry:
         if not any(p == root or root in p.parents for root in self.admin_roots):
             raise PermissionDenied(f"path {path!r}: expected a path inside the model directory or the "
                                    "configured admin paths; it is outside them")
+        return p
+
+    def _check_admin_path(self, path: str) -> Path:
+        """The bundle LoadModel may read at ``path`` (see allowed_path)."""
+        p = self.allowed_path(path)
         if not p.exists():
             raise ModelNotFound(f"path {path!r}: no such file or directory")
         if not (p.is_file() or is_bundle_dir(p)):

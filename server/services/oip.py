@@ -37,7 +37,7 @@ from leapserve.oip import inference_pb2_grpc as pb_grpc
 from leapserve.runtime.errors import InvalidInput, MissingInput
 
 from ..discovery import is_bundle_dir, scan_model_dir, scan_versions
-from ..errors import BadRequest, LimitExceeded, ModelNotFound, ModelUnavailable, PermissionDenied, ServeError
+from ..errors import BadRequest, LimitExceeded, ModelNotFound, ModelUnavailable, ServeError
 from ..registry import LOADING, READY, Registry, version_key
 from ..tensors import (datatype_of, fill_contents, input_column, output_size, output_tensor, tensor_nbytes, tensor_raw,
                        tensor_shape)
@@ -366,15 +366,9 @@ def _folder_of_versions(registry: Registry, path: str) -> Path | None:
     """The folder of versions ``path`` names, or None when it names anything else (a bundle, or
     nothing: LoadModel's checks then answer). A folder outside the allowed roots is refused here,
     before it is listed, with LoadModel's words."""
-    p = Path(path)
     if path.startswith("~"):
         return None  # LoadModel refuses it
-    if not p.is_absolute() and registry.model_dir is not None:
-        p = registry.model_dir / p
-    p = p.resolve()
-    if not any(p == root or root in p.parents for root in registry.admin_roots):
-        raise PermissionDenied(f"path {path!r}: expected a path inside the model directory or the configured admin "
-                               "paths; it is outside them")
+    p = registry.allowed_path(path)
     if p.is_dir() and not is_bundle_dir(p):
         return p
     return None
