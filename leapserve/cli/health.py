@@ -17,7 +17,7 @@ import time
 
 from .environment import default_client_address
 from .errors import FAILURE, OK, UNREACHABLE, USAGE, print_error
-from .options import client_tls_problem
+from .options import client_problem
 
 HELP = "check a running server's health (exit 0 only when SERVING)"
 DEBUG_HELP = ("on an unexpected failure, show the Python traceback; and let gRPC log its own lines on stderr "
@@ -93,13 +93,9 @@ def _message(status: str, detail: str, address: str, service: str, timeout: floa
 
 
 def run(args) -> int:
-    if not args.timeout > 0:
-        print_error("health", f"--timeout {args.timeout}: expected seconds > 0")
-        return USAGE
-    if not args.wait >= 0:  # NaN too
-        print_error("health", f"--wait {args.wait}: expected seconds >= 0 (0: ask once)")
-        return USAGE
-    problem = client_tls_problem(args)
+    problem = client_problem(args)
+    if problem is None and not args.wait >= 0:  # NaN too
+        problem = f"--wait {args.wait}: expected seconds >= 0 (0: ask once)"
     if problem:
         print_error("health", problem)
         return USAGE

@@ -48,6 +48,13 @@ def add_old_name(parser, old: str, new: str, *, action: type[argparse.Action] = 
     parser.add_argument(old, action=deprecated(action, new), dest=dest, help=argparse.SUPPRESS, **kwargs)
 
 
+def client_problem(args) -> str | None:
+    """What is wrong with a client command's (predict, health) --timeout or TLS files, or None."""
+    if not args.timeout > 0:  # NaN too
+        return f"--timeout {args.timeout}: expected seconds > 0"
+    return client_tls_problem(args)
+
+
 def client_tls_problem(args) -> str | None:
     """Why a client TLS file (predict and health: --tls-ca, --tls-cert, --tls-key) cannot be read,
     naming the flag, or None."""

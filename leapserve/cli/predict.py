@@ -26,7 +26,7 @@ import sys
 
 from .environment import default_client_address, env
 from .errors import FAILURE, OK, UNREACHABLE, USAGE, one_line, print_error
-from .options import add_old_name, client_tls_problem, flat_names, names
+from .options import add_old_name, client_problem, flat_names, names
 
 HELP = "score records with a running leapserve server and print the outputs"
 DEBUG_HELP = ("on an unexpected failure, show the Python traceback; and let gRPC log its own lines on stderr "
@@ -212,10 +212,7 @@ def run(args) -> int:
     if args.batch_size < 1:
         print_error("predict", f"--batch-size {args.batch_size}: expected at least 1")
         return USAGE
-    if not args.timeout > 0:
-        print_error("predict", f"--timeout {args.timeout}: expected seconds > 0")
-        return USAGE
-    problem = client_tls_problem(args)
+    problem = client_problem(args)
     if problem:
         print_error("predict", problem)
         return USAGE
