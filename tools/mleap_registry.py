@@ -7,7 +7,10 @@ what each Op class's model answers from ``opName()``: either a string constant i
 field of one of ``Bundle.BuiltinOps``'s Scala objects, set in its constructor. Both are read here
 from the class files, so the list follows the jars in the cache and not a copy of MLeap's source.
 
-    python -m tools.mleap_registry    # print op -> Op class
+    python -m tools.mleap_registry    # print op -> Op class, and what leapserve does with each
+
+``REFUSED`` is the one list of registry ops leapserve does not read, each with its reason;
+tests/tools/test_mleap_registry.py keeps it, leapserve's registry and the jar's registry in step.
 """
 
 from __future__ import annotations
@@ -18,6 +21,27 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+# Op name in MLeap's runtime registry -> why leapserve does not read it. Every op of the registry is
+# either read by leapserve (leapserve.runtime.registry.supported_ops()) or named here.
+REFUSED = {
+    "support_vector_machine": "MLeap extension wrapping Spark's old mllib SVM; not written by Spark ML pipelines; "
+                              "not implemented yet",
+    "map_entry_selector": "MLeap extension; map columns are outside leapserve's input types",
+    "multinomial_labeler": "MLeap extension, not written by Spark; not implemented yet",
+    "word_filter": "MLeap extension (WordLengthFilter), not written by Spark; not implemented yet",
+    "coalesce": "MLeap runtime only, not written by Spark; not implemented yet",
+    "regex_indexer": "MLeap runtime only, not written by Spark; not implemented yet",
+    "categorical_drilldown": "MLeap runtime only, not written by Spark; not implemented yet",
+    "sklearn_binarizer": "written only by MLeap's scikit-learn support; not implemented yet",
+    "sklearn_polynomial_expansion": "written only by MLeap's scikit-learn support; not implemented yet",
+}
+
+# MLeap modules whose ops are refused although their jars are not in the cache, so the registry read
+# here cannot list them (docs/ops.md names them apart).
+REFUSED_MODULES = {
+    "tensorflow": "MLeap's mleap-tensorflow module; scoring needs TensorFlow",
+}
 
 REGISTRY_KEY = "ml.combust.mleap.registry.default.ops"
 _BUILTIN_OPS_PREFIX = "ml/combust/bundle/dsl/Bundle$BuiltinOps"
@@ -275,10 +299,32 @@ def registry_ops(paths: list[Path] | None = None) -> dict[str, str]:
     return dict(sorted(ops.items()))
 
 
+def coverage_problems(registry: dict[str, str], read, refused: dict[str, str]) -> list[str]:
+    """What breaks the rule that every op of MLeap's registry is read by leapserve or refused with a
+    reason: registry ops that are neither, and refused ops the registry lacks or leapserve reads."""
+    problems = [f"op {name} ({op_class}) of MLeap's runtime registry is neither read by leapserve nor "
+                f"in tools/mleap_registry.py REFUSED" for name, op_class in registry.items()
+                if name not in read and name not in refused]
+    for name in refused:
+        if name not in registry:
+            problems.append(f"REFUSED names op {name}, which MLeap's runtime registry does not have")
+        elif name in read:
+            problems.append(f"REFUSED names op {name}, which leapserve now reads: take it out of REFUSED")
+    return problems
+
+
 def main() -> int:
-    for name, op_class in registry_ops().items():
-        print(f"{name:36} {op_class}")
-    return 0
+    from leapserve.runtime.registry import supported_ops
+
+    read = supported_ops()
+    registry = registry_ops()
+    for name, op_class in registry.items():
+        status = "read" if name in read else f"refused: {REFUSED.get(name, 'NOT LISTED in REFUSED')}"
+        print(f"{name:36} {op_class:70} {status}")
+    problems = coverage_problems(registry, read, REFUSED)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

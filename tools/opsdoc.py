@@ -1,4 +1,4 @@
-"""docs/ops.md, generated from the op registry and the parity tests' markers.
+"""docs/ops.md, generated from the op registry, the parity tests' markers and MLeap's runtime registry.
 
     python -m tools.opsdoc            # rewrite docs/ops.md
     python -m tools.opsdoc --check    # exit 1 if docs/ops.md is out of date
@@ -16,25 +16,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from leapserve.runtime.registry import supported_ops
+from tools import mleap_registry
+from tools.mleap_jvm import MLEAP_RUNTIME_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "ops.md"
 TESTS = REPO / "tests"
-
-# Op names MLeap knows that leapserve does not implement, and why (reference section 2.1).
-NOT_SUPPORTED = {
-    "support_vector_machine": "MLeap extension wrapping Spark's old mllib SVM; not written by Spark ML pipelines",
-    "map_entry_selector": "MLeap extension; map columns are outside leapserve's input types",
-    "multinomial_labeler": "MLeap extension, not written by Spark",
-    "word_filter": "MLeap extension, not written by Spark",
-    "coalesce": "MLeap runtime only, not written by Spark",
-    "regex_indexer": "MLeap runtime only, not written by Spark",
-    "categorical_drilldown": "MLeap runtime only, not written by Spark",
-    "sklearn_binarizer": "scikit-learn writer only",
-    "sklearn_polynomial_expansion": "scikit-learn writer only",
-    "tensorflow": "needs TensorFlow",
-}
-
 
 XGBOOST_LAYOUT = """\
 ## XGBoost nodes (`xgboost.classifier`, `xgboost.regression`)
@@ -137,12 +124,22 @@ def render() -> str:
             shown = "<br>".join(f"`{t}`" for t in cited) if cited else "**none**"
         lines.append(f"| `{name}` | {info.family} | `{module}` | {info.summary} | {shown} |")
     lines += ["", XGBOOST_LAYOUT.rstrip("\n")]
-    lines += ["", "## MLeap ops leapserve does not read", "",
-              "A bundle holding one of these fails to load, naming the op, the node and its path.", "",
-              "| op | why |", "|---|---|"]
-    for name, why in sorted(NOT_SUPPORTED.items()):
-        if name not in ops:
-            lines.append(f"| `{name}` | {why} |")
+    registry = mleap_registry.registry_ops()
+    refused = {name: op_class for name, op_class in registry.items() if name not in ops}
+    lines += ["", "## MLeap runtime ops leapserve does not read", "",
+              f"MLeap's JVM runtime {MLEAP_RUNTIME_VERSION} registers {len(registry)} ops (the lists in its jars'"
+              " `reference.conf`, read",
+              "by `tools/mleap_registry.py` from the jars in leapserve's cache; a test fails when one is neither read",
+              f"by leapserve nor listed here with its reason). leapserve reads {len(registry) - len(refused)} of them;"
+              " a bundle holding",
+              f"one of these {len(refused)} fails to load, naming the op, the node and its path.", "",
+              "| op | MLeap's Op class | why |", "|---|---|---|"]
+    for name, op_class in refused.items():
+        why = mleap_registry.REFUSED.get(name, "**no reason recorded**")
+        lines.append(f"| `{name}` | `{op_class.removeprefix('ml.combust.mleap.bundle.ops.')}` | {why} |")
+    lines += ["", "MLeap modules outside that registry (their jars are not in the Maven cache) are refused too:", ""]
+    for name, why in sorted(mleap_registry.REFUSED_MODULES.items()):
+        lines.append(f"- `{name}`: {why}.")
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,8 @@
-"""The ops MLeap's JVM runtime registers, read out of its jars in leapserve's cache (`make jars`)."""
+"""Every op MLeap's JVM runtime registers is read by leapserve or refused with a reason.
+
+The registry is read out of MLeap's runtime jars in leapserve's cache (`make jars`), so an op a
+newer MLeap adds fails here until leapserve reads it or tools/mleap_registry.py REFUSED says why not.
+"""
 
 import subprocess
 import zipfile
@@ -7,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from leapserve.bundler import jars
+from leapserve.runtime import supported_ops
 from tools import mleap_registry
 from tools.mleap_jvm import MLEAP_RUNTIME
 
@@ -14,6 +19,10 @@ from tools.mleap_jvm import MLEAP_RUNTIME
 @pytest.fixture(scope="module")
 def registry() -> dict[str, str]:
     return mleap_registry.registry_ops()
+
+
+def test_every_registry_op_is_read_or_refused(registry):
+    assert mleap_registry.coverage_problems(registry, supported_ops(), mleap_registry.REFUSED) == []
 
 
 def test_registry_read_from_the_jar(registry):
@@ -27,6 +36,20 @@ def test_registry_read_from_the_jar(registry):
     assert registry["sklearn_binarizer"] == "ml.combust.mleap.bundle.ops.sklearn.BinarizerOp"
     assert registry["lda_local_model_op"] == "ml.combust.mleap.bundle.ops.clustering.LDAModelOp"
     assert registry["pipeline"] == "ml.combust.mleap.bundle.ops.PipelineOp"
+
+
+def test_refused_list_is_checked_both_ways(registry):
+    read = supported_ops()
+    refused = {**mleap_registry.REFUSED, "no_such_op": "made up", "binarizer": "leapserve reads it"}
+    assert mleap_registry.coverage_problems(registry, read, refused) == [
+        "REFUSED names op no_such_op, which MLeap's runtime registry does not have",
+        "REFUSED names op binarizer, which leapserve now reads: take it out of REFUSED",
+    ]
+    dropped = sorted(mleap_registry.REFUSED)[0]
+    without_one = {k: v for k, v in mleap_registry.REFUSED.items() if k != dropped}
+    assert mleap_registry.coverage_problems(registry, read, without_one) == [
+        f"op {dropped} ({registry[dropped]}) of MLeap's runtime registry is "
+        "neither read by leapserve nor in tools/mleap_registry.py REFUSED"]
 
 
 MODULE_SOURCE = """\
@@ -49,7 +72,7 @@ ml.combust.mleap.registry.default.ops += "leapserve.regtest.ops"
 """
 
 
-def test_an_op_a_new_module_registers_is_read(tmp_path: Path):
+def test_an_op_a_new_module_registers_is_caught(tmp_path: Path):
     javac = jars.jdk_tool("javac")
     assert javac, "javac is needed (it builds the MLeap harness too)"
     source = tmp_path / "src" / "BrandNewOp.java"
@@ -65,6 +88,9 @@ def test_an_op_a_new_module_registers_is_read(tmp_path: Path):
 
     registry = mleap_registry.registry_ops([Path(p) for p in MLEAP_RUNTIME.classpath()] + [module])
     assert registry["brand_new_op"] == "leapserve.regtest.BrandNewOp"
+    problems = mleap_registry.coverage_problems(registry, supported_ops(), mleap_registry.REFUSED)
+    assert problems == ["op brand_new_op (leapserve.regtest.BrandNewOp) of MLeap's runtime registry is "
+                        "neither read by leapserve nor in tools/mleap_registry.py REFUSED"]
 
 
 def test_registry_classes_follow_included_lists():
