@@ -676,12 +676,21 @@ class Registry:
         p = Path(path)
         if not p.is_absolute() and self.model_dir is not None:
             p = self.model_dir / p
-        p = p.resolve()
+        try:
+            p = p.resolve()
+        except RuntimeError:  # Python 3.11's words for a symbolic link loop (they hold its absolute path)
+            raise BadRequest(f"path {path!r}: cannot be resolved: a symbolic link loop") from None
+        except OSError as e:
+            raise BadRequest(f"path {path!r}: cannot be resolved: {e.strerror or type(e).__name__}") from None
         # Answers name the path as the client gave it, never where it resolved (a link's target, the
         # model directory's absolute path).
         if not any(p == root or root in p.parents for root in self.admin_roots):
             raise PermissionDenied(f"path {path!r}: expected a path inside the model directory or the "
                                    "configured admin paths; it is outside them")
+        try:
+            p.exists()  # a name the file system cannot hold (a part over 255 bytes) raises here, not later
+        except OSError as e:
+            raise BadRequest(f"path {path!r}: cannot be read: {e.strerror or type(e).__name__}") from None
         return p
 
     def _check_admin_path(self, path: str) -> Path:

@@ -288,7 +288,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             if registry.model_dir is None:
                 raise FieldError("parameters['path']", f"a path to model {name!r}'s bundle (the server has no "
                                  "--model-dir to find it in)", "no path")
-            found = [p for p in (name, name + ".zip") if (registry.model_dir / p).exists()]
+            found = [p for p in (name, name + ".zip") if _exists(registry.model_dir / p)]
             if not found:
                 raise ModelNotFound(f"model {name!r}: the model directory holds no {name}.zip, bundle {name}/ or "
                                     f"folder of versions {name}/; name a bundle with the parameter 'path'")
@@ -360,6 +360,14 @@ def _parameter(key: str, param, kind: str):
     if which != kind:
         raise FieldError(f"parameters[{key!r}]", f"a {kind}", f"a {which}" if which else "no value")
     return getattr(param, kind)
+
+
+def _exists(path: Path) -> bool:
+    """Path.exists, False for a name no file can have (a part over 255 bytes raises OSError)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _folder_of_versions(registry: Registry, path: str) -> Path | None:

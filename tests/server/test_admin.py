@@ -106,12 +106,18 @@ def test_load_model_errors_show_no_server_paths(start_server, tmp_path):
     (models / "link.zip").symlink_to(outside / "hidden-name.zip")
     (models / "bad.zip").write_bytes(b"not a bundle")
     (models / "empty-dir").mkdir()
+    (models / "loop").mkdir()
+    (models / "loop" / "a").symlink_to(models / "loop" / "b")
+    (models / "loop" / "b").symlink_to(models / "loop" / "a")
     server = start_server("--model-dir", models, "--admin", "--reload-interval", "0", wait="listening")
     admin = admin_grpc.ModelServiceStub(server.open_channel())
     for path, code in (("link.zip", grpc.StatusCode.PERMISSION_DENIED),
                        ("missing.zip", grpc.StatusCode.NOT_FOUND),
                        ("empty-dir", grpc.StatusCode.INVALID_ARGUMENT),
                        ("bad.zip", grpc.StatusCode.INVALID_ARGUMENT),
+                       # Python's own errors for these were INTERNAL (found in review)
+                       ("loop/a", grpc.StatusCode.INVALID_ARGUMENT),
+                       ("x" * 300, grpc.StatusCode.INVALID_ARGUMENT),
                        (str(outside / "hidden-name.zip"), grpc.StatusCode.PERMISSION_DENIED)):
         with pytest.raises(grpc.RpcError) as info:
             admin.LoadModel(admin_pb.LoadModelRequest(model="m", path=path), timeout=30)
