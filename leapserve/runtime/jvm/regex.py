@@ -513,7 +513,11 @@ def compile_java_regex(pattern: str, where: str | None = None) -> regex.Pattern:
 
 def java_find_all(search, text: str) -> list[str]:
     """Every match of Matcher.find over text: after an empty match the search goes on one
-    character further (Python's finditer would try a non-empty match at the same place)."""
+    character further (Python's finditer would try a non-empty match at the same place).
+
+    Where we differ from Java: Java goes on one UTF-16 unit, so a pattern that matches the empty
+    string (``""``, ``\\s*``) also matches between the two halves of a character above U+FFFF (an
+    emoji) and splits it; we go on one code point and keep it whole (java_split too)."""
     out = []
     pos, n = 0, len(text)
     while pos <= n:
