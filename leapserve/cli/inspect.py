@@ -238,6 +238,7 @@ def format_report(report: BundleReport, indexers: list[IndexerInfo] | None = Non
         mark = "" if st.supported else "  [unsupported op]"
         lines.append(f"  {i:>2}. {st.name:<{width_name}}  {st.op:<{width_op}}  "
                      f"{_columns(st.inputs)} -> {_columns(st.outputs)}{mark}")
+        lines += [f"      note: {note}" for note in st.notes]
     lines += ["", f"inputs ({len(report.inputs)}):"]
     width = max((len(c) for c in list(report.inputs) + list(report.outputs)), default=0)
     lines += [f"  {col:<{width}}  {_type(t)}" for col, t in report.inputs.items()]

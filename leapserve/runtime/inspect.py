@@ -4,7 +4,8 @@
     report.to_json()        # `leapserve inspect` prints it as text or JSON (leapserve/cli/inspect.py)
 
 The report lists the bundle's info (name, format, MLeap version), each leaf stage in pipeline order
-(name, op, input and output columns, whether the leapserve runtime implements the op), the
+(name, op, input and output columns, whether the leapserve runtime implements the op, notes on
+what loading ignores: declared output ports the op does not write), the
 pipeline's required input fields (and which of them accept a null) and its outputs. When every op is supported, types come from the
 compiled pipeline (``load_bundle(path).inputs``/``.outputs``), so they are exactly what serving will
 check. Otherwise each supported stage is loaded on its own for its port types, and the columns
@@ -19,7 +20,7 @@ from . import registry
 from .bundle import BundleInfo, NodeDef, leaf_nodes, read_root
 from .container import open_source
 from .errors import BundleError
-from .plan import load_bundle
+from .plan import ignored_note, load_bundle
 
 
 @dataclass
@@ -31,6 +32,10 @@ class StageInfo:
     outputs: dict[str, str]           # port -> column
     input_types: dict[str, str | None] = field(default_factory=dict)   # column -> type
     output_types: dict[str, str | None] = field(default_factory=dict)  # column -> type
+    # output sockets the node declares but the op does not write (port -> column): not served,
+    # so not in ``outputs``; one note for each says so
+    ignored_outputs: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -60,7 +65,8 @@ class BundleReport:
             "supported": self.complete,
             "unsupported_ops": self.unsupported_ops,
             "stages": [{"name": st.name, "op": st.op, "supported": st.supported,
-                        "inputs": st.inputs, "outputs": st.outputs} for st in self.stages],
+                        "inputs": st.inputs, "outputs": st.outputs, "ignored_outputs": st.ignored_outputs,
+                        "notes": st.notes} for st in self.stages],
             "inputs": self.inputs,
             "outputs": self.outputs,
             "nullable_inputs": self.nullable_inputs,
@@ -68,7 +74,8 @@ class BundleReport:
 
 
 def _port_types(node: NodeDef) -> tuple[dict[str, str], dict[str, str]]:
-    """Port -> type of a supported stage, from its op model (loaded on its own)."""
+    """Port -> type of a supported stage, from its op model (loaded on its own); the outputs are
+    the ports the op writes."""
     info = registry.lookup(node.op)
     try:
         model = info.loader(node)
@@ -92,6 +99,11 @@ def inspect_bundle(path) -> BundleReport:
                               {s.port: s.name for s in node.inputs}, {s.port: s.name for s in node.outputs})
             if stage.supported:
                 ins, outs = _port_types(node)
+                for port, col in list(stage.outputs.items()):
+                    if port not in outs:
+                        del stage.outputs[port]
+                        stage.ignored_outputs[port] = col
+                        stage.notes.append(ignored_note(node.op, port, col))
                 stage.input_types = {col: ins.get(port) for port, col in stage.inputs.items()}
                 stage.output_types = {col: outs.get(port) for port, col in stage.outputs.items()}
             stages.append(stage)

@@ -42,12 +42,30 @@ class Stage:
     model: OpModel
     inputs: tuple[tuple[str, str, FieldType], ...]
     outputs: tuple[tuple[str, str, FieldType], ...]
+    # (port, column) of each output the node declares but the op does not write: not served
+    ignored_outputs: tuple[tuple[str, str], ...] = ()
 
     def column_of(self, port: str) -> str | None:
         for p, col, _ in self.inputs + self.outputs:
             if p == port:
                 return col
         return None
+
+
+def ignored_outputs(node: NodeDef, out_ports) -> tuple[tuple[str, str], ...]:
+    """(port, column) of each output socket of ``node`` whose port is not among the op's
+    ``out_ports``. MLeap's runtime builds a transformer's outputs from the op's own output ports,
+    looking each up in the node's shape, so a declared port the op does not write (scikit-learn's
+    random forest regressor declares raw_prediction and probability) is ignored, not refused.
+    A missing input port stays an error there and here."""
+    known = {p for p, _ in out_ports}
+    return tuple((s.port, s.name) for s in node.outputs if s.port not in known)
+
+
+def ignored_note(op: str, port: str, column: str) -> str:
+    """What `leapserve inspect` says of one ignored output socket."""
+    return (f"output port {port!r} (column {column!r}) is declared but op {op!r} does not write it: "
+            f"ignored, not served (as MLeap's runtime does)")
 
 
 def _load_stage(node: NodeDef) -> Stage:
@@ -75,12 +93,8 @@ def _load_stage(node: NodeDef) -> Stage:
         col = node.output_column(port)
         if col is not None:
             outputs.append((port, col, ftype))
-    known = {p for p, _ in out_ports}
-    unknown = [s.port for s in node.outputs if s.port not in known]
-    if unknown:
-        raise BundleError(f"node {node.name!r} (op {node.op!r}) has output port(s) {unknown} the op does not write",
-                          path=node.where())
-    return Stage(node.name, node.op, node.where(), model, tuple(inputs), tuple(outputs))
+    ignored = ignored_outputs(node, out_ports)
+    return Stage(node.name, node.op, node.where(), model, tuple(inputs), tuple(outputs), ignored)
 
 
 def _incompatible(have: FieldType, want: FieldType) -> bool:

@@ -52,7 +52,8 @@ def test_inspect_cli_text_and_json(capsys):
     assert data["stages"][-1] == {"name": "linear_regression", "op": "linear_regression",
                                   "supported": registry.lookup("linear_regression") is not None,
                                   "inputs": {"features": "features_lr"},
-                                  "outputs": {"prediction": "price_prediction"}}
+                                  "outputs": {"prediction": "price_prediction"},
+                                  "ignored_outputs": {}, "notes": []}
     assert list(data["inputs"])[:2] == ["bathrooms", "bedrooms"]
     assert data["supported"] == (not data["unsupported_ops"])
 
