@@ -1,7 +1,7 @@
 """MLeap's Python package for scikit-learn, in a virtual environment of its own (it pins
 scikit-learn ~= 1.0 and pandas, which leapserve's environment need not share), made once and kept
-in leapserve's cache beside the JVM harness (``jars.cache_dir()/sklearn-mleap/<digest>``; a new
-pin or writer script makes a new one). tests/support/sklearn_writer.py runs in it and writes the
+in leapserve's cache beside the JVM harness (``jars.cache_dir()/sklearn-mleap/<digest>``; new
+pins or another Python make a new one). tests/support/sklearn_writer.py runs in it and writes the
 bundles the tests read.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,19 +29,18 @@ def venv_dir() -> Path:
 def python() -> Path:
     """The environment's interpreter, made first if missing (pip from the package index)."""
     target = venv_dir()
-    if (target / "complete").exists():
-        return target / "bin" / "python"
-    # a venv's scripts name their own folder, so it is built in place; "complete" marks it usable
-    # and a half-made one (an interrupted run) is made again
-    if target.exists():
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True, capture_output=True)
-    pip = subprocess.run([str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                          "--disable-pip-version-check", *PINS], capture_output=True, text=True)
-    if pip.returncode != 0:
-        raise RuntimeError(f"pip install {' '.join(PINS)} failed:\n{pip.stderr[-3000:]}")
-    (target / "complete").write_text(json.dumps(PINS))
+
+    def build(staging: Path) -> None:
+        # made in a staging folder and moved into place whole (jars.build_once), so a run that
+        # stops half-way leaves nothing to be taken for complete; only bin/python is used, which
+        # finds its environment from where it lies (console scripts would name the staging path)
+        subprocess.run([sys.executable, "-m", "venv", str(staging)], check=True, capture_output=True)
+        pip = subprocess.run([str(staging / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                              "--disable-pip-version-check", *PINS], capture_output=True, text=True)
+        if pip.returncode != 0:
+            raise RuntimeError(f"pip install {' '.join(PINS)} failed:\n{pip.stderr[-3000:]}")
+
+    jars.build_once(target, build)
     return target / "bin" / "python"
 
 
