@@ -33,7 +33,6 @@ REFUSED = {
     "coalesce": "MLeap runtime only, not written by Spark; not implemented yet",
     "regex_indexer": "MLeap runtime only, not written by Spark; not implemented yet",
     "categorical_drilldown": "MLeap runtime only, not written by Spark; not implemented yet",
-    "sklearn_binarizer": "written only by MLeap's scikit-learn support; not implemented yet",
     "sklearn_polynomial_expansion": "written only by MLeap's scikit-learn support; not implemented yet",
 }
 

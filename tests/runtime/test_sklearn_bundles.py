@@ -1,7 +1,8 @@
 """Bundles written by MLeap's Python package for scikit-learn (mleap 0.25.x, in its own virtual
 environment: tests/support/sklearn_mleap.py) load and score as MLeap's JVM runtime scores them,
 and as scikit-learn does. Issue 15: the random forest regressor's node declares output ports the op
-does not write (ignored, as MLeap ignores them, and `leapserve inspect` says so)."""
+does not write (ignored, as MLeap ignores them, and `leapserve inspect` says so), and
+`sklearn_binarizer` is read."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import numpy as np
 import pytest
 
 from leapserve.runtime import BundleError, load_bundle
+from leapserve.runtime.vectors import SparseVector
+from tests.support import golden
 from tests.support.bundles import edit_json, entries_of, write_zip
 from tests.support.sklearn_mleap import write_bundles
 from tools.mleap_jvm import HarnessError, frame_column
@@ -48,6 +51,14 @@ def scored(model, inputs: dict[str, list], column: str) -> tuple[list, list]:
     return rows, [dense(b) for b in batch]
 
 
+def record_golden(model, inputs: dict[str, list], column: str, want: list[list[float]], vector: bool) -> None:
+    """A golden case (tests/support/golden.py) of MLeap's JVM answers, so that every Python holds
+    the runtime to them."""
+    n = len(want)
+    golden.record(model, [(i, {k: v[i] for k, v in inputs.items()}) for i in range(n)],
+                  {i: {column: np.asarray(w) if vector else w[0]} for i, w in enumerate(want)}, outputs=[column])
+
+
 def node_folder(entries: dict, op: str) -> str:
     (folder,) = {name.rsplit("/", 1)[0] for name in entries if name.endswith("/model.json")
                  and json.loads(entries[name])["op"] == op}
@@ -66,6 +77,7 @@ def test_random_forest_regressor_ignores_unwritten_ports(mleap_jvm, written):
     jvm = mleap_jvm.score(bundle, leapframe(case["inputs"]))
     assert "raw_prediction" not in {f["name"] for f in jvm["schema"]["fields"]}  # MLeap ignores them too
     want = [[float(v)] for v in frame_column(jvm, "prediction")]
+    record_golden(model, case["inputs"], "prediction", want, vector=False)
     rows, batch = scored(model, case["inputs"], "prediction")
     np.testing.assert_allclose(rows, want, rtol=1e-12, atol=0)
     np.testing.assert_allclose(batch, want, rtol=1e-12, atol=0)
@@ -108,3 +120,47 @@ def test_inspect_notes_the_ignored_ports(written):
     assert len(forest["notes"]) == 2 and all("ignored" in note for note in forest["notes"])
     assert stages["vector_assembler"]["notes"] == [] and stages["vector_assembler"]["ignored_outputs"] == {}
     assert set(report["outputs"]) == {"features", "prediction"}
+
+
+# --- sklearn_binarizer -------------------------------------------------------------------------
+
+@pytest.mark.parity("sklearn_binarizer")
+@pytest.mark.parametrize("name", ["binarizer_scalar", "binarizer_vector", "binarizer_vector_negative"])
+def test_sklearn_binarizer_as_mleap_and_scikit_learn(mleap_jvm, written, name):
+    out, expected = written
+    bundle, case = out / f"{name}.zip", expected[name]
+    model = load_bundle(bundle)
+    assert [st.op for st in model.stages][-1] == "sklearn_binarizer"
+    column = case["output"]
+    jvm = mleap_jvm.score(bundle, leapframe(case["inputs"]))
+    want = [dense(v) for v in frame_column(jvm, column)]
+    record_golden(model, case["inputs"], column, want, vector=name != "binarizer_scalar")
+    rows, batch = scored(model, case["inputs"], column)
+    assert rows == want and batch == want
+    assert want == [dense(v) for v in case["sklearn"]]  # dense inputs: MLeap and scikit-learn agree
+
+
+@pytest.mark.parity("sklearn_binarizer")
+def test_sklearn_binarizer_sparse_input_keeps_implicit_zeros(mleap_jvm, written, tmp_path):
+    """On a sparse vector MLeap compares the stored entries only: under a negative threshold an
+    implicit zero stays 0.0 (scikit-learn would give 1.0), an explicit 0.0 becomes 1.0."""
+    entries = entries_of(written[0] / "binarizer_vector_negative.zip")
+    assembler = node_folder(entries, "vector_assembler").rsplit("/", 1)[1].removesuffix(".node")
+
+    def drop_assembler(doc):  # the binarizer alone, reading the vector column "features"
+        doc["attributes"]["nodes"]["string"].remove(assembler)
+    alone = write_zip(tmp_path / "alone.zip", {k: v for k, v in edit_json(entries, "root/model.json", drop_assembler)
+                                               .items() if f"/{assembler}.node/" not in k})
+    vectors = [SparseVector(3, [], []), SparseVector(3, [1], [0.0]), SparseVector(3, [0, 2], [-0.7, 2.0]),
+               SparseVector(3, [0, 1, 2], [-0.5, -0.49, 0.0])]
+    frame = {"schema": {"fields": [{"name": "features", "type": {"type": "tensor", "base": "double"}}]},
+             "rows": [[{"indices": [[int(i)] for i in v.indices], "values": [float(x) for x in v.values],
+                        "dimensions": [3]}] for v in vectors]}
+    want = [dense(v) for v in frame_column(mleap_jvm.score(alone, frame), "binarized")]
+    assert want == [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0]]
+    model = load_bundle(alone)
+    record_golden(model, {"features": vectors}, "binarized", want, vector=True)
+    assert [dense(model.transform({"features": v})["binarized"]) for v in vectors] == want
+    batch = model.transform_batch({"features": vectors})["binarized"]
+    batch = batch.toarray() if hasattr(batch, "toarray") else np.asarray(batch)
+    assert [dense(b) for b in batch] == want
