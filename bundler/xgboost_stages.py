@@ -8,7 +8,8 @@ adds one node per XGBoost model to the root pipeline, at the model's place among
 layout MLeap's xgboost4j-spark writer uses (docs/ops.md): the booster in ``xgboost.model`` (UBJSON,
 which XGBoost reads from 1.6 on; MLeap's JVM runtime has xgboost4j 2.0, untried here because the
 tests' MLeap harness has no XGBoost runtime), attributes ``num_features``,
-``num_classes`` (classifier), ``tree_limit``, ``missing`` and ``objective`` (classifier).
+``num_classes`` (classifier), ``tree_limit``, ``missing``, ``objective`` (classifier) and
+``spark_api`` (whose transform the node scores as: "xgboost.spark" or "xgboost4j-spark").
 MLeap 0.16's serializer has no op for xgboost4j-spark's models either (that is mleap-xgboost-spark,
 built for other Spark and XGBoost versions), so they are written the same way, their booster taken
 from the JVM model.
@@ -25,6 +26,9 @@ from pathlib import Path
 from .errors import StageNotSerializable
 
 BOOSTER_FILE = "xgboost.model"
+# the attribute naming whose transform the node scores as (sparse vectors, multi-class probability);
+# the runtime reads it (leapserve/runtime/ops/xgboost_booster.py)
+SPARK_API = "spark_api"
 _CLASSES = {"SparkXGBClassifierModel": "xgboost.classifier", "SparkXGBRegressorModel": "xgboost.regression"}
 XGBOOST4J_CLASSES = {
     "ml.dmlc.xgboost4j.scala.spark.XGBoostClassificationModel": "xgboost.classifier",
@@ -163,6 +167,7 @@ def _xgboost4j_node(stage, op: str) -> dict:
     attrs["tree_limit"] = {"int": int(_java_param(java, "treeLimit") or 0)}
     missing = _java_param(java, "missing")
     attrs["missing"] = {"float": math.nan if missing is None else float(missing)}
+    attrs[SPARK_API] = {"string": "xgboost4j-spark"}
     if op == "xgboost.classifier":
         attrs["objective"] = {"string": json.loads(booster.save_config())["learner"]["objective"]["name"]}
     return {"name": stage.uid, "op": op, "inputs": [{"port": "features", "name": _java_param(java, "featuresCol")}],
@@ -190,6 +195,7 @@ def xgboost_node(stage, op: str) -> dict:
     attrs["tree_limit"] = {"int": _tree_limit(stage)}
     missing = _param(stage, "missing")
     attrs["missing"] = {"float": math.nan if missing is None else float(missing)}
+    attrs[SPARK_API] = {"string": "xgboost.spark"}
     if op == "xgboost.classifier":
         attrs["objective"] = {"string": json.loads(booster.save_config())["learner"]["objective"]["name"]}
     return {"name": stage.uid, "op": op, "inputs": [{"port": "features", "name": stage.getFeaturesCol()}],

@@ -47,15 +47,22 @@ load with a message naming the extra.
 | `tree_limit` | int | trees scored, 0 = all; boosting rounds = tree_limit / num_parallel_tree (xgboost4j's treeLimit). The export writes the best round of early stopping when there is one |
 | `missing` | float | the value XGBoost treats as missing (default NaN; NaN is always missing) |
 | `objective` | string | classifier: the booster's objective (informative; the runtime reads it from the booster) |
+| `spark_api` | string | whose Spark transform the node scores as: `xgboost.spark` (leapserve's export of xgboost.spark's models) or `xgboost4j-spark` (its export of xgboost4j-spark's models; the default, so MLeap-written nodes, which lack it, score as MLeap's JVM runtime does) |
 
 MLeap's writer adds `thresholds`, `infer_batch_size`, `use_external_memory` and
 `allow_non_zero_for_missing`; they change no score leapserve computes and are not read (neither
-MLeap's runtime nor xgboost.spark applies thresholds). The runtime scores dense rows with XGBoost's
-`inplace_predict` as xgboost.spark's transform does (a sparse vector's absent entries are 0.0, not
-missing), then: binary classifier raw [-m, m] and probability [1 - p, p] with p = expit(m) for
+MLeap's runtime nor xgboost.spark applies thresholds). The runtime scores dense rows with
+XGBoost's `inplace_predict`. A
+sparse vector's absent entries are 0.0 for `spark_api` `xgboost.spark` (its transform densifies
+them) and missing otherwise (xgboost4j-spark and MLeap's runtime hand XGBoost the sparse entries);
+there, as the runtime holds assembled vectors dense where Spark holds them sparse, the zeros of a
+dense row that Spark's `compressed` stores sparse (as VectorAssembler writes it) are missing too.
+Then: binary classifier raw [-m, m] and probability [1 - p, p] with p = expit(m) for
 binary:logistic (XGBoost's own p for other objectives, MLeap's rule); multi-class probability =
-softmax of the margins in float32; prediction = argmax of the probability; regression = XGBoost's
-prediction. All of it in XGBoost's float32, widened to doubles: Spark's numbers, bit for bit.
+softmax of the margins in float32 for `xgboost.spark`, XGBoost's own multi:softprob prediction
+otherwise (such a node with another objective fails to load); prediction = argmax of the
+probability; regression = XGBoost's prediction. All of it in XGBoost's float32, widened to doubles:
+Spark's numbers, bit for bit (but xgboost4j-spark's binary 1 - p, computed in double: within 2^-25).
 
 XGBoost trusts the boosters it reads (a bad child index crashes the process when it predicts, some
 legacy binary files keep its reader busy for minutes), so leapserve has XGBoost read the file in a

@@ -4,23 +4,27 @@ The node's folder holds the booster in file ``xgboost.model``, in any format XGB
 UBJSON (what leapserve's export writes) or the legacy binary format of XGBoost < 1.0 (what
 MLeap 0.13 wrote; XGBoost 2.x reads it, 3.x does not). Attributes: ``num_features`` (int),
 ``num_classes`` (int, classifier only), ``tree_limit`` (int, 0 = every tree; like xgboost4j's
-treeLimit it counts trees, so boosting rounds = tree_limit / num_parallel_tree) and ``missing``
-(float, default NaN). Other attributes MLeap's writer adds (``objective``, ``thresholds``,
-``infer_batch_size``, ``use_external_memory``, ``allow_non_zero_for_missing``) do not change
-scores and are not read: neither MLeap's runtime nor xgboost.spark applies ``thresholds``.
+treeLimit it counts trees, so boosting rounds = tree_limit / num_parallel_tree), ``missing``
+(float, default NaN) and ``spark_api`` (string: "xgboost.spark" or "xgboost4j-spark", the
+default: whose transform the node scores as). Other attributes MLeap's writer adds (``objective``,
+``thresholds``, ``infer_batch_size``, ``use_external_memory``, ``allow_non_zero_for_missing``) do
+not change scores and are not read: neither MLeap's runtime nor xgboost.spark applies ``thresholds``.
 
-Scoring is XGBoost's own ``Booster.inplace_predict`` on the dense float64 features, as the
-transform of ``xgboost.spark``'s models calls it: sparse vectors are densified first (absent
-entries are 0.0, not missing); entries equal to ``missing`` (and NaN) are missing. From there the
-outputs follow that transform, in XGBoost's float32 arithmetic, then widened to doubles:
+Scoring is XGBoost's own ``Booster.inplace_predict`` on dense float64 rows. A sparse vector's
+absent entries are 0.0 for spark_api "xgboost.spark" (its transform densifies them) and missing
+for "xgboost4j-spark" (its transform, and MLeap's runtime, hand XGBoost the sparse entries; in a
+dense row, rows and batches alike, the zeros of a row that Spark's ``compressed`` stores sparse,
+as VectorAssembler writes it); entries equal to ``missing`` (and NaN) are missing. From there the outputs follow that transform, in
+XGBoost's float32 arithmetic, then widened to doubles:
 
 * classifier, 2 classes: margin m (float32); raw_prediction = [-m, m]; probability = [1 - p, p]
   with p = scipy's expit(m) when the objective is binary:logistic (bit for bit XGBoost's own
   probability), else XGBoost's own prediction (MLeap's runtime rule: a reg:linear booster, as in
   MLeap's pixar example, gives p = m); prediction = argmax of the probability (the first on ties).
 * classifier, k > 2 classes: raw_prediction = the k margins; probability = scipy's softmax of
-  them in float32 (xgboost.spark's rule; XGBoost's own softprob differs from it in the last float32
-  bit at most); prediction = argmax of the probability.
+  them in float32 for "xgboost.spark" (its rule), XGBoost's own multi:softprob prediction for
+  "xgboost4j-spark" (its rule and MLeap's; another objective is refused at load); prediction =
+  argmax of the probability.
 * regression: prediction = XGBoost's own prediction (the objective's transform applied).
 """
 
@@ -47,6 +51,11 @@ BOOSTER_FILE = "xgboost.model"
 # at most this many values (32 MB of doubles)
 DENSE_BATCH_VALUES = 1 << 22
 INSTALL_HINT = "pip install 'leapserve[xgboost]'"
+# attribute spark_api: whose transform the node scores as; without it, xgboost4j-spark's, which
+# MLeap's JVM runtime follows (MLeap-written nodes have no such attribute)
+XGBOOST_SPARK = "xgboost.spark"
+XGBOOST4J_SPARK = "xgboost4j-spark"
+SPARK_APIS = (XGBOOST4J_SPARK, XGBOOST_SPARK)
 
 
 def import_xgboost(node):
@@ -276,20 +285,47 @@ def read_booster_model(node) -> dict:
         booster_classes=int(_param(config, "learner", "learner_model_param", "num_class", default="0") or 0),
         iteration_end=iteration_end,
         missing=node.attrs.double("missing", math.nan),
+        spark_api=read_spark_api(node),
     )
 
 
-def dense_rows(X) -> np.ndarray:
-    """A batch column of vectors as the dense float64 rows xgboost.spark hands to XGBoost."""
+def read_spark_api(node) -> str:
+    api = node.attrs.string("spark_api", XGBOOST4J_SPARK)
+    if api not in SPARK_APIS:
+        raise BundleError(f"attribute 'spark_api' must be one of {', '.join(map(repr, SPARK_APIS))}, "
+                          f"found {api!r}", path=node.attrs.where)
+    return api
+
+
+def dense_rows(X, absent: float = 0.0) -> np.ndarray:
+    """A batch column of vectors as dense float64 rows, a sparse vector's absent entries set to
+    ``absent`` (0.0 as xgboost.spark densifies them, NaN: missing, as xgboost4j-spark reads them).
+    With ``absent`` NaN, the zeros of a dense row that Spark's ``compressed`` stores sparse are
+    missing too: the runtime holds assembled vectors dense where Spark (VectorAssembler) holds
+    them sparse, so a dense row is read as Spark would hold it, in rows and batches alike."""
     if isinstance(X, SparseBatch):
-        return X.toarray()
-    return np.asarray(X, dtype=np.float64)
+        out = np.full(X.shape, absent, dtype=np.float64)
+        out[X.row_ids(), X.indices] = X.values
+        return out
+    out = np.asarray(X, dtype=np.float64)
+    if absent == 0.0 or out.size == 0:
+        return out
+    zeros = out == 0.0
+    nonzeros = out.shape[1] - zeros.sum(axis=1)
+    sparse_rows = 1.5 * (nonzeros + 1.0) < out.shape[1]
+    if not sparse_rows.any():
+        return out
+    out = out.copy()
+    out[zeros & sparse_rows[:, None]] = absent
+    return out
 
 
-def dense_row(x) -> np.ndarray:
+def dense_row(x, absent: float = 0.0) -> np.ndarray:
     if isinstance(x, SparseVector):
-        return x.toarray().reshape(1, -1)
-    return np.asarray(x, dtype=np.float64).reshape(1, -1)
+        out = np.full((1, x.size), absent, dtype=np.float64)
+        out[0, list(x.indices)] = x.values
+        return out
+    return dense_rows(np.asarray(x, dtype=np.float64).reshape(1, -1), absent)
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,6 +335,12 @@ class BoosterModel(OpModel):
     objective: str
     iteration_end: int
     missing: float
+    spark_api: str
+
+    @property
+    def absent(self) -> float:
+        """What a sparse vector's absent entries are: 0.0 for xgboost.spark, missing (NaN) else."""
+        return 0.0 if self.spark_api == XGBOOST_SPARK else math.nan
 
     def input_ports(self):
         return [("features", vector(self.num_features))]
@@ -317,7 +359,7 @@ class BoosterModel(OpModel):
 
         def run(x):
             check_vector("features", x, size)
-            values = self.outputs(dense_row(x), order)
+            values = self.outputs(dense_row(x, self.absent), order)
             return tuple(values[o][0].tolist() if values[o].ndim > 1 else float(values[o][0]) for o in order)
         return run
 
@@ -329,11 +371,11 @@ class BoosterModel(OpModel):
             check_batch_width("features", X, size)
             n = X.shape[0]
             if not isinstance(X, SparseBatch) or n * size <= DENSE_BATCH_VALUES:
-                values = self.outputs(dense_rows(X), order)
+                values = self.outputs(dense_rows(X, self.absent), order)
                 return tuple(values[o] for o in order)
             # wide sparse rows are densified a slice at a time, so memory stays bounded
             step = max(1, DENSE_BATCH_VALUES // max(size, 1))
-            parts = [self.outputs(X.take(np.arange(a, min(a + step, n))).toarray(), order)
+            parts = [self.outputs(dense_rows(X.take(np.arange(a, min(a + step, n))), self.absent), order)
                      for a in range(0, n, step)]
             return tuple(np.concatenate([p[o] for p in parts]) for o in order)
         return run
@@ -364,7 +406,10 @@ class XGBoostClassifierModel(BoosterModel):
             probability = np.column_stack((1.0 - p, p))
         else:
             raw = margins.reshape(X.shape[0], self.num_classes)
-            probability = softmax(raw, axis=1)
+            if self.spark_api == XGBOOST_SPARK:
+                probability = softmax(raw, axis=1)
+            else:  # xgboost4j-spark and MLeap's runtime: XGBoost's own multi:softprob
+                probability = self.predict_array(X, "value").reshape(X.shape[0], self.num_classes)
         values = {"raw_prediction": raw.astype(np.float64), "probability": probability.astype(np.float64),
                   "prediction": np.argmax(probability, axis=1).astype(np.float64)}
         return {o: values[o] for o in wanted}
@@ -394,6 +439,10 @@ def load_xgboost_classifier(node) -> XGBoostClassifierModel:
     if (k == 2) != (margins == 1) or (margins > 1 and margins != k):
         raise BundleError(f"attribute 'num_classes' is {k} but the booster in {BOOSTER_FILE!r} has "
                           f"num_class {have}", path=node.attrs.where)
+    if k > 2 and common["spark_api"] == XGBOOST4J_SPARK and common["objective"] != "multi:softprob":
+        # its probability is the booster's own prediction, k values a row only with multi:softprob
+        raise BundleError(f"a {k}-class node scored as xgboost4j-spark's (attribute 'spark_api') needs a "
+                          f"multi:softprob booster, found objective {common['objective']!r}", path=node.attrs.where)
     return XGBoostClassifierModel(num_classes=k, **common)
 
 

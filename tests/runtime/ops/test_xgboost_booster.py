@@ -43,7 +43,7 @@ def own_booster() -> "xgb.Booster":
     return b
 
 
-# Rows: plain values, missing values (NaN), zeros, a sparse vector (its absent entries are 0.0)
+# Rows: plain values, missing values (NaN), zeros (the last all zeros: stored sparse by Spark)
 ROWS = [[1.0, 2.0], [4.0, 100.0], [3.9, 90.0], [np.nan, 3.0], [5.0, np.nan], [np.nan, np.nan],
         [0.0, 0.0], [2.0, 500.0]]
 
@@ -64,6 +64,9 @@ def test_pixar_booster_matches_xgboost(tmp_path, fmt):
     assert set(model.outputs) == {"rawPrediction", "probability", "prediction"}
 
     X = np.array(ROWS)
+    # [0.0, 0.0] is a row Spark's `compressed` stores sparse (as MLeap's pipeline fed it): its
+    # zeros are absent, missing for this node (no spark_api: MLeap's runtime reads them so)
+    X[np.all(X == 0.0, axis=1)] = np.nan
     margin = own.predict(xgb.DMatrix(X, missing=np.nan), output_margin=True).astype(np.float64)
     value = own.predict(xgb.DMatrix(X, missing=np.nan)).astype(np.float64)
     assert np.array_equal(margin, value)  # reg:linear
@@ -83,14 +86,80 @@ def records_column(records):
     return [r[FEATURES] for r in records]
 
 
-def test_sparse_vectors_are_densified(tmp_path):
-    """xgboost.spark hands XGBoost dense rows: a sparse vector's absent entries are 0.0, not missing."""
-    model = load_bundle(pixar_xgboost_only(tmp_path))
-    sparse = model.transform({FEATURES: SparseVector(2, [1], [3.0])})
-    dense = model.transform({FEATURES: [0.0, 3.0]})
-    missing = model.transform({FEATURES: [np.nan, 3.0]})
-    assert sparse["rawPrediction"] == dense["rawPrediction"]
-    assert sparse["rawPrediction"] != missing["rawPrediction"]
+def test_sparse_vectors_absent_entries_are_missing_unless_xgboost_spark(tmp_path):
+    """A node without spark_api (as MLeap writes it) or with "xgboost4j-spark" reads a sparse
+    vector's absent entries as missing, as MLeap's runtime and xgboost4j-spark do; "xgboost.spark"
+    densifies them to 0.0, as xgboost.spark's transform does. Rows and batches alike."""
+    from leapserve.runtime import SparseBatch
+
+    rows = [SparseVector(2, [1], [3.0]), SparseVector(2, [0], [4.5]), SparseVector(2, [], [])]
+    for attrs, absent in ((None, np.nan), ({"spark_api": {"string": "xgboost4j-spark"}}, np.nan),
+                          ({"spark_api": {"string": "xgboost.spark"}}, 0.0)):
+        model = load_bundle(pixar_xgboost_only(tmp_path, attrs=attrs, name=f"{absent}-{bool(attrs)}.zip"))
+        batch = model.transform_batch({FEATURES: SparseBatch.from_rows(2, rows)})
+        for i, row in enumerate(rows):
+            dense = row.toarray()
+            dense[[j for j in range(2) if j not in row.indices]] = absent
+            other = row.toarray()
+            other[[j for j in range(2) if j not in row.indices]] = 0.0 if np.isnan(absent) else np.nan
+            want = model.transform({FEATURES: dense.tolist()})["rawPrediction"]
+            assert model.transform({FEATURES: row})["rawPrediction"] == want, (attrs, i)
+            assert list(np.asarray(batch["rawPrediction"])[i]) == list(want), (attrs, i)
+            if row.indices:  # a dense [0.0, 0.0] is one Spark stores sparse: missing for both
+                assert model.transform({FEATURES: other.tolist()})["rawPrediction"] != want, (attrs, i)
+
+
+def test_unknown_spark_api_is_refused(tmp_path):
+    with pytest.raises(BundleError, match="attribute 'spark_api' must be one of 'xgboost4j-spark', "
+                                          "'xgboost.spark', found 'xgboost4j'"):
+        load_bundle(pixar_xgboost_only(tmp_path, attrs={"spark_api": {"string": "xgboost4j"}}))
+
+
+def three_class_booster(objective: str) -> "xgb.Booster":
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 2))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    with xgb.config_context(verbosity=0):
+        return xgb.train({"objective": objective, "num_class": 3, "max_depth": 3}, xgb.DMatrix(X, label=y), 6)
+
+
+def test_three_classes_probability_follows_the_spark_api(tmp_path):
+    """3 classes: XGBoost's own multi:softprob for xgboost4j-spark's (and MLeap-written) nodes, as
+    their transforms take Booster.predict; scipy's float32 softmax of the margins for xgboost.spark's.
+    The two differ in the last float32 bit on most of these rows."""
+    from scipy.special import softmax
+
+    own = three_class_booster("multi:softprob")
+    X = np.random.default_rng(4).normal(size=(200, 2))
+    X[::9, 0] = np.nan
+    margins = own.inplace_predict(X, predict_type="margin")
+    softprob = own.inplace_predict(X)
+    scipy_softmax = softmax(margins, axis=1)
+    assert (softprob != scipy_softmax).any()
+    records = [[float(v) for v in row] for row in X]
+    for api, want in ((None, softprob), ("xgboost4j-spark", softprob), ("xgboost.spark", scipy_softmax)):
+        attrs = {"num_classes": {"int": 3}, **({"spark_api": {"string": api}} if api else {})}
+        model = load_bundle(pixar_xgboost_only(tmp_path, booster=bytes(own.save_raw("ubj")), attrs=attrs,
+                                               name=f"{api}.zip"))
+        batch = model.transform_batch({FEATURES: records})
+        assert np.array_equal(np.asarray(batch["probability"]), want.astype(np.float64)), api
+        assert np.array_equal(np.asarray(batch["rawPrediction"]), margins.astype(np.float64)), api
+        assert np.array_equal(np.asarray(batch["prediction"]), np.argmax(want, axis=1).astype(np.float64)), api
+        for i in (0, 9, 17):
+            one = model.transform({FEATURES: records[i]})
+            assert list(one["probability"]) == want[i].astype(np.float64).tolist(), api
+
+
+def test_three_class_softmax_booster_needs_xgboost_spark(tmp_path):
+    """multi:softmax predicts a class index, not the k probabilities xgboost4j-spark's (and MLeap's)
+    rule takes from the booster: refused there; xgboost.spark's softmax of the margins takes it."""
+    booster = bytes(three_class_booster("multi:softmax").save_raw("ubj"))
+    with pytest.raises(BundleError, match="a 3-class node scored as xgboost4j-spark's .* needs a multi:softprob "
+                                          "booster, found objective 'multi:softmax'"):
+        load_bundle(pixar_xgboost_only(tmp_path, booster=booster, attrs={"num_classes": {"int": 3}}))
+    model = load_bundle(pixar_xgboost_only(tmp_path, booster=booster, name="s.zip", attrs={
+        "num_classes": {"int": 3}, "spark_api": {"string": "xgboost.spark"}}))
+    assert len(model.transform({FEATURES: [1.0, 2.0]})["probability"]) == 3
 
 
 def test_missing_attribute_marks_missing_values(tmp_path):
