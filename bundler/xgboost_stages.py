@@ -85,6 +85,13 @@ def _check_xgboost4j_stage(stage) -> str | None:
                        ("contribPredictionCol", "contribPredictionCol (SHAP contributions) is not written")):
         if _java_param(java, name):
             return what
+    # Spark's probability2prediction applies thresholds to the probability in xgboost4j-spark's
+    # transform; the ops have no such step (MLeap's runtime and xgboost.spark apply none)
+    if _java_param(java, "thresholds") is not None:
+        return "thresholds (applied by Spark to pick the prediction) are not applied by the ops; unset them"
+    # its transform special-cases multi:softmax, whose booster predicts a class index, not k probabilities
+    if _java_param(java, "objective") == "multi:softmax":
+        return "objective multi:softmax is not written (its booster gives no probabilities); train with multi:softprob"
     return None
 
 

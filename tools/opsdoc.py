@@ -51,8 +51,8 @@ load with a message naming the extra.
 
 MLeap's writer adds `thresholds`, `infer_batch_size`, `use_external_memory` and
 `allow_non_zero_for_missing`; they change no score leapserve computes and are not read (neither
-MLeap's runtime nor xgboost.spark applies thresholds). The runtime scores dense rows with
-XGBoost's `inplace_predict`. A
+MLeap's runtime nor xgboost.spark applies thresholds; leapserve's export refuses xgboost4j-spark
+models with thresholds set). The runtime scores dense rows with XGBoost's `inplace_predict`. A
 sparse vector's absent entries are 0.0 for `spark_api` `xgboost.spark` (its transform densifies
 them) and missing otherwise (xgboost4j-spark and MLeap's runtime hand XGBoost the sparse entries);
 there, as the runtime holds assembled vectors dense where Spark holds them sparse, the zeros of a

@@ -38,17 +38,19 @@ def job(request, tmp_path_factory):
 
 @pytest.mark.parametrize("name, outputs", [
     ("classifier", {"rawPrediction", "prediction", "probability"}),
+    ("classifier3", {"rawPrediction", "prediction", "probability"}),
     ("regressor", {"prediction"}),
+    ("sparse", {"rawPrediction", "prediction", "probability"}),
 ])
 def test_scored_as_spark_scores(job, name, outputs):
-    """Every row, both formats: each output as Spark's transform gave it, exactly (the classifier's
-    probability apart, below)."""
+    """Every row, both formats: each output as Spark's transform gave it, exactly (a binary
+    classifier's probability apart, below; the 3-class one's included)."""
     found = job[name]
     assert set(found["formats"]) == {"json", "protobuf"}
     for fmt, seen in found["formats"].items():
         assert outputs <= set(seen["outputs"]), fmt
         assert seen["errors"] == 0
-    assert found["compared"] >= 2 * 60 * (len(outputs) - (name == "classifier"))
+    assert found["compared"] >= 2 * 60 * (len(outputs) - (name in ("classifier", "sparse")))
     assert found["max_difference"] == 0.0
 
 
@@ -64,6 +66,40 @@ def test_binary_probability(job):
             assert runtime[0] == float(np.float32(1.0) - np.float32(runtime[1]))
             worst = max(worst, abs(runtime[0] - spark[0]))
     assert 0.0 < worst <= 2.0 ** -25
+
+
+def test_three_classes_exactly(job):
+    """A 3-class classifier (multi:softprob): its probability is XGBoost's own softprob, which the
+    runtime takes from the booster for xgboost4j-spark's nodes, so the export verifies it at its
+    1e-9 with no difference at all."""
+    found = job["classifier3"]
+    assert (found["num_classes"], found["objective"]) == (3, "multi:softprob")
+    assert found["verification"]["status"] == "ok", found["verification"]
+    assert found["verification"]["rows"] == 60
+    assert found["verification"]["max_difference"] == 0.0
+
+
+def test_sparse_features_absent_entries_are_missing(job):
+    """A one-hot encoder feeding the assembler: every row a sparse vector, scored exactly as
+    xgboost4j-spark scores it (absent entries missing). With absent entries made 0.0, as
+    xgboost.spark does, some of these rows would score differently."""
+    found = job["sparse"]
+    assert found["sparse_rows"] == 60
+    assert found["max_difference"] == 0.0
+    assert found["rows_differing_if_absent_were_zero"] > 0
+    for seen in found["formats"].values():
+        for spark, runtime in seen["probability"]:
+            assert runtime[1] == spark[1]
+
+
+def test_settings_the_ops_cannot_express_are_refused(job):
+    """thresholds (Spark applies them, the ops do not) and multi:softmax (no probabilities from
+    its booster) are refused by the export's check, naming the stage and the setting."""
+    refused = job["refused"]
+    assert refused["plain"] == ""
+    assert "XGBoostClassificationModel" in refused["thresholds"]
+    assert "thresholds (applied by Spark to pick the prediction) are not applied by the ops" in refused["thresholds"]
+    assert "objective multi:softmax is not written" in refused["multi:softmax"]
 
 
 @pytest.mark.parametrize("name, op", [("classifier", "xgboost.classifier"), ("regressor", "xgboost.regression")])
