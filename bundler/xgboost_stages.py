@@ -107,8 +107,8 @@ def check_xgboost_stage(stage) -> None:
     elif _param(stage, "pred_contrib_col"):
         why = "pred_contrib_col (SHAP contributions) is not written"
     elif _param(stage, "enable_sparse_data_optim"):
-        why = ("enable_sparse_data_optim treats a sparse vector's absent entries as missing; the ops "
-               "score dense rows")
+        why = ("enable_sparse_data_optim treats a sparse vector's absent entries as missing; the nodes "
+               "of xgboost.spark's models read them as 0.0, as its transform does without it")
     elif (_param(stage, "iteration_range") or (0, 0))[0] != 0:
         why = "an iteration_range not starting at 0 has no MLeap attribute (tree_limit counts from 0)"
     if why:
