@@ -145,6 +145,10 @@ class BinarizerModel(OpModel):
     size: int | None  # vector size when known
 
     op_name = "binarizer"
+    # Spark compares a sparse vector's implicit zeros too (a negative threshold makes them 1.0) and
+    # passes a null scalar on as null
+    zeros_compared = True
+    null_passes = True
 
     def input_ports(self):
         return [("input", vector(self.size) if self.is_vector else DOUBLE)]
@@ -161,7 +165,7 @@ class BinarizerModel(OpModel):
         if size is not None and n != size:
             raise InvalidInput("input", f"vector of size {size}", f"vector of size {n}")
         pairs = zip(x.indices, x.values) if sparse else enumerate(x)
-        if not t < 0.0:
+        if not t < 0.0 or not self.zeros_compared:
             # v > t >= 0 holds for non-zero values only (a NaN threshold, maybe a +Inf lost by
             # JSON, marks nothing)
             hot = [i for i, v in pairs if v > t]
@@ -177,11 +181,19 @@ class BinarizerModel(OpModel):
         if self.is_vector:
             binarize = self.binarize_vector
             return lambda x: (binarize(x),)
-        # NaN > t is false: 0.0, as Spark's explicit NaN test gives
-        return lambda x: (None if x is None else (1.0 if x > t else 0.0),)
+        if self.null_passes:
+            # NaN > t is false: 0.0, as Spark's explicit NaN test gives
+            return lambda x: (None if x is None else (1.0 if x > t else 0.0),)
+
+        def run(x):
+            if x is None:
+                raise InvalidInput("input", "a number", "null")
+            return (1.0 if x > t else 0.0,)
+        return run
 
     def batch_fn(self, outputs):
         t, size = self.threshold, self.size
+        stored_only = not t < 0.0 or not self.zeros_compared
 
         def run(ctx, X):
             if not self.is_vector:
@@ -189,7 +201,7 @@ class BinarizerModel(OpModel):
             if size is not None and X.shape[1] != size:
                 raise InvalidInput("input", f"vectors of size {size}", f"vectors of size {X.shape[1]}")
             if isinstance(X, SparseBatch):
-                if not t < 0.0:
+                if stored_only:
                     hot = X.values > t
                     indptr = np.zeros(len(X) + 1, dtype=np.int64)
                     np.cumsum(np.bincount(X.row_ids()[hot], minlength=len(X)), out=indptr[1:])
@@ -198,7 +210,7 @@ class BinarizerModel(OpModel):
                 low = X.values <= t
                 out[X.row_ids()[low], X.indices[low]] = 0.0
                 return (out,)
-            if not t < 0.0:
+            if stored_only:
                 return ((X > t).astype(np.float64),)
             return ((~(X <= t)).astype(np.float64),)
         return run
@@ -211,11 +223,14 @@ def load_binarizer(node) -> BinarizerModel:
     if "thresholds" in attrs or "input_shapes_list" in attrs:
         raise BundleError("multi-column binarizer bundles are not supported (one column per binarizer)",
                           path=attrs.where)
-    shape = attrs.data_shape("input_shapes")
+    return BinarizerModel(attrs.double("threshold"), *binarizer_shape(attrs.data_shape("input_shapes"), node))
+
+
+def binarizer_shape(shape, node) -> tuple[bool, int | None]:
+    """(is_vector, size or None) of a binarizer's input shape: a scalar or a 1-D tensor."""
     if shape.base == "scalar":
-        return BinarizerModel(attrs.double("threshold"), False, None)
+        return False, None
     if shape.base != "tensor" or (shape.dims is not None and len(shape.dims) > 1):
-        raise BundleError(f"attribute 'input_shapes': binarizer reads a scalar or a 1-D tensor, found {shape}",
-                          path=attrs.where)
-    size = shape.dims[0] if shape.dims and shape.dims[0] >= 0 else None  # -1: size unknown
-    return BinarizerModel(attrs.double("threshold"), True, size)
+        raise BundleError(f"attribute 'input_shapes': {node.op} reads a scalar or a 1-D tensor, found {shape}",
+                          path=node.attrs.where)
+    return True, (shape.dims[0] if shape.dims and shape.dims[0] >= 0 else None)  # -1: size unknown
