@@ -206,8 +206,10 @@ class Pipeline:
 
     def _null_analysis(self, wanted: tuple[str, ...]) -> tuple[frozenset, frozenset]:
         found = self._nullable.get(wanted)
-        if found is not None:
-            return found
+        return found if found is not None else self._cached(wanted, self._nullable, self._find_nullable)
+
+    def _find_nullable(self, wanted: tuple[str, ...]) -> tuple[frozenset, frozenset]:
+        """(inputs that accept a null, outputs a null can reach) for the wanted outputs."""
         active, needed = self._active(wanted)
         accepted, null_outputs = set(), set()
         for name, ftype in self.inputs.items():
@@ -231,12 +233,7 @@ class Pipeline:
             else:
                 accepted.add(name)
                 null_outputs |= null_cols & set(wanted)
-        found = (frozenset(accepted), frozenset(null_outputs))
-        with self._lock:
-            if len(self._nullable) > 64:  # output selections come from clients: keep this bounded
-                self._nullable.clear()
-            self._nullable[wanted] = found
-        return found
+        return frozenset(accepted), frozenset(null_outputs)
 
     # --- public API ------------------------------------------------------------------------
 
@@ -248,7 +245,7 @@ class Pipeline:
         key = self._wanted(outputs)
         program = self._row_programs.get(key)
         if program is None:
-            program = self._compile(key, self._row_programs, self._build_row_program)
+            program = self._cached(key, self._row_programs, self._build_row_program)
         return program(record)
 
     def transform_batch(self, columns: Mapping, outputs: Sequence[str] | None = None) -> BatchResult:
@@ -256,7 +253,7 @@ class Pipeline:
         key = self._wanted(outputs)
         program = self._batch_programs.get(key)
         if program is None:
-            program = self._compile(key, self._batch_programs, self._build_batch_program)
+            program = self._cached(key, self._batch_programs, self._build_batch_program)
         return program(columns)
 
     def required_inputs(self, outputs: Sequence[str] | None = None) -> Mapping[str, FieldType]:
@@ -264,14 +261,11 @@ class Pipeline:
         Kept per output selection: the servers ask on every request."""
         key = None if outputs is None else tuple(outputs)
         found = self._required.get(key)
-        if found is None:
-            _, needed = self._active(self._wanted(outputs))
-            found = MappingProxyType({name: t for name, t in self.inputs.items() if name in needed})
-            with self._lock:
-                if len(self._required) > 64:  # output selections come from clients: keep this bounded
-                    self._required.clear()
-                self._required[key] = found
-        return found
+        return found if found is not None else self._cached(key, self._required, self._find_required)
+
+    def _find_required(self, outputs: tuple[str, ...] | None) -> Mapping[str, FieldType]:
+        _, needed = self._active(self._wanted(outputs))
+        return MappingProxyType({name: t for name, t in self.inputs.items() if name in needed})
 
     # --- compilation -----------------------------------------------------------------------
 
@@ -298,15 +292,16 @@ class Pipeline:
             raise e
         return wanted
 
-    def _compile(self, key, cache, build):
+    def _cached(self, key, cache: dict, build):
+        """``cache[key]``, made by ``build(key)`` the first time (programs, required inputs, nulls)."""
         with self._lock:
-            program = cache.get(key)
-            if program is None:
-                program = build(key)
+            found = cache.get(key)
+            if found is None:
+                found = build(key)
                 if len(cache) > 64:  # output selections come from clients: keep the cache bounded
                     cache.clear()
-                cache[key] = program
-        return program
+                cache[key] = found
+        return found
 
     def _active(self, wanted: tuple[str, ...]) -> tuple[list[Stage], set[str]]:
         """The stages needed for the wanted outputs (in order) and every column they touch."""
