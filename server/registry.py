@@ -227,7 +227,7 @@ class Registry:
         if s is None:
             if version in known:
                 raise ModelUnavailable(f"model {name!r} version {version!r} is not ready ({self._why(name, version)})")
-            raise ModelNotFound(f"model {name!r} has no version {version!r} (versions: {sorted(known, key=version_key)})")
+            raise self.unknown_version(name, version, known)
         return s
 
     def unknown_model(self, name: str) -> ModelNotFound:
@@ -241,6 +241,11 @@ class Registry:
         if guess is not None:
             message += f"; did you mean {guess!r}?"
         return ModelNotFound(message)
+
+    @staticmethod
+    def unknown_version(name: str, version: str, known) -> ModelNotFound:
+        """The error for a version the model does not have: it lists the versions it has."""
+        return ModelNotFound(f"model {name!r} has no version {version!r} (versions: {sorted(known, key=version_key)})")
 
     def metric_labels(self, name: str, version: str) -> tuple[str, str]:
         """(model, version) labels of a request for (name, version): the version that serves it

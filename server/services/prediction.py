@@ -255,9 +255,9 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         for info in versions:
             fill_version_info(response.versions.add(), info)
         if request.version:
-            known = [v["version"] for v in versions]  # lowest first, as resolve lists them
+            known = [v["version"] for v in versions]
             if request.version not in known:
-                raise ModelNotFound(f"model {request.model!r} has no version {request.version!r} (versions: {known})")
+                raise self.registry.unknown_version(request.model, request.version, known)
             wanted = request.version
         else:
             # The version a request without one gets: the pinned one even while it has no copy to
