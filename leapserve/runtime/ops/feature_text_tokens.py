@@ -34,7 +34,7 @@ from itertools import repeat
 import numpy as np
 import regex
 
-from ..errors import BundleError, InvalidInput, ScoringError, TimeLimitExceeded
+from ..errors import BundleError, InvalidInput, TimeLimitExceeded
 from ..jvm.regex import CpuBudget, compile_java_regex, java_tokenizers
 from ..jvm.text import JAVA_WHITESPACE, java_lower, utf16_length
 from ..model import OpModel, TextCache, bundle_limits, text_cache_bytes
@@ -116,11 +116,7 @@ class _TextOp(OpModel):
             for r, value in enumerate(values):
                 if value is None:
                     raise _null("input", what, row=r)
-                try:
-                    out.append(apply(value))
-                except ScoringError as e:
-                    e.row = r
-                    raise
+                out.append(apply(value))
             return (_object_column(out),)
         return run
 
