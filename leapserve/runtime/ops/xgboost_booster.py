@@ -393,26 +393,28 @@ class XGBoostClassifierModel(BoosterModel):
         return [("raw_prediction", vector(k)), ("probability", vector(k)), ("prediction", DOUBLE)]
 
     def outputs(self, X, wanted):
+        margins = self.predict_array(X, "margin")
+        binary = self.num_classes == 2
+        raw = (np.column_stack((-margins.reshape(-1), margins.reshape(-1))) if binary
+               else margins.reshape(X.shape[0], self.num_classes))
+        values = {"raw_prediction": raw.astype(np.float64)}
+        if "probability" in wanted or "prediction" in wanted:  # a second prediction only when asked
+            probability = self.probability(X, raw).astype(np.float64)
+            values["probability"] = probability
+            values["prediction"] = np.argmax(probability, axis=1).astype(np.float64)
+        return {o: values[o] for o in wanted}
+
+    def probability(self, X, raw):
         from scipy.special import expit, softmax
 
-        margins = self.predict_array(X, "margin")
         if self.num_classes == 2:
-            m = margins.reshape(-1)
-            if self.objective == "binary:logistic":
-                p = expit(m)
-            else:
-                p = self.predict_array(X, "value").reshape(-1)
-            raw = np.column_stack((-m, m))
-            probability = np.column_stack((1.0 - p, p))
-        else:
-            raw = margins.reshape(X.shape[0], self.num_classes)
-            if self.spark_api == XGBOOST_SPARK:
-                probability = softmax(raw, axis=1)
-            else:  # xgboost4j-spark and MLeap's runtime: XGBoost's own multi:softprob
-                probability = self.predict_array(X, "value").reshape(X.shape[0], self.num_classes)
-        values = {"raw_prediction": raw.astype(np.float64), "probability": probability.astype(np.float64),
-                  "prediction": np.argmax(probability, axis=1).astype(np.float64)}
-        return {o: values[o] for o in wanted}
+            m = raw[:, 1]
+            p = expit(m) if self.objective == "binary:logistic" else self.predict_array(X, "value").reshape(-1)
+            return np.column_stack((1.0 - p, p))
+        if self.spark_api == XGBOOST_SPARK:
+            return softmax(raw, axis=1)
+        # xgboost4j-spark and MLeap's runtime: XGBoost's own multi:softprob
+        return self.predict_array(X, "value").reshape(X.shape[0], self.num_classes)
 
 
 @dataclass(frozen=True, eq=False)
