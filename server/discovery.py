@@ -192,13 +192,6 @@ class ModelPlan:
     notes: list[str] = field(default_factory=list)
     pin_unread: str = ""
 
-    def default(self) -> str | None:
-        """The version a request without one gets, as far as the files tell (the registry serves
-        the highest *loaded* version when none is pinned)."""
-        if self.pinned is not None:
-            return self.pinned
-        return max(self.versions, key=version_key) if self.versions else None
-
 
 def describe_models(models=(), model_dir: str | os.PathLike | None = None, default_versions: dict | None = None
                     ) -> tuple[dict[str, ModelPlan], list[str]]:
