@@ -23,9 +23,10 @@ import math
 import zipfile
 from pathlib import Path
 
+from leapserve.runtime.ops.xgboost_booster import BOOSTER_FILE, XGBOOST4J_SPARK, XGBOOST_SPARK, trees_per_round
+
 from .errors import StageNotSerializable
 
-BOOSTER_FILE = "xgboost.model"
 # the attribute naming whose transform the node scores as (sparse vectors, multi-class probability);
 # the runtime reads it (leapserve/runtime/ops/xgboost_booster.py)
 SPARK_API = "spark_api"
@@ -126,12 +127,7 @@ def _tree_limit(stage) -> int:
             end = 0
     if not end:
         return 0
-    config = json.loads(stage.get_booster().save_config())
-    gb = config["learner"]["gradient_booster"]
-    if gb["name"] == "gblinear":
-        return 0
-    params = gb["gbtree"]["gbtree_model_param"] if gb["name"] == "dart" else gb["gbtree_model_param"]
-    return end * max(1, int(params.get("num_parallel_tree", 1)))
+    return end * trees_per_round(json.loads(stage.get_booster().save_config()))
 
 
 # xgboost4j-spark 2.1's binary classifier gives probability [1 - p, p] with 1 - p computed in double
@@ -174,7 +170,7 @@ def _xgboost4j_node(stage, op: str) -> dict:
     attrs["tree_limit"] = {"int": int(_java_param(java, "treeLimit") or 0)}
     missing = _java_param(java, "missing")
     attrs["missing"] = {"float": math.nan if missing is None else float(missing)}
-    attrs[SPARK_API] = {"string": "xgboost4j-spark"}
+    attrs[SPARK_API] = {"string": XGBOOST4J_SPARK}
     if op == "xgboost.classifier":
         attrs["objective"] = {"string": json.loads(booster.save_config())["learner"]["objective"]["name"]}
     return {"name": stage.uid, "op": op, "inputs": [{"port": "features", "name": _java_param(java, "featuresCol")}],
@@ -202,7 +198,7 @@ def xgboost_node(stage, op: str) -> dict:
     attrs["tree_limit"] = {"int": _tree_limit(stage)}
     missing = _param(stage, "missing")
     attrs["missing"] = {"float": math.nan if missing is None else float(missing)}
-    attrs[SPARK_API] = {"string": "xgboost.spark"}
+    attrs[SPARK_API] = {"string": XGBOOST_SPARK}
     if op == "xgboost.classifier":
         attrs["objective"] = {"string": json.loads(booster.save_config())["learner"]["objective"]["name"]}
     return {"name": stage.uid, "op": op, "inputs": [{"port": "features", "name": stage.getFeaturesCol()}],

@@ -154,7 +154,7 @@ def _param(config: dict, *keys: str, default: Any = None) -> Any:
     return config
 
 
-def _parallel_trees(config: dict) -> int:
+def trees_per_round(config: dict) -> int:
     """Trees per boosting round (1 unless a forest is boosted); 0 for the linear booster."""
     booster = _param(config, "learner", "gradient_booster", "name", default="gbtree")
     if booster == "gblinear":
@@ -175,7 +175,7 @@ def read_iteration_end(node, config: dict) -> int:
     limit = node.attrs.long("tree_limit", 0)
     if limit < 0:
         raise BundleError(f"attribute 'tree_limit' must be at least 0, found {limit}", path=node.attrs.where)
-    per_round = _parallel_trees(config)
+    per_round = trees_per_round(config)
     return limit // per_round if limit and per_round else 0
 
 
