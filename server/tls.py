@@ -133,10 +133,3 @@ def client_tls_options(args) -> dict:
         raise ValueError("--tls-cert and --tls-key go together")
     return {"tls": True, "ca": args.tls_ca, "cert": args.tls_cert, "key": args.tls_key,
             "server_name": args.tls_server_name}
-
-
-def client_channel(address: str, args=None, options=()):
-    """A channel to address: plaintext, or TLS when the client TLS flags ask for it."""
-    from leapserve.client import open_channel
-
-    return open_channel(address, **client_tls_options(args), options=options)

@@ -61,25 +61,18 @@ def check_detail(address: str, service: str = "", timeout: float = 5.0, tls=None
     UNKNOWN_SERVICE, and gRPC's reason for the latter two. ``tls``: parsed client TLS flags
     (server/tls.py), or None for plaintext."""
     import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from leapserve.server.tls import client_channel
+    from leapserve.client import CallError, Client
+    from leapserve.server.tls import client_tls_options
 
-    with client_channel(address, tls) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
+    with Client(address, timeout=timeout, **client_tls_options(tls)) as client:
         try:
-            response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
-        except grpc.RpcError as e:
-            detail = f"{e.code().name}: {e.details()}"
-            if e.code() == grpc.StatusCode.NOT_FOUND:
+            return client.health(service), ""
+        except CallError as e:
+            detail = f"{e.code.name}: {e.message}"
+            if e.code == grpc.StatusCode.NOT_FOUND:
                 return UNKNOWN_SERVICE, detail
             return UNREACHABLE_STATUS, detail
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status), ""
-
-
-def check(address: str, service: str = "", timeout: float = 5.0, tls=None) -> str:
-    """The status name (SERVING, NOT_SERVING, ...) or UNREACHABLE / UNKNOWN_SERVICE."""
-    return check_detail(address, service, timeout, tls)[0]
 
 
 def _message(status: str, detail: str, address: str, service: str, timeout: float) -> str:
