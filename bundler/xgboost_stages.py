@@ -21,6 +21,7 @@ import io
 import json
 import math
 import zipfile
+from functools import partial
 from pathlib import Path
 
 from leapserve.runtime.ops.xgboost_booster import BOOSTER_FILE, XGBOOST4J_SPARK, XGBOOST_SPARK, trees_per_round
@@ -149,60 +150,46 @@ def verification_tolerances(stages) -> dict[str, float]:
     return found
 
 
-def _xgboost4j_node(stage, op: str) -> dict:
-    """xgboost_node for an xgboost4j-spark model: everything read from its JVM object."""
-    import xgboost
-
-    java = stage._java_obj
-    data = bytes(java.nativeBooster().toByteArray("ubj"))
-    booster = xgboost.Booster(model_file=bytearray(data))
-    attrs = {"num_features": {"int": int(booster.num_features())}}
-    if op == "xgboost.classifier":
-        attrs["num_classes"] = {"int": int(java.numClasses())}
-        ports = (("raw_prediction", "rawPredictionCol"), ("prediction", "predictionCol"),
-                 ("probability", "probabilityCol"))
-    else:
-        ports = (("prediction", "predictionCol"),)
-    outputs = [{"port": port, "name": column} for port, param in ports
-               if (column := _java_param(java, param))]  # no column is written for an empty name
-    # xgboost4j-spark's transform hands treeLimit to the booster's predict as a number of trees,
-    # which is what MLeap's tree_limit is (0: all of them)
-    attrs["tree_limit"] = {"int": int(_java_param(java, "treeLimit") or 0)}
-    missing = _java_param(java, "missing")
-    attrs["missing"] = {"float": math.nan if missing is None else float(missing)}
-    attrs[SPARK_API] = {"string": XGBOOST4J_SPARK}
-    if op == "xgboost.classifier":
-        attrs["objective"] = {"string": json.loads(booster.save_config())["learner"]["objective"]["name"]}
-    return {"name": stage.uid, "op": op, "inputs": [{"port": "features", "name": _java_param(java, "featuresCol")}],
-            "outputs": outputs, "attributes": attrs, "booster": data}
-
-
 def xgboost_node(stage, op: str) -> dict:
-    """The node's sockets, attributes (JSON form) and booster bytes."""
+    """The node's sockets, attributes (JSON form) and booster bytes: read from the JVM object of an
+    xgboost4j-spark model, from the Python stage of an xgboost.spark one."""
+    classifier = op == "xgboost.classifier"
     if xgboost4j_class(stage) is not None:
-        return _xgboost4j_node(stage, op)
-    booster = stage.get_booster()
-    sk = stage._xgb_sklearn_model
+        import xgboost
+
+        java = stage._java_obj
+        param = partial(_java_param, java)
+        data = bytes(java.nativeBooster().toByteArray("ubj"))
+        booster = xgboost.Booster(model_file=bytearray(data))
+        num_classes = int(java.numClasses()) if classifier else None
+        # xgboost4j-spark's transform hands treeLimit to the booster's predict as a number of trees,
+        # which is what MLeap's tree_limit is (0: all of them)
+        tree_limit = int(param("treeLimit") or 0)
+        spark_api = XGBOOST4J_SPARK
+    else:
+        param = partial(_param, stage)
+        booster = stage.get_booster()
+        data = bytes(booster.save_raw("ubj"))
+        num_classes = int(stage._xgb_sklearn_model.n_classes_) if classifier else None
+        tree_limit = _tree_limit(stage)
+        spark_api = XGBOOST_SPARK
     attrs = {"num_features": {"int": int(booster.num_features())}}
-    outputs = []
-    if op == "xgboost.classifier":
-        attrs["num_classes"] = {"int": int(sk.n_classes_)}
+    if classifier:
+        attrs["num_classes"] = {"int": num_classes}
         ports = (("raw_prediction", "rawPredictionCol"), ("prediction", "predictionCol"),
                  ("probability", "probabilityCol"))
     else:
         ports = (("prediction", "predictionCol"),)
-    for port, param in ports:
-        column = _param(stage, param)
-        if column:  # Spark's transform writes no column for an empty name
-            outputs.append({"port": port, "name": column})
-    attrs["tree_limit"] = {"int": _tree_limit(stage)}
-    missing = _param(stage, "missing")
+    outputs = [{"port": port, "name": column} for port, name in ports
+               if (column := param(name))]  # Spark's transform writes no column for an empty name
+    attrs["tree_limit"] = {"int": tree_limit}
+    missing = param("missing")
     attrs["missing"] = {"float": math.nan if missing is None else float(missing)}
-    attrs[SPARK_API] = {"string": XGBOOST_SPARK}
-    if op == "xgboost.classifier":
+    attrs[SPARK_API] = {"string": spark_api}
+    if classifier:
         attrs["objective"] = {"string": json.loads(booster.save_config())["learner"]["objective"]["name"]}
-    return {"name": stage.uid, "op": op, "inputs": [{"port": "features", "name": stage.getFeaturesCol()}],
-            "outputs": outputs, "attributes": attrs, "booster": bytes(booster.save_raw("ubj"))}
+    return {"name": stage.uid, "op": op, "inputs": [{"port": "features", "name": param("featuresCol")}],
+            "outputs": outputs, "attributes": attrs, "booster": data}
 
 
 # --- writing the nodes into the bundle MLeap wrote ------------------------------------------
