@@ -13,11 +13,11 @@ imported only inside ``run`` so that the other commands never load it. ``--out``
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
 from .errors import USAGE, CommandError, UsageError, argument, missing_path, print_error, report_failure
+from .jsonvalues import jsonable
 from .options import add_old_name
 from .progress import Progress
 
@@ -61,17 +61,6 @@ def add_arguments(parser) -> None:
 
 
 # --- output ----------------------------------------------------------------------------------
-
-def _jsonable(value):
-    """Record values as strict JSON (an infinite difference becomes the string "inf")."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
 
 def verification_text(v: dict | None) -> str:
     if not v:
@@ -164,7 +153,7 @@ def run(args) -> int:
         note = f" (the bundle was written to {args.output} but is not verified)" if unverified else ""
         return report_failure("export", e, getattr(args, "debug", False), note)
     if args.json:
-        print(json.dumps(_jsonable(record.to_json()), indent=2))
+        print(json.dumps(jsonable(record.to_json()), indent=2))
     else:
         print(summary(record))
     v = record.verification or {}

@@ -26,6 +26,7 @@ import sys
 
 from .environment import default_client_address, env
 from .errors import FAILURE, OK, UNREACHABLE, USAGE, one_line, print_error
+from .jsonvalues import jsonable
 from .options import add_old_name, client_problem, flat_names, names
 
 HELP = "score records with a running leapserve server and print the outputs"
@@ -138,31 +139,8 @@ def _lines(stream):
 
 # --- outputs -------------------------------------------------------------------------------
 
-NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
-
-
-def _json_value(x):
-    """An output as JSON-friendly Python: dense vectors and lists as lists, sparse vectors as
-    {"size", "indices", "values"}, bytes as base64, NaN and infinities as the strings "NaN",
-    "Infinity", "-Infinity" (as protobuf's JSON mapping writes them: JSON has no such numbers, and
-    jq and most parsers refuse Python's NaN)."""
-    from leapserve.runtime.vectors import SparseVector
-
-    if isinstance(x, float) and not math.isfinite(x):
-        return "NaN" if math.isnan(x) else NON_FINITE[x]
-    if isinstance(x, SparseVector):
-        return {"size": x.size, "indices": list(x.indices), "values": [_json_value(v) for v in x.values]}
-    if isinstance(x, (list, tuple)):  # a DenseVector is a tuple
-        return [_json_value(v) for v in x]
-    if isinstance(x, bytes):
-        import base64
-
-        return base64.b64encode(x).decode("ascii")
-    return x
-
-
 def _json_outputs(outputs: dict) -> str:
-    return json.dumps({k: _json_value(v) for k, v in outputs.items()}, allow_nan=False)
+    return json.dumps({k: jsonable(v) for k, v in outputs.items()}, allow_nan=False)
 
 
 class VersionNote:
