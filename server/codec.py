@@ -13,7 +13,6 @@ The Open Inference Protocol's tensors have their own codec: server/tensors.py.
 
 from __future__ import annotations
 
-import base64
 import struct
 from typing import Callable, Mapping, Sequence
 
@@ -217,29 +216,6 @@ def setter_for(ftype: FieldType) -> Callable:
     if ftype.is_vector:
         return _set_vector
     return encode_value
-
-
-def value_to_json(v):
-    """A Value as JSON-friendly Python (dense vectors as lists, sparse ones as objects)."""
-    kind = v.WhichOneof("kind")
-    if kind == "bytes_value":
-        return base64.b64encode(v.bytes_value).decode("ascii")
-    if kind in _SCALAR_KINDS:
-        return getattr(v, kind)
-    if kind == "vector_value":
-        vec = v.vector_value
-        if not vec.indices and (vec.size == 0 or vec.size == len(vec.values)):
-            return list(vec.values)
-        return {"size": vec.size, "indices": list(vec.indices), "values": list(vec.values)}
-    if kind == "list_value":
-        return [value_to_json(x) for x in v.list_value.values]
-    return None
-
-
-def json_to_value(msg, x, field: str | None = None) -> None:
-    """A JSON value from the command line: objects with "values" are vectors, lists are lists; what
-    cannot be a Value raises UnencodableValue (a ValueError) naming ``field``."""
-    encode_value(msg, x, field)
 
 
 # --- columns of a batch ----------------------------------------------------------------------
