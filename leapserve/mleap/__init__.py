@@ -1,0 +1,1 @@
+# Generated package for code made from protos/ by `make proto`; do not edit.
