@@ -907,6 +907,120 @@ def encode_frame(fmt: str, fields: Sequence[FrameField], columns: Sequence, n: i
     return b"".join([_INT32.pack(len(schema)), schema, _INT32.pack(len(rows)), *rows])
 
 
+
+
+# --- scoring frames and rows -------------------------------------------------------------------
+
+def _output_fields(pipeline, names: Sequence[str]) -> list[FrameField]:
+    return [field_of(name, pipeline.schema(name)) for name in names]
+
+
+def _selection(pipeline, in_fields: Sequence[FrameField], select: Sequence[str], relaxed: bool):
+    """(fields of the answer, outputs to compute) for a select (empty: every input field, then
+    every output). STRICT refuses a name that is neither (MLeap: "invalid field"); RELAXED leaves
+    it out. Without a select, an input field the pipeline also writes is refused, as MLeap refuses
+    to add a field a frame has."""
+    in_names = {f.name for f in in_fields}
+    outputs = pipeline.outputs
+    if not select:
+        clash = [name for name in outputs if name in in_names]
+        if clash:
+            raise FrameError(", ".join(clash), "input fields other than those the pipeline adds",
+                             f"the frame already has {', '.join(map(repr, clash))}")
+        return list(in_fields) + _output_fields(pipeline, list(outputs)), list(outputs)
+    chosen = list(dict.fromkeys(select))
+    unknown = [name for name in chosen if name not in in_names and name not in outputs]
+    if unknown and not relaxed:
+        raise FrameError(", ".join(unknown), f"fields of the frame or outputs of the pipeline ({sorted(outputs)}); "
+                         "select_mode RELAXED leaves unknown ones out", "invalid field(s) " + ", ".join(map(repr, unknown)))
+    by_name = {f.name: f for f in in_fields}
+    fields, wanted = [], []
+    for name in chosen:
+        if name in by_name:
+            fields.append(by_name[name])
+        elif name in outputs:
+            fields.append(field_of(name, pipeline.schema(name)))
+            wanted.append(name)
+    return fields, wanted
+
+
+def transform_frame(pipeline, frame: Frame, select: Sequence[str] = (), relaxed: bool = False) -> bytes:
+    """Score a decoded frame with the runtime's batch path and encode the answer in the frame's
+    format: the whole frame (its fields, then every output), or the selected fields in their
+    order. Rows Spark drops (handle_invalid "skip") are left out, as MLeap filters them. Raises the
+    runtime's ScoringError (naming the row) or FrameError."""
+    fields, wanted = _selection(pipeline, frame.schema, select, relaxed)
+    keep = None
+    result = {}
+    if wanted:
+        result = pipeline.transform_batch(frame.columns, wanted)
+        if result.skipped.any():
+            keep = ~result.skipped
+    if not select:
+        return encode_frame(frame.format, fields, [result[name] for name in wanted], frame.n, keep, frame.rows)
+    columns = [result[f.name] if f.name in result else frame.columns[f.name] for f in fields]
+    return encode_frame(frame.format, fields, columns, frame.n, keep)
+
+
+def _same_types(a: Sequence[FrameField], b: Sequence[FrameField]) -> str:
+    """How two schemas differ in names, kinds or base types ("" when they do not; nullability
+    and dimensions are the encoder's business)."""
+    if [f.name for f in a] != [f.name for f in b]:
+        return f"fields {[f.name for f in a]} instead of {[f.name for f in b]}"
+    for x, y in zip(a, b):
+        if (x.kind, x.base) != (y.kind, y.base):
+            return f"field {x.name!r} of type {x} instead of {y}"
+    return ""
+
+
+class RowStreamPlan:
+    """A row stream of one model: the schema of the rows it reads, the fields it answers (the
+    spec's fields then every output, or the selected ones) and the outputs it computes. Checked when
+    the stream is made (FrameError for a STRICT select of an unknown field, the runtime's
+    MissingInput for inputs the rows lack)."""
+
+    def __init__(self, pipeline, fmt: str, in_fields: Sequence[FrameField], select: Sequence[str] = (),
+                 relaxed: bool = False):
+        self.format = _check_format(fmt)
+        self.in_fields = tuple(in_fields)
+        out_fields, wanted = _selection(pipeline, self.in_fields, select, relaxed)
+        self.out_fields = tuple(out_fields)
+        self.wanted = tuple(wanted)
+        required = pipeline.required_inputs(self.wanted)
+        have = {f.name for f in self.in_fields}
+        absent = [(name, str(t)) for name, t in required.items() if name not in have]
+        if absent:
+            from leapserve.runtime.errors import MissingInput
+
+            raise MissingInput(absent[0][0], absent[0][1], missing=absent, sent=have, known=pipeline.inputs)
+
+    def codec(self, in_fields: Sequence[FrameField] | None = None, out_fields: Sequence[FrameField] | None = None,
+              max_string: int = 1 << 20) -> RowCodec:
+        """The codec of a stream's rows; a client's own schemas (a TransformRowRequest's) must name the
+        same fields with the same types (their nullability decides the encoding)."""
+        for given, mine, what in ((in_fields, self.in_fields, "input_schema"), (out_fields, self.out_fields,
+                                                                               "output_schema")):
+            if given:
+                diff = _same_types(given, mine)
+                if diff:
+                    raise FrameError(what, f"the row stream's {what.split('_')[0]} schema", diff)
+        return RowCodec(self.format, in_fields or self.in_fields, out_fields or self.out_fields, max_string)
+
+    def transform(self, pipeline, codec: RowCodec, data: bytes) -> bytes:
+        """One row scored with the runtime's row path; b"" for a row Spark drops (MLeap answers an
+        empty row)."""
+        from leapserve.runtime.errors import RowSkipped
+
+        record = codec.decode(data)
+        result = {}
+        if self.wanted:
+            try:
+                result = pipeline.transform(record, self.wanted)
+            except RowSkipped:
+                return b""
+        return codec.encode([result[f.name] if f.name in result else record[f.name] for f in codec.outputs])
+
+
 __all__ = ["BINARY_FORMAT", "FORMATS", "Frame", "FrameError", "FrameField", "JSON_FORMAT", "RowCodec",
-           "UnwritableValue", "decode_frame", "encode_frame", "field_of", "fill_schema_message",
-           "schema_from_json", "schema_from_message", "schema_json"]
+           "RowStreamPlan", "UnwritableValue", "decode_frame", "encode_frame", "field_of", "fill_schema_message",
+           "schema_from_json", "schema_from_message", "schema_json", "transform_frame"]
