@@ -5,6 +5,7 @@ listens on (TCP and/or a Unix domain socket):
 
 * leapserve.v1.PredictionService, and leapserve.v1.ModelService when admin is enabled;
 * inference.GRPCInferenceService (Open Inference Protocol / KServe v2);
+* ml.combust.mleap.pb.Mleap (MLeap's own gRPC API: server/services/mleap.py);
 * grpc.health.v1.Health: "" and each service name are SERVING while the registry is ready (at least
   one model serving, and every required one: named by --model or found at start; see
   Registry.readiness), each change logged with its reason; ``model:NAME`` is SERVING while every version of NAME serves its latest
@@ -189,7 +190,7 @@ def build_server(config: ServeConfig, registry, observer=None):
     from leapserve.oip import inference_pb2_grpc
     from leapserve.v1 import model_service_pb2_grpc
 
-    from .services import admin, oip, prediction
+    from .services import admin, mleap, oip, prediction
     from .transport import RequestThreads, channel_options, health_handler, health_threads
 
     options = [
@@ -213,15 +214,20 @@ def build_server(config: ServeConfig, registry, observer=None):
     streams = config.max_concurrent_streams
     if streams is None:
         streams = max(1, config.threads // 2)  # keep threads for unary calls while streams are open
-    prediction.add_to_server(observed(prediction.PredictionService(
+    predictor = prediction.PredictionService(
         registry, max_batch_rows=config.max_batch_rows, max_stream_requests=config.max_stream_requests,
-        max_concurrent_streams=streams), prediction.SERVICE_NAME), server)
+        max_concurrent_streams=streams)
+    prediction.add_to_server(observed(predictor, prediction.SERVICE_NAME), server)
     inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
         observed(oip.InferenceService(
         registry, max_batch_rows=config.max_batch_rows,
         max_response_bytes=config.max_response_bytes or config.max_message_size,
         admin=config.admin, admin_token=config.admin_token), oip.SERVICE_NAME), server)
-    services = [prediction.SERVICE_NAME, oip.SERVICE_NAME]
+    # MLeap's API; its streams count with PredictStream's against --max-concurrent-streams
+    mleap.add_to_server(observed(mleap.MleapService(
+        registry, max_batch_rows=config.max_batch_rows, admin=config.admin, admin_token=config.admin_token,
+        streams=predictor.streams, max_stream_requests=config.max_stream_requests), mleap.SERVICE_NAME), server)
+    services = [prediction.SERVICE_NAME, oip.SERVICE_NAME, mleap.SERVICE_NAME]
     if config.admin:
         if not config.admin_token:
             log.warning("the admin API (LoadModel/UnloadModel, OIP RepositoryModelLoad/Unload) is on without "

@@ -74,6 +74,20 @@ RPCS = {
         "RepositoryModelLoad": (None, None, None),
         "RepositoryModelUnload": (None, None, None),
     },
+    # MLeap's API: no versions (the default one answers); a Transform counts its frame's rows
+    "ml.combust.mleap.pb.Mleap": {
+        "Transform": ("model_name", None, "frame"),
+        "TransformFrameStream": ("model_name", None, "stream"),
+        "TransformRowStream": ("model_name", None, "stream"),
+        "GetBundleMeta": ("model_name", None, None),
+        "GetModel": ("model_name", None, None),
+        "CreateFrameStream": ("model_name", None, None),
+        "GetFrameStream": ("model_name", None, None),
+        "CreateRowStream": ("model_name", None, None),
+        "GetRowStream": ("model_name", None, None),
+        "LoadModel": (None, None, None),
+        "UnloadModel": (None, None, None),
+    },
     "leapserve.v1.ModelService": {
         "LoadModel": ("model", "version", None),
         "UnloadModel": ("model", "version", None),
@@ -168,6 +182,16 @@ def _count_rows(children, rows: str, request, response) -> None:
         children[3].inc(invalid)
     if skipped:
         children[4].inc(skipped)
+
+
+def _count_answer(children, response) -> None:
+    """Rows of an answer that counts its own (server/services/mleap.py's Answer)."""
+    rows = getattr(response, "rows", None)
+    if not isinstance(rows, tuple):
+        return
+    for child, count in zip(children[2:], rows):
+        if count:
+            child.inc(count)
 
 
 def package_version() -> str:
@@ -324,7 +348,7 @@ class Observer:
             start = perf()
             try:
                 response = fn(request, context)
-                code = "OK"
+                code = getattr(response, "metric_code", "OK")  # a failure answered in the response (MLeap's)
                 return response
             except BaseException:
                 response = None
@@ -333,14 +357,17 @@ class Observer:
             finally:
                 elapsed = perf() - start
                 if model_attr is not None:
-                    model, version = labels_of(getattr(request, model_attr), getattr(request, version_attr))
+                    model, version = labels_of(getattr(request, model_attr),
+                                               getattr(request, version_attr) if version_attr else "")
                 else:
                     model, version = "", ""
                 if children is not None:
                     c = children(model, version, code)
                     c[0].inc()
                     c[1].observe(elapsed)
-                    if rows is not None:
+                    if rows == "frame":
+                        _count_answer(c, response)
+                    elif rows is not None:
                         if code == "OK":
                             if rows == "one":
                                 c[2].inc()
@@ -367,28 +394,32 @@ class Observer:
         log_requests = self.log_requests
 
         def handler(request_iterator, context):
-            current = [0.0, None]
+            current = [0.0, None, ""]
 
             def pulled():
                 for request in request_iterator:
                     current[0] = perf()
                     current[1] = request
+                    current[2] = getattr(request, model_attr) or current[2]  # MLeap's name only the model first
                     yield request
 
             for response in fn(pulled(), context):
                 elapsed = perf() - current[0]
                 request = current[1]
-                code = "OK" if isinstance(response, bytes) or not response.HasField("status") \
-                    else code_name(response.status.code)
+                code = getattr(response, "metric_code", None) or (
+                    "OK" if isinstance(response, bytes) or not response.HasField("status")
+                    else code_name(response.status.code))
                 if request is not None:
-                    model, version = labels_of(getattr(request, model_attr), getattr(request, version_attr))
+                    model, version = labels_of(current[2], getattr(request, version_attr) if version_attr else "")
                 else:
                     model, version = "", ""
                 if children is not None:
                     c = children(model, version, code)
                     c[0].inc()
                     c[1].observe(elapsed)
-                    if code == "OK":
+                    if isinstance(getattr(response, "rows", None), tuple):
+                        _count_answer(c, response)
+                    elif code == "OK":
                         c[2].inc()
                     elif code == "INVALID_ARGUMENT":
                         c[3].inc()
