@@ -603,6 +603,47 @@ def _read_values(plan, buf, pos: int, end: int, out: list) -> int:
     return pos
 
 
+def _compiled_reader(plan, max_string: int):
+    """``_read_values`` for one schema as straight-line code (no dispatch per field): a run of
+    fixed-width fields is one struct call, a string is read inline; anything unusual (a null in a
+    run, a length out of bounds) goes to the field's own reader, which says what is wrong. Text
+    that is not UTF-8 raises UnicodeDecodeError: the caller reads that row again with
+    ``_read_values`` for the error naming the field."""
+    ns: dict = {"I": _INT32.unpack_from, "MOST": max_string}
+    lines = ["def read(buf, pos, end, out):", "    append = out.append"]
+    for k, seg in enumerate(plan):
+        if type(seg) is _FixedRun:
+            ns[f"U{k}"], ns[f"S{k}"] = seg.struct.unpack_from, seg.struct.size
+            ns[f"R{k}"] = [reader.read for reader in seg.readers]
+            check = " and ".join(f"t[{i}]" for i in seg.flags) or "True"
+            picked = ", ".join(f"t[{i}]" for i in seg.positions)
+            lines += [f"    if pos + S{k} <= end and ({check} if (t := U{k}(buf, pos)) else False):",
+                      f"        out += ({picked},)",
+                      f"        pos += S{k}",
+                      "    else:",
+                      f"        for r in R{k}:",
+                      "            v, pos = r(buf, pos, end)",
+                      "            append(v)"]
+            continue
+        f = seg.f
+        ns[f"R{k}"] = seg.read
+        if f.kind == "scalar" and f.base == "string":
+            head = 5 if f.nullable else 4
+            flag = "buf[pos] and " if f.nullable else ""
+            lines += [f"    if pos + {head} <= end and {flag}0 <= (n := I(buf, pos + {head - 4})[0]) <= MOST "
+                      f"and (e := pos + {head} + n) <= end:",
+                      f"        append(str(buf[pos + {head}:e], 'utf-8'))",
+                      "        pos = e",
+                      "    else:",
+                      f"        v, pos = R{k}(buf, pos, end)",
+                      "        append(v)"]
+        else:
+            lines += [f"    v, pos = R{k}(buf, pos, end)", "    append(v)"]
+    lines.append("    return pos")
+    exec(compile("\n".join(lines), "<leapserve frame reader>", "exec"), ns)
+    return ns["read"]
+
+
 def _decode_binary_frame(data: bytes, max_rows, max_string) -> Frame:
     buf = memoryview(data)
     end = len(buf)
@@ -625,10 +666,14 @@ def _decode_binary_frame(data: bytes, max_rows, max_string) -> Frame:
     flat: list = []
     rows: list[memoryview] = []
     r = 0
+    read = _compiled_reader(plan, max_string)
     try:
         for r in range(n):
             start = pos
-            pos = _read_values(plan, buf, pos, end, flat)
+            try:
+                pos = read(buf, pos, end, flat)
+            except UnicodeDecodeError:
+                pos = _read_values(plan, buf, start, end, [])  # raises the FrameError naming the field
             rows.append(buf[start:pos])
     except FrameError as e:
         e.row = r
@@ -868,8 +913,30 @@ def binary_column(f: FrameField, col, n: int) -> list[bytes]:
             data = col.astype(">f8").tobytes()
             w = 8 * d
             return [head + data[i:i + w] for i in range(0, n * w, w)]
+    if isinstance(col, SparseBatch) and f.kind == "tensor" and f.base == "double":
+        return _binary_sparse(f, col, n)
     write = value_writer(f)
     return [write(v) for v in column_values(col, n)]
+
+
+_SPARSE_INDEX = np.dtype([("n", ">u2"), ("i", ">i4")])  # each index: a char (1) and an int32
+
+
+def _binary_sparse(f: FrameField, col: SparseBatch, n: int) -> list[bytes]:
+    """A sparse vector column straight from its CSR arrays: each row's values and indices are
+    slices of two buffers."""
+    values = np.ascontiguousarray(col.values, dtype=">f8").tobytes()
+    idx = np.empty(len(col.indices), dtype=_SPARSE_INDEX)
+    idx["n"] = 1
+    idx["i"] = col.indices
+    indices = idx.tobytes()
+    flag = b"\x01" if f.nullable else b""
+    head = struct.Struct(">HHii").pack
+    count = _INT32.pack
+    size = col.size
+    ptr = col.indptr.tolist()
+    return [flag + head(1, 1, size, b - a) + values[8 * a:8 * b] + count(b - a) + indices[6 * a:6 * b]
+            for a, b in zip(ptr, ptr[1:n + 1])]
 
 
 def json_column_out(f: FrameField, col, n: int) -> list:
@@ -880,6 +947,49 @@ def json_column_out(f: FrameField, col, n: int) -> list:
     return [write(v) for v in values]
 
 
+from json.encoder import encode_basestring_ascii as _json_string  # noqa: E402  (C when available)
+
+_float_text = float.__repr__  # a finite float's repr is its JSON text
+
+
+def _all_finite(values: np.ndarray) -> bool:
+    return values.size == 0 or bool(np.isfinite(values).all())
+
+
+def json_texts(f: FrameField, col, n: int) -> list[str]:
+    """Each row's JSON text of one column: numbers and vectors written from whole numpy columns
+    (a finite float's repr is its JSON), the rest value by value through json."""
+    if isinstance(col, np.ndarray) and col.dtype != object:
+        if col.ndim == 1 and col.dtype.kind == "f" and f.kind == "scalar" and _all_finite(col):
+            return list(map(_float_text, col.tolist()))
+        if col.ndim == 1 and col.dtype.kind in "iu" and f.kind == "scalar":
+            return list(map(int.__repr__, col.tolist()))
+        if col.ndim == 2 and col.dtype.kind == "f" and f.kind == "tensor" and _all_finite(col):
+            tail = f',"dimensions":[{col.shape[1]}]}}'
+            return ['{"values":' + repr(row) + tail for row in col.tolist()]
+    if isinstance(col, SparseBatch) and f.kind == "tensor" and _all_finite(col.values):
+        tail = f',"dimensions":[{col.size}]}}'
+        indices = [f"[{i}]" for i in col.indices.tolist()]
+        values = col.values.tolist()
+        ptr = col.indptr.tolist()
+        return ['{"indices":[' + ",".join(indices[a:b]) + '],"values":' + repr(values[a:b]) + tail
+                for a, b in zip(ptr, ptr[1:n + 1])]
+    if f.kind == "scalar" and f.base == "string" and not (isinstance(col, np.ndarray) and col.dtype != object):
+        return [_json_string(v) if type(v) is str else json.dumps(json_value_writer(f)(v)) for v in col]
+    write = json_value_writer(f)
+    dumps = json.dumps
+    return [dumps(write(v)) for v in column_values(col, n)]
+
+
+def _json_frame_text(fields: Sequence[FrameField], columns: Sequence, n: int, keep) -> bytes:
+    texts = [json_texts(f, c, n) for f, c in zip(fields, columns)]
+    rows = ["[" + ",".join(parts) + "]" for parts in zip(*texts)] if texts else ["[]"] * n
+    if keep is not None:
+        rows = [row for row, k in zip(rows, keep.tolist()) if k]
+    schema = json.dumps(schema_json(fields), separators=(",", ":"))
+    return ('{"schema":' + schema + ',"rows":[' + ",".join(rows) + "]}").encode()
+
+
 def encode_frame(fmt: str, fields: Sequence[FrameField], columns: Sequence, n: int,
                  keep: np.ndarray | None = None, echo_rows: Sequence | None = None) -> bytes:
     """A frame of ``fields``. ``columns`` hold the values of the last ``len(columns)`` fields
@@ -888,6 +998,8 @@ def encode_frame(fmt: str, fields: Sequence[FrameField], columns: Sequence, n: i
     ``keep``: the rows to write (a boolean mask; None: all)."""
     _check_format(fmt)
     echoed = len(fields) - len(columns)
+    if fmt == JSON_FORMAT and not echoed:
+        return _json_frame_text(fields, columns, n, keep)
     if fmt == JSON_FORMAT:
         cols = [json_column_out(f, c, n) for f, c in zip(fields[echoed:], columns)]
         if echo_rows is not None and echoed:
@@ -956,7 +1068,7 @@ def transform_frame(pipeline, frame: Frame, select: Sequence[str] = (), relaxed:
         result = pipeline.transform_batch(frame.columns, wanted)
         if result.skipped.any():
             keep = ~result.skipped
-    if not select:
+    if not select and frame.format == BINARY_FORMAT:  # the input rows' bytes are copied, not re-encoded
         return encode_frame(frame.format, fields, [result[name] for name in wanted], frame.n, keep, frame.rows)
     columns = [result[f.name] if f.name in result else frame.columns[f.name] for f in fields]
     return encode_frame(frame.format, fields, columns, frame.n, keep)

@@ -143,6 +143,9 @@ def test_binary_frames_are_checked():
     huge = mf.binary_frame([("s", "string")], [["a"]])[:-6] + b"\x01\x7f\xff\xff\xff"
     e = _error(huge, mf.BINARY)
     assert e.field == "s" and "length 2147483647" in e.actual
+    latin1 = mf.binary_frame([("x", "double"), ("s", "string")], [[1.0, "a"], [2.0, "b"]])[:-1] + b"\xe9"
+    e = _error(latin1, mf.BINARY)
+    assert e.field == "s" and e.row == 1 and e.expected == "UTF-8 text"
     with pytest.raises(InvalidInput) as info:
         frames.decode_frame(mf.binary_frame([("x", "double")], [[1.0]] * 3), mf.BINARY, max_rows=2)
     assert info.value.field == "rows" and "at most 2 rows" in info.value.expected
