@@ -156,11 +156,11 @@ class MleapService:
 
     def _model(self, name: str) -> pb.Model:
         model = pb.Model(name=name)
+        versions = self.registry.versions(name)  # NOT_FOUND for an unknown model
         uri, config = self._models.get(name, ("", b""))
         if config:
             model.config.MergeFromString(config)
-        if not uri:
-            versions = self.registry.versions(name)  # NOT_FOUND for an unknown model
+        if not uri:  # not loaded by MLeap's LoadModel: the bundle it serves, as ListModels shows it
             default = next((v for v in versions if v["is_default"]), versions[-1] if versions else None)
             uri = default["path"] if default else ""
         model.uri = uri
