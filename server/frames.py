@@ -288,7 +288,21 @@ def json_column(f: FrameField, col: Sequence, max_string: int):
         return [None if v is None else _b64(f, v, r, max_string) for r, v in enumerate(col)]
     if f.kind == "list":
         return [None if v is None else _json_list(f, v, r, max_string) for r, v in enumerate(col)]
-    return [None if v is None else _json_tensor(f, v, r) for r, v in enumerate(col)]
+    values = [None if v is None else _json_tensor(f, v, r) for r, v in enumerate(col)]
+    return _vector_column(values) if f.base in ("double", "float") else values
+
+
+def _vector_column(values: list):
+    """A tensor column of dense vectors of one size, without nulls, as the 2-D array the batch path
+    takes; anything else (nulls, sparse vectors, sizes that differ) stays a list for it to sort out."""
+    if values and all(type(v) is list for v in values):
+        width = len(values[0])
+        if width and all(len(v) == width for v in values):
+            try:
+                return np.array(values, dtype=np.float64)
+            except (TypeError, ValueError):
+                return values
+    return values
 
 
 def _expected(f: FrameField) -> str:
@@ -688,6 +702,8 @@ def _decode_binary_frame(data: bytes, max_rows, max_string) -> Frame:
 
 
 def _binary_column(f: FrameField, col: list):
+    if f.kind == "tensor" and f.base in ("double", "float"):
+        return _vector_column(col)
     if f.kind == "scalar" and None not in col:
         if f.base in ("double", "float"):
             return np.array(col, dtype=np.float64)
@@ -741,6 +757,8 @@ class RowCodec:
 def _json_single(f: FrameField, v, most: int):
     col = json_column(f, [v], most)
     x = col[0]
+    if isinstance(x, np.ndarray):  # a vector's row of a one-row matrix
+        return x.tolist()
     return x.item() if isinstance(x, np.generic) else x
 
 

@@ -50,6 +50,15 @@ def test_every_kind_of_value_decodes_into_columns(fmt):
     assert isinstance(sparse, SparseVector) and (sparse.size, sparse.indices, sparse.values) == (3, (2,), (4.5,))
 
 
+@pytest.mark.parametrize("fmt", [mf.JSON, mf.BINARY])
+def test_dense_vectors_of_one_size_become_a_matrix(fmt):
+    vectors = [("v", {"type": "tensor", "base": "double", "dimensions": [2]})]
+    rows = [[{"values": [1.0, 2.0], "dimensions": [2]}], [{"values": [3.0, 4.5], "dimensions": [2]}]]
+    col = frames.decode_frame(mf.json_frame(vectors, rows) if fmt == mf.JSON else mf.binary_frame(vectors, rows),
+                              fmt).columns["v"]
+    assert isinstance(col, np.ndarray) and col.tolist() == [[1.0, 2.0], [3.0, 4.5]]
+
+
 def test_the_airbnb_frame_in_both_formats():
     from_json = frames.decode_frame(FRAME.read_bytes(), mf.JSON)
     doc = json.loads(FRAME.read_bytes())
@@ -161,6 +170,10 @@ def test_rows_of_a_row_stream():
     out = plan.transform(pipeline, codec, mf.binary_row(fields, doc["rows"][0]))
     expected = pipeline.transform(dict(zip([n for n, _ in fields], doc["rows"][0])))["price_prediction"]
     assert mf.read_binary_row([("p", {"type": "basic", "base": "double", "isNullable": False})], out) == [expected]
+    as_json = frames.RowStreamPlan(pipeline, mf.JSON, in_fields, ["state", "features_rf", "price_prediction"])
+    out = json.loads(as_json.transform(pipeline, as_json.codec(), json.dumps(doc["rows"][0]).encode()))
+    record = pipeline.transform(dict(zip([n for n, _ in fields], doc["rows"][0])))
+    assert out == ["NY", {"values": list(record["features_rf"]), "dimensions": [13]}, expected]
     with pytest.raises(MissingInput):
         frames.RowStreamPlan(pipeline, mf.BINARY, in_fields[1:], ["price_prediction"])
     with pytest.raises(frames.FrameError) as info:
