@@ -267,7 +267,10 @@ def json_column(f: FrameField, col: Sequence, max_string: int):
         base = f.base
         if base in ("double", "float"):
             if types <= _NUMBER_TYPES:
-                return np.array(col, dtype=np.float64)
+                try:
+                    return np.array(col, dtype=np.float64)
+                except OverflowError:  # an integer beyond any double
+                    _refuse_value(f, col, lambda v: type(v) is float or abs(v) < 1 << 1023)
             _refuse_value(f, col, lambda v: v is None or type(v) in _NUMBER_TYPES)
             return [None if v is None else float(v) for v in col]
         if base in _INT_BITS:

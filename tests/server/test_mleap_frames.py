@@ -126,6 +126,8 @@ def test_json_values_are_checked_against_the_frames_schema():
     assert (e.field, e.row, e.actual) == ("x", 1, "str '2.0'") and "double" in e.expected
     e = _error(mf.json_frame([("n", {"type": "basic", "base": "double", "isNullable": False})], [[None]]), mf.JSON)
     assert (e.field, e.row, e.actual) == ("n", 0, "null")
+    e = _error(mf.json_frame([("x", "double")], [[1], [10 ** 400]]), mf.JSON)
+    assert (e.field, e.row) == ("x", 1) and e.actual.startswith("int 1000")
     e = _error(mf.json_frame([("i", "integer")], [[1 << 31]]), mf.JSON)
     assert e.field == "i" and "[-2147483648, 2147483647]" in e.expected
     e = _error(mf.json_frame([("x", "double"), ("y", "double")], [[1.0]]), mf.JSON)
