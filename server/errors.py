@@ -41,6 +41,17 @@ class BadRequest(ServeError):
     code = "INVALID_ARGUMENT"
 
 
+class FieldError(BadRequest):
+    """INVALID_ARGUMENT for one field of a request, its expected and actual value apart (gRPC
+    trailing metadata, the HTTP error body)."""
+
+    def __init__(self, field: str, expected: str, actual: str):
+        super().__init__(f"{field}: expected {expected}; got {actual}")
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+
+
 class PermissionDenied(ServeError):
     code = "PERMISSION_DENIED"
 

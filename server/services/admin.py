@@ -17,14 +17,12 @@ from leapserve.v1 import model_service_pb2 as pb
 from leapserve.v1 import model_service_pb2_grpc as pb_grpc
 
 from ..errors import BadRequest
+from ..dataplane import MAX_NAME_LENGTH, MAX_PATH_LENGTH
 from ..registry import Registry
 from .common import Failure, failure_of
 from .prediction import fill_version_info
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ModelService"].full_name
-
-MAX_NAME_LENGTH = 256
-MAX_PATH_LENGTH = 4096
 
 # Clients give the admin token as "authorization: Bearer <token>" or "x-leapserve-admin-token: <token>".
 ADMIN_TOKEN_HEADER = "x-leapserve-admin-token"

@@ -98,7 +98,8 @@ def serve_failure(e: ServeError) -> Failure:
     f = getattr(e, "failure", None)
     if f is not None:
         return Failure(f.code, e.message, f.field, f.expected, f.actual)
-    return Failure(getattr(grpc.StatusCode, e.code), e.message)
+    return Failure(getattr(grpc.StatusCode, e.code), e.message, getattr(e, "field", ""),
+                   getattr(e, "expected", ""), getattr(e, "actual", ""))
 
 
 def request_id_of(request_id: str, context) -> str:
