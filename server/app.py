@@ -12,6 +12,9 @@ listens on (TCP and/or a Unix domain socket):
   bundle (NOT_SERVING after a failed load or reload, even when an older copy still serves);
 * server reflection (grpcio-reflection).
 
+With ``--http-port``, the same models over HTTP too (server/http.py: the Open Inference Protocol's
+REST v2), started and stopped with the gRPC server.
+
 Around them (docs/operations.md): Prometheus metrics on ``--metrics-port`` (server/metrics.py), a
 plaintext health-only listener on ``--health-port`` for probes, TLS and mutual TLS on TCP
 (server/tls.py), text or JSON logs (server/logs.py), optional OpenTelemetry spans.
@@ -77,6 +80,7 @@ class ServeConfig:
     metrics_host: str | None = None  # None: the same as host
     health_port: int | None = None
     health_host: str | None = None  # None: the same as host
+    http_port: int | None = None  # the Open Inference Protocol's REST v2 (server/http.py); None: off
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
@@ -397,6 +401,17 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
             log.error("cannot listen on %s for --health-port (address in use or not available)", address)
             return 1
         bound.append(f"{address.rsplit(':', 1)[0]}:{port} (health only)")
+    http_port = None
+    if config.http_port is not None:
+        from .http import start_http_port
+
+        try:
+            http_port, address = start_http_port(config, registry, observer if observer.active else None)
+        except OSError as e:
+            log.error("cannot listen on %s for --http-port: %s", host_port(config.host, config.http_port),
+                      e.strerror or e)
+            return 1
+        bound.append(address)
     metrics_http = None
     if metrics is not None and not supervised:
         host = config.metrics_host or config.host
@@ -427,13 +442,18 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
              extra={"event": "shutdown", "signal": signals.name, "drain_seconds": config.drain_seconds,
                     "grace_period": config.grace})
     health_servicer.enter_graceful_shutdown()
+    if http_port is not None:
+        http_port.drain()
     registry.stop()
     if config.drain_seconds > 0 and signals.hurry.wait(config.drain_seconds):
         log.info("second signal: drain cut short")
     in_flight = getattr(getattr(server, "_state", None), "active_rpc_count", None)
     log.info("stopping: no new calls; %s call(s) in progress get up to %.1f s", "?" if in_flight is None else in_flight,
              config.grace, extra={"event": "stopping", "in_flight": in_flight})
-    server.stop(config.grace).wait()
+    stopped = server.stop(config.grace)
+    if http_port is not None:
+        http_port.stop(config.grace)
+    stopped.wait()
     if health_server is not None:
         health_server.stop(0).wait()
     if metrics_http is not None:

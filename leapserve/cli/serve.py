@@ -175,6 +175,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="debug adds one line per request, with its request id (default info) [LEAPSERVE_LOG_LEVEL]")
     ops.add_argument("--log-format", default=env("--log-format", "text", choices=LOG_FORMATS), choices=LOG_FORMATS,
                      help="text lines, or one JSON object a line (default text) [LEAPSERVE_LOG_FORMAT]")
+    ops.add_argument("--http-port", type=int, default=env("--http-port", None, int), metavar="PORT",
+                     help="also serve the Open Inference Protocol's REST v2 over HTTP on this port (--host, the same "
+                          "TLS files); off by default [LEAPSERVE_HTTP_PORT]")
     ops.add_argument("--metrics-port", type=int, default=env("--metrics-port", None, int), metavar="PORT",
                      help="serve Prometheus metrics over HTTP on this port (/metrics); off by default "
                           "[LEAPSERVE_METRICS_PORT]")
@@ -234,6 +237,7 @@ def config_from_args(args):
         max_concurrent_streams=args.max_concurrent_streams, request_read_timeout=args.request_read_timeout,
         grace=args.grace, drain_seconds=args.drain_seconds, log_level=args.log_level, log_format=args.log_format,
         metrics_port=args.metrics_port, metrics_host=args.metrics_host, health_port=args.health_port,
+        http_port=args.http_port,
         health_host=args.health_host, tls_cert=args.tls_cert, tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca, tracing=args.tracing,
         default_versions=pins, allow_schema_change=args.allow_schema_change, show_paths=args.show_paths,
@@ -269,13 +273,16 @@ def check_config(config) -> str | None:
         return "--admin needs --workers 1 (each worker has its own models; a LoadModel would reach only one)"
     if config.port is not None and not 0 <= config.port <= 65535:
         return f"--port {config.port}: not a port number"
-    for flag, port in (("--metrics-port", config.metrics_port), ("--health-port", config.health_port)):
+    ports = (("--metrics-port", config.metrics_port), ("--health-port", config.health_port),
+             ("--http-port", config.http_port))
+    for flag, port in ports:
         if port is not None and not 0 <= port <= 65535:
             return f"{flag} {port}: not a port number"
         if port and port == config.tcp_port():
             return f"{flag} {port}: the same port as the gRPC API"
-    if config.metrics_port and config.metrics_port == config.health_port:
-        return "--metrics-port and --health-port must differ"
+    taken = [port for _, port in ports if port]
+    if len(taken) != len(set(taken)):
+        return "--metrics-port, --health-port and --http-port must differ"
     if config.drain_seconds < 0 or config.grace < 0:
         return "--drain-seconds and --grace-period cannot be negative"
     from leapserve.server.tls import check_server_files
@@ -384,7 +391,8 @@ def check_ports(config) -> str | None:
 
     ports = [("--port", config.host, config.tcp_port(), config.workers > 1),
              ("--health-port", config.health_host or config.host, config.health_port, config.workers > 1),
-             ("--metrics-port", config.metrics_host or config.host, config.metrics_port, False)]
+             ("--metrics-port", config.metrics_host or config.host, config.metrics_port, False),
+             ("--http-port", config.host, config.http_port, config.workers > 1)]
     for flag, host, port, reuseport in ports:
         if port is None:  # not asked for (port 0 is checked too: the host may not be this machine's)
             continue
