@@ -362,3 +362,44 @@ def test_http_port_taken_is_a_start_failure(tmp_path):
         taken = s.getsockname()[1]
         r = run_cli("serve", "--model", f"m={LR_ZIP}", "--port", free_port(), "--http-port", taken, timeout=60)
     assert r.returncode == 1 and "(--http-port): address already in use" in r.stderr, r.stderr
+
+
+def test_https_and_mutual_tls(start_server, tmp_path):
+    import http.client
+    import ssl
+
+    from tests.support.certificates import have_openssl, make_certificates
+
+    if not have_openssl():
+        pytest.skip("no openssl")
+    certs = make_certificates(tmp_path / "certs")
+    port = free_port()
+    start_server("--model", f"airbnb_lr={LR_ZIP}", "--http-port", port, "--tls-cert", certs["server"],
+                 "--tls-key", certs["server_key"], "--tls-client-ca", certs["ca"], wait=None)
+
+    def ready(context) -> int:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+        try:
+            conn.request("GET", "/v2/models/airbnb_lr/ready")
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    context = ssl.create_default_context(cafile=str(certs["ca"]))
+    context.load_cert_chain(str(certs["client"]), str(certs["client_key"]))
+    deadline = time.monotonic() + 60
+    status = None
+    while status != 200 and time.monotonic() < deadline:  # listening, then the model loads in the background
+        try:
+            status = ready(context)
+        except ConnectionRefusedError:
+            pass
+        time.sleep(0.1)
+    assert status == 200
+    without = ssl.create_default_context(cafile=str(certs["ca"]))
+    with pytest.raises((ssl.SSLError, ConnectionError)):  # no client certificate: the handshake fails
+        ready(without)
+    with pytest.raises((ConnectionError, http.client.HTTPException)):  # plaintext to the TLS port
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/v2/health/live")
+        conn.getresponse().read()
