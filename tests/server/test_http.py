@@ -403,3 +403,35 @@ def test_https_and_mutual_tls(start_server, tmp_path):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/v2/health/live")
         conn.getresponse().read()
+
+
+def test_penguins_example_gets_sparks_numbers(spark, start_server, tmp_path):
+    """The penguins example, fitted by Spark: tritonclient.http (JSON and binary) answers what
+    Spark's transform does and what gRPC PredictBatch does."""
+    from leapserve import bundler
+    from leapserve.bundler.examples import penguins_species
+
+    model, data = penguins_species.train(spark)
+    path = tmp_path / "penguins.zip"
+    bundler.export_bundle(model, data, path, force=True, verify=False)
+    sample = data.filter("sex IS NOT NULL").limit(40)  # OIP tensors carry no nulls
+    inputs = ["island", "sex", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+    recs = [{k: r[k] for k in inputs} for r in sample.select(*inputs).collect()]
+    spark_rows = model.transform(sample).select("prediction", "probability", "predicted_species").collect()
+    port = free_port()
+    http = Http(start_server("--model", f"penguins={path}", "--http-port", port), port)
+    c = httpclient.InferenceServerClient(url=http.url)
+    md = c.get_model_metadata("penguins")
+    want_grpc = grpc_predictions(http, "penguins", recs, ["prediction", "probability", "predicted_species"])
+    for binary in (True, False):
+        outputs = [httpclient.InferRequestedOutput(o, binary_data=binary)
+                   for o in ("prediction", "probability", "predicted_species")]
+        result = c.infer("penguins", triton_inputs(md, recs, binary), outputs=outputs)
+        np.testing.assert_allclose(result.as_numpy("prediction"), [r["prediction"] for r in spark_rows], atol=1e-9)
+        np.testing.assert_allclose(result.as_numpy("probability"), [r["probability"].toArray() for r in spark_rows],
+                                   atol=1e-9)
+        species = [s.decode() if isinstance(s, bytes) else s for s in result.as_numpy("predicted_species")]
+        assert species == [r["predicted_species"] for r in spark_rows]
+        np.testing.assert_array_equal(result.as_numpy("probability"), np.array(want_grpc["probability"]))
+        assert species == want_grpc["predicted_species"]
+    c.close()
