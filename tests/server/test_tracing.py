@@ -28,3 +28,32 @@ def test_spans_continue_the_callers_trace(start_server):
     assert f'"trace_id": "0x{trace_id}"' in log
     assert '"leapserve.model": "rf"' in log and '"rpc.grpc.status_code": 0' in log
     assert "scorer-test" in log
+
+
+def test_http_port_spans_and_request_logs(start_server):
+    import json
+    import os
+    import urllib.error
+    import urllib.request
+
+    from tests.support.servers import free_port
+
+    env = {"OTEL_TRACES_EXPORTER": "console"}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    port = free_port()
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--tracing", "--http-port", port,
+                          "--log-level", "debug", env=env)
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v2/models/rf/infer", data=json.dumps({"inputs": []}).encode(),
+                                 headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+                                          "x-request-id": "req-42"}, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=10)
+    assert info.value.code == 400
+    assert server.stop() == 0
+    log = server.log()
+    assert '"name": "POST /v2/models/{model}/infer"' in log
+    assert f'"trace_id": "0x{trace_id}"' in log
+    assert '"leapserve.model": "rf"' in log and '"http.response.status_code": 400' in log
+    assert "http/ModelInfer model=rf version=1 code=INVALID_ARGUMENT status=400" in log and "request_id=req-42" in log
