@@ -1,9 +1,9 @@
 """The HTTP port of `leapserve serve` (``--http-port``, off unless set).
 
 aiohttp serves it on an event loop in a thread of its own in each server process, beside the gRPC
-server, on the same registry. The endpoints come from route modules (server/http_oip.py: the Open
-Inference Protocol's REST v2); each adds its routes with ``HttpPort.route`` and gets, around every
-handler, what the gRPC services get:
+server, on the same registry. The endpoints come from route modules (ROUTE_MODULES, each protocol
+in its own; server/http_oip.py: the Open Inference Protocol's REST v2), each adding its routes with
+``HttpPort.route``; around every handler they get what the gRPC services get:
 
 * limits: a body over ``--max-message-size`` is refused with 413 before it is read whole; a body
   that does not arrive within ``--request-read-timeout`` gets 408; more requests in progress than
@@ -420,12 +420,17 @@ class _TlsFiles:
                      extra={"event": "tls_reloaded"})
 
 
+# The modules whose add_routes(port) lay out the port's endpoints, each protocol in its own.
+ROUTE_MODULES = ("http_oip",)
+
+
 def start_http_port(config, registry, observer=None) -> tuple[HttpPort, str]:
     """The HTTP port with every route module's routes, listening on --host:--http-port."""
-    from . import http_oip
+    import importlib
 
     port = HttpPort(config, registry, observer)
-    http_oip.add_routes(port)
+    for name in ROUTE_MODULES:
+        importlib.import_module(f"{__package__}.{name}").add_routes(port)
     address = port.start(config.host, config.http_port, reuse_port=config.workers > 1)
     return port, address
 
