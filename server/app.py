@@ -29,7 +29,9 @@ With ``workers`` > 1, server/supervisor.py runs that many of these processes on 
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import inspect
 import logging
 import os
 import signal
@@ -71,7 +73,7 @@ class ServeConfig:
     admin_paths: list[str] = field(default_factory=list)
     admin_token: str | None = None  # LoadModel/UnloadModel need it in their metadata when set
     max_stream_requests: int = 0  # requests in one PredictStream; 0: no limit
-    max_concurrent_streams: int | None = None  # open PredictStreams; None: half the threads; 0: no limit
+    max_concurrent_streams: int | None = None  # open PredictStreams; None or 0: no limit (they hold no thread)
     grace: float = 5.0  # --grace-period
     drain_seconds: float = 0.0
     log_level: str = "info"
@@ -184,18 +186,76 @@ class HealthReporter:
 
 # --- one server process ----------------------------------------------------------------------
 
+class EventLoop:
+    """An asyncio event loop on a thread of its own, for the grpc.aio servers; the process's main
+    thread keeps the signals and the shutdown sequence."""
+
+    def __init__(self, name: str = "leapserve-loop"):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self.thread.start()
+
+    def run(self, fn, *args):
+        """``fn(*args)`` on the loop's thread (awaited when it returns an awaitable); its result.
+        grpc.aio binds a server to the loop it is made on: make and drive servers through here."""
+        async def call():
+            result = fn(*args)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+class LoopHealth:
+    """grpc.aio's HealthServicer set from any thread (the registry's listeners, the main thread)."""
+
+    def __init__(self, servicer, loop: asyncio.AbstractEventLoop):
+        self.servicer = servicer
+        self.loop = loop
+
+    def _run(self, coroutine) -> None:
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self.loop.create_task(coroutine)
+        elif self.loop.is_running():
+            asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
+        else:
+            coroutine.close()  # stopped: no one asks any more
+
+    def set(self, service: str, status) -> None:
+        self._run(self.servicer.set(service, status))
+
+    def enter_graceful_shutdown(self) -> None:
+        self._run(self.servicer.enter_graceful_shutdown())
+
+
 def build_server(config: ServeConfig, registry, observer=None):
-    """The grpc.Server with every service added (not bound, not started), and its health parts.
-    ``observer`` (server/metrics.py) wraps the handlers with metrics, request logs and spans."""
+    """The grpc.aio.Server with every service added (not bound, not started), its health parts and
+    its CallBounds (server/transport.py). Call on the event loop's thread (EventLoop.run).
+    ``observer`` (server/metrics.py) wraps the handlers with metrics, request logs and spans.
+
+    Sync servicers (added with their generated add_*_to_server) run on ``--threads`` request threads;
+    async handlers (Predict, PredictStream, health) run on the event loop and hold no thread."""
+    from concurrent import futures
+
     import grpc
-    from grpc_health.v1 import health, health_pb2
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_health.v1._async import HealthServicer
     from grpc_reflection.v1alpha import reflection
 
     from leapserve.oip import inference_pb2_grpc
     from leapserve.v1 import model_service_pb2_grpc
 
     from .services import admin, mleap, oip, prediction
-    from .transport import RequestThreads, channel_options, health_handler, health_threads
+    from .transport import CallBounds, channel_options
 
     options = [
         ("grpc.max_receive_message_length", config.max_message_size),
@@ -204,8 +264,11 @@ def build_server(config: ServeConfig, registry, observer=None):
         ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
         *channel_options(),  # keepalive, idle connections
     ]
-    server = grpc.server(
-        RequestThreads(config.threads, config.request_read_timeout, thread_name_prefix="leapserve-rpc"),
+    threads = futures.ThreadPoolExecutor(config.threads, thread_name_prefix="leapserve-rpc")
+    bounds = CallBounds(config.request_read_timeout, threads)
+    server = grpc.aio.server(
+        migration_thread_pool=threads,
+        interceptors=[bounds],
         options=options,
         maximum_concurrent_rpcs=config.max_concurrent_rpcs or None,
     )
@@ -215,12 +278,9 @@ def build_server(config: ServeConfig, registry, observer=None):
             observer.instrument(servicer, name)
         return servicer
 
-    streams = config.max_concurrent_streams
-    if streams is None:
-        streams = max(1, config.threads // 2)  # keep threads for unary calls while streams are open
     predictor = prediction.PredictionService(
         registry, max_batch_rows=config.max_batch_rows, max_stream_requests=config.max_stream_requests,
-        max_concurrent_streams=streams)
+        max_concurrent_streams=config.max_concurrent_streams or 0, threads=threads)
     prediction.add_to_server(observed(predictor, prediction.SERVICE_NAME), server)
     inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
         observed(oip.InferenceService(
@@ -239,19 +299,17 @@ def build_server(config: ServeConfig, registry, observer=None):
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
             observed(admin.ModelService(registry, token=config.admin_token), admin.SERVICE_NAME), server)
         services.append(admin.SERVICE_NAME)
-    health_servicer = health.HealthServicer(
-        experimental_non_blocking=True,
-        experimental_thread_pool=RequestThreads(2, config.request_read_timeout, thread_name_prefix="leapserve-watch"))
-    # Check on threads of its own: it answers while stalled or slow calls hold every request thread.
-    server.add_generic_rpc_handlers(
-        (health_handler(health_servicer, health_threads(config.request_read_timeout, "leapserve-health")),))
+    # Check and Watch on the event loop: health answers whatever the request threads are doing.
+    health_servicer = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection([*services, health_name, reflection.SERVICE_NAME], server)
+    health = LoopHealth(health_servicer, asyncio.get_running_loop())
     # "liveness" is SERVING from the start until shutdown, whatever the models do: a liveness probe
     # must not restart a server whose bundle is broken (a restart would not mend it).
-    health_servicer.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
-    reporter = HealthReporter(health_servicer, registry, services)
-    return server, health_servicer, reporter
+    health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+    reporter = HealthReporter(health, registry, services)
+    return server, health, reporter, bounds
 
 
 def make_registry(config: ServeConfig):
@@ -270,16 +328,20 @@ def host_port(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def build_health_server(config: ServeConfig, health_servicer):
+def build_health_server(config: ServeConfig, health: LoopHealth):
     """A plaintext listener serving only grpc.health.v1 (kubelet's gRPC probes speak no TLS; the
-    scoring API can then stay on loopback, a Unix socket or TLS)."""
+    scoring API can then stay on loopback, a Unix socket or TLS). Call on the event loop's thread."""
+    from concurrent import futures
+
     import grpc
+    from grpc_health.v1 import health_pb2_grpc
 
-    from .transport import channel_options, health_handler, health_threads
+    from .transport import CallBounds, channel_options
 
-    threads = health_threads(config.request_read_timeout, "leapserve-probe")
-    server = grpc.server(threads, options=[("grpc.so_reuseport", 1 if config.workers > 1 else 0), *channel_options()])
-    server.add_generic_rpc_handlers((health_handler(health_servicer, threads),))
+    threads = futures.ThreadPoolExecutor(1, thread_name_prefix="leapserve-probe")  # unused: health is async
+    server = grpc.aio.server(migration_thread_pool=threads, interceptors=[CallBounds(config.request_read_timeout, threads)],
+                             options=[("grpc.so_reuseport", 1 if config.workers > 1 else 0), *channel_options()])
+    health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
     return server
 
 
@@ -341,7 +403,17 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
         return 2
     observer = make_observer(config, registry)
     metrics = observer.metrics
-    server, health_servicer, reporter = build_server(config, registry, observer if observer.active else None)
+    events = EventLoop()
+    try:
+        return _serve(config, registry, observer, metrics, events, signals, supervised, parent)
+    finally:
+        events.close()
+
+
+def _serve(config: ServeConfig, registry, observer, metrics, events: EventLoop, signals: ShutdownSignals,
+           supervised: bool, parent: int) -> int:
+    server, health, reporter, bounds = events.run(build_server, config, registry,
+                                                  observer if observer.active else None)
     registry.add_listener(reporter.update)
     if metrics is not None:
         registry.add_listener(metrics.on_state)
@@ -371,11 +443,11 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
         uds = address.startswith("unix:")
         try:
             if credentials is not None and not uds:
-                port = server.add_secure_port(address, credentials)
+                port = events.run(server.add_secure_port, address, credentials)
             elif uds:
-                port = bind_unix_socket(server, address, config.uds_mode)
+                port = events.run(bind_unix_socket, server, address, config.uds_mode)
             else:
-                port = server.add_insecure_port(address)
+                port = events.run(server.add_insecure_port, address)
         except RuntimeError as e:
             port = 0
             log.debug("binding %s: %s", address, e)
@@ -391,10 +463,10 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
         bound.append(address)
     health_server = None
     if config.health_port is not None:
-        health_server = build_health_server(config, health_servicer)
+        health_server = events.run(build_health_server, config, health)
         address = host_port(config.health_host or config.host, config.health_port)
         try:
-            port = health_server.add_insecure_port(address)
+            port = events.run(health_server.add_insecure_port, address)
         except RuntimeError:
             port = 0
         if port == 0:
@@ -421,9 +493,9 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
             log.error("cannot serve metrics on %s: %s", host_port(host, config.metrics_port), e)
             return 1
         bound.append(f"http://{host_port(host, metrics_http[0].server_port)}/metrics")
-    server.start()
+    events.run(server.start)
     if health_server is not None:
-        health_server.start()
+        events.run(health_server.start)
     if supervised:
         log.info("serving on %s", ", ".join(bound), extra={"event": "listening", "addresses": bound})
     else:
@@ -441,21 +513,24 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
              signals.name, config.drain_seconds, config.grace,
              extra={"event": "shutdown", "signal": signals.name, "drain_seconds": config.drain_seconds,
                     "grace_period": config.grace})
-    health_servicer.enter_graceful_shutdown()
+    health.enter_graceful_shutdown()
     if http_port is not None:
         http_port.drain()
     registry.stop()
     if config.drain_seconds > 0 and signals.hurry.wait(config.drain_seconds):
         log.info("second signal: drain cut short")
-    in_flight = getattr(getattr(server, "_state", None), "active_rpc_count", None)
-    log.info("stopping: no new calls; %s call(s) in progress get up to %.1f s", "?" if in_flight is None else in_flight,
+    in_flight = bounds.in_flight
+    log.info("stopping: no new calls; %d call(s) in progress get up to %.1f s", in_flight,
              config.grace, extra={"event": "stopping", "in_flight": in_flight})
-    stopped = server.stop(config.grace)
-    if http_port is not None:
-        http_port.stop(config.grace)
-    stopped.wait()
+    http_stop = None
+    if http_port is not None:  # both ports get the grace period at once
+        http_stop = threading.Thread(target=http_port.stop, args=(config.grace,), name="leapserve-http-stop")
+        http_stop.start()
+    events.run(server.stop, config.grace)
+    if http_stop is not None:
+        http_stop.join()
     if health_server is not None:
-        health_server.stop(0).wait()
+        events.run(health_server.stop, 0)
     if metrics_http is not None:
         metrics_http[0].shutdown()
         metrics_http[0].server_close()

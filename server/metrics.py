@@ -35,6 +35,7 @@ With ``--workers N`` each worker writes its values to files in a shared director
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -344,43 +345,59 @@ class Observer:
         children = self._children(rpc, rows) if self.metrics is not None else None
         log_requests = self.log_requests
 
-        def handler(request, context):
-            start = perf()
-            try:
-                response = fn(request, context)
-                code = getattr(response, "metric_code", "OK")  # a failure answered in the response (MLeap's)
-                return response
-            except BaseException:
-                response = None
-                code = _context_code(context)
-                raise
-            finally:
-                elapsed = perf() - start
-                if model_attr is not None:
-                    model, version = labels_of(getattr(request, model_attr),
-                                               getattr(request, version_attr) if version_attr else "")
-                else:
-                    model, version = "", ""
-                if children is not None:
-                    c = children(model, version, code)
-                    c[0].inc()
-                    c[1].observe(elapsed)
-                    if rows == "frame":
-                        _count_answer(c, response)
-                    elif rows is not None:
-                        if code == "OK":
-                            if rows == "one":
-                                c[2].inc()
-                            else:
-                                _count_rows(c, rows, request, response)
-                        elif code == "INVALID_ARGUMENT" and rows == "one":
-                            c[3].inc()
-                if log_requests:
-                    rid = client_text(request_id(request, context))
-                    log.debug("%s model=%s version=%s code=%s %.3f ms request_id=%s", rpc, model, version, code,
-                              elapsed * 1000, rid,
-                              extra={"event": "request", "rpc": rpc, "model": model, "version": version,
-                                     "code": code, "ms": round(elapsed * 1000, 3), "request_id": rid})
+        def record(request, context, code, response, elapsed):
+            if model_attr is not None:
+                model, version = labels_of(getattr(request, model_attr),
+                                           getattr(request, version_attr) if version_attr else "")
+            else:
+                model, version = "", ""
+            if children is not None:
+                c = children(model, version, code)
+                c[0].inc()
+                c[1].observe(elapsed)
+                if rows == "frame":
+                    _count_answer(c, response)
+                elif rows is not None:
+                    if code == "OK":
+                        if rows == "one":
+                            c[2].inc()
+                        else:
+                            _count_rows(c, rows, request, response)
+                    elif code == "INVALID_ARGUMENT" and rows == "one":
+                        c[3].inc()
+            if log_requests:
+                rid = client_text(request_id(request, context))
+                log.debug("%s model=%s version=%s code=%s %.3f ms request_id=%s", rpc, model, version, code,
+                          elapsed * 1000, rid,
+                          extra={"event": "request", "rpc": rpc, "model": model, "version": version,
+                                 "code": code, "ms": round(elapsed * 1000, 3), "request_id": rid})
+
+        if inspect.iscoroutinefunction(fn):
+            async def handler(request, context):
+                start = perf()
+                response, code = None, "OK"
+                try:
+                    response = await fn(request, context)
+                    code = getattr(response, "metric_code", "OK")  # a failure answered in the response (MLeap's)
+                    return response
+                except BaseException:
+                    code = _context_code(context)
+                    raise
+                finally:
+                    record(request, context, code, response, perf() - start)
+        else:
+            def handler(request, context):
+                start = perf()
+                response, code = None, "OK"
+                try:
+                    response = fn(request, context)
+                    code = getattr(response, "metric_code", "OK")  # a failure answered in the response (MLeap's)
+                    return response
+                except BaseException:
+                    code = _context_code(context)
+                    raise
+                finally:
+                    record(request, context, code, response, perf() - start)
 
         handler.__name__ = rpc
         return handler
@@ -393,43 +410,61 @@ class Observer:
         children = self._children(rpc, rows) if self.metrics is not None else None
         log_requests = self.log_requests
 
-        def handler(request_iterator, context):
-            current = [0.0, None, ""]
+        def record(request, model_name, context, response, elapsed):
+            code = getattr(response, "metric_code", None) or (
+                "OK" if isinstance(response, bytes) or not response.HasField("status")
+                else code_name(response.status.code))
+            if request is not None:
+                model, version = labels_of(model_name, getattr(request, version_attr) if version_attr else "")
+            else:
+                model, version = "", ""
+            if children is not None:
+                c = children(model, version, code)
+                c[0].inc()
+                c[1].observe(elapsed)
+                if isinstance(getattr(response, "rows", None), tuple):
+                    _count_answer(c, response)
+                elif code == "OK":
+                    c[2].inc()
+                elif code == "INVALID_ARGUMENT":
+                    c[3].inc()
+            if log_requests:
+                rid = client_text(request_id(request, context)) if request is not None else ""
+                log.debug("%s model=%s version=%s code=%s %.3f ms request_id=%s", rpc, model, version, code,
+                          elapsed * 1000, rid,
+                          extra={"event": "request", "rpc": rpc, "model": model, "version": version,
+                                 "code": code, "ms": round(elapsed * 1000, 3), "request_id": rid})
 
-            def pulled():
-                for request in request_iterator:
-                    current[0] = perf()
-                    current[1] = request
-                    current[2] = getattr(request, model_attr) or current[2]  # MLeap's name only the model first
-                    yield request
+        # current: when the request being answered arrived, the request, and the model it names
+        # (MLeap's stream messages name the model only in the first)
+        if inspect.isasyncgenfunction(fn):
+            async def handler(request_iterator, context):
+                current = [0.0, None, ""]
 
-            for response in fn(pulled(), context):
-                elapsed = perf() - current[0]
-                request = current[1]
-                code = getattr(response, "metric_code", None) or (
-                    "OK" if isinstance(response, bytes) or not response.HasField("status")
-                    else code_name(response.status.code))
-                if request is not None:
-                    model, version = labels_of(current[2], getattr(request, version_attr) if version_attr else "")
-                else:
-                    model, version = "", ""
-                if children is not None:
-                    c = children(model, version, code)
-                    c[0].inc()
-                    c[1].observe(elapsed)
-                    if isinstance(getattr(response, "rows", None), tuple):
-                        _count_answer(c, response)
-                    elif code == "OK":
-                        c[2].inc()
-                    elif code == "INVALID_ARGUMENT":
-                        c[3].inc()
-                if log_requests:
-                    rid = client_text(request_id(request, context)) if request is not None else ""
-                    log.debug("%s model=%s version=%s code=%s %.3f ms request_id=%s", rpc, model, version, code,
-                              elapsed * 1000, rid,
-                              extra={"event": "request", "rpc": rpc, "model": model, "version": version,
-                                     "code": code, "ms": round(elapsed * 1000, 3), "request_id": rid})
-                yield response
+                async def pulled():
+                    async for request in request_iterator:
+                        current[0] = perf()
+                        current[1] = request
+                        current[2] = getattr(request, model_attr) or current[2]
+                        yield request
+
+                async for response in fn(pulled(), context):
+                    record(current[1], current[2], context, response, perf() - current[0])
+                    yield response
+        else:
+            def handler(request_iterator, context):
+                current = [0.0, None, ""]
+
+                def pulled():
+                    for request in request_iterator:
+                        current[0] = perf()
+                        current[1] = request
+                        current[2] = getattr(request, model_attr) or current[2]
+                        yield request
+
+                for response in fn(pulled(), context):
+                    record(current[1], current[2], context, response, perf() - current[0])
+                    yield response
 
         handler.__name__ = rpc
         return handler
@@ -494,23 +529,47 @@ def _traced(fn, tracer, service: str, rpc: str, model_attr, stream: bool):
         except Exception:
             return None
 
+    def start(request, context, set_status_on_exception=False):
+        return tracer.start_as_current_span(f"{service}/{rpc}", context=parent(context), kind=SpanKind.SERVER,
+                                            attributes=attributes(request), record_exception=False,
+                                            set_status_on_exception=set_status_on_exception)
+
+    def failed(span, context):
+        code = _context_code(context)
+        span.set_attribute("rpc.grpc.status_code", _code_value(code))
+        span.set_status(Status(StatusCode.ERROR, code))
+
+    if stream and inspect.isasyncgenfunction(fn):
+        async def handler(request_iterator, context):
+            with start(None, context, True):
+                async for response in fn(request_iterator, context):
+                    yield response
+        return handler
+
     if stream:
         def handler(request_iterator, context):
-            with tracer.start_as_current_span(f"{service}/{rpc}", context=parent(context), kind=SpanKind.SERVER,
-                                              attributes=attributes(None), record_exception=False):
+            with start(None, context, True):
                 yield from fn(request_iterator, context)
         return handler
 
+    if inspect.iscoroutinefunction(fn):
+        async def handler(request, context):
+            with start(request, context) as span:
+                try:
+                    response = await fn(request, context)
+                except BaseException:
+                    failed(span, context)
+                    raise
+                span.set_attribute("rpc.grpc.status_code", 0)
+                return response
+        return handler
+
     def handler(request, context):
-        with tracer.start_as_current_span(f"{service}/{rpc}", context=parent(context), kind=SpanKind.SERVER,
-                                          attributes=attributes(request), record_exception=False,
-                                          set_status_on_exception=False) as span:
+        with start(request, context) as span:
             try:
                 response = fn(request, context)
             except BaseException:
-                code = _context_code(context)
-                span.set_attribute("rpc.grpc.status_code", _code_value(code))
-                span.set_status(Status(StatusCode.ERROR, code))
+                failed(span, context)
                 raise
             span.set_attribute("rpc.grpc.status_code", 0)
             return response

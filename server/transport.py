@@ -1,36 +1,36 @@
 """What one connection and one call may hold on the server (docs/reliability.md, Connections).
 
-* Connections: keepalive pings find dead peers, idle connections are closed.
-* Calls: grpc's synchronous server reads a unary call's request message on the request thread the
-  call was given, and waits for it as long as the client likes. A client that sends headers and
-  never a message would hold every request thread (and freeze health Check with them).
-  RequestThreads bounds that wait: a call whose request message has not been read
-  ``read_timeout`` seconds after a thread started reading it is cancelled (DEADLINE_EXCEEDED),
-  which frees its thread. Stream requests (PredictStream) are not bounded here: their handler runs at once and
-  waits between messages on purpose; --max-concurrent-streams bounds the threads they hold.
-* Health Check runs on threads of its own (health_handler), so that it answers whatever the
-  request threads are doing.
+The server is grpc.aio's: calls wait for their messages on the event loop, holding no thread, so
+open streams and stalled calls do not take the request threads (``--threads``) from anyone.
 
-grpc offers no setting for the request wait; RequestThreads recognises the task grpc's server
-submits for a unary call by the names of grpc's own functions (grpc/_server.py). If a grpc release
-renames them, calls are served as before without the bound, and
-tests/reliability/test_stalled_calls.py fails.
+* Connections: keepalive pings find dead peers, idle connections are closed.
+* Calls: a client that sends headers and never a message would still hold one of
+  ``--max-concurrent-rpcs`` for as long as it liked. CallBounds bounds that wait for every method
+  with one request message: a call whose message has not come ``read_timeout`` seconds after the
+  call arrived ends with DEADLINE_EXCEEDED (health Check within HEALTH_READ_TIMEOUT). Stream
+  requests (PredictStream) are not bounded here: they wait between messages on purpose.
+* CallBounds also counts the calls in progress (logged at shutdown).
+
+To bound the first read, CallBounds serves a method with one request message as a method with a
+request stream (the two are the same on the wire) and reads that one message itself. Sync
+handlers then run on the request threads with grpc's own sync context (grpc's private
+``_SyncServicerContext``, as grpc.aio does for them); in a grpc release without it, sync unary
+calls are served unbounded and tests/reliability/test_stalled_calls.py fails.
 """
 
 from __future__ import annotations
 
-import collections
+import asyncio
+import inspect
 import logging
 import threading
-import time
-from concurrent import futures
 
 import grpc
 
 log = logging.getLogger("leapserve.server")
 
 HEALTH_READ_TIMEOUT = 1.0  # the same for health Check: probes send their request with the headers
-HEALTH_THREADS = 8
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 KEEPALIVE_TIME_MS = 60_000  # ping a connection quiet for a minute...
 KEEPALIVE_TIMEOUT_MS = 20_000  # ...and close it when the ping is not answered within 20 s
 MAX_CONNECTION_IDLE_MS = 300_000  # close connections without calls for 5 minutes (clients reconnect)
@@ -38,9 +38,27 @@ MAX_CONNECTION_IDLE_MS = 300_000  # close connections without calls for 5 minute
 # RST_STREAM REFUSED_STREAM, which clients did not retry (test_faults_under_load.py: thousands of
 # UNAVAILABLE). Calls per process stay bounded by --max-concurrent-rpcs.
 
-# grpc/_server.py submits _unary_response_in_pool(rpc_event, state, behavior, unary_request, ...)
-_CALL_TASKS = ("_unary_response_in_pool", "_stream_response_in_pool")
-_UNARY_READ = "unary_request"
+try:
+    from grpc._cython.cygrpc import _SyncServicerContext
+except ImportError:  # pragma: no cover - a grpc release without it: sync unary calls go unbounded
+    _SyncServicerContext = None
+    SyncContext = None
+else:
+    class SyncContext(_SyncServicerContext):
+        """grpc's sync context, with the status the handler set (code(), details()) for the metrics
+        and request logs, as grpc's sync server has it."""
+
+        def __init__(self, context):
+            self._aio_context = context
+
+        def code(self):
+            return self._aio_context.code()
+
+        def details(self):
+            return self._aio_context.details()
+
+        def is_active(self) -> bool:
+            return not self._aio_context.done()
 
 
 def channel_options() -> list[tuple[str, int]]:
@@ -52,115 +70,130 @@ def channel_options() -> list[tuple[str, int]]:
     ]
 
 
-class _Wait:
-    __slots__ = ("deadline", "call")
-
-    def __init__(self, deadline: float, call):
-        self.deadline, self.call = deadline, call
+def _is_async(fn) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
 
 
-class _Watchdog:
-    """One thread that cancels the calls whose request message is late. Every wait of one watchdog
-    has the same timeout, so deadlines come in order of arrival: an ordered dict, oldest first, from
-    which a call leaves as soon as its request is read (only calls still waiting are held)."""
+class CallBounds(grpc.aio.ServerInterceptor):
+    """Bounds the wait for a unary call's request message (``read_timeout`` seconds from the call's
+    arrival; 0 or None: no bound) and counts the calls in progress. ``threads`` runs sync handlers."""
 
-    def __init__(self, timeout: float, name: str, setting: str):
-        self.timeout = timeout
-        self.name = name
-        self.details = (f"request message: expected within {timeout:g} s of a request thread taking up the call "
-                        f"({setting}), none read (headers came, no message)")
-        self._waits: collections.OrderedDict[_Wait, None] = collections.OrderedDict()
-        self._cond = threading.Condition()
-        # started now, not on the first call: a server's threads are all there once it listens
-        threading.Thread(target=self._run, name=name, daemon=True).start()
+    def __init__(self, read_timeout: float | None, threads, setting: str = "--request-read-timeout"):
+        self.read_timeout = read_timeout or None
+        self.threads = threads
+        self.setting = setting
+        self.in_flight = 0
+        self._count_lock = threading.Lock()  # sync handlers count from the request threads
+        self._handlers: dict[int, tuple[object, grpc.RpcMethodHandler]] = {}
 
-    def watch(self, call) -> _Wait:
-        wait = _Wait(time.monotonic() + self.timeout, call)
-        with self._cond:
-            self._waits[wait] = None
-            if len(self._waits) == 1:
-                self._cond.notify()
-        return wait
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        known = self._handlers.get(id(handler))
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(handler, handler_call_details.method)
+        self._handlers[id(handler)] = (handler, wrapped)  # keeps ``handler`` alive, so its id stays its own
+        return wrapped
 
-    def release(self, wait: _Wait) -> None:
-        """The call's request was read (or its reading failed): no longer watched."""
-        with self._cond:
-            self._waits.pop(wait, None)
+    # --- counting --------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._waits:
-                    self._cond.wait()
-                wait = next(iter(self._waits))
-                late = wait.deadline - time.monotonic()
-                if late > 0:
-                    self._cond.wait(late)
-                    continue
-                self._waits.popitem(last=False)
-            log.info("call cancelled: %s", self.details, extra={"event": "request_read_timeout"})
-            try:
-                wait.call.cancel(grpc.StatusCode.DEADLINE_EXCEEDED.value[0], self.details)
-            except Exception:  # the call may be over already
-                log.debug("cancelling a late call", exc_info=True)
+    def _enter(self) -> None:
+        with self._count_lock:
+            self.in_flight += 1
 
+    def _leave(self) -> None:
+        with self._count_lock:
+            self.in_flight -= 1
 
-class RequestThreads(futures.ThreadPoolExecutor):
-    """A thread pool for grpc.server that cancels unary calls whose request message is not read within
-    ``read_timeout`` seconds of their arrival (0 or None: no bound)."""
+    def _wrap(self, h: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        des, ser = h.request_deserializer, h.response_serializer
+        if h.unary_unary is not None:
+            timeout = self.read_timeout
+            setting = self.setting
+            if method == HEALTH_CHECK:
+                timeout, setting = min(timeout or HEALTH_READ_TIMEOUT, HEALTH_READ_TIMEOUT), "the health Check bound"
+            if _is_async(h.unary_unary) or SyncContext is not None:
+                return grpc.stream_unary_rpc_method_handler(
+                    self._bounded_unary(h.unary_unary, timeout, setting), request_deserializer=des,
+                    response_serializer=ser)
+            return grpc.unary_unary_rpc_method_handler(self._counted(h.unary_unary), des, ser)
+        if h.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(self._counted(h.unary_stream), des, ser)
+        if h.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(self._counted(h.stream_unary), des, ser)
+        return grpc.stream_stream_rpc_method_handler(self._counted(h.stream_stream), des, ser)
 
-    def __init__(self, max_workers: int, read_timeout: float | None, thread_name_prefix: str,
-                 setting: str = "--request-read-timeout"):
-        super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
-        self._watchdog = (_Watchdog(read_timeout, f"{thread_name_prefix}-watchdog", setting)
-                          if read_timeout else None)
-
-    def submit(self, fn, /, *args, **kwargs):
-        if self._watchdog is not None and _is_unary_call(args):
-            task, rpc_event, state, behavior, read_request, *rest = args
-            watchdog, call = self._watchdog, rpc_event.call
-
-            def read_within_bound():
-                # timed from when a thread starts reading: a call queued behind busy threads holds
-                # none, and its client's deadline (or --max-concurrent-rpcs) bounds that wait
-                wait = watchdog.watch(call)
+    def _counted(self, fn):
+        """``fn`` as a handler of the same kind (sync or async, one answer or a stream) that counts
+        itself in progress while it runs."""
+        enter, leave = self._enter, self._leave
+        if inspect.isasyncgenfunction(fn):
+            async def counted(request, context):
+                enter()
                 try:
-                    return read_request()
+                    async for response in fn(request, context):
+                        yield response
                 finally:
-                    watchdog.release(wait)
+                    leave()
+        elif inspect.iscoroutinefunction(fn):
+            async def counted(request, context):
+                enter()
+                try:
+                    return await fn(request, context)
+                finally:
+                    leave()
+        else:
+            def counted(request, context):
+                enter()
+                try:
+                    result = fn(request, context)
+                except BaseException:
+                    leave()
+                    raise
+                if not inspect.isgenerator(result) and not hasattr(result, "__next__"):
+                    leave()
+                    return result
+                return _counted_stream(result, leave)
+        return counted
 
-            args = (task, rpc_event, state, behavior, read_within_bound, *rest)
-        return super().submit(fn, *args, **kwargs)
+    def _bounded_unary(self, fn, timeout: float, setting: str):
+        """A stream-request handler that reads the one request message within ``timeout`` seconds (None: no bound),
+        then answers it with ``fn`` (on the event loop when it is async, else on the request threads)."""
+        details = timeout and (f"request message: expected within {timeout:g} s of the call's arrival ({setting}), "
+                   "none read (headers came, no message)")
+        is_async = _is_async(fn)
+        threads = self.threads
+        enter, leave = self._enter, self._leave
+
+        async def bounded(request_iterator, context):
+            enter()
+            try:
+                try:
+                    if timeout is None:
+                        request = await request_iterator.__anext__()
+                    else:
+                        async with asyncio.timeout(timeout):
+                            request = await request_iterator.__anext__()
+                except TimeoutError:
+                    log.info("call cancelled: %s", details, extra={"event": "request_read_timeout"})
+                    await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, details)
+                except StopAsyncIteration:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                        "request message: expected one, the call ended without any")
+                if is_async:
+                    return await fn(request, context)
+                return await asyncio.get_running_loop().run_in_executor(
+                    threads, fn, request, SyncContext(context))
+            finally:
+                leave()
+
+        return bounded
 
 
-def _is_unary_call(args) -> bool:
-    """Whether ``args`` are those of grpc's task for a call with one request message (read by the task)."""
-    return (len(args) >= 5 and getattr(args[0], "__name__", None) in _CALL_TASKS
-            and getattr(args[4], "__name__", None) == _UNARY_READ and hasattr(args[1], "call"))
-
-
-def health_handler(servicer, threads: futures.ThreadPoolExecutor) -> grpc.GenericRpcHandler:
-    """grpc.health.v1.Health from ``servicer`` with Check on ``threads`` (grpc runs a handler on the
-    pool named by its ``experimental_thread_pool``); Watch keeps the servicer's own pool."""
-    from grpc_health.v1 import health_pb2
-
-    def check(request, context):
-        return servicer.Check(request, context)
-
-    check.experimental_thread_pool = threads
-    return grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
-        "Check": grpc.unary_unary_rpc_method_handler(
-            check, request_deserializer=health_pb2.HealthCheckRequest.FromString,
-            response_serializer=health_pb2.HealthCheckResponse.SerializeToString),
-        "Watch": grpc.unary_stream_rpc_method_handler(
-            servicer.Watch, request_deserializer=health_pb2.HealthCheckRequest.FromString,
-            response_serializer=health_pb2.HealthCheckResponse.SerializeToString),
-    })
-
-
-def health_threads(read_timeout: float | None, name: str) -> RequestThreads:
-    """Threads for health Check: the request wait bounded by HEALTH_READ_TIMEOUT (or the configured
-    bound when it is shorter)."""
-    if read_timeout and read_timeout < HEALTH_READ_TIMEOUT:
-        return RequestThreads(HEALTH_THREADS, read_timeout, name)
-    return RequestThreads(HEALTH_THREADS, HEALTH_READ_TIMEOUT, name, setting="the health Check bound")
+def _counted_stream(responses, leave):
+    try:
+        yield from responses
+    finally:
+        leave()

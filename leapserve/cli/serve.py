@@ -112,8 +112,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # Few threads: Python's request threads contend for the GIL, and on 2 cores 4 threads answered
     # 1.2-1.3x the single-record requests per second of 16 (docs/serving.md, Speed).
     p.add_argument("--threads", type=int, default=env("--threads", 4, int), metavar="N",
-                   help="request threads per process (each open PredictStream holds one) (default 4; "
-                        "more threads, more open streams, fewer requests per second) [LEAPSERVE_THREADS]")
+                   help="request threads per process for PredictBatch, OIP, metadata and slow models; open "
+                        "streams and fast Predict calls hold none (default 4; more threads, more slow calls at "
+                        "once, fewer requests per second) [LEAPSERVE_THREADS]")
     p.add_argument("--max-message-size", type=size_in_bytes,
                    default=env("--max-message-size", 64 * 1024 * 1024, size_in_bytes), metavar="BYTES",
                    help="largest request or response, e.g. 16M (default 64M); larger ones fail with "
@@ -157,7 +158,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "[LEAPSERVE_MAX_STREAM_REQUESTS]")
     p.add_argument("--max-concurrent-streams", type=int, default=env("--max-concurrent-streams", None, int),
                    metavar="N", help="PredictStream calls open at once per process before new ones fail with "
-                   "RESOURCE_EXHAUSTED (default: half of --threads; 0: no limit) [LEAPSERVE_MAX_CONCURRENT_STREAMS]")
+                   "RESOURCE_EXHAUSTED (default 0: no limit but --max-concurrent-rpcs) [LEAPSERVE_MAX_CONCURRENT_STREAMS]")
     p.add_argument("--admin-path", action="append", metavar="DIR",
                    help="a folder LoadModel may load bundles from, besides --model-dir. Repeatable. "
                         "[LEAPSERVE_ADMIN_PATH]")

@@ -37,13 +37,21 @@ class Failure:
         self.actual = actual
 
     def abort(self, context):
+        self._trailers(context)
+        context.abort(self.code, _short(self.message))
+
+    async def abort_async(self, context):
+        """abort() for an async handler (grpc.aio's abort is a coroutine)."""
+        self._trailers(context)
+        await context.abort(self.code, _short(self.message))
+
+    def _trailers(self, context) -> None:
         if self.field:
             context.set_trailing_metadata((
                 ("leapserve-field", _ascii(self.field)),
                 ("leapserve-expected", _ascii(self.expected)),
                 ("leapserve-actual", _ascii(self.actual)),
             ))
-        context.abort(self.code, _short(self.message))
 
     def fill(self, status) -> None:
         """Fill a leapserve.v1.Status message."""

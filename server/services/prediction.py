@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 
 import grpc
 import numpy as np
@@ -24,6 +26,11 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
 
 _STATE = {"LOADING": pb.LOADING, "READY": pb.READY, "FAILED": pb.FAILED}
 _DEADLINE_CHECK_ROWS = 256
+# Predict and each PredictStream request are scored on the event loop while their pipeline takes
+# under this (a moving average): handing a 10 us model to a thread would cost more than scoring it.
+# A slower pipeline is scored on the request threads, so that the loop keeps answering the others.
+INLINE_SECONDS = 0.001
+_AVERAGE_WEIGHT = 0.1  # of the latest call in a pipeline's moving average
 
 
 def fill_version_info(msg, info: dict) -> None:
@@ -47,11 +54,9 @@ def _fill_field(msg, name, ftype) -> None:
 
 
 class StreamSlots:
-    """The open PredictStream calls of a process, at most ``limit`` at once (0: no limit).
-
-    Each open stream holds one of the server's request threads for as long as it lives; past the
-    limit a new stream is refused at once (RESOURCE_EXHAUSTED) instead of waiting for a thread while
-    unary calls queue behind it."""
+    """The open PredictStream calls of a process, at most ``limit`` at once (0: no limit): past the
+    limit a new stream is refused at once (RESOURCE_EXHAUSTED). An open stream holds no thread (it
+    waits for its messages on the event loop), only its buffers."""
 
     def __init__(self, limit: int = 0):
         self.limit = max(0, int(limit or 0))
@@ -73,20 +78,41 @@ class StreamSlots:
 class PredictionService(pb_grpc.PredictionServiceServicer):
     """``max_stream_requests``: most requests in one PredictStream (0: no limit);
     ``max_concurrent_streams``: most PredictStream calls open at once (0: no limit). Past either,
-    the stream ends with RESOURCE_EXHAUSTED (after answering every request before the limit)."""
+    the stream ends with RESOURCE_EXHAUSTED (after answering every request before the limit).
+
+    Predict and PredictStream are async (grpc.aio): a fast pipeline is scored on the event loop, a
+    slow one (INLINE_SECONDS) on ``threads``; PredictBatch and the metadata calls are sync, and
+    grpc.aio runs them on the request threads."""
 
     def __init__(self, registry: Registry, *, max_batch_rows: int = 100_000, max_stream_requests: int = 0,
-                 max_concurrent_streams: int = 0):
+                 max_concurrent_streams: int = 0, threads=None):
         self.registry = registry
         self.max_batch_rows = max_batch_rows
         self.max_stream_requests = max(0, int(max_stream_requests or 0))
         self.streams = StreamSlots(max_concurrent_streams)
+        self.threads = threads  # None: the event loop's default executor
+        self._seconds: dict[int, float] = {}  # id(pipeline) -> moving average of one record's scoring
+
+    async def _score(self, request) -> bytes:
+        """_predict on the loop, or on the request threads when this pipeline is slow."""
+        served = self.registry.resolve(request.model, request.version)
+        key = id(served.pipeline)
+        average = self._seconds.get(key, 0.0)
+        start = time.perf_counter()
+        if average < INLINE_SECONDS:
+            try:
+                return self._predict(request, served)
+            finally:
+                self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.threads, self._predict, request, served)
+        finally:
+            self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
 
     # --- one record ------------------------------------------------------------------------
 
-    def _predict(self, request, context) -> bytes:
+    def _predict(self, request, served) -> bytes:
         """The encoded PredictResponse (see codec.WireEncoder: written straight to the wire)."""
-        served = self.registry.resolve(request.model, request.version)
         codec = served.codec
         record = codec.decode_record(request.inputs)
         wanted = request.outputs
@@ -100,32 +126,32 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                 + string_field(TAG_RESPONSE_REQUEST_ID, request.request_id)
                 + codec.wire(wanted, RESPONSE_OUTPUTS).encode(result))
 
-    def Predict(self, request, context):
+    async def Predict(self, request, context):
         try:
             check_deadline(context)
-            return self._predict(request, context)
+            return await self._score(request)
         except Exception as e:
             failure = failure_of(e, request.request_id, context, "Predict")
-        failure.abort(context)
+        await failure.abort_async(context)
 
-    def PredictStream(self, request_iterator, context):
+    async def PredictStream(self, request_iterator, context):
         if not self.streams.acquire():
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          f"{self.streams.limit} PredictStream calls are open, the most this server takes at once "
-                          "(--max-concurrent-streams); retry later or use Predict/PredictBatch")
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"{self.streams.limit} PredictStream calls are open, the most this server takes at "
+                                "once (--max-concurrent-streams); retry later or use Predict/PredictBatch")
         # The slot is released however the stream ends: all answered, client cancellation or deadline
         # (the request iterator raises), RESOURCE_EXHAUSTED below, or the generator closed by gRPC.
         try:
             limit = self.max_stream_requests
             count = 0
-            for request in request_iterator:
+            async for request in request_iterator:
                 count += 1
                 if limit and count > limit:
-                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                  f"more than {limit} requests in one PredictStream (--max-stream-requests); "
-                                  "open a new stream")
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                        f"more than {limit} requests in one PredictStream (--max-stream-requests); "
+                                        "open a new stream")
                 try:
-                    yield self._predict(request, context)
+                    yield await self._score(request)
                 except Exception as e:
                     failure = failure_of(e, request.request_id, context, "PredictStream")
                     # The version that refused, as far as one did (the default one for an empty version).

@@ -1,0 +1,82 @@
+"""Many open PredictStreams (issue 14, part 4): open streams hold no request thread, so a server
+with --threads 1 or 4 keeps 1,000 streams open at once and answers each in order (about 10 s each
+on 2 cores).
+
+Every stream sends one request and waits for its answer; only when every stream has its first
+answer (all open at once) does each send two more, answered in order. Before grpc.aio a stream
+held a thread: with --threads 4 the third stream was refused (--max-concurrent-streams, half the
+threads), and without that limit the fifth waited for a thread that never came free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from tests.support.bundles import RF_ZIP, airbnb_record
+from tests.support.servers import predict_request
+
+CHANNELS = 8  # streams spread over a few connections, as many clients would
+
+
+async def _open_streams(address: str, count: int, timeout: float) -> dict:
+    from leapserve.v1 import prediction_pb2_grpc as pb_grpc
+
+    record = airbnb_record()
+    channels = [grpc.aio.insecure_channel(address) for _ in range(CHANNELS)]
+    all_open = asyncio.Event()
+    first_answers = 0
+    results: dict[int, list] = {}
+
+    async def stream(i: int) -> None:
+        nonlocal first_answers
+        call = pb_grpc.PredictionServiceStub(channels[i % CHANNELS]).PredictStream(timeout=timeout)
+        answers = []
+        await call.write(predict_request("rf", record, request_id=f"{i}-0"))
+        answers.append(await call.read())
+        first_answers += 1
+        if first_answers == count:
+            all_open.set()
+        await all_open.wait()
+        for n in (1, 2):
+            await call.write(predict_request("rf", record, request_id=f"{i}-{n}"))
+        await call.done_writing()
+        while (answer := await call.read()) is not grpc.aio.EOF:
+            answers.append(answer)
+        results[i] = answers
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(stream(i) for i in range(count))), timeout)
+    finally:
+        for ch in channels:
+            await ch.close()
+    return results
+
+
+def _check(results: dict, count: int, expected_price: float) -> None:
+    assert len(results) == count, f"{len(results)} of {count} streams answered"
+    for i, answers in sorted(results.items()):
+        ids = [a.request_id for a in answers]
+        assert ids == [f"{i}-0", f"{i}-1", f"{i}-2"], f"stream {i}: answers in the order {ids}, expected 0, 1, 2"
+        for a in answers:
+            assert not a.HasField("status") or a.status.code == 0, f"stream {i}: {a.status}"
+            assert a.outputs["price_prediction"].double_value == pytest.approx(expected_price), f"stream {i}"
+
+
+def _run(start_server, threads: int, count: int, seconds: float) -> None:
+    from tests.support.servers import prediction_stub
+
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--threads", str(threads))
+    with grpc.insecure_channel(server.address) as ch:
+        expected = prediction_stub(ch).Predict(predict_request("rf", airbnb_record()), timeout=10)
+    price = expected.outputs["price_prediction"].double_value
+    results = asyncio.run(_open_streams(server.address, count, seconds))
+    _check(results, count, price)
+    assert server.proc.poll() is None
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_1000_open_streams_answered_in_order(start_server, threads):
+    _run(start_server, threads, 1000, 50.0)
