@@ -3,6 +3,8 @@
     .venv/bin/python bench/grpc.py              # everything, printed as a table (about 5 minutes)
     .venv/bin/python bench/grpc.py --markdown   # the same as a Markdown table (docs/serving.md)
     .venv/bin/python bench/grpc.py --quick      # shorter runs, for a smoke test
+    .venv/bin/python bench/grpc.py --ghz        # Predict p50 against the empty handler, with ghz
+    .venv/bin/python bench/grpc.py --streams 1000  # memory per open PredictStream
 
 Clients and servers are separate processes on loopback. Servers under comparison run side by side
 and are measured in alternating short rounds, so that load from elsewhere on a shared machine
@@ -18,6 +20,15 @@ weighs on both alike (ratios are medians of per-round ratios). Measured in one r
 * with the xgboost extra, the same for the penguins' features into XGBoost's SparkXGBClassifier
   (100 trees of depth 6 per class; built into build/examples/penguins_xgb/ when missing): Predict
   p50 / p99, PredictBatch rows per second, and Spark local mode.
+
+With --ghz: Predict p50 on the airbnb forest against an empty Predict handler of the same leapserve
+server (same command, same settings, metrics and reload on: `leapserve serve` with its Predict
+replaced by one that returns the forest's answer, computed on its first call), each measured by
+ghz (the Go gRPC load tool, bench/ghz.py installs it) at concurrency 1, in alternating rounds; the
+ratio is the median of the per-round ratios (target <= 1.15x).
+
+With --streams N: the server's RSS with N PredictStreams open (each has sent a request and got its
+answer), less its RSS before, per stream.
 
 Targets: Predict p50 within 1.3x of the empty handler's p50, p99 under 2 ms, at least 4,000
 single-record requests per second on 2 cores, PredictBatch above Spark local mode's rows per second.
@@ -179,6 +190,163 @@ def serve_empty(port: int) -> None:
     server.start()
     signal.signal(signal.SIGTERM, lambda *a: server.stop(0))
     server.wait_for_termination()
+
+
+def serve_empty_leapserve(argv: list[str]) -> int:
+    """`leapserve serve ARGV` with an empty Predict: it answers each model with the response its
+    first call got (scored then), so the messages are the same and nothing is scored after."""
+    from leapserve.cli import main as leapserve_main
+    from leapserve.server.services import prediction
+
+    answers: dict[str, bytes] = {}
+
+    async def Predict(self, request, context):  # noqa: N802 (gRPC's method name)
+        answer = answers.get(request.model)
+        if answer is None:
+            answer = answers[request.model] = await self._score(request)
+        return answer
+
+    prediction.PredictionService.Predict = Predict
+    return leapserve_main(["serve", *argv])
+
+
+# --- ghz: a Go client for unary latency ---------------------------------------------------------
+
+def write_protoset(tmp: Path) -> Path:
+    """leapserve.v1's descriptors for ghz (its own .proto parser predates proto3 `optional`)."""
+    import importlib.resources
+
+    from grpc_tools import protoc
+
+    out = tmp / "prediction.protoset"
+    well_known = importlib.resources.files("grpc_tools") / "_proto"  # google/protobuf/*.proto
+    if protoc.main(["protoc", f"-I{REPO / 'protos'}", f"-I{well_known}", "--include_imports", f"--descriptor_set_out={out}",
+                    "leapserve/v1/prediction.proto"]) != 0:
+        raise SystemExit("protoc could not write the protoset for ghz")
+    return out
+
+
+def ghz_p50(ghz: Path, protoset: Path, address: str, payload: Path, count: int) -> float:
+    """Predict's p50 in seconds over ``count`` calls at concurrency 1."""
+    out = subprocess.run([str(ghz), "--insecure", "--protoset", str(protoset),
+                          "--call", "leapserve.v1.PredictionService.Predict",
+                          "--binary-file", str(payload), "-c", "1", "-n", str(count), "--format", "json",
+                          address], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise SystemExit(f"ghz failed: {out.stderr or out.stdout}")
+    report = json.loads(out.stdout)
+    if report.get("errorDistribution"):
+        raise SystemExit(f"ghz: calls failed: {report['errorDistribution']}")
+    p50 = next(d["latency"] for d in report["latencyDistribution"] if d["percentage"] == 50)
+    return p50 / 1e9
+
+
+def measure_ghz(args) -> list[tuple[str, str, str]]:
+    import tempfile
+
+    import importlib.util
+
+    # bench/ghz.py by its path: the bench folder stays off the import path (see above)
+    spec = importlib.util.spec_from_file_location("bench_ghz", REPO / "bench" / "ghz.py")
+    bench_ghz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_ghz)
+    ghz = bench_ghz.ensure_ghz()
+    runs = 5
+    count = 1000 if args.quick else 5000
+    tmp = Path(tempfile.mkdtemp(prefix="leapserve-ghz-"))
+    payload = write_payload(tmp, "rf", predict_request("rf", airbnb_record()))
+    protoset = write_protoset(tmp)
+    say = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+
+    def started(empty: bool) -> ServerProcess:
+        port = free_port()
+        # Default settings: reload on (every 2 s), metrics on.
+        serve = ["--port", port, "--log-level", "warning", "--metrics-port", free_port(), "--model", f"rf={RF_ZIP}"]
+        command = ([sys.executable, __file__, "--serve-empty-leapserve", *map(str, serve)] if empty else None)
+        return ServerProcess(serve, tmp / f"{'empty' if empty else 'leapserve'}.log", f"127.0.0.1:{port}",
+                             command=command)
+
+    p50s: dict[str, list[float]] = {"empty": [], "rf": []}
+    with started(True) as empty, started(False) as leap:
+        wait_serving(empty, leap)
+        for srv in (empty, leap):
+            ghz_p50(ghz, protoset, srv.address, payload, 500)  # warm-up
+        for r in range(runs):
+            say(f"  ghz run {r + 1}/{runs}")
+            order = (("empty", empty), ("rf", leap)) if r % 2 == 0 else (("rf", leap), ("empty", empty))
+            for key, srv in order:
+                p50s[key].append(ghz_p50(ghz, protoset, srv.address, payload, count))
+    us = lambda s: f"{s * 1e6:.0f} us"  # noqa: E731
+    ratios = [a / b for a, b in zip(p50s["rf"], p50s["empty"])]
+    per_run = ", ".join(f"{r:.2f}" for r in ratios)
+    return [
+        ("empty Predict handler (same server): p50, median of 5 runs (ghz, c=1)",
+         us(statistics.median(p50s["empty"])), "floor: " + ", ".join(us(p) for p in p50s["empty"])),
+        ("Predict airbnb RF: p50, median of 5 runs (ghz, c=1)", us(statistics.median(p50s["rf"])),
+         ", ".join(us(p) for p in p50s["rf"])),
+        ("Predict / empty handler p50, median of the 5 per-run ratios", f"{statistics.median(ratios):.2f}x",
+         f"per run: {per_run} (target <= 1.15x)"),
+    ]
+
+
+# --- memory per open stream ------------------------------------------------------------------------
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise SystemExit(f"no VmRSS for process {pid}")
+
+
+def measure_streams(args) -> list[tuple[str, str, str]]:
+    import asyncio
+    import tempfile
+
+    import grpc
+
+    from leapserve.v1 import prediction_pb2_grpc as pb_grpc
+
+    count = args.streams
+    tmp = Path(tempfile.mkdtemp(prefix="leapserve-streams-"))
+    request = predict_request("rf", airbnb_record())
+    port = free_port()
+    rows = []
+    with ServerProcess(["--port", port, "--log-level", "warning", "--reload-interval", "0", "--model", f"rf={RF_ZIP}"],
+                       tmp / "leapserve.log", f"127.0.0.1:{port}") as server:
+        wait_serving(server)
+
+        async def hold() -> tuple[int, int, float]:
+            channels = [grpc.aio.insecure_channel(server.address) for _ in range(8)]
+            for ch in channels:  # connections up before the baseline
+                await ch.channel_ready()
+            method = "/leapserve.v1.PredictionService/PredictStream"
+            calls = [channels[i % 8].stream_stream(method)() for i in range(count)]
+            await calls[0].write(request)
+            await calls[0].read()
+            await asyncio.sleep(0.5)
+            before = rss_bytes(server.proc.pid)
+            started = time.perf_counter()
+            for call in calls[1:]:
+                await call.write(request)
+            for call in calls[1:]:
+                await call.read()
+            opened = time.perf_counter() - started
+            await asyncio.sleep(0.5)
+            after = rss_bytes(server.proc.pid)
+            for call in calls:
+                await call.done_writing()
+                await call.read()
+            for ch in channels:
+                await ch.close()
+            return before, after, opened
+
+        before, after, opened = asyncio.run(hold())
+    mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
+    rows.append((f"server RSS, 1 stream open / {count} streams open", f"{mib(before)} / {mib(after)}",
+                 f"{count - 1} streams opened and answered in {opened:.2f} s"))
+    rows.append(("RSS per open PredictStream", f"{(after - before) / (count - 1) / 1024:.1f} KiB",
+                 "each has sent one request and got its answer"))
+    return rows
 
 
 # --- clients ---------------------------------------------------------------------------------
@@ -446,6 +614,8 @@ def main(argv=None) -> int:
     if argv and argv[0] == "--serve-empty":
         serve_empty(int(argv[1]))
         return 0
+    if argv and argv[0] == "--serve-empty-leapserve":
+        return serve_empty_leapserve(argv[1:])
     if argv and argv[0] == "--client-latency":
         client_latency(argv[1], argv[2], Path(argv[3]), int(argv[4]), int(argv[5]))
         return 0
@@ -456,9 +626,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--skip-spark", action="store_true", help="leave out Spark local mode")
+    parser.add_argument("--ghz", action="store_true",
+                        help="only Predict p50 against an empty handler of the same server, measured with ghz")
+    parser.add_argument("--streams", type=int, metavar="N", help="only the server's memory per open PredictStream")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
-    rows = measure(args)
+    rows = measure_ghz(args) if args.ghz else measure_streams(args) if args.streams else measure(args)
     print_table(rows, args.markdown, (load_before, os.getloadavg()[0]))
     return 0
 
