@@ -68,8 +68,9 @@ def fuzz_server(start_module_server, tmp_path_factory):
     server = start_module_server("--model-dir", folder, "--reload-interval", "0", "--threads", THREADS,
                                  "--max-concurrent-streams", "0", "--max-message-size", "16M",
                                  "--max-batch-rows", "2000")
-    assert_all_workers_free(server)  # also brings the thread pool to its full size
-    server.baseline_threads = server_thread_count(server)
+    assert_all_workers_free(server)
+    # the request threads start on demand, up to THREADS: the most the fuzzing may leave
+    server.baseline_threads = server_thread_count(server) + THREADS
     return server
 
 
@@ -77,8 +78,9 @@ THREADS = 8
 
 
 def assert_all_workers_free(server, timeout: float = 10.0) -> None:
-    """Hold THREADS PredictStreams open at once (each holds one of the server's request threads)
-    and get an answer on each: only possible when no thread is stuck in an earlier call."""
+    """Hold THREADS PredictStreams open at once and get an answer on each (the event loop is not
+    stuck), and meanwhile THREADS PredictBatch calls at once (they run on the request threads: all
+    answered only when no thread is stuck for good in an earlier call)."""
     record = airbnb_record()
     req = pb.PredictRequest(model="rf", outputs=["price_prediction"])
     for k, v in record.items():
@@ -101,8 +103,13 @@ def assert_all_workers_free(server, timeout: float = 10.0) -> None:
         for call in calls:
             # next() on each: every stream must be answered while all of them are open
             r = next(call)
-            assert time.monotonic() < deadline, "a request thread of the server is stuck"
+            assert time.monotonic() < deadline, "the server's event loop is stuck"
             answered.append(r.outputs["price_prediction"].double_value)
+        batch = pb.PredictBatchRequest(model="rf", outputs=["price_prediction"])
+        batch.records.add().fields.MergeFrom(req.inputs)
+        batches = [pb_grpc.PredictionServiceStub(ch).PredictBatch.future(batch, timeout=timeout) for ch in channels]
+        for f in batches:
+            assert f.result().results, "a request thread of the server is stuck"
     finally:
         release.set()
         for call in calls:
@@ -390,7 +397,7 @@ def _check_server_after(server, tally):
     log = server.log()
     assert "Traceback" not in log and "internal error" not in log and "failed (request id" not in log, log[-3000:]
     # No leaked worker: every request thread can take a call, and there are no more threads than
-    # after the warm-up (the pool at its full size).
+    # after the warm-up plus the request pool at its full size (its threads start on demand).
     assert_all_workers_free(server)
     deadline = time.monotonic() + 10
     while server_thread_count(server) > server.baseline_threads and time.monotonic() < deadline:
