@@ -24,8 +24,9 @@ weighs on both alike (ratios are medians of per-round ratios). Measured in one r
 With --ghz: Predict p50 on the airbnb forest against an empty Predict handler of the same leapserve
 server (same command, same settings, metrics and reload on: `leapserve serve` with its Predict
 replaced by one that returns the forest's answer, computed on its first call), each measured by
-ghz (the Go gRPC load tool, bench/ghz.py installs it) at concurrency 1, in alternating rounds; the
-ratio is the median of the per-round ratios (target <= 1.15x).
+ghz (the Go gRPC load tool, bench/ghz.py installs it) at concurrency 1: five runs, each of ten
+alternating rounds (a run's p50 is the median of its rounds'); the ratio is the median of the five
+runs' ratios (target <= 1.15x).
 
 With --streams N: the server's RSS with N PredictStreams open (each has sent a request and got its
 answer), less its RSS before, per stream.
@@ -273,9 +274,15 @@ def measure_ghz(args) -> list[tuple[str, str, str]]:
             ghz_p50(ghz, protoset, srv.address, payload, 500)  # warm-up
         for r in range(runs):
             say(f"  ghz run {r + 1}/{runs}")
-            order = (("empty", empty), ("rf", leap)) if r % 2 == 0 else (("rf", leap), ("empty", empty))
-            for key, srv in order:
-                p50s[key].append(ghz_p50(ghz, protoset, srv.address, payload, count))
+            # A run is 10 alternating rounds of count/10 calls to each server (load from elsewhere on
+            # a shared machine weighs on both alike); its p50 is the median of its rounds' p50s.
+            rounds: dict[str, list[float]] = {"empty": [], "rf": []}
+            for k in range(10):
+                order = (("empty", empty), ("rf", leap)) if k % 2 == 0 else (("rf", leap), ("empty", empty))
+                for key, srv in order:
+                    rounds[key].append(ghz_p50(ghz, protoset, srv.address, payload, count // 10))
+            for key in p50s:
+                p50s[key].append(statistics.median(rounds[key]))
     us = lambda s: f"{s * 1e6:.0f} us"  # noqa: E731
     ratios = [a / b for a, b in zip(p50s["rf"], p50s["empty"])]
     per_run = ", ".join(f"{r:.2f}" for r in ratios)
