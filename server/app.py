@@ -15,6 +15,11 @@ listens on (TCP and/or a Unix domain socket):
 With ``--http-port``, the same models over HTTP too (server/http.py: the Open Inference Protocol's
 REST v2), started and stopped with the gRPC server.
 
+The servers are grpc.aio's, on an event loop of their own thread (EventLoop): Predict, PredictStream
+and health run on the loop and hold no thread while they wait, so open streams are not bounded by
+``--threads``; sync servicers (OIP, ModelService, PredictBatch and metadata, any servicer added
+with its generated add_*_to_server) run on the ``--threads`` request threads.
+
 Around them (docs/operations.md): Prometheus metrics on ``--metrics-port`` (server/metrics.py), a
 plaintext health-only listener on ``--health-port`` for probes, TLS and mutual TLS on TCP
 (server/tls.py), text or JSON logs (server/logs.py), optional OpenTelemetry spans.
