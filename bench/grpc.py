@@ -268,6 +268,7 @@ def measure_ghz(args) -> list[tuple[str, str, str]]:
                              command=command)
 
     p50s: dict[str, list[float]] = {"empty": [], "rf": []}
+    cpu_per_call: dict[str, list[float]] = {"empty": [], "rf": []}  # server CPU seconds per call, each round
     with started(True) as empty, started(False) as leap:
         wait_serving(empty, leap)
         for srv in (empty, leap):
@@ -280,7 +281,9 @@ def measure_ghz(args) -> list[tuple[str, str, str]]:
             for k in range(10):
                 order = (("empty", empty), ("rf", leap)) if k % 2 == 0 else (("rf", leap), ("empty", empty))
                 for key, srv in order:
+                    cpu = cpu_seconds(srv.proc.pid)
                     rounds[key].append(ghz_p50(ghz, protoset, srv.address, payload, count // 10))
+                    cpu_per_call[key].append((cpu_seconds(srv.proc.pid) - cpu) / (count // 10))
             for key in p50s:
                 p50s[key].append(statistics.median(rounds[key]))
     us = lambda s: f"{s * 1e6:.0f} us"  # noqa: E731
@@ -293,7 +296,17 @@ def measure_ghz(args) -> list[tuple[str, str, str]]:
          ", ".join(us(p) for p in p50s["rf"])),
         ("Predict / empty handler p50, median of the 5 per-run ratios", f"{statistics.median(ratios):.2f}x",
          f"per run: {per_run} (target <= 1.15x)"),
+        ("server CPU per call (user + system, all rounds): empty / Predict",
+         f"{us(statistics.fmean(cpu_per_call['empty']))} / {us(statistics.fmean(cpu_per_call['rf']))}",
+         f"{statistics.fmean(cpu_per_call['rf']) / statistics.fmean(cpu_per_call['empty']):.2f}x: "
+         "less moved than wall time by load from elsewhere"),
     ]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- memory per open stream ------------------------------------------------------------------------
