@@ -270,13 +270,9 @@ def build_server(config: ServeConfig, registry, observer=None):
         *channel_options(),  # keepalive, idle connections
     ]
     threads = futures.ThreadPoolExecutor(config.threads, thread_name_prefix="leapserve-rpc")
-    bounds = CallBounds(config.request_read_timeout, threads)
-    server = grpc.aio.server(
-        migration_thread_pool=threads,
-        interceptors=[bounds],
-        options=options,
-        maximum_concurrent_rpcs=config.max_concurrent_rpcs or None,
-    )
+    # --max-concurrent-rpcs is CallBounds' (grpc's own limit would refuse health checks too)
+    bounds = CallBounds(config.request_read_timeout, threads, max_calls=config.max_concurrent_rpcs)
+    server = grpc.aio.server(migration_thread_pool=threads, interceptors=[bounds], options=options)
 
     def observed(servicer, name):
         if observer is not None:

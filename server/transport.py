@@ -9,7 +9,9 @@ open streams and stalled calls do not take the request threads (``--threads``) f
   with one request message: a call whose message has not come ``read_timeout`` seconds after the
   call arrived ends with DEADLINE_EXCEEDED (health Check within HEALTH_READ_TIMEOUT). Stream
   requests (PredictStream) are not bounded here: they wait between messages on purpose.
-* CallBounds also counts the calls in progress (logged at shutdown).
+* CallBounds also counts the calls in progress (logged at shutdown) and refuses calls past
+  ``--max-concurrent-rpcs`` with RESOURCE_EXHAUSTED, except health's: probes keep their answer
+  while the server is full (1,000 open streams fill the default).
 
 To bound the first read, CallBounds serves a method with one request message as a method with a
 request stream (the two are the same on the wire) and reads that one message itself. Sync
@@ -30,7 +32,8 @@ import grpc
 log = logging.getLogger("leapserve.server")
 
 HEALTH_READ_TIMEOUT = 1.0  # the same for health Check: probes send their request with the headers
-HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+HEALTH_SERVICE = "/grpc.health.v1.Health/"
+HEALTH_CHECK = HEALTH_SERVICE + "Check"
 KEEPALIVE_TIME_MS = 60_000  # ping a connection quiet for a minute...
 KEEPALIVE_TIMEOUT_MS = 20_000  # ...and close it when the ping is not answered within 20 s
 MAX_CONNECTION_IDLE_MS = 300_000  # close connections without calls for 5 minutes (clients reconnect)
@@ -78,11 +81,14 @@ class CallBounds(grpc.aio.ServerInterceptor):
     """Bounds the wait for a unary call's request message (``read_timeout`` seconds from the call's
     arrival; 0 or None: no bound) and counts the calls in progress. ``threads`` runs sync handlers."""
 
-    def __init__(self, read_timeout: float | None, threads, setting: str = "--request-read-timeout"):
+    def __init__(self, read_timeout: float | None, threads, setting: str = "--request-read-timeout",
+                 max_calls: int = 0):
         self.read_timeout = read_timeout or None
         self.threads = threads
         self.setting = setting
+        self.max_calls = max_calls or 0
         self.in_flight = 0
+        self._refused = grpc.stream_stream_rpc_method_handler(self._refuse)
         self._count_lock = threading.Lock()  # sync handlers count from the request threads
         self._handlers: dict[int, tuple[object, grpc.RpcMethodHandler]] = {}
 
@@ -90,12 +96,21 @@ class CallBounds(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
+        if (self.max_calls and self.in_flight >= self.max_calls
+                and not handler_call_details.method.startswith(HEALTH_SERVICE)):
+            return self._refused
         known = self._handlers.get(id(handler))
         if known is not None and known[0] is handler:
             return known[1]
         wrapped = self._wrap(handler, handler_call_details.method)
         self._handlers[id(handler)] = (handler, wrapped)  # keeps ``handler`` alive, so its id stays its own
         return wrapped
+
+    async def _refuse(self, request_iterator, context):
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            f"{self.max_calls} calls are in progress, the most this server takes at once "
+                            "(--max-concurrent-rpcs); retry later")
+        yield  # an async generator: refused without reading the request
 
     # --- counting --------------------------------------------------------------------------
 

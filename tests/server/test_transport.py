@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 from tests.support.bundles import v1_expected, v2_expected
-from tests.support.servers import free_port, run_cli
+from tests.support.servers import free_port, health_status, run_cli
 
 
 def predict(address, model="lr", a=1.0, b=2.0, version=""):
@@ -203,6 +203,9 @@ def test_concurrent_call_limit_is_resource_exhausted(start_server, bundles):
     with pytest.raises(grpc.RpcError) as info:
         predict(server.address)
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "--max-concurrent-rpcs" in info.value.details()
+    # health is not counted: probes still get their answer while every slot is taken
+    assert health_status(ch) == "SERVING"
     release.set()
     assert list(stream) == []
     ch.close()
