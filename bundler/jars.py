@@ -7,7 +7,9 @@ test suite's MLeap runtime harness has its own, tools/mleap_jvm). Each set lands
 so an interrupted download is never mistaken for a finished one.
 
 Run ``python -m leapserve.bundler.jars fetch`` (``make jars`` does) to fetch them; it is a no-op when
-the jars are already there. xgboost4j-spark's jars (``bundler/jvm/xgboost4j-spark.pom.xml``), needed
+the jars are already there. It also compiles leapserve's own ops for MLeap's Spark serializer
+(``SPARK_OPS``, Java sources in ``bundler/jvm/spark_ops/``) and writes the registry config that
+hands MLeap its op list with them in it. xgboost4j-spark's jars (``bundler/jvm/xgboost4j-spark.pom.xml``), needed
 only to export pipelines holding its Scala models, are an optional set: ``... fetch --xgboost4j``
 fetches them, and the session puts them on its classpath when they are there.
 """
@@ -15,6 +17,7 @@ fetches them, and the session puts them on its classpath when they are there.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -53,10 +56,11 @@ def cache_dir() -> Path:
     return Path(base) / "leapserve"
 
 
-def digest(*paths: Path) -> str:
+def digest(*paths: Path, text: str = "") -> str:
     h = hashlib.sha256()
     for p in paths:
         h.update(p.read_bytes())
+    h.update(text.encode("utf-8"))
     return h.hexdigest()[:12]
 
 
@@ -110,8 +114,8 @@ class JarSet:
             raise JarsMissing(self.name, folder, self.fetch_hint)
         return sorted(str(p) for p in folder.glob("*.jar"))
 
-    def fetch(self, log, finish: Callable[[Path], None] | None = None) -> None:
-        """Fetch the jars with Maven (then ``finish(folder)``); quick when they are there."""
+    def fetch(self, log) -> None:
+        """Fetch the jars with Maven; quick when they are there."""
         if is_complete(self.folder):
             return
         mvn = shutil.which("mvn")
@@ -125,8 +129,6 @@ class JarSet:
                  f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
                 check=True,
             )
-            if finish is not None:
-                finish(staging)
 
         build_once(self.folder, build)
 
@@ -142,30 +144,130 @@ def optional_classpath() -> list[str]:
     return XGBOOST4J_SPARK.classpath() if is_complete(XGBOOST4J_SPARK.folder) else []
 
 
+# --- leapserve's own Spark ops ---------------------------------------------------------------
+# MLeap's registry is configuration: a list of op classes, each the writer (and reader) of one Spark
+# class. leapserve's ops are Java classes compiled against MLeap's and PySpark's jars at fetch time,
+# put on the session's classpath, and listed in the registry config handed to the JVM, each in
+# the place of the MLeap op it replaces (MLeap keeps one op per Spark class and per op name).
+
+SPARK_OPS_SOURCES = JVM_DIR / "spark_ops"
+
+
+@dataclass(frozen=True)
+class SparkOp:
+    """One of leapserve's ops: its Java class (in SPARK_OPS_SOURCES), and the MLeap op for the
+    same Spark class that it replaces in the registry (None for a class MLeap has no op for)."""
+
+    op_class: str
+    replaces: str | None = None
+
+
+SPARK_OPS: tuple[SparkOp, ...] = ()
+
+
+def spark_ops_sources() -> list[Path]:
+    return sorted(SPARK_OPS_SOURCES.glob("*.java"))
+
+
+def pyspark_jars() -> list[str]:
+    """PySpark's own jars (Spark, Scala), which the ops are compiled against."""
+    spec = importlib.util.find_spec("pyspark")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "jars" if spec else None
+    if folder is None or not folder.is_dir():
+        raise RuntimeError("pyspark (with its jars) is needed to compile leapserve's Spark ops; "
+                           "install leapserve[bundler]")
+    return sorted(str(p) for p in folder.glob("*.jar"))
+
+
+def spark_ops_dir() -> Path:
+    """Compiled ops (classes/) and the registry config, keyed by the sources, the op list, MLeap's
+    pom and the PySpark they are compiled against."""
+    from importlib.metadata import version
+
+    key = digest(*spark_ops_sources(), MLEAP_SPARK.pom,
+                 text=repr((SPARK_OPS, sorted(EXCLUDED_SPARK_OPS), version("pyspark"))))
+    return cache_dir() / "spark-ops" / key
+
+
+def spark_ops_classpath() -> list[str]:
+    """The compiled ops' folder, for the session's classpath; raises JarsMissing when not built."""
+    where = spark_ops_dir()
+    if not is_complete(where):
+        raise JarsMissing("leapserve's Spark ops", where, MLEAP_SPARK.fetch_hint)
+    return [str(where / "classes")]
+
+
 def spark_registry_conf() -> Path:
-    """A Typesafe config file that replaces MLeap's Spark op list by the ops that link on Spark 3.5.
-
-    Written next to the jars from the reference.conf inside the mleap-spark jar itself.
-    """
-    where = MLEAP_SPARK.folder
-    conf = where / "leapserve-registry.conf"
-    if not conf.exists():
-        raise JarsMissing(MLEAP_SPARK.name, where, MLEAP_SPARK.fetch_hint)
-    return conf
+    """The Typesafe config file (passed to the JVM with -Dconfig.file) that replaces MLeap's Spark
+    op list: MLeap's own ops that link on Spark 3.5, with leapserve's in the place of those they
+    replace."""
+    where = spark_ops_dir()
+    if not is_complete(where):
+        raise JarsMissing("leapserve's Spark ops", where, MLEAP_SPARK.fetch_hint)
+    return where / "leapserve-registry.conf"
 
 
-def _write_spark_registry_conf(where: Path) -> None:
-    jar = where / f"mleap-spark_2.12-{MLEAP_SPARK_VERSION}.jar"
+def mleap_builtin_ops() -> list[str]:
+    """The op classes of MLeap's Spark registry, read from the reference.conf in its jar."""
+    jar = MLEAP_SPARK.folder / f"mleap-spark_2.12-{MLEAP_SPARK_VERSION}.jar"
     text = zipfile.ZipFile(jar).read("reference.conf").decode("utf-8")
     block = re.search(r"ml\.combust\.mleap\.spark\.registry\.builtin-ops\s*=\s*\[(.*?)\]", text, re.S)
     if not block:
         raise RuntimeError(f"no builtin-ops list in {jar}!reference.conf")
-    ops = [op for op in re.findall(r'"([^"]+)"', block.group(1)) if op not in EXCLUDED_SPARK_OPS]
-    lines = ["# Generated by bundler/jars.py from MLeap's reference.conf; see EXCLUDED_SPARK_OPS.",
-             "ml.combust.mleap.spark.registry.builtin-ops = ["]
-    lines += [f'  "{op}",' for op in ops]
-    lines += ["]", ""]
-    (where / "leapserve-registry.conf").write_text("\n".join(lines))
+    return re.findall(r'"([^"]+)"', block.group(1))
+
+
+def registry_ops(builtin: list[str], ops=SPARK_OPS, excluded=EXCLUDED_SPARK_OPS) -> list[str]:
+    """MLeap's op list with the excluded ops left out, each replaced op swapped for leapserve's and
+    leapserve's other ops appended."""
+    replacing = {op.replaces: op.op_class for op in ops if op.replaces}
+    unknown = sorted(set(replacing) - set(builtin))
+    if unknown:
+        raise RuntimeError(f"SPARK_OPS replaces ops MLeap's registry does not list: {unknown}")
+    listed = [replacing.get(op, op) for op in builtin if op not in excluded or op in replacing]
+    return listed + [op.op_class for op in ops if not op.replaces]
+
+
+def build_spark_ops(log) -> None:
+    """Compile leapserve's ops and write the registry config; quick when both are in place."""
+    classpath = MLEAP_SPARK.classpath() + pyspark_jars()
+
+    def finish(staging: Path) -> None:
+        ops = registry_ops(mleap_builtin_ops())
+        for op in SPARK_OPS:
+            if not (staging / "classes" / (op.op_class.replace(".", "/") + ".class")).is_file():
+                raise RuntimeError(f"SPARK_OPS names {op.op_class}, which no source in {SPARK_OPS_SOURCES} defines")
+        lines = ["# Generated by bundler/jars.py (registry_ops): MLeap's Spark ops that link on Spark 3.5,",
+                 "# with leapserve's own (SPARK_OPS) in the place of those they replace.",
+                 "ml.combust.mleap.spark.registry.builtin-ops = ["]
+        lines += [f'  "{op}",' for op in ops]
+        lines += ["]", ""]
+        (staging / "leapserve-registry.conf").write_text("\n".join(lines))
+
+    compile_java(spark_ops_sources(), classpath, spark_ops_dir(), log, "leapserve's Spark ops",
+                 into="classes", finish=finish)
+
+
+def compile_java(sources: list[Path], classpath: list[str], where: Path, log, what: str,
+                 into: str = "", finish: Callable[[Path], None] | None = None) -> None:
+    """javac ``sources`` against ``classpath`` into ``where/into`` (then ``finish(folder)``), built
+    once (build_once); nothing when ``where`` is complete."""
+    if is_complete(where):
+        return
+    javac = jdk_tool("javac")
+    if not javac:
+        raise RuntimeError(f"javac is needed to build {what} but is not on PATH")
+    log(f"compiling {what} into {where} ...")
+
+    def build(staging: Path) -> None:
+        out = staging / into
+        out.mkdir(parents=True, exist_ok=True)
+        subprocess.run([javac, "-nowarn", "-d", str(out), "-cp", os.pathsep.join(classpath),
+                        *map(str, sources)], check=True)
+        if finish is not None:
+            finish(staging)
+
+    build_once(where, build)
 
 
 def jdk_tool(name: str) -> str | None:
@@ -182,8 +284,10 @@ def java_executable() -> str:
 
 
 def fetch(log=lambda msg: print(msg, file=sys.stderr), xgboost4j: bool = False) -> None:
-    """Fetch MLeap's Spark jars (and xgboost4j-spark's when asked); quick when they are in place."""
-    MLEAP_SPARK.fetch(log, finish=_write_spark_registry_conf)
+    """Fetch MLeap's Spark jars (and xgboost4j-spark's when asked) and build leapserve's Spark ops;
+    quick when they are in place."""
+    MLEAP_SPARK.fetch(log)
+    build_spark_ops(log)
     if xgboost4j:
         XGBOOST4J_SPARK.fetch(log)
 

@@ -64,8 +64,8 @@ def java_version() -> int:
 
 
 def spark_session():
-    """The local SparkSession with MLeap's jars on the driver classpath (and xgboost4j-spark's when
-    they are fetched), created once and reused.
+    """The local SparkSession with MLeap's jars and leapserve's Spark ops on the driver classpath
+    (and xgboost4j-spark's when they are fetched), created once and reused.
 
     Logs are quiet (errors only), the UI is off, and Spark binds to loopback.
     """
@@ -75,8 +75,9 @@ def spark_session():
             return _session
         check_packages()
         java_version()
-        # MLeap's jars first: the check below looks for classpath[0]
-        classpath = jars.MLEAP_SPARK.classpath() + jars.optional_classpath()
+        # MLeap's jars first: the check below looks for classpath[0]; then leapserve's own ops for
+        # MLeap's serializer, which the registry config lists
+        classpath = jars.MLEAP_SPARK.classpath() + jars.spark_ops_classpath() + jars.optional_classpath()
         registry_conf = jars.spark_registry_conf()
         from pyspark.sql import SparkSession
 

@@ -174,22 +174,7 @@ def harness_command() -> list[str]:
 
 
 def _compile_harness(log) -> None:
-    where = harness_dir()
-    if jars.is_complete(where):
-        return
-    javac = jars.jdk_tool("javac")
-    if not javac:
-        raise RuntimeError("javac is needed to build the MLeap harness but is not on PATH")
-    log(f"compiling the MLeap harness into {where} ...")
-
-    def build(staging: Path) -> None:
-        subprocess.run(
-            [javac, "-nowarn", "-d", str(staging), "-cp", os.pathsep.join(MLEAP_RUNTIME.classpath()),
-             str(HARNESS_SOURCE)],
-            check=True,
-        )
-
-    jars.build_once(where, build)
+    jars.compile_java([HARNESS_SOURCE], MLEAP_RUNTIME.classpath(), harness_dir(), log, "the MLeap harness")
 
 
 def fetch(log=lambda msg: print(msg, file=sys.stderr)) -> None:
