@@ -162,7 +162,12 @@ class SparkOp:
     replaces: str | None = None
 
 
-SPARK_OPS: tuple[SparkOp, ...] = ()
+_OURS = "dev.leapserve.spark.ops."
+_MLEAP = "org.apache.spark.ml.bundle.ops."
+
+SPARK_OPS: tuple[SparkOp, ...] = (
+    SparkOp(_OURS + "MultilayerPerceptronOp", _MLEAP + "classification.MultiLayerPerceptronClassifierOp"),
+)
 
 
 def spark_ops_sources() -> list[Path]:

@@ -11,8 +11,8 @@ layer but the last, and a softmax on top.
 * prediction with only the prediction port is Spark's ``predict``: the argmax of the softmax
   output, which ignores ``thresholds``; otherwise the usual raw / probability rules (model.py).
 
-MLeap 0.16's writer cannot write this model on Spark 3 (it reads the ``layers`` field Spark 3
-removed); bundles follow MLeap's layout (attributes ``layers``, ``weights``, ``thresholds``).
+Attributes as MLeap writes them: ``layers``, ``weights``, ``thresholds``. leapserve's export writes
+them with its own op (MLeap 0.16's reads the ``layers`` field Spark 3 removed; docs/export.md).
 """
 
 from __future__ import annotations

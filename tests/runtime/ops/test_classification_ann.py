@@ -1,8 +1,8 @@
 """multi_layer_perceptron_classifier against Spark 3.5's own transform.
 
-MLeap 0.16 cannot write a multi-layer perceptron on Spark 3, so its bundles are written here by
-hand from the fitted model (layers and Spark's flat weights), for every combination of output
-ports and with thresholds. The data (training, score_rows, odd_rows, bad_rows) is conftest.py's,
+Bundles are written here by hand from the fitted model (layers and Spark's flat weights), for
+every combination of output ports and with thresholds; the export itself (leapserve's Spark op) is
+tested in tests/bundler/test_spark_ops.py. The data (training, score_rows, odd_rows, bad_rows) is conftest.py's,
 shared with the one-vs-rest tests.
 """
 
