@@ -145,8 +145,6 @@ def check_stages(stages) -> None:
             raise StageNotSerializable(
                 st.uid, cls, "MLeap 0.16 writes single-column StringIndexers only; "
                              "use one StringIndexer per column (inputCol/outputCol)")
-        if cls == "org.apache.spark.ml.classification.NaiveBayesModel" and st.getModelType() == "gaussian":
-            raise StageNotSerializable(st.uid, cls, "MLeap 0.16 does not write Gaussian naive Bayes (no sigma)")
         if not aliases.contains(st._java_obj.getClass().getCanonicalName()):
             raise StageNotSerializable(st.uid, cls, "MLeap's serializer has no op for this class")
 

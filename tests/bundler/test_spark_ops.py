@@ -70,12 +70,17 @@ def table(spark):
     return spark.createDataFrame(rows, ["rid", *NUMBERS, "label", "colour", "letter"])
 
 
+def assembler():
+    from pyspark.ml.feature import VectorAssembler
+
+    return VectorAssembler(inputCols=NUMBERS, outputCol="features")
+
+
 def assembled(stage):
     """A Pipeline assembling NUMBERS into ``features`` ahead of ``stage``."""
     from pyspark.ml import Pipeline
-    from pyspark.ml.feature import VectorAssembler
 
-    return Pipeline(stages=[VectorAssembler(inputCols=NUMBERS, outputCol="features"), stage])
+    return Pipeline(stages=[assembler(), stage])
 
 
 def exported_with_parity(model, rows, tmp_path, mleap_jvm=None, fixups=()) -> dict:
@@ -132,3 +137,36 @@ def test_multilayer_perceptron(spark, mleap_jvm, table, tmp_path):
     written = model_of(bundles["json"], f"{deep.uid}.node")
     assert written["attributes"]["layers"]["long"] == [4, 5, 4, 3]
     assert written["attributes"]["thresholds"]["double"] == [0.6, 0.2, 0.5]
+
+
+def mleap_scores_like_spark(mleap_jvm, model, rows, tmp_path) -> None:
+    """A model MLeap's runtime 0.20 has every op of, exported in both formats and scored by it."""
+    from leapserve.bundler.export import export_bundle
+    from tests.bundler.test_export import assert_mleap_matches_spark
+
+    outputs = [c for c in model.transform(rows.limit(1)).columns if c not in rows.columns]
+    for fmt in FORMATS:
+        bundle = tmp_path / f"for-mleap-{fmt}.zip"
+        export_bundle(model, rows, bundle, format=fmt, verify=False)
+        assert assert_mleap_matches_spark(mleap_jvm, bundle, model, rows, outputs) > 0
+
+
+@pytest.mark.parity("naive_bayes", "vector_assembler")
+def test_naive_bayes_every_model_type(spark, mleap_jvm, table, tmp_path):
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.classification import NaiveBayes
+
+    assemble = assembler()
+    features = assemble.transform(table)
+    fitted = {kind: NaiveBayes(modelType=kind, predictionCol=f"{kind}_pred", probabilityCol=f"{kind}_prob",
+                               rawPredictionCol=f"{kind}_raw").fit(features)
+              for kind in ("multinomial", "complement", "gaussian")}
+    fitted["gaussian"].setThresholds([0.3, 0.5, 0.4])
+    model = PipelineModel(stages=[assemble, *fitted.values()])
+    bundles = exported_with_parity(model, table, tmp_path, mleap_jvm=None)
+    written = model_of(bundles["json"], f"{fitted['gaussian'].uid}.node")["attributes"]
+    assert written["model_type"]["string"] == "gaussian"
+    assert [d["size"] for d in written["sigma"]["shape"]["dimensions"]] == [3, 4]
+    assert written["thresholds"]["double"] == [0.3, 0.5, 0.4]
+    # MLeap's runtime 0.20 scores multinomial and bernoulli models only
+    mleap_scores_like_spark(mleap_jvm, PipelineModel(stages=[assemble, fitted["multinomial"]]), table, tmp_path)

@@ -112,6 +112,45 @@ public abstract class WrittenOp<N extends Transformer> implements OpNode<SparkBu
         return (Model) model.withValue(name, value);
     }
 
+    // Value.int, Value.long, Value.double and Value.boolean are Scala methods named with Java
+    // keywords: javac cannot call them by name, so these look them up once by reflection.
+    private static final java.lang.reflect.Method INT_VALUE = scalarMethod("int", int.class);
+    private static final java.lang.reflect.Method LONG_VALUE = scalarMethod("long", long.class);
+    private static final java.lang.reflect.Method DOUBLE_VALUE = scalarMethod("double", double.class);
+    private static final java.lang.reflect.Method BOOLEAN_VALUE = scalarMethod("boolean", boolean.class);
+
+    private static java.lang.reflect.Method scalarMethod(String name, Class<?> type) {
+        try {
+            return Value.class.getMethod(name, type);
+        } catch (NoSuchMethodException e) {
+            throw new IllegalStateException("MLeap's Value has no " + name + "(" + type + ")", e);
+        }
+    }
+
+    private static Value scalar(java.lang.reflect.Method method, Object value) {
+        try {
+            return (Value) method.invoke(null, value);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("MLeap's Value." + method.getName() + " failed", e);
+        }
+    }
+
+    protected static Value intValue(int value) {
+        return scalar(INT_VALUE, value);
+    }
+
+    protected static Value longValue(long value) {
+        return scalar(LONG_VALUE, value);
+    }
+
+    protected static Value doubleValue(double value) {
+        return scalar(DOUBLE_VALUE, value);
+    }
+
+    protected static Value booleanValue(boolean value) {
+        return scalar(BOOLEAN_VALUE, value);
+    }
+
     protected static <T> scala.collection.Seq<T> seq(List<T> items) {
         return JavaConverters.asScalaBufferConverter(items).asScala().toList();
     }

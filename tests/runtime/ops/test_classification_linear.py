@@ -6,8 +6,9 @@ pipeline holds the same model several times (distinct uids, so distinct bundle n
 per combination of output columns and thresholds, and is exported once per format.
 
 Models are fitted by Spark, or built with Spark's own constructors when a test needs exact
-coefficients (ties, infinities). Gaussian naive Bayes, which MLeap 0.16 cannot write, is scored
-from a bundle written here by hand from a fitted Spark model's pi / theta / sigma.
+coefficients (ties, infinities). Gaussian naive Bayes is also scored from a bundle written here by
+hand from a fitted Spark model's pi / theta / sigma (its export, by leapserve's Spark op, is tested
+in tests/bundler/test_spark_ops.py).
 """
 
 from __future__ import annotations
@@ -385,7 +386,7 @@ def test_gaussian_naive_bayes_bundle_by_hand(spark, tmp_path):
             attrs_t["thresholds"] = ("double_list", thresholds)
             fitted.setThresholds(thresholds)
         compare_hand_bundle(spark, tmp_path / f"t{bool(thresholds)}", fitted, "naive_bayes", attrs_t, rows, COMBOS)
-    # MLeap 0.16's writer refuses gaussian models; the runtime refuses a gaussian bundle without sigma
+    # MLeap 0.16's writer left sigma out; the runtime refuses a gaussian bundle without it
     path = tmp_path / "nosigma"
     write_bundle(path, "json", [("nb", "naive_bayes", {k: v for k, v in attrs.items() if k != "sigma"},
                                  ports(("raw", "prob")))])
