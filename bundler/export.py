@@ -141,10 +141,6 @@ def check_stages(stages) -> None:
         cls = java_class(st)
         if cls in _KNOWN_LIMITS:
             raise StageNotSerializable(st.uid, cls, _KNOWN_LIMITS[cls])
-        if cls == "org.apache.spark.ml.feature.StringIndexerModel" and st.isSet(st.getParam("inputCols")):
-            raise StageNotSerializable(
-                st.uid, cls, "MLeap 0.16 writes single-column StringIndexers only; "
-                             "use one StringIndexer per column (inputCol/outputCol)")
         if not aliases.contains(st._java_obj.getClass().getCanonicalName()):
             raise StageNotSerializable(st.uid, cls, "MLeap's serializer has no op for this class")
 

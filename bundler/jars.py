@@ -168,6 +168,7 @@ _MLEAP = "org.apache.spark.ml.bundle.ops."
 SPARK_OPS: tuple[SparkOp, ...] = (
     SparkOp(_OURS + "MultilayerPerceptronOp", _MLEAP + "classification.MultiLayerPerceptronClassifierOp"),
     SparkOp(_OURS + "NaiveBayesOp", _MLEAP + "classification.NaiveBayesClassifierOp"),
+    SparkOp(_OURS + "StringIndexerOp", _MLEAP + "feature.StringIndexerOp"),
 )
 
 

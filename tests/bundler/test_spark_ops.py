@@ -170,3 +170,36 @@ def test_naive_bayes_every_model_type(spark, mleap_jvm, table, tmp_path):
     assert written["thresholds"]["double"] == [0.3, 0.5, 0.4]
     # MLeap's runtime 0.20 scores multinomial and bernoulli models only
     mleap_scores_like_spark(mleap_jvm, PipelineModel(stages=[assemble, fitted["multinomial"]]), table, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def labelled(spark, table):
+    """The table and rows with a colour the indexers never saw, and a null one."""
+    extra = spark.createDataFrame([(100, 1.0, 1.0, 1.0, 1.0, 0.0, "purple", "x"), (101, 1.0, 1.0, 1.0, 1.0, 0.0, None, "y")],
+                                  table.schema)
+    return table.union(extra)
+
+
+@pytest.mark.parity("string_indexer")
+def test_string_indexer_one_and_several_columns(spark, mleap_jvm, table, labelled, tmp_path):
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.feature import StringIndexer
+
+    several = StringIndexer(inputCols=["colour", "letter"], outputCols=["colour_i", "letter_i"],
+                            handleInvalid="keep", stringOrderType="alphabetDesc").fit(table)
+    one = StringIndexer(inputCol="letter", outputCol="letter_only").fit(table)
+    model = PipelineModel(stages=[several, one])
+    bundles = exported_with_parity(model, labelled, tmp_path)
+    written = model_of(bundles["json"], f"{several.uid}.node")["attributes"]
+    assert written["labels_length"]["int"] == 2
+    assert written["labels_array_0"]["string"] == ["red", "green", "blue"]
+    assert written["handle_invalid"]["string"] == "keep"
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(bundles["json"]) as z:
+        node = json.loads(z.read(f"root/{several.uid}.node/node.json"))
+    assert [s["port"] for s in node["shape"]["inputs"]] == ["input0", "input1"]
+    assert [s["port"] for s in node["shape"]["outputs"]] == ["output0", "output1"]
+    # MLeap's runtime 0.20 reads single-column indexers only
+    mleap_scores_like_spark(mleap_jvm, PipelineModel(stages=[one]), table, tmp_path)
