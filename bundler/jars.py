@@ -169,6 +169,7 @@ SPARK_OPS: tuple[SparkOp, ...] = (
     SparkOp(_OURS + "MultilayerPerceptronOp", _MLEAP + "classification.MultiLayerPerceptronClassifierOp"),
     SparkOp(_OURS + "NaiveBayesOp", _MLEAP + "classification.NaiveBayesClassifierOp"),
     SparkOp(_OURS + "StringIndexerOp", _MLEAP + "feature.StringIndexerOp"),
+    SparkOp(_OURS + "ImputerOp"),
 )
 
 

@@ -203,3 +203,37 @@ def test_string_indexer_one_and_several_columns(spark, mleap_jvm, table, labelle
     assert [s["port"] for s in node["shape"]["outputs"]] == ["output0", "output1"]
     # MLeap's runtime 0.20 reads single-column indexers only
     mleap_scores_like_spark(mleap_jvm, PipelineModel(stages=[one]), table, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def gaps(spark):
+    """Doubles with nulls and NaN (x), integers with nulls (n), -1 standing for missing (z)."""
+    nan = float("nan")
+    xs = [1.5, None, 2.25, nan, 4.0, 3.5, None, 0.5, 7.0, nan, 2.0, 5.5]
+    ns = [3, 4, None, 7, 1, None, 2, 8, 5, 6, 10, None]
+    zs = [0.5, -1.0, 2.0, 3.5, -1.0, 1.0, 4.0, -1.0, 6.0, 2.5, 0.25, 9.0]
+    return spark.createDataFrame([(i, x, n, z) for i, (x, n, z) in enumerate(zip(xs, ns, zs))],
+                                 "rid int, x double, n int, z double")
+
+
+@pytest.mark.parity("imputer")
+def test_spark_imputer_one_and_several_columns(spark, mleap_jvm, gaps, tmp_path):
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.feature import Imputer
+
+    several = Imputer(inputCols=["x", "n"], outputCols=["x_filled", "n_filled"]).fit(gaps)
+    one = Imputer(inputCol="z", outputCol="z_filled", missingValue=-1.0, strategy="median").fit(gaps)
+    model = PipelineModel(stages=[several, one])
+    bundles = exported_with_parity(model, gaps, tmp_path)
+    # several columns: a pipeline node of single-column imputers; the integer column's surrogate is
+    # the mean as Spark casts it back to int
+    assert model_of(bundles["json"], f"{several.uid}.node")["op"] == "pipeline"
+    x_node = model_of(bundles["json"], f"{several.uid}_0.node")["attributes"]
+    n_node = model_of(bundles["json"], f"{several.uid}_1.node")["attributes"]
+    means = several.surrogateDF.collect()[0]
+    assert x_node["surrogate_value"]["double"] == means["x"]
+    assert n_node["surrogate_value"]["double"] == float(int(means["n"])) != means["n"]
+    z_node = model_of(bundles["json"], f"{one.uid}.node")["attributes"]
+    assert z_node["missing_value"]["double"] == -1.0 and z_node["strategy"]["string"] == "median"
+    # MLeap's runtime reads doubles (the rows without nulls and NaN)
+    mleap_scores_like_spark(mleap_jvm, PipelineModel(stages=[one]), gaps, tmp_path)

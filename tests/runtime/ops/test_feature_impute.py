@@ -1,6 +1,6 @@
-"""Parity: imputer against Spark 3.5's own transform. MLeap 0.16 cannot write Spark's ImputerModel,
-so imputer bundles are written here from a fitted model's surrogates (one MLeap ``imputer`` node per
-column) and compared with that model's transform."""
+"""Parity: imputer against Spark 3.5's own transform. Imputer bundles are written here from a fitted
+model's surrogates (one MLeap ``imputer`` node per column) and compared with that model's transform;
+the export of Spark's ImputerModel (leapserve's Spark op) is tested in tests/bundler/test_spark_ops.py."""
 
 from __future__ import annotations
 
