@@ -35,8 +35,6 @@ FORMATS = ("json", "protobuf")
 # Stages MLeap 0.16's writer cannot handle on Spark 3.5 although its registry lists them.
 # Checked before writing so that the user gets one clear message instead of a JVM trace.
 _KNOWN_LIMITS = {
-    "org.apache.spark.ml.clustering.LocalLDAModel":
-        "MLeap 0.16's LDA op cannot link against Spark 3.5 (breeze)",
     "org.apache.spark.ml.clustering.DistributedLDAModel":
         "MLeap does not write distributed LDA models",
 }

@@ -19,8 +19,9 @@ Math as Spark 3.5's models (where MLeap's runtime differs we follow Spark):
 * LocalLDAModel.transform: ``OnlineLDAOptimizer.variationalTopicInference`` per document, from a
   gamma initialization drawn with breeze's Gamma(gammaShape, 1 / gammaShape) from a commons-math
   MersenneTwister seeded with the model's seed: every document starts from the same vector, so
-  Spark's transform is deterministic and reproducible. MLeap records neither the seed nor the
-  shape; they are read from attributes ``seed`` and ``gammaShape`` (default 100) when present.
+  Spark's transform is deterministic and reproducible. MLeap's writers record neither the seed nor
+  the shape (leapserve's export does); they are read from attributes ``seed`` and ``gammaShape``
+  (default 100) when present.
   An empty (all-zero) document gives a zero vector.
 """
 

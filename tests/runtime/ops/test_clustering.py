@@ -3,8 +3,9 @@ Spark 3.5's own transform.
 
 Fitted models are exported with MLeap (both formats) and compared row by row; models Spark cannot
 fit on demand (a thousand centers, singular covariances, cosine k-means) are built through the JVM
-from their parts. LDA bundles are written by hand (MLeap 0.16 cannot write LDA), with the seed
-and gamma shape that make Spark's topic inference reproducible. Rows cover exact distance ties,
+from their parts. LDA bundles are written by hand here (the export, by leapserve's Spark op, is
+tested in tests/bundler/test_spark_ops.py), with the seed and gamma shape that make Spark's topic
+inference reproducible. Rows cover exact distance ties,
 sparse and dense points, zero vectors, NaN and infinities, nulls and wrong sizes, empty documents
 and words outside the vocabulary.
 """
