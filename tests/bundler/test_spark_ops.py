@@ -118,9 +118,9 @@ def test_multilayer_perceptron(spark, mleap_jvm, table, tmp_path):
     from pyspark.ml import PipelineModel
     from pyspark.ml.classification import MultilayerPerceptronClassifier
 
-    assembler, plain = assembled(MultilayerPerceptronClassifier(layers=[4, 6, 3], seed=3, maxIter=20)).fit(table).stages
+    assembler, plain = assembled(MultilayerPerceptronClassifier(layers=[4, 6, 3], seed=3, maxIter=6)).fit(table).stages
     # a deeper network with thresholds, beside it
-    deep = MultilayerPerceptronClassifier(layers=[4, 5, 4, 3], seed=5, maxIter=10, predictionCol="deep",
+    deep = MultilayerPerceptronClassifier(layers=[4, 5, 4, 3], seed=5, maxIter=4, predictionCol="deep",
                                           probabilityCol="deep_p", rawPredictionCol="deep_raw").fit(
         assembler.transform(table)).setThresholds([0.6, 0.2, 0.5])
     model = PipelineModel(stages=[assembler, plain, deep])
@@ -251,7 +251,7 @@ def test_local_lda(spark, mleap_jvm, documents, tmp_path):
     from pyspark.ml.clustering import LDA
     from tools.mleap_jvm import frame_column, leapframe
 
-    model = LDA(k=3, seed=13, maxIter=15, optimizer="online", topicDistributionCol="topics").fit(documents)
+    model = LDA(k=3, seed=13, maxIter=5, optimizer="online", topicDistributionCol="topics").fit(documents)
     bundles = exported_with_parity(model, documents, tmp_path)
     written = model_of(bundles["json"], "root")
     assert written["op"] == "lda_local_model_op"
