@@ -32,13 +32,6 @@ from .xgboost_stages import (add_xgboost_nodes, check_xgboost_stage, verificatio
 
 FORMATS = ("json", "protobuf")
 
-# Stages MLeap 0.16's writer cannot handle on Spark 3.5 although its registry lists them.
-# Checked before writing so that the user gets one clear message instead of a JVM trace.
-_KNOWN_LIMITS = {
-    "org.apache.spark.ml.clustering.DistributedLDAModel":
-        "MLeap does not write distributed LDA models",
-}
-
 
 @dataclass
 class ExportRecord:
@@ -137,8 +130,6 @@ def check_stages(stages) -> None:
     aliases = registry.opAlias()
     for st in stages:
         cls = java_class(st)
-        if cls in _KNOWN_LIMITS:
-            raise StageNotSerializable(st.uid, cls, _KNOWN_LIMITS[cls])
         if not aliases.contains(st._java_obj.getClass().getCanonicalName()):
             raise StageNotSerializable(st.uid, cls, "MLeap's serializer has no op for this class")
 

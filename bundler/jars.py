@@ -163,6 +163,7 @@ SPARK_OPS: tuple[SparkOp, ...] = (
     SparkOp(_OURS + "StringIndexerOp", _MLEAP + "feature.StringIndexerOp"),
     SparkOp(_OURS + "ImputerOp"),
     SparkOp(_OURS + "LdaOp", _MLEAP + "clustering.LDAModelOp"),
+    SparkOp(_OURS + "DistributedLdaOp"),
 )
 
 

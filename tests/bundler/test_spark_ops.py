@@ -251,14 +251,24 @@ def test_local_lda(spark, mleap_jvm, documents, tmp_path):
     from pyspark.ml.clustering import LDA
     from tools.mleap_jvm import frame_column, leapframe
 
-    model = LDA(k=3, seed=13, maxIter=5, optimizer="online", topicDistributionCol="topics").fit(documents)
+    from pyspark.ml import PipelineModel
+
+    local = LDA(k=3, seed=13, maxIter=5, optimizer="online", topicDistributionCol="topics").fit(documents)
+    # the EM optimizer's model, DistributedLDAModel, is written as its local model
+    distributed = LDA(k=2, seed=7, maxIter=5, optimizer="em", topicDistributionCol="em_topics").fit(documents)
+    assert distributed.isDistributed()
+    model = PipelineModel(stages=[local, distributed])
     bundles = exported_with_parity(model, documents, tmp_path)
-    written = model_of(bundles["json"], "root")
-    assert written["op"] == "lda_local_model_op"
-    assert written["attributes"]["seed"]["long"] == model._java_obj.oldLocalModel().seed()
+    for stage in (local, distributed):
+        written = model_of(bundles["json"], f"{stage.uid}.node")
+        assert written["op"] == "lda_local_model_op"
+        assert written["attributes"]["seed"]["long"] == stage._java_obj.oldLocalModel().seed()
     # MLeap's runtime starts its topic inference from random draws of its own (no seed), so it
     # agrees with Spark only as closely as the inference converges
-    spark_topics = [r["topics"].toArray() for r in model.transform(documents).orderBy("rid").collect()]
+    spark_rows = model.transform(documents).orderBy("rid").collect()
     for bundle in bundles.values():
-        got = frame_column(mleap_jvm.score(bundle, leapframe(documents.orderBy("rid"))), "topics")
-        assert max(abs(a - b) for g, s in zip(got, spark_topics) for a, b in zip(g, s)) < 0.02
+        scored = mleap_jvm.score(bundle, leapframe(documents.orderBy("rid")))
+        for column in ("topics", "em_topics"):
+            expected = [r[column].toArray() for r in spark_rows]
+            got = frame_column(scored, column)
+            assert max(abs(a - b) for g, s in zip(got, expected) for a, b in zip(g, s)) < 0.02
