@@ -150,21 +150,25 @@ def mleap_scores_like_spark(mleap_jvm, model, rows, tmp_path) -> None:
 def test_naive_bayes_every_model_type(spark, mleap_jvm, table, tmp_path):
     from pyspark.ml import PipelineModel
     from pyspark.ml.classification import NaiveBayes
+    from pyspark.ml.feature import Binarizer
 
     assemble = assembler()
-    features = assemble.transform(table)
+    binarize = Binarizer(threshold=2.0, inputCol="features", outputCol="bits")  # Bernoulli reads 0/1
+    features = binarize.transform(assemble.transform(table))
     fitted = {kind: NaiveBayes(modelType=kind, predictionCol=f"{kind}_pred", probabilityCol=f"{kind}_prob",
-                               rawPredictionCol=f"{kind}_raw").fit(features)
-              for kind in ("multinomial", "complement", "gaussian")}
+                               rawPredictionCol=f"{kind}_raw",
+                               featuresCol="bits" if kind == "bernoulli" else "features").fit(features)
+              for kind in ("multinomial", "complement", "gaussian", "bernoulli")}
     fitted["gaussian"].setThresholds([0.3, 0.5, 0.4])
-    model = PipelineModel(stages=[assemble, *fitted.values()])
+    model = PipelineModel(stages=[assemble, binarize, *fitted.values()])
     bundles = exported_with_parity(model, table, tmp_path, mleap_jvm=None)
     written = model_of(bundles["json"], f"{fitted['gaussian'].uid}.node")["attributes"]
     assert written["model_type"]["string"] == "gaussian"
     assert [d["size"] for d in written["sigma"]["shape"]["dimensions"]] == [3, 4]
     assert written["thresholds"]["double"] == [0.3, 0.5, 0.4]
     # MLeap's runtime 0.20 scores multinomial and bernoulli models only
-    mleap_scores_like_spark(mleap_jvm, PipelineModel(stages=[assemble, fitted["multinomial"]]), table, tmp_path)
+    mleap_scores_like_spark(mleap_jvm, PipelineModel(stages=[assemble, binarize, fitted["multinomial"],
+                                                             fitted["bernoulli"]]), table, tmp_path)
 
 
 @pytest.fixture(scope="module")
