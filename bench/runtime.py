@@ -157,18 +157,12 @@ def fitted_workloads(names, rows: int, rng, spark, folder: Path) -> list:
     if "penguins_mlp" in names:
         from pyspark.ml.classification import MultilayerPerceptronClassifier
 
-        from tests.support.handmade import long_list, node, tensor, write_bundle
-
         _, _, train = penguin_features(spark)
         mlp = MultilayerPerceptronClassifier(layers=[8, 16, 3], seed=7, maxIter=100).fit(train)
-        # MLeap 0.16 cannot write a multi-layer perceptron on Spark 3 (docs/export.md): the bundle
-        # is written from the fitted layers and weights, as the parity tests write it.
-        attrs = {"layers": long_list(mlp.getLayers()), "weights": tensor(mlp.weights.toArray().tolist())}
-        ports = [("raw_prediction", "rawPrediction"), ("probability", "probability"), ("prediction", "prediction")]
-        bundle = write_bundle(folder / "penguins_mlp", "json", [
-            node("mlp", "multi_layer_perceptron_classifier", attrs, inputs=[("features", "features")],
-                 outputs=ports)], zip_it=True)
-        works.append(fitted_workload("penguins_mlp", bundle, mlp, train.select("features"), rows, rng, spark))
+        features = train.select("features")
+        bundle = folder / "penguins_mlp.zip"
+        bundler.export_bundle(mlp, features, bundle, force=True)
+        works.append(fitted_workload("penguins_mlp", bundle, mlp, features, rows, rng, spark))
     if "penguins_scaler" in names:
         from pyspark.ml.feature import StandardScaler
 
