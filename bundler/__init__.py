@@ -13,6 +13,7 @@ from .errors import (
     NotAPipelineModel,
     OutputExists,
     PackagesMissing,
+    SampleNotTransformable,
     StageNotSerializable,
     VerificationFailed,
 )
@@ -20,7 +21,7 @@ from .errors import (
 __all__ = [
     "spark_session", "export_bundle", "score",
     "BundlerError", "JarsMissing", "JavaNotFound", "MissingColumns", "NotAPipelineModel", "OutputExists",
-    "PackagesMissing", "StageNotSerializable", "VerificationFailed",
+    "PackagesMissing", "SampleNotTransformable", "StageNotSerializable", "VerificationFailed",
 ]
 
 

@@ -64,6 +64,16 @@ class VerificationFailed(BundlerError):
     pass
 
 
+class SampleNotTransformable(BundlerError):
+    """Spark's own transform refuses the sample rows (e.g. a null where a stage's handleInvalid is
+    "error"): the export cannot be verified, and nothing is written. ``cause``: Spark's reason."""
+
+    def __init__(self, cause: str):
+        self.cause = cause
+        super().__init__(f"Spark cannot transform the sample: {cause} -- the sample must hold rows that "
+                         f"model.transform accepts")
+
+
 def java_root_cause(err) -> str:
     """'Class: message' of the innermost cause of a Py4JJavaError."""
     try:

@@ -11,21 +11,29 @@ After writing, the export corrects what MLeap 0.16's writer leaves out for Spark
 ``FIXUPS``), describes what it wrote, and verifies the bundle: a sample of the rows is scored by
 the native runtime and by Spark and the largest difference is reported (``verify=True`` makes a
 mismatch an error).
+
+The export is atomic: the bundle is written under a hidden ``.partial`` name beside ``path``
+(``staging_path``; model directory scans pass over such names) and moved to ``path`` only once it
+is complete and verified. A failed export leaves ``path`` as it was (an old bundle replaced with
+``force`` stays intact) and no staging file behind.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import io
 import json
 import os
+import secrets
 import shutil
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .errors import (BundlerError, MissingColumns, OutputExists, StageNotSerializable, VerificationFailed,
-                     java_root_cause)
+from .errors import (BundlerError, MissingColumns, OutputExists, SampleNotTransformable, StageNotSerializable,
+                     VerificationFailed, java_root_cause)
 from .session import spark_session
 from .xgboost_stages import (add_xgboost_nodes, check_xgboost_stage, verification_tolerances, xgboost_node,
                              xgboost_op)
@@ -379,6 +387,61 @@ def _describe(record: dict, limit: int = 160) -> str:
     return "{" + (text if len(text) <= limit else text[:limit - 3] + "...") + "}"
 
 
+# --- atomic output -------------------------------------------------------------------------
+
+def staging_path(final: Path) -> Path:
+    """Where the bundle for ``final`` is written until it is complete and verified: beside it (the
+    same file system, so moving it into place is a rename), hidden and ending in ``.partial``, two
+    marks that make model directory scans pass it over (server/discovery.py)."""
+    return final.parent / f".{final.name}.{secrets.token_hex(4)}.partial"
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink(missing_ok=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 with RENAME_EXCHANGE); False where the system or
+    the file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def put_in_place(staged: Path, final: Path, force: bool) -> None:
+    """Move the complete bundle ``staged`` to ``final``. A reader of ``final`` sees the old bundle or
+    the new one, never a mix: a file replaces a file by rename(2); a directory (which rename(2)
+    cannot replace) is swapped in with renameat2, or, where that is missing, the old one is
+    renamed aside first (``final`` is then absent for the moment between two renames)."""
+    if final.exists() or final.is_symlink():
+        if not force:  # it appeared while this export ran
+            raise OutputExists(str(final))
+        if staged.is_dir() or (final.is_dir() and not final.is_symlink()):
+            if _exchange(staged, final):
+                _remove(staged)  # the old bundle, now under the staging name
+                return
+            old = final.parent / f".{final.name}.{secrets.token_hex(4)}.old.partial"
+            os.rename(final, old)
+            os.rename(staged, final)
+            _remove(old)
+            return
+    os.replace(staged, final)
+
+
 # --- export --------------------------------------------------------------------------------
 
 def export_bundle(model, dataset, path, format: str = "json", *, force: bool = False,
@@ -387,10 +450,9 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
 
     verify: None (default) verifies and reports; True also raises VerificationFailed on a
     mismatch or when the native runtime cannot score the bundle; False skips verification.
+    Spark failing to transform the sample raises SampleNotTransformable whatever ``verify`` says.
     progress: optional callable receiving short status messages.
     """
-    from py4j.protocol import Py4JJavaError
-
     say = progress or (lambda msg: None)
     if format not in FORMATS:
         raise BundlerError(f"format must be one of {FORMATS}, got {format!r}")
@@ -410,12 +472,23 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     missing = {c: uid for c, uid in required_columns(stages).items() if c not in dataset.columns}
     if missing:
         raise MissingColumns(missing)
-    # Only now, with the model known to be writable, replace what is there.
-    if fs_path.is_dir():
-        shutil.rmtree(fs_path)
-    elif fs_path.exists():
-        fs_path.unlink()
+
     fs_path.parent.mkdir(parents=True, exist_ok=True)
+    staged = staging_path(fs_path)
+    try:
+        record = _write_staged(spark, model, dataset, staged, is_zip, format, stages, xgboost_ops, jvm_stages,
+                               verify, sample_rows, say)
+        put_in_place(staged, fs_path, force)
+    finally:
+        _remove(staged)
+    record.path, record.uri = str(fs_path), uri
+    return record
+
+
+def _write_staged(spark, model, dataset, staged: Path, is_zip: bool, format: str, stages, xgboost_ops, jvm_stages,
+                  verify, sample_rows, say) -> ExportRecord:
+    """Write, correct, describe and verify the bundle at ``staged``; raises when the export fails."""
+    from py4j.protocol import Py4JJavaError
 
     say("transforming the sample (MLeap reads column metadata from it)")
     transformed = model.transform(dataset)
@@ -427,29 +500,32 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
 
         written = PipelineModel(jvm_stages)
         written.uid = model.uid  # the bundle keeps the fitted model's name
+    staged_uri = f"jar:file:{staged}" if is_zip else f"file:{staged}"
     try:
-        serializer.serializeToBundleWithFormat(java_model(written), uri, transformed._jdf,
+        serializer.serializeToBundleWithFormat(java_model(written), staged_uri, transformed._jdf,
                                                _format_object(spark, format))
     except Py4JJavaError as e:
         raise _java_error(e, jvm_stages) from None
     if xgboost_ops:
         nodes = [xgboost_node(st, xgboost_ops[st.uid]) for st in stages if st.uid in xgboost_ops]
-        add_xgboost_nodes(fs_path, is_zip, format, [st.uid for st in stages], nodes)
+        add_xgboost_nodes(staged, is_zip, format, [st.uid for st in stages], nodes)
 
-    fixups = apply_fixups(fs_path, is_zip, stages, root=model)
-    described = describe_bundle(fs_path, dataset)
+    fixups = apply_fixups(staged, is_zip, stages, root=model)
+    described = describe_bundle(staged, dataset)
     info = described["info"]
     record = ExportRecord(
-        path=str(fs_path), uri=uri, format=info.format, mleap_version=info.version,
+        path=str(staged), uri=staged_uri, format=info.format, mleap_version=info.version,
         spark_version=spark.version, stages=described["stages"], inputs=described["inputs"],
         outputs=described["outputs"], fixups=fixups,
     )
     if verify is not False:
         say("verifying: native runtime against Spark on a sample")
-        record.verification = verify_bundle(model, dataset, fs_path, sample_rows,
+        record.verification = verify_bundle(model, dataset, staged, sample_rows,
                                             tolerances=verification_tolerances(stages))
-        if verify and record.verification["status"] != "ok":
-            v = record.verification
+        v = record.verification
+        if "spark_cause" in v:
+            raise SampleNotTransformable(v["spark_cause"])
+        if verify and v["status"] != "ok":
             detail = v.get("reason") or "; ".join(v.get("mismatches", []))
             raise VerificationFailed(f"verification {v['status']}: {detail}")
     return record

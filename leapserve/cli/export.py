@@ -27,7 +27,7 @@ EPILOG = """\
 exit codes:
   0  exported (with a warning on stderr if the runtime and Spark disagree and --verify is not given)
   1  the export failed (--output exists without --force, not a saved PipelineModel, ...), or
-     --verify found a difference
+     --verify found a difference; a failed export leaves --output as it was
   2  usage: wrong arguments, --spark-model or --sample does not exist
 
 environment:
@@ -127,15 +127,12 @@ def _export(args, progress: Progress):
     progress.step(f"reading the sample ({data_format}) from {sample_path}")
     with argument("--sample"):
         sample = datasets.read_dataset(spark, sample_path, data_format)
-    record = bundler.export_bundle(model, sample, args.output, format=args.format, force=args.force,
-                                   verify=True if args.verify else None, progress=progress.step)
-    cause = (record.verification or {}).get("spark_cause")
-    if cause is not None:
-        # Spark failing to run the pipeline on the sample rows (e.g. a null where a stage's
-        # handleInvalid is "error"): the sample cannot serve for anything, so this is an error.
-        raise CommandError(f"Spark cannot transform the sample {sample_path}: {cause} -- the sample "
-                           f"must hold rows that model.transform accepts")
-    return record
+    try:
+        return bundler.export_bundle(model, sample, args.output, format=args.format, force=args.force,
+                                     verify=True if args.verify else None, progress=progress.step)
+    except bundler.SampleNotTransformable as e:  # the message, with the sample named
+        raise CommandError(f"Spark cannot transform the sample {sample_path}: {e.cause} -- the sample "
+                           f"must hold rows that model.transform accepts", e.java_trace) from e
 
 
 def run(args) -> int:
@@ -149,8 +146,9 @@ def run(args) -> int:
         with progress:
             record = _export(args, progress)
     except Exception as e:
+        # the export is atomic: a failed one leaves --output as it was
         unverified = isinstance(e, VerificationFailed)
-        note = f" (the bundle was written to {args.output} but is not verified)" if unverified else ""
+        note = f" (nothing was written to {args.output})" if unverified else ""
         return report_failure("export", e, getattr(args, "debug", False), note)
     if args.json:
         print(json.dumps(jsonable(record.to_json()), indent=2))

@@ -9,6 +9,7 @@ here (ops are still being added), except where the test says so.
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 import zipfile
 from pathlib import Path
@@ -20,7 +21,7 @@ from leapserve.bundler import (BundlerError, JarsMissing, JavaNotFound, MissingC
                      StageNotSerializable, VerificationFailed)
 from leapserve.bundler.compare import compare, spark_value
 from leapserve.bundler.examples import penguins_mass, penguins_species
-from leapserve.bundler.export import ExportRecord, pipeline_stages
+from leapserve.bundler.export import ExportRecord, describe_bundle, pipeline_stages
 from tools.mleap_jvm import frame_column, leapframe_type, leapframe_value
 from leapserve.bundleml import bundle_pb2 as pb
 
@@ -299,6 +300,85 @@ def test_verification_failure_is_an_error_only_when_asked(spark, tmp_path):
         "(vector_assembler does not accept nulls), got null"]
     with pytest.raises(VerificationFailed, match=r"verification mismatch: input \{x=None\}"):
         bundler.export_bundle(model, sample, tmp_path / "m.zip", force=True, verify=True)
+
+
+# --- atomic output -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def failing(spark):
+    """Models whose export fails: after MLeap wrote (verification finds a real mismatch: MLeap does
+    not record the assembler's handleInvalid "keep") and while MLeap writes (its one-hot encoder op
+    reads the category count from column metadata, which a raw numeric column lacks)."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import OneHotEncoder, VectorAssembler
+    from pyspark.ml.regression import LinearRegression
+
+    train = spark.createDataFrame([(1.0, 2.0), (2.0, 4.1), (3.0, 6.2)], "x double, y double")
+    keep = Pipeline(stages=[VectorAssembler(inputCols=["x"], outputCol="features", handleInvalid="keep"),
+                            LinearRegression(featuresCol="features", labelCol="y")]).fit(train)
+    encoder = Pipeline(stages=[OneHotEncoder(inputCols=["x"], outputCols=["x_vec"])]).fit(train)
+    return {"keep": keep, "keep_sample": spark.createDataFrame([(1.0,), (None,)], "x double"),
+            "encoder": encoder, "encoder_sample": train}
+
+
+def _export_fails(failing, how: str, target: Path, **kwargs):
+    if how == "verification":
+        with pytest.raises(VerificationFailed):
+            bundler.export_bundle(failing["keep"], failing["keep_sample"], target, verify=True, **kwargs)
+    else:
+        with pytest.raises(BundlerError, match="unsupported attribute for field x"):
+            bundler.export_bundle(failing["encoder"], failing["encoder_sample"], target, **kwargs)
+
+
+@pytest.mark.parametrize("how", ["verification", "writer"])
+@pytest.mark.parametrize("kind", ["zip", "directory"])
+def test_failed_export_leaves_nothing(small, failing, tmp_path, kind, how):
+    target = tmp_path / ("m.zip" if kind == "zip" else "m")
+    _export_fails(failing, how, target)
+    assert list(tmp_path.iterdir()) == []  # neither a partial bundle nor a staging file
+    # the next attempt does not find the output taken
+    bundler.export_bundle(small["linear"], small["df"], target, verify=False)
+    assert target.exists()
+
+
+@pytest.mark.parametrize("how", ["verification", "writer"])
+@pytest.mark.parametrize("kind", ["zip", "directory"])
+def test_failed_force_keeps_the_old_bundle(small, failing, tmp_path, kind, how):
+    target = tmp_path / ("m.zip" if kind == "zip" else "m")
+    bundler.export_bundle(small["linear"], small["df"], target, verify=False)
+    before = {p.relative_to(tmp_path): (p.read_bytes() if p.is_file() else None) for p in tmp_path.rglob("*")}
+    _export_fails(failing, how, target, force=True)
+    after = {p.relative_to(tmp_path): (p.read_bytes() if p.is_file() else None) for p in tmp_path.rglob("*")}
+    assert after == before
+
+
+@pytest.mark.parametrize("old,new", [("zip", "directory"), ("directory", "zip"), ("directory", "directory")])
+def test_force_replaces_across_kinds(small, tmp_path, old, new):
+    # --force with a directory where a zip is to go (or the reverse): the new bundle takes the name
+    target = tmp_path / "m"
+    where = {"zip": f"jar:file:{target}", "directory": target}
+    bundler.export_bundle(small["single"], small["df"], where[old], verify=False)
+    record = bundler.export_bundle(small["linear"], small["df"], where[new], force=True, verify=False)
+    assert target.is_dir() == (new == "directory") and record.path == str(target)
+    assert [s["op"] for s in describe_bundle(target)["stages"]] == ["vector_assembler", "linear_regression"]
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def test_staging_names_are_not_served(tmp_path):
+    """A model directory scan passes over a bundle still being written, zip or directory."""
+    from leapserve.bundler.export import staging_path
+    from server.discovery import scan_model_dir
+    from tests.support.bundles import LR_ZIP
+
+    shutil.copyfile(LR_ZIP, staging_path(tmp_path / "lr.zip"))
+    with zipfile.ZipFile(LR_ZIP) as z:
+        z.extractall(staging_path(tmp_path / "lr"))
+    (tmp_path / "versions").mkdir()
+    shutil.copyfile(LR_ZIP, staging_path(tmp_path / "versions" / "1.zip"))
+    shutil.copyfile(LR_ZIP, tmp_path / "versions" / "2.zip")
+    scan = scan_model_dir(tmp_path)
+    assert list(scan) == ["versions"] and list(scan["versions"].versions) == ["2"]
+    assert scan["versions"].notes == []
 
 
 # --- errors through the Python API ---------------------------------------------------------

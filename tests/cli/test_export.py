@@ -158,8 +158,8 @@ def test_verify_makes_a_mismatch_an_error(saved, spark_runs):
     # (Without --verify the same export exits 0 with a warning; the API test covers the record.)
     message = assert_one_error_line(spark_runs["mismatch-verify"])
     assert message.startswith("verification mismatch: input {a=None}: Spark scored it, the runtime raised")
-    assert message.endswith("but is not verified)")
-    assert (saved / "out" / "keep-verified" / "bundle.json").is_file()
+    assert message.endswith(f"(nothing was written to {saved / 'out' / 'keep-verified'})")
+    assert not (saved / "out" / "keep-verified").exists()  # the export is atomic
 
 
 # --- export: errors that start Spark -------------------------------------------------------
@@ -181,6 +181,7 @@ def test_sample_spark_cannot_transform(saved, spark_runs):
     assert message.startswith(f"Spark cannot transform the sample {saved / 'null-a.parquet'}: "
                               f"org.apache.spark.SparkException: Encountered null while assembling a row")
     assert message.endswith("the sample must hold rows that model.transform accepts")
+    assert not (saved / "out" / "null-a.zip").exists()
 
 
 # --- export: errors found before Spark starts ----------------------------------------------
