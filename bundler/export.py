@@ -142,14 +142,142 @@ def check_stages(stages) -> None:
             raise StageNotSerializable(st.uid, cls, "MLeap's serializer has no op for this class")
 
 
-def _java_error(err, stages) -> BundlerError:
-    """A short message for a failure inside the JVM; the full trace stays on .java_trace."""
-    message = java_root_cause(err)
-    by_class = {java_class(st): st for st in stages}
-    for cls, st in by_class.items():
-        if cls in message:
-            return StageNotSerializable(st.uid, cls, f"MLeap failed: {message}", java_trace=str(err))
-    return BundlerError(f"MLeap could not write the bundle: {message}", java_trace=str(err))
+# --- single-column and multi-column stages -------------------------------------------------
+
+# Spark 3 stages that take one column (inputCol) or several (inputCols) where MLeap 0.16's op writes
+# the single-column form only (the Spark getter it calls fails on the other). A multi-column stage
+# is written as one single-column node per column, named <uid>_<i>: the layout every MLeap runtime
+# reads. Value: the multi-column params that hold one value per column -> their single-column name.
+_SPLIT_PER_COLUMN = {
+    "org.apache.spark.ml.feature.Bucketizer": {"splitsArray": "splits"},  # QuantileDiscretizer's model too
+    "org.apache.spark.ml.feature.Binarizer": {"thresholds": "threshold"},
+    "org.apache.spark.ml.feature.StopWordsRemover": {},
+}
+# ... and where it writes the multi-column form only: a single-column stage is written as the
+# multi-column stage of one column (same uid, same node).
+_MULTI_COLUMN_ONLY = ("org.apache.spark.ml.feature.OneHotEncoderModel",)
+# Not here: StringIndexerModel's multi-column form and ImputerModel (MLeap 0.16 has no op for it),
+# which need ops of leapserve's own on the Java side (check_stages refuses them until then).
+
+
+def written_forms(stage) -> list | None:
+    """The stages MLeap's writer is given for ``stage`` when it is in a form MLeap 0.16 does not
+    write (see _SPLIT_PER_COLUMN, _MULTI_COLUMN_ONLY), else None. The stage itself is not changed."""
+    cls = java_class(stage)
+    if cls in _MULTI_COLUMN_ONLY and stage.isSet(stage.getParam("inputCol")):
+        copy = stage.copy()
+        copy.clear(copy.getParam("inputCol"))
+        copy.clear(copy.getParam("outputCol"))
+        copy._set(inputCols=[stage.getInputCol()], outputCols=[stage.getOutputCol()])
+        return [copy]
+    if cls in _SPLIT_PER_COLUMN and stage.isSet(stage.getParam("inputCols")):
+        return _single_column_stages(stage, _SPLIT_PER_COLUMN[cls])
+    return None
+
+
+def _single_column_stages(stage, per_column: dict) -> list:
+    from pyspark.ml.wrapper import JavaParams, JavaWrapper
+
+    shared = {p.name: stage.getOrDefault(p) for p in stage.params
+              if stage.isSet(p) and p.name not in ("inputCols", "outputCols", *per_column)}
+    columns = zip(stage.getInputCols(), stage.getOutputCols())
+    out = []
+    for i, (input_col, output_col) in enumerate(columns):
+        single = JavaParams._from_java(JavaWrapper._new_java_obj(java_class(stage), f"{stage.uid}_{i}"))
+        single._set(**shared, inputCol=input_col, outputCol=output_col)
+        for multi, name in per_column.items():
+            if stage.isSet(stage.getParam(multi)):
+                single._set(**{name: stage.getOrDefault(multi)[i]})
+        out.append(single)
+    return out
+
+
+def written_model(model, forms: dict):
+    """``model`` with each leaf stage whose uid is in ``forms`` replaced by its written forms; a
+    PipelineModel keeps its uid (the bundle's node names). Unchanged parts are the same objects."""
+    from pyspark.ml import PipelineModel
+
+    if isinstance(model, PipelineModel):
+        stages = []
+        for st in model.stages:
+            new = written_model(st, forms)
+            stages.extend(new if isinstance(new, list) else [new])
+        if all(a is b for a, b in zip(stages, model.stages)) and len(stages) == len(model.stages):
+            return model
+        rebuilt = PipelineModel(stages)
+        rebuilt.uid = model.uid
+        return rebuilt
+    found = forms.get(getattr(model, "uid", None))
+    if found is None:
+        return model
+    return found if len(found) > 1 else found[0]
+
+
+def _as_model(written, uid: str):
+    """A written form that is a list of stages (a split root) as a PipelineModel named ``uid``."""
+    from pyspark.ml import PipelineModel
+
+    if not isinstance(written, list):
+        return written
+    model = PipelineModel(written)
+    model.uid = uid
+    return model
+
+
+# --- writer failures -----------------------------------------------------------------------
+
+def _failure_text(err) -> tuple[str, str]:
+    """(one-line cause, full Java stack trace) of an exception raised from the JVM."""
+    from py4j.protocol import Py4JJavaError
+
+    if isinstance(err, Py4JJavaError):
+        return java_root_cause(err), str(err)
+    # PySpark turns some Java exceptions (IllegalArgumentException, ...) into its own
+    desc = getattr(err, "desc", None) or str(err)
+    trace = getattr(err, "stackTrace", None) or getattr(err, "_stackTrace", None) or ""
+    return f"{type(err).__name__}: {desc.splitlines()[0] if desc else ''}", f"{desc}\n{trace}"
+
+
+def _op_class(spark, stage) -> str | None:
+    """The class of the MLeap op that writes ``stage`` (found in stack traces)."""
+    try:
+        registry = spark._jvm.org.apache.spark.ml.bundle.SparkBundleContext.defaultContext().bundleRegistry()
+        return registry.opForObj(stage._java_obj).getClass().getName()
+    except Exception:  # no op, or the JVM refuses: nothing to look for
+        return None
+
+
+def _fails_alone(spark, stage, transformed, fmt: str) -> bool:
+    """Whether MLeap's writer fails on ``stage`` by itself (written to a scratch folder)."""
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="leapserve-probe-"))
+    try:
+        spark._jvm.ml.combust.mleap.spark.SimpleSparkSerializer().serializeToBundleWithFormat(
+            java_model(stage), f"file:{scratch / 'bundle'}", transformed._jdf, _format_object(spark, fmt))
+        return False
+    except Exception:
+        return True
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _java_error(err, stages, spark=None, transformed=None, fmt: str = "json") -> BundlerError:
+    """A short message for a failure inside MLeap's writer naming the stage (uid and class) it
+    failed on; the full trace stays on .java_trace. The stage is the one whose class the message
+    names, else the one whose MLeap op is in the stack trace, else (several candidates, or none)
+    the first that fails when written alone."""
+    message, trace = _failure_text(err)
+    named = [st for st in stages if java_class(st) in message]
+    if not named and spark is not None:
+        ops = {st.uid: _op_class(spark, st) for st in stages}
+        named = [st for st in stages if ops[st.uid] and (f"{ops[st.uid]}$" in trace or f"{ops[st.uid]}." in trace)]
+    culprit = named[0] if len(named) == 1 else None
+    if culprit is None and spark is not None and transformed is not None:
+        culprit = next((st for st in (named or stages) if _fails_alone(spark, st, transformed, fmt)), None)
+    if culprit is None:
+        return BundlerError(f"MLeap could not write the bundle: {message}", java_trace=trace)
+    return StageNotSerializable(culprit.uid, java_class(culprit), f"MLeap failed: {message}", java_trace=trace)
 
 
 def _format_object(spark, fmt: str):
@@ -465,7 +593,9 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     # xgboost.spark models have no JVM object: MLeap writes the others, the export adds them after
     xgboost_ops = {st.uid: op for st in stages if (op := xgboost_op(st)) is not None}
     jvm_stages = [st for st in stages if st.uid not in xgboost_ops]
-    check_stages(jvm_stages)
+    forms = {st.uid: found for st in jvm_stages if (found := written_forms(st)) is not None}
+    written_stages = [w for st in jvm_stages for w in forms.get(st.uid, [st])]
+    check_stages(written_stages)
     for st in stages:
         if st.uid in xgboost_ops:
             check_xgboost_stage(st)
@@ -477,7 +607,7 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     staged = staging_path(fs_path)
     try:
         record = _write_staged(spark, model, dataset, staged, is_zip, format, stages, xgboost_ops, jvm_stages,
-                               verify, sample_rows, say)
+                               forms, verify, sample_rows, say)
         put_in_place(staged, fs_path, force)
     finally:
         _remove(staged)
@@ -486,9 +616,10 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
 
 
 def _write_staged(spark, model, dataset, staged: Path, is_zip: bool, format: str, stages, xgboost_ops, jvm_stages,
-                  verify, sample_rows, say) -> ExportRecord:
+                  forms, verify, sample_rows, say) -> ExportRecord:
     """Write, correct, describe and verify the bundle at ``staged``; raises when the export fails."""
-    from py4j.protocol import Py4JJavaError
+    from py4j.protocol import Py4JError
+    from pyspark.errors.exceptions.captured import CapturedException
 
     say("transforming the sample (MLeap reads column metadata from it)")
     transformed = model.transform(dataset)
@@ -500,17 +631,23 @@ def _write_staged(spark, model, dataset, staged: Path, is_zip: bool, format: str
 
         written = PipelineModel(jvm_stages)
         written.uid = model.uid  # the bundle keeps the fitted model's name
+    written = _as_model(written_model(written, forms), model.uid)
+    written_stages = pipeline_stages(written)
     staged_uri = f"jar:file:{staged}" if is_zip else f"file:{staged}"
     try:
         serializer.serializeToBundleWithFormat(java_model(written), staged_uri, transformed._jdf,
                                                _format_object(spark, format))
-    except Py4JJavaError as e:
-        raise _java_error(e, jvm_stages) from None
+    except (Py4JError, CapturedException) as e:
+        raise _java_error(e, written_stages, spark, transformed, format) from None
     if xgboost_ops:
         nodes = [xgboost_node(st, xgboost_ops[st.uid]) for st in stages if st.uid in xgboost_ops]
-        add_xgboost_nodes(staged, is_zip, format, [st.uid for st in stages], nodes)
+        order = [w.uid for st in stages for w in ([st] if st.uid in xgboost_ops else forms.get(st.uid, [st]))]
+        add_xgboost_nodes(staged, is_zip, format, order, nodes)
 
-    fixups = apply_fixups(staged, is_zip, stages, root=model)
+    notes = [f"{st.uid}: the multi-column stage is written as one single-column node per column "
+             f"({', '.join(w.uid for w in forms[st.uid])}): MLeap's op holds one column"
+             for st in jvm_stages if any(w.uid != st.uid for w in forms.get(st.uid, ()))]
+    fixups = notes + apply_fixups(staged, is_zip, [*written_stages, *stages], root=model)
     described = describe_bundle(staged, dataset)
     info = described["info"]
     record = ExportRecord(

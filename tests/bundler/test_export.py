@@ -310,13 +310,16 @@ def failing(spark):
     not record the assembler's handleInvalid "keep") and while MLeap writes (its one-hot encoder op
     reads the category count from column metadata, which a raw numeric column lacks)."""
     from pyspark.ml import Pipeline
-    from pyspark.ml.feature import OneHotEncoder, VectorAssembler
+    from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler
     from pyspark.ml.regression import LinearRegression
 
-    train = spark.createDataFrame([(1.0, 2.0), (2.0, 4.1), (3.0, 6.2)], "x double, y double")
+    train = spark.createDataFrame([(1.0, 2.0, "a"), (2.0, 4.1, "b"), (3.0, 6.2, "a")], "x double, y double, s string")
     keep = Pipeline(stages=[VectorAssembler(inputCols=["x"], outputCol="features", handleInvalid="keep"),
                             LinearRegression(featuresCol="features", labelCol="y")]).fit(train)
-    encoder = Pipeline(stages=[OneHotEncoder(inputCols=["x"], outputCols=["x_vec"])]).fit(train)
+    # two encoders (one op class in the trace): the one on the raw column is the stage that fails
+    encoder = Pipeline(stages=[StringIndexer(inputCol="s", outputCol="si"),
+                               OneHotEncoder(inputCols=["si"], outputCols=["s_vec"]),
+                               OneHotEncoder(inputCols=["x"], outputCols=["x_vec"])]).fit(train)
     return {"keep": keep, "keep_sample": spark.createDataFrame([(1.0,), (None,)], "x double"),
             "encoder": encoder, "encoder_sample": train}
 
@@ -326,8 +329,12 @@ def _export_fails(failing, how: str, target: Path, **kwargs):
         with pytest.raises(VerificationFailed):
             bundler.export_bundle(failing["keep"], failing["keep_sample"], target, verify=True, **kwargs)
     else:
-        with pytest.raises(BundlerError, match="unsupported attribute for field x"):
+        # MLeap's message names neither the stage nor its class: the export finds them
+        with pytest.raises(StageNotSerializable, match="MLeap failed: .*unsupported attribute for field x") as err:
             bundler.export_bundle(failing["encoder"], failing["encoder_sample"], target, **kwargs)
+        assert err.value.stage_uid == failing["encoder"].stages[2].uid
+        assert err.value.class_name == "org.apache.spark.ml.feature.OneHotEncoderModel"
+        assert "\n" not in str(err.value) and "OneHotEncoderOp" in err.value.java_trace
 
 
 @pytest.mark.parametrize("how", ["verification", "writer"])
