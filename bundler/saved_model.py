@@ -10,6 +10,7 @@ Errors name the directory; the messages are meant for the user as they are.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .errors import BundlerError, NotAPipelineModel, java_root_cause
@@ -17,8 +18,8 @@ from .errors import BundlerError, NotAPipelineModel, java_root_cause
 PIPELINE_MODEL_CLASS = "org.apache.spark.ml.PipelineModel"
 
 
-def saved_class(model_dir: Path) -> str:
-    """The class recorded in a saved Spark ML object's metadata."""
+def saved_metadata(model_dir: Path) -> dict:
+    """A saved Spark ML object's metadata (class, uid, sparkVersion, paramMap, ...)."""
     if not model_dir.exists():
         raise BundlerError(f"{model_dir}: no such directory")
     if not model_dir.is_dir():
@@ -33,9 +34,29 @@ def saved_class(model_dir: Path) -> str:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             doc = None
         if isinstance(doc, dict) and isinstance(doc.get("class"), str):
-            return doc["class"]
+            return doc
     raise NotAPipelineModel(f"{model_dir} is not a saved PipelineModel: it has no Spark ML metadata "
                             f"(metadata/part-*); save the fitted pipeline with model.save(path)")
+
+
+def saved_class(model_dir: Path) -> str:
+    """The class recorded in a saved Spark ML object's metadata."""
+    return saved_metadata(model_dir)["class"]
+
+
+def saved_stages(model_dir: Path) -> list[dict]:
+    """The metadata of every stage of a saved pipeline, nested pipelines opened, in order."""
+    found = []
+    stages = model_dir / "stages"
+    for stage in sorted(stages.iterdir()) if stages.is_dir() else []:
+        try:
+            meta = saved_metadata(stage)
+        except BundlerError:
+            continue
+        found.append(meta)
+        if meta["class"] in (PIPELINE_MODEL_CLASS, PYTHON_PIPELINE_MODEL_CLASS):
+            found.extend(saved_stages(stage))
+    return found
 
 
 # A PipelineModel with Python-only stages is saved by PySpark under this class; the export
@@ -110,5 +131,38 @@ def load_pipeline_model(model_dir: Path):
             return load_pipeline_with_xgboost4j(str(model_dir.resolve()))
         return PipelineModel.load(str(model_dir.resolve()))
     except Py4JJavaError as e:
-        raise BundlerError(f"{model_dir}: Spark cannot load it as a PipelineModel: {java_root_cause(e)}",
+        cause = java_root_cause(e)
+        raise BundlerError(_newer_spark_stage(model_dir, cause)
+                           or f"{model_dir}: Spark cannot load it as a PipelineModel: {cause}",
                            java_trace=str(e)) from e
+
+
+def _newer_spark_stage(model_dir: Path, cause: str) -> str | None:
+    """Why the running Spark cannot load a stage saved by another Spark: its class does not exist
+    here (e.g. Spark 4's TargetEncoderModel), or it has a param this Spark does not know; None when
+    the failure is something else. Names the stage (uid, class) and the Spark that saved it."""
+    from pyspark import __version__ as running
+
+    from .session import spark_session
+
+    jvm = spark_session()._jvm
+    unknown_param = re.fullmatch(r"java\.util\.NoSuchElementException: Param (\S+) does not exist\.", cause)
+    for meta in saved_stages(model_dir):
+        cls, uid, saved_by = meta["class"], meta.get("uid", "?"), meta.get("sparkVersion", "an unknown version")
+        stage = f"stage {uid!r} ({cls}) was saved by Spark {saved_by}"
+        if unknown_param:
+            params = {**(meta.get("paramMap") or {}), **(meta.get("defaultParamMap") or {})}
+            if unknown_param.group(1) in params:
+                return (f"{model_dir}: {stage} with param {unknown_param.group(1)!r}, which Spark {running} "
+                        f"does not have: it cannot load the stage; export with a Spark that has it, or fit "
+                        f"the stage without that param")
+            continue
+        if not cls.startswith("org.apache.spark."):
+            continue
+        try:
+            jvm.java.lang.Class.forName(cls)
+        except Exception:
+            return (f"{model_dir}: {stage}, and Spark {running} has no such class: it cannot load the "
+                    f"stage (leapserve export runs Spark {running}; pipelines saved by Spark 4 load when "
+                    f"their stages exist in Spark 3.5, see docs/export.md)")
+    return None
