@@ -374,7 +374,7 @@ def test_force_replaces_across_kinds(small, tmp_path, old, new):
 def test_staging_names_are_not_served(tmp_path):
     """A model directory scan passes over a bundle still being written, zip or directory."""
     from leapserve.bundler.export import staging_path
-    from server.discovery import scan_model_dir
+    from leapserve.server.discovery import scan_model_dir
     from tests.support.bundles import LR_ZIP
 
     shutil.copyfile(LR_ZIP, staging_path(tmp_path / "lr.zip"))
