@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from .equivalents import writable_stages
 from .errors import (BundlerError, MissingColumns, OutputExists, SampleNotTransformable, StageNotSerializable,
                      VerificationFailed, java_root_cause)
 from .session import spark_session
@@ -589,7 +590,8 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
         raise OutputExists(str(fs_path))
 
     spark = spark_session()
-    stages = pipeline_stages(model)
+    # Stages MLeap has no op for become the equivalent stages it writes (bundler/equivalents.py).
+    stages, rewritten = writable_stages(pipeline_stages(model))
     # xgboost.spark models have no JVM object: MLeap writes the others, the export adds them after
     xgboost_ops = {st.uid: op for st in stages if (op := xgboost_op(st)) is not None}
     jvm_stages = [st for st in stages if st.uid not in xgboost_ops]
@@ -606,8 +608,8 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     fs_path.parent.mkdir(parents=True, exist_ok=True)
     staged = staging_path(fs_path)
     try:
-        record = _write_staged(spark, model, dataset, staged, is_zip, format, stages, xgboost_ops, jvm_stages,
-                               forms, verify, sample_rows, say)
+        record = _write_staged(spark, model, dataset, staged, is_zip, format, stages, rewritten, xgboost_ops,
+                               jvm_stages, forms, verify, sample_rows, say)
         put_in_place(staged, fs_path, force)
     finally:
         _remove(staged)
@@ -615,18 +617,15 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
     return record
 
 
-def _write_staged(spark, model, dataset, staged: Path, is_zip: bool, format: str, stages, xgboost_ops, jvm_stages,
-                  forms, verify, sample_rows, say) -> ExportRecord:
-    """Write, correct, describe and verify the bundle at ``staged``; raises when the export fails."""
+def _write_staged(spark, model, dataset, staged: Path, is_zip: bool, format: str, stages, rewritten, xgboost_ops,
+                  jvm_stages, forms, verify, sample_rows, say) -> ExportRecord:
+    """Write, correct, describe and verify the bundle at ``staged``; raises when the export fails.
+    ``rewritten``: notes on the stages written as their equivalents (bundler/equivalents.py)."""
     from py4j.protocol import Py4JError
     from pyspark.errors.exceptions.captured import CapturedException
 
-    say("transforming the sample (MLeap reads column metadata from it)")
-    transformed = model.transform(dataset)
-    say(f"writing {format} bundle with MLeap's serializer")
-    serializer = spark._jvm.ml.combust.mleap.spark.SimpleSparkSerializer()
     written = model
-    if xgboost_ops:
+    if xgboost_ops or rewritten:
         from pyspark.ml import PipelineModel
 
         written = PipelineModel(jvm_stages)
@@ -634,6 +633,11 @@ def _write_staged(spark, model, dataset, staged: Path, is_zip: bool, format: str
     written = _as_model(written_model(written, forms), model.uid)
     written_stages = pipeline_stages(written)
     staged_uri = f"jar:file:{staged}" if is_zip else f"file:{staged}"
+    say("transforming the sample (MLeap reads column metadata from it)")
+    # what MLeap writes, transformed: a rewritten RFormula's own transform prunes columns MLeap reads
+    transformed = (written if rewritten else model).transform(dataset)
+    say(f"writing {format} bundle with MLeap's serializer")
+    serializer = spark._jvm.ml.combust.mleap.spark.SimpleSparkSerializer()
     try:
         serializer.serializeToBundleWithFormat(java_model(written), staged_uri, transformed._jdf,
                                                _format_object(spark, format))
@@ -647,7 +651,7 @@ def _write_staged(spark, model, dataset, staged: Path, is_zip: bool, format: str
     notes = [f"{st.uid}: the multi-column stage is written as one single-column node per column "
              f"({', '.join(w.uid for w in forms[st.uid])}): MLeap's op holds one column"
              for st in jvm_stages if any(w.uid != st.uid for w in forms.get(st.uid, ()))]
-    fixups = notes + apply_fixups(staged, is_zip, [*written_stages, *stages], root=model)
+    fixups = rewritten + notes + apply_fixups(staged, is_zip, [*written_stages, *stages], root=model)
     described = describe_bundle(staged, dataset)
     info = described["info"]
     record = ExportRecord(

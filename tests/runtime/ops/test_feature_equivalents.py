@@ -1,0 +1,99 @@
+"""Parity with Spark 3.5 for the stages MLeap has no op for, exported as the equivalent stages MLeap
+writes (bundler/equivalents.py): RFormulaModel, RobustScalerModel, VarianceThresholdSelectorModel,
+UnivariateFeatureSelectorModel. Spark's transform of the original stage is the oracle."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.frames import vector_frame
+from tests.support.parity import assert_parity
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _ops(report) -> list[str]:
+    return [st.op for st in report.pipelines["json"].stages]
+
+
+@pytest.fixture(scope="module")
+def people(spark):
+    rows = [(0, "a", 2.0, 3, "yes", 1.0), (1, "b", 5.0, 1, "no", 0.0), (2, "a", 1.0, 4, "yes", 1.0),
+            (3, "c", 0.5, 2, "no", 0.0), (4, "b", -1.5, 0, "yes", 1.0), (5, "c", 0.0, 7, "no", 0.0)]
+    return spark.createDataFrame(rows, "rid int, city string, score double, visits int, answer string, y double")
+
+
+@pytest.mark.parity("string_indexer", "interaction", "one_hot_encoder", "vector_assembler")
+def test_rformula_string_label_and_interaction(spark, people, tmp_path):
+    from pyspark.ml.feature import RFormula
+
+    model = RFormula(formula="answer ~ city + score + visits + city:score").fit(people)
+    # scored as served: no label column (Spark's transform then adds no label either)
+    report = assert_parity(model, people.drop("answer"), tmp_path / "unlabelled")
+    assert report.errors == 0 and report.compared >= 2 * 6
+    assert "features" in report.pipelines["json"].outputs
+    assert "answer" not in report.pipelines["protobuf"].required_inputs()
+    assert _ops(report) == ["string_indexer", "interaction", "one_hot_encoder", "vector_assembler"]
+    # with the label present Spark also indexes it; the features are the same
+    labelled = assert_parity(model, people, tmp_path / "labelled")
+    assert labelled.compared == report.compared
+
+
+@pytest.mark.parity("string_indexer", "one_hot_encoder", "vector_assembler")
+def test_rformula_numeric_label_all_columns(spark, people, tmp_path):
+    from pyspark.ml.feature import RFormula
+
+    model = RFormula(formula="y ~ . - answer", handleInvalid="keep").fit(people)
+    unseen = spark.createDataFrame([(10, "zz", 1.0, 2, "no", 1.0)], people.schema)
+    report = assert_parity(model, people.union(unseen).drop("y"), tmp_path)
+    assert report.errors == 0 and report.compared >= 2 * 7
+    # the unseen city takes the extra "keep" category, as in Spark
+    got = report.pipelines["json"].transform({"rid": 10, "city": "zz", "score": 1.0, "visits": 2})["features"]
+    assert list(got) == list(report.spark[10]["features"]) == [10.0, 0.0, 0.0, 0.0, 1.0, 2.0]
+
+
+@pytest.mark.parity("standard_scaler")
+def test_robust_scaler(spark, tmp_path):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import RobustScaler
+    from pyspark.ml.linalg import Vectors
+
+    train = vector_frame(spark, [Vectors.dense([1.0, 2.0, 0.0, 7.0]), Vectors.dense([3.0, 2.0, 1.0, -1.0]),
+                                 Vectors.dense([0.0, 2.0, 5.0, 4.0]), Vectors.dense([8.0, 2.0, 2.0, 0.5]),
+                                 Vectors.sparse(4, [0], [4.0])], column="v")
+    model = Pipeline(stages=[
+        RobustScaler(inputCol="v", outputCol="both", withCentering=True, withScaling=True),
+        RobustScaler(inputCol="v", outputCol="scaled", withCentering=False, withScaling=True),
+        RobustScaler(inputCol="v", outputCol="centered", withCentering=True, withScaling=False,
+                     lower=0.1, upper=0.9),
+    ]).fit(train)
+    assert model.stages[0].range.toArray()[1] == 0.0  # a constant feature: scale 0, as in Spark
+    score = vector_frame(spark, [Vectors.dense([1.0, 2.0, 3.0, 4.0]), Vectors.sparse(4, [1, 3], [5.0, -2.0]),
+                                 Vectors.sparse(4, [], []), Vectors.dense([NAN, 2.0, INF, -0.0]),
+                                 Vectors.dense([1e300, -1e-300, 0.0, 1.0])], column="v")
+    report = assert_parity(model, score, tmp_path)
+    assert report.errors == 0 and report.compared == 2 * 5 * 3
+    assert _ops(report) == ["standard_scaler"] * 3
+
+
+@pytest.mark.parity("chi_sq_selector")
+def test_variance_threshold_and_univariate_selectors(spark, tmp_path):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import UnivariateFeatureSelector, VarianceThresholdSelector
+    from pyspark.ml.linalg import Vectors
+
+    train = vector_frame(spark, [Vectors.dense([1.0, 0.0, 3.0, 2.0, 6.0]), Vectors.dense([0.0, 1.0, 3.0, 0.0, 5.0]),
+                                 Vectors.dense([1.0, 0.0, 3.1, 2.0, 0.0]), Vectors.dense([0.0, 1.0, 3.0, 0.0, 5.0]),
+                                 Vectors.dense([9.0, 1.0, 3.0, 2.0, 0.0])],
+                         column="v", label=[1.0, 0.0, 1.0, 0.0, 1.0])
+    univariate = (UnivariateFeatureSelector(featuresCol="v", outputCol="top2", labelCol="label")
+                  .setFeatureType("continuous").setLabelType("categorical")
+                  .setSelectionMode("numTopFeatures").setSelectionThreshold(2))
+    model = Pipeline(stages=[VarianceThresholdSelector(featuresCol="v", outputCol="varied", varianceThreshold=0.5),
+                             univariate]).fit(train)
+    assert len(model.stages[0].selectedFeatures) == 3 and len(model.stages[1].selectedFeatures) == 2
+    score = vector_frame(spark, [Vectors.dense([1.0, 2.0, 3.0, 4.0, 5.0]), Vectors.sparse(5, [0, 4], [7.0, -1.0]),
+                                 Vectors.sparse(5, [], []), Vectors.dense([NAN, -0.0, 1e300, 0, 1])], column="v")
+    report = assert_parity(model, score, tmp_path)
+    assert report.errors == 0 and report.compared == 2 * 4 * 2
+    assert _ops(report) == ["chi_sq_selector"] * 2
