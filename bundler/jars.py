@@ -164,6 +164,7 @@ SPARK_OPS: tuple[SparkOp, ...] = (
     SparkOp(_OURS + "ImputerOp"),
     SparkOp(_OURS + "LdaOp", _MLEAP + "clustering.LDAModelOp"),
     SparkOp(_OURS + "DistributedLdaOp"),
+    SparkOp(_OURS + "VectorSizeHintOp"),
 )
 
 

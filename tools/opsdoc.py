@@ -72,6 +72,23 @@ a malformed booster fails to load with the reason, it cannot crash or stall the 
 """
 
 
+LEAPSERVE_OPS = """\
+## leapserve's own ops (`leapserve.*`)
+
+Spark stages that no MLeap release writes or reads, written by leapserve's own Spark ops for
+MLeap's serializer (`bundler/jvm/spark_ops/`) under op names in leapserve's namespace: only
+leapserve reads these nodes (MLeap's runtime refuses the op name).
+
+| op | Spark stage | node | attributes |
+|---|---|---|---|
+| `leapserve.vector_size_hint` | `VectorSizeHint` | input port `input` and output port `output` on the same column (Spark's stage replaces its column by itself) | `size` (int), `handle_invalid` (string: `error` refuses a null or another size, `skip` drops the row, `optimistic` passes everything) |
+
+Other stages MLeap has no op for are written as MLeap's own ops, which MLeap's runtime reads too
+(RFormula, RobustScaler, the feature selectors, SQLTransformer arithmetic: docs/export.md, "Stages
+written as their equivalents").
+"""
+
+
 def _marker_ops(node) -> list[str]:
     """Op names of a `pytest.mark.parity(...)` expression, else []."""
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parity"
@@ -132,7 +149,7 @@ def render() -> str:
         else:
             shown = "<br>".join(f"`{t}`" for t in cited) if cited else "**none**"
         lines.append(f"| `{name}` | {info.family} | `{module}` | {info.summary} | {shown} |")
-    lines += ["", XGBOOST_LAYOUT.rstrip("\n")]
+    lines += ["", XGBOOST_LAYOUT.rstrip("\n"), "", LEAPSERVE_OPS.rstrip("\n")]
     registry = mleap_registry.registry_ops()
     refused = {name: op_class for name, op_class in registry.items() if name not in ops}
     lines += ["", "## MLeap runtime ops leapserve does not read", "",

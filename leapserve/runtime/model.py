@@ -173,6 +173,9 @@ class OpModel:
     # Output ports whose values are discrete (indices, labels, class predictions): parity with
     # Spark is exact for these, within 1e-9 for other doubles.
     discrete_outputs: frozenset = frozenset()
+    # Output ports that may write the very column the stage reads (Spark's VectorSizeHint replaces
+    # its input column by itself, checked).
+    in_place_outputs: frozenset = frozenset()
 
     def input_ports(self) -> list[tuple[str, FieldType]]:
         raise NotImplementedError

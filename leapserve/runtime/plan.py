@@ -147,8 +147,9 @@ class Pipeline:
                     earlier = "writes" if col in outputs else "reads"
                     raise BundleError(f"node {st.name!r} reads column {col!r} as {ftype}, but an earlier "
                                       f"node {earlier} it as {types[col]}", path=st.path)
-            for _, col, ftype in st.outputs:
-                if col in types:
+            for port, col, ftype in st.outputs:
+                if col in types and not (port in st.model.in_place_outputs
+                                         and any(c == col for _, c, _ in st.inputs)):
                     raise BundleError(f"node {st.name!r} writes column {col!r}, which already exists",
                                       path=st.path)
                 types[col] = ftype
@@ -632,6 +633,7 @@ def _to_batch(name: str, ftype: FieldType, col, n: int):
         cast = caster(ftype, name)
         rows, nulls = [], np.zeros(n, dtype=bool)
         sparse_rows = np.zeros(n, dtype=bool)
+        other_width = np.zeros(n, dtype=bool)
         width = size
         for r, v in enumerate(col):
             try:
@@ -650,7 +652,11 @@ def _to_batch(name: str, ftype: FieldType, col, n: int):
                 if width is None:
                     width = xs
                 elif xs != width:
-                    raise InvalidInput(name, f"vectors of size {width}", f"vector of size {xs}", row=r)
+                    if size is not None:
+                        raise InvalidInput(name, f"vectors of size {width}", f"vector of size {xs}", row=r)
+                    # a column of no fixed size (read by an op that decides, e.g. VectorSizeHint's
+                    # "skip"): the vectors of another width than the first take the row path
+                    other_width[r] = True
             rows.append(x)
         width = width or 0
         # A batch column stores every vector one way; some ops (interaction, and any op meeting a
@@ -658,7 +664,7 @@ def _to_batch(name: str, ftype: FieldType, col, n: int):
         # way than most take the row path.
         dense_rows = ~sparse_rows & ~nulls
         sparse = sparse_rows.sum() > dense_rows.sum()
-        slow = nulls | (dense_rows if sparse else sparse_rows)
+        slow = nulls | other_width | (dense_rows if sparse else sparse_rows)
         filled = [x if x is not None and not slow[r] else SparseVector(width, (), ()) for r, x in enumerate(rows)]
         if sparse:
             out = SparseBatch.from_rows(width, filled)
