@@ -591,7 +591,7 @@ def export_bundle(model, dataset, path, format: str = "json", *, force: bool = F
 
     spark = spark_session()
     # Stages MLeap has no op for become the equivalent stages it writes (bundler/equivalents.py).
-    stages, rewritten = writable_stages(pipeline_stages(model))
+    stages, rewritten = writable_stages(pipeline_stages(model), dataset)
     # xgboost.spark models have no JVM object: MLeap writes the others, the export adds them after
     xgboost_ops = {st.uid: op for st in stages if (op := xgboost_op(st)) is not None}
     jvm_stages = [st for st in stages if st.uid not in xgboost_ops]

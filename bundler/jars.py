@@ -165,6 +165,8 @@ SPARK_OPS: tuple[SparkOp, ...] = (
     SparkOp(_OURS + "LdaOp", _MLEAP + "clustering.LDAModelOp"),
     SparkOp(_OURS + "DistributedLdaOp"),
     SparkOp(_OURS + "VectorSizeHintOp"),
+    SparkOp(_OURS + "ColumnMathOp$UnaryOp"),
+    SparkOp(_OURS + "ColumnMathOp$BinaryOp"),
 )
 
 

@@ -411,8 +411,8 @@ def test_stage_not_serializable(spark, small, tmp_path):
 
     df = small["df"]
     sql = Pipeline(stages=[VectorAssembler(inputCols=["x"], outputCol="v"),
-                           SQLTransformer(statement="SELECT *, x * 2 AS x2 FROM __THIS__")]).fit(df)
-    with pytest.raises(StageNotSerializable, match="no op for this class") as err:
+                           SQLTransformer(statement="SELECT *, x / 2 AS x2 FROM __THIS__")]).fit(df)
+    with pytest.raises(StageNotSerializable, match="has no equivalent in leapserve's ops: division") as err:
         bundler.export_bundle(sql, df, tmp_path / "b.zip")
     assert err.value.stage_uid == sql.stages[1].uid
     assert err.value.class_name == "org.apache.spark.ml.feature.SQLTransformer"

@@ -67,7 +67,7 @@ def saved(spark, tmp_path_factory):
     df.toPandas().to_csv(root / "linear.csv", index=False)
     df.drop("b").write.parquet(str(root / "no-b.parquet"))
     Pipeline(stages=[VectorAssembler(inputCols=["a"], outputCol="v"),
-                     SQLTransformer(statement="SELECT *, a * 2 AS a2 FROM __THIS__")]
+                     SQLTransformer(statement="SELECT *, a / 2 AS a2 FROM __THIS__")]
              ).fit(df).write().save(str(root / "sql-model"))
     # MLeap does not record the assembler's handleInvalid: the bundle refuses the null row Spark keeps.
     keep = Pipeline(stages=[VectorAssembler(inputCols=["a"], outputCol="features", handleInvalid="keep"),
@@ -167,7 +167,8 @@ def test_verify_makes_a_mismatch_an_error(saved, spark_runs):
 def test_stage_not_serializable(spark_runs):
     message = assert_one_error_line(spark_runs["not-serializable"])
     assert message.startswith("stage 'SQLTransformer_")
-    assert "(org.apache.spark.ml.feature.SQLTransformer) cannot be exported: MLeap's serializer has no op" in message
+    assert ("(org.apache.spark.ml.feature.SQLTransformer) cannot be exported: its statement "
+            "'SELECT *, a / 2 AS a2 FROM __THIS__' has no equivalent in leapserve's ops: division") in message
 
 
 def test_missing_columns(spark_runs):
