@@ -4,6 +4,8 @@ refused, naming the part that does not."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from leapserve.bundler import StageNotSerializable, export_bundle
@@ -20,7 +22,7 @@ def numbers(spark):
 
 
 @pytest.mark.parity("math_binary", "math_unary")
-def test_arithmetic_and_selection(spark, numbers, tmp_path):
+def test_arithmetic_and_selection(spark, mleap_jvm, numbers, tmp_path):
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import SQLTransformer
 
@@ -36,6 +38,17 @@ def test_arithmetic_and_selection(spark, numbers, tmp_path):
     assert report.compared == 2 * 8 * 9
     ops = [st.op for st in pipeline.stages]
     assert ops.count("math_unary") == 6 and ops.count("math_binary") == 11
+    # MLeap's own runtime reads the nodes too and agrees with Spark (finite rows: its JSON frames)
+    finite = [rid for rid, row in report.spark.items() if all(math.isfinite(row[c]) for c in "abcdefghijk")]
+    assert len(finite) == 4
+    frame = {"schema": {"fields": [{"name": "a", "type": "double"}, {"name": "b", "type": "double"}]},
+             "rows": [[report.spark[rid]["a"], report.spark[rid]["b"]] for rid in finite]}
+    for fmt, bundle in report.bundles.items():
+        scored = mleap_jvm.score(bundle, frame)
+        names = [f["name"] for f in scored["schema"]["fields"]]
+        for rid, row in zip(finite, scored["rows"]):
+            for c in "cdefghijk":
+                assert row[names.index(c)] == pytest.approx(report.spark[rid][c], rel=1e-12), (fmt, rid, c)
 
     # a selection: Spark's rows hold a and d only
     selection = SQLTransformer(statement="SELECT a, b * 2 AS d FROM __THIS__")
