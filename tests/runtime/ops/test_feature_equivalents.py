@@ -4,8 +4,11 @@ UnivariateFeatureSelectorModel. Spark's transform of the original stage is the o
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from leapserve.bundler.compare import compare
 from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity
 
@@ -16,6 +19,34 @@ def _ops(report) -> list[str]:
     return [st.op for st in report.pipelines["json"].stages]
 
 
+def _finite(value) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if hasattr(value, "toArray"):
+        return all(math.isfinite(x) for x in value.toArray())
+    return True
+
+
+def assert_mleap_agrees(mleap_jvm, report, df, outputs) -> None:
+    """MLeap's JVM runtime reads both bundles (the equivalents are MLeap's own ops) and answers the
+    rows without NaN, infinities or nulls (its JSON frames) as Spark's transform of the original."""
+    from tools.mleap_jvm import frame_column, leapframe_type, leapframe_value
+
+    fields = [f for f in df.schema.fields]
+    rows = [r for r in df.collect() if all(_finite(r[f.name]) for f in fields)]
+    assert rows
+    frame = {"schema": {"fields": [{"name": f.name, "type": leapframe_type(f.dataType)} for f in fields]},
+             "rows": [[leapframe_value(r[f.name]) for f in fields] for r in rows]}
+    for fmt, bundle in report.bundles.items():
+        result = mleap_jvm.score(bundle, frame)
+        for col in outputs:
+            for row, value in zip(rows, frame_column(result, col), strict=True):
+                diff = compare(report.spark[row["rid"]][col], value, exact=False)
+                assert diff.equal, f"[{fmt}] MLeap's runtime, rid {row['rid']}, column {col!r}: {diff.detail}"
+
+
 @pytest.fixture(scope="module")
 def people(spark):
     rows = [(0, "a", 2.0, 3, "yes", 1.0), (1, "b", 5.0, 1, "no", 0.0), (2, "a", 1.0, 4, "yes", 1.0),
@@ -24,7 +55,7 @@ def people(spark):
 
 
 @pytest.mark.parity("string_indexer", "interaction", "one_hot_encoder", "vector_assembler")
-def test_rformula_string_label_and_interaction(spark, people, tmp_path):
+def test_rformula_string_label_and_interaction(spark, mleap_jvm, people, tmp_path):
     from pyspark.ml.feature import RFormula
 
     model = RFormula(formula="answer ~ city + score + visits + city:score").fit(people)
@@ -34,6 +65,7 @@ def test_rformula_string_label_and_interaction(spark, people, tmp_path):
     assert "features" in report.pipelines["json"].outputs
     assert "answer" not in report.pipelines["protobuf"].required_inputs()
     assert _ops(report) == ["string_indexer", "interaction", "one_hot_encoder", "vector_assembler"]
+    assert_mleap_agrees(mleap_jvm, report, people.drop("answer"), ["features"])
     # with the label present Spark also indexes it; the features are the same
     labelled = assert_parity(model, people, tmp_path / "labelled")
     assert labelled.compared == report.compared
@@ -53,7 +85,7 @@ def test_rformula_numeric_label_all_columns(spark, people, tmp_path):
 
 
 @pytest.mark.parity("standard_scaler")
-def test_robust_scaler(spark, tmp_path):
+def test_robust_scaler(spark, mleap_jvm, tmp_path):
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import RobustScaler
     from pyspark.ml.linalg import Vectors
@@ -74,10 +106,11 @@ def test_robust_scaler(spark, tmp_path):
     report = assert_parity(model, score, tmp_path)
     assert report.errors == 0 and report.compared == 2 * 5 * 3
     assert _ops(report) == ["standard_scaler"] * 3
+    assert_mleap_agrees(mleap_jvm, report, score, ["both", "scaled", "centered"])
 
 
 @pytest.mark.parity("chi_sq_selector")
-def test_variance_threshold_and_univariate_selectors(spark, tmp_path):
+def test_variance_threshold_and_univariate_selectors(spark, mleap_jvm, tmp_path):
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import UnivariateFeatureSelector, VarianceThresholdSelector
     from pyspark.ml.linalg import Vectors
@@ -97,3 +130,4 @@ def test_variance_threshold_and_univariate_selectors(spark, tmp_path):
     report = assert_parity(model, score, tmp_path)
     assert report.errors == 0 and report.compared == 2 * 4 * 2
     assert _ops(report) == ["chi_sq_selector"] * 2
+    assert_mleap_agrees(mleap_jvm, report, score, ["varied", "top2"])
