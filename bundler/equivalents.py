@@ -1,18 +1,18 @@
 """Spark stages MLeap's serializer has no op for, rewritten as stages it writes, with the same transform.
 
-    stages, notes = writable_stages(pipeline_stages(model))
+    stages, notes = writable_stages(pipeline_stages(model), dataset)
 
-Each rewrite is exact: the replacement's ``transform`` is the same Spark code on the same numbers,
-so the bundle scores as the original stage does (the export's verification and the parity tests
-compare with the original's own ``transform``). The replacements are ordinary MLeap ops, so MLeap's
-JVM runtime reads these bundles too.
+The replacements compute what the original computes (the export's verification and the parity
+tests compare the bundle with the original's own ``transform``) and are MLeap's own ops, so MLeap's
+JVM runtime reads these bundles too:
 
 * RFormulaModel: the stages of its fitted pipeline (string indexers, interactions, one-hot
-  encoder, vector assembler; the last two, named after the RFormula, renamed <uid>_<class>), without the two that only rename metadata or drop its temporary
-  columns (VectorAttributeRewriter, ColumnPruner), and without the label's: Spark's transform
-  indexes (string) or casts (number) the label only when the label column is there, which a
-  served request does not send. The bundle never reads the label; its outputs are the features
-  column plus the temporary columns Spark prunes.
+  encoder, vector assembler; the last two, which Spark names after the RFormula, renamed
+  <uid>_<class>), without the two that only rename metadata or drop its temporary columns
+  (VectorAttributeRewriter, ColumnPruner), and without the label's: Spark's transform indexes
+  (string) or casts (number) the label only when the label column is there, which a served
+  request does not send. The bundle never reads the label; its outputs are the features column
+  plus the temporary columns Spark prunes.
 * RobustScalerModel: a StandardScalerModel with mean = median and std = range; both models call
   StandardScalerModel.getTransformFunc with shift = median / mean and scale = 1 / range / std
   (0 where that is 0), so centering and scaling map onto withMean and withStd.
@@ -20,8 +20,9 @@ JVM runtime reads these bundles too.
   same selected features; all three transform through Spark's SelectorModel.transform.
 * SQLTransformer, for the statements that are arithmetic on double columns (below): one
   ColumnMath step per operation (leapserve's Spark stage, bundler/jvm/spark_ops), which
-  leapserve's Spark ops write as MLeap's math_unary and math_binary nodes; other statements are
-  refused, naming the part that does not map.
+  leapserve's Spark ops write as MLeap's math_unary and math_binary nodes, whose java.lang.Math
+  is what Spark SQL computes for these operations (but for nulls); other statements are refused,
+  naming the part that does not map.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _rformula_stages(stage) -> tuple[list, str]:
     label = java.resolvedFormula().label()
     label_col = java.getLabelCol()
     fitted = java.pipelineModel().stages()
-    kept, label_stages = [], []
+    kept = []
     for i in range(len(fitted)):
         inner = fitted[i]
         cls = _class(inner)
@@ -74,8 +75,7 @@ def _rformula_stages(stage) -> tuple[list, str]:
             continue
         if (cls == _FEATURE + "StringIndexerModel" and label and inner.isDefined(inner.getParam("inputCol"))
                 and inner.getInputCol() == label and inner.getOutputCol() == label_col):
-            label_stages.append(inner.uid())
-            continue
+            continue  # the label's indexer
         if inner.uid() == stage.uid:
             # RFormula names its one-hot encoder and assembler after itself; bundle nodes need apart names
             inner = _renamed(stage, inner)
@@ -108,8 +108,7 @@ def _robust_scaler(stage):
     _set(scaler, "withStd", bool(java.getWithScaling()))
     scaler.setInputCol(java.getInputCol())
     scaler.setOutputCol(java.getOutputCol())
-    return _wrap(scaler), (f"{stage.uid}: RobustScalerModel written as standard_scaler "
-                     f"(mean = median, std = range)")
+    return _wrap(scaler), f"{stage.uid}: RobustScalerModel written as standard_scaler (mean = median, std = range)"
 
 
 def _selector(stage):
