@@ -48,15 +48,6 @@ public abstract class ColumnMathOp<N extends ColumnMath> extends WrittenOp<N> {
         return model;
     }
 
-    /** Bundle.ML's double value: Value.double, a name Java cannot spell. */
-    private static Value doubleValue(double value) {
-        try {
-            return (Value) Value.class.getMethod("double", double.class).invoke(null, value);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("ml.combust.bundle.dsl.Value.double not found", e);
-        }
-    }
-
     /** A ColumnMath step of one operand. */
     public static final class Unary extends ColumnMath {
         public Unary(String uid, String operation, String input, String outputCol) {

@@ -28,15 +28,6 @@ public final class VectorSizeHintOp extends WrittenOp<VectorSizeHint> {
         return List.of(new SimpleParamSpec("output", stage.inputCol()));
     }
 
-    /** Bundle.ML's int value: Value.int, a name Java cannot spell. */
-    private static Value intValue(int value) {
-        try {
-            return (Value) Value.class.getMethod("int", int.class).invoke(null, value);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("ml.combust.bundle.dsl.Value.int not found", e);
-        }
-    }
-
     protected Model store(Model model, VectorSizeHint stage, Dataset<Row> dataset) {
         model = with(model, "size", intValue(stage.getSize()));
         return with(model, "handle_invalid", Value.string(stage.getHandleInvalid()));
