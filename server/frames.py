@@ -270,9 +270,12 @@ def json_column(f: FrameField, col: Sequence, max_string: int):
                 try:
                     return np.array(col, dtype=np.float64)
                 except OverflowError:  # an integer beyond any double
-                    _refuse_value(f, col, lambda v: type(v) is float or abs(v) < 1 << 1023)
+                    _refuse_value(f, col, _fits_double)
             _refuse_value(f, col, lambda v: v is None or type(v) in _NUMBER_TYPES)
-            return [None if v is None else float(v) for v in col]
+            try:
+                return [None if v is None else float(v) for v in col]
+            except OverflowError:  # an integer beyond any double, beside a null
+                _refuse_value(f, col, lambda v: v is None or _fits_double(v))
         if base in _INT_BITS:
             if not types <= {int, type(None)}:
                 _refuse_value(f, col, lambda v: v is None or type(v) is int)
@@ -318,6 +321,24 @@ def _refuse_value(f: FrameField, col: Sequence, ok) -> None:
             raise FrameError(f.name, _expected(f), "null", row=r)
         if not ok(v):
             raise FrameError(f.name, _expected(f), describe(v), row=r)
+
+
+def _fits_double(v) -> bool:
+    try:
+        float(v)
+        return True
+    except OverflowError:
+        return False
+
+
+def _doubles(f: FrameField, values: list, r: int | None) -> list[float]:
+    """JSON numbers (already checked to be numbers) as floats; FrameError for an integer beyond
+    any double."""
+    try:
+        return [float(x) for x in values]
+    except OverflowError:
+        big = next(x for x in values if not _fits_double(x))
+        raise FrameError(f.name, f"{_expected(f)}: numbers within a double's range", describe(big), row=r) from None
 
 
 def _check_int_range(f: FrameField, col: Sequence) -> None:
@@ -373,7 +394,7 @@ def _json_list(f: FrameField, v, r: int, most: int) -> list:
         if not ok(x):
             raise FrameError(f.name, f"{_expected(f)}: elements of type {f.base}", describe(x), row=r)
     if f.base in ("double", "float"):
-        return [float(x) for x in v]
+        return _doubles(f, v, r)
     if f.base == "string":
         _check_lengths(f, v, most)
     return v
@@ -407,7 +428,7 @@ def _tensor_value(f: FrameField, r: int, dims, values, indices):
             raise FrameError(f.name, f"a dense tensor of dimensions {dims}: {size} values",
                              f"{len(values)} values", row=r)
         if f.base in ("double", "float"):
-            return [float(x) for x in values]
+            return _doubles(f, values, r)
         return list(values)
     if len(dims) != 1:
         raise FrameError(f.name, "a sparse tensor of one dimension (a vector)", f"dimensions {dims}", row=r)

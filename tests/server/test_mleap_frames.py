@@ -181,3 +181,14 @@ def test_rows_of_a_row_stream():
     with pytest.raises(frames.FrameError) as info:
         plan.codec(in_fields=in_fields[1:])
     assert info.value.field == "input_schema"
+
+
+def test_json_integers_beyond_a_double_are_refused_naming_field_and_row():
+    huge = 10 ** 400
+    e = _error(mf.json_frame([("x", "double")], [[None], [huge]]), mf.JSON)  # beside a null
+    assert (e.field, e.row) == ("x", 1) and e.actual.startswith("int 1000")
+    e = _error(mf.json_frame([("l", {"type": "list", "base": "double"})], [[[1.0]], [[2, huge]]]), mf.JSON)
+    assert (e.field, e.row) == ("l", 1) and "within a double's range" in e.expected
+    e = _error(mf.json_frame([("v", {"type": "tensor", "base": "double"})],
+                             [[{"values": [huge], "dimensions": [1]}]]), mf.JSON)
+    assert (e.field, e.row) == ("v", 0) and e.actual.startswith("int 1000")
