@@ -108,7 +108,8 @@ def _field_from_json(item, index: int) -> FrameField:
         return FrameField(name, "scalar", base)
     if not isinstance(t, dict):
         raise FrameError(name, "a type name or a type object", describe(t))
-    kind = {"basic": "scalar", "list": "list", "tensor": "tensor"}.get(t.get("type"))
+    kind = {"basic": "scalar", "list": "list", "tensor": "tensor"}.get(t.get("type")) \
+        if isinstance(t.get("type"), str) else None  # a list or object there is no kind (nor hashable)
     if kind is None:
         raise FrameError(name, 'a type object of "type" "basic", "list" or "tensor"', f"type {describe(t.get('type'))}")
     names = _SCALAR_NAMES if kind == "scalar" else {b: b for b in BASIC_TYPES}

@@ -192,3 +192,17 @@ def test_json_integers_beyond_a_double_are_refused_naming_field_and_row():
     e = _error(mf.json_frame([("v", {"type": "tensor", "base": "double"})],
                              [[{"values": [huge], "dimensions": [1]}]]), mf.JSON)
     assert (e.field, e.row) == ("v", 0) and e.actual.startswith("int 1000")
+
+
+@pytest.mark.parametrize("fmt", [mf.JSON, mf.BINARY])
+def test_a_type_object_whose_type_is_not_a_name_is_refused(fmt):
+    for kind in (["basic"], {"basic": 1}):
+        e = _error(frame_with_type({"type": kind, "base": "double"}, fmt), fmt)
+        assert e.field == "x" and "basic" in e.expected
+
+
+def frame_with_type(t, fmt) -> bytes:
+    schema = json.dumps({"fields": [{"name": "x", "type": t}]}).encode()
+    if fmt == mf.JSON:
+        return b'{"schema": ' + schema + b', "rows": []}'
+    return len(schema).to_bytes(4, "big") + schema + bytes(4)
