@@ -46,6 +46,12 @@ _INT_BITS = {"byte": 8, "short": 16, "int": 32, "long": 64}
 _FIXED = {"boolean": "?", "byte": "b", "short": "h", "int": "i", "long": "q", "float": "f", "double": "d"}
 MAX_SCHEMA_BYTES = 1 << 20
 MAX_DIMENSIONS = 8
+# Fields of one frame or row schema: a binary frame's reader costs time and memory per field (a
+# 1 MB schema of 25,000 fields took seconds), so a schema cannot make the server work for nothing.
+MAX_FIELDS = 4096
+# A binary frame's rows are read by code compiled for its schema (_compiled_reader) only from this
+# many rows on: compiling costs about what reading a few hundred rows field by field does.
+COMPILE_MIN_ROWS = 512
 
 
 class FrameError(InvalidInput):
@@ -129,11 +135,17 @@ def _field_from_json(item, index: int) -> FrameField:
     return FrameField(name, kind, base, nullable, dims)
 
 
+def _check_width(count: int) -> None:
+    if count > MAX_FIELDS:
+        raise FrameError("schema", f"at most {MAX_FIELDS} fields", f"{count} fields")
+
+
 def schema_from_json(obj) -> tuple[FrameField, ...]:
     """A frame schema from its JSON ({"fields": [...]}); FrameError when it is not one."""
     fields = obj.get("fields") if isinstance(obj, dict) else None
     if not isinstance(fields, list):
         raise FrameError("schema", 'an object {"fields": [...]}', describe(obj))
+    _check_width(len(fields))
     out = tuple(_field_from_json(item, i) for i, item in enumerate(fields))
     seen = set()
     for f in out:
@@ -153,6 +165,7 @@ _PB_SHAPE_NUMBERS = {v: k for k, v in _PB_SHAPES.items()}
 
 def schema_from_message(schema) -> tuple[FrameField, ...]:
     """Frame fields from a Bundle.ML Schema message (a RowStreamSpec's schema)."""
+    _check_width(len(schema.fields))
     out = []
     for f in schema.fields:
         base = _PB_BASES.get(f.data_type.base)
@@ -705,7 +718,11 @@ def _decode_binary_frame(data: bytes, max_rows, max_string) -> Frame:
     flat: list = []
     rows: list[memoryview] = []
     r = 0
-    read = _compiled_reader(plan, max_string)
+    if n >= COMPILE_MIN_ROWS:
+        read = _compiled_reader(plan, max_string)
+    else:
+        def read(buf, pos, end, out):
+            return _read_values(plan, buf, pos, end, out)
     try:
         for r in range(n):
             start = pos

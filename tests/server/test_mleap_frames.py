@@ -206,3 +206,32 @@ def frame_with_type(t, fmt) -> bytes:
     if fmt == mf.JSON:
         return b'{"schema": ' + schema + b', "rows": []}'
     return len(schema).to_bytes(4, "big") + schema + bytes(4)
+
+
+@pytest.mark.parametrize("fmt", [mf.JSON, mf.BINARY])
+def test_a_schema_of_too_many_fields_is_refused_before_its_rows_are_read(fmt):
+    fields = [(f"f{i}", "string" if i % 2 else "double") for i in range(frames.MAX_FIELDS + 1)]
+    e = _error(frame_of(fmt, fields, []), fmt)
+    assert (e.field, e.actual) == ("schema", f"{frames.MAX_FIELDS + 1} fields")
+    assert f"at most {frames.MAX_FIELDS} fields" in e.expected
+    frames.decode_frame(frame_of(fmt, fields[:frames.MAX_FIELDS], []), fmt)
+
+
+def test_a_binary_frame_of_few_rows_is_read_without_compiling_a_reader(monkeypatch):
+    compiled = []
+
+    def counted(plan, max_string):
+        compiled.append(len(plan))
+        return real(plan, max_string)
+
+    real = frames._compiled_reader
+    monkeypatch.setattr(frames, "_compiled_reader", counted)
+    fields = [("x", "double"), ("s", "string")]
+    few = frames.decode_frame(mf.binary_frame(fields, [[1.0, "a"]] * 3), mf.BINARY)
+    assert compiled == [] and list(few.columns["s"]) == ["a"] * 3
+    many = frames.decode_frame(mf.binary_frame(fields, [[1.0, "a"]] * frames.COMPILE_MIN_ROWS), mf.BINARY)
+    assert len(compiled) == 1 and many.n == frames.COMPILE_MIN_ROWS
+
+
+def frame_of(fmt, fields, rows) -> bytes:
+    return mf.json_frame(fields, rows) if fmt == mf.JSON else mf.binary_frame(fields, rows)
