@@ -422,8 +422,9 @@ def _json_tensor(f: FrameField, v, r: int):
     dims = v.get("dimensions")
     if dims is None:
         dims = [len(values)] if "indices" not in v else None
-    if type(dims) is not list or len(dims) > MAX_DIMENSIONS or not all(type(d) is int and d >= 0 for d in dims):
-        raise FrameError(f.name, f"{expected}; dimensions non-negative integers", describe(dims), row=r)
+    # sizes are Java ints in MLeap (and in the binary format)
+    if type(dims) is not list or len(dims) > MAX_DIMENSIONS or not all(type(d) is int and 0 <= d < 1 << 31 for d in dims):
+        raise FrameError(f.name, f"{expected}; dimensions non-negative integers below 2147483648", describe(dims), row=r)
     ok = _element_ok(f.base) if f.base != "byte_string" else (lambda x: type(x) is str)
     for x in values:
         if not ok(x):

@@ -235,3 +235,9 @@ def test_a_binary_frame_of_few_rows_is_read_without_compiling_a_reader(monkeypat
 
 def frame_of(fmt, fields, rows) -> bytes:
     return mf.json_frame(fields, rows) if fmt == mf.JSON else mf.binary_frame(fields, rows)
+
+
+def test_json_tensor_dimensions_beyond_a_java_int_are_refused():
+    vectors = [("v", {"type": "tensor", "base": "double"})]
+    e = _error(mf.json_frame(vectors, [[{"indices": [[0]], "values": [1.0], "dimensions": [1 << 31]}]]), mf.JSON)
+    assert (e.field, e.row) == ("v", 0) and "below 2147483648" in e.expected
