@@ -106,11 +106,19 @@ def bundle_path(uri: str) -> str:
     plain paths; any other scheme is refused."""
     if not uri:
         raise BadRequest("uri: expected a file: URI or a path to a bundle, got nothing")
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as e:  # an unclosed "[" of an IPv6 host
+        raise BadRequest(f"uri {uri!r}: expected a file: URI or a path, got one that cannot be parsed ({e})") from None
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise BadRequest(f"uri {uri!r}: expected a file: URI on this host, got host {parts.netloc!r}")
-        return unquote(parts.path)
+        if parts.query or parts.fragment:  # as Java's Paths.get(URI) refuses them
+            raise BadRequest(f"uri {uri!r}: expected a file: URI without a query or fragment (a '?' or '#' "
+                             "in a file name is written %3F, %23)")
+        path = unquote(parts.path)
+        _check_text("uri", path, MAX_PATH_LENGTH, slash_ok=True)  # %00 and %0A decode to control characters
+        return path
     if parts.scheme and len(parts.scheme) > 1:  # "c:" would be a drive, not a scheme
         raise BadRequest(f"uri {uri!r}: scheme {parts.scheme!r} is not supported; expected a file: URI or a "
                          "path inside the model directory or the admin paths")

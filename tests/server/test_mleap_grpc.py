@@ -371,6 +371,13 @@ def test_load_and_unload(wire, stub, admin_dir):
     assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "'s3://bucket/lr.zip'" in e.details()
     assert "scheme 's3'" in e.details()
     assert load_error(model_name="new", uri=str(RF_ZIP)).code() == grpc.StatusCode.PERMISSION_DENIED
+    # what percent-decoding makes is checked as a path is: no NUL or other control character
+    for encoded in ("%00", "%0A"):
+        e = load_error(model_name="new", uri=uri.replace("lr.zip", f"l{encoded}r.zip"))
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "control characters" in e.details(), encoded
+    for odd in ("file://[x/lr.zip", uri + "?version=2", uri + "#lr"):
+        e = load_error(model_name="new", uri=odd)
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and repr(odd) in e.details(), odd
     model = stub.LoadModel(pb.LoadModelRequest(model_name="new", uri=uri), metadata=auth, timeout=60)
     assert (model.name, model.uri) == ("new", uri)
     r = transform(wire, stub, "new", mf.JSON, AIRBNB_FIELDS, airbnb_rows(), ["price_prediction"])
