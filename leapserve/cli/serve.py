@@ -120,7 +120,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="largest request or response, e.g. 16M (default 64M); larger ones fail with "
                         "RESOURCE_EXHAUSTED [LEAPSERVE_MAX_MESSAGE_SIZE]")
     p.add_argument("--max-batch-rows", type=int, default=env("--max-batch-rows", 100_000, int), metavar="N",
-                   help="most records in one PredictBatch or ModelInfer (default 100000) [LEAPSERVE_MAX_BATCH_ROWS]")
+                   help="most records in one PredictBatch or ModelInfer, or rows in one MLeap frame (default 100000) "
+                        "[LEAPSERVE_MAX_BATCH_ROWS]")
     p.add_argument("--max-response-bytes", type=size_in_bytes, default=env("--max-response-bytes", None, size_in_bytes),
                    metavar="BYTES",
                    help="largest ModelInfer answer, checked before its tensors are built (default: "
@@ -132,7 +133,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--request-read-timeout", type=float, default=env("--request-read-timeout", 10.0, float),
                    metavar="SECONDS", help="a call whose request message has not been read this long after it "
                    "started is cancelled with DEADLINE_EXCEEDED, freeing its request thread (default 10; 0: no "
-                   "limit; PredictStream's messages are not bounded) [LEAPSERVE_REQUEST_READ_TIMEOUT]")
+                   "limit; the messages of PredictStream and MLeap's streams are not bounded) [LEAPSERVE_REQUEST_READ_TIMEOUT]")
     p.add_argument("--reload-interval", type=float, default=env("--reload-interval", 2.0, float), metavar="SECONDS",
                    help="how often to look for new or changed bundles (default 2; 0 turns hot reload off) "
                         "[LEAPSERVE_RELOAD_INTERVAL]")
@@ -154,11 +155,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "('authorization: Bearer TOKEN'); prefer the variable, which ps does not show "
                         "[LEAPSERVE_ADMIN_TOKEN]")
     p.add_argument("--max-stream-requests", type=int, default=env("--max-stream-requests", 0, int), metavar="N",
-                   help="most requests in one PredictStream, then RESOURCE_EXHAUSTED (default 0: no limit) "
+                   help="most requests in one PredictStream, or MLeap TransformFrameStream or TransformRowStream, then "
+                        "RESOURCE_EXHAUSTED (default 0: no limit) "
                         "[LEAPSERVE_MAX_STREAM_REQUESTS]")
     p.add_argument("--max-concurrent-streams", type=int, default=env("--max-concurrent-streams", None, int),
-                   metavar="N", help="PredictStream calls open at once per process before new ones fail with "
-                   "RESOURCE_EXHAUSTED (default 0: no limit but --max-concurrent-rpcs) [LEAPSERVE_MAX_CONCURRENT_STREAMS]")
+                   metavar="N", help="streams open at once per process (PredictStream, MLeap's TransformFrameStream and "
+                   "TransformRowStream, counted together) before new ones fail with RESOURCE_EXHAUSTED (default 0: "
+                   "no limit but --max-concurrent-rpcs) [LEAPSERVE_MAX_CONCURRENT_STREAMS]")
     p.add_argument("--admin-path", action="append", metavar="DIR",
                    help="a folder LoadModel may load bundles from, besides --model-dir. Repeatable. "
                         "[LEAPSERVE_ADMIN_PATH]")
