@@ -54,6 +54,10 @@ LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.0025, 0.00
 LOAD_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
+# Streams whose first message names the model every later message is scored with (MLeap's); a
+# PredictStream message names its own.
+MODEL_FROM_FIRST_MESSAGE = frozenset({"TransformFrameStream", "TransformRowStream"})
+
 # RPC -> (attribute holding the model name, attribute holding the version, kind of rows counted)
 RPCS = {
     "leapserve.v1.PredictionService": {
@@ -435,8 +439,13 @@ class Observer:
                           extra={"event": "request", "rpc": rpc, "model": model, "version": version,
                                  "code": code, "ms": round(elapsed * 1000, 3), "request_id": rid})
 
-        # current: when the request being answered arrived, the request, and the model it names
-        # (MLeap's stream messages name the model only in the first)
+        model_from_first = rpc in MODEL_FROM_FIRST_MESSAGE
+
+        def model_of(request, previous: str) -> str:
+            name = getattr(request, model_attr)
+            return (previous or name) if model_from_first else name
+
+        # current: when the request being answered arrived, the request, and the model it is scored with
         if inspect.isasyncgenfunction(fn):
             async def handler(request_iterator, context):
                 current = [0.0, None, ""]
@@ -445,7 +454,7 @@ class Observer:
                     async for request in request_iterator:
                         current[0] = perf()
                         current[1] = request
-                        current[2] = getattr(request, model_attr) or current[2]
+                        current[2] = model_of(request, current[2])
                         yield request
 
                 async for response in fn(pulled(), context):
@@ -459,7 +468,7 @@ class Observer:
                     for request in request_iterator:
                         current[0] = perf()
                         current[1] = request
-                        current[2] = getattr(request, model_attr) or current[2]
+                        current[2] = model_of(request, current[2])
                         yield request
 
                 for response in fn(pulled(), context):

@@ -417,10 +417,29 @@ def test_health_reflection_and_metrics(wire, stub, server):
     assert server.health(SERVICE) == "SERVING"
     db = ProtoReflectionDescriptorDatabase(server.open_channel())
     assert SERVICE in set(db.get_services())
+    before = samples(scrape(server.metrics_port))
     transform(wire, stub, "rf", mf.JSON, AIRBNB_FIELDS, airbnb_rows())
     bad = stub.Transform(wire.pb.TransformFrameRequest(model_name="rf", format=mf.JSON, frame=b"[]"), timeout=30)
     assert bad.status == wire.pb.STATUS_ERROR
-    m = samples(scrape(server.metrics_port))
-    assert value(m, "leapserve_requests_total", rpc="Transform", model="rf", code="OK") >= 1
-    assert value(m, "leapserve_requests_total", rpc="Transform", model="rf", code="INVALID_ARGUMENT") >= 1
-    assert value(m, "leapserve_rows_total", rpc="Transform", model="rf", outcome="ok") >= 3
+    # a frame stream answers every frame with its first message's model, and is labelled so
+    frame = frame_of(mf.JSON, AIRBNB_FIELDS, airbnb_rows()[:1])
+    answers = list(stub.TransformFrameStream(iter([
+        wire.pb.TransformFrameRequest(model_name="rf", format=mf.JSON, frame=frame),
+        wire.pb.TransformFrameRequest(model_name="lr", frame=frame)]), timeout=30))
+    assert [a.status for a in answers] == [wire.pb.STATUS_OK] * 2
+    # a PredictStream message is labelled with its own model, not the one before it
+    streamed = list(prediction_stub(server.open_channel()).PredictStream(iter([
+        predict_request("rf", airbnb_record()), predict_request("", airbnb_record())]), timeout=30))
+    assert [bool(r.status.code) for r in streamed] == [False, True]
+    after = samples(scrape(server.metrics_port))
+
+    def added(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert added("leapserve_requests_total", rpc="Transform", model="rf", code="OK") == 1
+    assert added("leapserve_requests_total", rpc="Transform", model="rf", code="INVALID_ARGUMENT") == 1
+    assert added("leapserve_rows_total", rpc="Transform", model="rf", outcome="ok") == 3
+    assert added("leapserve_requests_total", rpc="TransformFrameStream", model="rf", code="OK") == 2
+    assert added("leapserve_requests_total", rpc="TransformFrameStream", model="lr") == 0
+    assert added("leapserve_requests_total", rpc="PredictStream", model="rf", code="OK") == 1
+    assert added("leapserve_requests_total", rpc="PredictStream", model="rf") == 1
