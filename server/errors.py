@@ -63,6 +63,12 @@ class PreconditionFailed(ServeError):
     code = "FAILED_PRECONDITION"
 
 
+class AlreadyExists(ServeError):
+    """A name already taken (MLeap's LoadModel without force, a stream name)."""
+
+    code = "ALREADY_EXISTS"
+
+
 class LimitExceeded(ServeError):
     code = "RESOURCE_EXHAUSTED"
 

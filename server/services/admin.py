@@ -53,6 +53,15 @@ def admin_token_failure(token: str | None, context) -> Failure | None:
                    f"(or '{ADMIN_TOKEN_HEADER}: <token>')")
 
 
+def admin_api_failure(enabled: bool, token: str | None, context, rpc: str) -> Failure | None:
+    """UNIMPLEMENTED while the admin API is off (no --admin), else admin_token_failure: for the admin
+    calls of services served whether or not it is on (OIP's repository calls, MLeap's Load/UnloadModel)."""
+    if not enabled:
+        return Failure(grpc.StatusCode.UNIMPLEMENTED,
+                       f"{rpc} is part of the admin API, which is off: start the server with --admin")
+    return admin_token_failure(token, context)
+
+
 def _check_text(what: str, value: str, most: int, *, slash_ok: bool = False) -> None:
     if len(value) > most:
         raise BadRequest(f"{what} is {len(value)} characters long; the most is {most}")

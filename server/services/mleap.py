@@ -36,12 +36,12 @@ import grpc
 from leapserve.mleap import mleap_pb2 as pb
 from leapserve.runtime.errors import ScoringError
 
-from ..errors import BadRequest, LimitExceeded, ModelNotFound, ServeError
-from ..frames import (FrameError, RowStreamPlan, UnwritableValue, decode_frame, fill_schema_message, field_of,
+from ..errors import AlreadyExists, BadRequest, LimitExceeded, ModelNotFound, PreconditionFailed, ServeError
+from ..frames import (RowStreamPlan, UnwritableValue, decode_frame, fill_schema_message, field_of,
                       schema_from_message, transform_frame)
 from ..registry import Registry
 from ..wire import varint
-from .admin import MAX_NAME_LENGTH, MAX_PATH_LENGTH, _check_text, admin_token_failure
+from .admin import MAX_NAME_LENGTH, MAX_PATH_LENGTH, _check_text, admin_api_failure
 from .common import Failure, check_deadline, failure_of, scoring_failure
 from .prediction import StreamSlots
 
@@ -82,23 +82,11 @@ def _error_answer(message, failure: Failure) -> Answer:
     return Answer(message.SerializeToString(), failure.code.name, (0, 1, 0))
 
 
-class Unimplemented(ServeError):
-    code = "UNIMPLEMENTED"
-
-
-class AlreadyExists(ServeError):
-    code = "ALREADY_EXISTS"
-
-
-class Precondition(ServeError):
-    code = "FAILED_PRECONDITION"
-
-
 def _spec_failure(e: Exception) -> ServeError:
     """A row stream's spec that does not fit the model: FAILED_PRECONDITION, as MLeap answers it."""
     if isinstance(e, ScoringError):
-        return Precondition("the row stream's spec does not fit the model: " + scoring_failure(e).message)
-    return Precondition(f"the row stream's spec does not fit the model: {e}")
+        return PreconditionFailed("the row stream's spec does not fit the model: " + scoring_failure(e).message)
+    return PreconditionFailed(f"the row stream's spec does not fit the model: {e}")
 
 
 def bundle_path(uri: str) -> str:
@@ -197,10 +185,7 @@ class MleapService:
         failure.abort(context)
 
     def _admin_failure(self, context, rpc: str) -> Failure | None:
-        if not self.admin:
-            return Failure(grpc.StatusCode.UNIMPLEMENTED,
-                           f"{rpc} is part of the admin API, which is off: start the server with --admin")
-        return admin_token_failure(self.admin_token, context)
+        return admin_api_failure(self.admin, self.admin_token, context, rpc)
 
     def LoadModel(self, request, context):
         failure = self._admin_failure(context, "LoadModel")

@@ -29,7 +29,7 @@ from ..dataplane import (EXTENSIONS, SERVER_NAME, Inference, Repository, model_m
                          server_version)
 from ..registry import Registry
 from ..tensors import fill_contents, tensor_raw
-from .admin import admin_token_failure
+from .admin import admin_api_failure
 from .common import Failure, check_deadline, failure_of
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
@@ -135,10 +135,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         failure.abort(context)
 
     def _admin_failure(self, context, rpc: str) -> Failure | None:
-        if not self.admin:
-            return Failure(grpc.StatusCode.UNIMPLEMENTED,
-                           f"{rpc} is part of the admin API, which is off: start the server with --admin")
-        return admin_token_failure(self.admin_token, context)
+        return admin_api_failure(self.admin, self.admin_token, context, rpc)
 
 
 def _parameters(parameters) -> dict[str, tuple[str, object]]:
