@@ -264,14 +264,14 @@ def _decode_json_frame(data: bytes, max_rows, max_string) -> Frame:
             raise FrameError("rows", f"row {r}: a list of {width} values (one per schema field)",
                              f"{describe(row)}" if type(row) is not list else f"{len(row)} values", row=r)
     raw_columns = list(zip(*rows)) if n else [()] * width
-    columns = {f.name: json_column(f, col, max_string) for f, col in zip(schema, raw_columns)}
+    columns = {f.name: column_from_json(f, col, max_string) for f, col in zip(schema, raw_columns)}
     return Frame(schema, n, columns, rows, JSON_FORMAT)
 
 
 _NUMBER_TYPES = {float, int}
 
 
-def json_column(f: FrameField, col: Sequence, max_string: int):
+def column_from_json(f: FrameField, col: Sequence, max_string: int):
     """One field's JSON values, checked, as a runtime column (numbers without nulls as an array)."""
     types = set(map(type, col))
     nulls = type(None) in types
@@ -740,11 +740,11 @@ def _decode_binary_frame(data: bytes, max_rows, max_string) -> Frame:
     columns = {}
     for j, f in enumerate(schema):
         col = flat[j::width]
-        columns[f.name] = _binary_column(f, col)
+        columns[f.name] = _column_from_binary(f, col)
     return Frame(schema, n, columns, rows, BINARY_FORMAT)
 
 
-def _binary_column(f: FrameField, col: list):
+def _column_from_binary(f: FrameField, col: list):
     if f.kind == "tensor" and f.base in ("double", "float"):
         return _vector_column(col)
     if f.kind == "scalar" and None not in col:
@@ -798,7 +798,7 @@ class RowCodec:
 
 
 def _json_single(f: FrameField, v, most: int):
-    col = json_column(f, [v], most)
+    col = column_from_json(f, [v], most)
     x = col[0]
     if isinstance(x, np.ndarray):  # a vector's row of a one-row matrix
         return x.tolist()
@@ -954,7 +954,7 @@ def column_values(col, n: int) -> list:
     return list(col)
 
 
-def binary_column(f: FrameField, col, n: int) -> list[bytes]:
+def binary_cells(f: FrameField, col, n: int) -> list[bytes]:
     """Each row's encoding of one result column (whole numpy columns at once where they can be)."""
     if isinstance(col, np.ndarray) and col.dtype != object and col.dtype.kind in "fiub":
         if f.kind == "scalar" and f.base in ("double", "float") and col.ndim == 1:
@@ -1000,7 +1000,7 @@ def _binary_sparse(f: FrameField, col: SparseBatch, n: int) -> list[bytes]:
             for a, b in zip(ptr, ptr[1:n + 1])]
 
 
-def json_column_out(f: FrameField, col, n: int) -> list:
+def json_cells(f: FrameField, col, n: int) -> list:
     values = column_values(col, n)
     if f.kind == "scalar" and f.base in ("double", "string") and isinstance(col, np.ndarray) and col.dtype != object:
         return values
@@ -1017,7 +1017,7 @@ def _all_finite(values: np.ndarray) -> bool:
     return values.size == 0 or bool(np.isfinite(values).all())
 
 
-def json_texts(f: FrameField, col, n: int) -> list[str]:
+def json_cell_texts(f: FrameField, col, n: int) -> list[str]:
     """Each row's JSON text of one column: numbers and vectors written from whole numpy columns
     (a finite float's repr is its JSON), the rest value by value through json."""
     if isinstance(col, np.ndarray) and col.dtype != object:
@@ -1043,7 +1043,7 @@ def json_texts(f: FrameField, col, n: int) -> list[str]:
 
 
 def _json_frame_text(fields: Sequence[FrameField], columns: Sequence, n: int, keep) -> bytes:
-    texts = [json_texts(f, c, n) for f, c in zip(fields, columns)]
+    texts = [json_cell_texts(f, c, n) for f, c in zip(fields, columns)]
     rows = ["[" + ",".join(parts) + "]" for parts in zip(*texts)] if texts else ["[]"] * n
     if keep is not None:
         rows = [row for row, k in zip(rows, keep.tolist()) if k]
@@ -1062,7 +1062,7 @@ def encode_frame(fmt: str, fields: Sequence[FrameField], columns: Sequence, n: i
     if fmt == JSON_FORMAT and not echoed:
         return _json_frame_text(fields, columns, n, keep)
     if fmt == JSON_FORMAT:
-        cols = [json_column_out(f, c, n) for f, c in zip(fields[echoed:], columns)]
+        cols = [json_cells(f, c, n) for f, c in zip(fields[echoed:], columns)]
         if echo_rows is not None and echoed:
             rows = [list(a) + list(b) for a, b in zip(echo_rows, zip(*cols))] if cols else [list(a) for a in echo_rows]
         else:
@@ -1070,7 +1070,7 @@ def encode_frame(fmt: str, fields: Sequence[FrameField], columns: Sequence, n: i
         if keep is not None:
             rows = [row for row, k in zip(rows, keep.tolist()) if k]
         return json.dumps({"schema": schema_json(fields), "rows": rows}, separators=(",", ":")).encode()
-    cols = [binary_column(f, c, n) for f, c in zip(fields[echoed:], columns)]
+    cols = [binary_cells(f, c, n) for f, c in zip(fields[echoed:], columns)]
     if echo_rows is not None and echoed:
         cols.insert(0, echo_rows)
     rows = list(map(b"".join, zip(*cols))) if cols else [b""] * n
@@ -1135,7 +1135,7 @@ def transform_frame(pipeline, frame: Frame, select: Sequence[str] = (), relaxed:
     return encode_frame(frame.format, fields, columns, frame.n, keep)
 
 
-def _same_types(a: Sequence[FrameField], b: Sequence[FrameField]) -> str:
+def _schema_difference(a: Sequence[FrameField], b: Sequence[FrameField]) -> str:
     """How two schemas differ in names, kinds or base types ("" when they do not; nullability
     and dimensions are the encoder's business)."""
     if [f.name for f in a] != [f.name for f in b]:
@@ -1174,7 +1174,7 @@ class RowStreamPlan:
         for given, mine, what in ((in_fields, self.in_fields, "input_schema"), (out_fields, self.out_fields,
                                                                                "output_schema")):
             if given:
-                diff = _same_types(given, mine)
+                diff = _schema_difference(given, mine)
                 if diff:
                     raise FrameError(what, f"the row stream's {what.split('_')[0]} schema", diff)
         return RowCodec(self.format, in_fields or self.in_fields, out_fields or self.out_fields, max_string)
