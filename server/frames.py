@@ -433,8 +433,27 @@ def _json_tensor(f: FrameField, v, r: int):
     return _tensor_value(f, r, dims, values, indices)
 
 
+class ShapedTensor:
+    """A dense tensor of other than one dimension (a matrix, a scalar tensor): its values in row-major
+    order and its dimensions, kept so that an answer echoing it writes the same shape. Pipelines read
+    vectors (one dimension); one given such a tensor refuses it as any value that is not a vector."""
+
+    __slots__ = ("values", "dimensions")
+
+    def __init__(self, values: list, dimensions: tuple[int, ...]):
+        self.values = values
+        self.dimensions = dimensions
+
+    def __eq__(self, other):
+        return type(other) is ShapedTensor and (self.values, self.dimensions) == (other.values, other.dimensions)
+
+    def __repr__(self):
+        return f"tensor of dimensions {list(self.dimensions)}"
+
+
 def _tensor_value(f: FrameField, r: int, dims, values, indices):
-    """A tensor as the runtime holds it: 1-D double/float tensors as vectors, others as lists."""
+    """A tensor as the runtime holds it: 1-D double/float tensors as vectors, other 1-D ones as
+    lists, other shapes as a ShapedTensor."""
     if indices is None:
         size = 1
         for d in dims:
@@ -442,9 +461,8 @@ def _tensor_value(f: FrameField, r: int, dims, values, indices):
         if len(values) != size:
             raise FrameError(f.name, f"a dense tensor of dimensions {dims}: {size} values",
                              f"{len(values)} values", row=r)
-        if f.base in ("double", "float"):
-            return _doubles(f, values, r)
-        return list(values)
+        values = _doubles(f, values, r) if f.base in ("double", "float") else list(values)
+        return values if len(dims) == 1 else ShapedTensor(values, tuple(dims))
     if len(dims) != 1:
         raise FrameError(f.name, "a sparse tensor of one dimension (a vector)", f"dimensions {dims}", row=r)
     if type(indices) is not list or not all(type(i) is list and len(i) == 1 and type(i[0]) is int for i in indices):
@@ -906,6 +924,10 @@ def _tensor_writer(f: FrameField):
             head = _DENSE_HEAD.pack(1, 1, v.size, len(v.values))
             idx = b"".join([struct.pack(">Hi", 1, i) for i in v.indices])
             return head + values_bytes(list(v.values)) + _INT32.pack(len(v.indices)) + idx
+        if isinstance(v, ShapedTensor):
+            dims = v.dimensions
+            return (struct.pack(f">HH{len(dims)}i", 0, len(dims), *dims) + _INT32.pack(len(v.values))
+                    + values_bytes(v.values))
         values = _as_list(v)
         return _DENSE_HEAD.pack(0, 1, len(values), len(values)) + values_bytes(values)
     return one
@@ -935,6 +957,8 @@ def _json_tensor_value(v):
         return None
     if isinstance(v, SparseVector):
         return {"indices": [[i] for i in v.indices], "values": list(v.values), "dimensions": [v.size]}
+    if isinstance(v, ShapedTensor):
+        return {"values": v.values, "dimensions": list(v.dimensions)}
     values = _as_list(v)
     return {"values": values, "dimensions": [len(values)]}
 
@@ -1195,5 +1219,5 @@ class RowStreamPlan:
 
 
 __all__ = ["BINARY_FORMAT", "FORMATS", "Frame", "FrameError", "FrameField", "JSON_FORMAT", "RowCodec",
-           "RowStreamPlan", "UnwritableValue", "decode_frame", "encode_frame", "field_of", "fill_schema_message",
+           "RowStreamPlan", "ShapedTensor", "UnwritableValue", "decode_frame", "encode_frame", "field_of", "fill_schema_message",
            "schema_from_json", "schema_from_message", "schema_json", "transform_frame"]

@@ -241,3 +241,13 @@ def test_json_tensor_dimensions_beyond_a_java_int_are_refused():
     vectors = [("v", {"type": "tensor", "base": "double"})]
     e = _error(mf.json_frame(vectors, [[{"indices": [[0]], "values": [1.0], "dimensions": [1 << 31]}]]), mf.JSON)
     assert (e.field, e.row) == ("v", 0) and "below 2147483648" in e.expected
+
+
+@pytest.mark.parametrize("fmt", [mf.JSON, mf.BINARY])
+def test_tensors_of_other_than_one_dimension_keep_their_shape_in_answers(fmt):
+    fields = [("t", {"type": "tensor", "base": "int"}), ("m", {"type": "tensor", "base": "double"})]
+    rows = [[{"values": [1, 2, 3, 4, 5, 6], "dimensions": [2, 3]}, {"values": [0.5], "dimensions": []}],
+            [{"values": [], "dimensions": [0, 2]}, None]]
+    frame = frames.decode_frame(frame_of(fmt, fields, rows), fmt)
+    data = frames.encode_frame(fmt, frame.schema, [frame.columns[f.name] for f in frame.schema], frame.n)
+    assert (mf.read_json_frame if fmt == mf.JSON else mf.read_binary_frame)(data)[1] == rows
