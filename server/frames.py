@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
@@ -933,13 +934,24 @@ def _tensor_writer(f: FrameField):
     return one
 
 
+def _json_number(x):
+    """A float as JSON holds it: NaN and infinities have no JSON text (Python would write NaN,
+    which MLeap's and most parsers refuse); MLeap's writer (spray-json) makes them null."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _json_numbers(values: list) -> list:
+    return [x if type(x) is not float or math.isfinite(x) else None for x in values]
+
+
 def json_value_writer(f: FrameField):
     """value -> its JSON form for field ``f``."""
     if f.kind == "scalar":
         if f.base == "byte_string":
             return lambda v: None if v is None else base64.b64encode(bytes(v)).decode("ascii")
         if f.base in ("double", "float"):
-            return lambda v: None if v is None else float(v)
+            return lambda v: None if v is None else _json_number(v)
         if f.base in _INT_BITS:
             return lambda v: None if v is None else int(v)
         if f.base == "boolean":
@@ -948,6 +960,8 @@ def json_value_writer(f: FrameField):
     if f.kind == "list":
         if f.base == "byte_string":
             return lambda v: None if v is None else [base64.b64encode(bytes(x)).decode("ascii") for x in v]
+        if f.base in ("double", "float"):
+            return lambda v: None if v is None else [_json_number(x) for x in _as_list(v)]
         return lambda v: None if v is None else _as_list(v)
     return _json_tensor_value
 
@@ -956,10 +970,10 @@ def _json_tensor_value(v):
     if v is None:
         return None
     if isinstance(v, SparseVector):
-        return {"indices": [[i] for i in v.indices], "values": list(v.values), "dimensions": [v.size]}
+        return {"indices": [[i] for i in v.indices], "values": _json_numbers(list(v.values)), "dimensions": [v.size]}
     if isinstance(v, ShapedTensor):
-        return {"values": v.values, "dimensions": list(v.dimensions)}
-    values = _as_list(v)
+        return {"values": _json_numbers(v.values), "dimensions": list(v.dimensions)}
+    values = _json_numbers(_as_list(v))
     return {"values": values, "dimensions": [len(values)]}
 
 
@@ -1026,7 +1040,8 @@ def _binary_sparse(f: FrameField, col: SparseBatch, n: int) -> list[bytes]:
 
 def json_cells(f: FrameField, col, n: int) -> list:
     values = column_values(col, n)
-    if f.kind == "scalar" and f.base in ("double", "string") and isinstance(col, np.ndarray) and col.dtype != object:
+    if (f.kind == "scalar" and isinstance(col, np.ndarray) and col.dtype != object
+            and (f.base == "string" or (f.base == "double" and _all_finite(col)))):
         return values
     write = json_value_writer(f)
     return [write(v) for v in values]

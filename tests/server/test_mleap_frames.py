@@ -251,3 +251,21 @@ def test_tensors_of_other_than_one_dimension_keep_their_shape_in_answers(fmt):
     frame = frames.decode_frame(frame_of(fmt, fields, rows), fmt)
     data = frames.encode_frame(fmt, frame.schema, [frame.columns[f.name] for f in frame.schema], frame.n)
     assert (mf.read_json_frame if fmt == mf.JSON else mf.read_binary_frame)(data)[1] == rows
+
+
+@pytest.mark.parametrize("with_nulls", [False, True])
+def test_json_answers_write_nan_and_infinity_as_null_as_mleap_does(with_nulls):
+    fields = (frames.FrameField("d", "scalar", "double"), frames.FrameField("l", "list", "double"),
+              frames.FrameField("v", "tensor", "double", dimensions=(2,)))
+    nan, inf = float("nan"), float("inf")
+    d = [nan, -inf, 1.5] + ([None] if with_nulls else [])
+    lists = [[nan], [1.0, inf], []] + ([None] if with_nulls else [])
+    vectors = np.array([[nan, 1.0], [inf, 2.0], [0.0, 0.5]] + ([[1.0, 1.0]] if with_nulls else []))
+    data = frames.encode_frame(mf.JSON, fields, [np.array(d) if not with_nulls else d, lists, vectors], len(d))
+
+    def refuse(text):
+        raise AssertionError(f"{text} is not JSON")
+
+    rows = json.loads(data, parse_constant=refuse)["rows"]
+    assert [r[0] for r in rows][:3] == [None, None, 1.5] and rows[1][1] == [1.0, None]
+    assert [r[2]["values"] for r in rows][:3] == [[None, 1.0], [None, 2.0], [0.0, 0.5]]
