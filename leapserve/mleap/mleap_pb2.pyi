@@ -244,6 +244,16 @@ class TransformFrameResponse(_message.Message):
     backtrace: str
     def __init__(self, tag: _Optional[int] = ..., format: _Optional[str] = ..., frame: _Optional[bytes] = ..., status: _Optional[_Union[TransformStatus, str]] = ..., error: _Optional[str] = ..., backtrace: _Optional[str] = ...) -> None: ...
 
+class ErrorTransformResponse(_message.Message):
+    __slots__ = ("status", "error", "backtrace")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    BACKTRACE_FIELD_NUMBER: _ClassVar[int]
+    status: TransformStatus
+    error: str
+    backtrace: str
+    def __init__(self, status: _Optional[_Union[TransformStatus, str]] = ..., error: _Optional[str] = ..., backtrace: _Optional[str] = ...) -> None: ...
+
 class TransformRowRequest(_message.Message):
     __slots__ = ("model_name", "stream_name", "flow_config", "format", "init_timeout", "input_schema", "output_schema", "tag", "row")
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
