@@ -29,7 +29,6 @@ Open streams share PredictStream's limits (--max-concurrent-streams, --max-strea
 from __future__ import annotations
 
 import threading
-from urllib.parse import unquote, urlsplit
 
 import grpc
 
@@ -37,11 +36,11 @@ from leapserve.mleap import mleap_pb2 as pb
 from leapserve.runtime.errors import ScoringError
 
 from ..errors import AlreadyExists, BadRequest, LimitExceeded, ModelNotFound, PreconditionFailed, ServeError
-from ..frames import (RowStreamPlan, UnwritableValue, decode_frame, fill_schema_message, field_of,
-                      schema_from_message, transform_frame)
+from ..frames import RowStreamPlan, UnwritableValue, fill_schema_message, schema_from_message
+from ..mleap_models import bundle_path, models_of
 from ..registry import Registry
 from ..wire import varint
-from .admin import MAX_NAME_LENGTH, MAX_PATH_LENGTH, _check_text, admin_api_failure
+from .admin import MAX_NAME_LENGTH, _check_text, admin_api_failure
 from .common import Failure, check_deadline, failure_of, scoring_failure
 from .prediction import StreamSlots
 
@@ -89,30 +88,6 @@ def _spec_failure(e: Exception) -> ServeError:
     return PreconditionFailed(f"the row stream's spec does not fit the model: {e}")
 
 
-def bundle_path(uri: str) -> str:
-    """The path a LoadModel uri names: ``file:`` URIs (file:/p, file:///p, file://localhost/p) and
-    plain paths; any other scheme is refused."""
-    if not uri:
-        raise BadRequest("uri: expected a file: URI or a path to a bundle, got nothing")
-    try:
-        parts = urlsplit(uri)
-    except ValueError as e:  # an unclosed "[" of an IPv6 host
-        raise BadRequest(f"uri {uri!r}: expected a file: URI or a path, got one that cannot be parsed ({e})") from None
-    if parts.scheme == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise BadRequest(f"uri {uri!r}: expected a file: URI on this host, got host {parts.netloc!r}")
-        if parts.query or parts.fragment:  # as Java's Paths.get(URI) refuses them
-            raise BadRequest(f"uri {uri!r}: expected a file: URI without a query or fragment (a '?' or '#' "
-                             "in a file name is written %3F, %23)")
-        path = unquote(parts.path)
-        _check_text("uri", path, MAX_PATH_LENGTH, slash_ok=True)  # %00 and %0A decode to control characters
-        return path
-    if parts.scheme and len(parts.scheme) > 1:  # "c:" would be a drive, not a scheme
-        raise BadRequest(f"uri {uri!r}: scheme {parts.scheme!r} is not supported; expected a file: URI or a "
-                         "path inside the model directory or the admin paths")
-    return uri
-
-
 class _FrameStream:
     __slots__ = ("config",)
 
@@ -130,7 +105,7 @@ class _RowStream:
 
 
 class MleapService:
-    """Plain (synchronous) handlers; frames.py does the decoding, scoring and encoding."""
+    """Plain (synchronous) handlers; server/mleap_models.py answers what the HTTP endpoints answer too."""
 
     def __init__(self, registry: Registry, *, max_batch_rows: int = 100_000, admin: bool = False,
                  admin_token: str | None = None, streams: StreamSlots | None = None, max_stream_requests: int = 0):
@@ -143,43 +118,22 @@ class MleapService:
         self._lock = threading.Lock()
         self._frame_streams: dict[tuple[str, str], _FrameStream] = {}
         self._row_streams: dict[tuple[str, str], _RowStream] = {}
-        self._models: dict[str, tuple[str, bytes]] = {}  # name -> (uri, ModelConfig) of MLeap's LoadModel
+        self.models = models_of(registry, max_batch_rows)
+        self.models.unload_hooks.append(self._forget_streams)
+        self._served = self.models.served
 
     # --- models ----------------------------------------------------------------------------
 
-    def _served(self, name: str):
-        return self.registry.resolve(name, "")
-
-    def _model(self, name: str) -> pb.Model:
-        model = pb.Model(name=name)
-        versions = self.registry.versions(name)  # NOT_FOUND for an unknown model
-        uri, config = self._models.get(name, ("", b""))
-        if config:
-            model.config.MergeFromString(config)
-        if not uri:  # not loaded by MLeap's LoadModel: the bundle it serves, as ListModels shows it
-            default = next((v for v in versions if v["is_default"]), versions[-1] if versions else None)
-            uri = default["path"] if default else ""
-        model.uri = uri
-        return model
-
     def GetModel(self, request, context):
         try:
-            return self._model(request.model_name)
+            return self.models.model(request.model_name)
         except Exception as e:
             failure = failure_of(e, "", context, "GetModel")
         failure.abort(context)
 
     def GetBundleMeta(self, request, context):
         try:
-            pipeline = self._served(request.model_name).pipeline
-            meta = pb.BundleMeta()
-            info = pipeline.info
-            b = meta.bundle
-            b.uid, b.name, b.version, b.timestamp = info.uid, info.name, info.version, info.timestamp
-            b.format = 1 if str(info.format).lower() == "protobuf" else 0
-            fill_schema_message(meta.input_schema, [field_of(n, pipeline.schema(n)) for n in pipeline.inputs])
-            fill_schema_message(meta.output_schema, [field_of(n, pipeline.schema(n)) for n in pipeline.outputs])
-            return meta
+            return self.models.bundle_meta(request.model_name)
         except Exception as e:
             failure = failure_of(e, "", context, "GetBundleMeta")
         failure.abort(context)
@@ -191,16 +145,7 @@ class MleapService:
         failure = self._admin_failure(context, "LoadModel")
         if failure is None:
             try:
-                name = request.model_name
-                _check_text("model_name", name, MAX_NAME_LENGTH)
-                _check_text("uri", request.uri, MAX_PATH_LENGTH, slash_ok=True)
-                path = bundle_path(request.uri)
-                if not request.force and name in self.registry.model_names():
-                    raise AlreadyExists(f"model {name!r} already exists; LoadModel with force replaces it")
-                self.registry.admin_load(name, "", path)
-                with self._lock:
-                    self._models[name] = (request.uri, request.config.SerializeToString())
-                return self._model(name)
+                return self.models.load(request)
             except Exception as e:
                 failure = failure_of(e, "", context, "LoadModel")
         failure.abort(context)
@@ -209,18 +154,16 @@ class MleapService:
         failure = self._admin_failure(context, "UnloadModel")
         if failure is None:
             try:
-                name = request.model_name
-                model = self._model(name)
-                self.registry.admin_unload(name, "")
-                with self._lock:
-                    self._models.pop(name, None)
-                    for streams in (self._frame_streams, self._row_streams):
-                        for key in [k for k in streams if k[0] == name]:
-                            del streams[key]
-                return model
+                return self.models.unload(request.model_name)
             except Exception as e:
                 failure = failure_of(e, "", context, "UnloadModel")
         failure.abort(context)
+
+    def _forget_streams(self, name: str) -> None:
+        with self._lock:
+            for streams in (self._frame_streams, self._row_streams):
+                for key in [k for k in streams if k[0] == name]:
+                    del streams[key]
 
     # --- named streams ---------------------------------------------------------------------
 
@@ -297,12 +240,10 @@ class MleapService:
     def _transform(self, served, data: bytes, fmt: str, options, tag: int, context, rpc: str) -> Answer:
         """One frame's answer: the frame, or STATUS_ERROR with why (the call itself succeeds)."""
         try:
-            frame = decode_frame(data, fmt, max_rows=self.max_batch_rows,
-                                 max_string=served.codec.max_string_length)
-            select = list(options.select) if options is not None else ()
+            select = options.select if options is not None else ()
             relaxed = options is not None and options.select_mode == pb.SELECT_MODE_RELAXED
-            out = transform_frame(served.pipeline, frame, select, relaxed)
-            return _frame_answer(tag, fmt, out, frame.n)
+            out, rows = self.models.transform(served, data, fmt, select, relaxed)
+            return _frame_answer(tag, fmt, out, rows)
         except (ScoringError, UnwritableValue) as e:
             if isinstance(e, UnwritableValue):
                 failure = Failure(grpc.StatusCode.INTERNAL, str(e))
