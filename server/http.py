@@ -108,6 +108,30 @@ def json_response(body, status: int = 200, headers=None) -> web.Response:
                         content_type="application/json", headers=headers)
 
 
+def check_admin(call: "Call", rpc: str) -> None:
+    """403 unless the server runs with --admin; 401 without the admin token (when one is set), in
+    the header ``Authorization: Bearer <token>`` or ``x-leapserve-admin-token: <token>``."""
+    from .services.admin import admin_token_failure
+
+    if not call.port.config.admin:
+        raise HttpError(403, "UNIMPLEMENTED",
+                        f"{rpc} is part of the admin API, which is off: start the server with --admin")
+    failure = admin_token_failure(call.port.config.admin_token, _HeaderMetadata(call.request.headers))
+    if failure is not None:
+        message = failure.message.replace("metadata 'authorization", "header 'Authorization")
+        raise HttpError(401, failure.code.name, message)
+
+
+class _HeaderMetadata:
+    """HTTP headers as the gRPC metadata admin_token_failure reads (lower-case keys)."""
+
+    def __init__(self, headers):
+        self.headers = headers
+
+    def invocation_metadata(self):
+        return [(k.lower(), v) for k, v in self.headers.items()]
+
+
 class Call:
     """One request as a handler sees it: its deadline, request id, and the labels it is counted by."""
 
@@ -435,5 +459,5 @@ def start_http_port(config, registry, observer=None) -> tuple[HttpPort, str]:
     return port, address
 
 
-__all__ = ["Call", "HttpError", "HttpPort", "TIMEOUT_HEADER", "field_error", "json_response",
+__all__ = ["Call", "HttpError", "HttpPort", "TIMEOUT_HEADER", "check_admin", "field_error", "json_response",
            "start_http_port"]

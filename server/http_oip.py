@@ -30,7 +30,7 @@ from leapserve.runtime.errors import InvalidInput
 
 from .dataplane import (EXTENSIONS, SERVER_NAME, Inference, Repository, model_metadata, model_ready,
                         server_version)
-from .http import Call, HttpError, HttpPort, field_error, json_response, INLINE_BODY_BYTES
+from .http import Call, HttpError, HttpPort, check_admin, field_error, json_response, INLINE_BODY_BYTES
 from .tensors import NUMPY_OF_DATATYPE, serialize_bytes, tensor_raw
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -154,39 +154,18 @@ class RestApi:
                               for e in entries])
 
     async def repository_load(self, call: Call, model: str):
-        self._check_admin(call, "RepositoryModelLoad")
+        check_admin(call, "RepositoryModelLoad")
         request = _optional_json(await call.body())
         parameters = _parameters(_dict(request, "parameters"))
         await call.run(self.repository.load, _text_field(request, "repository_name"), model, parameters)
         return json_response({})
 
     async def repository_unload(self, call: Call, model: str):
-        self._check_admin(call, "RepositoryModelUnload")
+        check_admin(call, "RepositoryModelUnload")
         request = _optional_json(await call.body())
         parameters = _parameters(_dict(request, "parameters"))
         await call.run(self.repository.unload, _text_field(request, "repository_name"), model, parameters)
         return json_response({})
-
-    def _check_admin(self, call: Call, rpc: str) -> None:
-        from .services.admin import admin_token_failure
-
-        if not self.port.config.admin:
-            raise HttpError(403, "UNIMPLEMENTED",
-                            f"{rpc} is part of the admin API, which is off: start the server with --admin")
-        failure = admin_token_failure(self.port.config.admin_token, _HeaderMetadata(call.request.headers))
-        if failure is not None:
-            message = failure.message.replace("metadata 'authorization", "header 'Authorization")
-            raise HttpError(401, failure.code.name, message)
-
-
-class _HeaderMetadata:
-    """HTTP headers as the gRPC metadata admin_token_failure reads (lower-case keys)."""
-
-    def __init__(self, headers):
-        self.headers = headers
-
-    def invocation_metadata(self):
-        return [(k.lower(), v) for k, v in self.headers.items()]
 
 
 def _binary_or_json(body: bytes, headers):
