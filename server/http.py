@@ -445,7 +445,7 @@ class _TlsFiles:
 
 
 # The modules whose add_routes(port) lay out the port's endpoints, each protocol in its own.
-ROUTE_MODULES = ("http_oip",)
+ROUTE_MODULES = ("http_oip", "http_mleap")
 
 
 def start_http_port(config, registry, observer=None) -> tuple[HttpPort, str]:
