@@ -14,7 +14,12 @@ ratios are the medians of per-round ratios. Measured:
 * one record of MLeap's airbnb random forest and of the penguins example: p50 / p99 latency at
   concurrency 1: gRPC ModelInfer, HTTP with JSON data, HTTP with binary tensors;
 * requests per second at concurrency 8 (two client processes), gRPC against HTTP JSON;
-* 1,000 records in one call: rows per second, gRPC raw against HTTP binary and HTTP JSON.
+* 1,000 records in one call: rows per second, gRPC raw against HTTP binary and HTTP JSON;
+* the same single records with each client process alternating one gRPC call and one HTTP call
+  (so that each pair meets the same machine), HTTP's p50 against gRPC's;
+* MLeap's APIs, one airbnb record as a LeapFrame: HTTP POST /models/rf/transform (MLeap Spring Boot's
+  endpoint; JSON frame, binary frame) against gRPC ml.combust.mleap.pb.Mleap/Transform (binary frame,
+  as MLeap's Scala client sends it), p50 / p99 at concurrency 1, in alternating rounds.
 
 Nothing here asserts: it reports. The penguins example is built first when missing (Spark).
 """
@@ -41,6 +46,7 @@ from tests.support.servers import ServerProcess, free_port  # noqa: E402
 EXAMPLE_DIR = REPO / "build" / "examples" / "penguins_species"
 EXAMPLE_BUNDLE = EXAMPLE_DIR / "bundle-json.zip"
 MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
+MLEAP_TRANSFORM = "/ml.combust.mleap.pb.Mleap/Transform"
 PENGUIN = {"island": "Biscoe", "sex": "male", "bill_length_mm": 48.6, "bill_depth_mm": 16.0,
            "flipper_length_mm": 230.0, "body_mass_g": 5800.0}
 
@@ -75,6 +81,22 @@ def grpc_payload(model: str, recs: list[dict], output: str) -> bytes:
         req.raw_input_contents.append(raw)
     req.outputs.add(name=output)
     return req.SerializeToString()
+
+
+def mleap_payloads(model: str) -> dict[str, tuple[bytes, dict | None]]:
+    """The airbnb fixture's record as a LeapFrame: a gRPC TransformFrameRequest (binary frame) and the
+    bodies of POST /models/{model}/transform (JSON and binary frames), written by the tests' encoder."""
+    from leapserve.mleap import mleap_pb2 as pb
+    from tests.support import mleap_frames as mf
+    from tests.support.bundles import FRAME
+
+    frame = json.loads(FRAME.read_bytes())
+    fields = [(f["name"], f["type"]) for f in frame["schema"]["fields"]]
+    rows = frame["rows"][:1]
+    request = pb.TransformFrameRequest(model_name=model, format=mf.BINARY, frame=mf.binary_frame(fields, rows))
+    return {"grpc": (request.SerializeToString(), None),
+            "json": (mf.json_frame(fields, rows), {"Content-Type": "application/json"}),
+            "binary": (mf.binary_frame(fields, rows), {"Content-Type": "application/x-protobuf"})}
 
 
 def http_payload(recs: list[dict], output: str, binary: bool) -> tuple[bytes, dict]:
@@ -127,8 +149,9 @@ def client_grpc_latency(address: str, payload: Path, count: int, warmup: int) ->
     import grpc
 
     data = payload.read_bytes()
+    method = payload.with_suffix(".method")
     with grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", -1)]) as ch:
-        call = ch.unary_unary(MODEL_INFER)  # bytes in, bytes out
+        call = ch.unary_unary(method.read_text() if method.exists() else MODEL_INFER)  # bytes in, bytes out
         warm(lambda: call(data, timeout=30), warmup)
         times = []
         for _ in range(count):
@@ -161,6 +184,49 @@ def client_http_latency(address: str, path: str, payload: Path, count: int, warm
         times.append(time.perf_counter() - t)
     conn.close()
     print(json.dumps(summary(times)))
+
+
+def client_paired_latency(grpc_address: str, http_address: str, path: str, grpc_payload: Path, http_payload: Path,
+                          count: int, warmup: int) -> None:
+    """One gRPC call, then one HTTP call, ``count`` times, from this one process: each pair meets the
+    same machine. (Run apart, a client doing HTTP calls only goes through phases of 4-8 ms per call
+    on a loaded machine that a gRPC-only client does not; interleaved, neither shows them: see
+    docs/benchmarks.md.)"""
+    import http.client
+
+    import grpc
+
+    data = grpc_payload.read_bytes()
+    method = grpc_payload.with_suffix(".method")
+    headers = json.loads(http_payload.with_suffix(".headers").read_text())
+    body = http_payload.read_bytes()
+    host, port = http_address.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    with grpc.insecure_channel(grpc_address, options=[("grpc.max_receive_message_length", -1)]) as ch:
+        grpc_call = ch.unary_unary(method.read_text() if method.exists() else MODEL_INFER)
+
+        def http_call():
+            conn.request("POST", path, body, headers)
+            r = conn.getresponse()
+            r.read()
+            if r.status != 200:
+                raise SystemExit(f"HTTP {r.status}")
+
+        def pair():
+            grpc_call(data, timeout=30)
+            http_call()
+
+        warm(pair, warmup)
+        g, h = [], []
+        for _ in range(count):
+            t = time.perf_counter()
+            grpc_call(data, timeout=30)
+            t1 = time.perf_counter()
+            http_call()
+            g.append(t1 - t)
+            h.append(time.perf_counter() - t1)
+    conn.close()
+    print(json.dumps({"grpc": summary(g), "http": summary(h)}))
 
 
 def client_throughput(kind: str, address: str, path: str, payload: Path, concurrency: int, duration: float) -> None:
@@ -270,6 +336,9 @@ def measure(args) -> list[tuple[str, str, str]]:
             for binary in (False, True):
                 kind = "binary" if binary else "json"
                 payloads[(key, n, kind)] = write(f"{key}{n}-{kind}", *http_payload(recs, output, binary))
+    for kind, (data, headers) in mleap_payloads("rf").items():
+        payloads[("mleap", kind)] = write(f"mleap-{kind}", data, headers)
+    payloads[("mleap", "grpc")].with_suffix(".method").write_text(MLEAP_TRANSFORM)
     grpc_port, http_port = free_port(), free_port()
     server = ServerProcess(["--port", grpc_port, "--http-port", http_port, "--reload-interval", "0",
                             "--log-level", "warning", "--model", f"rf={RF_ZIP}", "--model", f"penguins={EXAMPLE_BUNDLE}"],
@@ -299,6 +368,43 @@ def measure(args) -> list[tuple[str, str, str]]:
                 ratio = statistics.median(a["p50"] / b["p50"] for a, b in zip(lat[(key, kind)], base))
                 rows.append((f"HTTP infer {label}, 1 record, {kind}: p50 / p99 (c=1)",
                              f"{ms(h['p50'])} / {ms(h['p99'])}", f"p50 {ratio:.2f}x gRPC"))
+        say("MLeap transform ...")
+        mleap: dict = {}
+        for r in range(rounds):
+            mleap.setdefault("grpc", []).append(
+                run_client("--client-grpc-latency", server.address, payloads[("mleap", "grpc")], count, warmup))
+            for kind in ("json", "binary"):
+                mleap.setdefault(kind, []).append(
+                    run_client("--client-http-latency", http_address, "/models/rf/transform", payloads[("mleap", kind)],
+                               count, warmup))
+        g = summary([t for x in mleap["grpc"] for t in x["times"]])
+        rows.append(("gRPC MLeap Transform airbnb RF, 1 record, binary frame: p50 / p99 (c=1)",
+                     f"{ms(g['p50'])} / {ms(g['p99'])}", "baseline"))
+        for kind in ("json", "binary"):
+            h = summary([t for x in mleap[kind] for t in x["times"]])
+            ratio = statistics.median(a["p50"] / b["p50"] for a, b in zip(mleap[kind], mleap["grpc"]))
+            rows.append((f"HTTP /models/rf/transform airbnb RF, 1 record, {kind} frame: p50 / p99 (c=1)",
+                         f"{ms(h['p50'])} / {ms(h['p99'])}", f"p50 {ratio:.2f}x gRPC Transform"))
+        say("paired gRPC and HTTP calls ...")
+        paired: dict = {}
+        for r in range(rounds):
+            for key, (model, _, _) in cases.items():
+                for kind in ("json", "binary"):
+                    paired.setdefault((key, kind), []).append(run_client(
+                        "--client-paired-latency", server.address, http_address, f"/v2/models/{model}/infer",
+                        payloads[(key, 1, "grpc")], payloads[(key, 1, kind)], count, warmup))
+            for kind in ("json", "binary"):
+                paired.setdefault(("mleap", kind), []).append(run_client(
+                    "--client-paired-latency", server.address, http_address, "/models/rf/transform",
+                    payloads[("mleap", "grpc")], payloads[("mleap", kind)], count, warmup))
+        labels = {"rf": "infer airbnb RF", "pg": "infer penguins",
+                  "mleap": "MLeap transform airbnb RF (HTTP /models/rf/transform, gRPC Transform)"}
+        for (key, kind), runs in paired.items():
+            g = summary([t for x in runs for t in x["grpc"]["times"]])
+            h = summary([t for x in runs for t in x["http"]["times"]])
+            ratio = statistics.median(x["http"]["p50"] / x["grpc"]["p50"] for x in runs)
+            rows.append((f"interleaved, {labels[key]}, 1 record, HTTP {kind}: p50 HTTP / gRPC (c=1)",
+                         f"{ms(h['p50'])} / {ms(g['p50'])}", f"HTTP p50 {ratio:.2f}x gRPC"))
         say("throughput ...")
         thr: dict = {}
         for r in range(max(2, rounds // 2)):
@@ -359,6 +465,9 @@ def main(argv=None) -> int:
         return 0
     if argv and argv[0] == "--client-http-latency":
         client_http_latency(argv[1], argv[2], Path(argv[3]), int(argv[4]), int(argv[5]))
+        return 0
+    if argv and argv[0] == "--client-paired-latency":
+        client_paired_latency(argv[1], argv[2], argv[3], Path(argv[4]), Path(argv[5]), int(argv[6]), int(argv[7]))
         return 0
     if argv and argv[0] == "--client-throughput":
         client_throughput(argv[1], argv[2], argv[3], Path(argv[4]), int(argv[5]), float(argv[6]))
