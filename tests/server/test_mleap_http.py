@@ -163,7 +163,7 @@ def test_bundle_meta_and_model(server, wire):  # noqa: F811
     assert call(server, "GET", "/models/nope/meta")[0] == 404
 
 
-def test_load_and_unload_are_the_admin_api(server, admin_dir):  # noqa: F811
+def test_load_and_unload_are_the_admin_api(server, admin_dir, wire):  # noqa: F811
     auth = {"Authorization": f"Bearer {TOKEN}"}
     request = {"modelName": "loaded", "uri": f"file://{admin_dir / 'lr.zip'}"}
     assert call(server, "POST", "/models", request)[0] == 401
@@ -172,6 +172,9 @@ def test_load_and_unload_are_the_admin_api(server, admin_dir):  # noqa: F811
     assert status == 202 and ctype == JSON_TYPE, body
     assert json.loads(body) == {"name": "loaded", "uri": request["uri"]}
     assert json.loads(call(server, "GET", "/models/loaded")[2])["uri"] == request["uri"]
+    # one model table for both protocols: gRPC's GetModel shows the uri the HTTP load was given
+    stub = wire.grpc.MleapStub(server.open_channel())
+    assert stub.GetModel(wire.pb.GetModelRequest(model_name="loaded"), timeout=30).uri == request["uri"]
     assert call(server, "POST", "/models/loaded/transform", FRAME.read_bytes())[0] == 200
     assert call(server, "POST", "/models", request, headers=auth)[0] == 409  # force replaces
     assert call(server, "POST", "/models", dict(request, force=True), headers=auth)[0] == 202
