@@ -30,7 +30,7 @@ from leapserve.runtime.errors import InvalidInput
 
 from .dataplane import (EXTENSIONS, SERVER_NAME, Inference, Repository, model_metadata, model_ready,
                         server_version)
-from .http import Call, HttpError, HttpPort, check_admin, field_error, json_response, INLINE_BODY_BYTES
+from .http import Call, HttpPort, check_admin, field_error, json_response, INLINE_BODY_BYTES
 from .tensors import NUMPY_OF_DATATYPE, serialize_bytes, tensor_raw
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
