@@ -135,7 +135,8 @@ class _HeaderMetadata:
 class Call:
     """One request as a handler sees it: its deadline, request id, and the labels it is counted by."""
 
-    __slots__ = ("request", "port", "deadline", "request_id", "model", "version", "rows_ok", "rows_skipped")
+    __slots__ = ("request", "port", "deadline", "request_id", "model", "version", "rows_ok", "rows_skipped",
+                 "failure_code")
 
     def __init__(self, request: web.Request, port: HttpPort, deadline: float | None):
         self.request = request
@@ -146,6 +147,7 @@ class Call:
         self.version = ""
         self.rows_ok = 0
         self.rows_skipped = 0
+        self.failure_code = ""  # set by a handler whose answer carries a failure (MLeap's STATUS_ERROR)
 
     def check_deadline(self) -> None:
         if self.deadline is not None and time.monotonic() >= self.deadline:
@@ -221,7 +223,7 @@ class HttpPort:
                                     "(--max-concurrent-rpcs); try again later")
                 call.deadline = _deadline(request.headers.get(TIMEOUT_HEADER))
                 response = await handler(call, **request.match_info)
-                code = "OK"
+                code = call.failure_code or "OK"
             except asyncio.CancelledError:  # the client went away
                 code, response = "CANCELLED", None
                 raise

@@ -90,11 +90,16 @@ def _read_message(body: bytes, kind: str, message_type):
     return message
 
 
-def _failure_text(e: BaseException) -> tuple[str, str]:
-    """(error, backtrace) of a frame that could not be transformed."""
+def _failure_text(call: Call, e: BaseException) -> tuple[str, str]:
+    """(error, backtrace) of a frame that could not be transformed; the call counts under the code
+    its failure stands for, as gRPC's Transform."""
     from .services.common import scoring_failure
 
-    message = scoring_failure(e).message if isinstance(e, ScoringError) else str(e)
+    if isinstance(e, ScoringError):
+        failure = scoring_failure(e)
+        message, call.failure_code = failure.message, failure.code.name
+    else:
+        message, call.failure_code = str(e), "INTERNAL"
     return message, f"{type(e).__name__}: {message}"
 
 
@@ -133,7 +138,7 @@ class MleapApi:
                                        inline=len(body) <= INLINE_BODY_BYTES)
         except (ScoringError, UnwritableValue) as e:
             call.rows_skipped = 1
-            error, backtrace = _failure_text(e)
+            error, backtrace = _failure_text(call, e)
             answer = pb.ErrorTransformResponse(status=_STATUS_ERROR, error=error, backtrace=backtrace)
             return _message_response(answer, kind)
         call.rows_ok = rows
@@ -158,7 +163,7 @@ class MleapApi:
         except (ScoringError, UnwritableValue) as e:
             call.rows_skipped = 1
             answer.status = _STATUS_ERROR
-            answer.error, answer.backtrace = _failure_text(e)
+            answer.error, answer.backtrace = _failure_text(call, e)
         return _message_response(answer, kind)
 
 

@@ -21,6 +21,7 @@ from tests.server.test_mleap_grpc import (AIRBNB, AIRBNB_FIELDS, admin_dir, airb
                                           predicted, wire)
 from tests.support import mleap_frames as mf
 from tests.support.bundles import FRAME, LR_ZIP, RF_ZIP, airbnb_record
+from tests.support.metrics_text import samples, scrape, value
 from tests.support.servers import free_port
 
 TOKEN = "mleap-http-secret"
@@ -31,11 +32,13 @@ PENGUIN_FIELDS = [("island", "string"), ("sex", "string"), ("bill_length_mm", "d
 
 @pytest.fixture(scope="module")
 def server(start_module_server, penguins, admin_dir):  # noqa: F811
-    http_port = free_port()
+    http_port, metrics_port = free_port(), free_port()
     s = start_module_server("--model", f"rf={RF_ZIP}", "--model", f"lr={LR_ZIP}", "--model", f"penguins={penguins[0]}",
                             "--admin", "--admin-path", admin_dir, "--http-port", http_port, "--max-batch-rows", "100",
+                            "--metrics-port", metrics_port,
                             "--reload-interval", "0", env={"LEAPSERVE_ADMIN_TOKEN": TOKEN})
     s.http = f"http://127.0.0.1:{http_port}"
+    s.metrics_port = metrics_port
     return s
 
 
@@ -134,6 +137,10 @@ def test_failed_transforms_answer_200_with_an_error_transform_response(server, w
     status, _, body = call(server, "POST", "/models/rf/transform", mf.binary_frame(AIRBNB_FIELDS, airbnb_rows() * 40),
                            PROTOBUF_TYPE)
     assert status == 200 and "at most 100 rows" in wire.pb.ErrorTransformResponse.FromString(body).error
+    # counted under the failure's code, as gRPC's Transform
+    m = samples(scrape(server.metrics_port))
+    assert value(m, "leapserve_requests_total", rpc="http/MleapTransformFrame", model="rf",
+                 code="INVALID_ARGUMENT") >= 3
 
 
 def test_transform_bad_requests(server):
