@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from . import spark_stages
 from .equivalents import writable_stages
 from .errors import (BundlerError, MissingColumns, OutputExists, SampleNotTransformable, StageNotSerializable,
                      VerificationFailed, java_root_cause)
@@ -139,6 +140,9 @@ def check_stages(stages) -> None:
     aliases = registry.opAlias()
     for st in stages:
         cls = java_class(st)
+        refused = spark_stages.stages().get(cls.removeprefix("org.apache.spark.ml."))
+        if isinstance(refused, spark_stages.Refused):  # the table's reason says more than "no op"
+            raise StageNotSerializable(st.uid, cls, refused.reason)
         if not aliases.contains(st._java_obj.getClass().getCanonicalName()):
             raise StageNotSerializable(st.uid, cls, "MLeap's serializer has no op for this class")
 

@@ -88,3 +88,20 @@ def test_equivalent_stages_are_rewritten():
 def test_table_rows_are_well_formed():
     for entry in spark_stages.EXPORTED:
         assert isinstance(entry, Exported) and entry.writer in spark_stages.WRITERS and entry.ops
+
+
+def test_a_refused_stage_fails_the_export_with_the_tables_reason(spark, tmp_path):
+    import pytest
+    from pyspark.ml.linalg import Vectors
+    from pyspark.ml.regression import FMRegressor
+
+    from leapserve.bundler import StageNotSerializable, export_bundle
+
+    rows = spark.createDataFrame([(Vectors.dense([1.0, 0.0]), 1.0), (Vectors.dense([0.0, 1.0]), 2.0)],
+                                 ["features", "label"])
+    model = FMRegressor(factorSize=2, maxIter=2).fit(rows)
+    with pytest.raises(StageNotSerializable) as err:
+        export_bundle(model, rows, tmp_path / "fm.zip")
+    assert "org.apache.spark.ml.regression.FMRegressionModel" in str(err.value)
+    assert "factorization machine" in str(err.value)
+    assert not (tmp_path / "fm.zip").exists()
