@@ -167,6 +167,8 @@ SPARK_OPS: tuple[SparkOp, ...] = (
     SparkOp(_OURS + "VectorSizeHintOp"),
     SparkOp(_OURS + "ColumnMathOp$UnaryOp"),
     SparkOp(_OURS + "ColumnMathOp$BinaryOp"),
+    SparkOp(_OURS + "FMClassifierOp"),
+    SparkOp(_OURS + "FMRegressorOp"),
 )
 
 

@@ -276,3 +276,30 @@ def test_local_lda(spark, mleap_jvm, documents, tmp_path):
             expected = [r[column].toArray() for r in spark_rows]
             got = frame_column(scored, column)
             assert max(abs(a - b) for g, s in zip(got, expected) for a, b in zip(g, s)) < 0.02
+
+
+@pytest.mark.parity("leapserve.fm_classifier", "leapserve.fm_regression", "vector_assembler")
+def test_factorization_machines(spark, table, tmp_path):
+    """FMClassifier (plain, and with thresholds and no linear term) and FMRegressor, which MLeap has no
+    op for, written by leapserve's ops; MLeap's runtime cannot read them (leapserve.* ops)."""
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.classification import FMClassifier
+    from pyspark.ml.regression import FMRegressor
+    from pyspark.sql import functions as F
+
+    rows = table.withColumn("binary", (F.col("label") > 0.5).cast("double"))
+    assembler = assembled(FMClassifier(labelCol="binary", factorSize=3, maxIter=20, seed=7)).fit(rows).stages[0]
+    features = assembler.transform(rows)
+    plain = FMClassifier(labelCol="binary", factorSize=3, maxIter=20, seed=7).fit(features)
+    skewed = FMClassifier(labelCol="binary", factorSize=2, maxIter=10, seed=3, fitLinear=False,
+                          predictionCol="p2", probabilityCol="prob2", rawPredictionCol="raw2").fit(
+        features).setThresholds([0.3, 0.7])
+    regressor = FMRegressor(labelCol="a", featuresCol="features", factorSize=4, maxIter=20, seed=5,
+                            predictionCol="a_hat").fit(features)
+    model = PipelineModel(stages=[assembler, plain, skewed, regressor])
+    bundles = exported_with_parity(model, rows, tmp_path)
+    written = model_of(bundles["json"], f"{plain.uid}.node")
+    assert written["op"] == "leapserve.fm_classifier"
+    assert "thresholds" not in written["attributes"]
+    assert model_of(bundles["json"], f"{skewed.uid}.node")["attributes"]["thresholds"]["double"] == [0.3, 0.7]
+    assert model_of(bundles["json"], f"{regressor.uid}.node")["op"] == "leapserve.fm_regression"
