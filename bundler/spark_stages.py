@@ -47,6 +47,8 @@ class Refused:
 EXPORTED = (
     Exported("classification.DecisionTreeClassificationModel", MLEAP, ("decision_tree_classifier",),
              "tests/runtime/ops/test_trees.py::test_classifiers_match_spark"),
+    Exported("classification.FMClassificationModel", LEAPSERVE, ("leapserve.fm_classifier",),
+             "tests/bundler/test_spark_ops.py::test_factorization_machines"),
     Exported("classification.GBTClassificationModel", MLEAP, ("gbt_classifier",),
              "tests/runtime/ops/test_trees.py::test_classifiers_match_spark"),
     Exported("classification.LinearSVCModel", MLEAP, ("linear_svc",),
@@ -138,6 +140,8 @@ EXPORTED = (
              "tests/runtime/ops/test_regression_survival.py::test_aft_with_quantiles"),
     Exported("regression.DecisionTreeRegressionModel", MLEAP, ("decision_tree_regression",),
              "tests/runtime/ops/test_trees.py::test_regressors_match_spark"),
+    Exported("regression.FMRegressionModel", LEAPSERVE, ("leapserve.fm_regression",),
+             "tests/bundler/test_spark_ops.py::test_factorization_machines"),
     Exported("regression.GBTRegressionModel", MLEAP, ("gbt_regression",),
              "tests/runtime/ops/test_trees.py::test_regressors_match_spark"),
     Exported("regression.GeneralizedLinearRegressionModel", MLEAP, ("generalized_linear_regression",),
@@ -167,17 +171,12 @@ _NOT_YET = ("row-wise, but not written yet: MLeap has no op (0.16 nor runtime 0.
             "neither a Spark op nor a runtime op for it")
 
 REFUSED = (
-    Refused("classification.FMClassificationModel",
-            _NOT_YET + " (factorization machine: linear term plus pairwise factor interactions, then "
-                       "the logistic link)"),
     Refused("clustering.LDAModel",
             "no stage of its own: the base class of LocalLDAModel and DistributedLDAModel, which LDA.fit "
             "returns (both exported)"),
     Refused("fpm.FPGrowthModel",
             _NOT_YET + " (its transform adds, per row, the consequents of the association rules whose "
                        "antecedent the row's items contain: a rule table and a per-row set lookup)"),
-    Refused("regression.FMRegressionModel",
-            _NOT_YET + " (factorization machine: linear term plus pairwise factor interactions)"),
 )
 
 
