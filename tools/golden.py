@@ -1,6 +1,6 @@
 """Record the golden set, tests/fixtures/golden, from the parity tests (needs Spark and MLeap).
 
-    python -m tools.golden [PYTEST ARGS]     # default: the tests in tests/runtime
+    python -m tools.golden [PYTEST ARGS]     # default: the tests in tests/runtime (and FM in tests/bundler)
 
 Runs the tests with LEAPSERVE_GOLDEN_RECORD set, so that every call of the parity harness writes
 its bundle, records and Spark's answers as a case (tests/support/golden.py), and replaces the
@@ -29,7 +29,9 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, RECORD_ENV: str(out)}
         # Every test that compares with Spark through the harness records (not only the ones
         # marked parity: the edge cases live in the others).
-        args = argv or ["tests/runtime", "-m", "not slow", "--ignore=tests/runtime/test_golden.py"]
+        # (and the one parity test of ops only leapserve's own Spark ops write: factorization machines)
+        args = argv or ["tests/runtime", "tests/bundler/test_spark_ops.py::test_factorization_machines",
+                        "-m", "not slow", "--ignore=tests/runtime/test_golden.py"]
         run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=REPO, env=env)
         if run.returncode != 0:
             print("the parity tests failed: the golden set is left as it was", file=sys.stderr)
