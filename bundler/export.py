@@ -99,7 +99,7 @@ def java_class(stage) -> str:
     return stage._java_obj.getClass().getName()
 
 
-_INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol", "userCol", "itemCol")
+_INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol", "userCol", "itemCol", "itemsCol")
 _OUTPUT_PARAMS = ("outputCol", "outputCols", "predictionCol", "rawPredictionCol", "probabilityCol",
                   "varianceCol", "linkPredictionCol", "topicDistributionCol", "quantilesCol")
 

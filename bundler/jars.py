@@ -169,6 +169,7 @@ SPARK_OPS: tuple[SparkOp, ...] = (
     SparkOp(_OURS + "ColumnMathOp$BinaryOp"),
     SparkOp(_OURS + "FMClassifierOp"),
     SparkOp(_OURS + "FMRegressorOp"),
+    SparkOp(_OURS + "FPGrowthOp"),
 )
 
 

@@ -303,3 +303,25 @@ def test_factorization_machines(spark, table, tmp_path):
     assert "thresholds" not in written["attributes"]
     assert model_of(bundles["json"], f"{skewed.uid}.node")["attributes"]["thresholds"]["double"] == [0.3, 0.7]
     assert model_of(bundles["json"], f"{regressor.uid}.node")["op"] == "leapserve.fm_regression"
+
+
+@pytest.mark.parity("leapserve.fp_growth")
+def test_fp_growth(spark, tmp_path):
+    """FPGrowthModel, which MLeap has no op for, written by leapserve's op as its association rules:
+    per row the consequents of the rules it satisfies, in Spark's order, null items included."""
+    from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
+    from pyspark.ml.fpm import FPGrowth
+
+    baskets = [["bread", "milk"], ["bread", "butter", "milk"], ["butter", "jam"], ["bread", "butter"],
+               ["milk", "jam", "bread"], ["tea"], [], None, ["jam", "butter", "bread", "milk"], ["milk"]]
+    schema = StructType([StructField("rid", LongType()), StructField("items", ArrayType(StringType()))])
+    rows = spark.createDataFrame(list(enumerate(baskets)), schema)
+    from pyspark.ml import PipelineModel
+
+    fitted = FPGrowth(minSupport=0.2, minConfidence=0.3).fit(rows.where("items is not null"))
+    assert fitted.associationRules.count() > 3
+    model = PipelineModel(stages=[fitted])
+    bundles = exported_with_parity(model, rows, tmp_path)
+    written = model_of(bundles["json"], f"{fitted.uid}.node")
+    assert written["op"] == "leapserve.fp_growth"
+    assert len(written["attributes"]["antecedent_lengths"]["long"]) == fitted.associationRules.count()
