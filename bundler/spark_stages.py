@@ -134,6 +134,8 @@ EXPORTED = (
              "tests/runtime/ops/test_feature_vector.py::test_vector_ops_parity"),
     Exported("feature.Word2VecModel", MLEAP, ("word_to_vector",),
              "tests/runtime/ops/test_feature_text_vectors.py::test_word_to_vector_parity"),
+    Exported("fpm.FPGrowthModel", LEAPSERVE, ("leapserve.fp_growth",),
+             "tests/bundler/test_spark_ops.py::test_fp_growth"),
     Exported("recommendation.ALSModel", MLEAP, ("als",),
              "tests/runtime/ops/test_recommendation.py::test_als_nan_strategy"),
     Exported("regression.AFTSurvivalRegressionModel", MLEAP, ("aft_survival_regression",),
@@ -167,16 +169,10 @@ EXPORTED = (
              "tests/runtime/ops/test_feature_size_hint.py::test_size_checked_before_an_assembler"),
 )
 
-_NOT_YET = ("row-wise, but not written yet: MLeap has no op (0.16 nor runtime 0.20) and leapserve has "
-            "neither a Spark op nor a runtime op for it")
-
 REFUSED = (
     Refused("clustering.LDAModel",
             "no stage of its own: the base class of LocalLDAModel and DistributedLDAModel, which LDA.fit "
             "returns (both exported)"),
-    Refused("fpm.FPGrowthModel",
-            _NOT_YET + " (its transform adds, per row, the consequents of the association rules whose "
-                       "antecedent the row's items contain: a rule table and a per-row set lookup)"),
 )
 
 

@@ -29,8 +29,9 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, RECORD_ENV: str(out)}
         # Every test that compares with Spark through the harness records (not only the ones
         # marked parity: the edge cases live in the others).
-        # (and the one parity test of ops only leapserve's own Spark ops write: factorization machines)
+        # (and the parity tests of ops only leapserve's own Spark ops write: FM, FPGrowth)
         args = argv or ["tests/runtime", "tests/bundler/test_spark_ops.py::test_factorization_machines",
+                        "tests/bundler/test_spark_ops.py::test_fp_growth",
                         "-m", "not slow", "--ignore=tests/runtime/test_golden.py"]
         run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=REPO, env=env)
         if run.returncode != 0:
