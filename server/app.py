@@ -253,12 +253,12 @@ def build_server(config: ServeConfig, registry, observer=None):
 
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
-    from grpc_health.v1._async import HealthServicer
     from grpc_reflection.v1alpha import reflection
 
     from leapserve.oip import inference_pb2_grpc
     from leapserve.v1 import model_service_pb2_grpc
 
+    from .health import HealthServicer
     from .services import admin, mleap, oip, prediction
     from .transport import CallBounds, channel_options
 
