@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 
@@ -31,6 +32,9 @@ _DEADLINE_CHECK_ROWS = 256
 # A slower pipeline is scored on the request threads, so that the loop keeps answering the others.
 INLINE_SECONDS = 0.001
 _AVERAGE_WEIGHT = 0.1  # of the latest call in a pipeline's moving average
+# Ops whose cost for one record is not bounded by its size (a regular expression may backtrack until
+# its LEAPSERVE_REGEX_TIMEOUT_MS budget runs out, whatever its average): never scored on the loop.
+UNBOUNDED_OPS = frozenset({"regex_tokenizer"})
 
 
 def fill_version_info(msg, info: dict) -> None:
@@ -97,7 +101,9 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         """_predict on the loop, or on the request threads when this pipeline is slow."""
         served = self.registry.resolve(request.model, request.version)
         key = id(served.pipeline)
-        average = self._seconds.get(key, 0.0)
+        average = self._seconds.get(key)
+        if average is None:  # a pipeline not seen yet: its first call, of unknown cost, goes to a thread
+            average = self._seconds[key] = _first_estimate(served.pipeline)
         start = time.perf_counter()
         if average < INLINE_SECONDS:
             try:
@@ -107,7 +113,8 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         try:
             return await asyncio.get_running_loop().run_in_executor(self.threads, self._predict, request, served)
         finally:
-            self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
+            if average != math.inf:
+                self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
 
     # --- one record ------------------------------------------------------------------------
 
@@ -328,6 +335,14 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         except Exception as e:
             failure = failure_of(e, "", context, "ListModels")
         failure.abort(context)
+
+
+def _first_estimate(pipeline) -> float:
+    """What a pipeline's first call is taken to cost: INLINE_SECONDS (on a thread, then measured), or
+    forever too much for the loop when an op's cost does not follow the record's size."""
+    if any(st.op in UNBOUNDED_OPS for st in pipeline.stages):
+        return math.inf
+    return INLINE_SECONDS
 
 
 def _status_bytes(failure: Failure) -> bytes:
