@@ -15,9 +15,8 @@ open streams and stalled calls do not take the request threads (``--threads``) f
 
 To bound the first read, CallBounds serves a method with one request message as a method with a
 request stream (the two are the same on the wire) and reads that one message itself. Sync
-handlers then run on the request threads with grpc's own sync context (grpc's private
-``_SyncServicerContext``, as grpc.aio does for them); in a grpc release without it, sync unary
-calls are served unbounded and tests/reliability/test_stalled_calls.py fails.
+handlers then run on the request threads with SyncContext: grpc's public sync ServicerContext
+over the call's grpc.aio context (only public grpc API: tests/server/test_transport.py checks).
 """
 
 from __future__ import annotations
@@ -41,27 +40,80 @@ MAX_CONNECTION_IDLE_MS = 300_000  # close connections without calls for 5 minute
 # RST_STREAM REFUSED_STREAM, which clients did not retry (test_faults_under_load.py: thousands of
 # UNAVAILABLE). Calls per process stay bounded by --max-concurrent-rpcs.
 
-try:
-    from grpc._cython.cygrpc import _SyncServicerContext
-except ImportError:  # pragma: no cover - a grpc release without it: sync unary calls go unbounded
-    _SyncServicerContext = None
-    SyncContext = None
-else:
-    class SyncContext(_SyncServicerContext):
-        """grpc's sync context, with the status the handler set (code(), details()) for the metrics
-        and request logs, as grpc's sync server has it."""
+class SyncContext(grpc.ServicerContext):
+    """The sync handler's context (grpc.ServicerContext) of a call grpc.aio serves: it runs on a
+    request thread; what must happen on the event loop (abort, initial metadata) is sent there and
+    waited for. abort raises grpc.aio.AbortError, as the call's own context does, which ends the call."""
 
-        def __init__(self, context):
-            self._aio_context = context
+    def __init__(self, context, loop: asyncio.AbstractEventLoop):
+        self._context = context
+        self._loop = loop
 
-        def code(self):
-            return self._aio_context.code()
+    def _on_loop(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
-        def details(self):
-            return self._aio_context.details()
+    def abort(self, code, details):
+        self._on_loop(self._context.abort(code, details))
+        raise grpc.aio.AbortError(details)  # not reached: the call's abort raised it already
 
-        def is_active(self) -> bool:
-            return not self._aio_context.done()
+    def abort_with_status(self, status):
+        self._on_loop(self._context.abort(status.code, status.details, status.trailing_metadata))
+        raise grpc.aio.AbortError(status.details)
+
+    def send_initial_metadata(self, initial_metadata):
+        self._on_loop(self._context.send_initial_metadata(initial_metadata))
+
+    def is_active(self) -> bool:
+        return not self._context.done()
+
+    def time_remaining(self):
+        return self._context.time_remaining()
+
+    def cancel(self):
+        self.abort(grpc.StatusCode.CANCELLED, "cancelled by the server")
+
+    def add_callback(self, callback) -> bool:
+        self._loop.call_soon_threadsafe(self._context.add_done_callback, lambda _: callback())
+        return True
+
+    def invocation_metadata(self):
+        return self._context.invocation_metadata()
+
+    def peer(self):
+        return self._context.peer()
+
+    def peer_identities(self):
+        return self._context.peer_identities()
+
+    def peer_identity_key(self):
+        return self._context.peer_identity_key()
+
+    def auth_context(self):
+        return self._context.auth_context()
+
+    def set_compression(self, compression):
+        self._context.set_compression(compression)
+
+    def disable_next_message_compression(self):
+        self._context.disable_next_message_compression()
+
+    def set_trailing_metadata(self, trailing_metadata):
+        self._context.set_trailing_metadata(trailing_metadata)
+
+    def trailing_metadata(self):
+        return self._context.trailing_metadata()
+
+    def set_code(self, code):
+        self._context.set_code(code)
+
+    def set_details(self, details):
+        self._context.set_details(details)
+
+    def code(self):
+        return self._context.code()
+
+    def details(self):
+        return self._context.details()
 
 
 def channel_options() -> list[tuple[str, int]]:
@@ -129,11 +181,9 @@ class CallBounds(grpc.aio.ServerInterceptor):
             setting = self.setting
             if method == HEALTH_CHECK:
                 timeout, setting = min(timeout or HEALTH_READ_TIMEOUT, HEALTH_READ_TIMEOUT), "the health Check bound"
-            if _is_async(h.unary_unary) or SyncContext is not None:
-                return grpc.stream_unary_rpc_method_handler(
-                    self._bounded_unary(h.unary_unary, timeout, setting), request_deserializer=des,
-                    response_serializer=ser)
-            return grpc.unary_unary_rpc_method_handler(self._counted(h.unary_unary), des, ser)
+            return grpc.stream_unary_rpc_method_handler(
+                self._bounded_unary(h.unary_unary, timeout, setting), request_deserializer=des,
+                response_serializer=ser)
         if h.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(self._counted(h.unary_stream), des, ser)
         if h.stream_unary is not None:
@@ -199,8 +249,8 @@ class CallBounds(grpc.aio.ServerInterceptor):
                                         "request message: expected one, the call ended without any")
                 if is_async:
                     return await fn(request, context)
-                return await asyncio.get_running_loop().run_in_executor(
-                    threads, fn, request, SyncContext(context))
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(threads, fn, request, SyncContext(context, loop))
             finally:
                 leave()
 
