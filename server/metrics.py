@@ -35,6 +35,7 @@ With ``--workers N`` each worker writes its values to files in a shared director
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
@@ -116,6 +117,16 @@ def _context_code(context) -> str:
     except Exception:
         code = None
     return code.name if code is not None else "UNKNOWN"
+
+
+def _cancelled_code(context) -> str:
+    """The code of an async call whose task was cancelled (grpc.aio's context keeps no code for it):
+    its deadline passed, or its client cancelled or left."""
+    try:
+        remaining = context.time_remaining()
+    except Exception:
+        remaining = None
+    return "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
 
 
 def request_id(request, context) -> str:
@@ -384,6 +395,9 @@ class Observer:
                     response = await fn(request, context)
                     code = getattr(response, "metric_code", "OK")  # a failure answered in the response (MLeap's)
                     return response
+                except asyncio.CancelledError:
+                    code = _cancelled_code(context)
+                    raise
                 except BaseException:
                     code = _context_code(context)
                     raise
@@ -543,8 +557,8 @@ def _traced(fn, tracer, service: str, rpc: str, model_attr, stream: bool):
                                             attributes=attributes(request), record_exception=False,
                                             set_status_on_exception=set_status_on_exception)
 
-    def failed(span, context):
-        code = _context_code(context)
+    def failed(span, context, cancelled=False):
+        code = _cancelled_code(context) if cancelled else _context_code(context)
         span.set_attribute("rpc.grpc.status_code", _code_value(code))
         span.set_status(Status(StatusCode.ERROR, code))
 
@@ -566,6 +580,9 @@ def _traced(fn, tracer, service: str, rpc: str, model_attr, stream: bool):
             with start(request, context) as span:
                 try:
                     response = await fn(request, context)
+                except asyncio.CancelledError:
+                    failed(span, context, cancelled=True)
+                    raise
                 except BaseException:
                     failed(span, context)
                     raise
