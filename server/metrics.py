@@ -459,7 +459,9 @@ class Observer:
             name = getattr(request, model_attr)
             return (previous or name) if model_from_first else name
 
-        # current: when the request being answered arrived, the request, and the model it is scored with
+        # current: when the request being answered arrived, the request, and the model it is scored
+        # with. The model is read once the request is answered: a large PredictStream message is
+        # parsed by the service, on a thread.
         if inspect.isasyncgenfunction(fn):
             async def handler(request_iterator, context):
                 current = [0.0, None, ""]
@@ -468,10 +470,11 @@ class Observer:
                     async for request in request_iterator:
                         current[0] = perf()
                         current[1] = request
-                        current[2] = model_of(request, current[2])
                         yield request
 
                 async for response in fn(pulled(), context):
+                    if current[1] is not None:
+                        current[2] = model_of(current[1], current[2])
                     record(current[1], current[2], context, response, perf() - current[0])
                     yield response
         else:
@@ -577,7 +580,9 @@ def _traced(fn, tracer, service: str, rpc: str, model_attr, stream: bool):
 
     if inspect.iscoroutinefunction(fn):
         async def handler(request, context):
-            with start(request, context) as span:
+            # the model is named once the call is done: a large Predict message is parsed by the
+            # service, on a thread, not here on the event loop
+            with start(None, context) as span:
                 try:
                     response = await fn(request, context)
                 except asyncio.CancelledError:
@@ -586,6 +591,9 @@ def _traced(fn, tracer, service: str, rpc: str, model_attr, stream: bool):
                 except BaseException:
                     failed(span, context)
                     raise
+                finally:
+                    if model_attr is not None:
+                        span.set_attribute("leapserve.model", getattr(request, model_attr))
                 span.set_attribute("rpc.grpc.status_code", 0)
                 return response
         return handler
