@@ -16,12 +16,12 @@ OTHER_PYTHONS := $(filter-out $(THIS_PYTHON),$(shell sed -n 's/.*"Programming La
 PYENV_ROOT    ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 python_of      = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)) $(shell command -v python$(1)))
 # What the other Pythons run: the golden set, MLeap's fixture bundles against MLeap's own runtime,
-# the Spark-free op tests, the codec, a server's life and the CLI (--without-spark leaves out the
+# the Spark-free op tests, the codec, a server's life (shutdown, 1,000 open streams, health Watch) and the CLI (--without-spark leaves out the
 # tests in these files that use the Spark session); the JVM emulation, input casts and attribute
 # reading, and the hostile bundles, where Python's Unicode data and zipfile differ between versions;
 # bundle regexes, run by the regex package's wheel for each Python.
 PORTABLE_TESTS := tests/runtime/test_golden.py tests/runtime/test_fixtures.py tests/runtime/ops/test_mleap_extensions.py \
-                  tests/server/test_codec.py tests/server/test_shutdown.py tests/cli/test_inspect.py tests/cli/test_serve.py \
+                  tests/server/test_codec.py tests/server/test_shutdown.py tests/server/test_streams.py tests/server/test_health_watch.py tests/cli/test_inspect.py tests/cli/test_serve.py \
                   tests/cli/test_predict.py tests/cli/test_health.py \
                   tests/runtime/jvm tests/runtime/test_casting.py tests/runtime/test_attributes.py \
                   tests/reliability/test_hostile_bundles.py tests/reliability/test_bundle_regex.py
