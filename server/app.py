@@ -291,7 +291,8 @@ def build_server(config: ServeConfig, registry, observer=None):
     # MLeap's API; its streams count with PredictStream's against --max-concurrent-streams
     mleap.add_to_server(observed(mleap.MleapService(
         registry, max_batch_rows=config.max_batch_rows, admin=config.admin, admin_token=config.admin_token,
-        streams=predictor.streams, max_stream_requests=config.max_stream_requests), mleap.SERVICE_NAME), server)
+        streams=predictor.streams, max_stream_requests=config.max_stream_requests, threads=threads),
+        mleap.SERVICE_NAME), server)
     services = [prediction.SERVICE_NAME, oip.SERVICE_NAME, mleap.SERVICE_NAME]
     if config.admin:
         if not config.admin_token:

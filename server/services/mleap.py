@@ -28,7 +28,9 @@ Open streams share PredictStream's limits (--max-concurrent-streams, --max-strea
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 
 import grpc
 
@@ -42,7 +44,7 @@ from ..registry import Registry
 from ..wire import varint
 from .admin import MAX_NAME_LENGTH, _check_text, admin_api_failure
 from .common import Failure, check_deadline, failure_of, scoring_failure
-from .prediction import StreamSlots
+from .prediction import _AVERAGE_WEIGHT, INLINE_SECONDS, StreamSlots
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Mleap"].full_name
 MAX_NAMED_STREAMS = 1024  # frame and row streams made by Create*Stream, per process
@@ -105,16 +107,22 @@ class _RowStream:
 
 
 class MleapService:
-    """Plain (synchronous) handlers; server/mleap_models.py answers what the HTTP endpoints answer too."""
+    """server/mleap_models.py answers what the HTTP endpoints answer too. TransformFrameStream and
+    TransformRowStream are async (grpc.aio): an open stream waits on the event loop and holds no
+    thread; each frame or row is answered on the loop, or on ``threads`` when its pipeline is slow
+    (INLINE_SECONDS). The other calls are plain (synchronous) handlers, run on the request threads."""
 
     def __init__(self, registry: Registry, *, max_batch_rows: int = 100_000, admin: bool = False,
-                 admin_token: str | None = None, streams: StreamSlots | None = None, max_stream_requests: int = 0):
+                 admin_token: str | None = None, streams: StreamSlots | None = None, max_stream_requests: int = 0,
+                 threads=None):
         self.registry = registry
         self.max_batch_rows = max_batch_rows
         self.admin = admin
         self.admin_token = admin_token or None
         self.streams = streams if streams is not None else StreamSlots(0)
         self.max_stream_requests = max(0, int(max_stream_requests or 0))
+        self.threads = threads  # None: the event loop's default executor
+        self._seconds: dict[int, float] = {}  # id(pipeline) -> moving average of one answer
         self._lock = threading.Lock()
         self._frame_streams: dict[tuple[str, str], _FrameStream] = {}
         self._row_streams: dict[tuple[str, str], _RowStream] = {}
@@ -261,92 +269,114 @@ class MleapService:
             failure = failure_of(e, "", context, "Transform")
         failure.abort(context)
 
-    def _open(self, context, rpc: str) -> None:
-        if not self.streams.acquire():
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          f"{self.streams.limit} streams are open, the most this server takes at once "
-                          "(--max-concurrent-streams); retry later or use Transform")
-
-    def _counted(self, request_iterator, context, rpc: str):
-        limit = self.max_stream_requests
-        for count, request in enumerate(request_iterator, 1):
-            if limit and count > limit:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                              f"more than {limit} requests in one {rpc} (--max-stream-requests); open a new stream")
-            yield request
-
-    def TransformFrameStream(self, request_iterator, context):
-        self._open(context, "TransformFrameStream")
+    async def _scored(self, served, answer, *args) -> Answer:
+        """answer(*args) on the event loop, or on the request threads when this pipeline is slow
+        (a moving average of its answers, as PredictStream places its requests)."""
+        key = id(served.pipeline)
+        average = self._seconds.get(key, 0.0)
+        start = time.perf_counter()
         try:
-            first = None
-            for request in self._counted(request_iterator, context, "TransformFrameStream"):
-                if first is None:
-                    first = request
-                    failure = None
-                    try:
-                        if request.stream_name:
-                            self._stream(self._frame_streams, request.model_name, request.stream_name)
-                        self._served(request.model_name)
-                    except Exception as e:
-                        failure = failure_of(e, "", context, "TransformFrameStream")
-                    if failure is not None:
-                        failure.abort(context)
-                    if not request.frame:
-                        continue  # MLeap's first message only opens the stream
-                try:
-                    check_deadline(context)
-                    served = self._served(first.model_name)
-                except Exception as e:
-                    failure_of(e, "", context, "TransformFrameStream").abort(context)
-                options = request.options if request.HasField("options") else (
-                    first.options if first.HasField("options") else None)
-                yield self._transform(served, request.frame, request.format or first.format, options, request.tag,
-                                      context, "TransformFrameStream")
+            if average < INLINE_SECONDS:
+                return answer(*args)
+            return await asyncio.get_running_loop().run_in_executor(self.threads, answer, *args)
         finally:
-            self.streams.release()
+            self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
 
-    # --- rows ------------------------------------------------------------------------------
+    async def _stream_answers(self, request_iterator, context, rpc: str, open_stream, carries, answer):
+        """The answers of a TransformFrameStream / TransformRowStream, each in order.
 
-    def TransformRowStream(self, request_iterator, context):
-        self._open(context, "TransformRowStream")
+        ``open_stream(first message)`` is the stream's state, or raises when the message names no
+        stream or model to serve (the call ends with that failure's status); ``carries(message)``:
+        whether it holds a frame or row to answer (MLeap's first message only opens the stream);
+        ``answer(state, served, message)`` is its Answer, made on the loop or on the threads."""
+        if not self.streams.acquire():
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"{self.streams.limit} streams are open, the most this server takes at once "
+                                "(--max-concurrent-streams); retry later or use Transform")
+        # The slot is released however the stream ends: all answered, client cancellation or deadline
+        # (the request iterator raises), an abort below, or the generator closed by gRPC.
         try:
-            stream = codec = None
+            limit = self.max_stream_requests
+            count = 0
+            state = None
             model = ""
-            for request in self._counted(request_iterator, context, "TransformRowStream"):
-                if stream is None:
-                    model = request.model_name
-                    failure = None
+            async for request in request_iterator:
+                count += 1
+                if limit and count > limit:
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                        f"more than {limit} requests in one {rpc} (--max-stream-requests); "
+                                        "open a new stream")
+                failure = None
+                if state is None:
                     try:
-                        stream = self._stream(self._row_streams, model, request.stream_name)
-                        served = self._served(model)
-                        try:
-                            codec = stream.plan.codec(
-                                schema_from_message(request.input_schema) if request.HasField("input_schema") else None,
-                                schema_from_message(request.output_schema) if request.HasField("output_schema") else None,
-                                served.codec.max_string_length)
-                        except ScoringError as e:
-                            raise _spec_failure(e) from None
+                        state = open_stream(request)
+                        model = request.model_name
                     except Exception as e:
-                        failure = failure_of(e, "", context, "TransformRowStream")
+                        failure = failure_of(e, "", context, rpc)
                     if failure is not None:
-                        failure.abort(context)
-                    if not request.row:
-                        continue  # MLeap's first message only opens the stream
+                        await failure.abort_async(context)
+                    if not carries(request):
+                        continue
                 try:
                     check_deadline(context)
                     served = self._served(model)
                 except Exception as e:
-                    failure_of(e, "", context, "TransformRowStream").abort(context)
-                try:
-                    row = stream.plan.transform(served.pipeline, codec, request.row)
-                    response = pb.TransformRowResponse(tag=request.tag, row=row)
-                    yield Answer(response.SerializeToString(), "OK", (1, 0, 0) if row else (0, 0, 1))
-                except (ScoringError, UnwritableValue) as e:
-                    failure = (Failure(grpc.StatusCode.INTERNAL, str(e)) if isinstance(e, UnwritableValue)
-                               else scoring_failure(e))
-                    yield _error_answer(pb.TransformRowResponse(tag=request.tag), failure)
+                    failure = failure_of(e, "", context, rpc)
+                if failure is not None:
+                    await failure.abort_async(context)
+                yield await self._scored(served, answer, state, served, request)
         finally:
             self.streams.release()
+
+    def _open_frame_stream(self, first):
+        if first.stream_name:
+            self._stream(self._frame_streams, first.model_name, first.stream_name)
+        self._served(first.model_name)
+        return first
+
+    def _frame_stream_answer(self, first, served, request) -> Answer:
+        options = request.options if request.HasField("options") else (
+            first.options if first.HasField("options") else None)
+        return self._transform(served, request.frame, request.format or first.format, options, request.tag,
+                               None, "TransformFrameStream")
+
+    async def TransformFrameStream(self, request_iterator, context):
+        async for answer in self._stream_answers(request_iterator, context, "TransformFrameStream",
+                                                 self._open_frame_stream, lambda request: bool(request.frame),
+                                                 self._frame_stream_answer):
+            yield answer
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def _open_row_stream(self, first):
+        stream = self._stream(self._row_streams, first.model_name, first.stream_name)
+        served = self._served(first.model_name)
+        try:
+            codec = stream.plan.codec(
+                schema_from_message(first.input_schema) if first.HasField("input_schema") else None,
+                schema_from_message(first.output_schema) if first.HasField("output_schema") else None,
+                served.codec.max_string_length)
+        except ScoringError as e:
+            raise _spec_failure(e) from None
+        return stream, codec
+
+    @staticmethod
+    def _row_stream_answer(state, served, request) -> Answer:
+        stream, codec = state
+        try:
+            row = stream.plan.transform(served.pipeline, codec, request.row)
+            response = pb.TransformRowResponse(tag=request.tag, row=row)
+            return Answer(response.SerializeToString(), "OK", (1, 0, 0) if row else (0, 0, 1))
+        except (ScoringError, UnwritableValue) as e:
+            failure = (Failure(grpc.StatusCode.INTERNAL, str(e)) if isinstance(e, UnwritableValue)
+                       else scoring_failure(e))
+        return _error_answer(pb.TransformRowResponse(tag=request.tag), failure)
+
+    async def TransformRowStream(self, request_iterator, context):
+        async for answer in self._stream_answers(request_iterator, context, "TransformRowStream",
+                                                 self._open_row_stream, lambda request: bool(request.row),
+                                                 self._row_stream_answer):
+            yield answer
 
 
 def add_to_server(servicer: MleapService, server) -> None:
