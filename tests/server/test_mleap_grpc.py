@@ -9,23 +9,18 @@ with leapserve.v1's Predict on the same server.
 
 from __future__ import annotations
 
-import importlib
 import json
-import shutil
-import sys
-import types
-from pathlib import Path
 
 import grpc
 import pytest
 
 from leapserve.v1 import prediction_pb2 as v1
 from tests.support import mleap_frames as mf
+from tests.support import mleap_stubs
 from tests.support.bundles import FRAME, LR_ZIP, RF_ZIP, airbnb_record, copy_bundle
 from tests.support.metrics_text import samples, scrape, value
 from tests.support.servers import free_port, predict_request, prediction_stub
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "mleap-secret"
 SERVICE = "ml.combust.mleap.pb.Mleap"
 AIRBNB = json.loads(FRAME.read_bytes())
@@ -35,21 +30,7 @@ AIRBNB_FIELDS = [(f["name"], f["type"]) for f in AIRBNB["schema"]["fields"]]
 @pytest.fixture(scope="module")
 def wire(tmp_path_factory):
     """The message and stub modules protoc makes of the service's .proto, as a client would."""
-    import grpc_tools
-    from grpc_tools import protoc
-
-    out = tmp_path_factory.mktemp("mleap_stubs")
-    shutil.copy(REPO / "protos" / "leapserve" / "mleap" / "mleap.proto", out / "mleap_wire.proto")
-    include = Path(grpc_tools.__file__).resolve().parent / "_proto"
-    assert protoc.main(["protoc", f"-I{out}", f"-I{REPO / 'protos'}", f"-I{include}", f"--python_out={out}",
-                        f"--grpc_python_out={out}", "mleap_wire.proto"]) == 0
-    sys.path.insert(0, str(out))
-    try:
-        pb = importlib.import_module("mleap_wire_pb2")
-        pb_grpc = importlib.import_module("mleap_wire_pb2_grpc")
-    finally:
-        sys.path.remove(str(out))
-    return types.SimpleNamespace(pb=pb, grpc=pb_grpc)
+    return mleap_stubs.generate(tmp_path_factory.mktemp("mleap_stubs"))
 
 
 @pytest.fixture(scope="module")
