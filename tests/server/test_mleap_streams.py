@@ -1,0 +1,114 @@
+"""Many open MLeap streams (issue 14, part 4): an open TransformFrameStream or TransformRowStream
+holds no request thread, so a server with --threads 1 keeps 300 of them open at once (half frame,
+half row streams) and answers each in order.
+
+Every stream sends its opening message and one frame or row, and waits for its answer; only when
+every stream has its first answer (all open at once) does each send two more, answered in order.
+When MLeap's streams were sync handlers each held a thread: with --threads 1 the second stream
+waited for a thread that never came free. Stubs are generated at test time (tests/support/mleap_stubs.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import grpc
+
+from tests.support import mleap_frames as mf
+from tests.support import mleap_stubs
+from tests.support.bundles import FRAME, RF_ZIP
+
+STREAMS = 300  # half frame streams, half row streams
+CHANNELS = 8  # streams spread over a few connections, as many clients would
+SECONDS = 15.0
+AIRBNB = json.loads(FRAME.read_bytes())
+FIELDS = [(f["name"], f["type"]) for f in AIRBNB["schema"]["fields"]]
+ROW = list(AIRBNB["rows"][0])
+
+
+def _row_spec(pb):
+    spec = pb.RowStreamSpec(format=mf.BINARY, options=pb.TransformOptions(select=["price_prediction"]))
+    bases = {"string": 100, "double": 7}
+    for name, t in FIELDS:
+        f = spec.schema.fields.add(name=name)
+        f.data_type.base = bases[t]
+        f.data_type.shape.is_nullable = True
+    return spec
+
+
+async def _open_streams(wire, address: str, spec) -> dict:
+    pb = wire.pb
+    channels = [grpc.aio.insecure_channel(address) for _ in range(CHANNELS)]
+    all_open = asyncio.Event()
+    first_answers = 0
+    results: dict[int, list] = {}
+    frame = mf.binary_frame(FIELDS, [ROW])
+    row = mf.binary_row(FIELDS, ROW)
+
+    async def stream(i: int) -> None:
+        nonlocal first_answers
+        stub = wire.grpc.MleapStub(channels[i % CHANNELS])
+        if i % 2:
+            call = stub.TransformRowStream(timeout=SECONDS)
+            opening = pb.TransformRowRequest(model_name="rf", stream_name="rows", format=mf.BINARY,
+                                             input_schema=spec.schema)
+
+            def message(n):
+                return pb.TransformRowRequest(tag=i * 10 + n, row=row)
+        else:
+            call = stub.TransformFrameStream(timeout=SECONDS)
+            opening = pb.TransformFrameRequest(model_name="rf", format=mf.BINARY,
+                                               options=pb.TransformOptions(select=["price_prediction"]))
+
+            def message(n):
+                return pb.TransformFrameRequest(tag=i * 10 + n, frame=frame)
+        await call.write(opening)
+        await call.write(message(0))
+        answers = [await call.read()]
+        first_answers += 1
+        if first_answers == STREAMS:
+            all_open.set()
+        await all_open.wait()
+        for n in (1, 2):
+            await call.write(message(n))
+        await call.done_writing()
+        while (answer := await call.read()) is not grpc.aio.EOF:
+            answers.append(answer)
+        results[i] = answers
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(stream(i) for i in range(STREAMS))), SECONDS)
+    except TimeoutError:
+        pass  # _check says how many streams were answered
+    finally:
+        for ch in channels:
+            await ch.close()
+    return results
+
+
+def test_300_open_mleap_streams_answered_in_order(start_server, tmp_path):
+    wire = mleap_stubs.generate(tmp_path)
+    pb = wire.pb
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--threads", "1")
+    spec = _row_spec(pb)
+    with grpc.insecure_channel(server.address) as ch:
+        stub = wire.grpc.MleapStub(ch)
+        stub.CreateRowStream(pb.CreateRowStreamRequest(model_name="rf", stream_name="rows", spec=spec), timeout=10)
+        expected_frame = stub.Transform(pb.TransformFrameRequest(
+            model_name="rf", format=mf.BINARY, frame=mf.binary_frame(FIELDS, [ROW]),
+            options=pb.TransformOptions(select=["price_prediction"])), timeout=10).frame
+        expected_row, = [a.row for a in stub.TransformRowStream(iter([
+            pb.TransformRowRequest(model_name="rf", stream_name="rows", format=mf.BINARY, input_schema=spec.schema),
+            pb.TransformRowRequest(tag=1, row=mf.binary_row(FIELDS, ROW))]), timeout=10)]
+    assert expected_frame and expected_row
+
+    results = asyncio.run(_open_streams(wire, server.address, spec))
+    assert len(results) == STREAMS, f"{len(results)} of {STREAMS} streams answered within {SECONDS} s"
+    for i, answers in sorted(results.items()):
+        tags = [a.tag for a in answers]
+        assert tags == [i * 10, i * 10 + 1, i * 10 + 2], f"stream {i}: answers tagged {tags}"
+        for a in answers:
+            assert a.status == pb.STATUS_OK, f"stream {i}: {a.error}"
+            assert (a.row if i % 2 else a.frame) == (expected_row if i % 2 else expected_frame), f"stream {i}"
+    assert server.proc.poll() is None
