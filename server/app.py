@@ -15,10 +15,11 @@ listens on (TCP and/or a Unix domain socket):
 With ``--http-port``, the same models over HTTP too (server/http.py: the Open Inference Protocol's
 REST v2), started and stopped with the gRPC server.
 
-The servers are grpc.aio's, on an event loop of their own thread (EventLoop): Predict, PredictStream
-and health run on the loop and hold no thread while they wait, so open streams are not bounded by
-``--threads``; sync servicers (OIP, ModelService, PredictBatch and metadata, any servicer added
-with its generated add_*_to_server) run on the ``--threads`` request threads.
+The servers are grpc.aio's, on an event loop of their own thread (EventLoop): Predict, PredictStream,
+MLeap's TransformFrameStream and TransformRowStream, and health run on the loop and hold no thread
+while they wait, so open streams are not bounded by ``--threads``; sync servicers (OIP,
+ModelService, PredictBatch and metadata, any servicer added with its generated add_*_to_server)
+run on the ``--threads`` request threads.
 
 Around them (docs/operations.md): Prometheus metrics on ``--metrics-port`` (server/metrics.py), a
 plaintext health-only listener on ``--health-port`` for probes, TLS and mutual TLS on TCP
@@ -78,7 +79,7 @@ class ServeConfig:
     admin_paths: list[str] = field(default_factory=list)
     admin_token: str | None = None  # LoadModel/UnloadModel need it in their metadata when set
     max_stream_requests: int = 0  # requests in one PredictStream; 0: no limit
-    max_concurrent_streams: int | None = None  # open PredictStreams; None or 0: no limit (they hold no thread)
+    max_concurrent_streams: int | None = None  # open PredictStreams and MLeap streams; None or 0: no limit
     grace: float = 5.0  # --grace-period
     drain_seconds: float = 0.0
     log_level: str = "info"
@@ -248,7 +249,7 @@ def build_server(config: ServeConfig, registry, observer=None):
     ``observer`` (server/metrics.py) wraps the handlers with metrics, request logs and spans.
 
     Sync servicers (added with their generated add_*_to_server) run on ``--threads`` request threads;
-    async handlers (Predict, PredictStream, health) run on the event loop and hold no thread."""
+    async handlers (Predict, PredictStream, MLeap's streams, health) run on the event loop and hold no thread."""
     from concurrent import futures
 
     import grpc
