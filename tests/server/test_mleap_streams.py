@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 
 import grpc
+import pytest
 
 from tests.support import mleap_frames as mf
 from tests.support import mleap_stubs
@@ -111,4 +114,55 @@ def test_300_open_mleap_streams_answered_in_order(start_server, tmp_path):
         for a in answers:
             assert a.status == pb.STATUS_OK, f"stream {i}: {a.error}"
             assert (a.row if i % 2 else a.frame) == (expected_row if i % 2 else expected_frame), f"stream {i}"
+    assert server.proc.poll() is None
+
+
+def test_mleap_stream_limits_and_slot_release(start_server, tmp_path):
+    """--max-stream-requests ends an MLeap stream with RESOURCE_EXHAUSTED after answering the
+    messages before it (the opening message counts); --max-concurrent-streams refuses a second open
+    stream at once, and a cancelled stream gives its slot back."""
+    wire = mleap_stubs.generate(tmp_path)
+    pb = wire.pb
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--threads", "1",
+                          "--max-stream-requests", "2", "--max-concurrent-streams", "1")
+    frame = mf.binary_frame(FIELDS, [ROW])
+    opening = pb.TransformFrameRequest(model_name="rf", format=mf.BINARY)
+    with grpc.insecure_channel(server.address) as ch:
+        stub = wire.grpc.MleapStub(ch)
+        call = stub.TransformFrameStream(iter([opening] + [pb.TransformFrameRequest(tag=t, frame=frame)
+                                                           for t in (1, 2, 3)]), timeout=10)
+        answered = []
+        with pytest.raises(grpc.RpcError) as info:
+            for answer in call:
+                answered.append(answer.tag)
+        assert answered == [1]
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "more than 2 requests in one TransformFrameStream" in info.value.details()
+
+        release = threading.Event()
+
+        def held_open():
+            yield opening
+            yield pb.TransformFrameRequest(tag=1, frame=frame)
+            release.wait(30)
+
+        held = stub.TransformFrameStream(held_open(), timeout=30)
+        assert next(held).tag == 1  # open, waiting for its next message
+        with pytest.raises(grpc.RpcError) as info:
+            list(stub.TransformRowStream(iter([pb.TransformRowRequest(model_name="rf", stream_name="x")]),
+                                         timeout=10))
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "1 streams are open" in info.value.details()
+        held.cancel()
+        release.set()
+        deadline = time.monotonic() + 5
+        while True:  # the server learns of the cancellation a moment later
+            try:
+                answers = list(stub.TransformFrameStream(iter([opening, pb.TransformFrameRequest(tag=5, frame=frame)]),
+                                                         timeout=10))
+                break
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and time.monotonic() < deadline, e
+                time.sleep(0.05)
+        assert [a.tag for a in answers] == [5]
     assert server.proc.poll() is None
