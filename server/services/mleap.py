@@ -28,9 +28,7 @@ Open streams share PredictStream's limits (--max-concurrent-streams, --max-strea
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 
 import grpc
 
@@ -44,7 +42,7 @@ from ..registry import Registry
 from ..wire import varint
 from .admin import MAX_NAME_LENGTH, _check_text, admin_api_failure
 from .common import Failure, check_deadline, failure_of, scoring_failure
-from .prediction import _AVERAGE_WEIGHT, INLINE_SECONDS, StreamSlots
+from .prediction import Placement, StreamSlots
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Mleap"].full_name
 MAX_NAMED_STREAMS = 1024  # frame and row streams made by Create*Stream, per process
@@ -121,8 +119,7 @@ class MleapService:
         self.admin_token = admin_token or None
         self.streams = streams if streams is not None else StreamSlots(0)
         self.max_stream_requests = max(0, int(max_stream_requests or 0))
-        self.threads = threads  # None: the event loop's default executor
-        self._seconds: dict[int, float] = {}  # id(pipeline) -> moving average of one answer
+        self.placement = Placement(threads)
         self._lock = threading.Lock()
         self._frame_streams: dict[tuple[str, str], _FrameStream] = {}
         self._row_streams: dict[tuple[str, str], _RowStream] = {}
@@ -269,19 +266,6 @@ class MleapService:
             failure = failure_of(e, "", context, "Transform")
         failure.abort(context)
 
-    async def _scored(self, served, answer, *args) -> Answer:
-        """answer(*args) on the event loop, or on the request threads when this pipeline is slow
-        (a moving average of its answers, as PredictStream places its requests)."""
-        key = id(served.pipeline)
-        average = self._seconds.get(key, 0.0)
-        start = time.perf_counter()
-        try:
-            if average < INLINE_SECONDS:
-                return answer(*args)
-            return await asyncio.get_running_loop().run_in_executor(self.threads, answer, *args)
-        finally:
-            self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
-
     async def _stream_answers(self, request_iterator, context, rpc: str, open_stream, carries, answer):
         """The answers of a TransformFrameStream / TransformRowStream, each in order.
 
@@ -324,7 +308,7 @@ class MleapService:
                     failure = failure_of(e, "", context, rpc)
                 if failure is not None:
                     await failure.abort_async(context)
-                yield await self._scored(served, answer, state, served, request)
+                yield await self.placement.run(served.pipeline, answer, state, served, request)
         finally:
             self.streams.release()
 

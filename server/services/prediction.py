@@ -93,6 +93,34 @@ def _fill_field(msg, name, ftype) -> None:
     msg.nullable = ftype.nullable
 
 
+class Placement:
+    """Where a pipeline's calls run: on the event loop while they take under INLINE_SECONDS (a moving
+    average per pipeline), else on ``threads`` (None: the loop's default executor)."""
+
+    def __init__(self, threads=None):
+        self.threads = threads
+        self._seconds: dict[int, float] = {}  # id(pipeline) -> moving average of one call
+
+    async def run(self, pipeline, fn, *args):
+        """fn(*args), on the loop or on the threads. A pipeline not seen yet goes to a thread (its
+        first call is of unknown cost), one whose cost does not follow its input's size always does."""
+        key = id(pipeline)
+        average = self._seconds.get(key)
+        if average is None:
+            average = self._seconds[key] = _first_estimate(pipeline)
+        start = time.perf_counter()
+        if average < INLINE_SECONDS:
+            try:
+                return fn(*args)
+            finally:
+                self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.threads, fn, *args)
+        finally:
+            if average != math.inf:
+                self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
+
+
 class StreamSlots:
     """The open PredictStream calls of a process, at most ``limit`` at once (0: no limit): past the
     limit a new stream is refused at once (RESOURCE_EXHAUSTED). An open stream holds no thread (it
@@ -130,29 +158,14 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         self.max_batch_rows = max_batch_rows
         self.max_stream_requests = max(0, int(max_stream_requests or 0))
         self.streams = StreamSlots(max_concurrent_streams)
-        self.threads = threads  # None: the event loop's default executor
-        self._seconds: dict[int, float] = {}  # id(pipeline) -> moving average of one record's scoring
+        self.placement = Placement(threads)
 
     async def _score(self, request) -> bytes:
         """_predict on the loop, or on the request threads when this pipeline is slow or the request large."""
         if type(request) is LargeRequest:
-            return await asyncio.get_running_loop().run_in_executor(self.threads, self._predict_large, request)
+            return await asyncio.get_running_loop().run_in_executor(self.placement.threads, self._predict_large, request)
         served = self.registry.resolve(request.model, request.version)
-        key = id(served.pipeline)
-        average = self._seconds.get(key)
-        if average is None:  # a pipeline not seen yet: its first call, of unknown cost, goes to a thread
-            average = self._seconds[key] = _first_estimate(served.pipeline)
-        start = time.perf_counter()
-        if average < INLINE_SECONDS:
-            try:
-                return self._predict(request, served)
-            finally:
-                self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.threads, self._predict, request, served)
-        finally:
-            if average != math.inf:
-                self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
+        return await self.placement.run(served.pipeline, self._predict, request, served)
 
     def _predict_large(self, request: LargeRequest) -> bytes:
         message = request.parse()
