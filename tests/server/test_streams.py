@@ -80,3 +80,30 @@ def _run(start_server, threads: int, count: int, seconds: float) -> None:
 @pytest.mark.parametrize("threads", [1, 4])
 def test_1000_open_streams_answered_in_order(start_server, threads):
     _run(start_server, threads, 1000, 50.0)
+
+
+def test_placement_moves_a_slow_pipeline_off_the_loop():
+    """Placement (Predict, PredictStream and MLeap's streams): a fast pipeline's calls run on the
+    event loop's thread; a slow one's (over INLINE_SECONDS, a moving average) on the threads, once
+    its average passes the bound."""
+    import threading
+    import time
+    from concurrent import futures
+
+    from leapserve.server.services.prediction import INLINE_SECONDS, Placement
+
+    fast, slow = object(), object()
+
+    def where(seconds: float) -> int:
+        time.sleep(seconds)
+        return threading.get_ident()
+
+    async def calls(placement, pipeline, seconds, count) -> list[bool]:
+        loop_thread = threading.get_ident()
+        return [await placement.run(pipeline, where, seconds) == loop_thread for _ in range(count)]
+
+    with futures.ThreadPoolExecutor(1) as threads:
+        placement = Placement(threads)
+        assert asyncio.run(calls(placement, fast, 0.0, 5)) == [True] * 5
+        on_loop = asyncio.run(calls(placement, slow, 5 * INLINE_SECONDS, 6))
+    assert on_loop[0] and not on_loop[-1], on_loop
