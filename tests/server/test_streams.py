@@ -82,17 +82,22 @@ def test_1000_open_streams_answered_in_order(start_server, threads):
     _run(start_server, threads, 1000, 50.0)
 
 
-def test_placement_moves_a_slow_pipeline_off_the_loop():
-    """Placement (Predict, PredictStream and MLeap's streams): a fast pipeline's calls run on the
-    event loop's thread; a slow one's (over INLINE_SECONDS, a moving average) on the threads, once
-    its average passes the bound."""
+def test_placement_keeps_fast_pipelines_on_the_loop_and_others_off_it():
+    """Placement (Predict, PredictStream and MLeap's streams): a pipeline's first call, of unknown
+    cost, runs on the threads; then a fast pipeline's calls run on the event loop's thread, a slow
+    one's (over INLINE_SECONDS, a moving average) on the threads, and a pipeline whose cost does not
+    follow its input's size (a regex tokenizer) always on the threads."""
     import threading
     import time
+    import types
     from concurrent import futures
 
     from leapserve.server.services.prediction import INLINE_SECONDS, Placement
 
-    fast, slow = object(), object()
+    def pipeline(*ops):  # what Placement reads of a pipeline: its stages' ops
+        return types.SimpleNamespace(stages=[types.SimpleNamespace(op=op) for op in ops])
+
+    fast, slow, regex = pipeline("vector_assembler"), pipeline("vector_assembler"), pipeline("regex_tokenizer")
 
     def where(seconds: float) -> int:
         time.sleep(seconds)
@@ -104,6 +109,6 @@ def test_placement_moves_a_slow_pipeline_off_the_loop():
 
     with futures.ThreadPoolExecutor(1) as threads:
         placement = Placement(threads)
-        assert asyncio.run(calls(placement, fast, 0.0, 5)) == [True] * 5
-        on_loop = asyncio.run(calls(placement, slow, 5 * INLINE_SECONDS, 6))
-    assert on_loop[0] and not on_loop[-1], on_loop
+        assert asyncio.run(calls(placement, fast, 0.0, 5)) == [False] + [True] * 4
+        assert asyncio.run(calls(placement, slow, 5 * INLINE_SECONDS, 4)) == [False] * 4
+        assert asyncio.run(calls(placement, regex, 0.0, 4)) == [False] * 4
