@@ -69,7 +69,8 @@ def test_the_wheel_holds_every_module_and_the_jvm_configuration(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"{target}/{p.relative_to(REPO / folder).as_posix()}"
                 for folder, target in FOLDERS.items() for p in (REPO / folder).rglob("*.py")}
-    expected |= {f"leapserve/bundler/jvm/{p.name}" for p in (REPO / "bundler" / "jvm").iterdir()}
+    jvm = REPO / "bundler" / "jvm"
+    expected |= {f"leapserve/bundler/jvm/{p.relative_to(jvm).as_posix()}" for p in jvm.rglob("*") if p.is_file()}
     missing = sorted(expected - names)
     assert not missing, f"the wheel lacks {missing} (a new package must be listed in pyproject.toml)"
     assert not any(n.startswith(("leapserve/tools", "leapserve/tests")) for n in names)
