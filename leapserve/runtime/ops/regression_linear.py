@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import BundleError
-from ..jvm.jmath import MAX_DOUBLE, div_by_zero, java_exp
+from ..jvm.jmath import MAX_DOUBLE, div_by_zero, exp_batch, java_exp
 from ..model import OpModel, check_batch_width, check_vector, dot, dot_rows, frozen
 from ..registry import op
 from ..types import DOUBLE, vector
@@ -87,7 +87,8 @@ UNLINK: dict[str, tuple[Callable, Callable]] = {
     "probit": (lambda eta: 0.5 * (1.0 + math.erf((eta - 0.0) / (SQRT2 * 1.0))),
                lambda eta: 0.5 * (1.0 + np.array([math.erf(v) for v in ((eta - 0.0) / (SQRT2 * 1.0)).tolist()],
                                                  dtype=np.float64))),
-    "cloglog": (lambda eta: 1.0 - java_exp(-1.0 * java_exp(eta)), lambda eta: 1.0 - np.exp(-1.0 * np.exp(eta))),
+    # 1 - exp(-e^eta) cancels near zero: the batch takes exp from the same libm as the row
+    "cloglog": (lambda eta: 1.0 - java_exp(-1.0 * java_exp(eta)), lambda eta: 1.0 - exp_batch(-1.0 * exp_batch(eta))),
     "sqrt": (lambda eta: eta * eta, lambda eta: eta * eta),
 }
 
