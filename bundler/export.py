@@ -462,10 +462,11 @@ def describe_bundle(fs_path: Path, dataset=None) -> dict:
 def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100, tolerances: dict | None = None) -> dict:
     """Score a sample with the native runtime and with Spark; report the largest difference.
 
-    tolerances: column -> tolerance for columns compared more loosely than within 1e-9."""
+    tolerances: column -> Tolerance for columns compared more loosely than compare's rule (the
+    op's own, compare.OP_TOLERANCES, otherwise)."""
     from leapserve.runtime import BundleError, ScoringError, UnsupportedOpError, load_bundle
 
-    from .compare import TOLERANCE, RowReport, compare, record_from_row, spark_value
+    from .compare import RowReport, column_tolerances, compare, record_from_row, spark_discrete_columns, spark_value
 
     try:
         pipeline = load_bundle(fs_path)
@@ -480,13 +481,15 @@ def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100, toleran
     sample = dataset.orderBy(F.rand(seed=17)).limit(sample_rows)
     inputs = list(pipeline.inputs)
     try:
-        rows = model.transform(sample).collect()
+        transformed = model.transform(sample)
+        rows = transformed.collect()
     except Py4JJavaError as e:
         # Spark's own refusal (not the runtime's), kept apart for the CLI, which makes it an error.
         cause = java_root_cause(e)
         return {"status": "failed", "reason": f"Spark cannot transform the sample: {cause}", "spark_cause": cause}
     report = RowReport()
-    discrete = pipeline.discrete_outputs
+    discrete = spark_discrete_columns(transformed.schema)  # as Spark says, not as the runtime declares
+    column_tolerance = {**column_tolerances(pipeline), **(tolerances or {})}
     for row in rows:
         record = record_from_row(row, inputs)
         try:
@@ -499,8 +502,7 @@ def verify_bundle(model, dataset, fs_path: Path, sample_rows: int = 100, toleran
         for col, value in got.items():
             if col not in expected:
                 continue
-            diff = compare(spark_value(expected[col]), value, exact=col in discrete,
-                           tol=(tolerances or {}).get(col, TOLERANCE))
+            diff = compare(spark_value(expected[col]), value, exact=col in discrete, tol=column_tolerance[col])
             report.compared_values += 1
             report.max_difference = max(report.max_difference, diff.magnitude)
             if not diff.equal:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from leapserve.runtime.ops.xgboost_booster import BOOSTER_FILE, XGBOOST4J_SPARK, XGBOOST_SPARK, trees_per_round
 
+from .compare import Tolerance
 from .errors import StageNotSerializable
 
 # the attribute naming whose transform the node scores as (sparse vectors, multi-class probability);
@@ -134,11 +135,11 @@ def _tree_limit(stage) -> int:
 # xgboost4j-spark 2.1's binary classifier gives probability [1 - p, p] with 1 - p computed in double
 # from the float32 p; the runtime computes it in float32 as xgboost.spark does. The two differ by the
 # float32 rounding of 1 - p, at most half a float32 ulp of a number below 1: 2^-25.
-XGBOOST4J_PROBABILITY_TOLERANCE = 2.0 ** -25
+XGBOOST4J_PROBABILITY_TOLERANCE = Tolerance(absolute=2.0 ** -25, reason="xgboost4j-spark computes 1 - p in double")
 
 
-def verification_tolerances(stages) -> dict[str, float]:
-    """Columns the export's verification compares more loosely than its 1e-9, with their
+def verification_tolerances(stages) -> dict[str, Tolerance]:
+    """Columns the export's verification compares more loosely than compare's rule, with their
     tolerance: the probability column of xgboost4j-spark's binary classifiers."""
     found = {}
     for st in stages:

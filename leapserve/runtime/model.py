@@ -170,8 +170,8 @@ class OpModel:
     """Base of the immutable op models (subclasses are frozen dataclasses)."""
 
     op_name = ""
-    # Output ports whose values are discrete (indices, labels, class predictions): parity with
-    # Spark is exact for these, within 1e-9 for other doubles.
+    # Output ports whose values are discrete (indices, labels, class predictions), as
+    # the runtime's own declaration (the parity tests take discreteness from Spark's schema).
     discrete_outputs: frozenset = frozenset()
     # Output ports that may write the very column the stage reads (Spark's VectorSizeHint replaces
     # its input column by itself, checked).

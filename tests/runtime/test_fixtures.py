@@ -11,6 +11,7 @@ import pytest
 from tools.mleap_jvm import frame_column
 from leapserve.runtime import load_bundle
 from tests.support.bundles import FIXTURES, FRAME, RF_ZIP
+from tests.support.parity import compared
 
 
 def frame_records(frame: dict) -> list[dict]:
@@ -42,7 +43,11 @@ def airbnb_frame() -> dict:
     return {"schema": frame["schema"], "rows": rows}
 
 
-def assert_same_as_mleap(mleap_jvm, bundle, frame, columns, tol=1e-9):
+def assert_same_as_mleap(mleap_jvm, bundle, frame, columns):
+    """Row and batch paths give MLeap's JVM answers for ``columns``, doubles by the parity rule
+    (leapserve.bundler.compare: 1e-12 relative)."""
+    from leapserve.bundler.compare import compare
+
     model = load_bundle(bundle)
     expected = mleap_jvm.score(bundle, frame)
     records = frame_records(frame)
@@ -53,12 +58,13 @@ def assert_same_as_mleap(mleap_jvm, bundle, frame, columns, tol=1e-9):
         for i, record in enumerate(records):
             got = model.transform(record)[col]
             got = got.toarray() if hasattr(got, "toarray") else got
-            np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want[i], dtype=float),
-                                       rtol=tol, atol=tol, err_msg=f"row {i} column {col}")
+            diff = compare(want[i], np.asarray(got, dtype=float).tolist())
+            assert diff.equal, f"row {i} column {col}: {diff.detail}"
             b = batch[col]
             b = b.toarray()[i] if hasattr(b, "toarray") else b[i]
-            np.testing.assert_allclose(np.asarray(b, dtype=float), np.asarray(want[i], dtype=float),
-                                       rtol=tol, atol=tol, err_msg=f"batch row {i} column {col}")
+            diff = compare(want[i], np.asarray(b, dtype=float).tolist())
+            assert diff.equal, f"batch row {i} column {col}: {diff.detail}"
+    compared(model, columns)
     return model
 
 
@@ -79,13 +85,14 @@ def test_airbnb_rf_scores_as_spark_after_mleaps_reader(spark):
     import mleap.pyspark.spark_support  # noqa: F401  (adds deserializeFromBundle)
     from pyspark.ml import PipelineModel
 
-    from leapserve.bundler.compare import compare, spark_value
+    from leapserve.bundler.compare import compare, spark_discrete_columns, spark_value
 
     bundle = RF_ZIP
     frame = airbnb_frame()
     schema = ", ".join(f"`{f['name']}` {f['type']}" for f in frame["schema"]["fields"])
-    spark_rows = PipelineModel.deserializeFromBundle(f"jar:file:{bundle}").transform(
-        spark.createDataFrame([tuple(r) for r in frame["rows"]], schema)).collect()
+    transformed = PipelineModel.deserializeFromBundle(f"jar:file:{bundle}").transform(
+        spark.createDataFrame([tuple(r) for r in frame["rows"]], schema))
+    spark_rows, discrete = transformed.collect(), spark_discrete_columns(transformed.schema)
     model = load_bundle(bundle)
     compared = 0
     for i, (row, record) in enumerate(zip(spark_rows, frame_records(frame))):
@@ -93,7 +100,7 @@ def test_airbnb_rf_scores_as_spark_after_mleaps_reader(spark):
         expected = row.asDict()
         for col, value in got.items():
             if col in expected:
-                diff = compare(spark_value(expected[col]), value, exact=col in model.discrete_outputs)
+                diff = compare(spark_value(expected[col]), value, exact=col in discrete)
                 assert diff.equal, f"row {i}, column {col!r}: {diff.detail}"
                 compared += 1
     assert compared >= len(spark_rows) * 2 and "price_prediction" in spark_rows[0].asDict()

@@ -5,8 +5,8 @@ where Spark does not run (other Python versions; pyspark 3.5 supports Python 3.1
 Recording (needs Spark): ``python -m tools.golden`` runs the parity tests with
 LEAPSERVE_GOLDEN_RECORD set; each call of the parity harness (``assert_parity``,
 ``check_against_spark``) then writes a case: ``<case>/bundle.zip`` and ``<case>/case.json``
-(the test, the outputs compared, column renames, and per row its id, input record and Spark's
-answer: an output row, "error" or "skipped").
+(the test, the outputs compared, column renames, the columns Spark's schema holds discrete, and
+per row its id, input record and Spark's answer: an output row, "error" or "skipped").
 
 Replaying (runtime only): ``check_case`` holds a case to Spark's answers as the parity harness
 does; ``outputs`` gives the runtime's own answers in a canonical JSON text (doubles written
@@ -89,6 +89,8 @@ def record(pipeline, records, expected, *, outputs=None, columns=None) -> None:
         "columns": columns or {},
         "rows": [[rid, encode(record), encode(expected[rid])] for rid, record in records],
     }
+    if hasattr(expected, "discrete"):  # Spark's answers (parity.SparkOutcomes): what its schema says
+        case["discrete"] = sorted(expected.discrete)
     (folder / "case.json").write_text(json.dumps(case, indent=None, separators=(",", ":")) + "\n")
 
 
@@ -119,11 +121,18 @@ def load_case(folder: Path):
 
 
 def check_case(folder: Path):
-    """The runtime answers the case's records as Spark did (tests.support.parity.check_rows)."""
+    """The runtime answers the case's records as Spark did (tests.support.parity.check_rows): the
+    columns Spark's schema held discrete exactly. Cases recorded before the set kept those fall
+    back on the runtime's own declaration (Pipeline.discrete_outputs), which the parity test that
+    recorded them held to Spark's."""
     from tests.support.parity import check_rows
 
     pipeline, records, expected, outputs, columns = load_case(folder)
-    return check_rows(pipeline, records, expected, outputs=outputs, columns=columns, tag=f"{folder.name}: ")
+    case = json.loads((folder / "case.json").read_text())
+    discrete = case["discrete"] if "discrete" in case else \
+        {columns.get(c, c) for c in pipeline.discrete_outputs}
+    return check_rows(pipeline, records, expected, outputs=outputs, columns=columns, tag=f"{folder.name}: ",
+                      discrete=discrete)
 
 
 def outputs(folder: Path) -> str:

@@ -7,12 +7,18 @@ rows to score, with an integer ``rid`` column identifying each row. For each ser
 format the model is exported with MLeap's serializer, loaded by the native runtime, and every row
 is scored both ways:
 
-* rows Spark transforms must come out of ``transform`` with the same values (discrete outputs
-  exactly, doubles within 1e-9 absolute or relative);
+* rows Spark transforms must come out of ``transform`` with the same values (the columns Spark's
+  schema says are discrete exactly, doubles within 1e-12 relative or the op's own tolerance:
+  leapserve.bundler.compare), and every column Spark's transform adds must be one the runtime
+  writes;
 * rows Spark refuses (its transform raises) must raise ScoringError in the runtime;
 * rows Spark drops (handle_invalid "skip") must raise RowSkipped, and be flagged in
   ``transform_batch``'s ``skipped`` mask;
-* ``transform_batch`` over the rows must agree with ``transform`` row by row.
+* ``transform_batch`` over the rows must give Spark's values too, by the same rules.
+
+Every comparison names the ops whose output columns it compared (``compared``): tests/conftest.py
+fails a test marked ``@pytest.mark.parity("op")`` that did not compare "op" with Spark or with
+MLeap's JVM runtime.
 """
 
 from __future__ import annotations
@@ -21,13 +27,43 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from leapserve.bundler.compare import compare, record_from_row, spark_value
+from leapserve.bundler.compare import (TOLERANCE, column_tolerances, compare, record_from_row,
+                                       spark_discrete_columns, spark_value)
 from leapserve.bundler.export import export_bundle
 from leapserve.runtime import RowSkipped, ScoringError, load_bundle
 from leapserve.runtime.vectors import DenseVector, SparseBatch, SparseVector
 from tests.support import golden
 
 FORMATS = ("json", "protobuf")
+
+
+def _ignore(op: str) -> None:
+    pass
+
+
+# Called with the op of every column compared with an oracle; tests/conftest.py sets it to record
+# the ops per test (a parity-marked test must compare the ops it names).
+on_compared = _ignore
+
+
+def compared(pipeline, columns) -> None:
+    """Note that ``columns`` of ``pipeline`` were compared with an oracle (Spark, MLeap's JVM
+    runtime): the ops writing them count as compared in the running test."""
+    wanted = set(columns)
+    for st in pipeline.stages:
+        if any(col in wanted for _, col, _ in st.outputs):
+            on_compared(st.op)
+
+
+class SparkOutcomes(dict):
+    """rid -> Spark's output row (dict), "error" or "skipped" (see spark_outcomes), with what
+    Spark's schema says: ``discrete``, its discrete columns (compare.spark_discrete_columns), and
+    ``produced``, the columns its transform adds to the input's."""
+
+    def __init__(self, rows=(), *, discrete=frozenset(), produced=frozenset()):
+        super().__init__(rows)
+        self.discrete = frozenset(discrete)
+        self.produced = frozenset(produced)
 
 
 @dataclass
@@ -53,9 +89,13 @@ class ParityReport(Counts):
     spark: dict = field(default_factory=dict)        # rid -> dict of Spark's values | "error" | "skipped"
 
 
-def spark_outcomes(model, df) -> dict:
+def spark_outcomes(model, df) -> SparkOutcomes:
     """rid -> Spark's output row (dict), "error" when Spark refuses the row, "skipped" when it drops it."""
     rids = [r["rid"] for r in df.select("rid").collect()]
+    try:
+        schema = model.transform(df).schema  # lazy: no job runs yet
+    except Exception:  # Spark refuses the frame itself (e.g. a column of the wrong type): no schema
+        schema = None
     try:
         rows = model.transform(df).collect()
         out = {r["rid"]: {k: spark_value(v) for k, v in r.asDict().items()} for r in rows}
@@ -71,7 +111,10 @@ def spark_outcomes(model, df) -> dict:
                 out[rid] = {k: spark_value(v) for k, v in rows[0].asDict().items()}
     for rid in rids:
         out.setdefault(rid, "skipped")
-    return out
+    if schema is None:
+        return SparkOutcomes(out)
+    return SparkOutcomes(out, discrete=spark_discrete_columns(schema),
+                         produced=[f.name for f in schema.fields if f.name not in df.columns])
 
 
 def row_value(col, i):
@@ -141,16 +184,26 @@ class RowCheck(Counts):
     results: dict = field(default_factory=dict)  # rid -> the runtime's output dict | "error" | "skipped"
 
 
-def check_rows(pipeline, records, expected, *, outputs=None, columns=None, tag="", batch=True) -> RowCheck:
-    """The runtime answers every record as Spark did, then the batch path as the row path.
+def check_rows(pipeline, records, expected, *, outputs=None, columns=None, tag="", batch=True,
+               discrete=None) -> RowCheck:
+    """The runtime answers every record as Spark did, on the row path and on the batch path.
 
     ``records``: (rid, input record) pairs; ``expected``: rid -> Spark's output row (dict), "error"
-    when Spark refused the row, "skipped" when it dropped it; ``columns`` maps runtime output
-    columns to Spark's where they are named apart. Discrete outputs must be equal, doubles within
-    1e-9; refused rows must raise ScoringError, dropped ones RowSkipped."""
+    when Spark refused the row, "skipped" when it dropped it (a SparkOutcomes also says which
+    columns Spark's schema holds discrete and which its transform added: every one of those must
+    be a column the runtime writes); ``columns`` maps runtime output columns to Spark's where they
+    are named apart; ``discrete``: the columns compared exactly when ``expected`` does not say
+    (Spark's names). Discrete outputs must be equal, doubles within their op's tolerance
+    (compare.column_tolerances); refused rows must raise ScoringError, dropped ones RowSkipped."""
     wanted = list(outputs or pipeline.outputs)
-    discrete = pipeline.discrete_outputs
     columns = columns or {}
+    if isinstance(expected, SparkOutcomes):
+        discrete = expected.discrete
+        written = {columns.get(c, c) for c in pipeline.outputs}
+        missing = sorted(expected.produced - written)
+        assert not missing, f"{tag}Spark's transform adds columns {missing} that the runtime does not write"
+    discrete = frozenset(discrete or ())
+    tolerance = column_tolerances(pipeline)
     check = RowCheck()
     for rid, record in records:
         want = expected[rid]
@@ -170,33 +223,38 @@ def check_rows(pipeline, records, expected, *, outputs=None, columns=None, tag="
         check.results[rid] = got
         for col in wanted:
             spark_col = columns.get(col, col)
-            if spark_col not in want:
-                continue
-            diff = compare(want[spark_col], got[col], exact=col in discrete)
+            assert spark_col in want, f"{tag}rid {rid}: the runtime's column {col!r} is not in Spark's answer"
+            diff = compare(want[spark_col], got[col], exact=spark_col in discrete,
+                           tol=tolerance.get(col, TOLERANCE))
             check.max_difference = max(check.max_difference, diff.magnitude)
             assert diff.equal, f"{tag}rid {rid}, column {col!r}: {diff.detail}"
             check.compared += 1
     if batch:
-        _check_batch(pipeline, records, wanted, check.results, tag)
+        _check_batch(pipeline, records, wanted, expected, check.results, tag, columns, discrete, tolerance)
+    if check.compared:
+        compared(pipeline, wanted)
     return check
 
 
-def _check_batch(pipeline, records, wanted, row_results, tag) -> None:
+def _check_batch(pipeline, records, wanted, expected, row_results, tag, columns, discrete, tolerance) -> None:
+    """transform_batch over the rows the row path scored or dropped: Spark's values, by the rules
+    of the row path, and the dropped rows flagged."""
     scored = [(rid, record) for rid, record in records if row_results[rid] != "error"]
     if not scored:
         return
-    columns = {c: [record.get(c) for _, record in scored] for c in pipeline.inputs}
-    result = pipeline.transform_batch(columns, wanted)
+    batch_columns = {c: [record.get(c) for _, record in scored] for c in pipeline.inputs}
+    result = pipeline.transform_batch(batch_columns, wanted)
     for i, (rid, _) in enumerate(scored):
-        single = row_results[rid]
-        if single == "skipped":
+        if row_results[rid] == "skipped":
             assert result.skipped[i], f"{tag}batch: rid {rid} should be flagged skipped"
             continue
         assert not result.skipped[i], f"{tag}batch: rid {rid} flagged skipped but transform scored it"
+        want = expected[rid]
         for col in wanted:
-            got = row_value(result[col], i)
-            diff = compare(spark_like(single[col]), got, exact=False)
-            assert diff.equal, f"{tag}batch vs transform, rid {rid}, column {col!r}: {diff.detail}"
+            spark_col = columns.get(col, col)
+            got = spark_like(row_value(result[col], i))
+            diff = compare(want[spark_col], got, exact=spark_col in discrete, tol=tolerance.get(col, TOLERANCE))
+            assert diff.equal, f"{tag}batch, rid {rid}, column {col!r}: {diff.detail}"
 
 
 def spark_like(v):
