@@ -5,6 +5,14 @@
 //   score <bundle> <frame-in.json> <frame-out.json>
 //       load the bundle (cached per path), read the LeapFrame with MLeap's JSON reader, transform
 //       it, write the result with MLeap's JSON writer -> "ok"
+//   score_binary <bundle> <frame-in.bin> <frame-out.bin>
+//       the same with MLeap's binary frame format (ml.combust.mleap.binary), which carries every
+//       double as its bits: NaN, the infinities and -0.0, which MLeap's JSON writer turns into null
+//       or 0 -> "ok"
+//   java_math <floor|ceil|round> <bits>...
+//       java.lang.Math's function of each double (given and answered as the hex of its long bits;
+//       round widened from long as MLeap does): the definitions of MLeap 0.21's math_unary
+//       floor, ceil and round, which this runtime (0.20) predates -> "ok <bits>..."
 //   bench <bundle> <frame-in.json> <seconds>
 //       time single-record scoring of the frame's first row, both through a RowTransformer and
 //       through Transformer.transform of a one-row LeapFrame -> "ok <row ns/call> <frame ns/call>"
@@ -78,7 +86,29 @@ public class MleapHarness {
     @SuppressWarnings({"unchecked", "rawtypes"})
     private static String run(String[] p) throws Exception {
         String cmd = p[0];
+        if (cmd.equals("java_math")) {
+            StringBuilder answer = new StringBuilder("ok");
+            for (int i = 2; i < p.length; i++) {
+                double x = Double.longBitsToDouble(Long.parseUnsignedLong(p[i], 16));
+                double y;
+                if (p[1].equals("floor")) y = Math.floor(x);
+                else if (p[1].equals("ceil")) y = Math.ceil(x);
+                else if (p[1].equals("round")) y = (double) Math.round(x);
+                else return "error\tunknown function " + p[1];
+                answer.append('\t').append(Long.toHexString(Double.doubleToRawLongBits(y)));
+            }
+            return answer.toString();
+        }
         Transformer t = bundle(p[1]);
+        if (cmd.equals("score_binary")) {
+            DefaultLeapFrame in = new ml.combust.mleap.binary.DefaultFrameReader()
+                    .fromBytes(Files.readAllBytes(Paths.get(p[2])), StandardCharsets.UTF_8).get();
+            DefaultLeapFrame result = (DefaultLeapFrame) t.transform(in).get();
+            byte[] bytes = (byte[]) new ml.combust.mleap.binary.DefaultFrameWriter(result)
+                    .toBytes(StandardCharsets.UTF_8).get();
+            Files.write(Paths.get(p[3]), bytes);
+            return "ok";
+        }
         DefaultLeapFrame frame = readFrame(p[2]);
         if (cmd.equals("score")) {
             DefaultLeapFrame result = (DefaultLeapFrame) t.transform(frame).get();

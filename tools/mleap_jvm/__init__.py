@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,80 @@ def frame_column(frame: dict, name: str) -> list:
     return out
 
 
+# --- MLeap's binary LeapFrame (ml.combust.mleap.binary): doubles travel as their bits ------------
+# A frame is the schema's JSON (length-prefixed), the row count, then each row's values in field
+# order, big-endian as java.io.DataOutputStream writes them; a nullable field's value is preceded
+# by a boolean saying whether it is there. Scalars only (what the tests send this way).
+
+_BINARY_SCALARS = {"double": ">d", "float": ">f", "long": ">q", "integer": ">i", "short": ">h", "byte": ">b",
+                   "boolean": ">?"}
+
+
+def _scalar_type(field_type) -> tuple[str, bool]:
+    """(base, nullable) of a LeapFrame scalar type: "double" is nullable, {"type": "basic", ...} says."""
+    if isinstance(field_type, str):
+        return field_type, True
+    if isinstance(field_type, dict) and field_type.get("type") == "basic":
+        return field_type["base"], field_type.get("isNullable", True)
+    raise HarnessError(f"the binary frame here carries scalars only, not {field_type!r}")
+
+
+def binary_frame(fields: list[tuple[str, object]], rows: list[list]) -> bytes:
+    """An MLeap binary LeapFrame of scalar fields, (name, LeapFrame type) each (e.g. "double", or
+    {"type": "basic", "base": "double", "isNullable": False}); None is a null."""
+    schema = json.dumps({"fields": [{"name": n, "type": t} for n, t in fields]}).encode()
+    out = [struct.pack(">i", len(schema)), schema, struct.pack(">i", len(rows))]
+    types = [_scalar_type(t) for _, t in fields]
+    for row in rows:
+        for (base, nullable), v in zip(types, row):
+            if nullable:
+                out.append(struct.pack(">?", v is not None))
+                if v is None:
+                    continue
+            elif v is None:
+                raise HarnessError("a null in a non-nullable field")
+            if base == "string":
+                data = v.encode("utf-8")
+                out += [struct.pack(">i", len(data)), data]
+            else:
+                out.append(struct.pack(_BINARY_SCALARS[base], v))
+    return b"".join(out)
+
+
+def read_binary_frame(data: bytes) -> dict:
+    """An MLeap binary LeapFrame of scalar fields as {"schema": ..., "rows": [[...], ...]} (the
+    shape of a JSON LeapFrame; frame_column reads it), doubles bit for bit."""
+    (length,) = struct.unpack_from(">i", data, 0)
+    schema = json.loads(data[4:4 + length])
+    at = 4 + length
+    (count,) = struct.unpack_from(">i", data, at)
+    at += 4
+    types = [_scalar_type(f["type"]) for f in schema["fields"]]
+    rows = []
+    for _ in range(count):
+        row = []
+        for base, nullable in types:
+            if nullable:
+                present = data[at] != 0
+                at += 1
+                if not present:
+                    row.append(None)
+                    continue
+            if base == "string":
+                (n,) = struct.unpack_from(">i", data, at)
+                row.append(data[at + 4:at + 4 + n].decode("utf-8"))
+                at += 4 + n
+            else:
+                fmt = _BINARY_SCALARS[base]
+                (v,) = struct.unpack_from(fmt, data, at)
+                row.append(v)
+                at += struct.calcsize(fmt)
+        rows.append(row)
+    if at != len(data):
+        raise HarnessError(f"binary frame: {len(data) - at} bytes left over")
+    return {"schema": schema, "rows": rows}
+
+
 class MleapJvm:
     """One long-lived harness process; thread-safe, one command at a time."""
 
@@ -128,6 +203,22 @@ class MleapJvm:
         dst = src.with_suffix(".out.json")
         self._call("score", Path(bundle).resolve(), src, dst)
         return json.loads(dst.read_text())
+
+    def score_binary(self, bundle, fields: list[tuple[str, object]], rows: list[list]) -> dict:
+        """Transform a frame of scalars with MLeap's runtime through MLeap's binary frame format
+        (binary_frame), so that NaN, the infinities and -0.0 reach it and come back; returns the
+        result frame as read_binary_frame gives it."""
+        src = Path(tempfile.mkstemp(suffix=".bin", dir=self._tmp.name)[1])
+        src.write_bytes(binary_frame(fields, rows))
+        dst = src.with_suffix(".out.bin")
+        self._call("score_binary", Path(bundle).resolve(), src, dst)
+        return read_binary_frame(dst.read_bytes())
+
+    def java_math(self, function: str, values: list[float]) -> list[float]:
+        """java.lang.Math's floor, ceil or round ((double) Math.round) of each value, bit for bit."""
+        bits = [format(struct.unpack(">Q", struct.pack(">d", v))[0], "x") for v in values]
+        answer = self._call("java_math", function, *bits)
+        return [struct.unpack(">d", struct.pack(">Q", int(b, 16)))[0] for b in answer]
 
     def bench(self, bundle, frame: dict, seconds: float = 3.0) -> tuple[float, float]:
         """Per-record seconds of MLeap's RowTransformer and of Transformer.transform on one row."""
