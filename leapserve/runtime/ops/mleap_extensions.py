@@ -26,9 +26,9 @@ from typing import Callable
 import numpy as np
 
 from ..errors import BundleError, InvalidInput, some_of
-from ..jvm.jmath import (java_ceil, java_cos, java_div, java_exp, java_floor, java_log, java_max, java_min, java_pow,
-                         java_rem, java_round, java_sin, java_sqrt, java_tan, max_batch, min_batch, pow_batch,
-                         round_batch)
+from ..jvm.jmath import (exp_batch, java_ceil, java_cos, java_div, java_exp, java_floor, java_log, java_max,
+                         java_min, java_pow, java_rem, java_round, java_sin, java_sqrt, java_tan, max_batch,
+                         min_batch, pow_batch, round_batch)
 from ..model import OpModel, read_handle_invalid
 from ..registry import op
 from ..types import DOUBLE, STRING, FieldType
@@ -61,8 +61,10 @@ def _logit_batch(x: np.ndarray) -> np.ndarray:
         return np.log(x / (1.0 - x))
 
 
+# exp from the row path's libm: numpy's own exp rounds some results a unit in the last place away
+# from it and from MLeap's JVM (e.g. exp(30.794079))
 UNARY_BATCH: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "log": np.log, "exp": np.exp, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan,
+    "log": np.log, "exp": exp_batch, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan,
     "abs": np.abs, "logit": _logit_batch, "floor": np.floor, "ceil": np.ceil, "round": round_batch,
 }
 
