@@ -99,40 +99,53 @@ def pytest_collection_modifyitems(config, items):
 
 
 # --- parity markers --------------------------------------------------------------------------
-# `@pytest.mark.parity("op", ...)` declares the ops a test proves against Spark; docs/ops.md is
-# generated from these markers (tools/opsdoc.py). While the suite runs, every op the
-# runtime loads is recorded per test module, and a test fails if it declares an op that its module
-# never loaded: the table cannot cite a test that does not exercise the op.
+# `@pytest.mark.parity("op", ...)` declares the ops a test proves against Spark (or MLeap's JVM
+# runtime, where Spark has no such model); docs/ops.md is generated from these markers
+# (tools/opsdoc.py). While the suite runs, the comparison helpers (tests.support.compared) name the
+# ops whose output columns they compared with an oracle, and a test fails if it declares an op
+# that it did not compare: the table cannot cite a test that merely loads the op. A comparison
+# made while a fixture is set up (a module's shared parity run) counts for the tests using it.
 
-_loaded_in_module: dict[str, set[str]] = {}
-_current_module = [""]
+_compared_in: dict[tuple, set[str]] = {}  # ("test", nodeid) | ("fixture", baseid, name) -> ops
+_comparing: list[tuple] = [("test", "")]  # where comparisons are being made now (the last)
 
 
-def _record_loaded_ops() -> None:
-    from leapserve.runtime import registry
+def _record_compared(op: str) -> None:
+    _compared_in.setdefault(_comparing[-1], set()).add(op)
 
-    original = registry.lookup
 
-    def recording_lookup(name):
-        _loaded_in_module.setdefault(_current_module[0], set()).add(name)
-        return original(name)
-
-    registry.lookup = recording_lookup
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    _comparing.append(("fixture", fixturedef.baseid, fixturedef.argname))
+    try:
+        return (yield)
+    finally:
+        _comparing.pop()
 
 
 def pytest_runtest_setup(item):
-    _current_module[0] = str(item.fspath)
+    _comparing[0] = ("test", item.nodeid)
     _spark_answers(item)  # below, with the time limits
 
 
+def _compared_by(item) -> set[str]:
+    """The ops compared by the test and by the fixtures it uses."""
+    ops = set(_compared_in.get(("test", item.nodeid), ()))
+    names = set(item.fixturenames)
+    for key, found in _compared_in.items():
+        if key[0] == "fixture" and key[2] in names and item.nodeid.startswith(key[1]):
+            ops |= found
+    return ops
+
+
 @pytest.fixture(autouse=True)
-def _declared_ops_are_loaded(request):
+def _declared_ops_are_compared(request):
     declared = {op for m in request.node.iter_markers("parity") for op in m.args}
     yield
     if declared:
-        loaded = _loaded_in_module.get(str(request.node.fspath), set())
-        missing = sorted(declared - loaded)
-        assert not missing, f"declares parity for {missing}, but its module never loaded them"
+        missing = sorted(declared - _compared_by(request.node))
+        assert not missing, (f"declares parity for {missing}, but compared no output of them with Spark or "
+                             f"MLeap's JVM runtime (tests.support.compared records the comparisons)")
 
 
 # --- hung tests --------------------------------------------------------------------------------
@@ -156,7 +169,9 @@ _terminal_fd: list[int] = []  # stderr as it was before pytest captured it
 def pytest_configure(config):
     config.addinivalue_line("markers", "timeout(seconds): this test's own time limit")
     _terminal_fd.append(os.dup(2))
-    _record_loaded_ops()
+    from tests.support import compared
+
+    compared.on_compared = _record_compared
 
 
 @pytest.hookimpl(wrapper=True)

@@ -11,7 +11,7 @@ import pytest
 from tools.mleap_jvm import frame_column
 from leapserve.runtime import load_bundle
 from tests.support.bundles import FIXTURES, FRAME, RF_ZIP
-from tests.support.parity import compared
+from tests.support.compared import compared
 
 
 def frame_records(frame: dict) -> list[dict]:

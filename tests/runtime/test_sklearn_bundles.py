@@ -18,6 +18,7 @@ from leapserve.runtime import BundleError, load_bundle
 from leapserve.runtime.vectors import SparseVector
 from tests.support import golden
 from tests.support.bundles import edit_json, entries_of, write_zip
+from tests.support.compared import compared
 from tests.support.sklearn_mleap import write_bundles
 from tools.mleap_jvm import HarnessError, frame_column
 
@@ -137,6 +138,7 @@ def test_sklearn_binarizer_as_mleap_and_scikit_learn(mleap_jvm, written, name):
     record_golden(model, case["inputs"], column, want, vector=name != "binarizer_scalar")
     rows, batch = scored(model, case["inputs"], column)
     assert rows == want and batch == want
+    compared(model, [column])
     assert want == [dense(v) for v in case["sklearn"]]  # dense inputs: MLeap and scikit-learn agree
 
 
@@ -164,3 +166,4 @@ def test_sklearn_binarizer_sparse_input_keeps_implicit_zeros(mleap_jvm, written,
     batch = model.transform_batch({"features": vectors})["binarized"]
     batch = batch.toarray() if hasattr(batch, "toarray") else np.asarray(batch)
     assert [dense(b) for b in batch] == want
+    compared(model, ["binarized"])

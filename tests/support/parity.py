@@ -16,7 +16,7 @@ is scored both ways:
   ``transform_batch``'s ``skipped`` mask;
 * ``transform_batch`` over the rows must give Spark's values too, by the same rules.
 
-Every comparison names the ops whose output columns it compared (``compared``): tests/conftest.py
+Every comparison names the ops whose output columns it compared (tests.support.compared): tests/conftest.py
 fails a test marked ``@pytest.mark.parity("op")`` that did not compare "op" with Spark or with
 MLeap's JVM runtime.
 """
@@ -33,26 +33,9 @@ from leapserve.bundler.export import export_bundle
 from leapserve.runtime import RowSkipped, ScoringError, load_bundle
 from leapserve.runtime.vectors import DenseVector, SparseBatch, SparseVector
 from tests.support import golden
+from tests.support.compared import compared
 
 FORMATS = ("json", "protobuf")
-
-
-def _ignore(op: str) -> None:
-    pass
-
-
-# Called with the op of every column compared with an oracle; tests/conftest.py sets it to record
-# the ops per test (a parity-marked test must compare the ops it names).
-on_compared = _ignore
-
-
-def compared(pipeline, columns) -> None:
-    """Note that ``columns`` of ``pipeline`` were compared with an oracle (Spark, MLeap's JVM
-    runtime): the ops writing them count as compared in the running test."""
-    wanted = set(columns)
-    for st in pipeline.stages:
-        if any(col in wanted for _, col, _ in st.outputs):
-            on_compared(st.op)
 
 
 class SparkOutcomes(dict):

@@ -25,7 +25,8 @@ from pyspark.ml.common import _py2java
 from pyspark.ml.linalg import Matrices, Vectors
 from pyspark.ml.wrapper import JavaParams
 
-from leapserve.bundler.compare import compare, record_from_row, spark_value
+from leapserve.bundler.compare import compare, record_from_row, spark_discrete_columns, spark_value
+from tests.support.compared import compared
 from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity, spark_like
 from leapserve.runtime import BundleError, ScoringError, load_bundle
@@ -522,7 +523,7 @@ def write_bundle(path, fmt, nodes):
 def compare_hand_bundle(spark, tmp_path, spark_model_, op, attrs, rows, combos):
     """Score rows with Spark (one copy of the model per output combination) and with a
     hand-written bundle (one node per combination, both formats); compare row and batch results."""
-    nodes, expected_cols = [], []
+    nodes, expected_cols, discrete = [], [], set()
     for i, combo in enumerate(combos):
         name = f"n{i}"
         nodes.append((name, op, attrs, ports(combo)))
@@ -530,8 +531,9 @@ def compare_hand_bundle(spark, tmp_path, spark_model_, op, attrs, rows, combos):
         m.setRawPredictionCol(f"{name}_raw" if combo[0] else "")
         m.setProbabilityCol(f"{name}_prob" if combo[1] else "")
         m.setPredictionCol(f"{name}_pred")
-        out = m.transform(rows).collect()
-        expected_cols.append({r["rid"]: {k: spark_value(v) for k, v in r.asDict().items()} for r in out})
+        transformed = m.transform(rows)
+        discrete |= spark_discrete_columns(transformed.schema)
+        expected_cols.append({r["rid"]: {k: spark_value(v) for k, v in r.asDict().items()} for r in transformed.collect()})
     records = {r["rid"]: record_from_row(r, ["features"]) for r in rows.collect()}
     for fmt in ("json", "protobuf"):
         path = tmp_path / f"bundle-{fmt}"
@@ -546,10 +548,10 @@ def compare_hand_bundle(spark, tmp_path, spark_model_, op, attrs, rows, combos):
                 for col in wanted:
                     if col not in expected[rid]:
                         continue
-                    exact = col.endswith("_pred")
-                    diff = compare(expected[rid][col], got[col], exact=exact)
+                    diff = compare(expected[rid][col], got[col], exact=col in discrete)
                     assert diff.equal, f"[{fmt}] rid {rid}, column {col}: {diff.detail}"
                     value = batch[col]
                     row_value = value.row(pos) if hasattr(value, "row") else value[pos]
-                    diff = compare(spark_like(got[col]), spark_like(row_value), exact=False)
+                    diff = compare(expected[rid][col], spark_like(row_value), exact=col in discrete)
                     assert diff.equal, f"[{fmt}] batch, rid {rid}, column {col}: {diff.detail}"
+        compared(pipeline, [col for col in wanted if any(col in expected[rids[0]] for expected in expected_cols)])

@@ -16,6 +16,7 @@ from pyspark.ml.regression import LinearRegression
 from leapserve.bundler.compare import record_from_row
 from leapserve.bundler.export import export_bundle
 from tests.support import golden
+from tests.support.compared import compared as oracle_compared
 from tests.support.frames import vector_frame
 from tests.support.parity import assert_parity, spark_outcomes
 from leapserve.runtime import BundleError, ScoringError, SparseVector, load_bundle
@@ -155,6 +156,8 @@ def lsh_parity(model, df, tmp_path, column="h"):
         batch = pipeline.transform_batch({"v": [v for v, _ in good]})[column]
         for i, (_, got) in enumerate(good):
             assert [x for x in batch[i]] == got or all(a == b or (a != a and b != b) for a, b in zip(batch[i], got))
+        if good:
+            oracle_compared(pipeline, [column])
     return compared, errors
 
 
@@ -222,7 +225,9 @@ def test_bucketed_random_projection_sign_of_zero(spark, tmp_path):
         assert [math.copysign(1.0, h) for h in got] == signs[rid], record
     for rids in ((0, 2, 4, 5), (1, 3)):  # dense rows, sparse rows
         batch = pipeline.transform_batch({"v": [records[rid]["v"] for rid in rids]})["h"].tolist()
+        assert batch == [[h[0] for h in expected[rid]["h"]] for rid in rids]
         assert [[math.copysign(1.0, h) for h in hashes] for hashes in batch] == [signs[rid] for rid in rids]
+    oracle_compared(pipeline, ["h"])
 
 
 def test_bucketed_random_projection_bucket_edges(tmp_path):

@@ -27,9 +27,11 @@ from pyspark.ml.regression import DecisionTreeRegressor, GBTRegressor, RandomFor
 from pyspark.ml.wrapper import JavaParams
 from pyspark.sql import functions as F
 
+from leapserve.bundler.compare import column_tolerances, compare, spark_discrete_columns, spark_value
 from tests.support.bundles import FRAME, RF_ZIP
+from tests.support.compared import compared
 from tests.support.frames import vector_frame
-from tests.support.parity import assert_parity
+from tests.support.parity import assert_parity, row_value, spark_like
 from leapserve.runtime import load_bundle, registry
 from leapserve.runtime import trees as tree_ops
 from leapserve.runtime.bundle import NodeDef
@@ -390,10 +392,18 @@ def test_airbnb_full_pipeline(spark, airbnb_spark):
     types = {f["name"]: f["type"] for f in frame["schema"]["fields"]}
     schema = ", ".join(f"{n} {'double' if types[n] == 'double' else 'string'}" for n in names)
     df = spark.createDataFrame([tuple(r[n] for n in names) for r in records], schema)
-    expected = [r["price_prediction"] for r in airbnb_spark.transform(df).collect()]
-    for record, want in zip(records, expected):
-        got = pipeline.transform(record, ["price_prediction"])["price_prediction"]
-        assert math.isclose(got, want, rel_tol=1e-9), (record, got, want)
+    transformed = airbnb_spark.transform(df)
+    discrete, tolerance = spark_discrete_columns(transformed.schema), column_tolerances(pipeline)
+    written = [c for c in pipeline.outputs if c in transformed.columns]
+    assert "price_prediction" in written and len(written) > len(needed)
+    batch = pipeline.transform_batch({c: [r.get(c) for r in records] for c in pipeline.inputs}, written)
+    for i, (record, row) in enumerate(zip(records, transformed.collect())):
+        got = pipeline.transform(record)
+        for col in written:  # every column both write: the indices, vectors, scaled features, price
+            for path, value in (("row", got[col]), ("batch", spark_like(row_value(batch[col], i)))):
+                diff = compare(spark_value(row[col]), value, exact=col in discrete, tol=tolerance[col])
+                assert diff.equal, f"{path} {record}, column {col!r}: {diff.detail}"
+    compared(pipeline, written)
 
 
 # --- hand-written bundles: validation, limits ------------------------------------------------
