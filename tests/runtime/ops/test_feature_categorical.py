@@ -262,7 +262,12 @@ def test_one_hot_legacy_size_form(spark, tmp_path, category_rows, drop_last):
         pipeline = load_bundle(bundle)
         compared, errors, skipped = check_against_spark(pipeline, spark_model, rows, fmt)
         assert (compared + errors, skipped) == (11, 0) and errors == (0 if drop_last else 2)
-        assert pipeline.transform({"c": 3.0}) == {"c_vec": SparseVector(3, [], [])} if drop_last else True
+        if drop_last:  # category 3 is the unknown one "keep" adds, the one dropped: all zeros
+            assert pipeline.transform({"c": 3.0}) == {"c_vec": SparseVector(3, [], [])}
+        else:  # "error": 3 is not one of the 3 categories
+            with pytest.raises(ScoringError) as e:
+                pipeline.transform({"c": 3.0})
+            assert e.value.field == "c"
 
 
 def test_one_hot_bad_attributes(tmp_path):
