@@ -4,8 +4,9 @@
     python -m tools.opsdoc --check    # exit 1 if docs/ops.md is out of date
 
 Parity tests declare the ops they prove with ``@pytest.mark.parity("op", ...)`` (or a module-level
-``pytestmark``); tests/conftest.py checks while they run that each declared op really is loaded,
-so the table below cannot claim a test that does not exercise the op.
+``pytestmark``); tests/conftest.py checks while they run that each declared op's outputs really
+were compared with Spark or MLeap's JVM runtime, so the table below cannot claim a test that does
+not hold the op to its oracle.
 """
 
 from __future__ import annotations
@@ -131,8 +132,10 @@ def render() -> str:
         "fits the op in PySpark (or, where MLeap 0.16 cannot write it, builds the bundle by hand from",
         "the fitted Spark model), exports it, scores it with the runtime and compares with Spark's",
         "own `transform` (see `tests/support/parity.py`). MLeap's extension ops (`math_unary`, `math_binary`,",
-        "`string_map`) have no Spark model; their tests compare with MLeap's definitions (Java's",
-        "`Math` rules) on bundles written in both formats. The scikit-learn-only ops (`sklearn_*`) have",
+        "`string_map`) have no Spark model; their tests compare, bit for bit (sin, cos and tan within",
+        "1 ulp), with MLeap's JVM runtime on bundles written by hand in both formats, NaN, infinities",
+        "and -0.0 included (floor, ceil and round, newer than that runtime, with the JVM's `java.lang.Math`).",
+        "A parity test fails unless it compared the ops it names. The scikit-learn-only ops (`sklearn_*`) have",
         "no Spark model either: their tests score bundles written by MLeap's scikit-learn package with",
         "MLeap's JVM runtime, the official reader (`tests/support/sklearn_mleap.py`).",
         "",
