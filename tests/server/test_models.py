@@ -123,7 +123,7 @@ def clf_server(start_module_server, clf_bundle):
 
 
 def test_classifier_outputs_and_skipped_rows(clf_server, clf_bundle):
-    from leapserve.runtime import load_bundle
+    from leapserve.runtime import RowSkipped, load_bundle
 
     pipeline = load_bundle(str(clf_bundle))
     stub = pb_grpc.PredictionServiceStub(clf_server.open_channel())
@@ -164,11 +164,9 @@ def test_classifier_outputs_and_skipped_rows(clf_server, clf_bundle):
         assert list(br.results[i].outputs["probability"].vector_value.values) == pytest.approx(
             list(pipeline.transform(rec)["probability"]), abs=1e-12)
     # a null color: Spark's StringIndexer with "skip" drops null rows too
-    try:
+    with pytest.raises(RowSkipped):
         pipeline.transform(records[3])
-        assert outcomes[3] == pb.RowResult.OK
-    except Exception:
-        assert outcomes[3] in (pb.RowResult.SKIPPED, pb.RowResult.INVALID)
+    assert outcomes[3] == pb.RowResult.SKIPPED and br.results[3].status.message
 
     client = tritonclient_grpc.InferenceServerClient(url=clf_server.address)
     colors = tritonclient_grpc.InferInput("color", [3], "BYTES")
