@@ -52,7 +52,7 @@ def column_tolerances(pipeline) -> dict:
     return {col: OP_TOLERANCES.get(st.op, TOLERANCE) for st in pipeline.stages for _, col, _ in st.outputs}
 
 
-_DISCRETE_TYPES = ("integer", "bigint", "smallint", "tinyint", "string", "boolean", "array<string>")
+_DISCRETE_TYPES = ("int", "bigint", "smallint", "tinyint", "string", "boolean", "array<string>")
 
 
 def spark_discrete_columns(schema) -> frozenset:
