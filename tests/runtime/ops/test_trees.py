@@ -369,10 +369,10 @@ def test_airbnb_forest_submodel(spark, airbnb_spark):
         x = v.toArray().tolist() if isinstance(v, type(vectors[0])) else \
             SparseVector(13, v.indices.tolist(), v.values.tolist())
         got = run(x)[0]
-        assert math.isclose(got, expected[i], rel_tol=1e-12, abs_tol=1e-12), (i, got, expected[i])
+        assert compare(expected[i], got).equal, (i, got, expected[i])  # 1e-12 relative, no absolute floor
         X.append(v.toArray())
     batch = model.batch_fn(("prediction",))(None, np.array(X))[0]
-    np.testing.assert_allclose(batch, [expected[i] for i in range(len(vectors))], rtol=1e-12)
+    assert compare([expected[i] for i in range(len(vectors))], batch.tolist()).equal
 
 
 @pytest.mark.parity("random_forest_regression", "string_indexer", "vector_assembler", "standard_scaler")
