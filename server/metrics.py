@@ -200,6 +200,13 @@ def _count_rows(children, rows: str, request, response) -> None:
         children[4].inc(skipped)
 
 
+def _log_request(rpc: str, model: str, version: str, code: str, elapsed: float, rid: str) -> None:
+    """The debug line of one answered request (--log-level debug), in text and JSON logs."""
+    log.debug("%s model=%s version=%s code=%s %.3f ms request_id=%s", rpc, model, version, code, elapsed * 1000, rid,
+              extra={"event": "request", "rpc": rpc, "model": model, "version": version,
+                     "code": code, "ms": round(elapsed * 1000, 3), "request_id": rid})
+
+
 def _count_answer(children, response) -> None:
     """Rows of an answer that counts its own (server/services/mleap.py's Answer)."""
     rows = getattr(response, "rows", None)
@@ -381,11 +388,7 @@ class Observer:
                     elif code == "INVALID_ARGUMENT" and rows == "one":
                         c[3].inc()
             if log_requests:
-                rid = client_text(request_id(request, context))
-                log.debug("%s model=%s version=%s code=%s %.3f ms request_id=%s", rpc, model, version, code,
-                          elapsed * 1000, rid,
-                          extra={"event": "request", "rpc": rpc, "model": model, "version": version,
-                                 "code": code, "ms": round(elapsed * 1000, 3), "request_id": rid})
+                _log_request(rpc, model, version, code, elapsed, client_text(request_id(request, context)))
 
         if inspect.iscoroutinefunction(fn):
             async def handler(request, context):
@@ -448,10 +451,7 @@ class Observer:
                     c[3].inc()
             if log_requests:
                 rid = client_text(request_id(request, context)) if request is not None else ""
-                log.debug("%s model=%s version=%s code=%s %.3f ms request_id=%s", rpc, model, version, code,
-                          elapsed * 1000, rid,
-                          extra={"event": "request", "rpc": rpc, "model": model, "version": version,
-                                 "code": code, "ms": round(elapsed * 1000, 3), "request_id": rid})
+                _log_request(rpc, model, version, code, elapsed, rid)
 
         model_from_first = rpc in MODEL_FROM_FIRST_MESSAGE
 
