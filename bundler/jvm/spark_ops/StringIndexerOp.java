@@ -4,6 +4,7 @@ import java.util.List;
 
 import ml.combust.bundle.dsl.Model;
 import ml.combust.bundle.dsl.Value;
+import ml.combust.bundle.op.OpNode;
 import org.apache.spark.ml.bundle.ArrayParamSpec;
 import org.apache.spark.ml.bundle.ParamSpec;
 import org.apache.spark.ml.bundle.SimpleParamSpec;
@@ -20,6 +21,12 @@ import org.apache.spark.sql.Row;
 public final class StringIndexerOp extends WrittenOp<StringIndexerModel> {
     public StringIndexerOp() {
         super(StringIndexerModel.class, "string_indexer");
+    }
+
+    /** MLeap 0.16's op reads the single-column layout it wrote (its "labels" attribute). */
+    @SuppressWarnings("rawtypes")
+    protected OpNode reader() {
+        return new org.apache.spark.ml.bundle.ops.feature.StringIndexerOp();
     }
 
     private static boolean multiColumn(StringIndexerModel stage) {

@@ -27,14 +27,18 @@ import scala.reflect.ClassTag$;
  *
  * MLeap's OpNode and OpModel are Scala 2.12 traits without fields, so they compile to plain Java
  * interfaces (default methods for what they implement): Java implements them directly, with the
- * implicit BundleContext as an ordinary last parameter. These ops only write; reading a bundle back
- * into Spark is left to MLeap's own ops (leapserve and MLeap's runtime read the bundles).
+ * implicit BundleContext as an ordinary last parameter. These ops write; reading a bundle back into
+ * Spark is left to MLeap's own op for the class where {@link #reader} names one (it reads the layout
+ * MLeap wrote, as in bundles made before leapserve's op replaced it), and refused otherwise
+ * (leapserve and MLeap's runtime read the bundles).
  *
  * The registry (bundler/jars.py, SPARK_OPS) instantiates each op by its no-argument constructor.
  */
 public abstract class WrittenOp<N extends Transformer> implements OpNode<SparkBundleContext, N, Object> {
     private final Class<N> sparkClass;
     private final OpModel<SparkBundleContext, Object> model;
+    @SuppressWarnings("rawtypes")
+    private OpNode reader;
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     protected WrittenOp(Class<N> sparkClass, String opName) {
@@ -52,10 +56,21 @@ public abstract class WrittenOp<N extends Transformer> implements OpNode<SparkBu
                 return WrittenOp.this.store(model, sparkClass.cast(obj), dataset(context));
             }
 
+            @SuppressWarnings("unchecked")
             public Object load(Model model, BundleContext<SparkBundleContext> context) {
-                throw writeOnly();
+                if (reader == null) {
+                    throw writeOnly();
+                }
+                return reader.Model().load(model, context);
             }
         };
+        this.reader = reader();
+    }
+
+    /** MLeap's own op for the same Spark class, to read bundles back into Spark; null: none. */
+    @SuppressWarnings("rawtypes")
+    protected OpNode reader() {
+        return null;
     }
 
     /** The node's input ports and the Spark params naming their columns. */
@@ -87,8 +102,12 @@ public abstract class WrittenOp<N extends Transformer> implements OpNode<SparkBu
         return new SparkShapeSaver(dataset(context), stage, seq(inputs(stage)), seq(outputs(stage))).asNodeShape();
     }
 
+    @SuppressWarnings("unchecked")
     public N load(Node node, Object model, BundleContext<SparkBundleContext> context) {
-        throw writeOnly();
+        if (reader == null) {
+            throw writeOnly();
+        }
+        return (N) reader.load(node, model, context);
     }
 
     private UnsupportedOperationException writeOnly() {
