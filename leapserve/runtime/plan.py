@@ -217,6 +217,7 @@ class Pipeline:
             if name not in needed or not ftype.nullable:  # not read, or the cast refuses it
                 continue
             null_cols = {name}
+            refused = False
             for st in active:
                 for port, col, _ in st.inputs:
                     if col not in null_cols:
@@ -226,12 +227,18 @@ class Pipeline:
                         self._null_effects[key] = _null_effect(st, port)
                     effect = self._null_effects[key]
                     if effect is None:
+                        refused = True
                         break
+                    if effect is DROPS_ROW:  # no later stage sees the null: the row ends here
+                        null_cols = set()
+                        break
+                    # an output written over the column it reads (in place) is null only if made so
+                    null_cols -= {c for _, c, _ in st.outputs} - effect
                     null_cols |= effect
                 else:
                     continue
                 break
-            else:
+            if not refused:
                 accepted.add(name)
                 null_outputs |= null_cols & set(wanted)
         return frozenset(accepted), frozenset(null_outputs)
@@ -437,10 +444,15 @@ class Pipeline:
         return run
 
 
+# _null_effect's answer for a stage that drops the row holding the null (Spark filters it out)
+DROPS_ROW = frozenset({"\0drops the row"})
+
+
 def _null_effect(st: Stage, port: str) -> frozenset | None:
-    """What a null at ``port`` does to stage ``st``: None when the stage refuses it (an error), else
-    the columns it makes null (empty when it takes the null in: imputes it, indexes it, drops the
-    row). Found by scoring one row with the null and, at the other ports, the op's sample values."""
+    """What a null at ``port`` does to stage ``st``: None when the stage refuses it (an error),
+    DROPS_ROW when it drops the row, else the columns it makes null (empty when it takes the null
+    in: imputes it, indexes it). Found by scoring one row with the null and, at the other ports, the
+    op's sample values."""
     samples = st.model.null_probe_inputs(port)
     args = []
     for p, _, ftype in st.inputs:
@@ -453,7 +465,7 @@ def _null_effect(st: Stage, port: str) -> frozenset | None:
     try:
         out = st.model.row_fn(tuple(p for p, _, _ in st.outputs))(*args)
     except RowSkipped as e:
-        return frozenset() if e.field == port else None
+        return DROPS_ROW if e.field == port else None
     except Exception:  # a refusal, or a value at another port the op did not take: not known to work
         return None
     return frozenset(col for (_, col, _), v in zip(st.outputs, out) if v is None)
