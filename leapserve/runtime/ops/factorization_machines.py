@@ -36,9 +36,17 @@ def _nonzero(x):
     return [(i, v) for i, v in enumerate(x) if v != 0.0]
 
 
+@dataclass(frozen=True)
 class FactorizationMachine:
-    """The margin of Spark's FactorizationMachines models; subclasses hold ``intercept``,
-    ``linear``, ``factors`` (rows per feature) and their arrays."""
+    """The margin of Spark's FactorizationMachines models: ``intercept``, ``linear``, ``factors``
+    (rows per feature) and their arrays."""
+
+    intercept: float
+    linear: tuple[float, ...]
+    factors: tuple[tuple[float, ...], ...]
+    factor_size: int
+    linear_array: np.ndarray
+    factor_array: np.ndarray
 
     @property
     def num_features(self) -> int:
@@ -76,13 +84,6 @@ class FactorizationMachine:
 class FMRegressionModel(FactorizationMachine, OpModel):
     """Spark's FMRegressionModel: prediction = the margin."""
 
-    intercept: float
-    linear: tuple[float, ...]
-    factors: tuple[tuple[float, ...], ...]
-    factor_size: int
-    linear_array: np.ndarray
-    factor_array: np.ndarray
-
     op_name = "leapserve.fm_regression"
 
     def input_ports(self):
@@ -116,12 +117,6 @@ class FMRegressionModel(FactorizationMachine, OpModel):
 class FMClassificationModel(FactorizationMachine, ProbabilisticClassifier):
     """Spark's FMClassificationModel: raw [-m, m], p1 = sigmoid(m), p0 = 1 - p1."""
 
-    intercept: float
-    linear: tuple[float, ...]
-    factors: tuple[tuple[float, ...], ...]
-    factor_size: int
-    linear_array: np.ndarray
-    factor_array: np.ndarray
     thresholds: tuple[float, float] | None
 
     op_name = "leapserve.fm_classifier"
