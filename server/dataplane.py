@@ -154,10 +154,10 @@ class Inference:
             final = _final_outputs(served.pipeline)
             omitted = [name for name in names if name not in final]
             names = [name for name in names if name in final]
-        self._check_size(sizes, names, _known_bytes(sizes, names))
+        total = _known_bytes(sizes, names)
+        self._check_size(sizes, names, total)
         skipped = result.skipped if result.skipped.any() else None
         outputs = []
-        total = _known_bytes(sizes, names)
         for name in names:
             datatype, shape, data = output_tensor(codec.outputs[name], result[name], n, skipped)
             if sizes[name][2] is None:  # BYTES: measured once built

@@ -242,7 +242,7 @@ class MleapService:
 
     # --- frames ----------------------------------------------------------------------------
 
-    def _transform(self, served, data: bytes, fmt: str, options, tag: int, context, rpc: str) -> Answer:
+    def _transform(self, served, data: bytes, fmt: str, options, tag: int) -> Answer:
         """One frame's answer: the frame, or STATUS_ERROR with why (the call itself succeeds)."""
         try:
             select = options.select if options is not None else ()
@@ -261,7 +261,7 @@ class MleapService:
             check_deadline(context)
             served = self._served(request.model_name)
             options = request.options if request.HasField("options") else None
-            return self._transform(served, request.frame, request.format, options, request.tag, context, "Transform")
+            return self._transform(served, request.frame, request.format, options, request.tag)
         except Exception as e:
             failure = failure_of(e, "", context, "Transform")
         failure.abort(context)
@@ -321,8 +321,7 @@ class MleapService:
     def _frame_stream_answer(self, first, served, request) -> Answer:
         options = request.options if request.HasField("options") else (
             first.options if first.HasField("options") else None)
-        return self._transform(served, request.frame, request.format or first.format, options, request.tag,
-                               None, "TransformFrameStream")
+        return self._transform(served, request.frame, request.format or first.format, options, request.tag)
 
     async def TransformFrameStream(self, request_iterator, context):
         async for answer in self._stream_answers(request_iterator, context, "TransformFrameStream",

@@ -109,15 +109,12 @@ class Placement:
         if average is None:
             average = self._seconds[key] = _first_estimate(pipeline)
         start = time.perf_counter()
-        if average < INLINE_SECONDS:
-            try:
-                return fn(*args)
-            finally:
-                self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
         try:
+            if average < INLINE_SECONDS:
+                return fn(*args)
             return await asyncio.get_running_loop().run_in_executor(self.threads, fn, *args)
         finally:
-            if average != math.inf:
+            if average != math.inf:  # a pipeline of unbounded cost stays off the loop
                 self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
 
 
