@@ -8,8 +8,8 @@ added in column order. The regression predicts the margin; the classifier's rawP
 raw2probabilityInPlace), prediction Spark's ProbabilisticClassificationModel rules (argmax, or the
 thresholds when set).
 
-Attributes (written by leapserve's Spark ops, bundler/jvm/spark_ops/FactorizationMachinesOp.java):
-``intercept`` (double), ``linear`` (vector, one entry per feature), ``factors`` (tensor
+Attributes (written by leapserve's Spark ops, bundler/jvm/spark_ops/FMClassifierOp.java and
+FMRegressorOp.java): ``intercept`` (double), ``linear`` (vector, one entry per feature), ``factors`` (tensor
 [num_features, factor_size], column-major as Spark's matrix) and, for the classifier, optional
 ``thresholds`` (two doubles).
 """
@@ -71,7 +71,7 @@ class FactorizationMachine:
         with np.errstate(invalid="ignore", over="ignore"):
             totals = matmul_t(X, V.T)  # rows x factors
             if isinstance(X, SparseBatch):
-                X2 = SparseBatch(X.size, X.indptr, X.indices, X.values * X.values)
+                X2 = X.with_values(X.values * X.values)
             else:
                 X2 = X * X
             squares = matmul_t(X2, (V * V).T)

@@ -21,7 +21,7 @@ from ..errors import BundleError, InvalidInput, RowSkipped
 from ..model import OpModel, read_handle_invalid
 from ..registry import op
 from ..types import vector
-from ..vectors import SparseVector
+from ..vectors import vector_size
 
 MODES = ("error", "skip", "optimistic")
 
@@ -50,7 +50,7 @@ class VectorSizeHintModel(OpModel):
                 if mode == "skip":
                     raise RowSkipped("input", "null vector")
                 raise InvalidInput("input", f"vector of size {size} (nulls are not accepted)", "null")
-            n = x.size if isinstance(x, SparseVector) else len(x)
+            n = vector_size(x)
             if n != size:
                 if mode == "skip":
                     raise RowSkipped("input", f"vector of size {n}, expected {size}")
