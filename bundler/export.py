@@ -138,9 +138,10 @@ def check_stages(stages) -> None:
     spark = spark_session()
     registry = spark._jvm.org.apache.spark.ml.bundle.SparkBundleContext.defaultContext().bundleRegistry()
     aliases = registry.opAlias()
+    table = spark_stages.stages()
     for st in stages:
         cls = java_class(st)
-        refused = spark_stages.stages().get(cls.removeprefix("org.apache.spark.ml."))
+        refused = table.get(cls.removeprefix("org.apache.spark.ml."))
         if isinstance(refused, spark_stages.Refused):  # the table's reason says more than "no op"
             raise StageNotSerializable(st.uid, cls, refused.reason)
         if not aliases.contains(st._java_obj.getClass().getCanonicalName()):
