@@ -233,7 +233,8 @@ def _run_server_cases(cases, start_server, tmp_path, figures):
                 assert time.monotonic() < deadline, f"{case.id}: the server never reported the failure ({info})"
                 time.sleep(0.05)
             assert info.state == pb.READY and info.generation == 1  # the old copy still serves
-            assert server.health(f"model:{model}") == "NOT_SERVING"
+            # health follows the registry's listeners a moment after the metadata shows the error
+            server.wait_health("NOT_SERVING", f"model:{model}", timeout=10)
             assert server.health() == "SERVING"
         # a good bundle again: the victims recover
         shutil.copyfile(RF_ZIP, tmp_path / "again.zip")
