@@ -12,5 +12,5 @@ A request, top to bottom:
 * the runtime's pipeline scores.
 
 Around them: app.py builds and runs one server process, supervisor.py runs several on one port;
-metrics.py, logs.py and tls.py.
+metrics.py, logs.py, tls.py, and loops.py (the event loop: uvloop where installed).
 """

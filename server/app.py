@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .logs import setup_logging
+from .loops import event_loop_kind, new_event_loop
 
 log = logging.getLogger("leapserve.server")
 
@@ -93,6 +94,7 @@ class ServeConfig:
     tls_key: str | None = None
     tls_client_ca: str | None = None
     tracing: bool = False
+    event_loop: str | None = None  # "uvloop" or "asyncio"; None: uvloop when installed (event_loop_kind)
 
     def tcp_port(self) -> int | None:
         if self.port is not None:
@@ -196,8 +198,9 @@ class EventLoop:
     """An asyncio event loop on a thread of its own, for the grpc.aio servers; the process's main
     thread keeps the signals and the shutdown sequence."""
 
-    def __init__(self, name: str = "leapserve-loop"):
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, kind: str = "asyncio", name: str = "leapserve-loop"):
+        self.kind = kind
+        self.loop = new_event_loop(kind)
         self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
         self.thread.start()
 
@@ -406,7 +409,7 @@ def run_server(config: ServeConfig, worker: int | None = None, supervised: bool 
         return 2
     observer = make_observer(config, registry)
     metrics = observer.metrics
-    events = EventLoop()
+    events = EventLoop(event_loop_kind(config.event_loop))
     try:
         return _serve(config, registry, observer, metrics, events, signals, supervised, parent)
     finally:
@@ -499,11 +502,12 @@ def _serve(config: ServeConfig, registry, observer, metrics, events: EventLoop, 
     events.run(server.start)
     if health_server is not None:
         events.run(health_server.start)
+    listening = {"event": "listening", "addresses": bound, "event_loop": events.kind}
     if supervised:
-        log.info("serving on %s", ", ".join(bound), extra={"event": "listening", "addresses": bound})
+        log.info("serving on %s (event loop: %s)", ", ".join(bound), events.kind, extra=listening)
     else:
-        log.info("serving on %s (models loading in the background; health turns SERVING when they are ready)",
-                 ", ".join(bound), extra={"event": "listening", "addresses": bound})
+        log.info("serving on %s (event loop: %s; models loading in the background; health turns SERVING when "
+                 "they are ready)", ", ".join(bound), events.kind, extra=listening)
         registry.start()
     while not signals.stop.wait(1.0 if supervised else 3600):
         if supervised and os.getppid() != parent:

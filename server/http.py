@@ -46,6 +46,7 @@ from leapserve.runtime.errors import ScoringError
 
 from .errors import DeadlineExceeded, FieldError, ServeError
 from .logs import client_text
+from .loops import event_loop_kind, new_event_loop
 
 log = logging.getLogger("leapserve.server")
 request_log = logging.getLogger("leapserve.requests")
@@ -318,7 +319,7 @@ class HttpPort:
         return ready.result()
 
     def _serve(self, host, port, reuse_port, ready) -> None:
-        loop = self.loop = asyncio.new_event_loop()
+        loop = self.loop = new_event_loop(event_loop_kind(self.config.event_loop))
         asyncio.set_event_loop(loop)
         try:
             address = loop.run_until_complete(self._listen(host, port, reuse_port))

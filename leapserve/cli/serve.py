@@ -12,6 +12,8 @@ import argparse
 import os
 from pathlib import Path
 
+from leapserve.server.loops import EVENT_LOOPS, uvloop_installed
+
 from .environment import BUNDLE_LIMITS_HELP, EnvironmentValueError, env, env_bool, env_list, env_name
 from .errors import FAILURE, USAGE, print_error
 
@@ -179,6 +181,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="debug adds one line per request, with its request id (default info) [LEAPSERVE_LOG_LEVEL]")
     ops.add_argument("--log-format", default=env("--log-format", "text", choices=LOG_FORMATS), choices=LOG_FORMATS,
                      help="text lines, or one JSON object a line (default text) [LEAPSERVE_LOG_FORMAT]")
+    ops.add_argument("--event-loop", default=env("--event-loop", None, choices=EVENT_LOOPS), choices=EVENT_LOOPS,
+                     help="the event loop the servers run on (default uvloop where installed, as in the serving "
+                          "install on Linux and macOS; asyncio: Python's own) [LEAPSERVE_EVENT_LOOP]")
     ops.add_argument("--http-port", type=int, default=env("--http-port", None, int), metavar="PORT",
                      help="also serve the Open Inference Protocol's REST v2 over HTTP on this port (--host, the same "
                           "TLS files); off by default [LEAPSERVE_HTTP_PORT]")
@@ -243,7 +248,7 @@ def config_from_args(args):
         metrics_port=args.metrics_port, metrics_host=args.metrics_host, health_port=args.health_port,
         http_port=args.http_port,
         health_host=args.health_host, tls_cert=args.tls_cert, tls_key=args.tls_key,
-        tls_client_ca=args.tls_client_ca, tracing=args.tracing,
+        tls_client_ca=args.tls_client_ca, tracing=args.tracing, event_loop=args.event_loop,
         default_versions=pins, allow_schema_change=args.allow_schema_change, show_paths=args.show_paths,
     )
 
@@ -269,6 +274,9 @@ def check_config(config) -> str | None:
         return f"--model-dir {config.model_dir}: not a directory"
     if config.workers < 1:
         return "--workers must be at least 1"
+    if config.event_loop == "uvloop" and not uvloop_installed():
+        return ("--event-loop uvloop: uvloop is not installed in this Python (pip install uvloop); "
+                "--event-loop asyncio needs nothing")
     if config.threads < 1:
         return "--threads must be at least 1"
     if config.workers > 1 and config.uds:

@@ -19,7 +19,7 @@ import pytest
 from leapserve.cli import COMMANDS
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("pyspark", "py4j", "numpy", "pandas", "pyarrow", "grpc", "aiohttp")
+HEAVY = ("pyspark", "py4j", "numpy", "pandas", "pyarrow", "grpc", "aiohttp", "uvloop")
 
 HELP = f"""
 import sys
