@@ -39,7 +39,7 @@ def _nonzero(x):
 @dataclass(frozen=True)
 class FactorizationMachine:
     """The margin of Spark's FactorizationMachines models: ``intercept``, ``linear``, ``factors``
-    (rows per feature) and their arrays."""
+    (rows per feature), their arrays and the factors squared (the batch margin's sums of squares)."""
 
     intercept: float
     linear: tuple[float, ...]
@@ -47,6 +47,7 @@ class FactorizationMachine:
     factor_size: int
     linear_array: np.ndarray
     factor_array: np.ndarray
+    factor_squares: np.ndarray
 
     @property
     def num_features(self) -> int:
@@ -74,7 +75,7 @@ class FactorizationMachine:
                 X2 = X.with_values(X.values * X.values)
             else:
                 X2 = X * X
-            squares = matmul_t(X2, (V * V).T)
+            squares = matmul_t(X2, self.factor_squares.T)
             for f in range(V.shape[1]):
                 m = m + 0.5 * (totals[:, f] * totals[:, f] - squares[:, f])
         return m
@@ -99,17 +100,17 @@ class FMRegressionModel(FactorizationMachine, OpModel):
         return self.margin_batch(X)
 
     def row_fn(self, outputs):
-        size = self.num_features
+        size, predict = self.num_features, self.predict
 
         def run(x):
             check_vector("features", x, size)
-            return (self.margin(x),)
+            return (predict(x),)
         return run
 
     def batch_fn(self, outputs):
         def run(ctx, X):
             check_batch_width("features", X, self.num_features)
-            return (self.margin_batch(X),)
+            return (self.predict_batch(X),)
         return run
 
 
@@ -148,8 +149,9 @@ def _read(node):
         raise BundleError(f"attribute 'factors' has shape {list(factors.shape)}; expected [{len(linear)}, "
                           f"factor_size] (one row per entry of 'linear')", path=attrs.where)
     rows = tuple(tuple(float(v) for v in row) for row in factors)
+    factor_array = frozen(factors)
     return (attrs.double("intercept", 0.0), tuple(float(v) for v in linear), rows, int(factors.shape[1]),
-            frozen(linear), frozen(factors))
+            frozen(linear), factor_array, frozen(factor_array * factor_array))
 
 
 @op("leapserve.fm_regression", family="regression")
