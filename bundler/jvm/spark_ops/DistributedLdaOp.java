@@ -1,10 +1,6 @@
 package dev.leapserve.spark.ops;
 
-import java.util.List;
-
 import ml.combust.bundle.dsl.Model;
-import org.apache.spark.ml.bundle.ParamSpec;
-import org.apache.spark.ml.bundle.SimpleParamSpec;
 import org.apache.spark.ml.clustering.DistributedLDAModel;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -15,7 +11,7 @@ import org.apache.spark.sql.Row;
  * lda_local_model_op. MLeap has no op for this class. The op name below only keys this op in
  * MLeap's registry (one op per name); no bundle carries it.
  */
-public final class DistributedLdaOp extends WrittenOp<DistributedLDAModel> {
+public final class DistributedLdaOp extends LdaModelOp<DistributedLDAModel> {
     public DistributedLdaOp() {
         super(DistributedLDAModel.class, "leapserve_distributed_lda");
     }
@@ -23,14 +19,6 @@ public final class DistributedLdaOp extends WrittenOp<DistributedLDAModel> {
     @Override
     public Object model(DistributedLDAModel stage) {
         return stage.toLocal();
-    }
-
-    protected List<ParamSpec> inputs(DistributedLDAModel stage) {
-        return List.of(new SimpleParamSpec("features", stage.featuresCol()));
-    }
-
-    protected List<ParamSpec> outputs(DistributedLDAModel stage) {
-        return List.of(new SimpleParamSpec("prediction", stage.topicDistributionCol()));
     }
 
     protected Model store(Model model, DistributedLDAModel stage, Dataset<Row> dataset) {

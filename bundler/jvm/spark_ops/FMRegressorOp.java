@@ -13,13 +13,9 @@ import org.apache.spark.sql.Row;
  * leapserve.fm_regression: Spark's FMRegressionModel (MLeap has no op for factorization machines):
  * intercept, linear and factors [num_features, factor_size].
  */
-public final class FMRegressorOp extends WrittenOp<FMRegressionModel> {
+public final class FMRegressorOp extends FactorizationMachineOp<FMRegressionModel> {
     public FMRegressorOp() {
         super(FMRegressionModel.class, "leapserve.fm_regression");
-    }
-
-    protected List<ParamSpec> inputs(FMRegressionModel stage) {
-        return List.of(new SimpleParamSpec("features", stage.featuresCol()));
     }
 
     protected List<ParamSpec> outputs(FMRegressionModel stage) {
@@ -27,8 +23,6 @@ public final class FMRegressorOp extends WrittenOp<FMRegressionModel> {
     }
 
     protected Model store(Model model, FMRegressionModel stage, Dataset<Row> dataset) {
-        model = with(model, "intercept", doubleValue(stage.intercept()));
-        model = with(model, "linear", vector(stage.linear().toArray()));
-        return with(model, "factors", matrix(stage.factors()));
+        return withFactorizationMachine(model, stage.intercept(), stage.linear(), stage.factors());
     }
 }

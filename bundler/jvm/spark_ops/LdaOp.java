@@ -1,10 +1,6 @@
 package dev.leapserve.spark.ops;
 
-import java.util.List;
-
 import ml.combust.bundle.dsl.Model;
-import org.apache.spark.ml.bundle.ParamSpec;
-import org.apache.spark.ml.bundle.SimpleParamSpec;
 import org.apache.spark.ml.clustering.LocalLDAModel;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -16,17 +12,9 @@ import org.apache.spark.sql.Row;
  * MLeap 0.16's op goes through breeze 0.13, which does not link on Spark 3.5; this one reads Spark's
  * matrices and vectors only.
  */
-public final class LdaOp extends WrittenOp<LocalLDAModel> {
+public final class LdaOp extends LdaModelOp<LocalLDAModel> {
     public LdaOp() {
         super(LocalLDAModel.class, "lda_local_model_op");
-    }
-
-    protected List<ParamSpec> inputs(LocalLDAModel stage) {
-        return List.of(new SimpleParamSpec("features", stage.featuresCol()));
-    }
-
-    protected List<ParamSpec> outputs(LocalLDAModel stage) {
-        return List.of(new SimpleParamSpec("prediction", stage.topicDistributionCol()));
     }
 
     protected Model store(Model model, LocalLDAModel stage, Dataset<Row> dataset) {

@@ -4,7 +4,6 @@ import java.util.List;
 
 import ml.combust.bundle.dsl.Model;
 import org.apache.spark.ml.bundle.ParamSpec;
-import org.apache.spark.ml.bundle.SimpleParamSpec;
 import org.apache.spark.ml.classification.MultilayerPerceptronClassificationModel;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -20,13 +19,11 @@ public final class MultilayerPerceptronOp extends WrittenOp<MultilayerPerceptron
     }
 
     protected List<ParamSpec> inputs(MultilayerPerceptronClassificationModel stage) {
-        return List.of(new SimpleParamSpec("features", stage.featuresCol()));
+        return featuresInput(stage);
     }
 
     protected List<ParamSpec> outputs(MultilayerPerceptronClassificationModel stage) {
-        return List.of(new SimpleParamSpec("raw_prediction", stage.rawPredictionCol()),
-                new SimpleParamSpec("probability", stage.probabilityCol()),
-                new SimpleParamSpec("prediction", stage.predictionCol()));
+        return classifierOutputs(stage);
     }
 
     protected Model store(Model model, MultilayerPerceptronClassificationModel stage, Dataset<Row> dataset) {
@@ -35,9 +32,6 @@ public final class MultilayerPerceptronOp extends WrittenOp<MultilayerPerceptron
         for (int i = 0; i < layers.length; i++) sizes[i] = layers[i];
         model = with(model, "layers", longList(sizes));
         model = with(model, "weights", vector(stage.weights().toArray()));
-        if (stage.isSet(stage.thresholds())) {
-            model = with(model, "thresholds", doubleList(stage.getThresholds()));
-        }
-        return model;
+        return withThresholds(model, stage);
     }
 }

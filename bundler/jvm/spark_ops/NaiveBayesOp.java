@@ -5,7 +5,6 @@ import java.util.List;
 import ml.combust.bundle.dsl.Model;
 import ml.combust.bundle.dsl.Value;
 import org.apache.spark.ml.bundle.ParamSpec;
-import org.apache.spark.ml.bundle.SimpleParamSpec;
 import org.apache.spark.ml.classification.NaiveBayesModel;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -21,13 +20,11 @@ public final class NaiveBayesOp extends WrittenOp<NaiveBayesModel> {
     }
 
     protected List<ParamSpec> inputs(NaiveBayesModel stage) {
-        return List.of(new SimpleParamSpec("features", stage.featuresCol()));
+        return featuresInput(stage);
     }
 
     protected List<ParamSpec> outputs(NaiveBayesModel stage) {
-        return List.of(new SimpleParamSpec("raw_prediction", stage.rawPredictionCol()),
-                new SimpleParamSpec("probability", stage.probabilityCol()),
-                new SimpleParamSpec("prediction", stage.predictionCol()));
+        return classifierOutputs(stage);
     }
 
     protected Model store(Model model, NaiveBayesModel stage, Dataset<Row> dataset) {
@@ -36,9 +33,7 @@ public final class NaiveBayesOp extends WrittenOp<NaiveBayesModel> {
         model = with(model, "pi", vector(stage.pi().toArray()));
         model = with(model, "theta", matrix(stage.theta()));
         model = with(model, "model_type", Value.string(stage.getModelType()));
-        if (stage.isSet(stage.thresholds())) {
-            model = with(model, "thresholds", doubleList(stage.getThresholds()));
-        }
+        model = withThresholds(model, stage);
         return with(model, "sigma", matrix(stage.sigma()));
     }
 }

@@ -14,8 +14,11 @@ import ml.combust.mleap.tensor.DenseTensor;
 import org.apache.spark.ml.Transformer;
 import org.apache.spark.ml.bundle.ParamSpec;
 import org.apache.spark.ml.bundle.SparkBundleContext;
+import org.apache.spark.ml.bundle.SimpleParamSpec;
 import org.apache.spark.ml.bundle.SparkShapeSaver;
+import org.apache.spark.ml.classification.ProbabilisticClassificationModel;
 import org.apache.spark.ml.linalg.Matrix;
+import org.apache.spark.ml.param.shared.HasFeaturesCol;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import scala.collection.JavaConverters;
@@ -123,6 +126,28 @@ public abstract class WrittenOp<N extends Transformer> implements OpNode<SparkBu
                     + sparkClass.getName());
         }
         return dataset.get();
+    }
+
+    // --- ports and attributes several ops share ------------------------------------------------
+
+    /** The one input port of Spark's predictors and LDA models: "features". */
+    protected static List<ParamSpec> featuresInput(HasFeaturesCol stage) {
+        return List.of(new SimpleParamSpec("features", stage.featuresCol()));
+    }
+
+    /** A probabilistic classifier's output ports, in MLeap's order. */
+    protected static List<ParamSpec> classifierOutputs(ProbabilisticClassificationModel<?, ?> stage) {
+        return List.of(new SimpleParamSpec("raw_prediction", stage.rawPredictionCol()),
+                new SimpleParamSpec("probability", stage.probabilityCol()),
+                new SimpleParamSpec("prediction", stage.predictionCol()));
+    }
+
+    /** A classifier's thresholds, written only when set (unset, the prediction is the argmax). */
+    protected static Model withThresholds(Model model, ProbabilisticClassificationModel<?, ?> stage) {
+        if (!stage.isSet(stage.thresholds())) {
+            return model;
+        }
+        return with(model, "thresholds", doubleList(stage.getThresholds()));
     }
 
     // --- attribute values, in Bundle.ML's types -------------------------------------------------
