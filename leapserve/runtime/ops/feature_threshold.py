@@ -143,12 +143,19 @@ class BinarizerModel(OpModel):
     threshold: float
     is_vector: bool
     size: int | None  # vector size when known
+    # whether only a vector's stored entries can turn 1.0 (set from the above when built)
+    stored_only: bool = field(init=False, repr=False)
 
     op_name = "binarizer"
     # Spark compares a sparse vector's implicit zeros too (a negative threshold makes them 1.0) and
     # passes a null scalar on as null
     zeros_compared = True
     null_passes = True
+
+    def __post_init__(self):
+        # v > t >= 0 holds for non-zero values only (a NaN threshold, maybe a +Inf lost by JSON,
+        # marks nothing); uncompared zeros stay 0.0 whatever the threshold
+        object.__setattr__(self, "stored_only", not self.threshold < 0.0 or not self.zeros_compared)
 
     def input_ports(self):
         return [("input", vector(self.size) if self.is_vector else DOUBLE)]
@@ -165,9 +172,7 @@ class BinarizerModel(OpModel):
         if size is not None and n != size:
             raise InvalidInput("input", f"vector of size {size}", f"vector of size {n}")
         pairs = zip(x.indices, x.values) if sparse else enumerate(x)
-        if not t < 0.0 or not self.zeros_compared:
-            # v > t >= 0 holds for non-zero values only (a NaN threshold, maybe a +Inf lost by
-            # JSON, marks nothing)
+        if self.stored_only:
             hot = [i for i, v in pairs if v > t]
             return compressed(n, hot, [1.0] * len(hot))
         out = [1.0] * n
@@ -192,8 +197,7 @@ class BinarizerModel(OpModel):
         return run
 
     def batch_fn(self, outputs):
-        t, size = self.threshold, self.size
-        stored_only = not t < 0.0 or not self.zeros_compared
+        t, size, stored_only = self.threshold, self.size, self.stored_only
 
         def run(ctx, X):
             if not self.is_vector:
