@@ -1,4 +1,5 @@
-"""docs/ops.md, generated from the op registry, the parity tests' markers and MLeap's runtime registry.
+"""docs/ops.md, generated from the op registry, the parity tests' markers, the export's stage table
+(bundler/spark_stages.py) and MLeap's runtime registry.
 
     python -m tools.opsdoc            # rewrite docs/ops.md
     python -m tools.opsdoc --check    # exit 1 if docs/ops.md is out of date
@@ -16,6 +17,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from leapserve.bundler import spark_stages
 from leapserve.runtime.registry import supported_ops
 from tools import mleap_registry
 from tools.mleap_jvm import MLEAP_RUNTIME_VERSION
@@ -73,21 +75,54 @@ a malformed booster fails to load with the reason, it cannot crash or stall the 
 """
 
 
-LEAPSERVE_OPS = """\
+LEAPSERVE_OPS_INTRO = """\
 ## leapserve's own ops (`leapserve.*`)
 
 Spark stages that no MLeap release writes or reads, written by leapserve's own Spark ops for
 MLeap's serializer (`bundler/jvm/spark_ops/`) under op names in leapserve's namespace: only
 leapserve reads these nodes (MLeap's runtime refuses the op name).
+"""
 
-| op | Spark stage | node | attributes |
-|---|---|---|---|
-| `leapserve.vector_size_hint` | `VectorSizeHint` | input port `input` and output port `output` on the same column (Spark's stage replaces its column by itself) | `size` (int), `handle_invalid` (string: `error` refuses a null or another size, `skip` drops the row, `optimistic` passes everything) |
-
+LEAPSERVE_OPS_OUTRO = """\
 Other stages MLeap has no op for are written as MLeap's own ops, which MLeap's runtime reads too
 (RFormula, RobustScaler, the feature selectors, SQLTransformer arithmetic: docs/export.md, "Stages
 written as their equivalents").
 """
+
+# The node each of leapserve's ops writes (ports, attributes); which ops there are, and for which
+# Spark stage, is bundler/spark_stages.py's EXPORTED table.
+FM_ATTRIBUTES = ("`intercept` (double), `linear` (vector, one entry per feature), `factors` (tensor "
+                 "[num_features, factor_size], column-major as Spark's matrix)")
+LEAPSERVE_NODES = {
+    "leapserve.fm_classifier": (
+        "input port `features`; output ports `raw_prediction`, `probability`, `prediction` (each when "
+        "Spark's column is set)",
+        FM_ATTRIBUTES + ", `thresholds` (two doubles, when set)"),
+    "leapserve.fm_regression": ("input port `features`; output port `prediction`", FM_ATTRIBUTES),
+    "leapserve.fp_growth": (
+        "input port `items` (string list); output port `prediction` (string list)",
+        "the association rules in Spark's order, their items flattened: `antecedents` and `consequents` "
+        "(string lists), the length of each rule's part in `antecedent_lengths` and `consequent_lengths` "
+        "(long lists, one entry per rule)"),
+    "leapserve.vector_size_hint": (
+        "input port `input` and output port `output` on the same column (Spark's stage replaces its "
+        "column by itself)",
+        "`size` (int), `handle_invalid` (string: `error` refuses a null or another size, `skip` drops "
+        "the row, `optimistic` passes everything)"),
+}
+
+
+def leapserve_ops() -> list[str]:
+    """The section on leapserve's own ops: one row per leapserve.* op of the exported stages."""
+    stages = {name: stage.name.rsplit(".", 1)[-1] for stage in spark_stages.EXPORTED for name in stage.ops
+              if name.startswith("leapserve.")}
+    lines = [LEAPSERVE_OPS_INTRO, "| op | Spark stage | node | attributes |", "|---|---|---|---|"]
+    for name, stage in sorted(stages.items()):
+        if name not in LEAPSERVE_NODES:
+            raise RuntimeError(f"tools/opsdoc.py: LEAPSERVE_NODES does not describe {name}'s node")
+        node, attributes = LEAPSERVE_NODES[name]
+        lines.append(f"| `{name}` | `{stage}` | {node} | {attributes} |")
+    return lines + ["", LEAPSERVE_OPS_OUTRO.rstrip("\n")]
 
 
 def _marker_ops(node) -> list[str]:
@@ -152,7 +187,7 @@ def render() -> str:
         else:
             shown = "<br>".join(f"`{t}`" for t in cited) if cited else "**none**"
         lines.append(f"| `{name}` | {info.family} | `{module}` | {info.summary} | {shown} |")
-    lines += ["", XGBOOST_LAYOUT.rstrip("\n"), "", LEAPSERVE_OPS.rstrip("\n")]
+    lines += ["", XGBOOST_LAYOUT.rstrip("\n"), "", *leapserve_ops()]
     registry = mleap_registry.registry_ops()
     refused = {name: op_class for name, op_class in registry.items() if name not in ops}
     lines += ["", "## MLeap runtime ops leapserve does not read", "",
