@@ -25,7 +25,7 @@ from .errors import (HINTED_NAMES, LISTED_NAMES, BundleError, InvalidInput, Miss
 from .jvm.format import java_double_str
 from .model import BatchContext, OpModel
 from .types import NUMERIC_BASES, FieldType, caster, to_string
-from .vectors import SparseBatch, SparseVector, nonfinite_rows, to_output
+from .vectors import SparseBatch, SparseVector, nonfinite_rows, object_column, to_output
 
 _MISSING = object()
 # Python types that casters return unchanged, per (kind, base) of a field.
@@ -782,16 +782,12 @@ def column_from_rows(ftype: FieldType, rows: list):
                 size = next(v.size if isinstance(v, SparseVector) else len(v) for v in rows)
                 return SparseBatch.from_rows(size, rows)
             return np.array([np.asarray(v, dtype=np.float64) for v in rows]).reshape(len(rows), -1)
-        out = np.empty(len(rows), dtype=object)
-        out[:] = [v if v is None or isinstance(v, SparseVector) else np.asarray(v) for v in rows]
-        return out
+        return object_column([v if v is None or isinstance(v, SparseVector) else np.asarray(v) for v in rows])
     if ftype.kind == "scalar" and ftype.base in ("double", "float") and all(v is not None for v in rows):
         return np.array(rows, dtype=np.float64)
     if ftype.kind == "scalar" and ftype.base in ("int", "long") and all(v is not None for v in rows):
         return np.array(rows, dtype=np.int64)
-    out = np.empty(len(rows), dtype=object)
-    out[:] = rows
-    return out
+    return object_column(rows)
 
 
 def load_bundle(source) -> Pipeline:

@@ -254,5 +254,19 @@ def batch_rows(col, n: int):
     return (row.tolist() for row in col)
 
 
+def object_rows(col) -> list:
+    """A batch's object column (list-valued or text: a numpy object array, or any sequence) as the
+    list of its row values."""
+    return col.tolist() if isinstance(col, np.ndarray) else list(col)
+
+
+def object_column(values: list) -> np.ndarray:
+    """Row values as a batch's object column: one entry per row, even when the rows are lists of one
+    length (which np.array would stack into a 2-D array)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
 def batch_to_dense(col) -> np.ndarray:
     return col.toarray() if isinstance(col, SparseBatch) else col

@@ -40,6 +40,7 @@ from ..jvm.text import JAVA_WHITESPACE, java_lower, utf16_length
 from ..model import OpModel, TextCache, bundle_limits, text_cache_bytes
 from ..registry import op
 from ..types import STRING, STRING_LIST, FieldType
+from ..vectors import object_column, object_rows
 
 _split_java_whitespace = re.compile(f"[{JAVA_WHITESPACE}]").split
 
@@ -76,16 +77,6 @@ def _null(port: str, what: str, row: int | None = None) -> InvalidInput:
     return InvalidInput(port, f"{what} (nulls are not accepted)", "null", row=row)
 
 
-def _object_rows(col) -> list:
-    return col.tolist() if isinstance(col, np.ndarray) else list(col)
-
-
-def _object_column(values: list) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
-
-
 class _TextOp(OpModel):
     """A list-valued op applied record by record: ``apply(value)`` on both paths."""
 
@@ -111,13 +102,13 @@ class _TextOp(OpModel):
         apply, what = self.apply, self.input_what
 
         def run(ctx, col):
-            values = _object_rows(col)
+            values = object_rows(col)
             out = []
             for r, value in enumerate(values):
                 if value is None:
                     raise _null("input", what, row=r)
                 out.append(apply(value))
-            return (_object_column(out),)
+            return (object_column(out),)
         return run
 
 
@@ -142,7 +133,7 @@ class TokenizerModel(OpModel):
 
     def batch_fn(self, outputs):
         def run(ctx, col):
-            texts = _object_rows(col)
+            texts = object_rows(col)
             if None in texts:
                 raise InvalidInput("input", "a string (nulls are not accepted)", "null", row=texts.index(None))
             return (np.fromiter(tokenize_all(texts), dtype=object, count=len(texts)),)
@@ -224,7 +215,7 @@ class RegexTokenizerModel(_TextOp):
         what = self.input_what
 
         def run(ctx, col):
-            texts = _object_rows(col)
+            texts = object_rows(col)
             if None in texts:
                 raise _null("input", what, row=texts.index(None))
             budget = self._budget(sum(map(len, texts))) if bounded else None
@@ -234,7 +225,7 @@ class RegexTokenizerModel(_TextOp):
                     out.append(tokens(text, budget))
                 except TimeoutError:
                     raise self._out_of_time(text, budget, r) from None
-            return (_object_column(out),)
+            return (object_column(out),)
         return run
 
 

@@ -35,15 +35,11 @@ from ..jvm.murmur3 import hash_string
 from ..model import TEXT_CACHE_ENTRIES, OpModel, cache_cost, frozen, text_cache_bytes
 from ..registry import op
 from ..types import STRING_LIST, vector
-from ..vectors import SparseBatch, SparseVector
+from ..vectors import SparseBatch, SparseVector, object_rows
 
 
 def _null(port: str, what: str) -> InvalidInput:
     return InvalidInput(port, f"{what} (nulls are not accepted)", "null")
-
-
-def _object_column(col) -> list:
-    return col.tolist() if isinstance(col, np.ndarray) else list(col)
 
 
 def _csr(size: int, indptr: list, indices: list, values: list) -> SparseBatch:
@@ -149,7 +145,7 @@ class HashingTermFrequencyModel(OpModel):
         cache, size, binary = self.cache, self.num_features, self.binary
 
         def run(ctx, col):
-            lists = _object_column(col)
+            lists = object_rows(col)
             try:
                 lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
             except TypeError:  # a null row (len(None)); the first one is reported
@@ -255,7 +251,7 @@ class CountVectorizerModel(OpModel):
 
         def run(ctx, col):
             indptr, indices, values = [0], [], []
-            for r, doc in enumerate(_object_column(col)):
+            for r, doc in enumerate(object_rows(col)):
                 if doc is None:
                     raise InvalidInput("input", "a list of strings (nulls are not accepted)", "null", row=r)
                 idx, vals = counts(doc)

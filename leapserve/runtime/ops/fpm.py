@@ -18,7 +18,7 @@ from ..errors import BundleError
 from ..model import OpModel
 from ..registry import op
 from ..types import STRING_LIST
-from .feature_text_tokens import _object_column, _object_rows
+from ..vectors import object_column, object_rows
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class FPGrowthModel(OpModel):
         transform = self.transform
 
         def run(ctx, col):
-            return (_object_column([transform(items) for items in _object_rows(col)]),)
+            return (object_column([transform(items) for items in object_rows(col)]),)
         return run
 
 
