@@ -16,6 +16,7 @@ fetches them, and the session puts them on its classpath when they are there.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -190,11 +191,17 @@ def pyspark_jars() -> list[str]:
 def spark_ops_dir() -> Path:
     """Compiled ops (classes/) and the registry config, keyed by the sources, the op list, MLeap's
     pom and the PySpark they are compiled against."""
+    return cache_dir() / "spark-ops" / _spark_ops_key(tuple(spark_ops_sources()))
+
+
+@functools.lru_cache(maxsize=None)
+def _spark_ops_key(sources: tuple[Path, ...]) -> str:
+    """Hashed once per process and list of sources (a session asks on every start): the files, the
+    pom and PySpark do not change under a running process. The cache's place is read anew by
+    spark_ops_dir, as LEAPSERVE_CACHE may change."""
     from importlib.metadata import version
 
-    key = digest(*spark_ops_sources(), MLEAP_SPARK.pom,
-                 text=repr((SPARK_OPS, version("pyspark"))))
-    return cache_dir() / "spark-ops" / key
+    return digest(*sources, MLEAP_SPARK.pom, text=repr((SPARK_OPS, version("pyspark"))))
 
 
 def spark_ops_classpath() -> list[str]:
