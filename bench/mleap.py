@@ -23,7 +23,6 @@ import random
 import statistics
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,6 +31,7 @@ sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != 
 from tests.support import mleap_frames as mf  # noqa: E402
 from tests.support.bundles import FRAME, LR_ZIP, RF_ZIP  # noqa: E402
 from tests.support.servers import ServerProcess, free_port  # noqa: E402
+from tests.support.tables import print_table  # noqa: E402
 
 PENGUINS = REPO / "build" / "examples" / "penguins_species" / "bundle-json.zip"
 PREDICT_BATCH = "/leapserve.v1.PredictionService/PredictBatch"
@@ -138,21 +138,12 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--records", type=int, default=1000, help="records per call (default 1000)")
     args = parser.parse_args(argv)
-    load = os.getloadavg()[0]
+    load_before = os.getloadavg()[0]
     rows = measure(args)
     import grpc
 
-    head = (f"Measured {date.today().isoformat()} on {os.cpu_count()} cores (load average {load:.1f} at the start, "
-            f"{os.getloadavg()[0]:.1f} at the end), Python {sys.version.split()[0]}, grpcio {grpc.__version__}.")
-    if args.markdown:
-        print(head + "\n\n| measurement | value | compared |\n|---|---|---|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    else:
-        print(head)
-        width = max(len(r[0]) for r in rows)
-        for name, value, note in rows:
-            print(f"{name:<{width}}  {value:>22}  {note}")
+    print_table(rows, args.markdown, (load_before, os.getloadavg()[0]), "leapserve MLeap API benchmark",
+                f"grpcio {grpc.__version__}")
     return 0
 
 

@@ -33,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,6 +41,7 @@ sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from tests.support.bundles import RF_ZIP, airbnb_record  # noqa: E402
 from tests.support.servers import ServerProcess, free_port  # noqa: E402
+from tests.support.tables import print_table  # noqa: E402
 
 EXAMPLE_DIR = REPO / "build" / "examples" / "penguins_species"
 EXAMPLE_BUNDLE = EXAMPLE_DIR / "bundle-json.zip"
@@ -438,26 +438,6 @@ def measure(args) -> list[tuple[str, str, str]]:
     return rows
 
 
-def print_table(rows, markdown: bool, load: tuple) -> None:
-    import aiohttp
-
-    cpus = os.cpu_count()
-    busy = f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end"
-    if markdown:
-        print(f"Measured {date.today().isoformat()} on {cpus} cores ({busy}), Python {sys.version.split()[0]}, "
-              f"aiohttp {aiohttp.__version__}.\n")
-        print("| measurement | value | compared |")
-        print("|---|---|---|")
-        for name, value, note in rows:
-            print(f"| {name} | {value} | {note} |")
-        return
-    width = max(len(r[0]) for r in rows)
-    vwidth = max(len(r[1]) for r in rows)
-    print(f"leapserve HTTP benchmark, {date.today().isoformat()}, {cpus} cores, {busy}")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>{vwidth}}  {note}")
-
-
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--client-grpc-latency":
@@ -478,7 +458,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     rows = measure(args)
-    print_table(rows, args.markdown, (load_before, os.getloadavg()[0]))
+    import aiohttp
+
+    print_table(rows, args.markdown, (load_before, os.getloadavg()[0]), "leapserve HTTP benchmark",
+                f"aiohttp {aiohttp.__version__}")
     return 0
 
 
