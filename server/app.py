@@ -163,8 +163,7 @@ class HealthReporter:
                 log.warning("NOT_SERVING: %s", why, extra={"event": "not_serving", "reason": why})
             self._was_ready = ready
             self._why = why
-            for s in self.services:
-                self.health.set(s, serving if ready else not_serving)
+            # Model entries first: once "" (or a service) reads SERVING, every model's entry is set.
             names = set(self.registry.model_names())
             for name in sorted(names):
                 trouble = self.registry.model_trouble(name)
@@ -174,6 +173,8 @@ class HealthReporter:
                 self._log_model(gone, False, "no longer served")
                 self.health.set(MODEL_HEALTH_PREFIX + gone, not_serving)
             self.models |= names
+            for s in self.services:
+                self.health.set(s, serving if ready else not_serving)
 
     def _log_model(self, name: str, serving: bool, why: str) -> None:
         """One line per change of a model's health entry (the first status set counts as one), and
@@ -420,10 +421,11 @@ def _serve(config: ServeConfig, registry, observer, metrics, events: EventLoop, 
            supervised: bool, parent: int) -> int:
     server, health, reporter, bounds = events.run(build_server, config, registry,
                                                   observer if observer.active else None)
-    registry.add_listener(reporter.update)
     if metrics is not None:
+        # Before the health update, so the gauges are current once health changes.
         registry.add_listener(metrics.on_state)
         registry.add_event_listener(metrics.on_model_event)
+    registry.add_listener(reporter.update)
     # Everything alive once the models are in (modules, models, compiled programs) lives as long as
     # the process: keep it out of the garbage collector's full passes, which would otherwise walk it
     # (a few milliseconds, in the middle of some request) every so often.
