@@ -47,6 +47,8 @@ def test_request_row_and_model_metrics(start_server, tmp_path):
                                          timeout=10))
         assert len(stream) == 2 and stream[1].status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
 
+    # The gauges follow the registry's listeners, a moment after health turned SERVING.
+    wait_for(lambda: value(samples(scrape(metrics_port)), "leapserve_ready") == 1, what="leapserve_ready 1")
     m = samples(scrape(metrics_port))
     assert value(m, "leapserve_requests_total", model="rf", version="1", rpc="Predict", code="OK") == 6
     assert value(m, "leapserve_requests_total", model="rf", version="1", rpc="Predict", code="INVALID_ARGUMENT") == 1
@@ -84,8 +86,10 @@ def test_request_row_and_model_metrics(start_server, tmp_path):
     (models / "rf.zip").unlink()
     wait_for(lambda: value(samples(scrape(metrics_port)), "leapserve_model_unloads_total", model="rf") == 1,
              what="an unload")
+    # The unload event is counted before the state listeners update the gauge.
+    wait_for(lambda: value(samples(scrape(metrics_port)), "leapserve_models_loaded") == 0,
+             what="leapserve_models_loaded 0")
     m = samples(scrape(metrics_port))
-    assert value(m, "leapserve_models_loaded") == 0
     assert value(m, "leapserve_model_load_duration_seconds_count", model="rf") == 3
 
 
