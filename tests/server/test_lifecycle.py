@@ -61,7 +61,7 @@ def test_health_failed_load_reload_and_recovery(start_server, bundles, tmp_path)
     # Fixing the file brings it in and the server becomes SERVING.
     copy_bundle(bundles["lr_v2"], models / "broken.zip")
     server.wait_health("SERVING", timeout=20)
-    assert server.health("model:broken") == "SERVING"
+    server.wait_health("SERVING", "model:broken", timeout=20)
     assert predict(stub, "broken").outputs["prediction"].double_value == pytest.approx(v2_expected(1, 2))
 
     # A reload that fails leaves the old copy serving; the failure shows in metadata and health.
