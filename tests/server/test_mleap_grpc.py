@@ -387,7 +387,7 @@ def test_admin_is_off_by_default(start_server, wire):
     with pytest.raises(grpc.RpcError) as info:
         stub.UnloadModel(wire.pb.UnloadModelRequest(model_name="rf"), timeout=30)
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert server.health(SERVICE) == "SERVING"
+    server.wait_health("SERVING", SERVICE, timeout=10)
 
 
 # --- around the service ------------------------------------------------------------------------
@@ -395,7 +395,7 @@ def test_admin_is_off_by_default(start_server, wire):
 def test_health_reflection_and_metrics(wire, stub, server):
     from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-    assert server.health(SERVICE) == "SERVING"
+    server.wait_health("SERVING", SERVICE, timeout=10)
     db = ProtoReflectionDescriptorDatabase(server.open_channel())
     assert SERVICE in set(db.get_services())
     before = samples(scrape(server.metrics_port))
