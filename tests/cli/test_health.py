@@ -25,7 +25,8 @@ def test_exit_codes_tell_the_answers_apart(start_server, tmp_path):
     models.mkdir()
     (models / "broken.zip").write_bytes(b"not a zip")
     bad = start_server("--model-dir", models, "--reload-interval", "0", wait="listening")
-    bad.wait_health("NOT_SERVING")
+    # "" answers NOT_SERVING from the start; the model's entry appears once the folder is scanned.
+    bad.wait_health("NOT_SERVING", "model:broken", timeout=30)
     r = health("--address", bad.address)
     assert (r.returncode, r.stdout) == (1, "")
     assert r.stderr == f"leapserve health: error: NOT_SERVING: the server at {bad.address} is not serving\n"
