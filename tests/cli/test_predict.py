@@ -127,6 +127,7 @@ def test_a_server_that_answers_unavailable_is_not_unreachable(start_server, tmp_
     broken = tmp_path / "bad.zip"
     broken.write_bytes(b"not a zip")
     bad = start_server("--model", f"bad={broken}", "--reload-interval", "0", wait="listening")
+    bad.wait_health("NOT_SERVING", "model:bad", timeout=30)  # known to the server, not "no such model"
     r = run_cli("predict", "--address", bad.address, "--model", "bad", "--json", "{}", "--timeout", "10")
     assert assert_one_error(r, 1).startswith("UNAVAILABLE: model 'bad' is not ready"), r.stderr
 
