@@ -27,7 +27,7 @@ def _watch(address: str, service: str, seen: queue.Queue, stop: threading.Event 
 
 
 def test_a_watcher_hears_shutdown_after_another_watcher_of_its_service_left(start_server):
-    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--drain-seconds", "2", "--grace-period", "1")
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--drain-seconds", "10", "--grace-period", "1")
     staying, leaving = queue.Queue(), queue.Queue()
     stay = threading.Thread(target=_watch, args=(server.address, "", staying), daemon=True)
     stay.start()
@@ -41,6 +41,7 @@ def test_a_watcher_hears_shutdown_after_another_watcher_of_its_service_left(star
     leave.join(10)
     assert leaving.get(timeout=5) == "CANCELLED"
 
-    server.signal()  # health turns NOT_SERVING at once; the drain keeps the server up for 2 s
-    assert staying.get(timeout=1.5) == "NOT_SERVING", "the remaining watcher was not told of the shutdown"
+    server.signal()  # health turns NOT_SERVING at once; the drain keeps the server up for 10 s
+    assert staying.get(timeout=8) == "NOT_SERVING", "the remaining watcher was not told of the shutdown"
+    server.signal()  # told during the drain (not by the server going away): cut the drain short
     assert server.wait(20) == 0

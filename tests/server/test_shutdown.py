@@ -55,21 +55,23 @@ class Traffic:
 
 
 def test_sigterm_answers_every_request_sent_before_it(start_server):
-    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--drain-seconds", "1.5",
+    # The drain outlasts the 3 s allowed for health to turn (four busy clients share this process's
+    # GIL with the probe), so that Predict is still answered once it has.
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--drain-seconds", "5",
                           "--grace-period", "5")
     with Traffic(server.address) as traffic, grpc.insecure_channel(server.address) as probe:
         time.sleep(1.0)
         signalled = time.monotonic()
         server.signal(signal.SIGTERM)
         # Health turns NOT_SERVING at once, while Predict is still answered (the drain).
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + 3.0
         status = health_status(probe)
         while status == "SERVING" and time.monotonic() < deadline:
             time.sleep(0.02)
             status = health_status(probe)
         seen_not_serving = time.monotonic()
         assert status == "NOT_SERVING"
-        assert seen_not_serving - signalled < 1.0
+        assert seen_not_serving - signalled < 3.0
         assert health_status(probe, "liveness") == "NOT_SERVING"
         during_drain = prediction_stub(probe).Predict(predict_request("rf", airbnb_record()), timeout=5)
         assert during_drain.outputs
@@ -83,7 +85,7 @@ def test_sigterm_answers_every_request_sent_before_it(start_server):
     assert any(c[2] == "OK" and c[0] > signalled + 1.0 for c in calls)
     assert code == 0
     log = server.log()
-    assert "SIGTERM: health NOT_SERVING; draining for 1.5 s" in log and "stopped" in log
+    assert "SIGTERM: health NOT_SERVING; draining for 5.0 s" in log and "stopped" in log
 
 
 def test_calls_in_progress_finish_within_the_grace_period(start_server):
@@ -120,9 +122,8 @@ def test_calls_in_progress_finish_within_the_grace_period(start_server):
 def test_sigint_stops_gracefully_and_a_second_signal_cuts_the_drain(start_server):
     server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0", "--drain-seconds", "60")
     server.signal(signal.SIGINT)
-    time.sleep(0.5)
+    server.wait_health("NOT_SERVING", timeout=10)
     assert server.proc.poll() is None  # draining
-    assert server.health() == "NOT_SERVING"
     began = time.monotonic()
     server.signal(signal.SIGINT)
     assert server.wait(30) == 0
