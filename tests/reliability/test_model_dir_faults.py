@@ -82,11 +82,16 @@ def test_failed_scan_keeps_the_models(start_server, tmp_path, figures):
     scan_metrics = []  # (failing, failures) while broken, then after the repair
     faults = []
 
+    def failed_scans():
+        return value(samples(scrape(metrics_port)), "leapserve_model_scan_failures_total")
+
     def fault(name, break_it, repair):
         with _Watch(server, {"lin": 1, "ver": 3}) as watch:
+            before = failed_scans()
             break_it()
             wait_until(lambda: server.log().count("scanning the models failed") > len(faults), 10, "the failure logged")
-            time.sleep(1.0)  # ten rounds of the watcher on the broken folder
+            # several rounds of the watcher on the broken folder (one each 0.1 s), however slow they run
+            wait_until(lambda: failed_scans() >= before + 5, 20, "five failed scans counted")
             names = {m.name for m in stub.ListModels(pb.ListModelsRequest(), timeout=10).models}
             broken = samples(scrape(metrics_port))
             repair()
@@ -150,9 +155,13 @@ def test_failed_scan_and_half_written_pin_keep_the_pinned_default(start_server, 
     write_zip(models / "mass" / "v4.zip", lin_entries(4))  # not served: a note
     pin = models / "mass" / "default_version"
     pin.write_text("2\n")
-    server = start_server("--model-dir", models, "--reload-interval", INTERVAL)
+    metrics_port = free_port()
+    server = start_server("--model-dir", models, "--reload-interval", INTERVAL, "--metrics-port", metrics_port)
     stub = pb_grpc.PredictionServiceStub(server.open_channel())
     assert _predict(stub, "mass") == 12.0
+
+    def failed_scans():
+        return value(samples(scrape(metrics_port)), "leapserve_model_scan_failures_total")
 
     def pinned_and_noted():
         (mass,) = stub.ListModels(pb.ListModelsRequest(), timeout=10).models
@@ -162,7 +171,8 @@ def test_failed_scan_and_half_written_pin_keep_the_pinned_default(start_server, 
     with _Watch(server, {"mass": 2}) as watch:
         models.rename(away)
         wait_until(lambda: "scanning the models failed" in server.log(), 10, "the failure logged")
-        time.sleep(1.0)  # ten rounds of the watcher on the broken folder
+        # several rounds of the watcher on the broken folder (one each 0.1 s), however slow they run
+        wait_until(lambda: failed_scans() >= 5, 20, "five failed scans counted")
         during = pinned_and_noted()
         away.rename(models)
         wait_until(lambda: "scanning the models works again" in server.log(), 10, "the recovery logged")
@@ -171,14 +181,19 @@ def test_failed_scan_and_half_written_pin_keep_the_pinned_default(start_server, 
     assert during[0] == "2" and len(during[1]) == 1, during
     assert pinned_and_noted()[0] == "2"
 
+    def empty_pin_noted():
+        (mass,) = stub.ListModels(pb.ListModelsRequest(), timeout=10).models
+        if any("default_version: ignored" in n and "keeps the default version it pinned before" in n
+               for n in mass.notes):
+            return mass
+        return None
+
     with _Watch(server, {"mass": 2}) as watch:
         pin.write_text("")
-        time.sleep(1.0)
-        (mass,) = stub.ListModels(pb.ListModelsRequest(), timeout=10).models
+        mass = wait_until(empty_pin_noted, 20, "the empty default_version noted")
+        time.sleep(0.3)  # a few more rounds of the watcher with the pin file empty
     assert watch.errors == [], watch.errors[:5]
     assert mass.pinned_default_version == "2"
-    assert any("default_version: ignored" in n and "keeps the default version it pinned before" in n
-               for n in mass.notes), list(mass.notes)
     pin.write_text("3\n")
     wait_until(lambda: _predict(stub, "mass") == 18.0, 10, "pinned to 3")
     assert "no longer pinned" not in server.log()
@@ -209,8 +224,7 @@ def test_new_bundles_wait_until_stable_and_never_turn_readiness_off(start_server
         # A broken new bundle: refused, shown under its own name, the server stays SERVING.
         (models / "broken.zip").write_bytes(b"this is not a zip file")
         wait_until(lambda: "broken.zip failed" in server.log(), 10, "the failure logged")
-        time.sleep(0.3)
-        assert server.health("model:broken") == "NOT_SERVING"
+        server.wait_health("NOT_SERVING", "model:broken", timeout=10)
         versions = stub.GetModelMetadata(pb.GetModelMetadataRequest(model="broken"), timeout=10).versions
         assert versions[0].state == pb.FAILED and "broken.zip" in versions[0].error
 
@@ -219,8 +233,9 @@ def test_new_bundles_wait_until_stable_and_never_turn_readiness_off(start_server
         write_zip(models / "ver" / "1" / "bundle.zip", lin_entries(5))
         wait_until(lambda: server.health("model:ver") == "SERVING", 10, "ver loaded")
         (models / "ver" / "2.zip").write_bytes(b"garbage")
-        wait_until(lambda: server.health("model:ver") == "NOT_SERVING", 10, "ver's broken version shown")
-        time.sleep(0.3)
+        # NOT_SERVING already while version 2 loads: wait for the failure itself
+        wait_until(lambda: "model:ver NOT_SERVING: version 2: failed" in server.log(), 10, "ver's broken version shown")
+        server.wait_health("NOT_SERVING", "model:ver", timeout=10)
     assert watch.errors == [], watch.errors[:5]
     log = server.log()
     assert "late.zip failed" not in log  # never read half-written
