@@ -94,8 +94,10 @@ def test_the_server_answers_invalid_argument_and_health_meanwhile(start_server, 
     """The slow call is the pipeline's first (its cost unknown), or follows fast ones: a regular
     expression's cost does not follow its average, so it never runs on the event loop."""
     bundle = _tokenizer_zip(tmp_path / "tok.zip", EVIL, False)
+    # The pattern runs for its 3 s budget of CPU time; health gets 2 s (a machine under load may be
+    # slow), still well under what a Check queued behind the pattern would take.
     server = start_server("--model", f"tok={bundle}", "--threads", "2", "--reload-interval", "0",
-                          env={"LEAPSERVE_REGEX_TIMEOUT_MS": "1500"})
+                          env={"LEAPSERVE_REGEX_TIMEOUT_MS": "3000"})
     stub = prediction_stub(server.open_channel())
     for _ in range(20 if known_fast else 0):
         assert stub.Predict(predict_request("tok", {"x": "aab ab"}), timeout=5).outputs
@@ -117,11 +119,11 @@ def test_the_server_answers_invalid_argument_and_health_meanwhile(start_server, 
     while caller.is_alive() and len(health_times) < 5:
         start = time.monotonic()
         with grpc.insecure_channel(server.address) as ch:
-            assert health_status(ch, timeout=1.0) == "SERVING"
+            assert health_status(ch, timeout=3.0) == "SERVING"
         health_times.append(time.monotonic() - start)
         time.sleep(0.1)
     caller.join(30)
-    assert health_times and max(health_times) < 0.5, f"health Check took {health_times} s while the pattern ran"
+    assert health_times and max(health_times) < 2.0, f"health Check took {health_times} s while the pattern ran"
     assert outcome["code"] == "INVALID_ARGUMENT", outcome
     assert "'x'" in outcome["details"] and EVIL in outcome["details"] and "LEAPSERVE_REGEX_TIMEOUT_MS" in outcome["details"]
     assert outcome["seconds"] < 20, outcome
