@@ -107,6 +107,16 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def health(self, service: str = "", address: str | None = None) -> str:
+        """The status of one health Check, for a test that asserts it: asked a second time if the
+        first found no connection or no answer in time (a loaded machine; the server drops a health
+        request it has not read within 1 s), so that a one-off timeout does not read as the answer.
+        Statuses the server gives (SERVING, NOT_SERVING, NOT_FOUND) are returned as they are."""
+        status = self._check(service, address)
+        if status in ("DEADLINE_EXCEEDED", "UNAVAILABLE"):
+            status = self._check(service, address)
+        return status
+
+    def _check(self, service: str = "", address: str | None = None) -> str:
         with grpc.insecure_channel(address or self.address) as ch:
             return health_status(ch, service)
 
@@ -117,7 +127,7 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            last = self.health(service, address)
+            last = self._check(service, address)
             if last == want:
                 return
             time.sleep(0.05)
@@ -128,7 +138,7 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            if self.health() not in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+            if self._check() not in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
                 return
             time.sleep(0.05)
         raise AssertionError(f"server not listening after {timeout}s:\n{self.log()}")
