@@ -34,7 +34,6 @@ import concurrent.futures
 import json
 import logging
 import math
-import os
 import ssl
 import threading
 import time
@@ -398,46 +397,29 @@ class _TlsFiles:
     """An ssl.SSLContext for the HTTP port from the gRPC port's files, reloaded when they change
     (new handshakes use the new certificate; open connections keep theirs)."""
 
-    CHECK_INTERVAL = 1.0
-
     def __init__(self, cert: str, key: str, client_ca: str | None):
-        self.cert, self.key, self.client_ca = cert, key, client_ca
+        from .tls import TlsFiles
+
+        self.files = TlsFiles(cert, key, client_ca)
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._load()
         if client_ca:
             self.context.verify_mode = ssl.CERT_REQUIRED
-        self._stamp = self._stamps()
 
     def _load(self) -> None:
-        self.context.load_cert_chain(self.cert, self.key)
-        if self.client_ca:
-            self.context.load_verify_locations(self.client_ca)
-
-    def _stamps(self):
-        out = []
-        for p in (self.cert, self.key, self.client_ca):
-            try:
-                st = os.stat(p) if p else None
-                out.append(st and (st.st_ino, st.st_size, st.st_mtime_ns))
-            except OSError:
-                out.append(None)
-        return tuple(out)
+        files = self.files
+        self.context.load_cert_chain(files.cert, files.key)
+        if files.client_ca:
+            self.context.load_verify_locations(files.client_ca)
 
     async def watch(self) -> None:
-        from .tls import check_server_files
+        from .tls import CHECK_INTERVAL
 
         while True:
-            await asyncio.sleep(self.CHECK_INTERVAL)
-            stamp = self._stamps()
-            if stamp == self._stamp:
+            await asyncio.sleep(CHECK_INTERVAL)
+            if not self.files.changed("the HTTP port keeps the previous ones"):
                 continue
-            problem = check_server_files(self.cert, self.key, self.client_ca)
-            if problem:  # half-written during a rotation: keep the old one, try again later
-                log.warning("TLS files changed but cannot be used yet (%s); the HTTP port keeps the previous ones",
-                            problem)
-                continue
-            self._stamp = stamp
             try:
                 self._load()
             except (ssl.SSLError, OSError) as e:

@@ -23,7 +23,7 @@ import time
 
 log = logging.getLogger("leapserve.tls")
 
-CHECK_INTERVAL = 1.0
+CHECK_INTERVAL = 1.0  # seconds between looks at the files' stamps (gRPC and HTTP alike)
 
 
 def _read(path: str) -> bytes:
@@ -54,25 +54,48 @@ def check_server_files(cert: str | None, key: str | None, client_ca: str | None)
     return None
 
 
+class TlsFiles:
+    """The server's certificate, key and client CA files, and whether they changed since last used:
+    both the gRPC credentials and the HTTP port (server/http.py) reload through it."""
+
+    def __init__(self, cert: str, key: str, client_ca: str | None):
+        self.cert, self.key, self.client_ca = cert, key, client_ca
+        self._stamp = self._stamps()
+
+    def _stamps(self) -> tuple:
+        """(inode, size, mtime) of each file: a rotation replaces the file (new inode) or rewrites it."""
+        out = []
+        for p in (self.cert, self.key, self.client_ca):
+            try:
+                st = os.stat(p) if p else None
+                out.append(st and (st.st_ino, st.st_size, st.st_mtime_ns))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
+    def changed(self, keeps: str = "keeping the previous ones") -> bool:
+        """True once after the files changed into a usable set. A set that cannot be used yet (half
+        written during a rotation) is logged (``keeps`` says who keeps the previous files) and
+        checked again at the next call."""
+        stamp = self._stamps()
+        if stamp == self._stamp:
+            return False
+        problem = check_server_files(self.cert, self.key, self.client_ca)
+        if problem:
+            log.warning("TLS files changed but cannot be used yet (%s); %s", problem, keeps)
+            return False
+        self._stamp = stamp
+        return True
+
+
 class ReloadingServerCredentials:
     """grpc server credentials whose certificate, key and client CA are re-read when a file changes."""
 
     def __init__(self, cert: str, key: str, client_ca: str | None):
-        self.paths = [p for p in (cert, key, client_ca) if p]
         self.cert, self.key, self.client_ca = cert, key, client_ca
+        self.files = TlsFiles(cert, key, client_ca)
         self._lock = threading.Lock()
-        self._stamp = self._stamps()
         self._checked = time.monotonic()
-
-    def _stamps(self):
-        out = []
-        for p in self.paths:
-            try:
-                st = os.stat(p)
-                out.append((st.st_ino, st.st_size, st.st_mtime_ns))
-            except OSError:
-                out.append(None)
-        return tuple(out)
 
     def _configuration(self):
         import grpc
@@ -88,14 +111,8 @@ class ReloadingServerCredentials:
             return None
         with self._lock:
             self._checked = now
-            stamp = self._stamps()
-            if stamp == self._stamp:
+            if not self.files.changed():
                 return None
-            problem = check_server_files(self.cert, self.key, self.client_ca)
-            if problem:  # half-written during a rotation: keep the old one, try again later
-                log.warning("TLS files changed but cannot be used yet (%s); keeping the previous ones", problem)
-                return None
-            self._stamp = stamp
             log.info("TLS files changed: using the new certificate for new connections",
                      extra={"event": "tls_reloaded"})
             return self._configuration()
