@@ -198,7 +198,6 @@ class HttpPort:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._tls_watch = None
-        self._children: dict = {}
 
     # --- routes ------------------------------------------------------------------------------
 
@@ -210,6 +209,7 @@ class HttpPort:
     def _wrap(self, name: str, path: str, handler):
         rpc = "http/" + name
         perf = time.perf_counter
+        children = self.metrics.children(rpc, rows=True) if self.metrics is not None else None
 
         async def endpoint(request: web.Request) -> web.StreamResponse:
             start = perf()
@@ -236,7 +236,7 @@ class HttpPort:
                 elapsed = perf() - start
                 if self.draining and response is not None:
                     response.force_close()
-                self._observe(call, rpc, code, elapsed, response, span)
+                self._observe(call, rpc, code, elapsed, response, span, children)
             return response
 
         return endpoint
@@ -272,22 +272,16 @@ class HttpPort:
                                                   "leapserve.endpoint": name})
         return span
 
-    def _observe(self, call: Call, rpc: str, code: str, elapsed: float, response, span) -> None:
+    def _observe(self, call: Call, rpc: str, code: str, elapsed: float, response, span, children) -> None:
         model, version = ("", "") if call.model is None else self.registry.metric_labels(call.model, call.version)
-        if self.metrics is not None:
-            key = (model, version, rpc, code)
-            c = self._children.get(key)
-            if c is None:
-                m = self.metrics
-                c = self._children[key] = (m.requests.labels(*key), m.latency.labels(*key),
-                                           m.rows.labels(model, version, rpc, "ok"),
-                                           m.rows.labels(model, version, rpc, "skipped"))
+        if children is not None:
+            c = children(model, version, code)
             c[0].inc()
             c[1].observe(elapsed)
             if call.rows_ok:
                 c[2].inc(call.rows_ok)
             if call.rows_skipped:
-                c[3].inc(call.rows_skipped)
+                c[4].inc(call.rows_skipped)
         status = response.status if response is not None else 499
         if span is not None:
             from opentelemetry.trace import Status, StatusCode

@@ -304,6 +304,28 @@ class Metrics:
         self.models_loaded.set(self.registry.served_count())
         self.ready.set(1 if self.registry.ready() else 0)
 
+    # --- label children of the calls ----------------------------------------------------------
+
+    def children(self, rpc: str, rows: bool):
+        """A function (model, version, code) -> (requests, latency, rows_ok, rows_invalid, rows_skipped)
+        label children of ``rpc``'s calls (the rows ones None when ``rows`` is false), made once per
+        distinct labels: the gRPC handlers' wrappers (Observer) and the HTTP port count through it."""
+        cache: dict = {}
+
+        def children(model: str, version: str, code: str):
+            key = (model, version, code)
+            found = cache.get(key)
+            if found is None:
+                row_children = (None, None, None)
+                if rows:
+                    row_children = tuple(self.rows.labels(model, version, rpc, outcome)
+                                         for outcome in ("ok", "invalid", "skipped"))
+                found = cache[key] = (self.requests.labels(model, version, rpc, code),
+                                      self.latency.labels(model, version, rpc, code), *row_children)
+            return found
+
+        return children
+
     # --- serving /metrics ----------------------------------------------------------------------
 
     def serve(self, host: str, port: int):
@@ -341,30 +363,10 @@ class Observer:
             wrap = self._stream if rows == "stream" else self._unary
             setattr(servicer, rpc, wrap(fn, rpc, model_attr, version_attr, rows))
 
-    def _children(self, rpc: str, rows: str | None):
-        """A function (model, version, code) -> (requests, latency, rows_ok, rows_invalid, rows_skipped)
-        label children, made once per distinct labels."""
-        metrics = self.metrics
-        cache: dict = {}
-
-        def children(model: str, version: str, code: str):
-            key = (model, version, code)
-            found = cache.get(key)
-            if found is None:
-                row_children = (None, None, None)
-                if rows is not None:
-                    row_children = tuple(metrics.rows.labels(model, version, rpc, outcome)
-                                         for outcome in ("ok", "invalid", "skipped"))
-                found = cache[key] = (metrics.requests.labels(model, version, rpc, code),
-                                      metrics.latency.labels(model, version, rpc, code), *row_children)
-            return found
-
-        return children
-
     def _unary(self, fn, rpc: str, model_attr, version_attr, rows):
         perf = time.perf_counter
         labels_of = self.registry.metric_labels
-        children = self._children(rpc, rows) if self.metrics is not None else None
+        children = self.metrics.children(rpc, rows is not None) if self.metrics is not None else None
         log_requests = self.log_requests
 
         def record(request, context, code, response, elapsed):
@@ -428,7 +430,7 @@ class Observer:
         request only after answering, so the latest request pulled is the one being answered."""
         perf = time.perf_counter
         labels_of = self.registry.metric_labels
-        children = self._children(rpc, rows) if self.metrics is not None else None
+        children = self.metrics.children(rpc, rows is not None) if self.metrics is not None else None
         log_requests = self.log_requests
 
         def record(request, model_name, context, response, elapsed):
