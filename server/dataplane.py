@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leapserve.runtime.errors import InvalidInput, MissingInput
+from leapserve.runtime.errors import InvalidInput
 
 from .discovery import is_bundle_dir, scan_model_dir, scan_versions
 from .errors import BadRequest, FieldError, LimitExceeded, ModelNotFound, ModelUnavailable, ServeError
@@ -137,12 +137,8 @@ class Inference:
             elif rows != n:
                 raise InvalidInput(tensor.name, f"{n} records like the other inputs", f"{rows} (shape {list(tensor.shape)})")
             columns[tensor.name] = col
-        required = served.pipeline.required_inputs(wanted)
-        if any(name not in columns for name in required):  # named all at once, with the tensors sent
-            absent = [(name, str(ftype)) for name, ftype in required.items() if name not in columns]
-            raise MissingInput(*absent[0], missing=absent, sent=[t.name for t in inputs],
-                               known=served.pipeline.inputs)
-        result = served.pipeline.transform_batch(columns, wanted)
+        # Missing inputs are named with every tensor sent, not only those the pipeline reads.
+        result = served.pipeline.transform_batch(columns, wanted, sent=[t.name for t in inputs])
         if n is None:
             n = len(result.skipped)
         names = list(dict.fromkeys(wanted)) if wanted else list(codec.output_names)

@@ -1198,13 +1198,12 @@ class RowStreamPlan:
         out_fields, wanted = _selection(pipeline, self.in_fields, select, relaxed)
         self.out_fields = tuple(out_fields)
         self.wanted = tuple(wanted)
-        required = pipeline.required_inputs(self.wanted)
-        have = {f.name for f in self.in_fields}
-        absent = [(name, str(t)) for name, t in required.items() if name not in have]
-        if absent:
-            from leapserve.runtime.errors import MissingInput
+        from leapserve.runtime.plan import missing_input
 
-            raise MissingInput(absent[0][0], absent[0][1], missing=absent, sent=have, known=pipeline.inputs)
+        missing = missing_input(pipeline.required_inputs(self.wanted), {f.name for f in self.in_fields},
+                                pipeline.inputs)
+        if missing is not None:
+            raise missing
 
     def codec(self, in_fields: Sequence[FrameField] | None = None, out_fields: Sequence[FrameField] | None = None,
               max_string: int = 1 << 20) -> RowCodec:

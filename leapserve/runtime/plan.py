@@ -10,10 +10,11 @@ looked up). Batches run each stage once over numpy columns.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import Container, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -256,13 +257,16 @@ class Pipeline:
             program = self._cached(key, self._row_programs, self._build_row_program)
         return program(record)
 
-    def transform_batch(self, columns: Mapping, outputs: Sequence[str] | None = None) -> BatchResult:
-        """Score many records given as columns (field -> sequence or numpy array)."""
+    def transform_batch(self, columns: Mapping, outputs: Sequence[str] | None = None, *,
+                        sent: Iterable[str] | None = None) -> BatchResult:
+        """Score many records given as columns (field -> sequence or numpy array). ``sent``: the
+        names the client sent, when they are more than the columns' (a server leaves out fields the
+        pipeline does not read): MissingInput suggests among them."""
         key = self._wanted(outputs)
         program = self._batch_programs.get(key)
         if program is None:
             program = self._cached(key, self._batch_programs, self._build_batch_program)
-        return program(columns)
+        return program(columns, sent)
 
     def required_inputs(self, outputs: Sequence[str] | None = None) -> Mapping[str, FieldType]:
         """The input fields needed to compute the given outputs (all outputs by default), read-only.
@@ -332,7 +336,8 @@ class Pipeline:
                 slot[col] = f"v{len(slot)}"
             return slot[col]
 
-        ns: dict[str, object] = {"MISSING": _MISSING, "missing": _missing_check(required, tuple(self.inputs)),
+        ns: dict[str, object] = {"MISSING": _MISSING,
+                                 "missing": functools.partial(missing_input, dict(required), known=tuple(self.inputs)),
                                  "ScoringError": ScoringError,
                                  "locate": _locator(active, self.lineage, self._read_as_number)}
         lines = ["def run(rec):", "    st = -1", "    try:"]
@@ -385,11 +390,13 @@ class Pipeline:
         locate = _locator(active, self.lineage, self._read_as_number)
         row_program = self._build_row_program(wanted)
         types = self._types
-        missing = _missing_check(required, tuple(self.inputs))
+        required_types = dict(required)
+        known = tuple(self.inputs)
 
-        def run(columns: Mapping) -> BatchResult:
-            if any(name not in columns for name, _ in required):
-                raise missing(columns)
+        def run(columns: Mapping, sent: Iterable[str] | None = None) -> BatchResult:
+            error = missing_input(required_types, columns, known, sent)
+            if error is not None:
+                raise error
             n = _batch_length(columns, [name for name, _ in required])
             values: dict[str, object] = {}
             null_rows = np.zeros(n, dtype=bool)
@@ -511,13 +518,19 @@ def _is_text(st: Stage, port: str) -> bool:
     return any(p == port and t.base == "string" for p, _, t in st.outputs)
 
 
-def _missing_check(required: list[tuple[str, FieldType]], known: Sequence[str]):
-    """The MissingInput of a record (or batch columns) lacking required inputs: names every one.
-    ``known`` are all the pipeline's inputs, never suggested for a missing one."""
-    def missing(rec: Mapping) -> MissingInput:
-        absent = [(name, str(ftype)) for name, ftype in required if name not in rec]
-        return MissingInput(absent[0][0], absent[0][1], missing=absent, sent=rec, known=known)
-    return missing
+def missing_input(required: Mapping[str, FieldType], present: Container[str], known: Iterable[str] = (),
+                  sent: Iterable[str] | None = None) -> MissingInput | None:
+    """None when ``present`` (a record, batch columns or a set of field names) holds every one of
+    the ``required`` inputs (field -> type, as Pipeline.required_inputs gives them); else the
+    MissingInput naming every absent one. ``sent`` are the names whose near-misses it suggests
+    (by default ``present``'s); ``known`` (the pipeline's inputs) are never suggested. The one check
+    of the runtime's record and batch paths and of the servers (which may name what was sent)."""
+    for name in required:  # a plain loop: the cheapest check per record; the list only on failure
+        if name not in present:
+            absent = [(f, str(t)) for f, t in required.items() if f not in present]
+            return MissingInput(absent[0][0], absent[0][1], missing=absent,
+                                sent=present if sent is None else sent, known=known)
+    return None
 
 
 def _is_null_input(v, read_as_number: bool) -> bool:

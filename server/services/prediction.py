@@ -13,7 +13,8 @@ import numpy as np
 from leapserve.v1 import prediction_pb2 as pb
 from leapserve.v1 import prediction_pb2_grpc as pb_grpc
 
-from leapserve.runtime.errors import MissingInput, RowSkipped, ScoringError, TimeLimitExceeded
+from leapserve.runtime.errors import RowSkipped, ScoringError, TimeLimitExceeded
+from leapserve.runtime.plan import missing_input
 
 from ..codec import delimited, pass_through, string_field
 from ..errors import BadRequest, LimitExceeded, ModelNotFound, RowsInvalid, ServeError
@@ -248,12 +249,9 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         records = [codec.decode_record(r.fields) for r in request.records]
         failures: dict[int, Failure] = {}
         for i, rec in enumerate(records):
-            for name in required:  # a plain loop: the cheapest check per row; the list only on failure
-                if name not in rec:
-                    absent = [(name, str(ftype)) for name, ftype in required.items() if name not in rec]
-                    failures[i] = scoring_failure(MissingInput(*absent[0], missing=absent, sent=rec,
-                                                               known=pipeline.inputs), i)
-                    break
+            missing = missing_input(required, rec, pipeline.inputs)
+            if missing is not None:
+                failures[i] = scoring_failure(missing, i)
         valid = [i for i in range(n) if i not in failures] if failures else list(range(n))
 
         # Score the valid rows as one batch; if the batch refuses, score them one by one to say

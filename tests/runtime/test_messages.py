@@ -10,6 +10,7 @@ import time
 import pytest
 
 from leapserve.runtime import InvalidInput, MissingInput, ScoringError, load_bundle
+from leapserve.runtime.plan import missing_input
 from tests.support import golden
 from tests.support.handmade import (assembled_lr_nodes, bucketed_lr_nodes, long, node, string, two_column_encoder_nodes,
                                     two_column_indexer_node, write_bundle)
@@ -39,6 +40,18 @@ def test_a_name_off_by_case_or_a_typo_is_suggested(lr, sent):
             score({sent: 1.0, "depth": 2.0})
         assert e.value.field == "island" and e.value.expected == "double"
         assert f"{sent!r} was sent: did you mean 'island'?" in str(e.value)
+
+
+def test_missing_inputs_are_suggested_among_the_names_sent_when_a_server_gives_them(lr):
+    """A server leaves out the fields the pipeline does not read; the names it says were sent still
+    get their suggestion, and missing_input answers what the record and batch paths raise."""
+    with pytest.raises(MissingInput) as e:
+        lr.transform_batch({"depth": [2.0]}, sent=["Island", "depth"])
+    assert "'Island' was sent: did you mean 'island'?" in str(e.value)
+    required = lr.required_inputs()
+    assert missing_input(required, {"island": 1.0, "depth": 2.0}, lr.inputs) is None
+    found = missing_input(required, {"depth": 2.0}, lr.inputs, ["islnd"])
+    assert found.fields == ("island",) and "'islnd' was sent: did you mean 'island'?" in str(found)
 
 
 def test_a_name_far_from_any_input_gets_no_suggestion(lr):
