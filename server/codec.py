@@ -221,14 +221,13 @@ def setter_for(ftype: FieldType) -> Callable:
 # --- columns of a batch ----------------------------------------------------------------------
 
 def column_rows(col, n: int) -> list:
-    """An output column of transform_batch as a list of row values."""
+    """A runtime column (an output of transform_batch: numpy array, SparseBatch, list) as a list of
+    plain row values (a matrix's rows as lists, numpy scalars as Python's)."""
     if isinstance(col, SparseBatch):
         return [col.row(i) for i in range(n)]
     if isinstance(col, np.ndarray):
-        if col.ndim == 2:
-            return list(col)
-        if col.dtype == object:
-            return col.tolist()
+        if col.dtype == object and col.ndim == 1:
+            return [x.item() if isinstance(x, np.generic) else x for x in col.tolist()]
         return col.tolist()
     return list(col)
 

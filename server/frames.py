@@ -37,6 +37,8 @@ from leapserve.runtime.errors import InvalidInput, describe
 from leapserve.runtime.types import FieldType
 from leapserve.runtime.vectors import SparseBatch, SparseVector
 
+from .codec import column_rows
+
 JSON_FORMAT = "ml.combust.mleap.json"
 BINARY_FORMAT = "ml.combust.mleap.binary"
 FORMATS = (JSON_FORMAT, BINARY_FORMAT)
@@ -979,19 +981,6 @@ def _json_tensor_value(v):
 
 # --- result columns -> frames ------------------------------------------------------------------
 
-def column_values(col, n: int) -> list:
-    """A runtime column (numpy array, SparseBatch, list) as a list of row values."""
-    if isinstance(col, SparseBatch):
-        return [col.row(i) for i in range(n)]
-    if isinstance(col, np.ndarray):
-        if col.ndim == 2:
-            return col.tolist()
-        if col.dtype == object:
-            return [x.item() if isinstance(x, np.generic) else x for x in col.tolist()]
-        return col.tolist()
-    return list(col)
-
-
 def binary_cells(f: FrameField, col, n: int) -> list[bytes]:
     """Each row's encoding of one result column (whole numpy columns at once where they can be)."""
     if isinstance(col, np.ndarray) and col.dtype != object and col.dtype.kind in "fiub":
@@ -1015,7 +1004,7 @@ def binary_cells(f: FrameField, col, n: int) -> list[bytes]:
     if isinstance(col, SparseBatch) and f.kind == "tensor" and f.base == "double":
         return _binary_sparse(f, col, n)
     write = value_writer(f)
-    return [write(v) for v in column_values(col, n)]
+    return [write(v) for v in column_rows(col, n)]
 
 
 _SPARSE_INDEX = np.dtype([("n", ">u2"), ("i", ">i4")])  # each index: a char (1) and an int32
@@ -1039,7 +1028,7 @@ def _binary_sparse(f: FrameField, col: SparseBatch, n: int) -> list[bytes]:
 
 
 def json_cells(f: FrameField, col, n: int) -> list:
-    values = column_values(col, n)
+    values = column_rows(col, n)
     if (f.kind == "scalar" and isinstance(col, np.ndarray) and col.dtype != object
             and (f.base == "string" or (f.base == "double" and _all_finite(col)))):
         return values
@@ -1078,7 +1067,7 @@ def json_cell_texts(f: FrameField, col, n: int) -> list[str]:
         return [_json_string(v) if type(v) is str else json.dumps(json_value_writer(f)(v)) for v in col]
     write = json_value_writer(f)
     dumps = json.dumps
-    return [dumps(write(v)) for v in column_values(col, n)]
+    return [dumps(write(v)) for v in column_rows(col, n)]
 
 
 def _json_frame_text(fields: Sequence[FrameField], columns: Sequence, n: int, keep) -> bytes:
