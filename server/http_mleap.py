@@ -27,11 +27,9 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from leapserve.mleap import mleap_pb2 as pb
-from leapserve.runtime.errors import ScoringError
 
-from .frames import UnwritableValue
 from .http import INLINE_BODY_BYTES, Call, HttpError, HttpPort, check_admin, field_error
-from .mleap_models import models_of
+from .mleap_models import TRANSFORM_ERRORS, models_of, transform_failure
 
 JSON_TYPE = "application/json"
 PROTOBUF_TYPE = "application/x-protobuf"
@@ -93,13 +91,8 @@ def _read_message(body: bytes, kind: str, message_type):
 def _failure_text(call: Call, e: BaseException) -> tuple[str, str]:
     """(error, backtrace) of a frame that could not be transformed; the call counts under the code
     its failure stands for, as gRPC's Transform."""
-    from .services.common import scoring_failure
-
-    if isinstance(e, ScoringError):
-        failure = scoring_failure(e)
-        message, call.failure_code = failure.message, failure.code.name
-    else:
-        message, call.failure_code = str(e), "INTERNAL"
+    failure = transform_failure(e)
+    message, call.failure_code = failure.message, failure.code.name
     return message, f"{type(e).__name__}: {message}"
 
 
@@ -136,7 +129,7 @@ class MleapApi:
         try:
             out, rows = await call.run(self.models.transform, served, body, FRAME_FORMAT[kind],
                                        inline=len(body) <= INLINE_BODY_BYTES)
-        except (ScoringError, UnwritableValue) as e:
+        except TRANSFORM_ERRORS as e:
             call.rows_skipped = 1
             error, backtrace = _failure_text(call, e)
             answer = pb.ErrorTransformResponse(status=_STATUS_ERROR, error=error, backtrace=backtrace)
@@ -152,15 +145,13 @@ class MleapApi:
         call.model = request.model_name
         served = self.models.served(request.model_name)
         options = request.options if request.HasField("options") else None
-        select = options.select if options is not None else ()
-        relaxed = options is not None and options.select_mode == pb.SELECT_MODE_RELAXED
         answer = pb.TransformFrameResponse(tag=request.tag, format=request.format)
         try:
-            out, rows = await call.run(self.models.transform, served, request.frame, request.format, select, relaxed,
+            out, rows = await call.run(self.models.transform, served, request.frame, request.format, options,
                                        inline=len(request.frame) <= INLINE_BODY_BYTES)
             answer.frame = out
             call.rows_ok = rows
-        except (ScoringError, UnwritableValue) as e:
+        except TRANSFORM_ERRORS as e:
             call.rows_skipped = 1
             answer.status = _STATUS_ERROR
             answer.error, answer.backtrace = _failure_text(call, e)

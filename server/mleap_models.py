@@ -6,8 +6,10 @@ the HTTP endpoints (server/http_mleap.py) both answer, on one registry.
 * ``load(request)`` / ``unload(name)``: MLeap's LoadModel and UnloadModel onto the registry's admin
   loading (bundles only from the model directory and the admin paths; ``file:`` URIs and plain
   paths); the caller checks the admin flag and token first;
-* ``transform(name, frame, format, select, relaxed)``: a frame in, the transformed frame out, both
-  in the same format; a frame that cannot be read or scored raises ScoringError or UnwritableValue.
+* ``transform(served, frame, format, options)``: a frame in, the transformed frame out, both in the
+  same format (``options``: the request's TransformOptions, select and select mode); a frame that
+  cannot be read or scored raises one of TRANSFORM_ERRORS, which ``transform_failure`` turns into
+  the failure its answer carries.
 
 One MleapModels per registry (``models_of``), so a model loaded over HTTP shows its uri over gRPC.
 """
@@ -16,14 +18,30 @@ from __future__ import annotations
 
 import threading
 import weakref
+
+import grpc
 from urllib.parse import unquote, urlsplit
 
 from leapserve.mleap import mleap_pb2 as pb
+from leapserve.runtime.errors import ScoringError
 
 from .errors import AlreadyExists, BadRequest
-from .frames import decode_frame, fill_schema_message, field_of, transform_frame
+from .frames import UnwritableValue, decode_frame, fill_schema_message, field_of, transform_frame
 from .registry import Registry
 from .services.admin import MAX_NAME_LENGTH, MAX_PATH_LENGTH, _check_text
+from .services.common import Failure, scoring_failure
+
+# What transforming a frame or row raises for that frame or row alone: MLeap answers it in the
+# response (STATUS_ERROR), not as the call's status.
+TRANSFORM_ERRORS = (ScoringError, UnwritableValue)
+
+
+def transform_failure(e: ScoringError | UnwritableValue) -> Failure:
+    """The failure a frame's or row's answer carries: the client's (INVALID_ARGUMENT) for bad input,
+    the server's (INTERNAL) for a result its output field cannot hold."""
+    if isinstance(e, UnwritableValue):
+        return Failure(grpc.StatusCode.INTERNAL, str(e))
+    return scoring_failure(e)
 
 
 def bundle_path(uri: str) -> str:
@@ -106,10 +124,14 @@ class MleapModels:
             hook(name)
         return model
 
-    def transform(self, served, data: bytes, fmt: str, select=(), relaxed: bool = False) -> tuple[bytes, int]:
-        """(the transformed frame in ``fmt``, its row count) of the frame ``data`` in ``fmt``."""
+    def transform(self, served, data: bytes, fmt: str, options=None) -> tuple[bytes, int]:
+        """(the transformed frame in ``fmt``, its row count) of the frame ``data`` in ``fmt``;
+        ``options``: a TransformOptions (None: the whole frame, then every output)."""
         frame = decode_frame(data, fmt, max_rows=self.max_batch_rows, max_string=served.codec.max_string_length)
-        return transform_frame(served.pipeline, frame, list(select), relaxed), frame.n
+        select, relaxed = (), False
+        if options is not None:
+            select, relaxed = list(options.select), options.select_mode == pb.SELECT_MODE_RELAXED
+        return transform_frame(served.pipeline, frame, select, relaxed), frame.n
 
 
 _OF_REGISTRY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -125,4 +147,4 @@ def models_of(registry: Registry, max_batch_rows: int = 100_000) -> MleapModels:
         return found
 
 
-__all__ = ["MleapModels", "bundle_path", "models_of"]
+__all__ = ["MleapModels", "TRANSFORM_ERRORS", "bundle_path", "models_of", "transform_failure"]

@@ -36,8 +36,8 @@ from leapserve.mleap import mleap_pb2 as pb
 from leapserve.runtime.errors import ScoringError
 
 from ..errors import AlreadyExists, BadRequest, LimitExceeded, ModelNotFound, PreconditionFailed, ServeError
-from ..frames import RowStreamPlan, UnwritableValue, fill_schema_message, schema_from_message
-from ..mleap_models import bundle_path, models_of
+from ..frames import RowStreamPlan, fill_schema_message, schema_from_message
+from ..mleap_models import TRANSFORM_ERRORS, bundle_path, models_of, transform_failure
 from ..registry import Registry
 from ..wire import varint
 from .admin import MAX_NAME_LENGTH, _check_text, admin_api_failure
@@ -245,15 +245,10 @@ class MleapService:
     def _transform(self, served, data: bytes, fmt: str, options, tag: int) -> Answer:
         """One frame's answer: the frame, or STATUS_ERROR with why (the call itself succeeds)."""
         try:
-            select = options.select if options is not None else ()
-            relaxed = options is not None and options.select_mode == pb.SELECT_MODE_RELAXED
-            out, rows = self.models.transform(served, data, fmt, select, relaxed)
+            out, rows = self.models.transform(served, data, fmt, options)
             return _frame_answer(tag, fmt, out, rows)
-        except (ScoringError, UnwritableValue) as e:
-            if isinstance(e, UnwritableValue):
-                failure = Failure(grpc.StatusCode.INTERNAL, str(e))
-            else:
-                failure = scoring_failure(e)
+        except TRANSFORM_ERRORS as e:
+            failure = transform_failure(e)
         return _error_answer(pb.TransformFrameResponse(tag=tag, format=fmt), failure)
 
     def Transform(self, request, context):
@@ -350,9 +345,8 @@ class MleapService:
             row = stream.plan.transform(served.pipeline, codec, request.row)
             response = pb.TransformRowResponse(tag=request.tag, row=row)
             return Answer(response.SerializeToString(), "OK", (1, 0, 0) if row else (0, 0, 1))
-        except (ScoringError, UnwritableValue) as e:
-            failure = (Failure(grpc.StatusCode.INTERNAL, str(e)) if isinstance(e, UnwritableValue)
-                       else scoring_failure(e))
+        except TRANSFORM_ERRORS as e:
+            failure = transform_failure(e)
         return _error_answer(pb.TransformRowResponse(tag=request.tag), failure)
 
     async def TransformRowStream(self, request_iterator, context):
