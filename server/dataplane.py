@@ -100,6 +100,7 @@ class InferResult:
     outputs: list[OutputTensor]
     parameters: dict[str, str] = field(default_factory=dict)  # skipped_rows, omitted_outputs
     nbytes: int = 0  # the outputs' data, as raw contents
+    skipped_count: int = 0  # rows Spark would drop (the parameter skipped_rows lists them)
 
 
 class Inference:
@@ -165,9 +166,12 @@ class Inference:
         parameters = {}
         if omitted:
             parameters["omitted_outputs"] = ",".join(omitted)
+        skipped_count = 0
         if skipped is not None:
-            parameters["skipped_rows"] = ",".join(map(str, np.nonzero(skipped)[0].tolist()))
-        return InferResult(served.version, outputs, parameters, total)
+            skipped_rows = np.nonzero(skipped)[0].tolist()
+            skipped_count = len(skipped_rows)
+            parameters["skipped_rows"] = ",".join(map(str, skipped_rows))
+        return InferResult(served.version, outputs, parameters, total, skipped_count)
 
     def _check_size(self, sizes: dict, names: list[str], total: int) -> None:
         limit = self.max_response_bytes

@@ -52,6 +52,23 @@ class FieldError(BadRequest):
         self.actual = actual
 
 
+def parse_json(data: bytes, what: str, error=FieldError, expected: str = "JSON"):
+    """``data`` parsed as JSON, or ``error(what, expected, actual)`` saying why it is not (bytes that
+    are not UTF-8, an empty body, malformed or too deeply nested JSON): the HTTP port raises its
+    HttpError through field_error, frames their FrameError."""
+    import json
+
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as e:
+        raise error(what, f"{expected} in UTF-8", f"bytes that are not UTF-8 at offset {e.start}") from None
+    except json.JSONDecodeError as e:
+        actual = "an empty body" if not data.strip() else f"malformed JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        raise error(what, expected, actual) from None
+    except RecursionError:
+        raise error(what, expected, "JSON nested too deeply") from None
+
+
 class PermissionDenied(ServeError):
     code = "PERMISSION_DENIED"
 

@@ -38,6 +38,7 @@ from leapserve.runtime.types import FieldType
 from leapserve.runtime.vectors import SparseBatch, SparseVector
 
 from .codec import column_rows
+from .errors import parse_json
 
 JSON_FORMAT = "ml.combust.mleap.json"
 BINARY_FORMAT = "ml.combust.mleap.binary"
@@ -240,19 +241,8 @@ def _too_many(n: int, max_rows: int | None) -> None:
 
 # --- JSON --------------------------------------------------------------------------------------
 
-def _parse_json(data: bytes, what: str):
-    try:
-        return json.loads(data)
-    except UnicodeDecodeError as e:
-        raise FrameError(what, "UTF-8 JSON", f"bytes that are not UTF-8 at offset {e.start}") from None
-    except ValueError as e:
-        raise FrameError(what, "JSON", f"malformed JSON ({e})") from None
-    except RecursionError:
-        raise FrameError(what, "JSON", "JSON nested too deeply") from None
-
-
 def _decode_json_frame(data: bytes, max_rows, max_string) -> Frame:
-    obj = _parse_json(data, "frame")
+    obj = parse_json(data, "frame", FrameError)
     if not isinstance(obj, dict) or "schema" not in obj or "rows" not in obj:
         raise FrameError("frame", 'a LeapFrame {"schema": {...}, "rows": [...]}', describe(obj))
     schema = schema_from_json(obj["schema"])
@@ -728,7 +718,7 @@ def _decode_binary_frame(data: bytes, max_rows, max_string) -> Frame:
     if length < 0 or length > min(MAX_SCHEMA_BYTES, end - 8):
         raise FrameError("schema", f"a schema length within the frame (at most {MAX_SCHEMA_BYTES} bytes)",
                          f"length {length} in a frame of {end} bytes")
-    schema = schema_from_json(_parse_json(bytes(buf[4:4 + length]), "schema"))
+    schema = schema_from_json(parse_json(bytes(buf[4:4 + length]), "schema", FrameError))
     pos = 4 + length
     (n,) = _INT32.unpack_from(buf, pos)
     pos += 4
@@ -796,7 +786,7 @@ class RowCodec:
     def decode(self, data: bytes) -> dict:
         """A row as a record (field -> value)."""
         if self.format == JSON_FORMAT:
-            row = _parse_json(data, "row")
+            row = parse_json(data, "row", FrameError)
             if type(row) is not list or len(row) != len(self.inputs):
                 raise FrameError("row", f"a list of {len(self.inputs)} values (one per field of the stream's schema)",
                                  describe(row))

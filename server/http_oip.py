@@ -30,6 +30,7 @@ from leapserve.runtime.errors import InvalidInput
 
 from .dataplane import (EXTENSIONS, SERVER_NAME, Inference, Repository, model_metadata, model_ready,
                         server_version)
+from .errors import parse_json
 from .http import Call, HttpPort, check_admin, field_error, json_response, INLINE_BODY_BYTES
 from .tensors import NUMPY_OF_DATATYPE, serialize_bytes, tensor_raw
 
@@ -140,8 +141,7 @@ class RestApi:
         body_out = header + b"".join(parts) if parts else header
         self.inference.check_answer_size(len(body_out))
         n = result.outputs[0].shape[0] if result.outputs else 0
-        skipped = result.parameters.get("skipped_rows")
-        skipped = skipped.count(",") + 1 if skipped else 0
+        skipped = result.skipped_count
         return body_out, ({HEADER_LENGTH: str(len(header))} if parts else None), (n - skipped, skipped)
 
     # --- the repository extension ------------------------------------------------------------
@@ -199,26 +199,14 @@ def _split_body(body: bytes, header_length: str | None) -> tuple[object, bytes]:
             raise field_error(f"header {HEADER_LENGTH!r}", f"the JSON part's length, 0 to {len(body)} (the body's "
                               "length)", repr(header_length[:40]))
         json_part, binary = body[:length], body[length:]
-    return _parse_json(json_part, "request body" if header_length is None
-                       else f"request body (its first {len(json_part)} bytes)"), binary
-
-
-def _parse_json(data: bytes, what: str):
-    try:
-        return json.loads(data)
-    except UnicodeDecodeError:
-        raise field_error(what, "JSON in UTF-8", "bytes that are not UTF-8") from None
-    except json.JSONDecodeError as e:
-        actual = "an empty body" if not data.strip() else f"{e.msg} at line {e.lineno} column {e.colno}"
-        raise field_error(what, "a JSON object", actual) from None
-    except RecursionError:
-        raise field_error(what, "a JSON object", "nesting too deep") from None
+    return parse_json(json_part, "request body" if header_length is None
+                      else f"request body (its first {len(json_part)} bytes)", field_error, "a JSON object"), binary
 
 
 def _optional_json(body: bytes) -> dict:
     if not body.strip():
         return {}
-    return _object(_parse_json(body, "request body"), "request body")
+    return _object(parse_json(body, "request body", field_error, "a JSON object"), "request body")
 
 
 def _shown(value) -> str:
