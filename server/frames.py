@@ -28,6 +28,8 @@ import base64
 import json
 import math
 import struct
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -1106,7 +1108,29 @@ def _output_fields(pipeline, names: Sequence[str]) -> list[FrameField]:
     return [field_of(name, pipeline.schema(name)) for name in names]
 
 
+# pipeline -> {(input schema, select, relaxed): (fields, wanted)}: a client sends the same schema and
+# select frame after frame. Held weakly: a reloaded model's entries go with its old pipeline.
+_SELECTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SELECTIONS_LOCK = threading.Lock()
+_SELECTIONS_PER_PIPELINE = 64  # schemas and selects come from clients: the cache stays bounded
+
+
 def _selection(pipeline, in_fields: Sequence[FrameField], select: Sequence[str], relaxed: bool):
+    """_find_selection's answer, kept per pipeline, input schema and select (a refusal is not kept)."""
+    key = (tuple(in_fields), tuple(select), relaxed)
+    cache = _SELECTIONS.get(pipeline)
+    found = cache.get(key) if cache is not None else None
+    if found is None:
+        found = _find_selection(pipeline, in_fields, select, relaxed)
+        with _SELECTIONS_LOCK:
+            cache = _SELECTIONS.get(pipeline)
+            if cache is None or len(cache) >= _SELECTIONS_PER_PIPELINE:
+                cache = _SELECTIONS[pipeline] = {}
+            cache[key] = found
+    return found
+
+
+def _find_selection(pipeline, in_fields: Sequence[FrameField], select: Sequence[str], relaxed: bool):
     """(fields of the answer, outputs to compute) for a select (empty: every input field, then
     every output). STRICT refuses a name that is neither (MLeap: "invalid field"); RELAXED leaves
     it out. Without a select, an input field the pipeline also writes is refused, as MLeap refuses
@@ -1118,7 +1142,7 @@ def _selection(pipeline, in_fields: Sequence[FrameField], select: Sequence[str],
         if clash:
             raise FrameError(", ".join(clash), "input fields other than those the pipeline adds",
                              f"the frame already has {', '.join(map(repr, clash))}")
-        return list(in_fields) + _output_fields(pipeline, list(outputs)), list(outputs)
+        return tuple(in_fields) + tuple(_output_fields(pipeline, list(outputs))), tuple(outputs)
     chosen = list(dict.fromkeys(select))
     unknown = [name for name in chosen if name not in in_names and name not in outputs]
     if unknown and not relaxed:
@@ -1132,7 +1156,7 @@ def _selection(pipeline, in_fields: Sequence[FrameField], select: Sequence[str],
         elif name in outputs:
             fields.append(field_of(name, pipeline.schema(name)))
             wanted.append(name)
-    return fields, wanted
+    return tuple(fields), tuple(wanted)
 
 
 def transform_frame(pipeline, frame: Frame, select: Sequence[str] = (), relaxed: bool = False) -> bytes:

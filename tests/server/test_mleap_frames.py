@@ -115,6 +115,24 @@ def test_transform_frame_matches_the_row_path(fmt):
     assert info.value.field == "state"
 
 
+def test_a_selection_is_kept_per_pipeline_schema_and_select_and_goes_with_its_pipeline():
+    """The answer's fields are worked out once per (pipeline, input schema, select), not per frame; a
+    reloaded model's entries go with its old pipeline."""
+    import gc
+    import weakref
+
+    pipeline = load_bundle(str(RF_ZIP))
+    schema = frames.decode_frame(FRAME.read_bytes(), mf.JSON).schema
+    whole = frames._selection(pipeline, schema, (), False)
+    assert frames._selection(pipeline, list(schema), [], False) is whole
+    assert frames._selection(pipeline, schema, ["price_prediction"], False)[1] == ("price_prediction",)
+    kept = len(frames._SELECTIONS)
+    old = weakref.ref(pipeline)
+    del pipeline
+    gc.collect()
+    assert old() is None and len(frames._SELECTIONS) < kept
+
+
 def _error(data, fmt) -> InvalidInput:
     with pytest.raises(InvalidInput) as info:
         frames.decode_frame(data, fmt)
