@@ -369,7 +369,16 @@ class Observer:
         children = self.metrics.children(rpc, rows is not None) if self.metrics is not None else None
         log_requests = self.log_requests
 
-        def record(request, context, code, response, elapsed):
+        def record(request, context, start, response, error):
+            """The bookkeeping of one call, answered (``response``) or failed (``error``), both
+            handlers' in one place."""
+            elapsed = perf() - start
+            if error is None:
+                code = getattr(response, "metric_code", "OK")  # a failure answered in the response (MLeap's)
+            elif isinstance(error, asyncio.CancelledError):
+                code = _cancelled_code(context)
+            else:
+                code = _context_code(context)
             if model_attr is not None:
                 model, version = labels_of(getattr(request, model_attr),
                                            getattr(request, version_attr) if version_attr else "")
@@ -392,35 +401,28 @@ class Observer:
             if log_requests:
                 _log_request(rpc, model, version, code, elapsed, client_text(request_id(request, context)))
 
+        # The two handlers differ only in the await; each makes one call to record, as the fast path
+        # of Predict (on the event loop) should.
         if inspect.iscoroutinefunction(fn):
             async def handler(request, context):
                 start = perf()
-                response, code = None, "OK"
                 try:
                     response = await fn(request, context)
-                    code = getattr(response, "metric_code", "OK")  # a failure answered in the response (MLeap's)
-                    return response
-                except asyncio.CancelledError:
-                    code = _cancelled_code(context)
+                except BaseException as e:
+                    record(request, context, start, None, e)
                     raise
-                except BaseException:
-                    code = _context_code(context)
-                    raise
-                finally:
-                    record(request, context, code, response, perf() - start)
+                record(request, context, start, response, None)
+                return response
         else:
             def handler(request, context):
                 start = perf()
-                response, code = None, "OK"
                 try:
                     response = fn(request, context)
-                    code = getattr(response, "metric_code", "OK")  # a failure answered in the response (MLeap's)
-                    return response
-                except BaseException:
-                    code = _context_code(context)
+                except BaseException as e:
+                    record(request, context, start, None, e)
                     raise
-                finally:
-                    record(request, context, code, response, perf() - start)
+                record(request, context, start, response, None)
+                return response
 
         handler.__name__ = rpc
         return handler
