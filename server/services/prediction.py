@@ -43,35 +43,46 @@ LARGE_REQUEST_BYTES = 8 * 1024
 
 class LargeRequest:
     """A request message too large to parse on the event loop, as grpc hands it to the handler:
-    parse() (on a request thread) makes the message; attributes read the parsed message (parsing
-    it where they are read if no one did before, an empty message if it could not be parsed)."""
+    parse() (on a request thread) makes the message (a ``message_type``); attributes read the parsed
+    message (parsing it where they are read if no one did before, an empty message if it could not
+    be parsed)."""
 
-    __slots__ = ("data", "_message")
+    __slots__ = ("data", "message_type", "_message")
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, message_type=pb.PredictRequest):
         self.data = data
+        self.message_type = message_type
         self._message = None
 
-    def parse(self) -> pb.PredictRequest:
+    def parse(self):
         if self._message is None:
             data, self.data = self.data, b""
             try:
-                self._message = pb.PredictRequest.FromString(data)
+                self._message = self.message_type.FromString(data)
             except Exception:
-                self._message = pb.PredictRequest()
-                raise BadRequest(f"request message: expected a leapserve.v1.PredictRequest, got {len(data)} "
-                                 "bytes that do not parse as one") from None
+                self._message = self.message_type()
+                raise BadRequest(f"request message: expected a {self.message_type.DESCRIPTOR.full_name}, got "
+                                 f"{len(data)} bytes that do not parse as one") from None
         return self._message
 
     def __getattr__(self, name):
         return getattr(self.parse(), name)
 
 
-def predict_request_of(data: bytes):
-    """The request deserializer of Predict and PredictStream: a PredictRequest, or a LargeRequest."""
-    if len(data) > LARGE_REQUEST_BYTES:
-        return LargeRequest(data)
-    return pb.PredictRequest.FromString(data)
+def request_reader(message_type):
+    """The request deserializer of a call answered on the event loop (Predict, PredictStream, OIP's
+    ModelInfer): a ``message_type``, or a LargeRequest of one for the handler to parse on a thread."""
+    parse = message_type.FromString
+
+    def read(data: bytes):
+        if len(data) > LARGE_REQUEST_BYTES:
+            return LargeRequest(data, message_type)
+        return parse(data)
+
+    return read
+
+
+predict_request_of = request_reader(pb.PredictRequest)
 
 
 def fill_version_info(msg, info: dict) -> None:
@@ -102,6 +113,16 @@ class Placement:
         self.threads = threads
         self._seconds: dict[int, float] = {}  # id(pipeline) -> moving average of one call
 
+    async def score(self, request, resolve, answer):
+        """``answer(request, served)`` of a unary call answered on the event loop (``resolve(request)``
+        is its served model): parsed and answered on the threads when the request is a LargeRequest,
+        else placed by run()."""
+        if type(request) is LargeRequest:
+            return await asyncio.get_running_loop().run_in_executor(self.threads, _answer_large, request, resolve,
+                                                                    answer)
+        served = resolve(request)
+        return await self.run(served.pipeline, answer, request, served)
+
     async def run(self, pipeline, fn, *args):
         """fn(*args), on the loop or on the threads. A pipeline not seen yet goes to a thread (its
         first call is of unknown cost), one whose cost does not follow its input's size always does."""
@@ -117,6 +138,11 @@ class Placement:
         finally:
             if average != math.inf:  # a pipeline of unbounded cost stays off the loop
                 self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
+
+
+def _answer_large(request: LargeRequest, resolve, answer):
+    message = request.parse()
+    return answer(message, resolve(message))
 
 
 class StreamSlots:
@@ -158,16 +184,8 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         self.streams = StreamSlots(max_concurrent_streams)
         self.placement = Placement(threads)
 
-    async def _score(self, request) -> bytes:
-        """_predict on the loop, or on the request threads when this pipeline is slow or the request large."""
-        if type(request) is LargeRequest:
-            return await asyncio.get_running_loop().run_in_executor(self.placement.threads, self._predict_large, request)
-        served = self.registry.resolve(request.model, request.version)
-        return await self.placement.run(served.pipeline, self._predict, request, served)
-
-    def _predict_large(self, request: LargeRequest) -> bytes:
-        message = request.parse()
-        return self._predict(message, self.registry.resolve(message.model, message.version))
+    def _resolve(self, request):
+        return self.registry.resolve(request.model, request.version)
 
     # --- one record ------------------------------------------------------------------------
 
@@ -189,7 +207,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
     async def Predict(self, request, context):
         try:
             check_deadline(context)
-            return await self._score(request)
+            return await self.placement.score(request, self._resolve, self._predict)
         except Exception as e:
             failure = failure_of(e, request.request_id, context, "Predict")
         await failure.abort_async(context)
@@ -211,7 +229,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                                         f"more than {limit} requests in one PredictStream (--max-stream-requests); "
                                         "open a new stream")
                 try:
-                    yield await self._score(request)
+                    yield await self.placement.score(request, self._resolve, self._predict)
                 except Exception as e:
                     failure = failure_of(e, request.request_id, context, "PredictStream")
                     # The version that refused, as far as one did (the default one for an empty version).
