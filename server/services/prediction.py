@@ -6,6 +6,7 @@ import asyncio
 import math
 import threading
 import time
+import weakref
 
 import grpc
 import numpy as np
@@ -111,7 +112,9 @@ class Placement:
 
     def __init__(self, threads=None):
         self.threads = threads
-        self._seconds: dict[int, float] = {}  # id(pipeline) -> moving average of one call
+        # pipeline -> moving average of one call. Held weakly: a reloaded or unloaded model's entry
+        # goes with its pipeline, and a new pipeline never inherits an old one's estimate.
+        self._seconds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     async def score(self, request, resolve, answer):
         """``answer(request, served)`` of a unary call answered on the event loop (``resolve(request)``
@@ -126,10 +129,9 @@ class Placement:
     async def run(self, pipeline, fn, *args):
         """fn(*args), on the loop or on the threads. A pipeline not seen yet goes to a thread (its
         first call is of unknown cost), one whose cost does not follow its input's size always does."""
-        key = id(pipeline)
-        average = self._seconds.get(key)
+        average = self._seconds.get(pipeline)
         if average is None:
-            average = self._seconds[key] = _first_estimate(pipeline)
+            average = self._seconds[pipeline] = _first_estimate(pipeline)
         start = time.perf_counter()
         try:
             if average < INLINE_SECONDS:
@@ -137,7 +139,7 @@ class Placement:
             return await asyncio.get_running_loop().run_in_executor(self.threads, fn, *args)
         finally:
             if average != math.inf:  # a pipeline of unbounded cost stays off the loop
-                self._seconds[key] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
+                self._seconds[pipeline] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
 
 
 def _answer_large(request: LargeRequest, resolve, answer):

@@ -94,8 +94,11 @@ def test_placement_keeps_fast_pipelines_on_the_loop_and_others_off_it():
 
     from leapserve.server.services.prediction import INLINE_SECONDS, Placement
 
+    class Pipeline(types.SimpleNamespace):  # a class of its own: Placement holds pipelines weakly, by identity
+        __hash__ = object.__hash__
+
     def pipeline(*ops):  # what Placement reads of a pipeline: its stages' ops
-        return types.SimpleNamespace(stages=[types.SimpleNamespace(op=op) for op in ops])
+        return Pipeline(stages=[types.SimpleNamespace(op=op) for op in ops])
 
     fast, slow, regex = pipeline("vector_assembler"), pipeline("vector_assembler"), pipeline("regex_tokenizer")
 
@@ -125,3 +128,35 @@ def test_placement_keeps_fast_pipelines_on_the_loop_and_others_off_it():
         assert not fast_calls[0] and fast_calls[-1], (len(fast_calls), fast_calls[:5])
         assert asyncio.run(calls(placement, slow, 5 * INLINE_SECONDS, 4)) == [False] * 4
         assert asyncio.run(calls(placement, regex, 0.0, 4)) == [False] * 4
+
+
+def test_placement_forgets_a_replaced_pipeline_and_a_new_one_starts_from_its_first_estimate(tmp_path):
+    """A reload replaces the pipeline: the old one's moving average goes with it, and the new one's
+    first call runs on the threads (the first-call estimate), whatever the old one averaged."""
+    import gc
+    import threading
+    import weakref
+    from concurrent import futures
+
+    from leapserve.runtime import load_bundle
+    from leapserve.server.services.prediction import Placement
+    from tests.support.handmade import assembled_lr_nodes, write_bundle
+
+    path = write_bundle(tmp_path / "b", "json", assembled_lr_nodes())
+
+    async def on_loop(placement, pipeline, count) -> list[bool]:
+        loop_thread = threading.get_ident()
+        return [await placement.run(pipeline, threading.get_ident) == loop_thread for _ in range(count)]
+
+    with futures.ThreadPoolExecutor(1) as threads:
+        placement = Placement(threads)
+        threads.submit(int).result()
+        old = load_bundle(path)
+        assert asyncio.run(on_loop(placement, old, 30))[-1]  # fast: on the loop after its first call
+        old_ref = weakref.ref(old)
+        del old
+        gc.collect()
+        assert old_ref() is None and len(placement._seconds) == 0
+        new = load_bundle(path)
+        assert asyncio.run(on_loop(placement, new, 1)) == [False]
+        assert len(placement._seconds) == 1
