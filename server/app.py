@@ -16,10 +16,10 @@ With ``--http-port``, the same models over HTTP too (server/http.py: the Open In
 REST v2), started and stopped with the gRPC server.
 
 The servers are grpc.aio's, on an event loop of their own thread (EventLoop): Predict, PredictStream,
-MLeap's TransformFrameStream and TransformRowStream, and health run on the loop and hold no thread
-while they wait, so open streams are not bounded by ``--threads``; sync servicers (OIP,
-ModelService, PredictBatch and metadata, any servicer added with its generated add_*_to_server)
-run on the ``--threads`` request threads.
+OIP's ModelInfer, MLeap's TransformFrameStream and TransformRowStream, and health run on the loop and
+hold no thread while they wait, so open streams are not bounded by ``--threads``; sync servicers
+(OIP's other calls, ModelService, PredictBatch and metadata, any servicer added with its generated
+add_*_to_server) run on the ``--threads`` request threads.
 
 Around them (docs/operations.md): Prometheus metrics on ``--metrics-port`` (server/metrics.py), a
 plaintext health-only listener on ``--health-port`` for probes, TLS and mutual TLS on TCP
@@ -253,14 +253,14 @@ def build_server(config: ServeConfig, registry, observer=None):
     ``observer`` (server/metrics.py) wraps the handlers with metrics, request logs and spans.
 
     Sync servicers (added with their generated add_*_to_server) run on ``--threads`` request threads;
-    async handlers (Predict, PredictStream, MLeap's streams, health) run on the event loop and hold no thread."""
+    async handlers (Predict, PredictStream, ModelInfer, MLeap's streams, health) run on the event loop and hold
+    no thread."""
     from concurrent import futures
 
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection
 
-    from leapserve.oip import inference_pb2_grpc
     from leapserve.v1 import model_service_pb2_grpc
 
     from .health import HealthServicer
@@ -288,11 +288,10 @@ def build_server(config: ServeConfig, registry, observer=None):
         registry, max_batch_rows=config.max_batch_rows, max_stream_requests=config.max_stream_requests,
         max_concurrent_streams=config.max_concurrent_streams or 0, threads=threads)
     prediction.add_to_server(observed(predictor, prediction.SERVICE_NAME), server)
-    inference_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-        observed(oip.InferenceService(
+    oip.add_to_server(observed(oip.InferenceService(
         registry, max_batch_rows=config.max_batch_rows,
         max_response_bytes=config.max_response_bytes or config.max_message_size,
-        admin=config.admin, admin_token=config.admin_token), oip.SERVICE_NAME), server)
+        admin=config.admin, admin_token=config.admin_token, threads=threads), oip.SERVICE_NAME), server)
     # MLeap's API; its streams count with PredictStream's against --max-concurrent-streams
     mleap.add_to_server(observed(mleap.MleapService(
         registry, max_batch_rows=config.max_batch_rows, admin=config.admin, admin_token=config.admin_token,

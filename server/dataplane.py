@@ -113,10 +113,12 @@ class Inference:
         self.max_response_bytes = max_response_bytes
 
     def infer(self, model: str, version: str, inputs, raw: list[bytes] | None, wanted: list[str] | None,
-              call: str = "ModelInfer") -> InferResult:
+              call: str = "ModelInfer", served=None) -> InferResult:
         """Score ``inputs`` (with ``raw``: one raw content per input, in order) and answer the
-        ``wanted`` outputs (None: every output). ``call`` names the request in errors."""
-        served = self.registry.resolve(model, version)
+        ``wanted`` outputs (None: every output). ``call`` names the request in errors; ``served``:
+        the model version resolved already (None: resolved here)."""
+        if served is None:
+            served = self.registry.resolve(model, version)
         codec = served.codec
         if raw and len(raw) != len(inputs):
             raise BadRequest(f"{len(raw)} raw_input_contents for {len(inputs)} inputs; "

@@ -31,14 +31,22 @@ from ..registry import Registry
 from ..tensors import fill_contents, tensor_raw
 from .admin import admin_api_failure
 from .common import Failure, check_deadline, failure_of
+from .prediction import Placement, request_reader
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
 
 class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
+    """ModelInfer is async (grpc.aio), as Predict is: a fast pipeline is scored on the event loop, a
+    slow one (INLINE_SECONDS), a pipeline's first call and a large request (LARGE_REQUEST_BYTES) on
+    ``threads`` (services/prediction.py's Placement). The other calls are sync, run by grpc.aio on
+    the request threads."""
+
     def __init__(self, registry: Registry, *, max_batch_rows: int = 100_000,
-                 max_response_bytes: int = 64 * 1024 * 1024, admin: bool = False, admin_token: str | None = None):
+                 max_response_bytes: int = 64 * 1024 * 1024, admin: bool = False, admin_token: str | None = None,
+                 threads=None):
         self.registry = registry
+        self.placement = Placement(threads)
         self.admin = admin  # RepositoryModelLoad / RepositoryModelUnload are served only with --admin
         self.admin_token = admin_token or None
         self.inference = Inference(registry, max_batch_rows=max_batch_rows, max_response_bytes=max_response_bytes)
@@ -74,18 +82,22 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             failure = failure_of(e, "", context, "ModelMetadata")
         failure.abort(context)
 
-    def ModelInfer(self, request, context):
+    async def ModelInfer(self, request, context):
         try:
             check_deadline(context)
-            return self._infer(request)
+            return await self.placement.score(request, self._resolve, self._infer)
         except Exception as e:
             failure = failure_of(e, request.id, context, "ModelInfer")
-        failure.abort(context)
+        await failure.abort_async(context)
 
-    def _infer(self, request):
+    def _resolve(self, request):
+        return self.registry.resolve(request.model_name, request.model_version)
+
+    def _infer(self, request, served):
         raw = request.raw_input_contents
         wanted = [o.name for o in request.outputs] or None
-        result = self.inference.infer(request.model_name, request.model_version, request.inputs, raw or None, wanted)
+        result = self.inference.infer(request.model_name, request.model_version, request.inputs, raw or None, wanted,
+                                      served=served)
         response = pb.ModelInferResponse(model_name=request.model_name, model_version=result.model_version,
                                          id=request.id)
         for tensor in result.outputs:
@@ -138,6 +150,19 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         return admin_api_failure(self.admin, self.admin_token, context, rpc)
 
 
+def add_to_server(servicer: InferenceService, server) -> None:
+    """Like the generated add_GRPCInferenceServiceServicer_to_server, with ModelInfer's large
+    messages handed to the handler unparsed (prediction.request_reader: parsed on a thread)."""
+    handlers = {}
+    for method in pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].methods:
+        request_type, response_type = getattr(pb, method.input_type.name), getattr(pb, method.output_type.name)
+        read = request_reader(request_type) if method.name == "ModelInfer" else request_type.FromString
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name), request_deserializer=read,
+            response_serializer=response_type.SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+
+
 def _parameters(parameters) -> dict[str, tuple[str, object]]:
     """map<string, InferParameter> as {key: (choice, value)}."""
     out = {}
@@ -147,4 +172,4 @@ def _parameters(parameters) -> dict[str, tuple[str, object]]:
     return out
 
 
-__all__ = ["InferenceService", "SERVICE_NAME"]
+__all__ = ["InferenceService", "SERVICE_NAME", "add_to_server"]

@@ -46,3 +46,53 @@ def test_health_answers_while_a_large_predict_is_worked_on(start_server):
     assert type(expected).FromString(outcome["reply"]) == expected
     assert len(answered_during) >= 10 and longest < 0.6 * total, (
         f"{len(checks)} health checks answered in {total:.2f} s, the longest waited {longest:.2f} s: the event loop was held")
+
+
+def test_health_answers_while_large_model_infers_are_scored(start_server):
+    """OIP's ModelInfer is async as Predict is: a message over 8 KiB (here 20,000 records, scored in
+    about a tenth of a second) is parsed and scored on the request threads, so the event loop keeps
+    answering health meanwhile."""
+    import numpy as np
+    import pytest
+
+    tritonclient_grpc = pytest.importorskip("tritonclient.grpc")
+    server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0")
+    client = tritonclient_grpc.InferenceServerClient(url=server.address)
+    md = client.get_model_metadata("rf", as_json=True)
+    record = airbnb_record()
+    n = 20_000
+    inputs = []
+    for t in md["inputs"]:
+        if t["datatype"] == "BYTES":
+            array = np.array([str(record[t["name"]]).encode()] * n, dtype=np.object_)
+        else:
+            array = np.full(n, float(record[t["name"]]))
+        inputs.append(tritonclient_grpc.InferInput(t["name"], [n], t["datatype"]))
+        inputs[-1].set_data_from_numpy(array)
+    one = client.infer("rf", inputs).as_numpy("price_prediction")
+    assert one.shape == (n,) and np.all(one == one[0])
+    done = threading.Event()
+
+    def infer():
+        while not done.is_set():
+            client.infer("rf", inputs, client_timeout=30)
+
+    callers = [threading.Thread(target=infer) for _ in range(2)]
+    checks = []
+    with grpc.insecure_channel(server.address) as probe:
+        for caller in callers:
+            caller.start()
+        try:
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                start = time.monotonic()
+                assert health_status(probe, timeout=10) == "SERVING"
+                checks.append(time.monotonic() - start)
+        finally:
+            done.set()
+            for caller in callers:
+                caller.join()
+    client.close()
+    # Here about 500 checks are answered in the 3 s; with the scoring on the loop, about 20.
+    assert len(checks) >= 100 and max(checks) < 1.0, (
+        f"{len(checks)} health checks in 3 s, the longest waited {max(checks):.2f} s: the event loop was held")
