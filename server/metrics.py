@@ -119,14 +119,26 @@ def _context_code(context) -> str:
     return code.name if code is not None else "UNKNOWN"
 
 
-def _cancelled_code(context) -> str:
+# A client's own deadline passes first: it cancels the call a moment before our copy of that
+# deadline (sent as grpc-timeout, rounded up by gRPC to three significant figures: up to 1% later,
+# and counted from when the headers reached us) passes. A cancel that close to the deadline is the
+# deadline's.
+DEADLINE_ROUNDING = 0.01
+DEADLINE_TRANSIT_SECONDS = 0.05
+
+
+def _cancelled_code(context, elapsed: float = 0.0) -> str:
     """The code of an async call whose task was cancelled (grpc.aio's context keeps no code for it):
-    its deadline passed, or its client cancelled or left."""
+    its deadline passed (or was about to: see DEADLINE_ROUNDING), or its client cancelled or left.
+    ``elapsed``: seconds since the handler started."""
     try:
         remaining = context.time_remaining()
     except Exception:
         remaining = None
-    return "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
+    if remaining is None:
+        return "CANCELLED"
+    slack = DEADLINE_ROUNDING * (elapsed + max(remaining, 0.0)) + DEADLINE_TRANSIT_SECONDS
+    return "DEADLINE_EXCEEDED" if remaining <= slack else "CANCELLED"
 
 
 def request_id(request, context) -> str:
@@ -376,7 +388,7 @@ class Observer:
             if error is None:
                 code = getattr(response, "metric_code", "OK")  # a failure answered in the response (MLeap's)
             elif isinstance(error, asyncio.CancelledError):
-                code = _cancelled_code(context)
+                code = _cancelled_code(context, elapsed)
             else:
                 code = _context_code(context)
             if model_attr is not None:
