@@ -4,6 +4,7 @@
     .venv/bin/python bench/grpc.py --markdown   # the same as a Markdown table (docs/serving.md)
     .venv/bin/python bench/grpc.py --quick      # shorter runs, for a smoke test
     .venv/bin/python bench/grpc.py --ghz        # Predict p50 against the empty handler, with ghz
+    .venv/bin/python bench/grpc.py --event-loops   # requests/s with ghz on uvloop and on asyncio's loop
     .venv/bin/python bench/grpc.py --streams 1000  # memory per open PredictStream
 
 Clients and servers are separate processes on loopback. Servers under comparison run side by side
@@ -27,6 +28,11 @@ replaced by one that returns the forest's answer, computed on its first call), e
 ghz (the Go gRPC load tool, bench/ghz.py installs it) at concurrency 1: five runs, each of ten
 alternating rounds (a run's p50 is the median of its rounds'); the ratio is the median of the five
 runs' ratios (target <= 1.15x).
+
+With --event-loops: requests per second with ghz (a Go client, so the client's own Python does not
+weigh) at concurrency 8 and 32 against leapserve on uvloop and on asyncio's loop, and against the
+empty Predict handler of the same server (see --ghz) on each loop, in alternating rounds; ratios
+are to the synchronous empty-handler server above, per round. What the choice of loop is worth.
 
 With --streams N: the server's RSS with N PredictStreams open (each has sent a request and got its
 answer), less its RSS before, per stream.
@@ -204,7 +210,7 @@ def serve_empty_leapserve(argv: list[str]) -> int:
     async def Predict(self, request, context):  # noqa: N802 (gRPC's method name)
         answer = answers.get(request.model)
         if answer is None:
-            answer = answers[request.model] = await self._score(request)
+            answer = answers[request.model] = await self.placement.score(request, self._resolve, self._predict)
         return answer
 
     prediction.PredictionService.Predict = Predict
@@ -227,31 +233,41 @@ def write_protoset(tmp: Path) -> Path:
     return out
 
 
-def ghz_p50(ghz: Path, protoset: Path, address: str, payload: Path, count: int) -> float:
-    """Predict's p50 in seconds over ``count`` calls at concurrency 1."""
+def ghz_binary() -> Path:
+    """ghz, built by bench/ghz.py when missing (loaded by its path: the bench folder stays off the
+    import path, see above)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_ghz", REPO / "bench" / "ghz.py")
+    bench_ghz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_ghz)
+    return bench_ghz.ensure_ghz()
+
+
+def ghz_report(ghz: Path, protoset: Path, address: str, payload: Path, concurrency: int, count: int) -> dict:
+    """ghz's JSON report of ``count`` Predict calls at ``concurrency``; every call must succeed."""
     out = subprocess.run([str(ghz), "--insecure", "--protoset", str(protoset),
                           "--call", "leapserve.v1.PredictionService.Predict",
-                          "--binary-file", str(payload), "-c", "1", "-n", str(count), "--format", "json",
+                          "--binary-file", str(payload), "-c", str(concurrency), "-n", str(count), "--format", "json",
                           address], capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise SystemExit(f"ghz failed: {out.stderr or out.stdout}")
     report = json.loads(out.stdout)
     if report.get("errorDistribution"):
         raise SystemExit(f"ghz: calls failed: {report['errorDistribution']}")
-    p50 = next(d["latency"] for d in report["latencyDistribution"] if d["percentage"] == 50)
-    return p50 / 1e9
+    return report
+
+
+def ghz_p50(ghz: Path, protoset: Path, address: str, payload: Path, count: int) -> float:
+    """Predict's p50 in seconds over ``count`` calls at concurrency 1."""
+    report = ghz_report(ghz, protoset, address, payload, 1, count)
+    return next(d["latency"] for d in report["latencyDistribution"] if d["percentage"] == 50) / 1e9
 
 
 def measure_ghz(args) -> list[tuple[str, str, str]]:
     import tempfile
 
-    import importlib.util
-
-    # bench/ghz.py by its path: the bench folder stays off the import path (see above)
-    spec = importlib.util.spec_from_file_location("bench_ghz", REPO / "bench" / "ghz.py")
-    bench_ghz = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_ghz)
-    ghz = bench_ghz.ensure_ghz()
+    ghz = ghz_binary()
     runs = 5
     count = 1000 if args.quick else 5000
     tmp = Path(tempfile.mkdtemp(prefix="leapserve-ghz-"))
@@ -301,6 +317,55 @@ def measure_ghz(args) -> list[tuple[str, str, str]]:
          f"{statistics.fmean(cpu_per_call['rf']) / statistics.fmean(cpu_per_call['empty']):.2f}x: "
          "less moved than wall time by load from elsewhere"),
     ]
+
+
+def measure_event_loops(args) -> list[tuple[str, str, str]]:
+    import tempfile
+
+    ghz = ghz_binary()
+    rounds, count = (4, 2000) if args.quick else (8, 4000)
+    tmp = Path(tempfile.mkdtemp(prefix="leapserve-loops-"))
+    payload = write_payload(tmp, "rf", predict_request("rf", airbnb_record()))
+    protoset = write_protoset(tmp)
+    say = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+
+    def started(loop: str, empty: bool) -> ServerProcess:
+        port = free_port()
+        # Default settings (reload every 2 s, metrics on) but the loop.
+        serve = ["--port", port, "--log-level", "warning", "--metrics-port", free_port(), "--model", f"rf={RF_ZIP}",
+                 "--event-loop", loop]
+        command = [sys.executable, __file__, "--serve-empty-leapserve", *map(str, serve)] if empty else None
+        return ServerProcess(serve, tmp / f"{loop}-{'empty' if empty else 'predict'}.log", f"127.0.0.1:{port}",
+                             command=command)
+
+    kinds = [("sync empty handler (grpc.server, 4 threads)", None),
+             ("leapserve empty Predict, uvloop", ("uvloop", True)),
+             ("leapserve empty Predict, asyncio", ("asyncio", True)),
+             ("leapserve Predict airbnb RF, uvloop", ("uvloop", False)),
+             ("leapserve Predict airbnb RF, asyncio", ("asyncio", False))]
+    servers = [empty_server(tmp) if spec is None else started(*spec) for _, spec in kinds]
+    rps: dict[tuple[int, int], list[float]] = {}
+    try:
+        wait_serving(*servers)
+        for srv in servers:
+            ghz_report(ghz, protoset, srv.address, payload, 8, 500)  # warm-up
+        for c in (8, 32):
+            for r in range(rounds):
+                say(f"  c={c}: round {r + 1}/{rounds}")
+                order = list(enumerate(servers)) if r % 2 == 0 else list(enumerate(servers))[::-1]
+                for i, srv in order:
+                    rps.setdefault((c, i), []).append(ghz_report(ghz, protoset, srv.address, payload, c, count)["rps"])
+    finally:
+        for srv in servers:
+            srv.stop()
+    rows = []
+    for c in (8, 32):
+        for i, (label, _) in enumerate(kinds):
+            values = rps[(c, i)]
+            ratio = statistics.median(a / b for a, b in zip(values, rps[(c, 0)]))
+            rows.append((f"{label}: requests/s (ghz, c={c})", f"{statistics.median(values):,.0f}",
+                         "floor" if i == 0 else f"{ratio:.2f}x the sync empty handler"))
+    return rows
 
 
 def cpu_seconds(pid: int) -> float:
@@ -630,10 +695,13 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-spark", action="store_true", help="leave out Spark local mode")
     parser.add_argument("--ghz", action="store_true",
                         help="only Predict p50 against an empty handler of the same server, measured with ghz")
+    parser.add_argument("--event-loops", action="store_true",
+                        help="only requests per second with ghz on uvloop and on asyncio's loop")
     parser.add_argument("--streams", type=int, metavar="N", help="only the server's memory per open PredictStream")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
-    rows = measure_ghz(args) if args.ghz else measure_streams(args) if args.streams else measure(args)
+    rows = (measure_ghz(args) if args.ghz else measure_event_loops(args) if args.event_loops
+            else measure_streams(args) if args.streams else measure(args))
     print_table(rows, args.markdown, (load_before, os.getloadavg()[0]), "leapserve gRPC benchmark",
                 f"grpcio {__import__('grpc').__version__}")
     return 0
