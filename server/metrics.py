@@ -127,7 +127,7 @@ DEADLINE_ROUNDING = 0.01
 DEADLINE_TRANSIT_SECONDS = 0.05
 
 
-def _cancelled_code(context, elapsed: float = 0.0) -> str:
+def _cancelled_code(context, elapsed: float) -> str:
     """The code of an async call whose task was cancelled (grpc.aio's context keeps no code for it):
     its deadline passed (or was about to: see DEADLINE_ROUNDING), or its client cancelled or left.
     ``elapsed``: seconds since the handler started."""
@@ -576,8 +576,9 @@ def _traced(fn, tracer, service: str, rpc: str, model_attr, stream: bool):
                                             attributes=attributes(request), record_exception=False,
                                             set_status_on_exception=set_status_on_exception)
 
-    def failed(span, context, cancelled=False):
-        code = _cancelled_code(context) if cancelled else _context_code(context)
+    def failed(span, context, cancelled_after=None):
+        """``cancelled_after``: seconds from the call's start to its cancellation, when it was cancelled."""
+        code = _context_code(context) if cancelled_after is None else _cancelled_code(context, cancelled_after)
         span.set_attribute("rpc.grpc.status_code", _code_value(code))
         span.set_status(Status(StatusCode.ERROR, code))
 
@@ -598,11 +599,12 @@ def _traced(fn, tracer, service: str, rpc: str, model_attr, stream: bool):
         async def handler(request, context):
             # the model is named once the call is done: a large Predict message is parsed by the
             # service, on a thread, not here on the event loop
+            began = time.perf_counter()
             with start(None, context) as span:
                 try:
                     response = await fn(request, context)
                 except asyncio.CancelledError:
-                    failed(span, context, cancelled=True)
+                    failed(span, context, cancelled_after=time.perf_counter() - began)
                     raise
                 except BaseException:
                     failed(span, context)

@@ -36,6 +36,13 @@ from .prediction import Placement, request_reader
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
 
+def _records(request) -> int:
+    """The rows a ModelInfer scores, as its first input's shape says (placement only: the shapes are
+    checked when the call is scored)."""
+    shape = request.inputs[0].shape if request.inputs else ()
+    return shape[0] if shape and shape[0] > 0 else 1
+
+
 class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
     """ModelInfer is async (grpc.aio), as Predict is: a fast pipeline is scored on the event loop, a
     slow one (INLINE_SECONDS), a pipeline's first call and a large request (LARGE_REQUEST_BYTES) on
@@ -85,7 +92,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelInfer(self, request, context):
         try:
             check_deadline(context)
-            return await self.placement.score(request, self._resolve, self._infer)
+            return await self.placement.score(request, self._resolve, self._infer, _records)
         except Exception as e:
             failure = failure_of(e, request.id, context, "ModelInfer")
         await failure.abort_async(context)

@@ -29,9 +29,10 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
 
 _STATE = {"LOADING": pb.LOADING, "READY": pb.READY, "FAILED": pb.FAILED}
 _DEADLINE_CHECK_ROWS = 256
-# Predict and each PredictStream request are scored on the event loop while their pipeline takes
-# under this (a moving average): handing a 10 us model to a thread would cost more than scoring it.
-# A slower pipeline is scored on the request threads, so that the loop keeps answering the others.
+# A call (a Predict, a PredictStream request, a ModelInfer of a few rows) is scored on the event loop
+# while it should take under this (its pipeline's moving average per record times its records):
+# handing a 10 us model to a thread would cost more than scoring it. A slower call is scored on the
+# request threads, so that the loop keeps answering the others.
 INLINE_SECONDS = 0.001
 _AVERAGE_WEIGHT = 0.1  # of the latest call in a pipeline's moving average
 # Ops whose cost for one record is not bounded by its size (a regular expression may backtrack until
@@ -43,10 +44,11 @@ LARGE_REQUEST_BYTES = 8 * 1024
 
 
 class LargeRequest:
-    """A request message too large to parse on the event loop, as grpc hands it to the handler:
-    parse() (on a request thread) makes the message (a ``message_type``); attributes read the parsed
-    message (parsing it where they are read if no one did before, an empty message if it could not
-    be parsed)."""
+    """A request message for a request thread to parse, as grpc hands it to the handler: too large to
+    parse on the event loop, or one that did not parse (the thread's parse() raises the BadRequest
+    that says so). parse() makes the message (a ``message_type``); attributes read the parsed message,
+    or an empty one while it is not parsed: never parsed where they are read, which may be the loop
+    (a call's labels in metrics and spans, an error's request id)."""
 
     __slots__ = ("data", "message_type", "_message")
 
@@ -67,7 +69,8 @@ class LargeRequest:
         return self._message
 
     def __getattr__(self, name):
-        return getattr(self.parse(), name)
+        message = self._message
+        return getattr(self.message_type() if message is None else message, name)
 
 
 def request_reader(message_type):
@@ -78,7 +81,10 @@ def request_reader(message_type):
     def read(data: bytes):
         if len(data) > LARGE_REQUEST_BYTES:
             return LargeRequest(data, message_type)
-        return parse(data)
+        try:
+            return parse(data)
+        except Exception:  # a client's bytes: INVALID_ARGUMENT from the thread's parse, not gRPC's INTERNAL
+            return LargeRequest(data, message_type)
 
     return read
 
@@ -107,39 +113,43 @@ def _fill_field(msg, name, ftype) -> None:
 
 
 class Placement:
-    """Where a pipeline's calls run: on the event loop while they take under INLINE_SECONDS (a moving
-    average per pipeline), else on ``threads`` (None: the loop's default executor)."""
+    """Where a pipeline's calls run: on the event loop while they should take under INLINE_SECONDS (a
+    moving average of a record's time per pipeline, times the call's records), else on ``threads``
+    (None: the loop's default executor)."""
 
     def __init__(self, threads=None):
         self.threads = threads
-        # pipeline -> moving average of one call. Held weakly: a reloaded or unloaded model's entry
+        # pipeline -> moving average of one record's time. Held weakly: a reloaded or unloaded model's entry
         # goes with its pipeline, and a new pipeline never inherits an old one's estimate.
         self._seconds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    async def score(self, request, resolve, answer):
+    async def score(self, request, resolve, answer, records=None):
         """``answer(request, served)`` of a unary call answered on the event loop (``resolve(request)``
         is its served model): parsed and answered on the threads when the request is a LargeRequest,
-        else placed by run()."""
+        else placed by run(). ``records(request)``: how many records the call scores (default one)."""
         if type(request) is LargeRequest:
             return await asyncio.get_running_loop().run_in_executor(self.threads, _answer_large, request, resolve,
                                                                     answer)
         served = resolve(request)
-        return await self.run(served.pipeline, answer, request, served)
+        return await self.run(served.pipeline, answer, request, served, records=records(request) if records else 1)
 
-    async def run(self, pipeline, fn, *args):
-        """fn(*args), on the loop or on the threads. A pipeline not seen yet goes to a thread (its
-        first call is of unknown cost), one whose cost does not follow its input's size always does."""
+    async def run(self, pipeline, fn, *args, records: int = 1):
+        """fn(*args), scoring ``records`` records, on the loop or on the threads. A pipeline not seen yet
+        goes to a thread (its first call is of unknown cost), one whose cost does not follow its input's
+        size always does."""
         average = self._seconds.get(pipeline)
         if average is None:
             average = self._seconds[pipeline] = _first_estimate(pipeline)
+        records = max(1, records)
         start = time.perf_counter()
         try:
-            if average < INLINE_SECONDS:
+            if average * records < INLINE_SECONDS:
                 return fn(*args)
             return await asyncio.get_running_loop().run_in_executor(self.threads, fn, *args)
         finally:
             if average != math.inf:  # a pipeline of unbounded cost stays off the loop
-                self._seconds[pipeline] = average + _AVERAGE_WEIGHT * (time.perf_counter() - start - average)
+                took = (time.perf_counter() - start) / records
+                self._seconds[pipeline] = average + _AVERAGE_WEIGHT * (took - average)
 
 
 def _answer_large(request: LargeRequest, resolve, answer):

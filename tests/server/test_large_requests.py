@@ -8,6 +8,7 @@ import threading
 import time
 
 import grpc
+import pytest
 
 from tests.support.bundles import RF_ZIP, airbnb_record
 from tests.support.servers import health_status, predict_request, prediction_stub
@@ -53,7 +54,6 @@ def test_health_answers_while_large_model_infers_are_scored(start_server):
     about a tenth of a second) is parsed and scored on the request threads, so the event loop keeps
     answering health meanwhile."""
     import numpy as np
-    import pytest
 
     tritonclient_grpc = pytest.importorskip("tritonclient.grpc")
     server = start_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0")
@@ -96,3 +96,35 @@ def test_health_answers_while_large_model_infers_are_scored(start_server):
     # Here about 500 checks are answered in the 3 s; with the scoring on the loop, about 20.
     assert len(checks) >= 100 and max(checks) < 1.0, (
         f"{len(checks)} health checks in 3 s, the longest waited {max(checks):.2f} s: the event loop was held")
+
+
+@pytest.mark.parametrize("method,message", [
+    ("/leapserve.v1.PredictionService/Predict", "leapserve.v1.PredictRequest"),
+    ("/inference.GRPCInferenceService/ModelInfer", "inference.ModelInferRequest"),
+])
+@pytest.mark.parametrize("size", [3, 9 * 1024])
+def test_a_message_that_does_not_parse_is_invalid_argument(start_module_server, method, message, size):
+    """Bytes that are not the request message, small or over 8 KiB (parsed on a thread), get
+    INVALID_ARGUMENT naming the message expected (gRPC's own deserializer failure would be INTERNAL)."""
+    server = start_module_server("--model", f"rf={RF_ZIP}", "--reload-interval", "0")
+    garbage = b"\xff" * size  # a field tag whose varint never ends
+    with grpc.insecure_channel(server.address) as ch:
+        with pytest.raises(grpc.RpcError) as e:
+            ch.unary_unary(method)(garbage, timeout=10)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+    assert f"request message: expected a {message}, got {size} bytes that do not parse as one" in e.value.details()
+
+
+def test_a_large_request_is_parsed_only_by_its_thread():
+    """What metrics, spans and error paths read of a LargeRequest on the event loop (its model, its
+    request id) never parses it there: an empty message's fields until the thread has parsed it."""
+    from leapserve.server.services.prediction import LargeRequest
+
+    request = LargeRequest(predict_request("rf", airbnb_record(), request_id="r1").SerializeToString())
+    assert (request.model, request.request_id) == ("", "")
+    assert request.parse().model == "rf" and (request.model, request.request_id) == ("rf", "r1")
+    broken = LargeRequest(b"\xff" * 20)
+    assert broken.model == ""
+    with pytest.raises(Exception, match="do not parse as one"):
+        broken.parse()
+    assert broken.model == ""

@@ -85,8 +85,9 @@ def test_1000_open_streams_answered_in_order(start_server, threads):
 def test_placement_keeps_fast_pipelines_on_the_loop_and_others_off_it():
     """Placement (Predict, PredictStream and MLeap's streams): a pipeline's first call, of unknown
     cost, runs on the threads; then a fast pipeline's calls run on the event loop's thread, a slow
-    one's (over INLINE_SECONDS, a moving average) on the threads, and a pipeline whose cost does not
-    follow its input's size (a regex tokenizer) always on the threads."""
+    one's (over INLINE_SECONDS, a moving average) on the threads, a fast pipeline's call of many
+    records (a ModelInfer of many rows) on the threads too, and a pipeline whose cost does not follow
+    its input's size (a regex tokenizer) always on the threads."""
     import threading
     import time
     import types
@@ -126,6 +127,12 @@ def test_placement_keeps_fast_pipelines_on_the_loop_and_others_off_it():
         # the first call on a thread (its time, with the hop, may start the average above the bound),
         # then on the loop once the average is under INLINE_SECONDS
         assert not fast_calls[0] and fast_calls[-1], (len(fast_calls), fast_calls[:5])
+        loop_thread = threading.get_ident()
+
+        async def many_records():  # the fast pipeline's average per record, times a million records
+            return await placement.run(fast, where, 0.0, records=1_000_000) == loop_thread
+
+        assert not asyncio.run(many_records())
         assert asyncio.run(calls(placement, slow, 5 * INLINE_SECONDS, 4)) == [False] * 4
         assert asyncio.run(calls(placement, regex, 0.0, 4)) == [False] * 4
 
