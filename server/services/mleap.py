@@ -42,7 +42,7 @@ from ..registry import Registry
 from ..wire import varint
 from .admin import MAX_NAME_LENGTH, _check_text, admin_api_failure
 from .common import Failure, check_deadline, failure_of, scoring_failure
-from .prediction import Placement, StreamSlots
+from .prediction import Placement, StreamSlots, requests_within
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Mleap"].full_name
 MAX_NAMED_STREAMS = 1024  # frame and row streams made by Create*Stream, per process
@@ -268,23 +268,13 @@ class MleapService:
         stream or model to serve (the call ends with that failure's status); ``carries(message)``:
         whether it holds a frame or row to answer (MLeap's first message only opens the stream);
         ``answer(state, served, message)`` is its Answer, made on the loop or on the threads."""
-        if not self.streams.acquire():
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"{self.streams.limit} streams are open, the most this server takes at once "
-                                "(--max-concurrent-streams); retry later or use Transform")
+        await self.streams.enter(context, "streams", "Transform")
         # The slot is released however the stream ends: all answered, client cancellation or deadline
         # (the request iterator raises), an abort below, or the generator closed by gRPC.
         try:
-            limit = self.max_stream_requests
-            count = 0
             state = None
             model = ""
-            async for request in request_iterator:
-                count += 1
-                if limit and count > limit:
-                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                        f"more than {limit} requests in one {rpc} (--max-stream-requests); "
-                                        "open a new stream")
+            async for request in requests_within(request_iterator, context, self.max_stream_requests, rpc):
                 failure = None
                 if state is None:
                     try:

@@ -178,6 +178,24 @@ class StreamSlots:
         with self._lock:
             self.open -= 1
 
+    async def enter(self, context, what: str, instead: str) -> None:
+        """Take a slot, or end the call with RESOURCE_EXHAUSTED (``what`` is open, use ``instead``)."""
+        if not self.acquire():
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"{self.limit} {what} are open, the most this server takes at once "
+                                f"(--max-concurrent-streams); retry later or use {instead}")
+
+
+async def requests_within(request_iterator, context, limit: int, rpc: str):
+    """A stream's requests; past ``limit`` of them (0: no limit) the call ends with RESOURCE_EXHAUSTED."""
+    count = 0
+    async for request in request_iterator:
+        count += 1
+        if limit and count > limit:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"more than {limit} requests in one {rpc} (--max-stream-requests); open a new stream")
+        yield request
+
 
 class PredictionService(pb_grpc.PredictionServiceServicer):
     """``max_stream_requests``: most requests in one PredictStream (0: no limit);
@@ -225,21 +243,11 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         await failure.abort_async(context)
 
     async def PredictStream(self, request_iterator, context):
-        if not self.streams.acquire():
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                f"{self.streams.limit} PredictStream calls are open, the most this server takes at "
-                                "once (--max-concurrent-streams); retry later or use Predict/PredictBatch")
+        await self.streams.enter(context, "PredictStream calls", "Predict/PredictBatch")
         # The slot is released however the stream ends: all answered, client cancellation or deadline
         # (the request iterator raises), RESOURCE_EXHAUSTED below, or the generator closed by gRPC.
         try:
-            limit = self.max_stream_requests
-            count = 0
-            async for request in request_iterator:
-                count += 1
-                if limit and count > limit:
-                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                        f"more than {limit} requests in one PredictStream (--max-stream-requests); "
-                                        "open a new stream")
+            async for request in requests_within(request_iterator, context, self.max_stream_requests, "PredictStream"):
                 try:
                     yield await self.placement.score(request, self._resolve, self._predict)
                 except Exception as e:
