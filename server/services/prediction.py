@@ -141,15 +141,27 @@ class Placement:
         if average is None:
             average = self._seconds[pipeline] = _first_estimate(pipeline)
         records = max(1, records)
+        if average * records < INLINE_SECONDS:
+            start = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                self._learn(pipeline, average, time.perf_counter() - start, records)
+        return await asyncio.get_running_loop().run_in_executor(self.threads, self._timed, pipeline, average,
+                                                                records, fn, args)
+
+    def _timed(self, pipeline, average: float, records: int, fn, args):
+        """fn(*args) on a request thread, timed there: the wait for a free thread, long under load, is
+        not the pipeline's cost (counted, it could keep a fast pipeline off the loop while load lasts)."""
         start = time.perf_counter()
         try:
-            if average * records < INLINE_SECONDS:
-                return fn(*args)
-            return await asyncio.get_running_loop().run_in_executor(self.threads, fn, *args)
+            return fn(*args)
         finally:
-            if average != math.inf:  # a pipeline of unbounded cost stays off the loop
-                took = (time.perf_counter() - start) / records
-                self._seconds[pipeline] = average + _AVERAGE_WEIGHT * (took - average)
+            self._learn(pipeline, average, time.perf_counter() - start, records)
+
+    def _learn(self, pipeline, average: float, seconds: float, records: int) -> None:
+        if average != math.inf:  # a pipeline of unbounded cost stays off the loop
+            self._seconds[pipeline] = average + _AVERAGE_WEIGHT * (seconds / records - average)
 
 
 def _answer_large(request: LargeRequest, resolve, answer):

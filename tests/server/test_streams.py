@@ -87,7 +87,8 @@ def test_placement_keeps_fast_pipelines_on_the_loop_and_others_off_it():
     cost, runs on the threads; then a fast pipeline's calls run on the event loop's thread, a slow
     one's (over INLINE_SECONDS, a moving average) on the threads, a fast pipeline's call of many
     records (a ModelInfer of many rows) on the threads too, and a pipeline whose cost does not follow
-    its input's size (a regex tokenizer) always on the threads."""
+    its input's size (a regex tokenizer) always on the threads. A call's wait for a free thread is
+    not counted as its pipeline's time."""
     import threading
     import time
     import types
@@ -111,22 +112,15 @@ def test_placement_keeps_fast_pipelines_on_the_loop_and_others_off_it():
         loop_thread = threading.get_ident()
         return [await placement.run(pipeline, where, seconds) == loop_thread for _ in range(count)]
 
-    async def calls_until_on_loop(placement, pipeline, bound) -> list[bool]:
-        """Calls of a 0 s pipeline until one runs on the loop (at most ``bound``): how many it
-        takes depends on how long the first hops to the thread took, under the machine's load."""
-        loop_thread = threading.get_ident()
-        on_loop: list[bool] = []
-        while len(on_loop) < bound and not any(on_loop):
-            on_loop.append(await placement.run(pipeline, where, 0.0) == loop_thread)
-        return on_loop
-
     with futures.ThreadPoolExecutor(1) as threads:
         placement = Placement(threads)
-        threads.submit(int).result()  # the thread started, so that its start does not count as a call's time
-        fast_calls = asyncio.run(calls_until_on_loop(placement, fast, 1000))
-        # the first call on a thread (its time, with the hop, may start the average above the bound),
-        # then on the loop once the average is under INLINE_SECONDS
-        assert not fast_calls[0] and fast_calls[-1], (len(fast_calls), fast_calls[:5])
+        # The only thread is busy when the fast pipeline's first call comes: that call waits 20
+        # INLINE_SECONDS for it, and the wait is not the pipeline's time (timed on the thread), so the
+        # next calls run on the loop (the third at the latest, should the machine stall the first's
+        # own microseconds). Counting the wait kept them on the threads for dozens of calls.
+        busy = threads.submit(time.sleep, 20 * INLINE_SECONDS)
+        on_loop = asyncio.run(calls(placement, fast, 0.0, 3))
+        assert busy.done() and not on_loop[0] and on_loop[2], on_loop
         loop_thread = threading.get_ident()
 
         async def many_records():  # the fast pipeline's average per record, times a million records
