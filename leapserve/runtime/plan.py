@@ -172,6 +172,7 @@ class Pipeline:
         self.inputs: Mapping[str, FieldType] = MappingProxyType(inputs)
         self.outputs: Mapping[str, FieldType] = MappingProxyType(outputs)
         self._row_programs: dict[tuple, object] = {}
+        self._row_program = None  # of every output (transform(record))
         self._batch_programs: dict[tuple, object] = {}
         self._required: dict[tuple | None, Mapping[str, FieldType]] = {}  # outputs asked for -> required_inputs
         self._lock = threading.Lock()
@@ -251,6 +252,12 @@ class Pipeline:
 
         Raises ScoringError (a ValueError) for bad input, RowSkipped when Spark would drop the row.
         """
+        if outputs is None:  # the common call: its program kept apart from the selections' cache
+            program = self._row_program
+            if program is None:
+                program = self._row_program = self._cached(tuple(self.outputs), self._row_programs,
+                                                           self._build_row_program)
+            return program(record)
         key = self._wanted(outputs)
         program = self._row_programs.get(key)
         if program is None:
