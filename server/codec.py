@@ -13,6 +13,7 @@ The Open Inference Protocol's tensors have their own codec: server/tensors.py.
 
 from __future__ import annotations
 
+import operator
 import struct
 from typing import Callable, Mapping, Sequence
 
@@ -232,6 +233,20 @@ def column_rows(col, n: int) -> list:
     return list(col)
 
 
+def expected_kind(ftype: FieldType) -> str | None:
+    """The Value kind a client most likely sends for an input of this type (None: no guess)."""
+    if ftype.kind != "scalar":
+        return None
+    if ftype.base in ("double", "float"):
+        return "double_value"
+    if ftype.base in ("int", "long", "short", "byte"):
+        return "int_value"
+    return {"string": "string_value", "boolean": "bool_value"}.get(ftype.base)
+
+
+_KIND_READERS = {kind: operator.attrgetter(kind) for kind in ("double_value", "int_value", "string_value", "bool_value")}
+
+
 # --- per-model codec -------------------------------------------------------------------------
 
 class ModelCodec:
@@ -247,6 +262,9 @@ class ModelCodec:
         self.setters: dict[str, Callable] = {name: setter_for(t) for name, t in self.outputs.items()}
         self.default_encoders: tuple = tuple(self.setters.items())
         self._wire: dict[tuple, WireEncoder] = {}
+        # input field -> a reader of the Value kind its type suggests (decode_record)
+        self._expected_kind = {name: _KIND_READERS[kind] for name, t in self.inputs.items()
+                               if (kind := expected_kind(t)) is not None}.get
         # Read with the model's other limits, when it is loaded (a malformed value stops the server at start).
         self.max_string_length: int = limits().max_string_length
 
@@ -255,7 +273,19 @@ class ModelCodec:
         decoded too: cheaper than looking each wanted one up, and harmless)."""
         record = {}
         most = self.max_string_length
-        for name, v in fields.items():
+        expected = self._expected_kind
+        for name in fields:
+            v = fields[name]  # upb: faster than items()
+            read = expected(name)
+            if read is not None:
+                # The kind the input's type suggests: a value other than its default can only be the
+                # one set (the others of a oneof read as defaults), and skips WhichOneof.
+                x = read(v)
+                if x:
+                    if type(x) is str and len(x) > most:
+                        raise string_too_long(name, most, len(x))
+                    record[name] = x
+                    continue
             kind = v.WhichOneof("kind")
             if kind in _SCALAR_KINDS:
                 x = record[name] = getattr(v, kind)
@@ -410,25 +440,57 @@ def map_entry_prefix(tags: MapTags, key: str) -> bytes:
     return tags.key + varint(len(b)) + b + tags.value
 
 
+def entry_writer(tag: bytes, prefix: bytes, enc: Callable) -> Callable[[object], bytes]:
+    """A whole map entry (its tag, length, key and Value) for a row value, ``enc`` writing the Value.
+    A double, a float or a dense vector of a size seen before is one struct.pack of the value after
+    a head computed once: everything before the number(s) depends on the size only."""
+
+    def framed(value: bytes) -> bytes:
+        entry = prefix + varint(len(value)) + value
+        return tag + varint(len(entry)) + entry
+
+    null = framed(_NULL)
+    if enc is _wire_double or enc is _wire_float:
+        code = "d" if enc is _wire_double else "f"
+        width = struct.calcsize(code)
+        head = framed(enc(0.0))[:-width]
+        pack = struct.Struct(f"<{len(head)}s{code}").pack
+        return lambda x: null if x is None else pack(head, x)
+    if enc is _wire_vector:
+        packers: dict[int, tuple[bytes, Callable]] = {}  # size -> (head, pack)
+
+        def vector(x) -> bytes:
+            if type(x) is DenseVector:
+                found = packers.get(len(x))
+                if found is not None:
+                    return found[1](found[0], *x)
+                if x and len(packers) < 8:  # a vector column's rows usually share one size
+                    head = framed(enc(DenseVector((0.0,) * len(x))))[:-8 * len(x)]
+                    packers[len(x)] = found = head, struct.Struct(f"<{len(head)}s{len(x)}d").pack
+                    return found[1](found[0], *x)
+            return framed(enc(x))
+
+        return vector
+    return lambda x: framed(enc(x))
+
+
 class WireEncoder:
     """Writes the outputs of one record as the entries of a map<string, Value> field."""
 
-    __slots__ = ("fields", "entry_tag")
+    __slots__ = ("fields", "entry_tag", "writers")
 
     def __init__(self, outputs: Mapping[str, FieldType], names: Sequence[str], tags: MapTags):
         self.fields = tuple((name, map_entry_prefix(tags, name), wire_encoder_for(outputs[name])) for name in names)
         self.entry_tag = tags.entry
+        self.writers = tuple((name, entry_writer(tags.entry, prefix, enc)) for name, prefix, enc in self.fields)
 
     def encode(self, result: Mapping) -> bytes:
-        tag = self.entry_tag
         parts = []
-        for name, prefix, enc in self.fields:
+        for name, write in self.writers:
             try:
-                value = enc(result[name])
+                parts.append(write(result[name]))
             except UnencodableValue as e:
                 raise _named(e, name) from None
-            entry = prefix + varint(len(value)) + value
-            parts.append(tag + varint(len(entry)) + entry)
         return b"".join(parts)
 
     def encode_columns(self, columns: Mapping, n: int, types: Mapping[str, FieldType]) -> list[bytes]:

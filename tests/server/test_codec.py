@@ -4,6 +4,7 @@ and encode."""
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from leapserve.v1 import value_pb2
 from leapserve.server import codec, wire
 from leapserve.runtime.errors import InvalidInput
 from leapserve.runtime.types import FieldType, scalar, vector
-from leapserve.runtime.vectors import SparseVector
+from leapserve.runtime.vectors import DenseVector, SparseVector
 
 CASES = [
     (scalar("double"), 1.5), (scalar("double"), 0.0), (scalar("double"), -0.0), (scalar("double"), math.inf),
@@ -22,7 +23,8 @@ CASES = [
     (scalar("string"), ""), (scalar("string"), "Gentoo ü €"), (scalar("string"), None),
     (vector(3), np.array([1.0, 0.0, -2.5])), (vector(0), np.array([])), (vector(4), SparseVector(4, [1, 3], [2.0, -1.0])),
     (vector(300), SparseVector(300, [0, 200, 299], [1.0, 2.0, 3.0])), (vector(2), [0.5, 0.25]),
-    (vector(5), SparseVector(5, [], [])), (vector(2), None),
+    (vector(5), SparseVector(5, [], [])), (vector(2), None), (scalar("float"), None),
+    (vector(3), DenseVector((1.0, 0.0, -2.5))), (vector(0), DenseVector(())), (vector(1), DenseVector((math.nan,))),
     (FieldType("list", "string"), ["a", "b"]), (FieldType("list", "double"), [1.0, 2.0]),
 ]
 
@@ -36,8 +38,8 @@ def test_wire_encoding_matches_protobuf(ftype, value):
 
 
 def test_wire_response_parses_as_predict_response():
-    outputs = {name: t for name, (t, _) in zip("abcdefghijklmnopqrstuvw", CASES)}
-    result = {name: v for name, (_, v) in zip("abcdefghijklmnopqrstuvw", CASES)}
+    outputs = {f"o{i}": t for i, (t, _) in enumerate(CASES)}
+    result = {f"o{i}": v for i, (_, v) in enumerate(CASES)}
     enc = codec.WireEncoder(outputs, list(outputs), wire.RESPONSE_OUTPUTS)
     data = (codec.string_field(wire.TAG_RESPONSE_MODEL, "m") + codec.string_field(wire.TAG_RESPONSE_VERSION, "7")
             + enc.encode(result))
@@ -47,7 +49,7 @@ def test_wire_response_parses_as_predict_response():
         want = value_pb2.Value()
         codec.setter_for(ftype)(want, result[name])
         assert r.outputs[name] == want
-    assert r.outputs["c"].double_value == 0.0 and math.copysign(1, r.outputs["c"].double_value) == -1
+    assert r.outputs["o2"].double_value == 0.0 and math.copysign(1, r.outputs["o2"].double_value) == -1
 
 
 TAGGED = [  # (a message with one field set, the tag that field's encoding starts with)
@@ -108,8 +110,8 @@ def test_decode_values():
     lv = req.inputs["l"].list_value
     lv.values.add().string_value = "a"
     lv.values.add().int_value = 3
-    c = codec.ModelCodec.__new__(codec.ModelCodec)
-    rec = codec.ModelCodec.decode_record(c, req.inputs)
+    c = codec.ModelCodec(types.SimpleNamespace(inputs={"d": scalar("double"), "s": scalar("string")}, outputs={}))
+    rec = c.decode_record(req.inputs)
     assert rec == {"d": 2.5, "s": "x", "n": None, "e": None, "v": [1.0, 2.0], "sv": SparseVector(5, [0, 4], [1.0, 2.0]),
                    "l": ["a", 3]}
     bad = value_pb2.Value()
@@ -119,6 +121,49 @@ def test_decode_values():
     with pytest.raises(InvalidInput) as info:
         codec.decode_value("f", bad)
     assert info.value.field == "f"
+
+
+def test_decode_record_reads_the_kind_each_input_type_suggests_and_any_other():
+    """decode_record first reads the Value kind an input's type suggests (double_value for a double,
+    ...), and takes it when it is not the kind's default; a default (0.0, "", 0, False), another kind
+    or a null decodes as WhichOneof says, as for fields the pipeline does not read."""
+    inputs = {"d": scalar("double"), "f": scalar("float"), "i": scalar("long"), "s": scalar("string"),
+              "b": scalar("boolean"), "v": vector(2)}
+    c = codec.ModelCodec(types.SimpleNamespace(inputs=inputs, outputs={}))
+    c.max_string_length = 5
+    sent = [  # (what each input gets, as a Value's fields, and what decodes)
+        ({"d": {"double_value": 2.5}, "f": {"double_value": -1.0}, "i": {"int_value": 7}, "s": {"string_value": "ab"},
+          "b": {"bool_value": True}}, {"d": 2.5, "f": -1.0, "i": 7, "s": "ab", "b": True}),
+        ({"d": {"double_value": 0.0}, "f": {"double_value": math.nan}, "i": {"int_value": 0}, "s": {"string_value": ""},
+          "b": {"bool_value": False}}, {"d": 0.0, "f": math.nan, "i": 0, "s": "", "b": False}),
+        ({"d": {"int_value": 3}, "f": {"string_value": "1.5"}, "i": {"double_value": 2.0}, "s": {"bytes_value": b"xy"},
+          "b": {"string_value": "true"}}, {"d": 3, "f": "1.5", "i": 2.0, "s": b"xy", "b": "true"}),
+        ({"d": {"null_value": 0}, "f": {}, "i": {"float_value": 0.5}, "s": {"double_value": 4.0},
+          "v": {"vector_value": {"values": [1.0, 2.0]}}}, {"d": None, "f": None, "i": 0.5, "s": 4.0, "v": [1.0, 2.0]}),
+    ]
+    for fields, expected in sent:
+        req = pb.PredictRequest(inputs={name: value_pb2.Value(**value) for name, value in fields.items()})
+        rec = c.decode_record(req.inputs)
+        assert rec.keys() == expected.keys()
+        for name, want in expected.items():
+            got = rec[name]
+            assert type(got) is type(want) and (got == want or math.isnan(got) and math.isnan(want)), (name, got, want)
+    for kind, value, unit in (("string_value", "abcdef", "characters"), ("bytes_value", b"abcdef", "bytes")):
+        req = pb.PredictRequest(inputs={"s": value_pb2.Value(**{kind: value})})
+        with pytest.raises(InvalidInput) as info:
+            c.decode_record(req.inputs)
+        assert info.value.field == "s" and info.value.actual == f"a string of 6 {unit}", info.value
+
+
+def test_dense_vectors_of_many_sizes_encode_as_protobuf():
+    """A dense vector output is packed after a head kept per size (at most eight sizes; others are
+    written whole): every size, twice, encodes as protobuf does."""
+    enc = codec.WireEncoder({"v": vector(None)}, ["v"], wire.RESPONSE_OUTPUTS)
+    for size in [*range(13), *range(13)]:
+        x = DenseVector(float(i) - 0.5 for i in range(size))
+        want = value_pb2.Value()
+        codec.setter_for(vector(size))(want, x)
+        assert pb.PredictResponse.FromString(enc.encode({"v": x})).outputs["v"] == want, size
 
 
 def test_value_round_trip():
