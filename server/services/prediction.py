@@ -43,7 +43,7 @@ UNBOUNDED_OPS = frozenset({"regex_tokenizer"})
 LARGE_REQUEST_BYTES = 8 * 1024
 
 
-class LargeRequest:
+class UnparsedRequest:
     """A request message for a request thread to parse, as grpc hands it to the handler: too large to
     parse on the event loop, or one that did not parse (the thread's parse() raises the BadRequest
     that says so). parse() makes the message (a ``message_type``); attributes read the parsed message,
@@ -75,16 +75,16 @@ class LargeRequest:
 
 def request_reader(message_type):
     """The request deserializer of a call answered on the event loop (Predict, PredictStream, OIP's
-    ModelInfer): a ``message_type``, or a LargeRequest of one for the handler to parse on a thread."""
+    ModelInfer): a ``message_type``, or a UnparsedRequest of one for the handler to parse on a thread."""
     parse = message_type.FromString
 
     def read(data: bytes):
         if len(data) > LARGE_REQUEST_BYTES:
-            return LargeRequest(data, message_type)
+            return UnparsedRequest(data, message_type)
         try:
             return parse(data)
         except Exception:  # a client's bytes: INVALID_ARGUMENT from the thread's parse, not gRPC's INTERNAL
-            return LargeRequest(data, message_type)
+            return UnparsedRequest(data, message_type)
 
     return read
 
@@ -125,10 +125,10 @@ class Placement:
 
     async def score(self, request, resolve, answer, records=None):
         """``answer(request, served)`` of a unary call answered on the event loop (``resolve(request)``
-        is its served model): parsed and answered on the threads when the request is a LargeRequest,
+        is its served model): parsed and answered on the threads when the request is a UnparsedRequest,
         else placed by run(). ``records(request)``: how many records the call scores (default one)."""
-        if type(request) is LargeRequest:
-            return await asyncio.get_running_loop().run_in_executor(self.threads, _answer_large, request, resolve,
+        if type(request) is UnparsedRequest:
+            return await asyncio.get_running_loop().run_in_executor(self.threads, _answer_unparsed, request, resolve,
                                                                     answer)
         served = resolve(request)
         return await self.run(served.pipeline, answer, request, served, records=records(request) if records else 1)
@@ -164,7 +164,7 @@ class Placement:
             self._seconds[pipeline] = average + _AVERAGE_WEIGHT * (seconds / records - average)
 
 
-def _answer_large(request: LargeRequest, resolve, answer):
+def _answer_unparsed(request: UnparsedRequest, resolve, answer):
     message = request.parse()
     return answer(message, resolve(message))
 

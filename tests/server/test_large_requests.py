@@ -116,14 +116,14 @@ def test_a_message_that_does_not_parse_is_invalid_argument(start_module_server, 
 
 
 def test_a_large_request_is_parsed_only_by_its_thread():
-    """What metrics, spans and error paths read of a LargeRequest on the event loop (its model, its
+    """What metrics, spans and error paths read of a UnparsedRequest on the event loop (its model, its
     request id) never parses it there: an empty message's fields until the thread has parsed it."""
-    from leapserve.server.services.prediction import LargeRequest
+    from leapserve.server.services.prediction import UnparsedRequest
 
-    request = LargeRequest(predict_request("rf", airbnb_record(), request_id="r1").SerializeToString())
+    request = UnparsedRequest(predict_request("rf", airbnb_record(), request_id="r1").SerializeToString())
     assert (request.model, request.request_id) == ("", "")
     assert request.parse().model == "rf" and (request.model, request.request_id) == ("rf", "r1")
-    broken = LargeRequest(b"\xff" * 20)
+    broken = UnparsedRequest(b"\xff" * 20)
     assert broken.model == ""
     with pytest.raises(Exception, match="do not parse as one"):
         broken.parse()
