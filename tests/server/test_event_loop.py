@@ -14,9 +14,9 @@ import urllib.request
 import grpc
 import pytest
 
-from tests.server.test_streams import _check, _open_streams
 from tests.support.bundles import RF_ZIP, airbnb_record
 from tests.support.servers import REPO, clean_env, free_port, predict_request, prediction_stub
+from tests.support.streams import check_predict_answers, open_predict_streams
 from tests.support.traffic import wait_until
 
 
@@ -30,7 +30,7 @@ def test_servers_answer_on_the_event_loop_asked_for(start_server, asked):
     with grpc.insecure_channel(server.address) as channel:
         price = prediction_stub(channel).Predict(predict_request("rf", airbnb_record()), timeout=10) \
             .outputs["price_prediction"].double_value
-    _check(asyncio.run(_open_streams(server.address, 200, 30.0)), 200, price)
+    check_predict_answers(asyncio.run(open_predict_streams(server.address, 200, 30.0)), 200, price)
 
     inputs = [{"name": k, "shape": [1], "datatype": "FP64" if isinstance(v, float) else "BYTES", "data": [v]}
               for k, v in airbnb_record().items()]

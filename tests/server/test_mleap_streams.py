@@ -21,9 +21,9 @@ import pytest
 from tests.support import mleap_frames as mf
 from tests.support import mleap_stubs
 from tests.support.bundles import FRAME, RF_ZIP
+from tests.support.streams import open_all
 
 STREAMS = 300  # half frame streams, half row streams
-CHANNELS = 8  # streams spread over a few connections, as many clients would
 SECONDS = 15.0
 AIRBNB = json.loads(FRAME.read_bytes())
 FIELDS = [(f["name"], f["type"]) for f in AIRBNB["schema"]["fields"]]
@@ -41,53 +41,29 @@ def _row_spec(pb):
 
 
 async def _open_streams(wire, address: str, spec) -> dict:
+    """Half row streams (odd i, on the stream "rows"), half frame streams; tags i * 10 + n."""
     pb = wire.pb
-    channels = [grpc.aio.insecure_channel(address) for _ in range(CHANNELS)]
-    all_open = asyncio.Event()
-    first_answers = 0
-    results: dict[int, list] = {}
     frame = mf.binary_frame(FIELDS, [ROW])
     row = mf.binary_row(FIELDS, ROW)
 
-    async def stream(i: int) -> None:
-        nonlocal first_answers
-        stub = wire.grpc.MleapStub(channels[i % CHANNELS])
+    async def start(channel, i: int):
+        stub = wire.grpc.MleapStub(channel)
         if i % 2:
             call = stub.TransformRowStream(timeout=SECONDS)
-            opening = pb.TransformRowRequest(model_name="rf", stream_name="rows", format=mf.BINARY,
-                                             input_schema=spec.schema)
-
-            def message(n):
-                return pb.TransformRowRequest(tag=i * 10 + n, row=row)
+            await call.write(pb.TransformRowRequest(model_name="rf", stream_name="rows", format=mf.BINARY,
+                                                    input_schema=spec.schema))
         else:
             call = stub.TransformFrameStream(timeout=SECONDS)
-            opening = pb.TransformFrameRequest(model_name="rf", format=mf.BINARY,
-                                               options=pb.TransformOptions(select=["price_prediction"]))
+            await call.write(pb.TransformFrameRequest(model_name="rf", format=mf.BINARY,
+                                                      options=pb.TransformOptions(select=["price_prediction"])))
+        return call
 
-            def message(n):
-                return pb.TransformFrameRequest(tag=i * 10 + n, frame=frame)
-        await call.write(opening)
-        await call.write(message(0))
-        answers = [await call.read()]
-        first_answers += 1
-        if first_answers == STREAMS:
-            all_open.set()
-        await all_open.wait()
-        for n in (1, 2):
-            await call.write(message(n))
-        await call.done_writing()
-        while (answer := await call.read()) is not grpc.aio.EOF:
-            answers.append(answer)
-        results[i] = answers
+    def message(i: int, n: int):
+        if i % 2:
+            return pb.TransformRowRequest(tag=i * 10 + n, row=row)
+        return pb.TransformFrameRequest(tag=i * 10 + n, frame=frame)
 
-    try:
-        await asyncio.wait_for(asyncio.gather(*(stream(i) for i in range(STREAMS))), SECONDS)
-    except TimeoutError:
-        pass  # _check says how many streams were answered
-    finally:
-        for ch in channels:
-            await ch.close()
-    return results
+    return await open_all(address, STREAMS, SECONDS, start, message)
 
 
 def test_300_open_mleap_streams_answered_in_order(start_server, tmp_path):

@@ -17,53 +17,7 @@ import pytest
 
 from tests.support.bundles import RF_ZIP, airbnb_record
 from tests.support.servers import predict_request
-
-CHANNELS = 8  # streams spread over a few connections, as many clients would
-
-
-async def _open_streams(address: str, count: int, timeout: float) -> dict:
-    from leapserve.v1 import prediction_pb2_grpc as pb_grpc
-
-    record = airbnb_record()
-    channels = [grpc.aio.insecure_channel(address) for _ in range(CHANNELS)]
-    all_open = asyncio.Event()
-    first_answers = 0
-    results: dict[int, list] = {}
-
-    async def stream(i: int) -> None:
-        nonlocal first_answers
-        call = pb_grpc.PredictionServiceStub(channels[i % CHANNELS]).PredictStream(timeout=timeout)
-        answers = []
-        await call.write(predict_request("rf", record, request_id=f"{i}-0"))
-        answers.append(await call.read())
-        first_answers += 1
-        if first_answers == count:
-            all_open.set()
-        await all_open.wait()
-        for n in (1, 2):
-            await call.write(predict_request("rf", record, request_id=f"{i}-{n}"))
-        await call.done_writing()
-        while (answer := await call.read()) is not grpc.aio.EOF:
-            answers.append(answer)
-        results[i] = answers
-
-    try:
-        await asyncio.wait_for(asyncio.gather(*(stream(i) for i in range(count))), timeout)
-    finally:
-        for ch in channels:
-            await ch.close()
-    return results
-
-
-def _check(results: dict, count: int, expected_price: float) -> None:
-    assert len(results) == count, f"{len(results)} of {count} streams answered"
-    for i, answers in sorted(results.items()):
-        ids = [a.request_id for a in answers]
-        assert ids == [f"{i}-0", f"{i}-1", f"{i}-2"], f"stream {i}: answers in the order {ids}, expected 0, 1, 2"
-        for a in answers:
-            assert not a.HasField("status") or a.status.code == 0, f"stream {i}: {a.status}"
-            assert a.outputs["price_prediction"].double_value == pytest.approx(expected_price), f"stream {i}"
-
+from tests.support.streams import check_predict_answers, open_predict_streams
 
 def _run(start_server, threads: int, count: int, seconds: float) -> None:
     from tests.support.servers import prediction_stub
@@ -72,8 +26,8 @@ def _run(start_server, threads: int, count: int, seconds: float) -> None:
     with grpc.insecure_channel(server.address) as ch:
         expected = prediction_stub(ch).Predict(predict_request("rf", airbnb_record()), timeout=10)
     price = expected.outputs["price_prediction"].double_value
-    results = asyncio.run(_open_streams(server.address, count, seconds))
-    _check(results, count, price)
+    results = asyncio.run(open_predict_streams(server.address, count, seconds))
+    check_predict_answers(results, count, price)
     assert server.proc.poll() is None
 
 
