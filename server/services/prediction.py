@@ -125,43 +125,45 @@ class Placement:
 
     async def score(self, request, resolve, answer, records=None):
         """``answer(request, served)`` of a unary call answered on the event loop (``resolve(request)``
-        is its served model): parsed and answered on the threads when the request is a UnparsedRequest,
-        else placed by run(). ``records(request)``: how many records the call scores (default one)."""
+        is its served model): parsed and answered on the threads when the request is an UnparsedRequest,
+        else placed as run() places it. ``records(request)``: how many records the call scores (default one)."""
         if type(request) is UnparsedRequest:
             return await asyncio.get_running_loop().run_in_executor(self.threads, _answer_unparsed, request, resolve,
                                                                     answer)
         served = resolve(request)
-        return await self.run(served.pipeline, answer, request, served, records=records(request) if records else 1)
+        ran, answered = self._place(served.pipeline, records(request) if records else 1, answer, (request, served))
+        return answered if ran else await answered
 
     async def run(self, pipeline, fn, *args, records: int = 1):
         """fn(*args), scoring ``records`` records, on the loop or on the threads. A pipeline not seen yet
         goes to a thread (its first call is of unknown cost), one whose cost does not follow its input's
         size always does."""
+        ran, answered = self._place(pipeline, records, fn, args)
+        return answered if ran else await answered
+
+    def _place(self, pipeline, records: int, fn, args) -> tuple[bool, object]:
+        """(True, fn(*args)) run on the loop, or (False, the future of it on the threads). Not a
+        coroutine: a call answered on the loop awaits nothing more than its handler."""
         average = self._seconds.get(pipeline)
         if average is None:
             average = self._seconds[pipeline] = _first_estimate(pipeline)
         records = max(1, records)
         if average * records < INLINE_SECONDS:
-            start = time.perf_counter()
-            try:
-                return fn(*args)
-            finally:
-                self._learn(pipeline, average, time.perf_counter() - start, records)
-        return await asyncio.get_running_loop().run_in_executor(self.threads, self._timed, pipeline, average,
-                                                                records, fn, args)
+            return True, self._timed(pipeline, average, records, fn, args)
+        return False, asyncio.get_running_loop().run_in_executor(self.threads, self._timed, pipeline, average,
+                                                                 records, fn, args)
 
     def _timed(self, pipeline, average: float, records: int, fn, args):
-        """fn(*args) on a request thread, timed there: the wait for a free thread, long under load, is
-        not the pipeline's cost (counted, it could keep a fast pipeline off the loop while load lasts)."""
+        """fn(*args), its time learnt. On a request thread it is timed there: the wait for a free thread,
+        long under load, is not the pipeline's cost (counted, it could keep a fast pipeline off the loop
+        while load lasts)."""
         start = time.perf_counter()
         try:
             return fn(*args)
         finally:
-            self._learn(pipeline, average, time.perf_counter() - start, records)
-
-    def _learn(self, pipeline, average: float, seconds: float, records: int) -> None:
-        if average != math.inf:  # a pipeline of unbounded cost stays off the loop
-            self._seconds[pipeline] = average + _AVERAGE_WEIGHT * (seconds / records - average)
+            if average != math.inf:  # a pipeline of unbounded cost stays off the loop
+                took = (time.perf_counter() - start) / records
+                self._seconds[pipeline] = average + _AVERAGE_WEIGHT * (took - average)
 
 
 def _answer_unparsed(request: UnparsedRequest, resolve, answer):
