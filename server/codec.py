@@ -262,8 +262,8 @@ class ModelCodec:
         self.setters: dict[str, Callable] = {name: setter_for(t) for name, t in self.outputs.items()}
         self.default_encoders: tuple = tuple(self.setters.items())
         self._wire: dict[tuple, WireEncoder] = {}
-        # input field -> a reader of the Value kind its type suggests (decode_record)
-        self._expected_kind = {name: _KIND_READERS[kind] for name, t in self.inputs.items()
+        # input field -> the reader of the Value kind its type suggests (decode_record)
+        self._expected_reader = {name: _KIND_READERS[kind] for name, t in self.inputs.items()
                                if (kind := expected_kind(t)) is not None}.get
         # Read with the model's other limits, when it is loaded (a malformed value stops the server at start).
         self.max_string_length: int = limits().max_string_length
@@ -273,10 +273,10 @@ class ModelCodec:
         decoded too: cheaper than looking each wanted one up, and harmless)."""
         record = {}
         most = self.max_string_length
-        expected = self._expected_kind
+        reader_of = self._expected_reader
         for name in fields:
             v = fields[name]  # upb: faster than items()
-            read = expected(name)
+            read = reader_of(name)
             if read is not None:
                 # The kind the input's type suggests: a value other than its default can only be the
                 # one set (the others of a oneof read as defaults), and skips WhichOneof.
@@ -442,8 +442,8 @@ def map_entry_prefix(tags: MapTags, key: str) -> bytes:
 
 def entry_writer(tag: bytes, prefix: bytes, enc: Callable) -> Callable[[object], bytes]:
     """A whole map entry (its tag, length, key and Value) for a row value, ``enc`` writing the Value.
-    A double, a float or a dense vector of a size seen before is one struct.pack of the value after
-    a head computed once: everything before the number(s) depends on the size only."""
+    A double, a float or a dense vector of one of the first eight sizes seen is one struct.pack of the
+    value after a head computed once: everything before the number(s) depends on the size only."""
 
     def framed(value: bytes) -> bytes:
         entry = prefix + varint(len(value)) + value

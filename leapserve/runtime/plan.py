@@ -172,7 +172,7 @@ class Pipeline:
         self.inputs: Mapping[str, FieldType] = MappingProxyType(inputs)
         self.outputs: Mapping[str, FieldType] = MappingProxyType(outputs)
         self._row_programs: dict[tuple, object] = {}
-        self._row_program = None  # of every output (transform(record))
+        self._row_program = None  # the row program of every output, for transform(record) without outputs
         self._batch_programs: dict[tuple, object] = {}
         self._required: dict[tuple | None, Mapping[str, FieldType]] = {}  # outputs asked for -> required_inputs
         self._lock = threading.Lock()

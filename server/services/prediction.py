@@ -75,7 +75,7 @@ class UnparsedRequest:
 
 def request_reader(message_type):
     """The request deserializer of a call answered on the event loop (Predict, PredictStream, OIP's
-    ModelInfer): a ``message_type``, or a UnparsedRequest of one for the handler to parse on a thread."""
+    ModelInfer): a ``message_type``, or an UnparsedRequest of one for the handler to parse on a thread."""
     parse = message_type.FromString
 
     def read(data: bytes):
@@ -150,17 +150,20 @@ class Placement:
         records = max(1, records)
         if average * records < INLINE_SECONDS:
             return True, self._timed(pipeline, average, records, fn, args)
-        return False, asyncio.get_running_loop().run_in_executor(self.threads, self._timed, pipeline, average,
+        return False, asyncio.get_running_loop().run_in_executor(self.threads, self._timed, pipeline, None,
                                                                  records, fn, args)
 
-    def _timed(self, pipeline, average: float, records: int, fn, args):
-        """fn(*args), its time learnt. On a request thread it is timed there: the wait for a free thread,
-        long under load, is not the pipeline's cost (counted, it could keep a fast pipeline off the loop
-        while load lasts)."""
+    def _timed(self, pipeline, average: float | None, records: int, fn, args):
+        """fn(*args), its time learnt into the pipeline's ``average`` (None: the one when fn ends, for a
+        call on a request thread, which others may have moved meanwhile). On a thread it is timed there:
+        the wait for a free thread, long under load, is not the pipeline's cost (counted, it could keep
+        a fast pipeline off the loop while load lasts)."""
         start = time.perf_counter()
         try:
             return fn(*args)
         finally:
+            if average is None:
+                average = self._seconds.get(pipeline, math.inf)
             if average != math.inf:  # a pipeline of unbounded cost stays off the loop
                 took = (time.perf_counter() - start) / records
                 self._seconds[pipeline] = average + _AVERAGE_WEIGHT * (took - average)

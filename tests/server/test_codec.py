@@ -134,8 +134,8 @@ def test_decode_record_reads_the_kind_each_input_type_suggests_and_any_other():
     sent = [  # (what each input gets, as a Value's fields, and what decodes)
         ({"d": {"double_value": 2.5}, "f": {"double_value": -1.0}, "i": {"int_value": 7}, "s": {"string_value": "ab"},
           "b": {"bool_value": True}}, {"d": 2.5, "f": -1.0, "i": 7, "s": "ab", "b": True}),
-        ({"d": {"double_value": 0.0}, "f": {"double_value": math.nan}, "i": {"int_value": 0}, "s": {"string_value": ""},
-          "b": {"bool_value": False}}, {"d": 0.0, "f": math.nan, "i": 0, "s": "", "b": False}),
+        ({"d": {"double_value": -0.0}, "f": {"double_value": math.nan}, "i": {"int_value": 0}, "s": {"string_value": ""},
+          "b": {"bool_value": False}}, {"d": -0.0, "f": math.nan, "i": 0, "s": "", "b": False}),
         ({"d": {"int_value": 3}, "f": {"string_value": "1.5"}, "i": {"double_value": 2.0}, "s": {"bytes_value": b"xy"},
           "b": {"string_value": "true"}}, {"d": 3, "f": "1.5", "i": 2.0, "s": b"xy", "b": "true"}),
         ({"d": {"null_value": 0}, "f": {}, "i": {"float_value": 0.5}, "s": {"double_value": 4.0},
@@ -147,7 +147,12 @@ def test_decode_record_reads_the_kind_each_input_type_suggests_and_any_other():
         assert rec.keys() == expected.keys()
         for name, want in expected.items():
             got = rec[name]
-            assert type(got) is type(want) and (got == want or math.isnan(got) and math.isnan(want)), (name, got, want)
+            assert type(got) is type(want), (name, got, want)
+            if type(want) is float:  # NaN as NaN, -0.0 with its sign
+                same = math.isnan(got) if math.isnan(want) else (got, math.copysign(1, got)) == (want, math.copysign(1, want))
+                assert same, (name, got, want)
+            else:
+                assert got == want, (name, got, want)
     for kind, value, unit in (("string_value", "abcdef", "characters"), ("bytes_value", b"abcdef", "bytes")):
         req = pb.PredictRequest(inputs={"s": value_pb2.Value(**{kind: value})})
         with pytest.raises(InvalidInput) as info:

@@ -30,7 +30,7 @@ def test_servers_answer_on_the_event_loop_asked_for(start_server, asked):
     with grpc.insecure_channel(server.address) as channel:
         price = prediction_stub(channel).Predict(predict_request("rf", airbnb_record()), timeout=10) \
             .outputs["price_prediction"].double_value
-    check_predict_answers(asyncio.run(open_predict_streams(server.address, 200, 30.0)), 200, price)
+    check_predict_answers(asyncio.run(open_predict_streams(server.address, 200, 30.0)), 200, price, 30.0)
 
     inputs = [{"name": k, "shape": [1], "datatype": "FP64" if isinstance(v, float) else "BYTES", "data": [v]}
               for k, v in airbnb_record().items()]

@@ -116,7 +116,7 @@ def test_a_message_that_does_not_parse_is_invalid_argument(start_module_server, 
 
 
 def test_a_large_request_is_parsed_only_by_its_thread():
-    """What metrics, spans and error paths read of a UnparsedRequest on the event loop (its model, its
+    """What metrics, spans and error paths read of an UnparsedRequest on the event loop (its model, its
     request id) never parses it there: an empty message's fields until the thread has parsed it."""
     from leapserve.server.services.prediction import UnparsedRequest
 

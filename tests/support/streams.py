@@ -68,8 +68,8 @@ async def open_predict_streams(address: str, count: int, timeout: float) -> dict
     return await open_all(address, count, timeout, start, message)
 
 
-def check_predict_answers(results: dict, count: int, expected_price: float) -> None:
-    assert len(results) == count, f"{len(results)} of {count} streams answered"
+def check_predict_answers(results: dict, count: int, expected_price: float, timeout: float) -> None:
+    assert len(results) == count, f"{len(results)} of {count} streams answered within {timeout} s"
     for i, answers in sorted(results.items()):
         ids = [a.request_id for a in answers]
         assert ids == [f"{i}-0", f"{i}-1", f"{i}-2"], f"stream {i}: answers in the order {ids}, expected 0, 1, 2"
