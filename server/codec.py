@@ -264,7 +264,7 @@ class ModelCodec:
         self._wire: dict[tuple, WireEncoder] = {}
         # input field -> the reader of the Value kind its type suggests (decode_record)
         self._expected_reader = {name: _KIND_READERS[kind] for name, t in self.inputs.items()
-                               if (kind := expected_kind(t)) is not None}.get
+                                 if (kind := expected_kind(t)) is not None}.get
         # Read with the model's other limits, when it is loaded (a malformed value stops the server at start).
         self.max_string_length: int = limits().max_string_length
 
