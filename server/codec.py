@@ -23,7 +23,7 @@ from leapserve.v1 import value_pb2
 
 from leapserve.runtime.container import Limits, limits
 from leapserve.runtime.errors import InvalidInput, describe
-from leapserve.runtime.types import FieldType
+from leapserve.runtime.types import INTEGRAL_BASES, FieldType
 from leapserve.runtime.vectors import DenseVector, SparseBatch, SparseVector
 
 from .wire import (TAG_BOOL_VALUE, TAG_DOUBLE_VALUE, TAG_FLOAT_VALUE, TAG_INT_VALUE, TAG_NULL_VALUE, TAG_STRING_VALUE,
@@ -208,7 +208,7 @@ def setter_for(ftype: FieldType) -> Callable:
             return _set_double
         if ftype.base == "float":
             return _set_float
-        if ftype.base in ("int", "long", "short", "byte"):
+        if ftype.base in INTEGRAL_BASES:
             return _set_int
         if ftype.base == "boolean":
             return _set_bool
@@ -239,7 +239,7 @@ def expected_kind(ftype: FieldType) -> str | None:
         return None
     if ftype.base in ("double", "float"):
         return "double_value"
-    if ftype.base in ("int", "long", "short", "byte"):
+    if ftype.base in INTEGRAL_BASES:
         return "int_value"
     return {"string": "string_value", "boolean": "bool_value"}.get(ftype.base)
 
@@ -422,7 +422,7 @@ def wire_encoder_for(ftype: FieldType) -> Callable:
             return _wire_double
         if ftype.base == "float":
             return _wire_float
-        if ftype.base in ("int", "long", "short", "byte"):
+        if ftype.base in INTEGRAL_BASES:
             return _wire_int
         if ftype.base == "boolean":
             return _wire_bool

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leapserve.runtime import ScoringError, load_bundle
+from leapserve.runtime.types import INTEGRAL_BASES
 
 from .codec import ModelCodec
 
@@ -56,7 +57,7 @@ def sample_record(pipeline) -> dict:
                 record[name] = False
             elif t.base in ("double", "float"):
                 record[name] = 0.0
-            elif t.base in ("int", "long", "short", "byte"):
+            elif t.base in INTEGRAL_BASES:
                 record[name] = 0
             else:
                 record[name] = None

@@ -25,7 +25,7 @@ from .errors import (HINTED_NAMES, LISTED_NAMES, BundleError, InvalidInput, Miss
                      ScoringError, UnsupportedOpError, describe, some_of)
 from .jvm.format import java_double_str
 from .model import BatchContext, OpModel
-from .types import NUMERIC_BASES, FieldType, caster, to_string
+from .types import INTEGRAL_BASES, NUMERIC_BASES, FieldType, caster, to_string
 from .vectors import SparseBatch, SparseVector, nonfinite_rows, object_column, to_output
 
 _MISSING = object()
@@ -737,7 +737,7 @@ def _cast_batch(arr, have: FieldType, want: FieldType, col: str):
     try:
         if want.kind == "scalar" and want.base in ("double", "float"):
             return np.asarray(arr, dtype=np.float64)
-        if want.kind == "scalar" and want.base in ("int", "long", "short", "byte"):
+        if want.kind == "scalar" and want.base in INTEGRAL_BASES:
             return np.asarray(arr).astype(np.int64)
     except (TypeError, ValueError, OverflowError):
         # e.g. a list column read as a number: the row path's caster names the row and the value

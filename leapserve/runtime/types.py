@@ -19,7 +19,8 @@ from .jvm.format import java_double_str, java_float_str
 from .jvm.parse import all_digits, java_trim, parse_double, parse_long
 from .vectors import SparseVector
 
-NUMERIC_BASES = ("byte", "short", "int", "long", "float", "double")
+INTEGRAL_BASES = ("byte", "short", "int", "long")
+NUMERIC_BASES = (*INTEGRAL_BASES, "float", "double")
 _INT_RANGES = {"byte": 8, "short": 16, "int": 32, "long": 64}
 
 
