@@ -233,18 +233,13 @@ def column_rows(col, n: int) -> list:
     return list(col)
 
 
-def expected_kind(ftype: FieldType) -> str | None:
-    """The Value kind a client most likely sends for an input of this type (None: no guess)."""
-    if ftype.kind != "scalar":
-        return None
-    if ftype.base in ("double", "float"):
-        return "double_value"
-    if ftype.base in INTEGRAL_BASES:
-        return "int_value"
-    return {"string": "string_value", "boolean": "bool_value"}.get(ftype.base)
-
-
-_KIND_READERS = {kind: operator.attrgetter(kind) for kind in ("double_value", "int_value", "string_value", "bool_value")}
+# A scalar input's base -> the reader of the Value kind a client most likely sends for it
+# (decode_record reads that kind first)
+_EXPECTED_READERS = {
+    "double": operator.attrgetter("double_value"), "float": operator.attrgetter("double_value"),
+    **{base: operator.attrgetter("int_value") for base in INTEGRAL_BASES},
+    "string": operator.attrgetter("string_value"), "boolean": operator.attrgetter("bool_value"),
+}
 
 
 # --- per-model codec -------------------------------------------------------------------------
@@ -263,8 +258,8 @@ class ModelCodec:
         self.default_encoders: tuple = tuple(self.setters.items())
         self._wire: dict[tuple, WireEncoder] = {}
         # input field -> the reader of the Value kind its type suggests (decode_record)
-        self._expected_reader = {name: _KIND_READERS[kind] for name, t in self.inputs.items()
-                                 if (kind := expected_kind(t)) is not None}.get
+        self._expected_reader = {name: _EXPECTED_READERS[t.base] for name, t in self.inputs.items()
+                                 if t.kind == "scalar" and t.base in _EXPECTED_READERS}.get
         # Read with the model's other limits, when it is loaded (a malformed value stops the server at start).
         self.max_string_length: int = limits().max_string_length
 
@@ -460,14 +455,14 @@ def entry_writer(tag: bytes, prefix: bytes, enc: Callable) -> Callable[[object],
         packers: dict[int, tuple[bytes, Callable]] = {}  # size -> (head, pack)
 
         def vector(x) -> bytes:
-            if type(x) is DenseVector:
+            if type(x) is DenseVector and x:
                 found = packers.get(len(x))
-                if found is not None:
-                    return found[1](found[0], *x)
-                if x and len(packers) < 8:  # a vector column's rows usually share one size
+                if found is None and len(packers) < 8:  # a vector column's rows usually share one size
                     head = framed(enc(DenseVector((0.0,) * len(x))))[:-8 * len(x)]
-                    packers[len(x)] = found = head, struct.Struct(f"<{len(head)}s{len(x)}d").pack
-                    return found[1](found[0], *x)
+                    found = packers[len(x)] = head, struct.Struct(f"<{len(head)}s{len(x)}d").pack
+                if found is not None:
+                    head, pack = found
+                    return pack(head, *x)
             return framed(enc(x))
 
         return vector
