@@ -119,8 +119,9 @@ class Placement:
 
     def __init__(self, threads=None):
         self.threads = threads
-        # pipeline -> moving average of one record's time. Held weakly: a reloaded or unloaded model's entry
-        # goes with its pipeline, and a new pipeline never inherits an old one's estimate.
+        # pipeline -> [moving average of one record's time], updated in place by the calls (on the loop
+        # or on a thread, each learning into the value as it is when it ends). Held weakly: a reloaded or
+        # unloaded model's entry goes with its pipeline, and a new pipeline never inherits an old one's.
         self._seconds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     async def score(self, request, resolve, answer, records=None):
@@ -146,27 +147,24 @@ class Placement:
         coroutine: a call answered on the loop awaits nothing more than its handler."""
         average = self._seconds.get(pipeline)
         if average is None:
-            average = self._seconds[pipeline] = _first_estimate(pipeline)
+            average = self._seconds[pipeline] = [_first_estimate(pipeline)]
         records = max(1, records)
-        if average * records < INLINE_SECONDS:
-            return True, self._timed(pipeline, average, records, fn, args)
-        return False, asyncio.get_running_loop().run_in_executor(self.threads, self._timed, pipeline, None,
-                                                                 records, fn, args)
+        if average[0] * records < INLINE_SECONDS:
+            return True, _timed(average, records, fn, args)
+        return False, asyncio.get_running_loop().run_in_executor(self.threads, _timed, average, records, fn, args)
 
-    def _timed(self, pipeline, average: float | None, records: int, fn, args):
-        """fn(*args), its time learnt into the pipeline's ``average`` (None: the one when fn ends, for a
-        call on a request thread, which others may have moved meanwhile). On a thread it is timed there:
-        the wait for a free thread, long under load, is not the pipeline's cost (counted, it could keep
-        a fast pipeline off the loop while load lasts)."""
-        start = time.perf_counter()
-        try:
-            return fn(*args)
-        finally:
-            if average is None:
-                average = self._seconds.get(pipeline, math.inf)
-            if average != math.inf:  # a pipeline of unbounded cost stays off the loop
-                took = (time.perf_counter() - start) / records
-                self._seconds[pipeline] = average + _AVERAGE_WEIGHT * (took - average)
+
+def _timed(average: list, records: int, fn, args):
+    """fn(*args), its time per record learnt into ``average`` (a pipeline's, in a one-item list). On a
+    request thread it is timed there: the wait for a free thread, long under load, is not the
+    pipeline's cost (counted, it could keep a fast pipeline off the loop while load lasts)."""
+    start = time.perf_counter()
+    try:
+        return fn(*args)
+    finally:
+        seconds = average[0]
+        if seconds != math.inf:  # a pipeline of unbounded cost stays off the loop
+            average[0] = seconds + _AVERAGE_WEIGHT * ((time.perf_counter() - start) / records - seconds)
 
 
 def _answer_unparsed(request: UnparsedRequest, resolve, answer):
